@@ -1,0 +1,1 @@
+//! The accrual domain: pure rules and state machines, no I/O.

@@ -1,0 +1,3 @@
+//! Conversions between `boomerang.accrual.v1` messages and domain types: the
+//! only place proto types meet the domain. `TryFrom` for requests (collecting
+//! field violations), `From` for responses. Filled in as RPCs land.

@@ -1,0 +1,1 @@
+//! The campaign domain: pure rules and state machines, no I/O.

@@ -1,0 +1,268 @@
+//! One database handle for both backends.
+//!
+//! SQLite is the embedded default, PostgreSQL is production. Business SQL is
+//! written once against sqlx's `Any` driver with `$1` placeholders (SQLite
+//! accepts them too) and portable types: integers for money (minor units) and
+//! time (unix microseconds), text and blobs. The few dialect differences
+//! (row locks, write transactions) are behind [`Db`] methods.
+use std::{borrow::Cow, str::FromStr, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::{Migration, Migrator},
+};
+
+/// A transaction on either backend.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A connection on either backend (what `&mut *tx` derefs to).
+pub type Conn = sqlx::AnyConnection;
+
+/// Where a service keeps its data.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/file.db` or `postgres://user@host:5432/db`.
+    pub url: String,
+    /// PostgreSQL schema owned by this service (created if missing); ignored on SQLite.
+    pub schema: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a caller waits for a pooled connection.
+    pub acquire_timeout_ms: u64,
+}
+
+impl DatabaseConfig {
+    /// A SQLite file with the service's name under `dir`.
+    pub fn sqlite_in(dir: &str, service: &str) -> Self {
+        Self {
+            url: format!("sqlite://{dir}/{service}.db"),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the config before connecting, with messages an operator can act on.
+    pub fn validate(&self) -> Result<(), String> {
+        Backend::of_url(&self.url)?;
+        if let Some(schema) = &self.schema {
+            let ok = !schema.is_empty()
+                && schema.len() <= 63
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && !schema.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                return Err(format!(
+                    "database.schema {schema:?} must be 1-63 chars of a-z, 0-9 and _, not starting with a digit"
+                ));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("database.max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://.boomerang/boomerang.db".into(),
+            schema: None,
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// Which database engine is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded, zero set-up.
+    Sqlite,
+    /// Production.
+    Postgres,
+}
+
+impl Backend {
+    fn of_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(format!(
+                "database.url must start with sqlite:// or postgres:// (got {:?})",
+                url.split(':').next().unwrap_or_default()
+            ))
+        }
+    }
+}
+
+/// A service's migrations, one folder per backend, embedded with `sqlx::migrate!`.
+pub struct Migrations {
+    /// `migrations/sqlite`.
+    pub sqlite: &'static Migrator,
+    /// `migrations/postgres`.
+    pub postgres: &'static Migrator,
+}
+
+/// The plumbing tables every service has (idempotency keys, jobs/outbox, events).
+static COMMON_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static COMMON_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A pool on one backend.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects, creates the schema or file if missing, and runs the common
+    /// migrations followed by the service's own.
+    pub async fn connect(cfg: &DatabaseConfig, migrations: &Migrations) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(&cfg.url).map_err(anyhow::Error::msg)?;
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(&cfg.url)?,
+            Backend::Postgres => cfg.url.clone(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("parsing database.url for {backend:?}"))?;
+        let schema = cfg.schema.clone().filter(|_| backend == Backend::Postgres);
+        if let Some(schema) = &schema {
+            // Create it once, before the pool's connections point their search_path at it.
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .context("connecting to PostgreSQL")?;
+            conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                .await
+                .with_context(|| format!("creating schema {schema}"))?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms))
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    match (backend, schema) {
+                        (Backend::Sqlite, _) => {
+                            // WAL lets readers run beside the single writer; NORMAL is
+                            // durable at every checkpoint and safe with WAL.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        }
+                        (Backend::Postgres, Some(schema)) => {
+                            conn.execute(format!("SET search_path TO {schema}").as_str())
+                                .await?;
+                        }
+                        (Backend::Postgres, None) => {}
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connecting to {backend:?} database"))?;
+        let db = Self { pool, backend };
+        db.migrate(migrations).await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self, own: &Migrations) -> anyhow::Result<()> {
+        let (common, service) = match self.backend {
+            Backend::Sqlite => (&COMMON_SQLITE, own.sqlite),
+            Backend::Postgres => (&COMMON_POSTGRES, own.postgres),
+        };
+        // One migrator over both lists, so sqlx's history table stays consistent.
+        let mut all: Vec<Migration> = common.iter().chain(service.iter()).cloned().collect();
+        all.sort_by_key(|m| m.version);
+        let migrator = Migrator {
+            migrations: Cow::Owned(all),
+            ..Migrator::DEFAULT
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))
+    }
+
+    /// The engine behind the pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a transaction that will write.
+    ///
+    /// SQLite takes the write lock up front (`BEGIN IMMEDIATE`): a deferred
+    /// transaction that reads, then writes, fails with SQLITE_BUSY when another
+    /// writer got there first, instead of waiting its turn.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (its write lock covers the database).
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE",
+        }
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes the SQLite file's folder and asks sqlx to create the file.
+fn sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+            }
+        }
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Whether a database error is a unique-constraint violation (both backends).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,190 @@
+//! The error every service returns, mapped to `tonic::Status` here and only here.
+//!
+//! Bad input carries field violations as `google.rpc.BadRequest` details
+//! (tonic-types), so a client can point at the field. Internal errors are
+//! logged with their full chain and returned without detail: no SQL text
+//! ever reaches a caller.
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// Field violations collected while validating a request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Violations(Vec<(String, String)>);
+
+impl Violations {
+    /// No violations yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `field` is wrong, and why.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push((field.into(), description.into()));
+    }
+
+    /// One violation.
+    pub fn one(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let mut v = Self::new();
+        v.add(field, description);
+        v
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The violations as (field, description) pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(f, d)| (f.as_str(), d.as_str()))
+    }
+
+    /// `Ok(())` when empty, else the violations as an error.
+    pub fn check(self) -> Result<(), AppError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(self))
+        }
+    }
+
+    /// Records `Err` results of a field check under `field`, returning the value.
+    pub fn field<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (field, description)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{field}: {description}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What can go wrong in a request, by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed: fix it. INVALID_ARGUMENT with field violations.
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    /// The thing named does not exist (for this tenant). NOT_FOUND.
+    #[error("{0}")]
+    NotFound(String),
+    /// An idempotency key was reused with another payload, or an id is taken. ALREADY_EXISTS.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The state does not allow it (overdraft, illegal transition). FAILED_PRECONDITION.
+    #[error("{0}")]
+    Precondition(String),
+    /// A concurrent change won; retry. ABORTED.
+    #[error("{0}")]
+    Aborted(String),
+    /// No or bad credentials. UNAUTHENTICATED.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Credentials without the needed scope. PERMISSION_DENIED.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A limit was hit. RESOURCE_EXHAUSTED.
+    #[error("{0}")]
+    Exhausted(String),
+    /// A dependency is down; retry later. UNAVAILABLE.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Not built yet. UNIMPLEMENTED.
+    #[error("{0}")]
+    Unimplemented(String),
+    /// A bug or an infrastructure failure. INTERNAL, details only in the log.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A single field violation.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::Invalid(Violations::one(field, description))
+    }
+
+    /// An RPC that a later issue implements.
+    pub fn unimplemented(rpc: &str) -> Self {
+        Self::Unimplemented(format!("{rpc} is not implemented yet"))
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut => Self::Unavailable("database is busy, retry".into()),
+            _ => Self::Internal(anyhow::Error::new(err).context("database")),
+        }
+    }
+}
+
+impl From<AppError> for Status {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Invalid(violations) => {
+                let fields: Vec<FieldViolation> = violations
+                    .iter()
+                    .map(|(f, d)| FieldViolation::new(f, d))
+                    .collect();
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("invalid request: {violations}"),
+                    ErrorDetails::with_bad_request(fields),
+                )
+            }
+            AppError::NotFound(m) => Status::not_found(m),
+            AppError::AlreadyExists(m) => Status::already_exists(m),
+            AppError::Precondition(m) => Status::failed_precondition(m),
+            AppError::Aborted(m) => Status::aborted(m),
+            AppError::Unauthenticated(m) => Status::unauthenticated(m),
+            AppError::PermissionDenied(m) => Status::permission_denied(m),
+            AppError::Exhausted(m) => Status::resource_exhausted(m),
+            AppError::Unavailable(m) => Status::unavailable(m),
+            AppError::Unimplemented(m) => Status::unimplemented(m),
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_carries_field_violations() {
+        let mut v = Violations::new();
+        v.add("amount", "must be positive");
+        v.add("customer_id", "required");
+        let status = Status::from(AppError::Invalid(v));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad = details.bad_request().map(|b| b.field_violations.len());
+        assert_eq!(bad, Some(2));
+        assert!(status.message().contains("amount: must be positive"));
+    }
+
+    #[test]
+    fn internal_hides_details() {
+        let status = Status::from(AppError::Internal(anyhow::anyhow!("SELECT secret FROM x")));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"));
+    }
+}

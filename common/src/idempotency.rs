@@ -1,0 +1,128 @@
+//! Idempotency keys: any mutation replayed with its key has exactly one effect.
+//!
+//! Inside the mutation's own transaction, [`claim`] inserts the key with the
+//! request's hash. A first claim proceeds; the caller stores its response with
+//! [`complete`] before commit, so key, effect and response commit together or
+//! not at all. A later claim with the same key and payload replays the stored
+//! response; with another payload it is ALREADY_EXISTS. Two racing claims
+//! serialise on the key's primary key (PostgreSQL waits for the first to commit;
+//! SQLite's write lock orders them).
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::{db::Conn, error::AppError, tenant::TenantId, time::now_micros};
+
+/// Longest accepted key.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// Who is asking: tenant, RPC and the caller's key.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    tenant: TenantId,
+    scope: &'static str,
+    key: String,
+}
+
+impl IdempotencyKey {
+    /// Validates the caller's key for an RPC (`scope`, e.g. "wallet.Credit").
+    pub fn new(tenant: &TenantId, scope: &'static str, key: &str) -> Result<Self, AppError> {
+        if key.is_empty() {
+            return Err(AppError::invalid("idempotency_key", "required"));
+        }
+        if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "idempotency_key",
+                format!("at most {MAX_KEY_LEN} printable characters"),
+            ));
+        }
+        Ok(Self {
+            tenant: tenant.clone(),
+            scope,
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim<R> {
+    /// First time: do the work, then [`complete`].
+    New,
+    /// Seen before with the same payload: return this.
+    Replay(R),
+}
+
+/// The hash that identifies a payload.
+pub fn request_hash(request: &impl Message) -> Vec<u8> {
+    Sha256::digest(request.encode_to_vec()).to_vec()
+}
+
+/// Claims `key` for `request` inside the caller's transaction.
+pub async fn claim<R: Message + Default>(
+    conn: &mut Conn,
+    key: &IdempotencyKey,
+    request: &impl Message,
+) -> Result<Claim<R>, AppError> {
+    let hash = request_hash(request);
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(key.tenant.as_str())
+    .bind(key.scope)
+    .bind(&key.key)
+    .bind(&hash)
+    .bind(now_micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::New);
+    }
+    let row = sqlx::query(
+        "SELECT request_hash, response FROM idempotency_keys \
+         WHERE tenant_id = $1 AND scope = $2 AND key = $3",
+    )
+    .bind(key.tenant.as_str())
+    .bind(key.scope)
+    .bind(&key.key)
+    .fetch_one(&mut *conn)
+    .await?;
+    let stored_hash: Vec<u8> = row.try_get("request_hash")?;
+    if stored_hash != hash {
+        return Err(AppError::AlreadyExists(format!(
+            "idempotency_key {:?} was already used for a different {} request; use a new key",
+            key.key, key.scope
+        )));
+    }
+    let response: Option<Vec<u8>> = row.try_get("response")?;
+    let response = response.ok_or_else(|| {
+        AppError::Aborted(format!(
+            "request with idempotency_key {:?} is in progress",
+            key.key
+        ))
+    })?;
+    let decoded = R::decode(response.as_slice())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored response undecodable: {e}")))?;
+    Ok(Claim::Replay(decoded))
+}
+
+/// Stores the response of a claimed key, in the same transaction as the effect.
+pub async fn complete(
+    conn: &mut Conn,
+    key: &IdempotencyKey,
+    response: &impl Message,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET response = $4 \
+         WHERE tenant_id = $1 AND scope = $2 AND key = $3",
+    )
+    .bind(key.tenant.as_str())
+    .bind(key.scope)
+    .bind(&key.key)
+    .bind(response.encode_to_vec())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

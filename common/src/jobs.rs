@@ -1,0 +1,286 @@
+//! Durable jobs: rows whose time has come.
+//!
+//! A job is scheduled with [`schedule`] in the same transaction as the write
+//! that needs it (a pending credit and its settlement, an order and its outbox
+//! message), so neither exists without the other. [`Runner`]s poll for due
+//! jobs of one queue and lease a batch (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, so replicas never take the same row; SQLite's single writer
+//! does the same). A job is marked done after its handler succeeds; if the
+//! runner dies in between, the lease lapses and another runner retries it.
+//! Delivery is therefore at least once, and handlers make the effect exactly
+//! once by keying it on [`Job::dedupe_key`] (an idempotency key downstream, a
+//! conditional update locally).
+use std::{future::Future, sync::Arc, time::Duration};
+
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use crate::{
+    db::{Conn, Db},
+    error::AppError,
+    tenant::TenantId,
+    time::{micros, now_micros},
+};
+
+/// A leased job.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// The tenant it belongs to.
+    pub tenant: String,
+    /// Deterministic key given at scheduling; use it as the downstream idempotency key.
+    pub dedupe_key: String,
+    /// What the handler needs.
+    pub payload: Vec<u8>,
+    /// 1 on the first attempt.
+    pub attempts: i64,
+}
+
+/// Runs jobs of one queue. The effect must be idempotent on `job.dedupe_key`.
+pub trait Handler: Send + Sync + 'static {
+    /// Does the work; an error schedules a retry with backoff.
+    fn handle(&self, job: &Job) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// How a runner polls and retries.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerConfig {
+    /// Sleep between polls when idle.
+    pub poll_interval_ms: u64,
+    /// How long a leased job is ours before another runner may take it.
+    pub lease_ms: u64,
+    /// Jobs leased per poll (and run concurrently).
+    pub batch_size: u32,
+    /// Attempts before a job is marked failed and left for an operator.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_max_ms: u64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 500,
+            lease_ms: 30_000,
+            batch_size: 32,
+            max_attempts: 20,
+            backoff_base_ms: 500,
+            backoff_max_ms: 300_000,
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Checks the values make sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.poll_interval_ms == 0 || self.lease_ms == 0 || self.batch_size == 0 {
+            return Err("jobs: poll_interval_ms, lease_ms and batch_size must be > 0".into());
+        }
+        if self.max_attempts == 0 {
+            return Err("jobs: max_attempts must be > 0".into());
+        }
+        Ok(())
+    }
+
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        let ms = self.backoff_base_ms.saturating_mul(1 << exp);
+        Duration::from_millis(ms.min(self.backoff_max_ms))
+    }
+}
+
+/// Schedules a job in the caller's transaction. Scheduling the same
+/// (tenant, queue, dedupe_key) twice keeps the first; returns whether it was new.
+pub async fn schedule(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    queue: &str,
+    dedupe_key: &str,
+    run_at_micros: i64,
+    payload: &[u8],
+) -> Result<bool, AppError> {
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.as_str())
+    .bind(queue)
+    .bind(dedupe_key)
+    .bind(payload)
+    .bind(run_at_micros)
+    .bind(now_micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Polls one queue and runs its due jobs.
+pub struct Runner<H> {
+    db: Db,
+    queue: &'static str,
+    handler: Arc<H>,
+    cfg: RunnerConfig,
+    wake: Arc<Notify>,
+}
+
+impl<H: Handler> Runner<H> {
+    /// A runner for `queue`.
+    pub fn new(db: Db, queue: &'static str, handler: H, cfg: RunnerConfig) -> Self {
+        Self {
+            db,
+            queue,
+            handler: Arc::new(handler),
+            cfg,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notify it after committing a job due now, to skip the poll wait.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Runs until `shutdown` resolves; a batch in flight finishes first.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let idle = Duration::from_millis(self.cfg.poll_interval_ms);
+        loop {
+            let ran = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(queue = self.queue, error = ?e, "job poll failed");
+                    0
+                }
+            };
+            if ran > 0 {
+                continue; // more may be due: poll again at once
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(idle) => {}
+            }
+        }
+        tracing::debug!(queue = self.queue, "job runner stopped");
+    }
+
+    /// Leases one batch of due jobs and runs it; returns how many ran.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let jobs = self.lease().await?;
+        let n = jobs.len();
+        futures::stream::iter(jobs)
+            .for_each_concurrent(None, |job| self.run(job))
+            .await;
+        Ok(n)
+    }
+
+    async fn lease(&self) -> anyhow::Result<Vec<Job>> {
+        let now = now_micros();
+        let sql = format!(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $2 AND done_at IS NULL \
+               AND failed_at IS NULL AND run_at <= $3 \
+               AND (locked_until IS NULL OR locked_until < $3) \
+               ORDER BY run_at, id LIMIT $4 {}) \
+             RETURNING id, tenant_id, dedupe_key, payload, attempts, run_at",
+            self.db.skip_locked()
+        );
+        let lease = micros(Duration::from_millis(self.cfg.lease_ms));
+        let mut tx = self.db.begin().await?;
+        let rows = sqlx::query(&sql)
+            .bind(now.saturating_add(lease))
+            .bind(self.queue)
+            .bind(now)
+            .bind(i64::from(self.cfg.batch_size))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let run_at: i64 = r.try_get("run_at")?;
+                metrics::histogram!("boomerang_job_lag_seconds", "queue" => self.queue)
+                    .record((now - run_at).max(0) as f64 / 1e6);
+                Ok(Job {
+                    id: r.try_get("id")?,
+                    tenant: r.try_get("tenant_id")?,
+                    dedupe_key: r.try_get("dedupe_key")?,
+                    payload: r.try_get("payload")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn run(&self, job: Job) {
+        let result = self.handler.handle(&job).await;
+        let outcome = if result.is_ok() { "done" } else { "retry" };
+        metrics::counter!("boomerang_jobs_total", "queue" => self.queue, "outcome" => outcome)
+            .increment(1);
+        let marked = match result {
+            Ok(()) => self.mark_done(&job).await,
+            Err(e) => {
+                tracing::warn!(queue = self.queue, job = job.id, attempts = job.attempts, error = ?e, "job failed");
+                self.mark_failed(&job, &e).await
+            }
+        };
+        if let Err(e) = marked {
+            // The lease will lapse and the job run again; its effect is idempotent.
+            tracing::warn!(queue = self.queue, job = job.id, error = ?e, "could not record job outcome");
+        }
+    }
+
+    async fn mark_done(&self, job: &Job) -> sqlx::Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
+        )
+        .bind(now_micros())
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn mark_failed(&self, job: &Job, err: &anyhow::Error) -> sqlx::Result<()> {
+        let now = now_micros();
+        let give_up = job.attempts >= i64::from(self.cfg.max_attempts);
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET locked_until = NULL, run_at = $1, last_error = $2, failed_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(now.saturating_add(micros(self.cfg.backoff(job.attempts))))
+        .bind(format!("{err:#}").chars().take(2_000).collect::<String>())
+        .bind(give_up.then_some(now))
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let cfg = RunnerConfig {
+            backoff_base_ms: 100,
+            backoff_max_ms: 1_000,
+            ..RunnerConfig::default()
+        };
+        assert_eq!(cfg.backoff(1), Duration::from_millis(100));
+        assert_eq!(cfg.backoff(2), Duration::from_millis(200));
+        assert_eq!(cfg.backoff(4), Duration::from_millis(800));
+        assert_eq!(cfg.backoff(5), Duration::from_millis(1_000));
+        assert_eq!(cfg.backoff(500), Duration::from_millis(1_000));
+    }
+}

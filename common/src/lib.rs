@@ -1,0 +1,23 @@
+//! Shared plumbing for every Boomerang service. Never domain types.
+//!
+//! - [`config`]: typed configuration: defaults, then a TOML file, then `BOOMERANG_<SVC>__...` env.
+//! - [`telemetry`]: tracing (pretty or JSON), OTLP export, W3C propagation, Prometheus.
+//! - [`db`]: one pool for SQLite or PostgreSQL, migrations at start, write transactions.
+//! - [`server`]: the gRPC server: health, reflection, the tower stack, graceful shutdown.
+//! - [`error`]: the `AppError` every service maps to `tonic::Status` in one place.
+//! - [`tenant`]: the tenant the gateway sets on every call.
+//! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod jobs;
+pub mod outbox;
+pub mod server;
+pub mod shutdown;
+pub mod stream;
+pub mod telemetry;
+pub mod tenant;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod time;

@@ -1,0 +1,49 @@
+//! The transactional outbox: cross-service effects that survive crashes.
+//!
+//! A service writes its own state and [`enqueue`]s the message for another
+//! service in the same transaction. The relay is a [`jobs::Runner`] on the
+//! topic's queue whose handler makes the call with `job.dedupe_key` as the
+//! request's idempotency key. A crash after the call but before the job is
+//! marked done makes the relay call again with the same key; the receiver
+//! replays its first answer. Nothing is lost (the message committed with the
+//! state) and nothing is doubled (the key).
+use prost::Message;
+
+use crate::{
+    db::Conn,
+    error::AppError,
+    jobs::{self, Handler, Runner, RunnerConfig},
+    tenant::TenantId,
+    time::now_micros,
+};
+
+/// Enqueues `message` for `topic` in the caller's transaction. `key` must be
+/// deterministic (derived from the business fact, e.g. tenant, order and
+/// version), so a retried request enqueues nothing twice.
+pub async fn enqueue(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    topic: &str,
+    key: &str,
+    message: &impl Message,
+) -> Result<bool, AppError> {
+    jobs::schedule(
+        conn,
+        tenant,
+        topic,
+        key,
+        now_micros(),
+        &message.encode_to_vec(),
+    )
+    .await
+}
+
+/// The relay for one topic: a job runner whose handler delivers.
+pub fn relay<H: Handler>(
+    db: crate::db::Db,
+    topic: &'static str,
+    deliver: H,
+    cfg: RunnerConfig,
+) -> Runner<H> {
+    Runner::new(db, topic, deliver, cfg)
+}

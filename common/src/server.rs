@@ -1,0 +1,364 @@
+//! The gRPC server every service runs: its own services plus `grpc.health.v1`
+//! and server reflection (v1 and v1alpha, which grpcurl 1.8 speaks), behind
+//! one tower stack, with graceful shutdown.
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use http::{Request, Response};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Status, body::Body, server::NamedService, service::Routes, transport::Server};
+use tonic_health::ServingStatus;
+use tower::{
+    Layer, Service, ServiceBuilder, limit::GlobalConcurrencyLimitLayer, load_shed::LoadShedLayer,
+};
+use tracing::Instrument as _;
+
+use crate::{config::ServerConfig, telemetry::adopt_remote_parent, tenant::TENANT_HEADER};
+
+const HEALTH: &str = "grpc.health.v1.Health";
+const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
+const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
+
+/// The services one server exposes, with health and reflection for each.
+pub struct GrpcServer {
+    routes: Routes,
+    names: Vec<&'static str>,
+    descriptor_sets: Vec<&'static [u8]>,
+}
+
+impl Default for GrpcServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GrpcServer {
+    /// Health and reflection only; add services with [`GrpcServer::add`].
+    pub fn new() -> Self {
+        Self {
+            routes: Routes::default(),
+            names: Vec::new(),
+            descriptor_sets: vec![
+                boomerang_proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+            ],
+        }
+    }
+
+    /// Adds a generated service; health reports it SERVING while the server runs.
+    pub fn add<S>(mut self, svc: S) -> Self
+    where
+        S: Service<Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes = self.routes.add_service(svc);
+        self
+    }
+
+    /// Adds a service under an explicit name (the gateway's forwarding routes).
+    pub fn add_named<S>(mut self, name: &'static str, svc: S) -> Self
+    where
+        S: Service<Request<Body>, Error = Infallible, Response = Response<Body>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        use tower::ServiceExt as _;
+        self.names.push(name);
+        let router = std::mem::take(self.routes.axum_router_mut());
+        *self.routes.axum_router_mut() = router.route_service(
+            &format!("/{name}/{{*rest}}"),
+            svc.map_request(|req: Request<axum::body::Body>| req.map(Body::new)),
+        );
+        self
+    }
+
+    /// Serves on `listener` until `shutdown`, then drains in-flight calls for
+    /// at most `drain_timeout_ms`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        cfg: &ServerConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        for name in &self.names {
+            health_reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        let mut routes = self.routes.add_service(health);
+        let mut v1 = tonic_reflection::server::Builder::configure();
+        let mut v1alpha = tonic_reflection::server::Builder::configure();
+        for set in &self.descriptor_sets {
+            v1 = v1.register_encoded_file_descriptor_set(set);
+            v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
+        }
+        for name in self
+            .names
+            .iter()
+            .copied()
+            .chain([HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA])
+        {
+            v1 = v1.with_service_name(name);
+            v1alpha = v1alpha.with_service_name(name);
+        }
+        routes = routes
+            .add_service(v1.build_v1()?)
+            .add_service(v1alpha.build_v1alpha()?);
+
+        // Outermost first: every call gets a span and metrics, even a shed one;
+        // shedding happens before a call waits for a slot; the deadline covers
+        // only the call's own work.
+        let stack = ServiceBuilder::new()
+            .layer(ObserveLayer)
+            .layer(LoadShedLayer::new()) // saturated -> RESOURCE_EXHAUSTED (tonic maps Overloaded)
+            .layer(GlobalConcurrencyLimitLayer::new(
+                cfg.max_concurrent_requests,
+            ))
+            .layer(DeadlineLayer::new(Duration::from_millis(
+                cfg.default_timeout_ms,
+            )))
+            .into_inner();
+
+        let token = CancellationToken::new();
+        let trigger = token.clone();
+        let names = self.names.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            // Readiness drops first, so load balancers stop sending new calls.
+            for name in names {
+                health_reporter
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
+            }
+            trigger.cancel();
+        });
+        let drain = Duration::from_millis(cfg.drain_timeout_ms);
+        let stopped = token.clone();
+        let server = Server::builder()
+            .layer(stack)
+            .add_routes(routes.prepare())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                stopped.cancelled().await;
+            });
+        tokio::select! {
+            res = server => res?,
+            () = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
+                tracing::warn!("drain timeout: closing remaining calls and streams");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Binds `addr` now, so the caller knows the port (port 0 in tests) before serving.
+pub async fn bind(cfg: &ServerConfig) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", cfg.listen))
+}
+
+/// A span and metrics per call, parented on the caller's W3C trace context.
+#[derive(Clone, Copy, Debug)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+/// See [`ObserveLayer`].
+#[derive(Clone, Debug)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, RB> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let method: Arc<str> = Arc::from(req.uri().path());
+        let tenant = req
+            .headers()
+            .get(TENANT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.kind = "server",
+            rpc.method = %method,
+            tenant = %tenant,
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        adopt_remote_parent(&span, req.headers());
+        let started = Instant::now();
+        let fut = span.in_scope(|| self.inner.call(req));
+        Box::pin(
+            async move {
+                let res = fut.await;
+                let code = match &res {
+                    // Errors come trailers-only, with the status in the headers;
+                    // a normal response carries it in trailers (OK unless a stream fails).
+                    Ok(r) => r
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<i32>().ok())
+                        .unwrap_or(0),
+                    Err(_) => tonic::Code::Unavailable as i32,
+                };
+                let code_name = format!("{:?}", tonic::Code::from_i32(code));
+                tracing::Span::current().record("rpc.grpc.status_code", code);
+                metrics::counter!("boomerang_grpc_requests_total",
+                    "method" => method.to_string(), "code" => code_name)
+                .increment(1);
+                metrics::histogram!("boomerang_grpc_request_duration_seconds",
+                    "method" => method.to_string())
+                .record(started.elapsed().as_secs_f64());
+                res
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Applies the caller's `grpc-timeout`, or a default, and answers
+/// DEADLINE_EXCEEDED when the call has not produced its response by then.
+#[derive(Clone, Copy, Debug)]
+pub struct DeadlineLayer {
+    default: Duration,
+}
+
+impl DeadlineLayer {
+    /// With `default` for calls that carry no deadline.
+    pub fn new(default: Duration) -> Self {
+        Self { default }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Deadline {
+            inner,
+            default: self.default,
+        }
+    }
+}
+
+/// See [`DeadlineLayer`].
+#[derive(Clone, Debug)]
+pub struct Deadline<S> {
+    inner: S,
+    default: Duration,
+}
+
+impl<S, B, RB> Service<Request<B>> for Deadline<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    RB: Default + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let budget = grpc_timeout(req.headers()).unwrap_or(self.default);
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            match tokio::time::timeout(budget, fut).await {
+                Ok(res) => res,
+                Err(_) => Ok(Status::deadline_exceeded(format!(
+                    "deadline of {} ms exceeded",
+                    budget.as_millis()
+                ))
+                .into_http()),
+            }
+        })
+    }
+}
+
+/// Parses the `grpc-timeout` header: up to 8 digits and a unit (H M S m u n).
+pub fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let raw = headers.get("grpc-timeout")?.to_str().ok()?;
+    if raw.len() < 2 || raw.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = raw.split_at(raw.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3_600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &'static str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert("grpc-timeout", http::HeaderValue::from_static(v));
+        h
+    }
+
+    #[test]
+    fn parses_grpc_timeout_units() {
+        assert_eq!(
+            grpc_timeout(&headers("100m")),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(grpc_timeout(&headers("2S")), Some(Duration::from_secs(2)));
+        assert_eq!(
+            grpc_timeout(&headers("1H")),
+            Some(Duration::from_secs(3_600))
+        );
+        assert_eq!(grpc_timeout(&headers("5x")), None);
+        assert_eq!(grpc_timeout(&headers("123456789S")), None);
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
+    }
+}

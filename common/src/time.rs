@@ -1,0 +1,57 @@
+//! Time as stored: unix microseconds, UTC, in an `i64` (both backends, no time zone surprises).
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prost_types::Timestamp;
+
+/// Now, in unix microseconds.
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A duration in microseconds, saturating.
+pub fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A wire timestamp to unix microseconds; `None` when out of range.
+pub fn from_timestamp(ts: &Timestamp) -> Option<i64> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return None;
+    }
+    ts.seconds
+        .checked_mul(1_000_000)?
+        .checked_add(i64::from(ts.nanos / 1_000))
+}
+
+/// Unix microseconds to a wire timestamp.
+pub fn to_timestamp(micros: i64) -> Timestamp {
+    Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        // The remainder is below 1e6, so the product fits an i32.
+        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_including_before_epoch() {
+        for m in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_001] {
+            assert_eq!(from_timestamp(&to_timestamp(m)), Some(m));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_nanos() {
+        let ts = Timestamp {
+            seconds: 1,
+            nanos: -5,
+        };
+        assert_eq!(from_timestamp(&ts), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! Authentication and authorisation of every forwarded call.
+//!
+//! Keys are looked up by hash and cached for at most `cache_ttl` (default one
+//! second), so a revocation takes effect across replicas within that time
+//! without a database round trip per call.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use boomerang_common::{error::AppError, tenant::TenantId, time::now_micros};
+
+use crate::{
+    domain::{key, scope},
+    repo::{KeyRecord, Keys},
+};
+
+/// Checks credentials against the key store.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    keys: Keys,
+    cache_ttl: Duration,
+    cache: Arc<Mutex<HashMap<Vec<u8>, (Instant, Option<KeyRecord>)>>>,
+}
+
+impl Authenticator {
+    /// Over `keys`, caching lookups for `cache_ttl`.
+    pub fn new(keys: Keys, cache_ttl: Duration) -> Self {
+        Self {
+            keys,
+            cache_ttl,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The tenant a call to `path` acts for, given its `authorization` header.
+    pub async fn authorize(
+        &self,
+        authorization: Option<&str>,
+        path: &str,
+    ) -> Result<TenantId, AppError> {
+        let secret = authorization.and_then(key::bearer).ok_or_else(|| {
+            AppError::Unauthenticated(
+                "missing or malformed `authorization: Bearer <api key>`".into(),
+            )
+        })?;
+        let record = self
+            .lookup(key::hash(secret))
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("unknown API key".into()))?;
+        let now = now_micros();
+        if record.revoked_at.is_some_and(|t| t <= now) {
+            return Err(AppError::Unauthenticated("API key revoked".into()));
+        }
+        if record.expires_at.is_some_and(|t| t <= now) {
+            return Err(AppError::Unauthenticated("API key expired".into()));
+        }
+        let (service, access) = scope::required(path)
+            .ok_or_else(|| AppError::NotFound(format!("no such method {path}")))?;
+        if !scope::allows(&record.scopes, service, access) {
+            return Err(AppError::PermissionDenied(format!(
+                "key {} may not call {path} (needs {service}:{})",
+                record.key_id,
+                match access {
+                    scope::Access::Read => "read",
+                    scope::Access::Write => "write",
+                    scope::Access::Admin => "admin",
+                }
+            )));
+        }
+        Ok(record.tenant)
+    }
+
+    async fn lookup(&self, hash: Vec<u8>) -> Result<Option<KeyRecord>, AppError> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((at, record)) = cache.get(&hash) {
+                if at.elapsed() < self.cache_ttl {
+                    return Ok(record.clone());
+                }
+            }
+        }
+        let record = self.keys.find_by_hash(&hash).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            // Bounded: unknown keys are cached too, so flush rather than grow without end.
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(hash, (Instant::now(), record.clone()));
+        }
+        Ok(record)
+    }
+}

@@ -1,0 +1,97 @@
+//! Configuration of the gateway: defaults, then the `[gateway]` table of
+//! `$BOOMERANG_CONFIG`, then `BOOMERANG_GATEWAY__*` environment variables.
+use std::net::SocketAddr;
+
+use boomerang_common::{config::ServerConfig, db::DatabaseConfig, telemetry::TelemetryConfig};
+use serde::{Deserialize, Serialize};
+
+/// Where each service runs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upstreams {
+    /// wallet-svc, e.g. `http://wallet-svc:50061`.
+    pub wallet: String,
+    /// accrual-svc.
+    pub accrual: String,
+    /// campaign-svc.
+    pub campaign: String,
+    /// referral-svc.
+    pub referral: String,
+    /// TCP connect timeout.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Self {
+            wallet: "http://127.0.0.1:50061".into(),
+            accrual: "http://127.0.0.1:50062".into(),
+            campaign: "http://127.0.0.1:50063".into(),
+            referral: "http://127.0.0.1:50064".into(),
+            connect_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// Everything the gateway needs to start.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// gRPC listener.
+    pub server: ServerConfig,
+    /// Tenants and API keys.
+    pub database: DatabaseConfig,
+    /// Logs, traces, metrics.
+    pub telemetry: TelemetryConfig,
+    /// The services behind the gateway.
+    pub upstreams: Upstreams,
+    /// How long a looked-up key is trusted before it is read again (revocation delay).
+    pub key_cache_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::on(SocketAddr::from(([127, 0, 0, 1], 50051))),
+            database: DatabaseConfig::sqlite_in(".boomerang", "gateway"),
+            telemetry: TelemetryConfig::default(),
+            upstreams: Upstreams::default(),
+            key_cache_ms: 1_000,
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates; errors name the bad key.
+    pub fn load() -> anyhow::Result<Self> {
+        let cfg: Self = boomerang_common::config::load("gateway")?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that types cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.server
+            .validate()
+            .and(self.database.validate())
+            .map_err(|e| anyhow::anyhow!("invalid gateway configuration: {e}"))?;
+        for (name, url) in [
+            ("wallet", &self.upstreams.wallet),
+            ("accrual", &self.upstreams.accrual),
+            ("campaign", &self.upstreams.campaign),
+            ("referral", &self.upstreams.referral),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!(
+                    "invalid gateway configuration: upstreams.{name} must be an http(s):// URL, got {url:?}"
+                );
+            }
+        }
+        if self.key_cache_ms > 1_000 {
+            anyhow::bail!(
+                "invalid gateway configuration: key_cache_ms above 1000 would delay revocations"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! The gateway's domain: API keys and what they may call. Pure, no I/O.
+pub mod key;
+pub mod scope;

@@ -1,0 +1,146 @@
+//! Scopes: which services a key may call, and how.
+use std::{fmt, str::FromStr};
+
+/// Access levels, each including the ones below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Get*, List*, Preview*, Watch* RPCs.
+    Read,
+    /// Every RPC of the service.
+    Write,
+    /// Everything, including AdminService.
+    Admin,
+}
+
+/// A permission: `service:access`, where service is "wallet", "accrual",
+/// "campaign", "referral", "admin" or "*".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// Short service name or "*".
+    pub service: String,
+    /// Level granted.
+    pub access: Access,
+}
+
+const SERVICES: &[&str] = &["wallet", "accrual", "campaign", "referral", "admin", "*"];
+
+impl FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (service, access) = s
+            .split_once(':')
+            .ok_or_else(|| format!("scope {s:?} must look like service:access"))?;
+        if !SERVICES.contains(&service) {
+            return Err(format!(
+                "unknown service {service:?} in scope; one of {SERVICES:?}"
+            ));
+        }
+        let access = match access {
+            "read" => Access::Read,
+            "write" => Access::Write,
+            "admin" => Access::Admin,
+            other => {
+                return Err(format!(
+                    "unknown access {other:?}; one of read, write, admin"
+                ));
+            }
+        };
+        Ok(Self {
+            service: service.to_owned(),
+            access,
+        })
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let access = match self.access {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Admin => "admin",
+        };
+        write!(f, "{}:{access}", self.service)
+    }
+}
+
+/// Parses a stored comma-separated list.
+pub fn parse_list(s: &str) -> Result<Vec<Scope>, String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// Renders a list for storage.
+pub fn render_list(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What calling `path` (`/boomerang.wallet.v1.WalletService/Credit`) needs:
+/// the short service name and the access level.
+pub fn required(path: &str) -> Option<(&str, Access)> {
+    let (service, method) = path.trim_start_matches('/').split_once('/')?;
+    let short = service.strip_prefix("boomerang.")?.split('.').next()?;
+    let access = if short == "admin" {
+        Access::Admin
+    } else if ["Get", "List", "Preview", "Watch"]
+        .iter()
+        .any(|p| method.starts_with(p))
+    {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    Some((short, access))
+}
+
+/// Whether `scopes` allow `access` on `service`.
+pub fn allows(scopes: &[Scope], service: &str, access: Access) -> bool {
+    scopes.iter().any(|s| {
+        s.access == Access::Admin
+            || ((s.service == "*" || s.service == service) && s.access >= access)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_by_method_name() {
+        assert_eq!(
+            required("/boomerang.wallet.v1.WalletService/GetBalance"),
+            Some(("wallet", Access::Read))
+        );
+        assert_eq!(
+            required("/boomerang.wallet.v1.WalletService/Credit"),
+            Some(("wallet", Access::Write))
+        );
+        assert_eq!(
+            required("/boomerang.admin.v1.AdminService/ListTenants"),
+            Some(("admin", Access::Admin))
+        );
+        assert_eq!(required("/grpc.health.v1.Health/Check"), None);
+    }
+
+    #[test]
+    fn scopes_grant_by_service_and_level() -> Result<(), String> {
+        let read_wallet = parse_list("wallet:read")?;
+        assert!(allows(&read_wallet, "wallet", Access::Read));
+        assert!(!allows(&read_wallet, "wallet", Access::Write));
+        assert!(!allows(&read_wallet, "accrual", Access::Read));
+        let all = parse_list("*:write")?;
+        assert!(allows(&all, "campaign", Access::Write));
+        assert!(!allows(&all, "admin", Access::Admin));
+        assert!(allows(&parse_list("*:admin")?, "admin", Access::Admin));
+        assert_eq!(render_list(&all), "*:write");
+        assert!(parse_list("wallet:root").is_err());
+        assert!(parse_list("bank:read").is_err());
+        Ok(())
+    }
+}

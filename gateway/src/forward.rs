@@ -1,0 +1,97 @@
+//! Forwarding of a whole service to its upstream, without decoding messages.
+//!
+//! Each call is authenticated, gets the key's tenant as `x-boomerang-tenant`
+//! (any such header from the client is replaced), the caller's W3C trace
+//! context, and goes out on one pooled HTTP/2 channel per upstream. Bodies,
+//! unary or streaming, pass through as bytes; upstream statuses and their
+//! details pass back untouched.
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use boomerang_common::{error::AppError, telemetry, tenant::TENANT_HEADER};
+use http::{HeaderValue, Request, Response};
+use tonic::{
+    Status,
+    body::Body,
+    transport::{Channel, Endpoint},
+};
+use tower::{Service, ServiceExt as _};
+
+use crate::auth::Authenticator;
+
+/// Forwards every method of one service.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    service: &'static str,
+    channel: Channel,
+    auth: Authenticator,
+}
+
+impl Forward {
+    /// To `upstream` (e.g. `http://wallet-svc:50061`), connecting lazily.
+    pub fn new(
+        service: &'static str,
+        upstream: &str,
+        connect_timeout: Duration,
+        auth: Authenticator,
+    ) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(upstream.to_owned())
+            .map_err(|e| anyhow::anyhow!("upstream {upstream:?} for {service}: {e}"))?
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .http2_adaptive_window(true)
+            .connect_lazy();
+        Ok(Self {
+            service,
+            channel,
+            auth,
+        })
+    }
+}
+
+impl Service<Request<Body>> for Forward {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let authorization = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            let tenant = match this.auth.authorize(authorization, req.uri().path()).await {
+                Ok(t) => t,
+                Err(e) => return Ok(Status::from(e).into_http()),
+            };
+            let headers = req.headers_mut();
+            headers.remove(http::header::AUTHORIZATION); // upstreams trust the tenant header only
+            match HeaderValue::from_str(tenant.as_str()) {
+                Ok(v) => {
+                    headers.insert(TENANT_HEADER, v);
+                }
+                Err(e) => {
+                    let e = AppError::Internal(anyhow::anyhow!("tenant header: {e}"));
+                    return Ok(Status::from(e).into_http());
+                }
+            }
+            telemetry::inject_headers(headers);
+            let service = this.service;
+            let sent = async move { this.channel.ready_oneshot().await?.call(req).await };
+            Ok(sent.await.unwrap_or_else(|e| {
+                tracing::warn!(service, error = %e, "upstream unreachable");
+                Status::unavailable(format!("{service} is unavailable: {e}")).into_http()
+            }))
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! Conversions between `boomerang.admin.v1` messages and domain types. Filled in with issue #8.

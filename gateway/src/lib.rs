@@ -1,0 +1,99 @@
+//! The gateway: the one door to Boomerang.
+//!
+//! It authenticates every call by API key, sets the key's tenant on the
+//! upstream call, forwards each service to its upstream without decoding
+//! messages, serves `AdminService`, and answers health and reflection for
+//! every service (open, no key needed).
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod forward;
+pub mod grpc;
+pub mod repo;
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use boomerang_common::{db::Db, server::GrpcServer};
+use boomerang_proto::admin::v1::admin_service_server::AdminServiceServer;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// The services the gateway forwards, by full name, with their upstream URL.
+fn routes(cfg: &Config) -> [(&'static str, &str); 4] {
+    [
+        ("boomerang.wallet.v1.WalletService", &cfg.upstreams.wallet),
+        (
+            "boomerang.accrual.v1.AccrualService",
+            &cfg.upstreams.accrual,
+        ),
+        (
+            "boomerang.campaign.v1.CampaignService",
+            &cfg.upstreams.campaign,
+        ),
+        (
+            "boomerang.referral.v1.ReferralService",
+            &cfg.upstreams.referral,
+        ),
+    ]
+}
+
+/// A built, bound, not yet serving gateway.
+pub struct App {
+    cfg: Config,
+    db: Db,
+    keys: repo::Keys,
+    listener: TcpListener,
+    server: GrpcServer,
+}
+
+impl App {
+    /// Connects, migrates and binds (port 0 picks a free port).
+    pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        cfg.validate()?;
+        let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
+        let keys = repo::Keys::new(db.clone());
+        let auth = auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms));
+        let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
+        let mut server = GrpcServer::new().add(AdminServiceServer::new(grpc::AdminHandler::new(
+            auth.clone(),
+        )));
+        for (name, upstream) in routes(&cfg) {
+            let forward = forward::Forward::new(name, upstream, connect_timeout, auth.clone())?;
+            server = server.add_named(name, forward);
+        }
+        let listener = boomerang_common::server::bind(&cfg.server).await?;
+        Ok(Self {
+            cfg,
+            db,
+            keys,
+            listener,
+            server,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Tenants and keys (bootstrap and tests).
+    pub fn keys(&self) -> &repo::Keys {
+        &self.keys
+    }
+
+    /// Serves until `shutdown` resolves, then drains and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr()?, "gateway serving");
+        let served = self
+            .server
+            .serve(self.listener, &self.cfg.server, shutdown)
+            .await;
+        self.db.close().await;
+        served
+    }
+}

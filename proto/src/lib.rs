@@ -1,0 +1,40 @@
+//! The v1 gRPC contracts of Boomerang, generated from `proto/` at build time.
+//!
+//! Packages are `boomerang.<svc>.v1`; each module below re-exports one package
+//! with its messages, `*_server` and `*_client` modules.
+#![allow(clippy::all, missing_docs)]
+
+/// Encoded `FileDescriptorSet` of every Boomerang proto, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/boomerang_descriptor.bin"));
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.common.v1");
+    }
+}
+pub mod wallet {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.wallet.v1");
+    }
+}
+pub mod accrual {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.accrual.v1");
+    }
+}
+pub mod campaign {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.campaign.v1");
+    }
+}
+pub mod referral {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.referral.v1");
+    }
+}
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.admin.v1");
+    }
+}

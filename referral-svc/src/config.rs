@@ -1,0 +1,51 @@
+//! Configuration of referral-svc: defaults, then the `[referral]` table of
+//! `$BOOMERANG_CONFIG`, then `BOOMERANG_REFERRAL__*` environment variables.
+use std::net::SocketAddr;
+
+use boomerang_common::{
+    config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig, telemetry::TelemetryConfig,
+};
+use serde::{Deserialize, Serialize};
+
+/// Everything referral-svc needs to start.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// gRPC listener.
+    pub server: ServerConfig,
+    /// Its own database.
+    pub database: DatabaseConfig,
+    /// Logs, traces, metrics.
+    pub telemetry: TelemetryConfig,
+    /// Durable jobs and outbox relay.
+    pub jobs: RunnerConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::on(SocketAddr::from(([127, 0, 0, 1], 50064))),
+            database: DatabaseConfig::sqlite_in(".boomerang", "referral"),
+            telemetry: TelemetryConfig::default(),
+            jobs: RunnerConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates; errors name the bad key.
+    pub fn load() -> anyhow::Result<Self> {
+        let cfg: Self = boomerang_common::config::load("referral")?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that types cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.server
+            .validate()
+            .and(self.database.validate())
+            .and(self.jobs.validate())
+            .map_err(|e| anyhow::anyhow!("invalid referral configuration: {e}"))
+    }
+}

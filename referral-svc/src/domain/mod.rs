@@ -1,0 +1,1 @@
+//! The referral domain: pure rules and state machines, no I/O.

@@ -1,0 +1,241 @@
+//! The whole of Boomerang in one process: the gateway and the four services,
+//! each with its own database (a SQLite file each, or a PostgreSQL schema
+//! each), for local use, demos and end-to-end tests.
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::Path,
+};
+
+use boomerang_common::{config::ServerConfig, db::DatabaseConfig, tenant::TenantId};
+use gateway::domain::scope::Scope;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// One database per service.
+#[derive(Clone, Debug)]
+pub struct Databases {
+    /// gateway (tenants, keys).
+    pub gateway: DatabaseConfig,
+    /// wallet-svc.
+    pub wallet: DatabaseConfig,
+    /// accrual-svc.
+    pub accrual: DatabaseConfig,
+    /// campaign-svc.
+    pub campaign: DatabaseConfig,
+    /// referral-svc.
+    pub referral: DatabaseConfig,
+}
+
+impl Databases {
+    /// A SQLite file per service in `dir`.
+    pub fn sqlite_in(dir: &Path) -> Self {
+        let dir = dir.display().to_string();
+        let db = |name: &str| DatabaseConfig::sqlite_in(&dir, name);
+        Self {
+            gateway: db("gateway"),
+            wallet: db("wallet"),
+            accrual: db("accrual"),
+            campaign: db("campaign"),
+            referral: db("referral"),
+        }
+    }
+
+    /// A schema per service (named after it) in one PostgreSQL database.
+    pub fn postgres(url: &str) -> Self {
+        let db = |name: &str| DatabaseConfig {
+            url: url.to_owned(),
+            schema: Some(name.to_owned()),
+            ..DatabaseConfig::default()
+        };
+        Self {
+            gateway: db("gateway"),
+            wallet: db("wallet"),
+            accrual: db("accrual"),
+            campaign: db("campaign"),
+            referral: db("referral"),
+        }
+    }
+}
+
+/// Ports to listen on; 0 picks a free one.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    /// The gateway (the only one callers need).
+    pub gateway: u16,
+    /// wallet-svc.
+    pub wallet: u16,
+    /// accrual-svc.
+    pub accrual: u16,
+    /// campaign-svc.
+    pub campaign: u16,
+    /// referral-svc.
+    pub referral: u16,
+}
+
+impl Ports {
+    /// The documented defaults: gateway 50051, services 50061-50064.
+    pub const DEFAULT: Self = Self {
+        gateway: 50051,
+        wallet: 50061,
+        accrual: 50062,
+        campaign: 50063,
+        referral: 50064,
+    };
+    /// Any free ports (tests).
+    pub const ANY: Self = Self {
+        gateway: 0,
+        wallet: 0,
+        accrual: 0,
+        campaign: 0,
+        referral: 0,
+    };
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Interface to bind.
+    pub host: IpAddr,
+    /// Ports.
+    pub ports: Ports,
+    /// Databases.
+    pub databases: Databases,
+}
+
+/// Where everything listens.
+#[derive(Clone, Copy, Debug)]
+pub struct Addrs {
+    /// The gateway.
+    pub gateway: SocketAddr,
+    /// wallet-svc.
+    pub wallet: SocketAddr,
+    /// accrual-svc.
+    pub accrual: SocketAddr,
+    /// campaign-svc.
+    pub campaign: SocketAddr,
+    /// referral-svc.
+    pub referral: SocketAddr,
+}
+
+/// The running suite.
+pub struct Suite {
+    addrs: Addrs,
+    keys: gateway::repo::Keys,
+    stop: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Suite {
+    /// Builds every service (databases migrated, ports bound), then serves them.
+    pub async fn start(opts: Options) -> anyhow::Result<Self> {
+        let server = |port: u16| ServerConfig::on(SocketAddr::new(opts.host, port));
+        let dbs = &opts.databases;
+        let wallet = wallet_svc::App::build(wallet_svc::Config {
+            server: server(opts.ports.wallet),
+            database: dbs.wallet.clone(),
+            ..wallet_svc::Config::default()
+        })
+        .await?;
+        let accrual = accrual_svc::App::build(accrual_svc::Config {
+            server: server(opts.ports.accrual),
+            database: dbs.accrual.clone(),
+            ..accrual_svc::Config::default()
+        })
+        .await?;
+        let campaign = campaign_svc::App::build(campaign_svc::Config {
+            server: server(opts.ports.campaign),
+            database: dbs.campaign.clone(),
+            ..campaign_svc::Config::default()
+        })
+        .await?;
+        let referral = referral_svc::App::build(referral_svc::Config {
+            server: server(opts.ports.referral),
+            database: dbs.referral.clone(),
+            ..referral_svc::Config::default()
+        })
+        .await?;
+        let url = |app_addr: SocketAddr| format!("http://{app_addr}");
+        let mut addrs = Addrs {
+            gateway: SocketAddr::new(opts.host, 0),
+            wallet: wallet.local_addr()?,
+            accrual: accrual.local_addr()?,
+            campaign: campaign.local_addr()?,
+            referral: referral.local_addr()?,
+        };
+        let gateway = gateway::App::build(gateway::Config {
+            server: server(opts.ports.gateway),
+            database: dbs.gateway.clone(),
+            upstreams: gateway::config::Upstreams {
+                wallet: url(addrs.wallet),
+                accrual: url(addrs.accrual),
+                campaign: url(addrs.campaign),
+                referral: url(addrs.referral),
+                ..gateway::config::Upstreams::default()
+            },
+            ..gateway::Config::default()
+        })
+        .await?;
+        addrs.gateway = gateway.local_addr()?;
+        let keys = gateway.keys().clone();
+
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let until = |t: &CancellationToken| {
+            let t = t.clone();
+            async move { t.cancelled().await }
+        };
+        tasks.spawn(wallet.run_until(until(&stop)));
+        tasks.spawn(accrual.run_until(until(&stop)));
+        tasks.spawn(campaign.run_until(until(&stop)));
+        tasks.spawn(referral.run_until(until(&stop)));
+        tasks.spawn(gateway.run_until(until(&stop)));
+        Ok(Self {
+            addrs,
+            keys,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Where everything listens.
+    pub fn addrs(&self) -> Addrs {
+        self.addrs
+    }
+
+    /// Creates `tenant` (if new) and a key with `scopes`; returns the secret.
+    pub async fn create_key(&self, tenant: &str, scopes: &[&str]) -> anyhow::Result<String> {
+        let tenant = TenantId::parse(tenant).map_err(anyhow::Error::msg)?;
+        let scopes = scopes
+            .iter()
+            .map(|s| s.parse::<Scope>().map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.keys.ensure_tenant(&tenant, tenant.as_str()).await?;
+        let (_, secret) = self.keys.create_key(&tenant, "demo", &scopes).await?;
+        Ok(secret)
+    }
+
+    /// Runs until `shutdown`, or until a service fails.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::select! {
+            () = shutdown => {}
+            Some(res) = self.tasks.join_next() => {
+                self.stop.cancel();
+                res??;
+                anyhow::bail!("a service stopped unexpectedly");
+            }
+        }
+        self.stop().await
+    }
+
+    /// Stops every service and waits for them to drain.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        while let Some(res) = self.tasks.join_next().await {
+            res??;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! The wallet domain: pure rules and state machines, no I/O.
