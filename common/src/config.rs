@@ -94,10 +94,11 @@ impl Default for ServerConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error by value
 mod tests {
     use super::*;
 
-    #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+    #[derive(Debug, Default, Deserialize, Serialize)]
     #[serde(deny_unknown_fields, default)]
     struct Sample {
         server: ServerConfig,

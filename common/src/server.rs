@@ -41,7 +41,7 @@ impl Default for GrpcServer {
 }
 
 impl GrpcServer {
-    /// Health and reflection only; add services with [`GrpcServer::add`].
+    /// Health and reflection only; add services with [`GrpcServer::serve_service`].
     pub fn new() -> Self {
         Self {
             routes: Routes::default(),
@@ -54,7 +54,7 @@ impl GrpcServer {
     }
 
     /// Adds a generated service; health reports it SERVING while the server runs.
-    pub fn add<S>(mut self, svc: S) -> Self
+    pub fn serve_service<S>(mut self, svc: S) -> Self
     where
         S: Service<Request<Body>, Error = Infallible>
             + NamedService

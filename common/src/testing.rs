@@ -92,7 +92,7 @@ async fn prune_old_schemas(url: &str) -> anyhow::Result<()> {
         Err(_) => anyhow::bail!(unreachable_message(url, "timed out")),
     };
     let rows = conn
-        .fetch_all("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+        .fetch_all("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'")
         .await?;
     let cutoff = crate::time::now_micros() / 1_000_000 - 3_600;
     for row in rows {

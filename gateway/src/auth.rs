@@ -16,12 +16,15 @@ use crate::{
     repo::{KeyRecord, Keys},
 };
 
+/// A lookup result (unknown keys too) and when it was read.
+type Cached = (Instant, Option<KeyRecord>);
+
 /// Checks credentials against the key store.
 #[derive(Clone, Debug)]
 pub struct Authenticator {
     keys: Keys,
     cache_ttl: Duration,
-    cache: Arc<Mutex<HashMap<Vec<u8>, (Instant, Option<KeyRecord>)>>>,
+    cache: Arc<Mutex<HashMap<Vec<u8>, Cached>>>,
 }
 
 impl Authenticator {
@@ -73,12 +76,12 @@ impl Authenticator {
     }
 
     async fn lookup(&self, hash: Vec<u8>) -> Result<Option<KeyRecord>, AppError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((at, record)) = cache.get(&hash) {
-                if at.elapsed() < self.cache_ttl {
-                    return Ok(record.clone());
-                }
-            }
+        let fresh = self.cache.lock().ok().and_then(|cache| {
+            let (at, record) = cache.get(&hash)?;
+            (at.elapsed() < self.cache_ttl).then(|| record.clone())
+        });
+        if let Some(record) = fresh {
+            return Ok(record);
         }
         let record = self.keys.find_by_hash(&hash).await?;
         if let Ok(mut cache) = self.cache.lock() {

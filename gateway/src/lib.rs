@@ -56,7 +56,7 @@ impl App {
         let keys = repo::Keys::new(db.clone());
         let auth = auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms));
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
-        let mut server = GrpcServer::new().add(AdminServiceServer::new(grpc::AdminHandler::new(
+        let mut server = GrpcServer::new().serve_service(AdminServiceServer::new(grpc::AdminHandler::new(
             auth.clone(),
         )));
         for (name, upstream) in routes(&cfg) {

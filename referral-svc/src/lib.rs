@@ -31,7 +31,7 @@ impl App {
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
         let handler = grpc::ReferralServiceHandler::new(repo::Repo::new(db.clone()));
-        let server = GrpcServer::new().add(ReferralServiceServer::new(handler));
+        let server = GrpcServer::new().serve_service(ReferralServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,
