@@ -56,9 +56,9 @@ impl App {
         let keys = repo::Keys::new(db.clone());
         let auth = auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms));
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
-        let mut server = GrpcServer::new().serve_service(AdminServiceServer::new(grpc::AdminHandler::new(
-            auth.clone(),
-        )));
+        let mut server = GrpcServer::new().serve_service(AdminServiceServer::new(
+            grpc::AdminHandler::new(auth.clone()),
+        ));
         for (name, upstream) in routes(&cfg) {
             let forward = forward::Forward::new(name, upstream, connect_timeout, auth.clone())?;
             server = server.add_named(name, forward);

@@ -49,7 +49,9 @@ async fn start(backend: TestBackend) -> anyhow::Result<(Suite, Vec<TestDb>)> {
 }
 
 async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
 }
 
 async fn health(addr: SocketAddr, service: &str) -> anyhow::Result<ServingStatus> {
