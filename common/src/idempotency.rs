@@ -11,7 +11,14 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::{db::Conn, error::AppError, tenant::TenantId, time::now_micros};
+use futures::future::BoxFuture;
+
+use crate::{
+    db::{Conn, Db},
+    error::AppError,
+    tenant::TenantId,
+    time::now_micros,
+};
 
 /// Longest accepted key.
 pub const MAX_KEY_LEN: usize = 128;
@@ -125,4 +132,21 @@ pub async fn complete(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Runs `work` once per key: in one transaction, claims the key, does the
+/// work, stores the response and commits; a replay returns the stored response.
+pub async fn once<R, F>(db: &Db, key: &IdempotencyKey, request: &impl Message, work: F) -> Result<R, AppError>
+where
+    R: Message + Default,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+{
+    let mut tx = db.begin().await?;
+    if let Claim::Replay(first) = claim(&mut tx, key, request).await? {
+        return Ok(first);
+    }
+    let response = work(&mut tx).await?;
+    complete(&mut tx, key, &response).await?;
+    tx.commit().await?;
+    Ok(response)
 }

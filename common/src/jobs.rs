@@ -21,7 +21,7 @@ use crate::{
     db::{Conn, Db},
     error::AppError,
     tenant::TenantId,
-    time::{micros, now_micros},
+    time::{Clock, micros, now_micros},
 };
 
 /// A leased job.
@@ -128,6 +128,7 @@ pub struct Runner<H> {
     handler: Arc<H>,
     cfg: RunnerConfig,
     wake: Arc<Notify>,
+    clock: Clock,
 }
 
 impl<H: Handler> Runner<H> {
@@ -139,7 +140,14 @@ impl<H: Handler> Runner<H> {
             handler: Arc::new(handler),
             cfg,
             wake: Arc::new(Notify::new()),
+            clock: Clock::system(),
         }
+    }
+
+    /// Decides what is due by `clock` (tests use a manual one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Notify it after committing a job due now, to skip the poll wait.
@@ -182,7 +190,7 @@ impl<H: Handler> Runner<H> {
     }
 
     async fn lease(&self) -> anyhow::Result<Vec<Job>> {
-        let now = now_micros();
+        let now = self.clock.now();
         let sql = format!(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM jobs WHERE queue = $2 AND done_at IS NULL \
@@ -241,7 +249,7 @@ impl<H: Handler> Runner<H> {
         sqlx::query(
             "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
         )
-        .bind(now_micros())
+        .bind(self.clock.now())
         .bind(job.id)
         .execute(&mut *tx)
         .await?;
@@ -249,7 +257,7 @@ impl<H: Handler> Runner<H> {
     }
 
     async fn mark_failed(&self, job: &Job, err: &anyhow::Error) -> sqlx::Result<()> {
-        let now = now_micros();
+        let now = self.clock.now();
         let give_up = job.attempts >= i64::from(self.cfg.max_attempts);
         let mut tx = self.db.begin().await?;
         sqlx::query(

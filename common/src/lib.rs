@@ -5,6 +5,7 @@
 //! - [`db`]: one pool for SQLite or PostgreSQL, migrations at start, write transactions.
 //! - [`server`]: the gRPC server: health, reflection, the tower stack, graceful shutdown.
 //! - [`error`]: the `AppError` every service maps to `tonic::Status` in one place.
+//! - [`money`]: the contract's money codec: decimal strings <-> integer minor units.
 //! - [`tenant`]: the tenant the gateway sets on every call.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
 pub mod config;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;
+pub mod money;
 pub mod outbox;
 pub mod server;
 pub mod shutdown;

@@ -1,5 +1,11 @@
 //! Time as stored: unix microseconds, UTC, in an `i64` (both backends, no time zone surprises).
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use prost_types::Timestamp;
 
@@ -9,6 +15,38 @@ pub fn now_micros() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The time source of business rules and jobs: the system clock, or a
+/// manual one that tests move forward (days pass in microseconds).
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that stands still at `start` until [`Clock::advance`]d.
+    pub fn manual(start: i64) -> Self {
+        Self(Some(Arc::new(AtomicI64::new(start))))
+    }
+
+    /// Now, in unix microseconds.
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            None => now_micros(),
+            Some(t) => t.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Moves a manual clock forward; the system clock ignores it.
+    pub fn advance(&self, by: Duration) {
+        if let Some(t) = &self.0 {
+            t.fetch_add(micros(by), Ordering::SeqCst);
+        }
+    }
 }
 
 /// A duration in microseconds, saturating.

@@ -7,8 +7,9 @@ use boomerang_common::{
     backend_tests,
     testing::{TestBackend, TestDb},
 };
-use boomerang_proto::wallet::v1::{
-    CreditRequest, GetBalanceRequest, wallet_service_client::WalletServiceClient,
+use boomerang_proto::{
+    accrual::v1::{GetProgramRequest, accrual_service_client::AccrualServiceClient},
+    wallet::v1::{CreditRequest, GetBalanceRequest, wallet_service_client::WalletServiceClient},
 };
 use tonic::{Code, Request, transport::Channel};
 use tonic_health::pb::{
@@ -123,10 +124,16 @@ backend_tests! {
         assert_eq!(forged.map(|s| s.code()), Some(Code::Unauthenticated));
 
         let key = suite.create_key("acme", &["*:write"]).await?;
-        let status = wallet.get_balance(with_key(balance(), &key)?).await.err();
-        let status = status.ok_or_else(|| anyhow::anyhow!("GetBalance should not succeed yet"))?;
+        let balance = wallet.get_balance(with_key(balance(), &key)?).await?.into_inner();
+        assert_eq!(balance.customer_id, "c-1");
+        assert!(balance.balances.is_empty());
+
+        let mut accrual = AccrualServiceClient::new(channel(suite.addrs().gateway).await?);
+        let program = GetProgramRequest { program_id: "p-1".into(), version: 0 };
+        let status = accrual.get_program(with_key(program, &key)?).await.err();
+        let status = status.ok_or_else(|| anyhow::anyhow!("GetProgram should not succeed yet"))?;
         assert_eq!(status.code(), Code::Unimplemented);
-        assert!(status.message().contains("WalletService/GetBalance"), "{}", status.message());
+        assert!(status.message().contains("AccrualService/GetProgram"), "{}", status.message());
 
         let reader = suite.create_key("acme", &["wallet:read"]).await?;
         let denied = wallet.credit(with_key(CreditRequest::default(), &reader)?).await.err();

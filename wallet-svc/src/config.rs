@@ -7,6 +7,8 @@ use boomerang_common::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::ledger::LedgerConfig;
+
 /// Everything wallet-svc needs to start.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +21,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Durable jobs and outbox relay.
     pub jobs: RunnerConfig,
+    /// Ledger rules.
+    pub ledger: LedgerConfig,
 }
 
 impl Default for Config {
@@ -28,6 +32,7 @@ impl Default for Config {
             database: DatabaseConfig::sqlite_in(".boomerang", "wallet"),
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }

@@ -1,18 +1,21 @@
 //! wallet-svc: the double-entry ledger of points and money per customer.
 //!
 //! [`App::build`] connects the database (running migrations), binds the
-//! listener and wires the handlers; [`App::run_until`] serves until shutdown.
+//! listener and wires the ledger; [`App::run_until`] serves gRPC and runs the
+//! ledger's durable timers (settlement, expiry, hold lapse) until shutdown.
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod ledger;
 pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, server::GrpcServer};
+use boomerang_common::{db::Db, jobs::Runner, server::GrpcServer, time::Clock};
 use boomerang_proto::wallet::v1::wallet_service_server::WalletServiceServer;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -20,6 +23,7 @@ pub use config::Config;
 pub struct App {
     cfg: Config,
     db: Db,
+    ledger: ledger::Ledger,
     listener: TcpListener,
     server: GrpcServer,
 }
@@ -27,14 +31,21 @@ pub struct App {
 impl App {
     /// Connects, migrates and binds (port 0 picks a free port).
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(cfg, Clock::system()).await
+    }
+
+    /// As [`App::build`], with the clock the ledger and its timers use (tests move it).
+    pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let handler = grpc::WalletServiceHandler::new(repo::Repo::new(db.clone()));
+        let ledger = ledger::Ledger::new(db.clone(), clock, cfg.ledger.clone());
+        let handler = grpc::WalletServiceHandler::new(ledger.clone());
         let server = GrpcServer::new().serve_service(WalletServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,
+            ledger,
             listener,
             server,
         })
@@ -45,16 +56,35 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then drains and closes the database.
+    /// Serves until `shutdown` resolves, then drains, stops the timers and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "wallet-svc serving");
+        let stop = CancellationToken::new();
+        let mut timers = Vec::new();
+        for queue in ledger::jobs::QUEUES {
+            let runner = Runner::new(
+                self.db.clone(),
+                queue,
+                ledger::jobs::Timer::new(self.ledger.clone(), queue),
+                self.cfg.jobs.clone(),
+            )
+            .with_clock(self.ledger.clock().clone());
+            let stopped = stop.clone();
+            timers.push(tokio::spawn(async move {
+                runner.run_until(async move { stopped.cancelled().await }).await;
+            }));
+        }
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
+        stop.cancel();
+        for t in timers {
+            let _ = t.await;
+        }
         self.db.close().await;
         served
     }

@@ -1,3 +1,534 @@
-//! Conversions between `boomerang.wallet.v1` messages and domain types: the
-//! only place proto types meet the domain. `TryFrom` for requests (collecting
-//! field violations), `From` for responses. Filled in as RPCs land.
+//! Conversions between `boomerang.wallet.v1` messages and the ledger's
+//! domain: requests are validated here (every bad field reported at once, as
+//! INVALID_ARGUMENT with field violations), responses are rendered here.
+use std::collections::BTreeMap;
+
+use boomerang_common::{
+    error::{AppError, Violations},
+    money::{Amount, Asset},
+    time::{from_timestamp, to_timestamp},
+};
+use boomerang_proto::{common::v1 as pc, wallet::v1 as pb};
+
+use crate::{
+    domain::{
+        AccountKind, AccountRef, Layer, Posting,
+        command::{
+            Authorize, Capture, Credit, Destination, Leg, PostTransaction, Reverse, ReverseTarget,
+            Source, TaxTreatment, Transfer,
+        },
+        hold::HoldStatus,
+        lot::Take,
+        reversal::ClawbackPolicy,
+    },
+    ledger::{
+        Captured, Credited, HoldView, Posted, Reversed, Transferred, credit_ref, hold_ref,
+        parse_ref, transaction_ref,
+    },
+    repo::{events::Event, reads::{EntryRow, LotRow}},
+};
+
+/// Largest amount one request may move: 10^12 minor units.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+const MAX_ID: usize = 128;
+const MAX_TEXT: usize = 256;
+
+/// A required id: 1-128 printable characters.
+pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
+    if value.is_empty() {
+        v.add(field, "required");
+    } else if value.chars().count() > MAX_ID || value.chars().any(char::is_control) {
+        v.add(field, format!("at most {MAX_ID} printable characters"));
+    }
+    value.to_owned()
+}
+
+fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
+    if value.chars().count() > max {
+        v.add(field, format!("at most {max} characters"));
+    }
+    value.to_owned()
+}
+
+/// A known asset by code.
+pub fn asset(v: &mut Violations, field: &str, code: &str) -> Option<Asset> {
+    let found = Asset::builtin(code);
+    if found.is_none() {
+        v.add(field, format!("unknown asset {:?}", code.chars().take(16).collect::<String>()));
+    }
+    found
+}
+
+/// An amount; `positive` requires > 0, otherwise any non-zero.
+pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>, positive: bool) -> Option<Amount> {
+    let Some(m) = m else {
+        v.add(field, "required");
+        return None;
+    };
+    let asset = asset(v, &format!("{field}.asset"), &m.asset)?;
+    let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
+    let ok = if positive { amount.is_positive() } else { !amount.is_zero() };
+    if !ok {
+        v.add(format!("{field}.amount"), if positive { "must be positive" } else { "must not be zero" });
+        return None;
+    }
+    if amount.minor().abs() > MAX_AMOUNT_MINOR {
+        v.add(format!("{field}.amount"), "exceeds the largest amount one request may move");
+        return None;
+    }
+    Some(amount)
+}
+
+fn instant(v: &mut Violations, field: &str, ts: Option<&prost_types::Timestamp>) -> Option<i64> {
+    let ts = ts?;
+    let micros = from_timestamp(ts);
+    if micros.is_none() {
+        v.add(field, "not a valid timestamp");
+    }
+    micros
+}
+
+fn source(v: &mut Violations, s: Option<&pb::Source>) -> Source {
+    let s = s.cloned().unwrap_or_default();
+    Source {
+        kind: text(v, "source.kind", &s.kind, 64),
+        reference: text(v, "source.reference", &s.reference, MAX_ID),
+        rule_version: text(v, "source.rule_version", &s.rule_version, MAX_ID),
+        inputs: text(v, "source.inputs", &s.inputs, 4_096),
+    }
+}
+
+fn account(v: &mut Violations, field: &str, a: Option<&pb::AccountRef>) -> Option<AccountRef> {
+    let a = a?;
+    let kind = match pb::AccountKind::try_from(a.kind) {
+        Ok(pb::AccountKind::Customer) => AccountKind::Customer,
+        Ok(pb::AccountKind::Funding) => AccountKind::Funding,
+        Ok(pb::AccountKind::Breakage) => AccountKind::Breakage,
+        Ok(pb::AccountKind::Cause) => AccountKind::Cause,
+        Ok(pb::AccountKind::Campaign) => AccountKind::Campaign,
+        Ok(pb::AccountKind::Redemption) => AccountKind::Redemption,
+        _ => {
+            v.add(format!("{field}.kind"), "required");
+            return None;
+        }
+    };
+    let id = if kind == AccountKind::Customer || !a.id.is_empty() {
+        id(v, &format!("{field}.id"), &a.id)
+    } else {
+        "default".to_owned()
+    };
+    Some(AccountRef { kind, id })
+}
+
+fn policy(p: i32) -> ClawbackPolicy {
+    match pc::ClawbackPolicy::try_from(p) {
+        Ok(pc::ClawbackPolicy::OnlyPending) => ClawbackPolicy::OnlyPending,
+        Ok(pc::ClawbackPolicy::AllowNegative) => ClawbackPolicy::AllowNegative,
+        // The safe default: take back what the customer still has, never more.
+        _ => ClawbackPolicy::WithinBalance,
+    }
+}
+
+impl TryFrom<&pb::CreditRequest> for Credit {
+    type Error = AppError;
+
+    fn try_from(r: &pb::CreditRequest) -> Result<Self, AppError> {
+        let mut v = Violations::new();
+        let customer = id(&mut v, "customer_id", &r.customer_id);
+        let amount = money(&mut v, "amount", r.amount.as_ref(), true);
+        let funded_by = account(&mut v, "funded_by", r.funded_by.as_ref()).unwrap_or_else(AccountRef::default_funding);
+        if funded_by.is_customer() {
+            v.add("funded_by.kind", "a credit is funded by a system account; use Transfer between customers");
+        }
+        let release_at = instant(&mut v, "release_at", r.release_at.as_ref());
+        let expires_at = instant(&mut v, "expires_at", r.expires_at.as_ref());
+        if let (Some(release), Some(expiry)) = (release_at, expires_at)
+            && expiry <= release
+        {
+            v.add("expires_at", "must be after release_at");
+        }
+        if r.labels.len() > 16 {
+            v.add("labels", "at most 16 labels");
+        }
+        let labels: BTreeMap<String, String> = r
+            .labels
+            .iter()
+            .map(|(k, val)| (text(&mut v, "labels", k, 64), text(&mut v, "labels", val, 64)))
+            .collect();
+        let tax = match pb::TaxTreatment::try_from(r.tax_treatment) {
+            Ok(pb::TaxTreatment::Gift) => TaxTreatment::Gift,
+            Ok(pb::TaxTreatment::None) => TaxTreatment::None,
+            _ => TaxTreatment::Discount,
+        };
+        let source = source(&mut v, r.source.as_ref());
+        let description = text(&mut v, "description", &r.description, MAX_TEXT);
+        v.check()?;
+        Ok(Self {
+            customer,
+            amount: amount.ok_or_else(|| AppError::invalid("amount", "required"))?,
+            funded_by,
+            release_at,
+            expires_at,
+            source,
+            labels,
+            tax,
+            description,
+        })
+    }
+}
+
+impl TryFrom<&pb::ReverseRequest> for Reverse {
+    type Error = AppError;
+
+    fn try_from(r: &pb::ReverseRequest) -> Result<Self, AppError> {
+        let mut v = Violations::new();
+        let customer = id(&mut v, "customer_id", &r.customer_id);
+        let target = match (r.credit_id.is_empty(), r.source_reference.is_empty()) {
+            (false, true) => match parse_ref("cr", &r.credit_id) {
+                Some(n) => Some(ReverseTarget::Credit(n)),
+                None => {
+                    v.add("credit_id", "not a credit id (cr_...)");
+                    None
+                }
+            },
+            (true, false) => Some(ReverseTarget::Source(id(&mut v, "source_reference", &r.source_reference))),
+            _ => {
+                v.add("credit_id", "give exactly one of credit_id and source_reference");
+                None
+            }
+        };
+        let amount = r.amount.as_ref().and_then(|m| money(&mut v, "amount", Some(m), true));
+        let source = source(&mut v, r.source.as_ref());
+        v.check()?;
+        Ok(Self {
+            customer,
+            target: target.ok_or_else(|| AppError::invalid("credit_id", "required"))?,
+            amount,
+            policy: policy(r.clawback_policy),
+            source,
+        })
+    }
+}
+
+/// Validates an authorization; `default_ttl` and `max_ttl` in microseconds.
+pub fn authorize(r: &pb::AuthorizeRequest, default_ttl: i64, max_ttl: i64) -> Result<Authorize, AppError> {
+    let mut v = Violations::new();
+    let customer = id(&mut v, "customer_id", &r.customer_id);
+    let amount = money(&mut v, "amount", r.amount.as_ref(), true);
+    let ttl = match &r.ttl {
+        None => default_ttl,
+        Some(d) => {
+            let micros = d.seconds.saturating_mul(1_000_000).saturating_add(i64::from(d.nanos / 1_000));
+            if micros <= 0 || micros > max_ttl {
+                v.add("ttl", format!("must be positive and at most {} s", max_ttl / 1_000_000));
+            }
+            micros
+        }
+    };
+    let reference = text(&mut v, "reference", &r.reference, MAX_ID);
+    v.check()?;
+    Ok(Authorize {
+        customer,
+        amount: amount.ok_or_else(|| AppError::invalid("amount", "required"))?,
+        ttl,
+        reference,
+    })
+}
+
+fn hold_id(v: &mut Violations, raw: &str) -> i64 {
+    parse_ref("hd", raw).unwrap_or_else(|| {
+        v.add("hold_id", "not a hold id (hd_...)");
+        0
+    })
+}
+
+impl TryFrom<&pb::CaptureRequest> for Capture {
+    type Error = AppError;
+
+    fn try_from(r: &pb::CaptureRequest) -> Result<Self, AppError> {
+        let mut v = Violations::new();
+        let hold = hold_id(&mut v, &r.hold_id);
+        v.check()?;
+        Ok(Self {
+            hold,
+            amount: r.amount.as_ref().map(|m| (m.amount.clone(), m.asset.clone())),
+        })
+    }
+}
+
+/// Validates a void: the hold id.
+pub fn void(r: &pb::VoidRequest) -> Result<i64, AppError> {
+    let mut v = Violations::new();
+    let hold = hold_id(&mut v, &r.hold_id);
+    text(&mut v, "reason", &r.reason, MAX_TEXT);
+    v.check()?;
+    Ok(hold)
+}
+
+impl TryFrom<&pb::TransferRequest> for Transfer {
+    type Error = AppError;
+
+    fn try_from(r: &pb::TransferRequest) -> Result<Self, AppError> {
+        let mut v = Violations::new();
+        let from = id(&mut v, "from_customer_id", &r.from_customer_id);
+        let to = match &r.destination {
+            Some(pb::transfer_request::Destination::ToCustomerId(c)) => {
+                let c = id(&mut v, "to_customer_id", c);
+                if c == from {
+                    v.add("to_customer_id", "cannot transfer to oneself");
+                }
+                Some(Destination::Customer(c))
+            }
+            Some(pb::transfer_request::Destination::ToCauseId(c)) => Some(Destination::Cause(id(&mut v, "to_cause_id", c))),
+            None => {
+                v.add("destination", "give to_customer_id or to_cause_id");
+                None
+            }
+        };
+        let amount = money(&mut v, "amount", r.amount.as_ref(), true);
+        let description = text(&mut v, "description", &r.description, MAX_TEXT);
+        v.check()?;
+        Ok(Self {
+            from,
+            to: to.ok_or_else(|| AppError::invalid("destination", "required"))?,
+            amount: amount.ok_or_else(|| AppError::invalid("amount", "required"))?,
+            description,
+        })
+    }
+}
+
+impl TryFrom<&pb::PostTransactionRequest> for PostTransaction {
+    type Error = AppError;
+
+    fn try_from(r: &pb::PostTransactionRequest) -> Result<Self, AppError> {
+        let mut v = Violations::new();
+        if !(2..=32).contains(&r.postings.len()) {
+            v.add("postings", "between 2 and 32 legs");
+        }
+        let mut legs = Vec::new();
+        for (i, p) in r.postings.iter().enumerate() {
+            let field = format!("postings[{i}]");
+            let account = account(&mut v, &format!("{field}.account"), p.account.as_ref());
+            if p.account.is_none() {
+                v.add(format!("{field}.account"), "required");
+            }
+            match pb::Layer::try_from(p.layer) {
+                Ok(pb::Layer::Available | pb::Layer::Unspecified) => {}
+                _ => v.add(
+                    format!("{field}.layer"),
+                    "operator transactions move available balances only; pending and held follow their flows",
+                ),
+            }
+            let amount = money(&mut v, &format!("{field}.amount"), p.amount.as_ref(), false);
+            if let (Some(account), Some(amount)) = (account, amount) {
+                legs.push(Leg { account, layer: Layer::Available, amount });
+            }
+        }
+        let source = source(&mut v, r.source.as_ref());
+        let description = text(&mut v, "description", &r.description, MAX_TEXT);
+        v.check()?;
+        Ok(Self { legs, source, description })
+    }
+}
+
+/// The wire form of `minor` units of `asset`.
+pub fn to_money(minor: i64, asset: &str) -> pc::Money {
+    let a = Asset::builtin(asset).unwrap_or_else(|| Asset::new(asset, 0));
+    let amount = Amount::from_minor(minor, &a).map_or_else(|_| minor.to_string(), |m| m.to_string());
+    pc::Money { amount, asset: asset.to_owned() }
+}
+
+fn to_layer(l: Layer) -> pb::Layer {
+    match l {
+        Layer::Pending => pb::Layer::Pending,
+        Layer::Available => pb::Layer::Available,
+        Layer::Held => pb::Layer::Held,
+    }
+}
+
+fn to_account(a: &AccountRef) -> pb::AccountRef {
+    let kind = match a.kind {
+        AccountKind::Customer => pb::AccountKind::Customer,
+        AccountKind::Funding => pb::AccountKind::Funding,
+        AccountKind::Breakage => pb::AccountKind::Breakage,
+        AccountKind::Cause => pb::AccountKind::Cause,
+        AccountKind::Campaign => pb::AccountKind::Campaign,
+        AccountKind::Redemption => pb::AccountKind::Redemption,
+    };
+    pb::AccountRef { kind: kind.into(), id: a.id.clone() }
+}
+
+fn to_source(s: &Source) -> pb::Source {
+    pb::Source {
+        kind: s.kind.clone(),
+        reference: s.reference.clone(),
+        rule_version: s.rule_version.clone(),
+        inputs: s.inputs.clone(),
+    }
+}
+
+impl From<&Posted> for pb::Transaction {
+    fn from(t: &Posted) -> Self {
+        Self {
+            transaction_id: transaction_ref(t.id),
+            posted_at: Some(to_timestamp(t.posted_at)),
+            postings: t.postings.iter().map(to_posting).collect(),
+            source: Some(to_source(&t.source)),
+            description: t.description.clone(),
+        }
+    }
+}
+
+fn to_posting(p: &Posting) -> pb::Posting {
+    pb::Posting {
+        account: Some(to_account(&p.account)),
+        layer: to_layer(p.layer).into(),
+        amount: Some(to_money(p.amount, &p.asset)),
+    }
+}
+
+impl From<Credited> for pb::CreditResponse {
+    fn from(c: Credited) -> Self {
+        Self {
+            credit_id: credit_ref(c.credit_id),
+            transaction: Some((&c.transaction).into()),
+            layer: to_layer(c.layer).into(),
+            release_at: c.release_at.map(to_timestamp),
+            lot_id: if c.expires { credit_ref(c.credit_id) } else { String::new() },
+        }
+    }
+}
+
+impl From<Reversed> for pb::ReverseResponse {
+    fn from(r: Reversed) -> Self {
+        Self {
+            transaction: r.transaction.as_ref().map(Into::into),
+            reversed_pending: Some(to_money(r.from_pending, &r.asset)),
+            reversed_available: Some(to_money(r.from_available, &r.asset)),
+            not_reversed: Some(to_money(r.not_reversed, &r.asset)),
+        }
+    }
+}
+
+impl From<&HoldView> for pb::Hold {
+    fn from(h: &HoldView) -> Self {
+        let status = match h.status {
+            HoldStatus::Authorized => pb::HoldStatus::Authorized,
+            HoldStatus::Captured => pb::HoldStatus::Captured,
+            HoldStatus::Voided => pb::HoldStatus::Voided,
+            HoldStatus::Expired => pb::HoldStatus::Expired,
+        };
+        Self {
+            hold_id: hold_ref(h.id),
+            customer_id: h.customer.clone(),
+            amount: Some(to_money(h.amount, &h.asset)),
+            captured: Some(to_money(h.captured, &h.asset)),
+            status: status.into(),
+            expires_at: Some(to_timestamp(h.expires_at)),
+            reference: h.reference.clone(),
+        }
+    }
+}
+
+fn to_lots(lots: &[Take], asset: &str) -> Vec<pb::LotConsumption> {
+    lots.iter()
+        .map(|t| pb::LotConsumption { lot_id: credit_ref(t.id), amount: Some(to_money(t.amount, asset)) })
+        .collect()
+}
+
+impl From<Captured> for pb::CaptureResponse {
+    fn from(c: Captured) -> Self {
+        Self {
+            lots: to_lots(&c.lots, &c.hold.asset),
+            hold: Some((&c.hold).into()),
+            transaction: Some((&c.transaction).into()),
+        }
+    }
+}
+
+impl From<Transferred> for pb::TransferResponse {
+    fn from(t: Transferred) -> Self {
+        let asset = t.transaction.postings.first().map(|p| p.asset.clone()).unwrap_or_default();
+        Self {
+            lots: to_lots(&t.lots, &asset),
+            transaction: Some((&t.transaction).into()),
+        }
+    }
+}
+
+/// A statement line.
+pub fn to_entry(e: &EntryRow) -> pb::Entry {
+    pb::Entry {
+        entry_id: format!("en_{}", e.id),
+        transaction_id: transaction_ref(e.transaction_id),
+        posted_at: Some(to_timestamp(e.posted_at)),
+        layer: Layer::parse(&e.layer).map_or(pb::Layer::Unspecified, to_layer).into(),
+        amount: Some(to_money(e.amount, &e.asset)),
+        running_balance: Some(to_money(e.balance_after, &e.asset)),
+        source: Some(pb::Source {
+            kind: e.source_kind.clone(),
+            reference: e.source_ref.clone(),
+            rule_version: e.rule_version.clone(),
+            inputs: String::new(),
+        }),
+        description: e.description.clone(),
+    }
+}
+
+/// An expiring lot.
+pub fn to_lot(l: &LotRow) -> pb::Lot {
+    pb::Lot {
+        lot_id: credit_ref(l.id),
+        original: Some(to_money(l.amount, &l.asset)),
+        remaining: Some(to_money(l.remaining, &l.asset)),
+        expires_at: Some(to_timestamp(l.expires_at)),
+        credit_id: credit_ref(l.id),
+    }
+}
+
+/// Event type names and their wire enum.
+const EVENT_TYPES: [(&str, pb::EventType); 10] = [
+    ("credited", pb::EventType::Credited),
+    ("reward_available", pb::EventType::RewardAvailable),
+    ("reversed", pb::EventType::Reversed),
+    ("hold_authorized", pb::EventType::HoldAuthorized),
+    ("hold_captured", pb::EventType::HoldCaptured),
+    ("hold_released", pb::EventType::HoldReleased),
+    ("transferred", pb::EventType::Transferred),
+    ("expiring_soon", pb::EventType::ExpiringSoon),
+    ("expired", pb::EventType::Expired),
+    ("transaction_posted", pb::EventType::TransactionPosted),
+];
+
+/// The stored names of wire event types.
+pub fn event_kinds(types: &[i32]) -> Vec<&'static str> {
+    EVENT_TYPES.iter().filter(|(_, t)| types.contains(&(*t as i32))).map(|(k, _)| *k).collect()
+}
+
+/// An event on the wire.
+pub fn to_event(e: &Event) -> pb::WatchEventsResponse {
+    let kind = EVENT_TYPES.iter().find(|(k, _)| *k == e.event.kind).map_or(pb::EventType::Unspecified, |(_, t)| *t);
+    pb::WatchEventsResponse {
+        cursor: format!("{}.{}", e.commit_order, e.seq),
+        r#type: kind.into(),
+        occurred_at: Some(to_timestamp(e.occurred_at)),
+        customer_id: e.event.customer.clone(),
+        amount: Some(to_money(e.event.amount, &e.event.asset)),
+        reference: e.event.reference.clone(),
+        source: Some(pb::Source {
+            kind: e.event.source_kind.clone(),
+            reference: e.event.source_ref.clone(),
+            ..pb::Source::default()
+        }),
+    }
+}
+
+/// Parses a WatchEvents cursor ("" is the start).
+pub fn cursor(raw: &str) -> Result<(i64, i64), AppError> {
+    if raw.is_empty() {
+        return Ok((i64::MIN, 0));
+    }
+    raw.split_once('.')
+        .and_then(|(o, s)| Some((o.parse().ok()?, s.parse().ok()?)))
+        .ok_or_else(|| AppError::invalid("from_cursor", "not a cursor from this stream"))
+}

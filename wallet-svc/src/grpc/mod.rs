@@ -1,105 +1,272 @@
-//! gRPC handlers of `boomerang.wallet.v1.WalletService`.
-//!
-//! Every RPC is UNIMPLEMENTED, naming itself, until issue #4 builds it.
+//! gRPC handlers of `boomerang.wallet.v1.WalletService`. Each handler: tenant
+//! from metadata, request validated into a command, the ledger operation run
+//! once per idempotency key in one transaction, the result rendered.
 pub mod convert;
-use crate::{error::AppError, repo::Repo};
-use boomerang_common::stream::BoxStream;
-use boomerang_proto::wallet::v1::{
-    AuthorizeRequest, AuthorizeResponse, CaptureRequest, CaptureResponse, CreditRequest,
-    CreditResponse, GetBalanceRequest, GetBalanceResponse, ListEntriesRequest, ListEntriesResponse,
-    ListExpiringLotsRequest, ListExpiringLotsResponse, PostTransactionRequest,
-    PostTransactionResponse, ReverseRequest, ReverseResponse, TransferRequest, TransferResponse,
-    VoidRequest, VoidResponse, WatchEventsRequest, WatchEventsResponse,
-    wallet_service_server::WalletService,
+
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    idempotency::{self, IdempotencyKey},
+    stream::BoxStream,
+    tenant::{TenantId, tenant_of},
+    time::micros,
 };
+use boomerang_proto::wallet::v1::{self as pb, wallet_service_server::WalletService};
+use futures::{StreamExt as _, future::BoxFuture};
+use prost::Message;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{
+        command::{Capture, Credit, PostTransaction, Reverse, Transfer},
+        hold::HoldStatus,
+    },
+    ledger::{Ledger, Page, WatchFilter},
+    repo::reads::EntryFilter,
+};
 
 /// The `WalletService` implementation.
 #[derive(Clone, Debug)]
 pub struct WalletServiceHandler {
-    #[allow(dead_code)] // used as RPCs land
-    repo: Repo,
+    ledger: Ledger,
 }
 
 impl WalletServiceHandler {
-    /// Handlers over `repo`.
-    pub fn new(repo: Repo) -> Self {
-        Self { repo }
+    /// Handlers over `ledger`.
+    pub fn new(ledger: Ledger) -> Self {
+        Self { ledger }
     }
+
+    /// Runs `work` once per idempotency key, then wakes watchers.
+    async fn once<R, F>(&self, tenant: &TenantId, scope: &'static str, key: &str, req: &impl Message, work: F) -> Result<Response<R>, Status>
+    where
+        R: Message + Default,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        let key = IdempotencyKey::new(tenant, scope, key)?;
+        let response = idempotency::once(self.ledger.db(), &key, req, work).await?;
+        self.ledger.committed();
+        Ok(Response::new(response))
+    }
+}
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+fn page_size(page: Option<&boomerang_proto::common::v1::PageRequest>) -> i64 {
+    let size = page.map_or(0, |p| p.page_size);
+    i64::from(if size == 0 { DEFAULT_PAGE } else { size.min(MAX_PAGE) })
+}
+
+fn page_token(page: Option<&boomerang_proto::common::v1::PageRequest>) -> &str {
+    page.map_or("", |p| p.page_token.as_str())
+}
+
+fn bad_token() -> AppError {
+    AppError::invalid("page.page_token", "not a token from this list")
 }
 
 #[tonic::async_trait]
 impl WalletService for WalletServiceHandler {
-    async fn credit(&self, _: Request<CreditRequest>) -> Result<Response<CreditResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/Credit").into())
+    async fn credit(&self, req: Request<pb::CreditRequest>) -> Result<Response<pb::CreditResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = Credit::try_from(&req)?;
+        if cmd.expires_at.is_some_and(|t| t <= self.ledger.clock().now()) {
+            return Err(AppError::invalid("expires_at", "must be in the future").into());
+        }
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.Credit", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move { ledger.credit(conn, &t, cmd).await.map(Into::into) })
+        })
+        .await
     }
 
-    async fn reverse(
-        &self,
-        _: Request<ReverseRequest>,
-    ) -> Result<Response<ReverseResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/Reverse").into())
+    async fn reverse(&self, req: Request<pb::ReverseRequest>) -> Result<Response<pb::ReverseResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = Reverse::try_from(&req)?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.Reverse", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move { ledger.reverse(conn, &t, cmd).await.map(Into::into) })
+        })
+        .await
     }
 
-    async fn authorize(
-        &self,
-        _: Request<AuthorizeRequest>,
-    ) -> Result<Response<AuthorizeResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/Authorize").into())
+    async fn authorize(&self, req: Request<pb::AuthorizeRequest>) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cfg = self.ledger.config();
+        let secs = |s: u64| micros(std::time::Duration::from_secs(s));
+        let cmd = convert::authorize(&req, secs(cfg.default_hold_ttl_s), secs(cfg.max_hold_ttl_s))?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.Authorize", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move {
+                let hold = ledger.authorize(conn, &t, cmd).await?;
+                Ok(pb::AuthorizeResponse { hold: Some((&hold).into()) })
+            })
+        })
+        .await
     }
 
-    async fn capture(
-        &self,
-        _: Request<CaptureRequest>,
-    ) -> Result<Response<CaptureResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/Capture").into())
+    async fn capture(&self, req: Request<pb::CaptureRequest>) -> Result<Response<pb::CaptureResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = Capture::try_from(&req)?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.Capture", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move { ledger.capture(conn, &t, cmd.hold, cmd.amount).await.map(Into::into) })
+        })
+        .await
     }
 
-    async fn void(&self, _: Request<VoidRequest>) -> Result<Response<VoidResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/Void").into())
+    async fn void(&self, req: Request<pb::VoidRequest>) -> Result<Response<pb::VoidResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let hold_id = convert::void(&req)?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.Void", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move {
+                let hold = ledger.release(conn, &t, hold_id, HoldStatus::Voided).await?;
+                Ok(pb::VoidResponse { hold: Some((&hold).into()) })
+            })
+        })
+        .await
     }
 
-    async fn transfer(
-        &self,
-        _: Request<TransferRequest>,
-    ) -> Result<Response<TransferResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/Transfer").into())
+    async fn transfer(&self, req: Request<pb::TransferRequest>) -> Result<Response<pb::TransferResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = Transfer::try_from(&req)?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.Transfer", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move { ledger.transfer(conn, &t, cmd).await.map(Into::into) })
+        })
+        .await
     }
 
     async fn post_transaction(
         &self,
-        _: Request<PostTransactionRequest>,
-    ) -> Result<Response<PostTransactionResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/PostTransaction").into())
+        req: Request<pb::PostTransactionRequest>,
+    ) -> Result<Response<pb::PostTransactionResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = PostTransaction::try_from(&req)?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(&tenant, "wallet.PostTransaction", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
+            Box::pin(async move {
+                let posted = ledger.post_transaction(conn, &t, cmd).await?;
+                Ok(pb::PostTransactionResponse { transaction: Some((&posted).into()) })
+            })
+        })
+        .await
     }
 
-    async fn get_balance(
-        &self,
-        _: Request<GetBalanceRequest>,
-    ) -> Result<Response<GetBalanceResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/GetBalance").into())
+    async fn get_balance(&self, req: Request<pb::GetBalanceRequest>) -> Result<Response<pb::GetBalanceResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = boomerang_common::error::Violations::new();
+        let customer = convert::id(&mut v, "customer_id", &req.customer_id);
+        if !req.asset.is_empty() {
+            convert::asset(&mut v, "asset", &req.asset);
+        }
+        let as_of = req.as_of.as_ref().map(|ts| {
+            boomerang_common::time::from_timestamp(ts).unwrap_or_else(|| {
+                v.add("as_of", "not a valid timestamp");
+                0
+            })
+        });
+        v.check()?;
+        let asset = Some(req.asset.as_str()).filter(|a| !a.is_empty());
+        let balances = self.ledger.balances(&tenant, &customer, asset, as_of).await?;
+        Ok(Response::new(pb::GetBalanceResponse {
+            customer_id: customer,
+            balances: balances
+                .into_iter()
+                .map(|(asset, b)| pb::Balance {
+                    available: Some(convert::to_money(b.available, &asset)),
+                    pending: Some(convert::to_money(b.pending, &asset)),
+                    held: Some(convert::to_money(b.held, &asset)),
+                    asset,
+                })
+                .collect(),
+        }))
     }
 
-    async fn list_entries(
-        &self,
-        _: Request<ListEntriesRequest>,
-    ) -> Result<Response<ListEntriesResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/ListEntries").into())
+    async fn list_entries(&self, req: Request<pb::ListEntriesRequest>) -> Result<Response<pb::ListEntriesResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = boomerang_common::error::Violations::new();
+        let customer = convert::id(&mut v, "customer_id", &req.customer_id);
+        if !req.asset.is_empty() {
+            convert::asset(&mut v, "asset", &req.asset);
+        }
+        v.check()?;
+        let token = page_token(req.page.as_ref());
+        let after = if token.is_empty() { None } else { Some(token.parse::<i64>().map_err(|_| bad_token())?) };
+        let layer = match pb::Layer::try_from(req.layer) {
+            Ok(pb::Layer::Pending) => "pending",
+            Ok(pb::Layer::Available) => "available",
+            Ok(pb::Layer::Held) => "held",
+            _ => "",
+        };
+        let ts = |t: &Option<prost_types::Timestamp>| t.as_ref().and_then(boomerang_common::time::from_timestamp);
+        let filter = EntryFilter { asset: &req.asset, layer, from: ts(&req.from), to: ts(&req.to), before_id: None };
+        let page = Page { size: page_size(req.page.as_ref()), after };
+        let (rows, next) = self.ledger.entries(&tenant, &customer, filter, page).await?;
+        Ok(Response::new(pb::ListEntriesResponse {
+            entries: rows.iter().map(convert::to_entry).collect(),
+            next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
+        }))
     }
 
     async fn list_expiring_lots(
         &self,
-        _: Request<ListExpiringLotsRequest>,
-    ) -> Result<Response<ListExpiringLotsResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/ListExpiringLots").into())
+        req: Request<pb::ListExpiringLotsRequest>,
+    ) -> Result<Response<pb::ListExpiringLotsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = boomerang_common::error::Violations::new();
+        let customer = convert::id(&mut v, "customer_id", &req.customer_id);
+        if !req.asset.is_empty() {
+            convert::asset(&mut v, "asset", &req.asset);
+        }
+        let within = req.within.as_ref().map_or(30 * 86_400 * 1_000_000, |d| {
+            d.seconds.saturating_mul(1_000_000).saturating_add(i64::from(d.nanos / 1_000))
+        });
+        if within <= 0 {
+            v.add("within", "must be positive");
+        }
+        v.check()?;
+        let token = page_token(req.page.as_ref());
+        let after = if token.is_empty() {
+            None
+        } else {
+            let parsed = token.split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+            Some(parsed.ok_or_else(bad_token)?)
+        };
+        let until = self.ledger.clock().now().saturating_add(within);
+        let page = Page { size: page_size(req.page.as_ref()), after };
+        let (rows, next) = self.ledger.expiring_lots(&tenant, &customer, &req.asset, until, page).await?;
+        Ok(Response::new(pb::ListExpiringLotsResponse {
+            lots: rows.iter().map(convert::to_lot).collect(),
+            next_page_token: next.map(|(a, b)| format!("{a}.{b}")).unwrap_or_default(),
+        }))
     }
 
-    type WatchEventsStream = BoxStream<WatchEventsResponse>;
+    type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;
 
-    async fn watch_events(
-        &self,
-        _: Request<WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        Err(AppError::unimplemented("boomerang.wallet.v1.WalletService/WatchEvents").into())
+    async fn watch_events(&self, req: Request<pb::WatchEventsRequest>) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cursor = convert::cursor(&req.from_cursor)?;
+        let filter = WatchFilter {
+            kinds: convert::event_kinds(&req.types),
+            customer: Some(req.customer_id).filter(|c| !c.is_empty()),
+        };
+        let events = ReceiverStream::new(self.ledger.watch(tenant, cursor, filter))
+            .map(|e| e.map(|e| convert::to_event(&e)).map_err(Status::from));
+        Ok(Response::new(Box::pin(events)))
     }
 }

@@ -1,0 +1,369 @@
+//! The contract's money codec: `boomerang.common.v1.Money` (a decimal string
+//! and an asset code) to and from integer minor units.
+//!
+//! Amounts are never floats. Parsing is strict: more decimals than the
+//! asset's scale is an error, never silent rounding. The one place a computed
+//! [`Decimal`] becomes an amount is [`Amount::round`], with an explicit mode.
+use std::{fmt, str::FromStr};
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// The largest absolute amount in minor units anywhere in Boomerang
+/// (10^15: ten trillion euros). Sums of many such values still fit an `i64`.
+pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+
+/// An asset and its scale (decimals in the smallest unit).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Asset {
+    code: String,
+    scale: u32,
+}
+
+/// Built-in assets: common ISO 4217 currencies and points.
+const BUILTIN: &[(&str, u32)] = &[
+    ("EUR", 2),
+    ("USD", 2),
+    ("GBP", 2),
+    ("CHF", 2),
+    ("SEK", 2),
+    ("NOK", 2),
+    ("DKK", 2),
+    ("PLN", 2),
+    ("CZK", 2),
+    ("HUF", 2),
+    ("CAD", 2),
+    ("AUD", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("PTS", 0),
+];
+
+impl Asset {
+    /// A built-in asset by code.
+    pub fn builtin(code: &str) -> Option<Self> {
+        BUILTIN
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(c, s)| Self::new(c, *s))
+    }
+
+    /// An asset with `scale` decimals (0 to 8).
+    pub fn new(code: &str, scale: u32) -> Self {
+        Self {
+            code: code.to_owned(),
+            scale: scale.min(8),
+        }
+    }
+
+    /// Points: scale 0.
+    pub fn points() -> Self {
+        Self::new("PTS", 0)
+    }
+
+    /// The code, e.g. "EUR".
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Decimals of the smallest unit.
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code)
+    }
+}
+
+/// Why an amount was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    /// Not a plain decimal.
+    #[error("{0:?} is not a decimal number like \"12.34\"")]
+    Syntax(String),
+    /// More decimals than the asset has.
+    #[error("{asset} allows at most {scale} decimal(s), got {value:?}")]
+    Scale {
+        /// The asset.
+        asset: String,
+        /// Its scale.
+        scale: u32,
+        /// The value given.
+        value: String,
+    },
+    /// Beyond [`MAX_MINOR`].
+    #[error("amount is out of range")]
+    Range,
+    /// Arithmetic on two different assets.
+    #[error("cannot combine {0} with {1}")]
+    AssetMismatch(String, String),
+    /// The asset code is not known.
+    #[error("unknown asset {0:?}")]
+    UnknownAsset(String),
+}
+
+/// How a computed amount is rounded to the asset's scale.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rounding {
+    /// Towards zero: never over-credit (the default).
+    #[default]
+    Down,
+    /// Half away from zero.
+    HalfUp,
+    /// Half to even.
+    HalfEven,
+    /// Away from zero.
+    Up,
+}
+
+/// An amount of one asset in integer minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Amount {
+    asset: Asset,
+    minor: i64,
+}
+
+impl Amount {
+    /// Zero of `asset`.
+    pub fn zero(asset: &Asset) -> Self {
+        Self {
+            asset: asset.clone(),
+            minor: 0,
+        }
+    }
+
+    /// From minor units, within [`MAX_MINOR`].
+    pub fn from_minor(minor: i64, asset: &Asset) -> Result<Self, MoneyError> {
+        if minor.checked_abs().is_none_or(|m| m > MAX_MINOR) {
+            return Err(MoneyError::Range);
+        }
+        Ok(Self {
+            asset: asset.clone(),
+            minor,
+        })
+    }
+
+    /// Parses a decimal string strictly: `-?digits(.digits)?`, at most the asset's scale.
+    pub fn parse(value: &str, asset: &Asset) -> Result<Self, MoneyError> {
+        let syntax = || MoneyError::Syntax(value.chars().take(40).collect());
+        let (negative, digits) = match value.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, value),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || !all_digits(int) || !all_digits(frac) || digits.ends_with('.') {
+            return Err(syntax());
+        }
+        if frac.len() > asset.scale as usize {
+            return Err(MoneyError::Scale {
+                asset: asset.code.clone(),
+                scale: asset.scale,
+                value: value.chars().take(40).collect(),
+            });
+        }
+        if int.len() > 18 {
+            return Err(MoneyError::Range);
+        }
+        let pow = 10i64.pow(asset.scale);
+        let int: i64 = int.parse().map_err(|_| syntax())?;
+        let frac_minor: i64 = if frac.is_empty() {
+            0
+        } else {
+            let padded = format!("{frac:0<width$}", width = asset.scale as usize);
+            padded.parse().map_err(|_| syntax())?
+        };
+        let minor = int
+            .checked_mul(pow)
+            .and_then(|m| m.checked_add(frac_minor))
+            .ok_or(MoneyError::Range)?;
+        Self::from_minor(if negative { -minor } else { minor }, asset)
+    }
+
+    /// Rounds an exact result to the asset's scale: the one rounding point.
+    pub fn round(value: Decimal, asset: &Asset, mode: Rounding) -> Result<Self, MoneyError> {
+        let strategy = match mode {
+            Rounding::Down => RoundingStrategy::ToZero,
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::Up => RoundingStrategy::AwayFromZero,
+        };
+        let rounded = value.round_dp_with_strategy(asset.scale, strategy);
+        let minor = rounded
+            .checked_mul(Decimal::from(10i64.pow(asset.scale)))
+            .and_then(|m| i64::try_from(m.trunc()).ok())
+            .ok_or(MoneyError::Range)?;
+        Self::from_minor(minor, asset)
+    }
+
+    /// The exact value as a decimal.
+    pub fn to_decimal(&self) -> Decimal {
+        Decimal::new(self.minor, self.asset.scale)
+    }
+
+    /// Minor units.
+    pub fn minor(&self) -> i64 {
+        self.minor
+    }
+
+    /// The asset.
+    pub fn asset(&self) -> &Asset {
+        &self.asset
+    }
+
+    /// True when above zero.
+    pub fn is_positive(&self) -> bool {
+        self.minor > 0
+    }
+
+    /// True when zero.
+    pub fn is_zero(&self) -> bool {
+        self.minor == 0
+    }
+
+    /// `self + other`, same asset, within range.
+    pub fn checked_add(&self, other: &Self) -> Result<Self, MoneyError> {
+        self.same_asset(other)?;
+        Self::from_minor(
+            self.minor
+                .checked_add(other.minor)
+                .ok_or(MoneyError::Range)?,
+            &self.asset,
+        )
+    }
+
+    /// `self - other`, same asset, within range.
+    pub fn checked_sub(&self, other: &Self) -> Result<Self, MoneyError> {
+        self.same_asset(other)?;
+        Self::from_minor(
+            self.minor
+                .checked_sub(other.minor)
+                .ok_or(MoneyError::Range)?,
+            &self.asset,
+        )
+    }
+
+    /// The negation.
+    pub fn negated(&self) -> Self {
+        Self {
+            asset: self.asset.clone(),
+            minor: -self.minor,
+        }
+    }
+
+    fn same_asset(&self, other: &Self) -> Result<(), MoneyError> {
+        if self.asset == other.asset {
+            Ok(())
+        } else {
+            Err(MoneyError::AssetMismatch(
+                self.asset.code.clone(),
+                other.asset.code.clone(),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Amount {
+    /// Always with the asset's decimals: "5.00", "-0.50", "100".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = self.asset.scale;
+        if scale == 0 {
+            return write!(f, "{}", self.minor);
+        }
+        let pow = 10u64.pow(scale);
+        let abs = self.minor.unsigned_abs();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        write!(
+            f,
+            "{sign}{}.{:0width$}",
+            abs / pow,
+            abs % pow,
+            width = scale as usize
+        )
+    }
+}
+
+impl FromStr for Rounding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "down" => Ok(Self::Down),
+            "half_up" => Ok(Self::HalfUp),
+            "half_even" => Ok(Self::HalfEven),
+            "up" => Ok(Self::Up),
+            other => Err(format!("unknown rounding {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur() -> Asset {
+        Asset::new("EUR", 2)
+    }
+
+    #[test]
+    fn parses_strictly() -> Result<(), MoneyError> {
+        assert_eq!(Amount::parse("12.34", &eur())?.minor(), 1_234);
+        assert_eq!(Amount::parse("12.3", &eur())?.minor(), 1_230);
+        assert_eq!(Amount::parse("12", &eur())?.minor(), 1_200);
+        assert_eq!(Amount::parse("-0.05", &eur())?.minor(), -5);
+        assert_eq!(Amount::parse("100", &Asset::points())?.minor(), 100);
+        for bad in ["", "-", ".5", "5.", "1e3", "+1", " 1", "1,00", "0x10", "--1", "1.2.3"] {
+            assert!(
+                matches!(Amount::parse(bad, &eur()), Err(MoneyError::Syntax(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Amount::parse("1.234", &eur()),
+            Err(MoneyError::Scale { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("1.5", &Asset::points()),
+            Err(MoneyError::Scale { .. })
+        ));
+        assert_eq!(
+            Amount::parse("99999999999999999", &eur()),
+            Err(MoneyError::Range)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn formats_with_the_assets_decimals() -> Result<(), MoneyError> {
+        assert_eq!(Amount::from_minor(500, &eur())?.to_string(), "5.00");
+        assert_eq!(Amount::from_minor(-50, &eur())?.to_string(), "-0.50");
+        assert_eq!(
+            Amount::from_minor(100, &Asset::points())?.to_string(),
+            "100"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rounds_once_with_the_mode() -> Result<(), MoneyError> {
+        let v = Decimal::new(12_345, 3); // 12.345
+        assert_eq!(Amount::round(v, &eur(), Rounding::Down)?.minor(), 1_234);
+        assert_eq!(Amount::round(v, &eur(), Rounding::HalfUp)?.minor(), 1_235);
+        assert_eq!(Amount::round(v, &eur(), Rounding::HalfEven)?.minor(), 1_234);
+        assert_eq!(Amount::round(v, &eur(), Rounding::Up)?.minor(), 1_235);
+        Ok(())
+    }
+
+    #[test]
+    fn arithmetic_checks_asset_and_range() -> Result<(), MoneyError> {
+        let a = Amount::from_minor(MAX_MINOR, &eur())?;
+        assert_eq!(a.checked_add(&Amount::from_minor(1, &eur())?), Err(MoneyError::Range));
+        let pts = Amount::from_minor(1, &Asset::points())?;
+        assert!(matches!(
+            a.checked_sub(&pts),
+            Err(MoneyError::AssetMismatch(..))
+        ));
+        Ok(())
+    }
+}

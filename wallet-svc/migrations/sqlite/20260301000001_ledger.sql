@@ -1,0 +1,115 @@
+-- The ledger. Amounts are signed minor units, times unix microseconds.
+
+-- Accounts per tenant, kind, id and asset. Only customer accounts keep
+-- balances here (updated with their postings, under a row lock); system
+-- accounts are summed from postings, so they are never a hot row.
+CREATE TABLE accounts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    ref         TEXT    NOT NULL,
+    asset       TEXT    NOT NULL,
+    available   INTEGER NOT NULL DEFAULT 0,
+    pending     INTEGER NOT NULL DEFAULT 0,
+    held        INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (tenant_id, kind, ref, asset)
+);
+
+-- Journal transactions: append-only, with why they exist.
+CREATE TABLE transactions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id     TEXT    NOT NULL,
+    kind          TEXT    NOT NULL,
+    source_kind   TEXT    NOT NULL,
+    source_ref    TEXT    NOT NULL,
+    rule_version  TEXT    NOT NULL,
+    inputs        TEXT    NOT NULL,
+    description   TEXT    NOT NULL,
+    posted_at     INTEGER NOT NULL
+);
+
+-- Postings: append-only legs; per transaction and asset they sum to zero.
+-- balance_after is the customer layer's balance after the leg (statements).
+CREATE TABLE postings (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id       TEXT    NOT NULL,
+    transaction_id  INTEGER NOT NULL REFERENCES transactions (id),
+    account_id      INTEGER NOT NULL REFERENCES accounts (id),
+    layer           TEXT    NOT NULL,
+    asset           TEXT    NOT NULL,
+    amount          INTEGER NOT NULL,
+    balance_after   INTEGER,
+    posted_at       INTEGER NOT NULL
+);
+CREATE INDEX postings_account ON postings (account_id, id);
+CREATE INDEX postings_transaction ON postings (transaction_id);
+
+-- A credit and its lot: pending until released, then its unspent remainder.
+CREATE TABLE credits (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id       TEXT    NOT NULL,
+    account_id      INTEGER NOT NULL REFERENCES accounts (id),
+    funding_id      INTEGER NOT NULL REFERENCES accounts (id),
+    transaction_id  INTEGER NOT NULL REFERENCES transactions (id),
+    amount          INTEGER NOT NULL,
+    pending         INTEGER NOT NULL,
+    remaining       INTEGER NOT NULL,
+    reversed        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT    NOT NULL,  -- pending | available | expired
+    release_at      INTEGER,
+    expires_at      INTEGER,
+    source_kind     TEXT    NOT NULL,
+    source_ref      TEXT    NOT NULL,
+    rule_version    TEXT    NOT NULL,
+    labels          TEXT    NOT NULL,
+    tax_treatment   TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX credits_source ON credits (account_id, source_ref);
+CREATE INDEX credits_lots ON credits (account_id, expires_at) WHERE remaining > 0;
+
+-- Checkout holds and the lots they earmarked.
+CREATE TABLE holds (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   TEXT    NOT NULL,
+    account_id  INTEGER NOT NULL REFERENCES accounts (id),
+    amount      INTEGER NOT NULL,
+    captured    INTEGER NOT NULL DEFAULT 0,
+    status      TEXT    NOT NULL,
+    reference   TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE hold_lots (
+    hold_id    INTEGER NOT NULL REFERENCES holds (id),
+    credit_id  INTEGER NOT NULL REFERENCES credits (id),
+    amount     INTEGER NOT NULL,
+    PRIMARY KEY (hold_id, credit_id)
+);
+
+-- Which lots each spending transaction consumed.
+CREATE TABLE lot_consumptions (
+    transaction_id  INTEGER NOT NULL REFERENCES transactions (id),
+    credit_id       INTEGER NOT NULL REFERENCES credits (id),
+    amount          INTEGER NOT NULL
+);
+CREATE INDEX lot_consumptions_transaction ON lot_consumptions (transaction_id);
+
+-- The durable event log behind WatchEvents. commit_order orders by commit
+-- (0 on SQLite, whose single writer commits in seq order; the transaction id
+-- on PostgreSQL, read only once every older transaction has finished).
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    commit_order  INTEGER NOT NULL,
+    tenant_id     TEXT    NOT NULL,
+    type          TEXT    NOT NULL,
+    customer_id   TEXT    NOT NULL,
+    asset         TEXT    NOT NULL,
+    amount        INTEGER NOT NULL,
+    reference     TEXT    NOT NULL,
+    source_kind   TEXT    NOT NULL,
+    source_ref    TEXT    NOT NULL,
+    occurred_at   INTEGER NOT NULL
+);
+CREATE INDEX events_tenant ON events (tenant_id, commit_order, seq);

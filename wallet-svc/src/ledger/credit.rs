@@ -1,0 +1,325 @@
+//! Credits, settlement, reversals and expiry.
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    jobs,
+    money::Amount,
+    tenant::TenantId,
+    time::micros,
+};
+
+use super::{Ledger, Posted, credit_ref};
+use crate::{
+    domain::{
+        AccountRef, Layer, LedgerError, Posting,
+        command::{Credit, Reverse, ReverseTarget, Source},
+        lot::Take,
+        reversal::{self, ClawbackPolicy},
+    },
+    repo::{self, credits, events, journal::Journal},
+};
+
+/// Job queues of this module.
+pub const SETTLE: &str = "wallet.settle";
+/// Lot expiry.
+pub const EXPIRE: &str = "wallet.expire";
+/// Expiry warning.
+pub const WARN: &str = "wallet.expiry_warning";
+
+/// A posted credit.
+#[derive(Clone, Debug)]
+pub struct Credited {
+    /// Credit (and lot) id.
+    pub credit_id: i64,
+    /// The transaction.
+    pub transaction: Posted,
+    /// Pending or available.
+    pub layer: Layer,
+    /// Release time when pending.
+    pub release_at: Option<i64>,
+    /// Whether it expires (its lot is listed).
+    pub expires: bool,
+}
+
+/// What a reversal took back.
+#[derive(Clone, Debug)]
+pub struct Reversed {
+    /// The reversing transaction, when anything was taken.
+    pub transaction: Option<Posted>,
+    /// The asset.
+    pub asset: String,
+    /// From pending.
+    pub from_pending: i64,
+    /// From available.
+    pub from_available: i64,
+    /// Not taken under the policy.
+    pub not_reversed: i64,
+}
+
+impl Ledger {
+    /// Credits a customer.
+    pub async fn credit(&self, conn: &mut Conn, tenant: &TenantId, cmd: Credit) -> Result<Credited, AppError> {
+        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let now = j.now();
+        let asset = cmd.amount.asset().code().to_owned();
+        let amount = cmd.amount.minor();
+        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())]).await?;
+        let pending = cmd.release_at.is_some_and(|t| t > now);
+        let layer = if pending { Layer::Pending } else { Layer::Available };
+        let postings = vec![
+            Posting::new(AccountRef::customer(&cmd.customer), layer, &asset, amount),
+            Posting::new(cmd.funded_by.clone(), Layer::Available, &asset, -amount),
+        ];
+        let posted = j.post(conn, "credit", &cmd.source, &cmd.description, postings, false)
+            .await?;
+        let account = j.customer(&cmd.customer, &asset)?;
+        let funding_id = j.system(conn, &cmd.funded_by, &asset).await?;
+        let labels = serde_json::to_string(&cmd.labels).map_err(|e| AppError::Internal(e.into()))?;
+        let credit_id = credits::insert(
+            conn,
+            tenant.as_str(),
+            credits::NewCredit {
+                account_id: account.id,
+                funding_id,
+                transaction_id: posted.id,
+                amount,
+                pending,
+                release_at: cmd.release_at.filter(|_| pending),
+                expires_at: cmd.expires_at,
+                source: &cmd.source,
+                labels,
+                tax: cmd.tax,
+            },
+            now,
+        )
+        .await?;
+        let key = credit_ref(credit_id);
+        if let Some(release_at) = cmd.release_at.filter(|_| pending) {
+            jobs::schedule(conn, tenant, SETTLE, &key, release_at, b"").await?;
+        } else {
+            self.repay_debt(conn, credit_id, account.before.available, amount, posted.id).await?;
+        }
+        if let Some(expires_at) = cmd.expires_at {
+            let warn_at = expires_at - micros(std::time::Duration::from_secs(
+                u64::from(self.config().expiry_warning_days) * 86_400,
+            ));
+            jobs::schedule(conn, tenant, EXPIRE, &key, expires_at, b"").await?;
+            jobs::schedule(conn, tenant, WARN, &key, warn_at.max(now), b"").await?;
+        }
+        let event = events::NewEvent {
+            kind: "credited",
+            customer: cmd.customer.clone(),
+            asset: asset.clone(),
+            amount,
+            reference: key,
+            source_kind: cmd.source.kind.clone(),
+            source_ref: cmd.source.reference.clone(),
+        };
+        events::append(conn, self.db(), tenant.as_str(), &event, now).await?;
+        j.save(conn).await?;
+        Ok(Credited {
+            credit_id,
+            transaction: posted,
+            layer,
+            release_at: cmd.release_at.filter(|_| pending),
+            expires: cmd.expires_at.is_some(),
+        })
+    }
+
+    /// Releases a pending credit to available (the settle job); idempotent.
+    pub async fn settle(&self, conn: &mut Conn, tenant: &TenantId, credit_id: i64) -> Result<(), AppError> {
+        let Some(credit) = credits::get(conn, tenant.as_str(), credit_id).await? else {
+            return Ok(());
+        };
+        let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
+        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let customer = owner.account.id.clone();
+        j.lock(conn, vec![(customer.clone(), owner.asset.clone())]).await?;
+        let pending = match credits::get(conn, tenant.as_str(), credit_id).await? {
+            Some(c) if c.status == "pending" => c.pending,
+            _ => return Ok(()), // already settled by another replica
+        };
+        let released = credits::release(conn, credit_id).await?;
+        if pending > 0 {
+            let source = Source {
+                kind: "settlement".into(),
+                reference: credit.source_ref.clone(),
+                rule_version: credit.rule_version.clone(),
+                ..Source::default()
+            };
+            let me = AccountRef::customer(&customer);
+            let postings = vec![
+                Posting::new(me.clone(), Layer::Pending, &owner.asset, -pending),
+                Posting::new(me, Layer::Available, &owner.asset, pending),
+            ];
+            let tx = j
+                .post(conn, "settle", &source, "reward available", postings, false)
+                .await?;
+            let before = j.customer(&customer, &owner.asset)?.before.available;
+            self.repay_debt(conn, credit_id, before, released, tx.id).await?;
+            let event = events::NewEvent {
+                kind: "reward_available",
+                customer,
+                asset: owner.asset.clone(),
+                amount: pending,
+                reference: credit_ref(credit_id),
+                source_kind: credit.source_kind,
+                source_ref: credit.source_ref,
+            };
+            events::append(conn, self.db(), tenant.as_str(), &event, j.now()).await?;
+        }
+        j.save(conn).await
+    }
+
+    /// Takes back credits: pending first, then available as the policy allows.
+    pub async fn reverse(&self, conn: &mut Conn, tenant: &TenantId, cmd: Reverse) -> Result<Reversed, AppError> {
+        let asset = self.reversal_asset(conn, tenant, &cmd).await?;
+        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())]).await?;
+        let account = j.customer(&cmd.customer, &asset)?;
+        let targets = match &cmd.target {
+            ReverseTarget::Credit(id) => credits::get(conn, tenant.as_str(), *id)
+                .await?
+                .filter(|c| c.account_id == account.id)
+                .into_iter()
+                .collect(),
+            ReverseTarget::Source(reference) => credits::by_source(conn, account.id, reference).await?,
+        };
+        if targets.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "no {asset} credit of customer {} matches",
+                cmd.customer
+            )));
+        }
+        let left: i64 = targets.iter().map(|c| c.amount - c.reversed).sum();
+        let asked = cmd.amount.as_ref().map_or(left, Amount::minor);
+        if asked > left {
+            return Err(LedgerError::ReverseTooLarge { asked, left }.into());
+        }
+        let pending: i64 = targets.iter().map(|c| c.pending).sum();
+        let plan = reversal::plan(asked, pending, account.after.available, cmd.policy);
+
+        // Spread the plan over the credits: pending parts first, then released parts.
+        let mut postings = Vec::new();
+        let me = AccountRef::customer(&cmd.customer);
+        let (mut pending_left, mut available_left) = (plan.from_pending, plan.from_available);
+        let mut shares = Vec::new();
+        for c in &targets {
+            let p = pending_left.min(c.pending);
+            pending_left -= p;
+            let released_unreversed = c.amount - c.reversed - c.pending;
+            let a = available_left.min(released_unreversed.max(0));
+            available_left -= a;
+            if p + a == 0 {
+                continue;
+            }
+            let funding = repo::account(conn, tenant.as_str(), c.funding_id).await?;
+            postings.push(Posting::new(me.clone(), Layer::Pending, &asset, -p));
+            postings.push(Posting::new(me.clone(), Layer::Available, &asset, -a));
+            postings.push(Posting::new(funding.account, Layer::Available, &asset, p + a));
+            shares.push((c.id, p, a));
+        }
+        let transaction = if shares.is_empty() {
+            None
+        } else {
+            let allow_negative = cmd.policy == ClawbackPolicy::AllowNegative;
+            let description = "reward reversed";
+            let posted = j.post(conn, "reverse", &cmd.source, description, postings, allow_negative)
+                .await?;
+            for (id, p, a) in &shares {
+                credits::reverse(conn, *id, *p, *a).await?;
+                if *a > 0 {
+                    // Released money leaves from the credit's own lot first, then the soonest-expiring.
+                    let own = credits::get(conn, tenant.as_str(), *id).await?.map_or(0, |c| c.remaining);
+                    let first = own.min(*a);
+                    credits::consume(conn, &[Take { id: *id, amount: first }], Some(posted.id)).await?;
+                    self.spend_lots(conn, account.id, a - first, Some(posted.id)).await?;
+                }
+            }
+            let event = events::NewEvent {
+                kind: "reversed",
+                customer: cmd.customer.clone(),
+                asset: asset.clone(),
+                amount: plan.from_pending + plan.from_available,
+                reference: super::transaction_ref(posted.id),
+                source_kind: cmd.source.kind.clone(),
+                source_ref: cmd.source.reference.clone(),
+            };
+            events::append(conn, self.db(), tenant.as_str(), &event, j.now()).await?;
+            Some(posted)
+        };
+        j.save(conn).await?;
+        Ok(Reversed {
+            transaction,
+            asset,
+            from_pending: plan.from_pending,
+            from_available: plan.from_available,
+            not_reversed: plan.not_reversed,
+        })
+    }
+
+    /// The asset a reversal is in: the amount's, the credit's, or the one
+    /// asset the source reference's credits share.
+    async fn reversal_asset(&self, conn: &mut Conn, tenant: &TenantId, cmd: &Reverse) -> Result<String, AppError> {
+        if let Some(amount) = &cmd.amount {
+            return Ok(amount.asset().code().to_owned());
+        }
+        let mut assets: Vec<String> = match &cmd.target {
+            ReverseTarget::Credit(id) => {
+                let credit = credits::get(conn, tenant.as_str(), *id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(format!("no credit {}", credit_ref(*id))))?;
+                vec![repo::account(conn, tenant.as_str(), credit.account_id).await?.asset]
+            }
+            ReverseTarget::Source(reference) => {
+                credits::assets_by_source(conn, tenant.as_str(), &cmd.customer, reference).await?
+            }
+        };
+        assets.dedup();
+        match assets.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(AppError::NotFound(format!(
+                "no credit of customer {} matches",
+                cmd.customer
+            ))),
+            _ => Err(AppError::invalid(
+                "amount",
+                "credits in several assets match this source_reference; give an amount with its asset",
+            )),
+        }
+    }
+
+    /// Expires a lot's remainder (the expiry job); idempotent.
+    pub async fn expire(&self, conn: &mut Conn, tenant: &TenantId, credit_id: i64) -> Result<(), AppError> {
+        let Some(credit) = credits::get(conn, tenant.as_str(), credit_id).await? else {
+            return Ok(());
+        };
+        let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
+        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())]).await?;
+        self.expire_lot(conn, &mut j, &owner.account.id, &owner.asset, credit_id).await?;
+        j.save(conn).await
+    }
+
+    /// Warns that a lot expires soon (the warning job), if anything is left.
+    pub async fn warn_expiry(&self, conn: &mut Conn, tenant: &TenantId, credit_id: i64) -> Result<(), AppError> {
+        let Some(credit) = credits::get(conn, tenant.as_str(), credit_id).await? else {
+            return Ok(());
+        };
+        let left = credit.remaining + credit.pending;
+        if left == 0 || credit.status == "expired" {
+            return Ok(());
+        }
+        let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
+        let event = events::NewEvent {
+            kind: "expiring_soon",
+            customer: owner.account.id,
+            asset: owner.asset,
+            amount: left,
+            reference: credit_ref(credit_id),
+            source_kind: credit.source_kind,
+            source_ref: credit.source_ref,
+        };
+        events::append(conn, self.db(), tenant.as_str(), &event, self.clock().now()).await
+    }
+}

@@ -1,0 +1,133 @@
+//! Reads: balances, statements, expiring lots, and the event stream.
+use std::time::Duration;
+
+use boomerang_common::{error::AppError, tenant::TenantId};
+use tokio::sync::mpsc;
+
+use super::Ledger;
+use crate::{
+    domain::Balances,
+    repo::{events, reads},
+};
+
+/// A page request: size (already bounded) and the decoded cursor.
+#[derive(Clone, Debug)]
+pub struct Page<C> {
+    /// Items at most.
+    pub size: i64,
+    /// Continue after this.
+    pub after: Option<C>,
+}
+
+/// Which events a watcher wants.
+#[derive(Clone, Debug, Default)]
+pub struct WatchFilter {
+    /// Type names; empty means all.
+    pub kinds: Vec<&'static str>,
+    /// One customer, or all.
+    pub customer: Option<String>,
+}
+
+/// How often a watcher looks for events committed by other replicas.
+const WATCH_POLL: Duration = Duration::from_millis(250);
+
+impl Ledger {
+    /// Balances per asset, now or as of an instant.
+    pub async fn balances(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+        asset: Option<&str>,
+        as_of: Option<i64>,
+    ) -> Result<Vec<(String, Balances)>, AppError> {
+        reads::balances(self.db(), tenant.as_str(), customer, asset, as_of).await
+    }
+
+    /// A statement page, newest first; the next cursor is the last entry's id.
+    pub async fn entries(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+        filter: reads::EntryFilter<'_>,
+        page: Page<i64>,
+    ) -> Result<(Vec<reads::EntryRow>, Option<i64>), AppError> {
+        let filter = reads::EntryFilter {
+            before_id: page.after,
+            ..filter
+        };
+        let mut rows = reads::entries(self.db(), tenant.as_str(), customer, &filter, page.size + 1).await?;
+        let next = more(&mut rows, page.size).map(|last| last.id);
+        Ok((rows, next))
+    }
+
+    /// Lots expiring before `until`, soonest first.
+    pub async fn expiring_lots(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+        asset: &str,
+        until: i64,
+        page: Page<(i64, i64)>,
+    ) -> Result<(Vec<reads::LotRow>, Option<(i64, i64)>), AppError> {
+        let after = page.after.unwrap_or((i64::MIN, i64::MIN));
+        let mut rows =
+            reads::expiring_lots(self.db(), tenant.as_str(), customer, asset, until, after, page.size + 1).await?;
+        let next = more(&mut rows, page.size).map(|last| (last.expires_at, last.id));
+        Ok((rows, next))
+    }
+
+    /// Streams events after `cursor`: the backlog, then new ones as they commit.
+    /// Ends when the receiver is dropped.
+    pub fn watch(
+        &self,
+        tenant: TenantId,
+        cursor: (i64, i64),
+        filter: WatchFilter,
+    ) -> mpsc::Receiver<Result<events::Event, AppError>> {
+        let (tx, rx) = mpsc::channel(256);
+        let ledger = self.clone();
+        tokio::spawn(async move {
+            let mut cursor = cursor;
+            loop {
+                // Register interest before reading, so a commit in between is not missed.
+                let committed = ledger.inner.committed.notified();
+                let batch = match events::after(ledger.db(), tenant.as_str(), cursor, 256).await {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                let full = batch.len() == 256;
+                for e in batch {
+                    cursor = (e.commit_order, e.seq);
+                    let wanted = (filter.kinds.is_empty() || filter.kinds.contains(&e.event.kind))
+                        && filter.customer.as_ref().is_none_or(|c| *c == e.event.customer);
+                    if wanted && tx.send(Ok(e)).await.is_err() {
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                tokio::select! {
+                    () = tx.closed() => return,
+                    () = committed => {}
+                    () = tokio::time::sleep(WATCH_POLL) => {}
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// Trims a page fetched with one extra row; returns the last kept row when there is more.
+fn more<T>(rows: &mut Vec<T>, size: i64) -> Option<&T> {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if rows.len() > size {
+        rows.truncate(size);
+        rows.last()
+    } else {
+        None
+    }
+}

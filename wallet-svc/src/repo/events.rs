@@ -1,0 +1,129 @@
+//! The durable event log behind WatchEvents.
+//!
+//! Events are written in the transaction that caused them. Readers page by
+//! (commit_order, seq). On SQLite the single writer commits in seq order and
+//! commit_order is 0. On PostgreSQL sequence values are handed out before
+//! commit, so a later seq can commit first; commit_order is the writing
+//! transaction's id, and readers only read events of transactions older than
+//! every transaction still running (`pg_snapshot_xmin`), so nothing can
+//! appear behind a reader's cursor: no gaps, no duplicates.
+use boomerang_common::{
+    db::{Backend, Conn, Db},
+    error::AppError,
+};
+use sqlx::Row as _;
+
+/// An event to append.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Type name, e.g. "credited".
+    pub kind: &'static str,
+    /// Customer.
+    pub customer: String,
+    /// Asset.
+    pub asset: String,
+    /// Amount, minor units.
+    pub amount: i64,
+    /// Transaction, credit, hold or lot id.
+    pub reference: String,
+    /// Source kind.
+    pub source_kind: String,
+    /// Source reference.
+    pub source_ref: String,
+}
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Commit order.
+    pub commit_order: i64,
+    /// Sequence.
+    pub seq: i64,
+    /// The event.
+    pub event: NewEvent,
+    /// When.
+    pub occurred_at: i64,
+}
+
+/// Appends an event in the caller's transaction.
+pub async fn append(conn: &mut Conn, db: &Db, tenant: &str, e: &NewEvent, now: i64) -> Result<(), AppError> {
+    let order = match db.backend() {
+        Backend::Sqlite => "0",
+        Backend::Postgres => "pg_current_xact_id()::text::bigint",
+    };
+    let sql = format!(
+        "INSERT INTO events (commit_order, tenant_id, type, customer_id, asset, amount, reference, \
+         source_kind, source_ref, occurred_at) VALUES ({order}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    );
+    sqlx::query(&sql)
+        .bind(tenant)
+        .bind(e.kind)
+        .bind(&e.customer)
+        .bind(&e.asset)
+        .bind(e.amount)
+        .bind(&e.reference)
+        .bind(&e.source_kind)
+        .bind(&e.source_ref)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Events after `(commit_order, seq)`, oldest first, at most `limit`.
+pub async fn after(db: &Db, tenant: &str, cursor: (i64, i64), limit: i64) -> Result<Vec<Event>, AppError> {
+    let visible = match db.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => "AND commit_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    };
+    let sql = format!(
+        "SELECT commit_order, seq, type, customer_id, asset, amount, reference, source_kind, source_ref, occurred_at \
+         FROM events WHERE tenant_id = $1 AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \
+         ORDER BY commit_order, seq LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(cursor.0)
+        .bind(cursor.1)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.try_get("type")?;
+            Ok(Event {
+                commit_order: r.try_get("commit_order")?,
+                seq: r.try_get("seq")?,
+                event: NewEvent {
+                    kind: event_kind(&kind),
+                    customer: r.try_get("customer_id")?,
+                    asset: r.try_get("asset")?,
+                    amount: r.try_get("amount")?,
+                    reference: r.try_get("reference")?,
+                    source_kind: r.try_get("source_kind")?,
+                    source_ref: r.try_get("source_ref")?,
+                },
+                occurred_at: r.try_get("occurred_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Event type names, as stored.
+pub const KINDS: &[&str] = &[
+    "credited",
+    "reward_available",
+    "reversed",
+    "hold_authorized",
+    "hold_captured",
+    "hold_released",
+    "transferred",
+    "expiring_soon",
+    "expired",
+    "transaction_posted",
+];
+
+fn event_kind(s: &str) -> &'static str {
+    KINDS.iter().find(|k| **k == s).copied().unwrap_or("unknown")
+}

@@ -1,0 +1,209 @@
+//! Posting transactions: lock customer accounts, insert the transaction and
+//! its balanced postings, update customer balances, all in the caller's
+//! database transaction.
+use std::collections::BTreeMap;
+
+use boomerang_common::{
+    db::{Conn, Db},
+    error::AppError,
+};
+use sqlx::Row as _;
+
+use crate::domain::{AccountKind, AccountRef, Balances, Posting, command::Source, posting};
+
+/// A committed transaction, as responses show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    /// Transaction id.
+    pub id: i64,
+    /// When.
+    pub posted_at: i64,
+    /// Its legs (zero legs dropped).
+    pub postings: Vec<Posting>,
+    /// Why.
+    pub source: Source,
+    /// Statement text.
+    pub description: String,
+}
+
+/// A locked customer account: its balances when locked and now.
+#[derive(Clone, Copy, Debug)]
+pub struct Locked {
+    /// Row id.
+    pub id: i64,
+    /// When locked.
+    pub before: Balances,
+    /// After this operation's postings so far.
+    pub after: Balances,
+}
+
+/// One ledger operation inside one database transaction.
+pub struct Journal<'a> {
+    db: Db,
+    tenant: &'a str,
+    now: i64,
+    customers: BTreeMap<(String, String), Locked>,
+    systems: BTreeMap<(AccountRef, String), i64>,
+}
+
+impl<'a> Journal<'a> {
+    /// A journal for `tenant` at `now`.
+    pub fn new(db: &Db, tenant: &'a str, now: i64) -> Self {
+        Self {
+            db: db.clone(),
+            tenant,
+            now,
+            customers: BTreeMap::new(),
+            systems: BTreeMap::new(),
+        }
+    }
+
+    /// The operation's time.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &'a str {
+        self.tenant
+    }
+
+    /// Locks customer accounts (creating them on first use), in a fixed order
+    /// so concurrent operations never deadlock. SQLite's write lock already
+    /// serialises writers.
+    pub async fn lock(&mut self, conn: &mut Conn, mut keys: Vec<(String, String)>) -> Result<(), AppError> {
+        keys.sort();
+        keys.dedup();
+        let sql = format!(
+            "SELECT id, available, pending, held FROM accounts \
+             WHERE tenant_id = $1 AND kind = 'customer' AND ref = $2 AND asset = $3 {}",
+            self.db.for_update()
+        );
+        for (customer, asset) in keys {
+            if self.customers.contains_key(&(customer.clone(), asset.clone())) {
+                continue;
+            }
+            super::ensure_account(conn, self.tenant, &AccountRef::customer(&customer), &asset, self.now)
+                .await?;
+            let row = sqlx::query(&sql)
+                .bind(self.tenant)
+                .bind(&customer)
+                .bind(&asset)
+                .fetch_one(&mut *conn)
+                .await?;
+            let balances = Balances {
+                available: row.try_get("available")?,
+                pending: row.try_get("pending")?,
+                held: row.try_get("held")?,
+            };
+            self.customers.insert(
+                (customer, asset),
+                Locked {
+                    id: row.try_get("id")?,
+                    before: balances,
+                    after: balances,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// A locked customer account.
+    pub fn customer(&self, customer: &str, asset: &str) -> Result<Locked, AppError> {
+        self.customers
+            .get(&(customer.to_owned(), asset.to_owned()))
+            .copied()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("customer account not locked")))
+    }
+
+    /// The id of a system account (never locked).
+    pub async fn system(&mut self, conn: &mut Conn, account: &AccountRef, asset: &str) -> Result<i64, AppError> {
+        let key = (account.clone(), asset.to_owned());
+        if let Some(id) = self.systems.get(&key) {
+            return Ok(*id);
+        }
+        let id = super::ensure_account(conn, self.tenant, account, asset, self.now).await?;
+        self.systems.insert(key, id);
+        Ok(id)
+    }
+
+    /// Posts a balanced transaction; customer layers may not go below zero
+    /// except available when `allow_negative`.
+    pub async fn post(
+        &mut self,
+        conn: &mut Conn,
+        kind: &str,
+        source: &Source,
+        description: &str,
+        postings: Vec<Posting>,
+        allow_negative: bool,
+    ) -> Result<Posted, AppError> {
+        let postings = posting::balanced(postings)?;
+        let row = sqlx::query(
+            "INSERT INTO transactions (tenant_id, kind, source_kind, source_ref, rule_version, inputs, description, posted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(self.tenant)
+        .bind(kind)
+        .bind(&source.kind)
+        .bind(&source.reference)
+        .bind(&source.rule_version)
+        .bind(&source.inputs)
+        .bind(description)
+        .bind(self.now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let tx_id: i64 = row.try_get("id")?;
+        for p in &postings {
+            let (account_id, balance_after) = if p.account.kind == AccountKind::Customer {
+                let key = (p.account.id.clone(), p.asset.clone());
+                let locked = self.customers.get_mut(&key).ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("posting to an unlocked customer account"))
+                })?;
+                let after = locked.after.apply(p.layer, p.amount)?;
+                locked
+                    .after
+                    .check(&locked.before, allow_negative)
+                    ?;
+                (locked.id, Some(after))
+            } else {
+                (self.system(conn, &p.account, &p.asset).await?, None)
+            };
+            sqlx::query(
+                "INSERT INTO postings (tenant_id, transaction_id, account_id, layer, asset, amount, balance_after, posted_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(self.tenant)
+            .bind(tx_id)
+            .bind(account_id)
+            .bind(p.layer.as_str())
+            .bind(&p.asset)
+            .bind(p.amount)
+            .bind(balance_after)
+            .bind(self.now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(Posted {
+            id: tx_id,
+            posted_at: self.now,
+            postings,
+            source: source.clone(),
+            description: description.to_owned(),
+        })
+    }
+
+    /// Writes changed customer balances. Call once, before commit.
+    pub async fn save(&self, conn: &mut Conn) -> Result<(), AppError> {
+        for locked in self.customers.values().filter(|l| l.after != l.before) {
+            sqlx::query("UPDATE accounts SET available = $1, pending = $2, held = $3 WHERE id = $4")
+                .bind(locked.after.available)
+                .bind(locked.after.pending)
+                .bind(locked.after.held)
+                .bind(locked.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}

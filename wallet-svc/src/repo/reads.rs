@@ -1,0 +1,205 @@
+//! Reads: balances, statements, expiring lots. Outside write transactions.
+use boomerang_common::{db::Db, error::AppError};
+use sqlx::Row as _;
+
+use crate::domain::{Balances, Layer};
+
+/// A customer's balances per asset, now (stored) or as of an instant (summed).
+pub async fn balances(
+    db: &Db,
+    tenant: &str,
+    customer: &str,
+    asset: Option<&str>,
+    as_of: Option<i64>,
+) -> Result<Vec<(String, Balances)>, AppError> {
+    let accounts = sqlx::query(
+        "SELECT id, asset, available, pending, held FROM accounts \
+         WHERE tenant_id = $1 AND kind = 'customer' AND ref = $2 AND ($3 = '' OR asset = $3) ORDER BY asset",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(asset.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        let asset: String = a.try_get("asset")?;
+        let balances = match as_of {
+            None => Balances {
+                available: a.try_get("available")?,
+                pending: a.try_get("pending")?,
+                held: a.try_get("held")?,
+            },
+            Some(t) => summed(db, a.try_get("id")?, Some(t)).await?,
+        };
+        out.push((asset, balances));
+    }
+    Ok(out)
+}
+
+/// An account's balances summed from its postings (up to `as_of`, inclusive).
+pub async fn summed(db: &Db, account_id: i64, as_of: Option<i64>) -> Result<Balances, AppError> {
+    // SUM(bigint) is NUMERIC on PostgreSQL; cast back for the Any driver.
+    let rows = sqlx::query(
+        "SELECT layer, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM postings \
+         WHERE account_id = $1 AND posted_at <= $2 GROUP BY layer",
+    )
+    .bind(account_id)
+    .bind(as_of.unwrap_or(i64::MAX))
+    .fetch_all(db.pool())
+    .await?;
+    let mut b = Balances::default();
+    for r in rows {
+        let layer: String = r.try_get("layer")?;
+        if let Some(layer) = Layer::parse(&layer) {
+            b.apply(layer, r.try_get("total")?)?;
+        }
+    }
+    Ok(b)
+}
+
+/// One statement line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryRow {
+    /// Posting id (the page cursor).
+    pub id: i64,
+    /// Transaction id.
+    pub transaction_id: i64,
+    /// When.
+    pub posted_at: i64,
+    /// Layer.
+    pub layer: String,
+    /// Asset.
+    pub asset: String,
+    /// Signed amount.
+    pub amount: i64,
+    /// Layer balance after.
+    pub balance_after: i64,
+    /// Source kind.
+    pub source_kind: String,
+    /// Source reference.
+    pub source_ref: String,
+    /// Rule version.
+    pub rule_version: String,
+    /// Description.
+    pub description: String,
+}
+
+/// Filters of a statement page.
+#[derive(Clone, Debug, Default)]
+pub struct EntryFilter<'a> {
+    /// Asset or "".
+    pub asset: &'a str,
+    /// Layer or "".
+    pub layer: &'a str,
+    /// From (inclusive).
+    pub from: Option<i64>,
+    /// To (exclusive).
+    pub to: Option<i64>,
+    /// Posting ids below this (the page cursor); None for the first page.
+    pub before_id: Option<i64>,
+}
+
+/// A customer's statement, newest first.
+pub async fn entries(
+    db: &Db,
+    tenant: &str,
+    customer: &str,
+    f: &EntryFilter<'_>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, AppError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.transaction_id, p.posted_at, p.layer, p.asset, p.amount, p.balance_after, \
+                t.source_kind, t.source_ref, t.rule_version, t.description \
+         FROM postings p JOIN accounts a ON a.id = p.account_id JOIN transactions t ON t.id = p.transaction_id \
+         WHERE a.tenant_id = $1 AND a.kind = 'customer' AND a.ref = $2 \
+           AND ($3 = '' OR p.asset = $3) AND ($4 = '' OR p.layer = $4) \
+           AND p.posted_at >= $5 AND p.posted_at < $6 AND p.id < $7 \
+         ORDER BY p.id DESC LIMIT $8",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(f.asset)
+    .bind(f.layer)
+    .bind(f.from.unwrap_or(i64::MIN))
+    .bind(f.to.unwrap_or(i64::MAX))
+    .bind(f.before_id.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EntryRow {
+                id: r.try_get("id")?,
+                transaction_id: r.try_get("transaction_id")?,
+                posted_at: r.try_get("posted_at")?,
+                layer: r.try_get("layer")?,
+                asset: r.try_get("asset")?,
+                amount: r.try_get("amount")?,
+                balance_after: r.try_get::<Option<i64>, _>("balance_after")?.unwrap_or_default(),
+                source_kind: r.try_get("source_kind")?,
+                source_ref: r.try_get("source_ref")?,
+                rule_version: r.try_get("rule_version")?,
+                description: r.try_get("description")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// An expiring lot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LotRow {
+    /// Credit id.
+    pub id: i64,
+    /// Asset.
+    pub asset: String,
+    /// Originally credited.
+    pub amount: i64,
+    /// Unspent.
+    pub remaining: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A customer's lots with a remainder expiring before `until`, soonest first,
+/// after the (expires_at, id) cursor.
+pub async fn expiring_lots(
+    db: &Db,
+    tenant: &str,
+    customer: &str,
+    asset: &str,
+    until: i64,
+    after: (i64, i64),
+    limit: i64,
+) -> Result<Vec<LotRow>, AppError> {
+    let rows = sqlx::query(
+        "SELECT c.id, a.asset, c.amount, c.remaining, c.expires_at FROM credits c \
+         JOIN accounts a ON a.id = c.account_id \
+         WHERE a.tenant_id = $1 AND a.kind = 'customer' AND a.ref = $2 AND ($3 = '' OR a.asset = $3) \
+           AND c.status = 'available' AND c.remaining > 0 AND c.expires_at IS NOT NULL AND c.expires_at <= $4 \
+           AND (c.expires_at > $5 OR (c.expires_at = $5 AND c.id > $6)) \
+         ORDER BY c.expires_at, c.id LIMIT $7",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(asset)
+    .bind(until)
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LotRow {
+                id: r.try_get("id")?,
+                asset: r.try_get("asset")?,
+                amount: r.try_get("amount")?,
+                remaining: r.try_get("remaining")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
