@@ -136,7 +136,12 @@ pub async fn complete(
 
 /// Runs `work` once per key: in one transaction, claims the key, does the
 /// work, stores the response and commits; a replay returns the stored response.
-pub async fn once<R, F>(db: &Db, key: &IdempotencyKey, request: &impl Message, work: F) -> Result<R, AppError>
+pub async fn once<R, F>(
+    db: &Db,
+    key: &IdempotencyKey,
+    request: &impl Message,
+    work: F,
+) -> Result<R, AppError>
 where
     R: Message + Default,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,

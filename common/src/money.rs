@@ -313,7 +313,9 @@ mod tests {
         assert_eq!(Amount::parse("12", &eur())?.minor(), 1_200);
         assert_eq!(Amount::parse("-0.05", &eur())?.minor(), -5);
         assert_eq!(Amount::parse("100", &Asset::points())?.minor(), 100);
-        for bad in ["", "-", ".5", "5.", "1e3", "+1", " 1", "1,00", "0x10", "--1", "1.2.3"] {
+        for bad in [
+            "", "-", ".5", "5.", "1e3", "+1", " 1", "1,00", "0x10", "--1", "1.2.3",
+        ] {
             assert!(
                 matches!(Amount::parse(bad, &eur()), Err(MoneyError::Syntax(_))),
                 "{bad}"
@@ -358,7 +360,10 @@ mod tests {
     #[test]
     fn arithmetic_checks_asset_and_range() -> Result<(), MoneyError> {
         let a = Amount::from_minor(MAX_MINOR, &eur())?;
-        assert_eq!(a.checked_add(&Amount::from_minor(1, &eur())?), Err(MoneyError::Range));
+        assert_eq!(
+            a.checked_add(&Amount::from_minor(1, &eur())?),
+            Err(MoneyError::Range)
+        );
         let pts = Amount::from_minor(1, &Asset::points())?;
         assert!(matches!(
             a.checked_sub(&pts),

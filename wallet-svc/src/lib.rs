@@ -74,7 +74,9 @@ impl App {
             .with_clock(self.ledger.clock().clone());
             let stopped = stop.clone();
             timers.push(tokio::spawn(async move {
-                runner.run_until(async move { stopped.cancelled().await }).await;
+                runner
+                    .run_until(async move { stopped.cancelled().await })
+                    .await;
             }));
         }
         let served = self

@@ -27,15 +27,24 @@ impl HoldStatus {
 
     /// From storage.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Authorized, Self::Captured, Self::Voided, Self::Expired]
-            .into_iter()
-            .find(|h| h.as_str() == s)
+        [
+            Self::Authorized,
+            Self::Captured,
+            Self::Voided,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|h| h.as_str() == s)
     }
 }
 
 /// What a capture of `asked` (None: all) does to a hold of `held`:
 /// (captured, released back to available).
-pub fn capture(status: HoldStatus, held: i64, asked: Option<i64>) -> Result<(i64, i64), LedgerError> {
+pub fn capture(
+    status: HoldStatus,
+    held: i64,
+    asked: Option<i64>,
+) -> Result<(i64, i64), LedgerError> {
     if status != HoldStatus::Authorized {
         return Err(LedgerError::HoldState {
             status: status.as_str(),
@@ -70,7 +79,10 @@ mod tests {
 
     #[test]
     fn capture_less_releases_the_rest_and_more_is_refused() {
-        assert_eq!(capture(HoldStatus::Authorized, 3_000, Some(2_000)), Ok((2_000, 1_000)));
+        assert_eq!(
+            capture(HoldStatus::Authorized, 3_000, Some(2_000)),
+            Ok((2_000, 1_000))
+        );
         assert_eq!(capture(HoldStatus::Authorized, 3_000, None), Ok((3_000, 0)));
         assert!(matches!(
             capture(HoldStatus::Authorized, 3_000, Some(3_001)),

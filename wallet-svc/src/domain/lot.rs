@@ -29,7 +29,10 @@ pub fn take(lots: &[Lot], amount: i64) -> (Vec<Take>, i64) {
         }
         let n = lot.remaining.min(left);
         if n > 0 {
-            takes.push(Take { id: lot.id, amount: n });
+            takes.push(Take {
+                id: lot.id,
+                amount: n,
+            });
             left -= n;
         }
     }
@@ -44,9 +47,21 @@ mod tests {
 
     #[test]
     fn soonest_first() {
-        let lots = [Lot { id: 1, remaining: 100 }, Lot { id: 2, remaining: 50 }];
+        let lots = [
+            Lot {
+                id: 1,
+                remaining: 100,
+            },
+            Lot {
+                id: 2,
+                remaining: 50,
+            },
+        ];
         let (takes, left) = take(&lots, 120);
-        assert_eq!(takes, vec![Take { id: 1, amount: 100 }, Take { id: 2, amount: 20 }]);
+        assert_eq!(
+            takes,
+            vec![Take { id: 1, amount: 100 }, Take { id: 2, amount: 20 }]
+        );
         assert_eq!(left, 0);
         assert_eq!(take(&lots, 200).1, 50);
     }

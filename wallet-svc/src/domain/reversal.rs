@@ -52,15 +52,27 @@ mod tests {
         let (asked, pending, available) = (1_000, 0, 300);
         assert_eq!(
             plan(asked, pending, available, ClawbackPolicy::OnlyPending),
-            Plan { from_pending: 0, from_available: 0, not_reversed: 1_000 }
+            Plan {
+                from_pending: 0,
+                from_available: 0,
+                not_reversed: 1_000
+            }
         );
         assert_eq!(
             plan(asked, pending, available, ClawbackPolicy::WithinBalance),
-            Plan { from_pending: 0, from_available: 300, not_reversed: 700 }
+            Plan {
+                from_pending: 0,
+                from_available: 300,
+                not_reversed: 700
+            }
         );
         assert_eq!(
             plan(asked, pending, available, ClawbackPolicy::AllowNegative),
-            Plan { from_pending: 0, from_available: 1_000, not_reversed: 0 }
+            Plan {
+                from_pending: 0,
+                from_available: 1_000,
+                not_reversed: 0
+            }
         );
     }
 

@@ -25,7 +25,10 @@ use crate::{
         Captured, Credited, HoldView, Posted, Reversed, Transferred, credit_ref, hold_ref,
         parse_ref, transaction_ref,
     },
-    repo::{events::Event, reads::{EntryRow, LotRow}},
+    repo::{
+        events::Event,
+        reads::{EntryRow, LotRow},
+    },
 };
 
 /// Largest amount one request may move: 10^12 minor units.
@@ -54,26 +57,51 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
 pub fn asset(v: &mut Violations, field: &str, code: &str) -> Option<Asset> {
     let found = Asset::builtin(code);
     if found.is_none() {
-        v.add(field, format!("unknown asset {:?}", code.chars().take(16).collect::<String>()));
+        v.add(
+            field,
+            format!(
+                "unknown asset {:?}",
+                code.chars().take(16).collect::<String>()
+            ),
+        );
     }
     found
 }
 
 /// An amount; `positive` requires > 0, otherwise any non-zero.
-pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>, positive: bool) -> Option<Amount> {
+pub fn money(
+    v: &mut Violations,
+    field: &str,
+    m: Option<&pc::Money>,
+    positive: bool,
+) -> Option<Amount> {
     let Some(m) = m else {
         v.add(field, "required");
         return None;
     };
     let asset = asset(v, &format!("{field}.asset"), &m.asset)?;
     let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
-    let ok = if positive { amount.is_positive() } else { !amount.is_zero() };
+    let ok = if positive {
+        amount.is_positive()
+    } else {
+        !amount.is_zero()
+    };
     if !ok {
-        v.add(format!("{field}.amount"), if positive { "must be positive" } else { "must not be zero" });
+        v.add(
+            format!("{field}.amount"),
+            if positive {
+                "must be positive"
+            } else {
+                "must not be zero"
+            },
+        );
         return None;
     }
     if amount.minor().abs() > MAX_AMOUNT_MINOR {
-        v.add(format!("{field}.amount"), "exceeds the largest amount one request may move");
+        v.add(
+            format!("{field}.amount"),
+            "exceeds the largest amount one request may move",
+        );
         return None;
     }
     Some(amount)
@@ -136,9 +164,13 @@ impl TryFrom<&pb::CreditRequest> for Credit {
         let mut v = Violations::new();
         let customer = id(&mut v, "customer_id", &r.customer_id);
         let amount = money(&mut v, "amount", r.amount.as_ref(), true);
-        let funded_by = account(&mut v, "funded_by", r.funded_by.as_ref()).unwrap_or_else(AccountRef::default_funding);
+        let funded_by = account(&mut v, "funded_by", r.funded_by.as_ref())
+            .unwrap_or_else(AccountRef::default_funding);
         if funded_by.is_customer() {
-            v.add("funded_by.kind", "a credit is funded by a system account; use Transfer between customers");
+            v.add(
+                "funded_by.kind",
+                "a credit is funded by a system account; use Transfer between customers",
+            );
         }
         let release_at = instant(&mut v, "release_at", r.release_at.as_ref());
         let expires_at = instant(&mut v, "expires_at", r.expires_at.as_ref());
@@ -153,7 +185,12 @@ impl TryFrom<&pb::CreditRequest> for Credit {
         let labels: BTreeMap<String, String> = r
             .labels
             .iter()
-            .map(|(k, val)| (text(&mut v, "labels", k, 64), text(&mut v, "labels", val, 64)))
+            .map(|(k, val)| {
+                (
+                    text(&mut v, "labels", k, 64),
+                    text(&mut v, "labels", val, 64),
+                )
+            })
             .collect();
         let tax = match pb::TaxTreatment::try_from(r.tax_treatment) {
             Ok(pb::TaxTreatment::Gift) => TaxTreatment::Gift,
@@ -191,13 +228,23 @@ impl TryFrom<&pb::ReverseRequest> for Reverse {
                     None
                 }
             },
-            (true, false) => Some(ReverseTarget::Source(id(&mut v, "source_reference", &r.source_reference))),
+            (true, false) => Some(ReverseTarget::Source(id(
+                &mut v,
+                "source_reference",
+                &r.source_reference,
+            ))),
             _ => {
-                v.add("credit_id", "give exactly one of credit_id and source_reference");
+                v.add(
+                    "credit_id",
+                    "give exactly one of credit_id and source_reference",
+                );
                 None
             }
         };
-        let amount = r.amount.as_ref().and_then(|m| money(&mut v, "amount", Some(m), true));
+        let amount = r
+            .amount
+            .as_ref()
+            .and_then(|m| money(&mut v, "amount", Some(m), true));
         let source = source(&mut v, r.source.as_ref());
         v.check()?;
         Ok(Self {
@@ -211,16 +258,26 @@ impl TryFrom<&pb::ReverseRequest> for Reverse {
 }
 
 /// Validates an authorization; `default_ttl` and `max_ttl` in microseconds.
-pub fn authorize(r: &pb::AuthorizeRequest, default_ttl: i64, max_ttl: i64) -> Result<Authorize, AppError> {
+pub fn authorize(
+    r: &pb::AuthorizeRequest,
+    default_ttl: i64,
+    max_ttl: i64,
+) -> Result<Authorize, AppError> {
     let mut v = Violations::new();
     let customer = id(&mut v, "customer_id", &r.customer_id);
     let amount = money(&mut v, "amount", r.amount.as_ref(), true);
     let ttl = match &r.ttl {
         None => default_ttl,
         Some(d) => {
-            let micros = d.seconds.saturating_mul(1_000_000).saturating_add(i64::from(d.nanos / 1_000));
+            let micros = d
+                .seconds
+                .saturating_mul(1_000_000)
+                .saturating_add(i64::from(d.nanos / 1_000));
             if micros <= 0 || micros > max_ttl {
-                v.add("ttl", format!("must be positive and at most {} s", max_ttl / 1_000_000));
+                v.add(
+                    "ttl",
+                    format!("must be positive and at most {} s", max_ttl / 1_000_000),
+                );
             }
             micros
         }
@@ -251,7 +308,10 @@ impl TryFrom<&pb::CaptureRequest> for Capture {
         v.check()?;
         Ok(Self {
             hold,
-            amount: r.amount.as_ref().map(|m| (m.amount.clone(), m.asset.clone())),
+            amount: r
+                .amount
+                .as_ref()
+                .map(|m| (m.amount.clone(), m.asset.clone())),
         })
     }
 }
@@ -279,7 +339,9 @@ impl TryFrom<&pb::TransferRequest> for Transfer {
                 }
                 Some(Destination::Customer(c))
             }
-            Some(pb::transfer_request::Destination::ToCauseId(c)) => Some(Destination::Cause(id(&mut v, "to_cause_id", c))),
+            Some(pb::transfer_request::Destination::ToCauseId(c)) => {
+                Some(Destination::Cause(id(&mut v, "to_cause_id", c)))
+            }
             None => {
                 v.add("destination", "give to_customer_id or to_cause_id");
                 None
@@ -321,21 +383,33 @@ impl TryFrom<&pb::PostTransactionRequest> for PostTransaction {
             }
             let amount = money(&mut v, &format!("{field}.amount"), p.amount.as_ref(), false);
             if let (Some(account), Some(amount)) = (account, amount) {
-                legs.push(Leg { account, layer: Layer::Available, amount });
+                legs.push(Leg {
+                    account,
+                    layer: Layer::Available,
+                    amount,
+                });
             }
         }
         let source = source(&mut v, r.source.as_ref());
         let description = text(&mut v, "description", &r.description, MAX_TEXT);
         v.check()?;
-        Ok(Self { legs, source, description })
+        Ok(Self {
+            legs,
+            source,
+            description,
+        })
     }
 }
 
 /// The wire form of `minor` units of `asset`.
 pub fn to_money(minor: i64, asset: &str) -> pc::Money {
     let a = Asset::builtin(asset).unwrap_or_else(|| Asset::new(asset, 0));
-    let amount = Amount::from_minor(minor, &a).map_or_else(|_| minor.to_string(), |m| m.to_string());
-    pc::Money { amount, asset: asset.to_owned() }
+    let amount =
+        Amount::from_minor(minor, &a).map_or_else(|_| minor.to_string(), |m| m.to_string());
+    pc::Money {
+        amount,
+        asset: asset.to_owned(),
+    }
 }
 
 fn to_layer(l: Layer) -> pb::Layer {
@@ -355,7 +429,10 @@ fn to_account(a: &AccountRef) -> pb::AccountRef {
         AccountKind::Campaign => pb::AccountKind::Campaign,
         AccountKind::Redemption => pb::AccountKind::Redemption,
     };
-    pb::AccountRef { kind: kind.into(), id: a.id.clone() }
+    pb::AccountRef {
+        kind: kind.into(),
+        id: a.id.clone(),
+    }
 }
 
 fn to_source(s: &Source) -> pb::Source {
@@ -394,7 +471,11 @@ impl From<Credited> for pb::CreditResponse {
             transaction: Some((&c.transaction).into()),
             layer: to_layer(c.layer).into(),
             release_at: c.release_at.map(to_timestamp),
-            lot_id: if c.expires { credit_ref(c.credit_id) } else { String::new() },
+            lot_id: if c.expires {
+                credit_ref(c.credit_id)
+            } else {
+                String::new()
+            },
         }
     }
 }
@@ -432,7 +513,10 @@ impl From<&HoldView> for pb::Hold {
 
 fn to_lots(lots: &[Take], asset: &str) -> Vec<pb::LotConsumption> {
     lots.iter()
-        .map(|t| pb::LotConsumption { lot_id: credit_ref(t.id), amount: Some(to_money(t.amount, asset)) })
+        .map(|t| pb::LotConsumption {
+            lot_id: credit_ref(t.id),
+            amount: Some(to_money(t.amount, asset)),
+        })
         .collect()
 }
 
@@ -448,7 +532,12 @@ impl From<Captured> for pb::CaptureResponse {
 
 impl From<Transferred> for pb::TransferResponse {
     fn from(t: Transferred) -> Self {
-        let asset = t.transaction.postings.first().map(|p| p.asset.clone()).unwrap_or_default();
+        let asset = t
+            .transaction
+            .postings
+            .first()
+            .map(|p| p.asset.clone())
+            .unwrap_or_default();
         Self {
             lots: to_lots(&t.lots, &asset),
             transaction: Some((&t.transaction).into()),
@@ -462,7 +551,9 @@ pub fn to_entry(e: &EntryRow) -> pb::Entry {
         entry_id: format!("en_{}", e.id),
         transaction_id: transaction_ref(e.transaction_id),
         posted_at: Some(to_timestamp(e.posted_at)),
-        layer: Layer::parse(&e.layer).map_or(pb::Layer::Unspecified, to_layer).into(),
+        layer: Layer::parse(&e.layer)
+            .map_or(pb::Layer::Unspecified, to_layer)
+            .into(),
         amount: Some(to_money(e.amount, &e.asset)),
         running_balance: Some(to_money(e.balance_after, &e.asset)),
         source: Some(pb::Source {
@@ -502,12 +593,19 @@ const EVENT_TYPES: [(&str, pb::EventType); 10] = [
 
 /// The stored names of wire event types.
 pub fn event_kinds(types: &[i32]) -> Vec<&'static str> {
-    EVENT_TYPES.iter().filter(|(_, t)| types.contains(&(*t as i32))).map(|(k, _)| *k).collect()
+    EVENT_TYPES
+        .iter()
+        .filter(|(_, t)| types.contains(&(*t as i32)))
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// An event on the wire.
 pub fn to_event(e: &Event) -> pb::WatchEventsResponse {
-    let kind = EVENT_TYPES.iter().find(|(k, _)| *k == e.event.kind).map_or(pb::EventType::Unspecified, |(_, t)| *t);
+    let kind = EVENT_TYPES
+        .iter()
+        .find(|(k, _)| *k == e.event.kind)
+        .map_or(pb::EventType::Unspecified, |(_, t)| *t);
     pb::WatchEventsResponse {
         cursor: format!("{}.{}", e.commit_order, e.seq),
         r#type: kind.into(),

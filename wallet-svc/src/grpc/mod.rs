@@ -39,7 +39,14 @@ impl WalletServiceHandler {
     }
 
     /// Runs `work` once per idempotency key, then wakes watchers.
-    async fn once<R, F>(&self, tenant: &TenantId, scope: &'static str, key: &str, req: &impl Message, work: F) -> Result<Response<R>, Status>
+    async fn once<R, F>(
+        &self,
+        tenant: &TenantId,
+        scope: &'static str,
+        key: &str,
+        req: &impl Message,
+        work: F,
+    ) -> Result<Response<R>, Status>
     where
         R: Message + Default,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
@@ -56,7 +63,11 @@ const MAX_PAGE: u32 = 500;
 
 fn page_size(page: Option<&boomerang_proto::common::v1::PageRequest>) -> i64 {
     let size = page.map_or(0, |p| p.page_size);
-    i64::from(if size == 0 { DEFAULT_PAGE } else { size.min(MAX_PAGE) })
+    i64::from(if size == 0 {
+        DEFAULT_PAGE
+    } else {
+        size.min(MAX_PAGE)
+    })
 }
 
 fn page_token(page: Option<&boomerang_proto::common::v1::PageRequest>) -> &str {
@@ -69,80 +80,148 @@ fn bad_token() -> AppError {
 
 #[tonic::async_trait]
 impl WalletService for WalletServiceHandler {
-    async fn credit(&self, req: Request<pb::CreditRequest>) -> Result<Response<pb::CreditResponse>, Status> {
+    async fn credit(
+        &self,
+        req: Request<pb::CreditRequest>,
+    ) -> Result<Response<pb::CreditResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cmd = Credit::try_from(&req)?;
-        if cmd.expires_at.is_some_and(|t| t <= self.ledger.clock().now()) {
+        if cmd
+            .expires_at
+            .is_some_and(|t| t <= self.ledger.clock().now())
+        {
             return Err(AppError::invalid("expires_at", "must be in the future").into());
         }
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.Credit", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move { ledger.credit(conn, &t, cmd).await.map(Into::into) })
-        })
+        self.once(
+            &tenant,
+            "wallet.Credit",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move { ledger.credit(conn, &t, cmd).await.map(Into::into) })
+            },
+        )
         .await
     }
 
-    async fn reverse(&self, req: Request<pb::ReverseRequest>) -> Result<Response<pb::ReverseResponse>, Status> {
+    async fn reverse(
+        &self,
+        req: Request<pb::ReverseRequest>,
+    ) -> Result<Response<pb::ReverseResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cmd = Reverse::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.Reverse", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move { ledger.reverse(conn, &t, cmd).await.map(Into::into) })
-        })
+        self.once(
+            &tenant,
+            "wallet.Reverse",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move { ledger.reverse(conn, &t, cmd).await.map(Into::into) })
+            },
+        )
         .await
     }
 
-    async fn authorize(&self, req: Request<pb::AuthorizeRequest>) -> Result<Response<pb::AuthorizeResponse>, Status> {
+    async fn authorize(
+        &self,
+        req: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cfg = self.ledger.config();
         let secs = |s: u64| micros(std::time::Duration::from_secs(s));
         let cmd = convert::authorize(&req, secs(cfg.default_hold_ttl_s), secs(cfg.max_hold_ttl_s))?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.Authorize", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move {
-                let hold = ledger.authorize(conn, &t, cmd).await?;
-                Ok(pb::AuthorizeResponse { hold: Some((&hold).into()) })
-            })
-        })
+        self.once(
+            &tenant,
+            "wallet.Authorize",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let hold = ledger.authorize(conn, &t, cmd).await?;
+                    Ok(pb::AuthorizeResponse {
+                        hold: Some((&hold).into()),
+                    })
+                })
+            },
+        )
         .await
     }
 
-    async fn capture(&self, req: Request<pb::CaptureRequest>) -> Result<Response<pb::CaptureResponse>, Status> {
+    async fn capture(
+        &self,
+        req: Request<pb::CaptureRequest>,
+    ) -> Result<Response<pb::CaptureResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cmd = Capture::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.Capture", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move { ledger.capture(conn, &t, cmd.hold, cmd.amount).await.map(Into::into) })
-        })
+        self.once(
+            &tenant,
+            "wallet.Capture",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    ledger
+                        .capture(conn, &t, cmd.hold, cmd.amount)
+                        .await
+                        .map(Into::into)
+                })
+            },
+        )
         .await
     }
 
-    async fn void(&self, req: Request<pb::VoidRequest>) -> Result<Response<pb::VoidResponse>, Status> {
+    async fn void(
+        &self,
+        req: Request<pb::VoidRequest>,
+    ) -> Result<Response<pb::VoidResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let hold_id = convert::void(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.Void", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move {
-                let hold = ledger.release(conn, &t, hold_id, HoldStatus::Voided).await?;
-                Ok(pb::VoidResponse { hold: Some((&hold).into()) })
-            })
-        })
+        self.once(
+            &tenant,
+            "wallet.Void",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let hold = ledger
+                        .release(conn, &t, hold_id, HoldStatus::Voided)
+                        .await?;
+                    Ok(pb::VoidResponse {
+                        hold: Some((&hold).into()),
+                    })
+                })
+            },
+        )
         .await
     }
 
-    async fn transfer(&self, req: Request<pb::TransferRequest>) -> Result<Response<pb::TransferResponse>, Status> {
+    async fn transfer(
+        &self,
+        req: Request<pb::TransferRequest>,
+    ) -> Result<Response<pb::TransferResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cmd = Transfer::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.Transfer", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move { ledger.transfer(conn, &t, cmd).await.map(Into::into) })
-        })
+        self.once(
+            &tenant,
+            "wallet.Transfer",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move { ledger.transfer(conn, &t, cmd).await.map(Into::into) })
+            },
+        )
         .await
     }
 
@@ -154,16 +233,27 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = PostTransaction::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(&tenant, "wallet.PostTransaction", &req.idempotency_key, &req, move |conn: &mut Conn| -> BoxFuture<'_, _> {
-            Box::pin(async move {
-                let posted = ledger.post_transaction(conn, &t, cmd).await?;
-                Ok(pb::PostTransactionResponse { transaction: Some((&posted).into()) })
-            })
-        })
+        self.once(
+            &tenant,
+            "wallet.PostTransaction",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let posted = ledger.post_transaction(conn, &t, cmd).await?;
+                    Ok(pb::PostTransactionResponse {
+                        transaction: Some((&posted).into()),
+                    })
+                })
+            },
+        )
         .await
     }
 
-    async fn get_balance(&self, req: Request<pb::GetBalanceRequest>) -> Result<Response<pb::GetBalanceResponse>, Status> {
+    async fn get_balance(
+        &self,
+        req: Request<pb::GetBalanceRequest>,
+    ) -> Result<Response<pb::GetBalanceResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let mut v = boomerang_common::error::Violations::new();
@@ -179,7 +269,10 @@ impl WalletService for WalletServiceHandler {
         });
         v.check()?;
         let asset = Some(req.asset.as_str()).filter(|a| !a.is_empty());
-        let balances = self.ledger.balances(&tenant, &customer, asset, as_of).await?;
+        let balances = self
+            .ledger
+            .balances(&tenant, &customer, asset, as_of)
+            .await?;
         Ok(Response::new(pb::GetBalanceResponse {
             customer_id: customer,
             balances: balances
@@ -194,7 +287,10 @@ impl WalletService for WalletServiceHandler {
         }))
     }
 
-    async fn list_entries(&self, req: Request<pb::ListEntriesRequest>) -> Result<Response<pb::ListEntriesResponse>, Status> {
+    async fn list_entries(
+        &self,
+        req: Request<pb::ListEntriesRequest>,
+    ) -> Result<Response<pb::ListEntriesResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let mut v = boomerang_common::error::Violations::new();
@@ -204,17 +300,35 @@ impl WalletService for WalletServiceHandler {
         }
         v.check()?;
         let token = page_token(req.page.as_ref());
-        let after = if token.is_empty() { None } else { Some(token.parse::<i64>().map_err(|_| bad_token())?) };
+        let after = if token.is_empty() {
+            None
+        } else {
+            Some(token.parse::<i64>().map_err(|_| bad_token())?)
+        };
         let layer = match pb::Layer::try_from(req.layer) {
             Ok(pb::Layer::Pending) => "pending",
             Ok(pb::Layer::Available) => "available",
             Ok(pb::Layer::Held) => "held",
             _ => "",
         };
-        let ts = |t: &Option<prost_types::Timestamp>| t.as_ref().and_then(boomerang_common::time::from_timestamp);
-        let filter = EntryFilter { asset: &req.asset, layer, from: ts(&req.from), to: ts(&req.to), before_id: None };
-        let page = Page { size: page_size(req.page.as_ref()), after };
-        let (rows, next) = self.ledger.entries(&tenant, &customer, filter, page).await?;
+        let ts = |t: &Option<prost_types::Timestamp>| {
+            t.as_ref().and_then(boomerang_common::time::from_timestamp)
+        };
+        let filter = EntryFilter {
+            asset: &req.asset,
+            layer,
+            from: ts(&req.from),
+            to: ts(&req.to),
+            before_id: None,
+        };
+        let page = Page {
+            size: page_size(req.page.as_ref()),
+            after,
+        };
+        let (rows, next) = self
+            .ledger
+            .entries(&tenant, &customer, filter, page)
+            .await?;
         Ok(Response::new(pb::ListEntriesResponse {
             entries: rows.iter().map(convert::to_entry).collect(),
             next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
@@ -233,7 +347,9 @@ impl WalletService for WalletServiceHandler {
             convert::asset(&mut v, "asset", &req.asset);
         }
         let within = req.within.as_ref().map_or(30 * 86_400 * 1_000_000, |d| {
-            d.seconds.saturating_mul(1_000_000).saturating_add(i64::from(d.nanos / 1_000))
+            d.seconds
+                .saturating_mul(1_000_000)
+                .saturating_add(i64::from(d.nanos / 1_000))
         });
         if within <= 0 {
             v.add("within", "must be positive");
@@ -243,12 +359,20 @@ impl WalletService for WalletServiceHandler {
         let after = if token.is_empty() {
             None
         } else {
-            let parsed = token.split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+            let parsed = token
+                .split_once('.')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
             Some(parsed.ok_or_else(bad_token)?)
         };
         let until = self.ledger.clock().now().saturating_add(within);
-        let page = Page { size: page_size(req.page.as_ref()), after };
-        let (rows, next) = self.ledger.expiring_lots(&tenant, &customer, &req.asset, until, page).await?;
+        let page = Page {
+            size: page_size(req.page.as_ref()),
+            after,
+        };
+        let (rows, next) = self
+            .ledger
+            .expiring_lots(&tenant, &customer, &req.asset, until, page)
+            .await?;
         Ok(Response::new(pb::ListExpiringLotsResponse {
             lots: rows.iter().map(convert::to_lot).collect(),
             next_page_token: next.map(|(a, b)| format!("{a}.{b}")).unwrap_or_default(),
@@ -257,7 +381,10 @@ impl WalletService for WalletServiceHandler {
 
     type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;
 
-    async fn watch_events(&self, req: Request<pb::WatchEventsRequest>) -> Result<Response<Self::WatchEventsStream>, Status> {
+    async fn watch_events(
+        &self,
+        req: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cursor = convert::cursor(&req.from_cursor)?;

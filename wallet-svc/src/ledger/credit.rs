@@ -1,11 +1,6 @@
 //! Credits, settlement, reversals and expiry.
 use boomerang_common::{
-    db::Conn,
-    error::AppError,
-    jobs,
-    money::Amount,
-    tenant::TenantId,
-    time::micros,
+    db::Conn, error::AppError, jobs, money::Amount, tenant::TenantId, time::micros,
 };
 
 use super::{Ledger, Posted, credit_ref};
@@ -58,23 +53,42 @@ pub struct Reversed {
 
 impl Ledger {
     /// Credits a customer.
-    pub async fn credit(&self, conn: &mut Conn, tenant: &TenantId, cmd: Credit) -> Result<Credited, AppError> {
+    pub async fn credit(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        cmd: Credit,
+    ) -> Result<Credited, AppError> {
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
         let now = j.now();
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
-        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())]).await?;
+        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
+            .await?;
         let pending = cmd.release_at.is_some_and(|t| t > now);
-        let layer = if pending { Layer::Pending } else { Layer::Available };
+        let layer = if pending {
+            Layer::Pending
+        } else {
+            Layer::Available
+        };
         let postings = vec![
             Posting::new(AccountRef::customer(&cmd.customer), layer, &asset, amount),
             Posting::new(cmd.funded_by.clone(), Layer::Available, &asset, -amount),
         ];
-        let posted = j.post(conn, "credit", &cmd.source, &cmd.description, postings, false)
+        let posted = j
+            .post(
+                conn,
+                "credit",
+                &cmd.source,
+                &cmd.description,
+                postings,
+                false,
+            )
             .await?;
         let account = j.customer(&cmd.customer, &asset)?;
         let funding_id = j.system(conn, &cmd.funded_by, &asset).await?;
-        let labels = serde_json::to_string(&cmd.labels).map_err(|e| AppError::Internal(e.into()))?;
+        let labels =
+            serde_json::to_string(&cmd.labels).map_err(|e| AppError::Internal(e.into()))?;
         let credit_id = credits::insert(
             conn,
             tenant.as_str(),
@@ -97,12 +111,14 @@ impl Ledger {
         if let Some(release_at) = cmd.release_at.filter(|_| pending) {
             jobs::schedule(conn, tenant, SETTLE, &key, release_at, b"").await?;
         } else {
-            self.repay_debt(conn, credit_id, account.before.available, amount, posted.id).await?;
+            self.repay_debt(conn, credit_id, account.before.available, amount, posted.id)
+                .await?;
         }
         if let Some(expires_at) = cmd.expires_at {
-            let warn_at = expires_at - micros(std::time::Duration::from_secs(
-                u64::from(self.config().expiry_warning_days) * 86_400,
-            ));
+            let warn_at = expires_at
+                - micros(std::time::Duration::from_secs(
+                    u64::from(self.config().expiry_warning_days) * 86_400,
+                ));
             jobs::schedule(conn, tenant, EXPIRE, &key, expires_at, b"").await?;
             jobs::schedule(conn, tenant, WARN, &key, warn_at.max(now), b"").await?;
         }
@@ -127,14 +143,20 @@ impl Ledger {
     }
 
     /// Releases a pending credit to available (the settle job); idempotent.
-    pub async fn settle(&self, conn: &mut Conn, tenant: &TenantId, credit_id: i64) -> Result<(), AppError> {
+    pub async fn settle(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        credit_id: i64,
+    ) -> Result<(), AppError> {
         let Some(credit) = credits::get(conn, tenant.as_str(), credit_id).await? else {
             return Ok(());
         };
         let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
         let customer = owner.account.id.clone();
-        j.lock(conn, vec![(customer.clone(), owner.asset.clone())]).await?;
+        j.lock(conn, vec![(customer.clone(), owner.asset.clone())])
+            .await?;
         let pending = match credits::get(conn, tenant.as_str(), credit_id).await? {
             Some(c) if c.status == "pending" => c.pending,
             _ => return Ok(()), // already settled by another replica
@@ -156,7 +178,8 @@ impl Ledger {
                 .post(conn, "settle", &source, "reward available", postings, false)
                 .await?;
             let before = j.customer(&customer, &owner.asset)?.before.available;
-            self.repay_debt(conn, credit_id, before, released, tx.id).await?;
+            self.repay_debt(conn, credit_id, before, released, tx.id)
+                .await?;
             let event = events::NewEvent {
                 kind: "reward_available",
                 customer,
@@ -172,10 +195,16 @@ impl Ledger {
     }
 
     /// Takes back credits: pending first, then available as the policy allows.
-    pub async fn reverse(&self, conn: &mut Conn, tenant: &TenantId, cmd: Reverse) -> Result<Reversed, AppError> {
+    pub async fn reverse(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        cmd: Reverse,
+    ) -> Result<Reversed, AppError> {
         let asset = self.reversal_asset(conn, tenant, &cmd).await?;
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
-        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())]).await?;
+        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
+            .await?;
         let account = j.customer(&cmd.customer, &asset)?;
         let targets = match &cmd.target {
             ReverseTarget::Credit(id) => credits::get(conn, tenant.as_str(), *id)
@@ -183,7 +212,9 @@ impl Ledger {
                 .filter(|c| c.account_id == account.id)
                 .into_iter()
                 .collect(),
-            ReverseTarget::Source(reference) => credits::by_source(conn, account.id, reference).await?,
+            ReverseTarget::Source(reference) => {
+                credits::by_source(conn, account.id, reference).await?
+            }
         };
         if targets.is_empty() {
             return Err(AppError::NotFound(format!(
@@ -216,7 +247,12 @@ impl Ledger {
             let funding = repo::account(conn, tenant.as_str(), c.funding_id).await?;
             postings.push(Posting::new(me.clone(), Layer::Pending, &asset, -p));
             postings.push(Posting::new(me.clone(), Layer::Available, &asset, -a));
-            postings.push(Posting::new(funding.account, Layer::Available, &asset, p + a));
+            postings.push(Posting::new(
+                funding.account,
+                Layer::Available,
+                &asset,
+                p + a,
+            ));
             shares.push((c.id, p, a));
         }
         let transaction = if shares.is_empty() {
@@ -224,16 +260,35 @@ impl Ledger {
         } else {
             let allow_negative = cmd.policy == ClawbackPolicy::AllowNegative;
             let description = "reward reversed";
-            let posted = j.post(conn, "reverse", &cmd.source, description, postings, allow_negative)
+            let posted = j
+                .post(
+                    conn,
+                    "reverse",
+                    &cmd.source,
+                    description,
+                    postings,
+                    allow_negative,
+                )
                 .await?;
             for (id, p, a) in &shares {
                 credits::reverse(conn, *id, *p, *a).await?;
                 if *a > 0 {
                     // Released money leaves from the credit's own lot first, then the soonest-expiring.
-                    let own = credits::get(conn, tenant.as_str(), *id).await?.map_or(0, |c| c.remaining);
+                    let own = credits::get(conn, tenant.as_str(), *id)
+                        .await?
+                        .map_or(0, |c| c.remaining);
                     let first = own.min(*a);
-                    credits::consume(conn, &[Take { id: *id, amount: first }], Some(posted.id)).await?;
-                    self.spend_lots(conn, account.id, a - first, Some(posted.id)).await?;
+                    credits::consume(
+                        conn,
+                        &[Take {
+                            id: *id,
+                            amount: first,
+                        }],
+                        Some(posted.id),
+                    )
+                    .await?;
+                    self.spend_lots(conn, account.id, a - first, Some(posted.id))
+                        .await?;
                 }
             }
             let event = events::NewEvent {
@@ -260,7 +315,12 @@ impl Ledger {
 
     /// The asset a reversal is in: the amount's, the credit's, or the one
     /// asset the source reference's credits share.
-    async fn reversal_asset(&self, conn: &mut Conn, tenant: &TenantId, cmd: &Reverse) -> Result<String, AppError> {
+    async fn reversal_asset(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        cmd: &Reverse,
+    ) -> Result<String, AppError> {
         if let Some(amount) = &cmd.amount {
             return Ok(amount.asset().code().to_owned());
         }
@@ -269,7 +329,11 @@ impl Ledger {
                 let credit = credits::get(conn, tenant.as_str(), *id)
                     .await?
                     .ok_or_else(|| AppError::NotFound(format!("no credit {}", credit_ref(*id))))?;
-                vec![repo::account(conn, tenant.as_str(), credit.account_id).await?.asset]
+                vec![
+                    repo::account(conn, tenant.as_str(), credit.account_id)
+                        .await?
+                        .asset,
+                ]
             }
             ReverseTarget::Source(reference) => {
                 credits::assets_by_source(conn, tenant.as_str(), &cmd.customer, reference).await?
@@ -290,19 +354,31 @@ impl Ledger {
     }
 
     /// Expires a lot's remainder (the expiry job); idempotent.
-    pub async fn expire(&self, conn: &mut Conn, tenant: &TenantId, credit_id: i64) -> Result<(), AppError> {
+    pub async fn expire(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        credit_id: i64,
+    ) -> Result<(), AppError> {
         let Some(credit) = credits::get(conn, tenant.as_str(), credit_id).await? else {
             return Ok(());
         };
         let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
-        j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())]).await?;
-        self.expire_lot(conn, &mut j, &owner.account.id, &owner.asset, credit_id).await?;
+        j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())])
+            .await?;
+        self.expire_lot(conn, &mut j, &owner.account.id, &owner.asset, credit_id)
+            .await?;
         j.save(conn).await
     }
 
     /// Warns that a lot expires soon (the warning job), if anything is left.
-    pub async fn warn_expiry(&self, conn: &mut Conn, tenant: &TenantId, credit_id: i64) -> Result<(), AppError> {
+    pub async fn warn_expiry(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        credit_id: i64,
+    ) -> Result<(), AppError> {
         let Some(credit) = credits::get(conn, tenant.as_str(), credit_id).await? else {
             return Ok(());
         };

@@ -49,11 +49,17 @@ pub struct Captured {
 
 impl Ledger {
     /// Holds available balance; its lots are earmarked soonest-expiring first.
-    pub async fn authorize(&self, conn: &mut Conn, tenant: &TenantId, cmd: Authorize) -> Result<HoldView, AppError> {
+    pub async fn authorize(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        cmd: Authorize,
+    ) -> Result<HoldView, AppError> {
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
-        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())]).await?;
+        j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
+            .await?;
         let me = AccountRef::customer(&cmd.customer);
         let source = Source {
             kind: "hold".into(),
@@ -64,15 +70,34 @@ impl Ledger {
             Posting::new(me.clone(), Layer::Available, &asset, -amount),
             Posting::new(me, Layer::Held, &asset, amount),
         ];
-        j.post(conn, "authorize", &source, "checkout hold", postings, false).await?;
+        j.post(conn, "authorize", &source, "checkout hold", postings, false)
+            .await?;
         let account = j.customer(&cmd.customer, &asset)?;
         let expires_at = j.now().saturating_add(cmd.ttl);
-        let id = holds::insert(conn, tenant.as_str(), account.id, amount, &cmd.reference, expires_at, j.now()).await?;
+        let id = holds::insert(
+            conn,
+            tenant.as_str(),
+            account.id,
+            amount,
+            &cmd.reference,
+            expires_at,
+            j.now(),
+        )
+        .await?;
         let earmarked = self.spend_lots(conn, account.id, amount, None).await?;
         holds::earmark(conn, id, &earmarked).await?;
         jobs::schedule(conn, tenant, LAPSE, &hold_ref(id), expires_at, b"").await?;
-        self.hold_event(conn, &j, "hold_authorized", &cmd.customer, &asset, amount, id, &cmd.reference)
-            .await?;
+        self.hold_event(
+            conn,
+            &j,
+            "hold_authorized",
+            &cmd.customer,
+            &asset,
+            amount,
+            id,
+            &cmd.reference,
+        )
+        .await?;
         j.save(conn).await?;
         Ok(HoldView {
             id,
@@ -99,11 +124,15 @@ impl Ledger {
             None => None,
             Some((value, asset)) => {
                 if asset != view.asset {
-                    return Err(AppError::invalid("amount.asset", format!("the hold is in {}", view.asset)));
+                    return Err(AppError::invalid(
+                        "amount.asset",
+                        format!("the hold is in {}", view.asset),
+                    ));
                 }
                 let asset = boomerang_common::money::Asset::builtin(&asset)
                     .ok_or_else(|| AppError::invalid("amount.asset", "unknown asset"))?;
-                let a = Amount::parse(&value, &asset).map_err(|e| AppError::invalid("amount.amount", e.to_string()))?;
+                let a = Amount::parse(&value, &asset)
+                    .map_err(|e| AppError::invalid("amount.amount", e.to_string()))?;
                 if !a.is_positive() {
                     return Err(AppError::invalid("amount.amount", "must be positive"));
                 }
@@ -119,18 +148,41 @@ impl Ledger {
         };
         let postings = vec![
             Posting::new(me.clone(), Layer::Held, &view.asset, -view.amount),
-            Posting::new(AccountRef::redemption(), Layer::Available, &view.asset, captured),
+            Posting::new(
+                AccountRef::redemption(),
+                Layer::Available,
+                &view.asset,
+                captured,
+            ),
             Posting::new(me, Layer::Available, &view.asset, released),
         ];
-        let posted = j.post(conn, "capture", &source, "checkout capture", postings, false)
+        let posted = j
+            .post(
+                conn,
+                "capture",
+                &source,
+                "checkout capture",
+                postings,
+                false,
+            )
             .await?;
         let (spent, returned) = split(&holds::earmarked(conn, hold_id).await?, captured);
         credits::record_consumption(conn, &spent, posted.id).await?;
         credits::restore(conn, &returned).await?;
-        self.expire_lapsed(conn, &mut j, &view.customer, &view.asset, &returned).await?;
-        holds::finish(conn, hold_id, HoldStatus::Captured, captured).await?;
-        self.hold_event(conn, &j, "hold_captured", &view.customer, &view.asset, captured, hold_id, &view.reference)
+        self.expire_lapsed(conn, &mut j, &view.customer, &view.asset, &returned)
             .await?;
+        holds::finish(conn, hold_id, HoldStatus::Captured, captured).await?;
+        self.hold_event(
+            conn,
+            &j,
+            "hold_captured",
+            &view.customer,
+            &view.asset,
+            captured,
+            hold_id,
+            &view.reference,
+        )
+        .await?;
         j.save(conn).await?;
         Ok(Captured {
             hold: HoldView {
@@ -158,7 +210,12 @@ impl Ledger {
         hold::release(view.status, "void")?;
         let me = AccountRef::customer(&view.customer);
         let source = Source {
-            kind: if to == HoldStatus::Expired { "hold_lapse" } else { "void" }.into(),
+            kind: if to == HoldStatus::Expired {
+                "hold_lapse"
+            } else {
+                "void"
+            }
+            .into(),
             reference: view.reference.clone(),
             ..Source::default()
         };
@@ -166,13 +223,31 @@ impl Ledger {
             Posting::new(me.clone(), Layer::Held, &view.asset, -view.amount),
             Posting::new(me, Layer::Available, &view.asset, view.amount),
         ];
-        j.post(conn, "release", &source, "checkout hold released", postings, false).await?;
+        j.post(
+            conn,
+            "release",
+            &source,
+            "checkout hold released",
+            postings,
+            false,
+        )
+        .await?;
         let returned = holds::earmarked(conn, hold_id).await?;
         credits::restore(conn, &returned).await?;
-        self.expire_lapsed(conn, &mut j, &view.customer, &view.asset, &returned).await?;
-        holds::finish(conn, hold_id, to, 0).await?;
-        self.hold_event(conn, &j, "hold_released", &view.customer, &view.asset, view.amount, hold_id, &view.reference)
+        self.expire_lapsed(conn, &mut j, &view.customer, &view.asset, &returned)
             .await?;
+        holds::finish(conn, hold_id, to, 0).await?;
+        self.hold_event(
+            conn,
+            &j,
+            "hold_released",
+            &view.customer,
+            &view.asset,
+            view.amount,
+            hold_id,
+            &view.reference,
+        )
+        .await?;
         j.save(conn).await?;
         Ok(HoldView { status: to, ..view })
     }
@@ -185,11 +260,16 @@ impl Ledger {
         hold_id: i64,
     ) -> Result<(Journal<'d>, HoldView), AppError> {
         let not_found = || AppError::NotFound(format!("no hold {}", hold_ref(hold_id)));
-        let row = holds::get(conn, tenant.as_str(), hold_id).await?.ok_or_else(not_found)?;
+        let row = holds::get(conn, tenant.as_str(), hold_id)
+            .await?
+            .ok_or_else(not_found)?;
         let owner = repo::account(conn, tenant.as_str(), row.account_id).await?;
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
-        j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())]).await?;
-        let row = holds::get(conn, tenant.as_str(), hold_id).await?.ok_or_else(not_found)?;
+        j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())])
+            .await?;
+        let row = holds::get(conn, tenant.as_str(), hold_id)
+            .await?
+            .ok_or_else(not_found)?;
         Ok((
             j,
             HoldView {
@@ -235,7 +315,10 @@ fn split(earmarked: &[Take], captured: i64) -> (Vec<Take>, Vec<Take>) {
     let (spent, _) = lot::take(
         &earmarked
             .iter()
-            .map(|t| lot::Lot { id: t.id, remaining: t.amount })
+            .map(|t| lot::Lot {
+                id: t.id,
+                remaining: t.amount,
+            })
             .collect::<Vec<_>>(),
         captured,
     );
@@ -243,7 +326,10 @@ fn split(earmarked: &[Take], captured: i64) -> (Vec<Take>, Vec<Take>) {
         .iter()
         .map(|t| {
             let used = spent.iter().find(|s| s.id == t.id).map_or(0, |s| s.amount);
-            Take { id: t.id, amount: t.amount - used }
+            Take {
+                id: t.id,
+                amount: t.amount - used,
+            }
         })
         .filter(|t| t.amount > 0)
         .collect();

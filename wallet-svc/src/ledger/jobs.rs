@@ -27,7 +27,8 @@ impl Timer {
     }
 
     async fn run(&self, job: &Job) -> Result<(), AppError> {
-        let tenant = TenantId::parse(&job.tenant).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let tenant =
+            TenantId::parse(&job.tenant).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         let bad_key = || AppError::Internal(anyhow::anyhow!("bad job key {}", job.dedupe_key));
         let db = self.ledger.db().clone();
         let mut tx = db.begin().await?;
@@ -42,7 +43,9 @@ impl Timer {
             }
             _ => {
                 let id = parse_ref("hd", &job.dedupe_key).ok_or_else(bad_key)?;
-                self.ledger.release(&mut tx, &tenant, id, HoldStatus::Expired).await?;
+                self.ledger
+                    .release(&mut tx, &tenant, id, HoldStatus::Expired)
+                    .await?;
             }
         }
         tx.commit().await?;

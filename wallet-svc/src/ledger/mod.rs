@@ -134,7 +134,15 @@ impl Ledger {
     ) -> Result<(), AppError> {
         let debt = (-available_before).clamp(0, amount);
         if debt > 0 {
-            credits::consume(conn, &[Take { id: credit_id, amount: debt }], Some(transaction)).await?;
+            credits::consume(
+                conn,
+                &[Take {
+                    id: credit_id,
+                    amount: debt,
+                }],
+                Some(transaction),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -154,7 +162,8 @@ impl Ledger {
                 .and_then(|c| c.expires_at)
                 .is_some_and(|at| at <= journal.now());
             if due {
-                self.expire_lot(conn, journal, customer, asset, t.id).await?;
+                self.expire_lot(conn, journal, customer, asset, t.id)
+                    .await?;
             }
         }
         Ok(())
@@ -179,11 +188,23 @@ impl Ledger {
             ..Source::default()
         };
         let postings = vec![
-            Posting::new(AccountRef::customer(customer), Layer::Available, asset, -expired),
+            Posting::new(
+                AccountRef::customer(customer),
+                Layer::Available,
+                asset,
+                -expired,
+            ),
             Posting::new(AccountRef::breakage(), Layer::Available, asset, expired),
         ];
         journal
-            .post(conn, "expire", &source, "expired points or cashback", postings, false)
+            .post(
+                conn,
+                "expire",
+                &source,
+                "expired points or cashback",
+                postings,
+                false,
+            )
             .await?;
         let event = events::NewEvent {
             kind: "expired",

@@ -55,7 +55,8 @@ impl Ledger {
             before_id: page.after,
             ..filter
         };
-        let mut rows = reads::entries(self.db(), tenant.as_str(), customer, &filter, page.size + 1).await?;
+        let mut rows =
+            reads::entries(self.db(), tenant.as_str(), customer, &filter, page.size + 1).await?;
         let next = more(&mut rows, page.size).map(|last| last.id);
         Ok((rows, next))
     }
@@ -70,8 +71,16 @@ impl Ledger {
         page: Page<(i64, i64)>,
     ) -> Result<(Vec<reads::LotRow>, Option<(i64, i64)>), AppError> {
         let after = page.after.unwrap_or((i64::MIN, i64::MIN));
-        let mut rows =
-            reads::expiring_lots(self.db(), tenant.as_str(), customer, asset, until, after, page.size + 1).await?;
+        let mut rows = reads::expiring_lots(
+            self.db(),
+            tenant.as_str(),
+            customer,
+            asset,
+            until,
+            after,
+            page.size + 1,
+        )
+        .await?;
         let next = more(&mut rows, page.size).map(|last| (last.expires_at, last.id));
         Ok((rows, next))
     }
@@ -102,7 +111,10 @@ impl Ledger {
                 for e in batch {
                     cursor = (e.commit_order, e.seq);
                     let wanted = (filter.kinds.is_empty() || filter.kinds.contains(&e.event.kind))
-                        && filter.customer.as_ref().is_none_or(|c| *c == e.event.customer);
+                        && filter
+                            .customer
+                            .as_ref()
+                            .is_none_or(|c| *c == e.event.customer);
                     if wanted && tx.send(Ok(e)).await.is_err() {
                         return;
                     }

@@ -24,7 +24,12 @@ pub struct Transferred {
 
 impl Ledger {
     /// Moves available balance from a customer to a cause or another customer.
-    pub async fn transfer(&self, conn: &mut Conn, tenant: &TenantId, cmd: Transfer) -> Result<Transferred, AppError> {
+    pub async fn transfer(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        cmd: Transfer,
+    ) -> Result<Transferred, AppError> {
         let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
@@ -43,16 +48,34 @@ impl Ledger {
             ..Source::default()
         };
         let postings = vec![
-            Posting::new(AccountRef::customer(&cmd.from), Layer::Available, &asset, -amount),
+            Posting::new(
+                AccountRef::customer(&cmd.from),
+                Layer::Available,
+                &asset,
+                -amount,
+            ),
             Posting::new(to.clone(), Layer::Available, &asset, amount),
         ];
-        let posted = j.post(conn, "transfer", &source, &cmd.description, postings, false)
+        let posted = j
+            .post(conn, "transfer", &source, &cmd.description, postings, false)
             .await?;
         let giver = j.customer(&cmd.from, &asset)?;
-        let lots = self.spend_lots(conn, giver.id, amount, Some(posted.id)).await?;
+        let lots = self
+            .spend_lots(conn, giver.id, amount, Some(posted.id))
+            .await?;
         if let Destination::Customer(id) = &cmd.to {
             // The gift becomes a lot of the receiver, without expiry.
-            self.new_lot(conn, &j, id, &asset, amount, giver.id, &posted, TaxTreatment::Gift).await?;
+            self.new_lot(
+                conn,
+                &j,
+                id,
+                &asset,
+                amount,
+                giver.id,
+                &posted,
+                TaxTreatment::Gift,
+            )
+            .await?;
         }
         let event = events::NewEvent {
             kind: "transferred",
@@ -65,7 +88,10 @@ impl Ledger {
         };
         events::append(conn, self.db(), tenant.as_str(), &event, j.now()).await?;
         j.save(conn).await?;
-        Ok(Transferred { transaction: posted, lots })
+        Ok(Transferred {
+            transaction: posted,
+            lots,
+        })
     }
 
     /// Posts an operator's balanced multi-leg transaction.
@@ -86,22 +112,41 @@ impl Ledger {
         let postings: Vec<Posting> = cmd
             .legs
             .iter()
-            .map(|l| Posting::new(l.account.clone(), l.layer, l.amount.asset().code(), l.amount.minor()))
+            .map(|l| {
+                Posting::new(
+                    l.account.clone(),
+                    l.layer,
+                    l.amount.asset().code(),
+                    l.amount.minor(),
+                )
+            })
             .collect();
-        let posted = j.post(conn, "post", &cmd.source, &cmd.description, postings, false)
+        let posted = j
+            .post(conn, "post", &cmd.source, &cmd.description, postings, false)
             .await?;
         // Net change per customer account: money in becomes a lot, money out consumes lots.
         let mut net: BTreeMap<(String, String), i64> = BTreeMap::new();
         for l in cmd.legs.iter().filter(|l| l.account.is_customer()) {
-            *net.entry((l.account.id.clone(), l.amount.asset().code().to_owned())).or_default() += l.amount.minor();
+            *net.entry((l.account.id.clone(), l.amount.asset().code().to_owned()))
+                .or_default() += l.amount.minor();
         }
         for ((customer, asset), delta) in net {
             let account = j.customer(&customer, &asset)?;
             if delta < 0 {
-                self.spend_lots(conn, account.id, -delta, Some(posted.id)).await?;
-            } else if delta > 0 {
-                self.new_lot(conn, &j, &customer, &asset, delta, account.id, &posted, TaxTreatment::None)
+                self.spend_lots(conn, account.id, -delta, Some(posted.id))
                     .await?;
+            } else if delta > 0 {
+                self.new_lot(
+                    conn,
+                    &j,
+                    &customer,
+                    &asset,
+                    delta,
+                    account.id,
+                    &posted,
+                    TaxTreatment::None,
+                )
+                .await?;
             }
             let event = events::NewEvent {
                 kind: "transaction_posted",
@@ -150,6 +195,7 @@ impl Ledger {
             j.now(),
         )
         .await?;
-        self.repay_debt(conn, id, account.before.available, amount, posted.id).await
+        self.repay_debt(conn, id, account.before.available, amount, posted.id)
+            .await
     }
 }

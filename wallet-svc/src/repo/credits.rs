@@ -84,7 +84,12 @@ pub struct NewCredit<'a> {
 }
 
 /// Inserts a credit; returns its id.
-pub async fn insert(conn: &mut Conn, tenant: &str, c: NewCredit<'_>, now: i64) -> Result<i64, AppError> {
+pub async fn insert(
+    conn: &mut Conn,
+    tenant: &str,
+    c: NewCredit<'_>,
+    now: i64,
+) -> Result<i64, AppError> {
     let (pending, remaining, status) = if c.pending {
         (c.amount, 0, "pending")
     } else {
@@ -119,14 +124,28 @@ pub async fn insert(conn: &mut Conn, tenant: &str, c: NewCredit<'_>, now: i64) -
 /// A credit by id, within the tenant.
 pub async fn get(conn: &mut Conn, tenant: &str, id: i64) -> Result<Option<CreditRow>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM credits WHERE tenant_id = $1 AND id = $2");
-    let row = sqlx::query(&sql).bind(tenant).bind(id).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// A customer account's credits with a source reference, oldest first.
-pub async fn by_source(conn: &mut Conn, account_id: i64, source_ref: &str) -> Result<Vec<CreditRow>, AppError> {
-    let sql = format!("SELECT {COLUMNS} FROM credits WHERE account_id = $1 AND source_ref = $2 ORDER BY id");
-    let rows = sqlx::query(&sql).bind(account_id).bind(source_ref).fetch_all(&mut *conn).await?;
+pub async fn by_source(
+    conn: &mut Conn,
+    account_id: i64,
+    source_ref: &str,
+) -> Result<Vec<CreditRow>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM credits WHERE account_id = $1 AND source_ref = $2 ORDER BY id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account_id)
+        .bind(source_ref)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
@@ -141,13 +160,22 @@ pub async fn spendable(conn: &mut Conn, account_id: i64) -> Result<Vec<Lot>, App
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok(Lot { id: r.try_get("id")?, remaining: r.try_get("remaining")? }))
+        .map(|r| {
+            Ok(Lot {
+                id: r.try_get("id")?,
+                remaining: r.try_get("remaining")?,
+            })
+        })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
 }
 
 /// Takes from lots; records the consumption under `transaction_id` when given.
-pub async fn consume(conn: &mut Conn, takes: &[Take], transaction_id: Option<i64>) -> Result<(), AppError> {
+pub async fn consume(
+    conn: &mut Conn,
+    takes: &[Take],
+    transaction_id: Option<i64>,
+) -> Result<(), AppError> {
     for t in takes {
         sqlx::query("UPDATE credits SET remaining = remaining - $1 WHERE id = $2")
             .bind(t.amount)
@@ -174,13 +202,20 @@ pub async fn restore(conn: &mut Conn, takes: &[Take]) -> Result<(), AppError> {
 }
 
 /// Records a reversal of `from_pending` and `from_available` on a credit.
-pub async fn reverse(conn: &mut Conn, id: i64, from_pending: i64, from_available: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE credits SET pending = pending - $1, reversed = reversed + $2 WHERE id = $3")
-        .bind(from_pending)
-        .bind(from_pending + from_available)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn reverse(
+    conn: &mut Conn,
+    id: i64,
+    from_pending: i64,
+    from_available: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE credits SET pending = pending - $1, reversed = reversed + $2 WHERE id = $3",
+    )
+    .bind(from_pending)
+    .bind(from_pending + from_available)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -202,10 +237,12 @@ pub async fn release(conn: &mut Conn, id: i64) -> Result<i64, AppError> {
 
 /// Expires a lot's remainder; returns what expired (0 when nothing was left).
 pub async fn expire(conn: &mut Conn, id: i64) -> Result<i64, AppError> {
-    let row = sqlx::query("SELECT remaining FROM credits WHERE id = $1 AND status <> 'pending' AND remaining > 0")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "SELECT remaining FROM credits WHERE id = $1 AND status <> 'pending' AND remaining > 0",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     let remaining: i64 = match row {
         Some(r) => r.try_get("remaining")?,
         None => return Ok(0),
@@ -241,14 +278,20 @@ pub async fn assets_by_source(
 
 /// Records that a transaction consumed lots already taken out of `remaining`
 /// (a capture spending what its hold earmarked).
-pub async fn record_consumption(conn: &mut Conn, takes: &[Take], transaction_id: i64) -> Result<(), AppError> {
+pub async fn record_consumption(
+    conn: &mut Conn,
+    takes: &[Take],
+    transaction_id: i64,
+) -> Result<(), AppError> {
     for t in takes {
-        sqlx::query("INSERT INTO lot_consumptions (transaction_id, credit_id, amount) VALUES ($1, $2, $3)")
-            .bind(transaction_id)
-            .bind(t.id)
-            .bind(t.amount)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO lot_consumptions (transaction_id, credit_id, amount) VALUES ($1, $2, $3)",
+        )
+        .bind(transaction_id)
+        .bind(t.id)
+        .bind(t.amount)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

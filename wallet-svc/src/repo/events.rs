@@ -46,7 +46,13 @@ pub struct Event {
 }
 
 /// Appends an event in the caller's transaction.
-pub async fn append(conn: &mut Conn, db: &Db, tenant: &str, e: &NewEvent, now: i64) -> Result<(), AppError> {
+pub async fn append(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &str,
+    e: &NewEvent,
+    now: i64,
+) -> Result<(), AppError> {
     let order = match db.backend() {
         Backend::Sqlite => "0",
         Backend::Postgres => "pg_current_xact_id()::text::bigint",
@@ -71,10 +77,17 @@ pub async fn append(conn: &mut Conn, db: &Db, tenant: &str, e: &NewEvent, now: i
 }
 
 /// Events after `(commit_order, seq)`, oldest first, at most `limit`.
-pub async fn after(db: &Db, tenant: &str, cursor: (i64, i64), limit: i64) -> Result<Vec<Event>, AppError> {
+pub async fn after(
+    db: &Db,
+    tenant: &str,
+    cursor: (i64, i64),
+    limit: i64,
+) -> Result<Vec<Event>, AppError> {
     let visible = match db.backend() {
         Backend::Sqlite => "",
-        Backend::Postgres => "AND commit_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        Backend::Postgres => {
+            "AND commit_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        }
     };
     let sql = format!(
         "SELECT commit_order, seq, type, customer_id, asset, amount, reference, source_kind, source_ref, occurred_at \
@@ -125,5 +138,9 @@ pub const KINDS: &[&str] = &[
 ];
 
 fn event_kind(s: &str) -> &'static str {
-    KINDS.iter().find(|k| **k == s).copied().unwrap_or("unknown")
+    KINDS
+        .iter()
+        .find(|k| **k == s)
+        .copied()
+        .unwrap_or("unknown")
 }

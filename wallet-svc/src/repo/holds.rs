@@ -73,7 +73,12 @@ pub async fn get(conn: &mut Conn, tenant: &str, id: i64) -> Result<Option<HoldRo
 }
 
 /// Moves a hold to its final state.
-pub async fn finish(conn: &mut Conn, id: i64, status: HoldStatus, captured: i64) -> Result<(), AppError> {
+pub async fn finish(
+    conn: &mut Conn,
+    id: i64,
+    status: HoldStatus,
+    captured: i64,
+) -> Result<(), AppError> {
     sqlx::query("UPDATE holds SET status = $1, captured = $2 WHERE id = $3")
         .bind(status.as_str())
         .bind(captured)
@@ -106,7 +111,12 @@ pub async fn earmarked(conn: &mut Conn, hold_id: i64) -> Result<Vec<Take>, AppEr
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok(Take { id: r.try_get("credit_id")?, amount: r.try_get("amount")? }))
+        .map(|r| {
+            Ok(Take {
+                id: r.try_get("credit_id")?,
+                amount: r.try_get("amount")?,
+            })
+        })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
 }

@@ -71,7 +71,11 @@ impl<'a> Journal<'a> {
     /// Locks customer accounts (creating them on first use), in a fixed order
     /// so concurrent operations never deadlock. SQLite's write lock already
     /// serialises writers.
-    pub async fn lock(&mut self, conn: &mut Conn, mut keys: Vec<(String, String)>) -> Result<(), AppError> {
+    pub async fn lock(
+        &mut self,
+        conn: &mut Conn,
+        mut keys: Vec<(String, String)>,
+    ) -> Result<(), AppError> {
         keys.sort();
         keys.dedup();
         let sql = format!(
@@ -80,11 +84,20 @@ impl<'a> Journal<'a> {
             self.db.for_update()
         );
         for (customer, asset) in keys {
-            if self.customers.contains_key(&(customer.clone(), asset.clone())) {
+            if self
+                .customers
+                .contains_key(&(customer.clone(), asset.clone()))
+            {
                 continue;
             }
-            super::ensure_account(conn, self.tenant, &AccountRef::customer(&customer), &asset, self.now)
-                .await?;
+            super::ensure_account(
+                conn,
+                self.tenant,
+                &AccountRef::customer(&customer),
+                &asset,
+                self.now,
+            )
+            .await?;
             let row = sqlx::query(&sql)
                 .bind(self.tenant)
                 .bind(&customer)
@@ -117,7 +130,12 @@ impl<'a> Journal<'a> {
     }
 
     /// The id of a system account (never locked).
-    pub async fn system(&mut self, conn: &mut Conn, account: &AccountRef, asset: &str) -> Result<i64, AppError> {
+    pub async fn system(
+        &mut self,
+        conn: &mut Conn,
+        account: &AccountRef,
+        asset: &str,
+    ) -> Result<i64, AppError> {
         let key = (account.clone(), asset.to_owned());
         if let Some(id) = self.systems.get(&key) {
             return Ok(*id);
@@ -161,10 +179,7 @@ impl<'a> Journal<'a> {
                     AppError::Internal(anyhow::anyhow!("posting to an unlocked customer account"))
                 })?;
                 let after = locked.after.apply(p.layer, p.amount)?;
-                locked
-                    .after
-                    .check(&locked.before, allow_negative)
-                    ?;
+                locked.after.check(&locked.before, allow_negative)?;
                 (locked.id, Some(after))
             } else {
                 (self.system(conn, &p.account, &p.asset).await?, None)
@@ -196,13 +211,15 @@ impl<'a> Journal<'a> {
     /// Writes changed customer balances. Call once, before commit.
     pub async fn save(&self, conn: &mut Conn) -> Result<(), AppError> {
         for locked in self.customers.values().filter(|l| l.after != l.before) {
-            sqlx::query("UPDATE accounts SET available = $1, pending = $2, held = $3 WHERE id = $4")
-                .bind(locked.after.available)
-                .bind(locked.after.pending)
-                .bind(locked.after.held)
-                .bind(locked.id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE accounts SET available = $1, pending = $2, held = $3 WHERE id = $4",
+            )
+            .bind(locked.after.available)
+            .bind(locked.after.pending)
+            .bind(locked.after.held)
+            .bind(locked.id)
+            .execute(&mut *conn)
+            .await?;
         }
         Ok(())
     }

@@ -136,7 +136,9 @@ pub async fn entries(
                 layer: r.try_get("layer")?,
                 asset: r.try_get("asset")?,
                 amount: r.try_get("amount")?,
-                balance_after: r.try_get::<Option<i64>, _>("balance_after")?.unwrap_or_default(),
+                balance_after: r
+                    .try_get::<Option<i64>, _>("balance_after")?
+                    .unwrap_or_default(),
                 source_kind: r.try_get("source_kind")?,
                 source_ref: r.try_get("source_ref")?,
                 rule_version: r.try_get("rule_version")?,

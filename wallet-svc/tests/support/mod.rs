@@ -65,7 +65,10 @@ impl Wallet {
         let test_db = TestDb::fresh(backend, "wallet").await?;
         let cfg = Config {
             database: test_db.config.clone(),
-            jobs: RunnerConfig { poll_interval_ms: 10, ..RunnerConfig::default() },
+            jobs: RunnerConfig {
+                poll_interval_ms: 10,
+                ..RunnerConfig::default()
+            },
             ..Config::default()
         };
         let mut cfg = cfg;
@@ -81,7 +84,16 @@ impl Wallet {
         let stopped = stop.clone();
         let task = tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
         let client = Self::client_at(addr, "acme").await?;
-        Ok(Self { client, clock, db, addr, cfg, stop, task, _test_db: test_db })
+        Ok(Self {
+            client,
+            clock,
+            db,
+            addr,
+            cfg,
+            stop,
+            task,
+            _test_db: test_db,
+        })
     }
 
     /// A client for another tenant.
@@ -90,8 +102,13 @@ impl Wallet {
     }
 
     async fn client_at(addr: SocketAddr, tenant: &str) -> anyhow::Result<Client> {
-        let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
-        Ok(WalletServiceClient::with_interceptor(channel, AsTenant(tenant.parse()?)))
+        let channel = Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?;
+        Ok(WalletServiceClient::with_interceptor(
+            channel,
+            AsTenant(tenant.parse()?),
+        ))
     }
 
     /// Stops the server and starts a new one on the same database and clock
@@ -104,9 +121,17 @@ impl Wallet {
         Self::launch(cfg, self.clock, self._test_db).await
     }
 
+    /// Stops the server and its timers (for checks that need the database still).
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        (&mut self.task).await??;
+        Ok(())
+    }
+
     /// Moves time forward by `days`.
     pub fn advance_days(&self, days: i64) {
-        self.clock.advance(Duration::from_micros((days * DAY) as u64));
+        self.clock
+            .advance(Duration::from_micros((days * DAY) as u64));
     }
 
     /// Now, on the service's clock.
@@ -115,7 +140,12 @@ impl Wallet {
     }
 
     /// Credits `amount` to `customer`, available now.
-    pub async fn credit(&mut self, key: &str, customer: &str, amount: Money) -> anyhow::Result<pb::CreditResponse> {
+    pub async fn credit(
+        &mut self,
+        key: &str,
+        customer: &str,
+        amount: Money,
+    ) -> anyhow::Result<pb::CreditResponse> {
         let req = pb::CreditRequest {
             idempotency_key: key.into(),
             customer_id: customer.into(),
@@ -126,8 +156,16 @@ impl Wallet {
     }
 
     /// (available, pending, held) of one asset.
-    pub async fn balance(&mut self, customer: &str, asset: &str) -> anyhow::Result<(String, String, String)> {
-        let req = pb::GetBalanceRequest { customer_id: customer.into(), asset: asset.into(), as_of: None };
+    pub async fn balance(
+        &mut self,
+        customer: &str,
+        asset: &str,
+    ) -> anyhow::Result<(String, String, String)> {
+        let req = pb::GetBalanceRequest {
+            customer_id: customer.into(),
+            asset: asset.into(),
+            as_of: None,
+        };
         let reply = self.client.get_balance(req).await?.into_inner();
         let b = reply.balances.into_iter().next().unwrap_or_default();
         let amount = |m: Option<Money>| m.map(|m| m.amount).unwrap_or_else(|| "0".into());
@@ -135,27 +173,48 @@ impl Wallet {
     }
 
     /// Authorizes and returns the hold id.
-    pub async fn authorize(&mut self, key: &str, customer: &str, amount: Money, ttl_s: i64) -> Result<String, Status> {
+    pub async fn authorize(
+        &mut self,
+        key: &str,
+        customer: &str,
+        amount: Money,
+        ttl_s: i64,
+    ) -> Result<String, Status> {
         let req = pb::AuthorizeRequest {
             idempotency_key: key.into(),
             customer_id: customer.into(),
             amount: Some(amount),
-            ttl: Some(prost_types::Duration { seconds: ttl_s, nanos: 0 }),
+            ttl: Some(prost_types::Duration {
+                seconds: ttl_s,
+                nanos: 0,
+            }),
             reference: format!("checkout-{key}"),
         };
-        let hold = self.client.authorize(req).await?.into_inner().hold.unwrap_or_default();
+        let hold = self
+            .client
+            .authorize(req)
+            .await?
+            .into_inner()
+            .hold
+            .unwrap_or_default();
         Ok(hold.hold_id)
     }
 }
 
 /// Money in EUR.
 pub fn eur(amount: &str) -> Money {
-    Money { amount: amount.into(), asset: "EUR".into() }
+    Money {
+        amount: amount.into(),
+        asset: "EUR".into(),
+    }
 }
 
 /// Points.
 pub fn pts(amount: &str) -> Money {
-    Money { amount: amount.into(), asset: "PTS".into() }
+    Money {
+        amount: amount.into(),
+        asset: "PTS".into(),
+    }
 }
 
 /// Waits until `check` holds (timers run in the background), or fails after 10 s.
@@ -169,7 +228,10 @@ where
         if check().await? {
             return Ok(());
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
