@@ -1,5 +1,146 @@
-//! Load generator for Boomerang. A placeholder until the benchmark issue:
-//! figures will be reported from here, never asserted in tests.
-fn main() {
-    println!("boomerang-bench: no scenarios yet; see bench/README.md");
+//! Load generator for Boomerang. Reports figures (throughput, latency
+//! percentiles); it never asserts timings. See bench/README.md for results.
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use boomerang_common::{
+    config::ServerConfig,
+    db::DatabaseConfig,
+    tenant::TENANT_HEADER,
+    time::{now_micros, to_timestamp},
+};
+use boomerang_proto::{
+    common::v1::Money,
+    wallet::v1::{CreditRequest, Source, wallet_service_client::WalletServiceClient},
+};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use rand::Rng as _;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, transport::Channel};
+
+#[derive(Parser)]
+#[command(name = "boomerang-bench", about = "Load generator for Boomerang")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Pending cashback credits (what accrual sends per purchase) against an
+    /// in-process wallet-svc over real gRPC on loopback.
+    WalletCredit(WalletCredit),
+}
+
+#[derive(clap::Args)]
+struct WalletCredit {
+    /// `postgres://...` (a fresh schema is used) or empty for a temporary SQLite file.
+    #[arg(long, default_value = "")]
+    database_url: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured seconds (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Distinct customers credited at random.
+    #[arg(long, default_value_t = 100_000)]
+    customers: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Scenario::WalletCredit(args) = Cli::parse().scenario;
+    wallet_credit(args).await
+}
+
+async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (database, backend) = if args.database_url.is_empty() {
+        let path = dir.path().join("wallet.db");
+        (DatabaseConfig { url: format!("sqlite://{}", path.display()), ..DatabaseConfig::default() }, "SQLite")
+    } else {
+        let schema = format!("bench_{}", now_micros() / 1_000_000);
+        (DatabaseConfig { url: args.database_url.clone(), schema: Some(schema), ..DatabaseConfig::default() }, "PostgreSQL")
+    };
+    let cfg = wallet_svc::Config {
+        server: ServerConfig::on("127.0.0.1:0".parse()?),
+        database: DatabaseConfig {
+            max_connections: u32::try_from(args.concurrency).unwrap_or(32).max(4),
+            ..database
+        },
+        ..wallet_svc::Config::default()
+    };
+    let app = wallet_svc::App::build(cfg).await?;
+    let addr = app.local_addr()?;
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    let server = tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
+    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
+
+    let warmup = Duration::from_secs(1);
+    let measured = Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..args.concurrency {
+        let mut client = WalletServiceClient::new(channel.clone());
+        let errors = errors.clone();
+        let customers = args.customers;
+        workers.spawn(async move {
+            let mut latencies = Histogram::<u64>::new(3)?;
+            let mut n = 0u64;
+            while started.elapsed() < warmup + measured {
+                n += 1;
+                let (customer, cents) = {
+                    let mut rng = rand::rng();
+                    (rng.random_range(0..customers), rng.random_range(1..10_000))
+                };
+                let mut req = Request::new(CreditRequest {
+                    idempotency_key: format!("bench-{worker}-{n}"),
+                    customer_id: format!("c-{customer}"),
+                    amount: Some(Money { amount: format!("{}.{:02}", cents / 100, cents % 100), asset: "EUR".into() }),
+                    release_at: Some(to_timestamp(now_micros() + 14 * 86_400_000_000)),
+                    source: Some(Source { kind: "order".into(), reference: format!("o-{worker}-{n}"), rule_version: "program:bench@1".into(), inputs: String::new() }),
+                    ..CreditRequest::default()
+                });
+                req.metadata_mut().insert(TENANT_HEADER, "bench".parse()?);
+                let sent = Instant::now();
+                let ok = client.credit(req).await.is_ok();
+                if started.elapsed() > warmup {
+                    if ok {
+                        latencies.record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut all = Histogram::<u64>::new(3)?;
+    while let Some(done) = workers.join_next().await {
+        all.add(done??)?;
+    }
+    stop.cancel();
+    server.await??;
+    let ms = |q: f64| all.value_at_quantile(q) as f64 / 1_000.0;
+    println!(
+        "wallet Credit (pending, {backend}, {} clients, {} s): {:.0} credits/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors",
+        args.concurrency,
+        args.seconds,
+        all.len() as f64 / measured.as_secs_f64(),
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        all.max() as f64 / 1_000.0,
+        errors.load(Ordering::Relaxed)
+    );
+    Ok(())
 }

@@ -14,8 +14,38 @@ use sqlx::{
     migrate::{Migration, Migrator},
 };
 
-/// A transaction on either backend.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A write transaction on either backend; derefs to its connection.
+///
+/// On SQLite it also holds this process's writer slot (see [`Db::begin`]).
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    /// Commits, releasing the writer slot.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back (dropping a `Tx` does too).
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+}
 /// A connection on either backend (what `&mut *tx` derefs to).
 pub type Conn = sqlx::AnyConnection;
 
@@ -117,6 +147,10 @@ static COMMON_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite admits one writer at a time; writers of this process queue here
+    /// in order instead of polling the file lock (busy_timeout), which keeps
+    /// tail latency flat under many concurrent writers.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -171,7 +205,11 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to {backend:?} database"))?;
-        let db = Self { pool, backend };
+        let db = Self {
+            pool,
+            backend,
+            writer: std::sync::Arc::default(),
+        };
         db.migrate(migrations).await?;
         Ok(db)
     }
@@ -211,8 +249,18 @@ impl Db {
     /// writer got there first, instead of waiting its turn.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let writer = self.writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx {
+                    tx,
+                    _writer: Some(writer),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                tx: self.pool.begin().await?,
+                _writer: None,
+            }),
         }
     }
 

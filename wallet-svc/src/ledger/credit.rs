@@ -11,7 +11,7 @@ use crate::{
         lot::Take,
         reversal::{self, ClawbackPolicy},
     },
-    repo::{self, credits, events, journal::Journal},
+    repo::{self, credits, events},
 };
 
 /// Job queues of this module.
@@ -59,7 +59,7 @@ impl Ledger {
         tenant: &TenantId,
         cmd: Credit,
     ) -> Result<Credited, AppError> {
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         let now = j.now();
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
@@ -153,7 +153,7 @@ impl Ledger {
             return Ok(());
         };
         let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         let customer = owner.account.id.clone();
         j.lock(conn, vec![(customer.clone(), owner.asset.clone())])
             .await?;
@@ -202,7 +202,7 @@ impl Ledger {
         cmd: Reverse,
     ) -> Result<Reversed, AppError> {
         let asset = self.reversal_asset(conn, tenant, &cmd).await?;
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
             .await?;
         let account = j.customer(&cmd.customer, &asset)?;
@@ -364,7 +364,7 @@ impl Ledger {
             return Ok(());
         };
         let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())])
             .await?;
         self.expire_lot(conn, &mut j, &owner.account.id, &owner.asset, credit_id)

@@ -55,7 +55,7 @@ impl Ledger {
         tenant: &TenantId,
         cmd: Authorize,
     ) -> Result<HoldView, AppError> {
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
         j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
@@ -264,7 +264,7 @@ impl Ledger {
             .await?
             .ok_or_else(not_found)?;
         let owner = repo::account(conn, tenant.as_str(), row.account_id).await?;
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         j.lock(conn, vec![(owner.account.id.clone(), owner.asset.clone())])
             .await?;
         let row = holds::get(conn, tenant.as_str(), hold_id)

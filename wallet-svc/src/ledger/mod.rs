@@ -13,6 +13,7 @@ use std::sync::Arc;
 use boomerang_common::{
     db::{Conn, Db},
     error::AppError,
+    tenant::TenantId,
     time::Clock,
 };
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,10 @@ use crate::{
         command::Source,
         lot::{self, Take},
     },
-    repo::{credits, events, journal::Journal},
+    repo::{
+        credits, events,
+        journal::{Journal, SystemAccounts},
+    },
 };
 
 pub use crate::repo::journal::Posted;
@@ -67,6 +71,7 @@ struct Inner {
     db: Db,
     clock: Clock,
     cfg: LedgerConfig,
+    system_accounts: SystemAccounts,
     /// Wakes event watchers and job runners after a commit in this process.
     committed: Notify,
 }
@@ -79,6 +84,7 @@ impl Ledger {
                 db,
                 clock,
                 cfg,
+                system_accounts: SystemAccounts::default(),
                 committed: Notify::new(),
             }),
         }
@@ -97,6 +103,11 @@ impl Ledger {
     /// Settings.
     pub fn config(&self) -> &LedgerConfig {
         &self.inner.cfg
+    }
+
+    /// A journal for one operation of `tenant`, now.
+    fn journal<'t>(&self, tenant: &'t TenantId) -> Journal<'t> {
+        Journal::new(&self.inner.system_accounts, tenant.as_str(), self.clock().now())
     }
 
     /// Tells watchers something was committed.

@@ -30,7 +30,7 @@ impl Ledger {
         tenant: &TenantId,
         cmd: Transfer,
     ) -> Result<Transferred, AppError> {
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
         let mut lock = vec![(cmd.from.clone(), asset.clone())];
@@ -101,7 +101,7 @@ impl Ledger {
         tenant: &TenantId,
         cmd: PostTransaction,
     ) -> Result<Posted, AppError> {
-        let mut j = Journal::new(self.db(), tenant.as_str(), self.clock().now());
+        let mut j = self.journal(tenant);
         let customers: Vec<(String, String)> = cmd
             .legs
             .iter()

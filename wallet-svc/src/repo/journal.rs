@@ -1,12 +1,12 @@
 //! Posting transactions: lock customer accounts, insert the transaction and
 //! its balanced postings, update customer balances, all in the caller's
 //! database transaction.
-use std::collections::BTreeMap;
-
-use boomerang_common::{
-    db::{Conn, Db},
-    error::AppError,
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
 };
+
+use boomerang_common::{db::Conn, error::AppError};
 use sqlx::Row as _;
 
 use crate::domain::{AccountKind, AccountRef, Balances, Posting, command::Source, posting};
@@ -37,24 +37,41 @@ pub struct Locked {
     pub after: Balances,
 }
 
+/// Ids of committed system accounts, shared by every operation of a process:
+/// system accounts are never locked, so after the first sight no query is needed.
+#[derive(Clone, Debug, Default)]
+pub struct SystemAccounts(Arc<Mutex<HashMap<(String, AccountRef, String), i64>>>);
+
+impl SystemAccounts {
+    fn get(&self, key: &(String, AccountRef, String)) -> Option<i64> {
+        self.0.lock().ok()?.get(key).copied()
+    }
+
+    fn remember(&self, key: (String, AccountRef, String), id: i64) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(key, id);
+        }
+    }
+}
+
 /// One ledger operation inside one database transaction.
 pub struct Journal<'a> {
-    db: Db,
     tenant: &'a str,
     now: i64,
     customers: BTreeMap<(String, String), Locked>,
     systems: BTreeMap<(AccountRef, String), i64>,
+    known: SystemAccounts,
 }
 
 impl<'a> Journal<'a> {
     /// A journal for `tenant` at `now`.
-    pub fn new(db: &Db, tenant: &'a str, now: i64) -> Self {
+    pub fn new(known: &SystemAccounts, tenant: &'a str, now: i64) -> Self {
         Self {
-            db: db.clone(),
             tenant,
             now,
             customers: BTreeMap::new(),
             systems: BTreeMap::new(),
+            known: known.clone(),
         }
     }
 
@@ -69,41 +86,27 @@ impl<'a> Journal<'a> {
     }
 
     /// Locks customer accounts (creating them on first use), in a fixed order
-    /// so concurrent operations never deadlock. SQLite's write lock already
-    /// serialises writers.
-    pub async fn lock(
-        &mut self,
-        conn: &mut Conn,
-        mut keys: Vec<(String, String)>,
-    ) -> Result<(), AppError> {
+    /// so concurrent operations never deadlock. One upsert per account: on
+    /// PostgreSQL its DO UPDATE takes the row lock; SQLite's write lock
+    /// already serialises writers.
+    pub async fn lock(&mut self, conn: &mut Conn, mut keys: Vec<(String, String)>) -> Result<(), AppError> {
         keys.sort();
         keys.dedup();
-        let sql = format!(
-            "SELECT id, available, pending, held FROM accounts \
-             WHERE tenant_id = $1 AND kind = 'customer' AND ref = $2 AND asset = $3 {}",
-            self.db.for_update()
-        );
         for (customer, asset) in keys {
-            if self
-                .customers
-                .contains_key(&(customer.clone(), asset.clone()))
-            {
+            if self.customers.contains_key(&(customer.clone(), asset.clone())) {
                 continue;
             }
-            super::ensure_account(
-                conn,
-                self.tenant,
-                &AccountRef::customer(&customer),
-                &asset,
-                self.now,
+            let row = sqlx::query(
+                "INSERT INTO accounts (tenant_id, kind, ref, asset, created_at) VALUES ($1, 'customer', $2, $3, $4) \
+                 ON CONFLICT (tenant_id, kind, ref, asset) DO UPDATE SET kind = excluded.kind \
+                 RETURNING id, available, pending, held",
             )
+            .bind(self.tenant)
+            .bind(&customer)
+            .bind(&asset)
+            .bind(self.now)
+            .fetch_one(&mut *conn)
             .await?;
-            let row = sqlx::query(&sql)
-                .bind(self.tenant)
-                .bind(&customer)
-                .bind(&asset)
-                .fetch_one(&mut *conn)
-                .await?;
             let balances = Balances {
                 available: row.try_get("available")?,
                 pending: row.try_get("pending")?,
@@ -130,17 +133,23 @@ impl<'a> Journal<'a> {
     }
 
     /// The id of a system account (never locked).
-    pub async fn system(
-        &mut self,
-        conn: &mut Conn,
-        account: &AccountRef,
-        asset: &str,
-    ) -> Result<i64, AppError> {
+    pub async fn system(&mut self, conn: &mut Conn, account: &AccountRef, asset: &str) -> Result<i64, AppError> {
         let key = (account.clone(), asset.to_owned());
         if let Some(id) = self.systems.get(&key) {
             return Ok(*id);
         }
-        let id = super::ensure_account(conn, self.tenant, account, asset, self.now).await?;
+        let shared = (self.tenant.to_owned(), account.clone(), asset.to_owned());
+        let id = match self.known.get(&shared) {
+            Some(id) => id,
+            None => {
+                let (id, existed) = super::ensure_account(conn, self.tenant, account, asset, self.now).await?;
+                // Only a row committed before this transaction may be shared: ours could roll back.
+                if existed {
+                    self.known.remember(shared, id);
+                }
+                id
+            }
+        };
         self.systems.insert(key, id);
         Ok(id)
     }
@@ -172,6 +181,7 @@ impl<'a> Journal<'a> {
         .fetch_one(&mut *conn)
         .await?;
         let tx_id: i64 = row.try_get("id")?;
+        let mut rows = Vec::with_capacity(postings.len());
         for p in &postings {
             let (account_id, balance_after) = if p.account.kind == AccountKind::Customer {
                 let key = (p.account.id.clone(), p.asset.clone());
@@ -184,21 +194,29 @@ impl<'a> Journal<'a> {
             } else {
                 (self.system(conn, &p.account, &p.asset).await?, None)
             };
-            sqlx::query(
-                "INSERT INTO postings (tenant_id, transaction_id, account_id, layer, asset, amount, balance_after, posted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(self.tenant)
-            .bind(tx_id)
-            .bind(account_id)
-            .bind(p.layer.as_str())
-            .bind(&p.asset)
-            .bind(p.amount)
-            .bind(balance_after)
-            .bind(self.now)
-            .execute(&mut *conn)
-            .await?;
+            rows.push((account_id, balance_after));
         }
+        // All legs in one statement.
+        let values: Vec<String> = (0..postings.len())
+            .map(|i| {
+                let b = i * 5;
+                format!("($1, $2, ${}, ${}, ${}, ${}, ${}, $3)", b + 4, b + 5, b + 6, b + 7, b + 8)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO postings (tenant_id, transaction_id, account_id, layer, asset, amount, balance_after, posted_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(self.tenant).bind(tx_id).bind(self.now);
+        for (p, (account_id, balance_after)) in postings.iter().zip(rows) {
+            insert = insert
+                .bind(account_id)
+                .bind(p.layer.as_str())
+                .bind(p.asset.as_str())
+                .bind(p.amount)
+                .bind(balance_after);
+        }
+        insert.execute(&mut *conn).await?;
         Ok(Posted {
             id: tx_id,
             posted_at: self.now,

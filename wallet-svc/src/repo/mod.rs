@@ -33,35 +33,41 @@ pub struct AccountRow {
     pub asset: String,
 }
 
-/// The id of an account, created on first use. Does not lock it.
+/// The id of an account, created on first use, and whether it existed
+/// before this transaction. Does not lock it.
 pub async fn ensure_account(
     conn: &mut Conn,
     tenant: &str,
     account: &AccountRef,
     asset: &str,
     now: i64,
-) -> Result<i64, AppError> {
-    sqlx::query(
+) -> Result<(i64, bool), AppError> {
+    let find = || {
+        sqlx::query("SELECT id FROM accounts WHERE tenant_id = $1 AND kind = $2 AND ref = $3 AND asset = $4")
+            .bind(tenant)
+            .bind(account.kind.as_str())
+            .bind(&account.id)
+            .bind(asset)
+    };
+    if let Some(row) = find().fetch_optional(&mut *conn).await? {
+        return Ok((row.try_get("id")?, true));
+    }
+    let inserted = sqlx::query(
         "INSERT INTO accounts (tenant_id, kind, ref, asset, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(tenant)
     .bind(account.kind.as_str())
     .bind(&account.id)
     .bind(asset)
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let row = sqlx::query(
-        "SELECT id FROM accounts WHERE tenant_id = $1 AND kind = $2 AND ref = $3 AND asset = $4",
-    )
-    .bind(tenant)
-    .bind(account.kind.as_str())
-    .bind(&account.id)
-    .bind(asset)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get("id")?)
+    match inserted {
+        Some(row) => Ok((row.try_get("id")?, false)),
+        // A concurrent transaction created it and committed meanwhile.
+        None => Ok((find().fetch_one(&mut *conn).await?.try_get("id")?, true)),
+    }
 }
 
 /// An account row by id, within the tenant.
