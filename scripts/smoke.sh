@@ -39,4 +39,12 @@ done
 key="$(grep -o 'bmr_[0-9a-f]*_[0-9a-f]*' "$log" | head -n1)"
 [ -n "$key" ] || { cat "$log"; echo "smoke: no demo key printed" >&2; exit 1; }
 "$grpcurl" -plaintext "localhost:$port" describe boomerang.wallet.v1.WalletService >/dev/null
-echo "smoke: ok (reflection lists every service, each SERVING, demo key issued)"
+
+# The README's wallet example: a credit through the gateway with the demo key.
+wallet=boomerang.wallet.v1.WalletService
+auth="authorization: Bearer $key"
+"$grpcurl" -plaintext -H "$auth" -d '{"idempotency_key":"smoke-1","customer_id":"alice",
+  "amount":{"amount":"50.00","asset":"EUR"}}' "localhost:$port" "$wallet/Credit" >/dev/null
+balance="$("$grpcurl" -plaintext -H "$auth" -d '{"customer_id":"alice"}' "localhost:$port" "$wallet/GetBalance")"
+grep -q '"50.00"' <<<"$balance" || { echo "smoke: unexpected balance: $balance" >&2; exit 1; }
+echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit through the gateway)"
