@@ -64,10 +64,23 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (database, backend) = if args.database_url.is_empty() {
         let path = dir.path().join("wallet.db");
-        (DatabaseConfig { url: format!("sqlite://{}", path.display()), ..DatabaseConfig::default() }, "SQLite")
+        (
+            DatabaseConfig {
+                url: format!("sqlite://{}", path.display()),
+                ..DatabaseConfig::default()
+            },
+            "SQLite",
+        )
     } else {
         let schema = format!("bench_{}", now_micros() / 1_000_000);
-        (DatabaseConfig { url: args.database_url.clone(), schema: Some(schema), ..DatabaseConfig::default() }, "PostgreSQL")
+        (
+            DatabaseConfig {
+                url: args.database_url.clone(),
+                schema: Some(schema),
+                ..DatabaseConfig::default()
+            },
+            "PostgreSQL",
+        )
     };
     let cfg = wallet_svc::Config {
         server: ServerConfig::on("127.0.0.1:0".parse()?),
@@ -82,7 +95,9 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     let server = tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
-    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
 
     let warmup = Duration::from_secs(1);
     let measured = Duration::from_secs(args.seconds);
@@ -105,9 +120,17 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
                 let mut req = Request::new(CreditRequest {
                     idempotency_key: format!("bench-{worker}-{n}"),
                     customer_id: format!("c-{customer}"),
-                    amount: Some(Money { amount: format!("{}.{:02}", cents / 100, cents % 100), asset: "EUR".into() }),
+                    amount: Some(Money {
+                        amount: format!("{}.{:02}", cents / 100, cents % 100),
+                        asset: "EUR".into(),
+                    }),
                     release_at: Some(to_timestamp(now_micros() + 14 * 86_400_000_000)),
-                    source: Some(Source { kind: "order".into(), reference: format!("o-{worker}-{n}"), rule_version: "program:bench@1".into(), inputs: String::new() }),
+                    source: Some(Source {
+                        kind: "order".into(),
+                        reference: format!("o-{worker}-{n}"),
+                        rule_version: "program:bench@1".into(),
+                        inputs: String::new(),
+                    }),
                     ..CreditRequest::default()
                 });
                 req.metadata_mut().insert(TENANT_HEADER, "bench".parse()?);
@@ -115,7 +138,9 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
                 let ok = client.credit(req).await.is_ok();
                 if started.elapsed() > warmup {
                     if ok {
-                        latencies.record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+                        latencies.record(
+                            u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX),
+                        )?;
                     } else {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }

@@ -107,7 +107,11 @@ impl Ledger {
 
     /// A journal for one operation of `tenant`, now.
     fn journal<'t>(&self, tenant: &'t TenantId) -> Journal<'t> {
-        Journal::new(&self.inner.system_accounts, tenant.as_str(), self.clock().now())
+        Journal::new(
+            &self.inner.system_accounts,
+            tenant.as_str(),
+            self.clock().now(),
+        )
     }
 
     /// Tells watchers something was committed.

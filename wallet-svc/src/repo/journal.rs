@@ -89,11 +89,18 @@ impl<'a> Journal<'a> {
     /// so concurrent operations never deadlock. One upsert per account: on
     /// PostgreSQL its DO UPDATE takes the row lock; SQLite's write lock
     /// already serialises writers.
-    pub async fn lock(&mut self, conn: &mut Conn, mut keys: Vec<(String, String)>) -> Result<(), AppError> {
+    pub async fn lock(
+        &mut self,
+        conn: &mut Conn,
+        mut keys: Vec<(String, String)>,
+    ) -> Result<(), AppError> {
         keys.sort();
         keys.dedup();
         for (customer, asset) in keys {
-            if self.customers.contains_key(&(customer.clone(), asset.clone())) {
+            if self
+                .customers
+                .contains_key(&(customer.clone(), asset.clone()))
+            {
                 continue;
             }
             let row = sqlx::query(
@@ -133,7 +140,12 @@ impl<'a> Journal<'a> {
     }
 
     /// The id of a system account (never locked).
-    pub async fn system(&mut self, conn: &mut Conn, account: &AccountRef, asset: &str) -> Result<i64, AppError> {
+    pub async fn system(
+        &mut self,
+        conn: &mut Conn,
+        account: &AccountRef,
+        asset: &str,
+    ) -> Result<i64, AppError> {
         let key = (account.clone(), asset.to_owned());
         if let Some(id) = self.systems.get(&key) {
             return Ok(*id);
@@ -142,7 +154,8 @@ impl<'a> Journal<'a> {
         let id = match self.known.get(&shared) {
             Some(id) => id,
             None => {
-                let (id, existed) = super::ensure_account(conn, self.tenant, account, asset, self.now).await?;
+                let (id, existed) =
+                    super::ensure_account(conn, self.tenant, account, asset, self.now).await?;
                 // Only a row committed before this transaction may be shared: ours could roll back.
                 if existed {
                     self.known.remember(shared, id);
@@ -200,14 +213,24 @@ impl<'a> Journal<'a> {
         let values: Vec<String> = (0..postings.len())
             .map(|i| {
                 let b = i * 5;
-                format!("($1, $2, ${}, ${}, ${}, ${}, ${}, $3)", b + 4, b + 5, b + 6, b + 7, b + 8)
+                format!(
+                    "($1, $2, ${}, ${}, ${}, ${}, ${}, $3)",
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                )
             })
             .collect();
         let sql = format!(
             "INSERT INTO postings (tenant_id, transaction_id, account_id, layer, asset, amount, balance_after, posted_at) VALUES {}",
             values.join(", ")
         );
-        let mut insert = sqlx::query(&sql).bind(self.tenant).bind(tx_id).bind(self.now);
+        let mut insert = sqlx::query(&sql)
+            .bind(self.tenant)
+            .bind(tx_id)
+            .bind(self.now);
         for (p, (account_id, balance_after)) in postings.iter().zip(rows) {
             insert = insert
                 .bind(account_id)
