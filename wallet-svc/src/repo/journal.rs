@@ -40,14 +40,17 @@ pub struct Locked {
 /// Ids of committed system accounts, shared by every operation of a process:
 /// system accounts are never locked, so after the first sight no query is needed.
 #[derive(Clone, Debug, Default)]
-pub struct SystemAccounts(Arc<Mutex<HashMap<(String, AccountRef, String), i64>>>);
+pub struct SystemAccounts(Arc<Mutex<HashMap<SystemKey, i64>>>);
+
+/// Tenant, account and asset of a system account.
+type SystemKey = (String, AccountRef, String);
 
 impl SystemAccounts {
-    fn get(&self, key: &(String, AccountRef, String)) -> Option<i64> {
+    fn get(&self, key: &SystemKey) -> Option<i64> {
         self.0.lock().ok()?.get(key).copied()
     }
 
-    fn remember(&self, key: (String, AccountRef, String), id: i64) {
+    fn remember(&self, key: SystemKey, id: i64) {
         if let Ok(mut known) = self.0.lock() {
             known.insert(key, id);
         }
