@@ -313,6 +313,36 @@ backend_tests! {
         outcome.map_err(|e| anyhow::anyhow!("{e}"))
     }
 
+    async fn known_edge_cases_keep_the_ledger_consistent(backend) -> anyhow::Result<()> {
+        let cases = vec![
+            // A hold outlives an ALLOW_NEGATIVE clawback: releasing it pays the debt first.
+            vec![
+                Op::Credit { customer: 0, cents: 10_000, pending_days: None, expiry_days: None },
+                Op::Authorize { customer: 0, cents: 10_000 },
+                Op::Reverse { customer: 0, credit: 0, cents: Some(5_000), policy: ClawbackPolicy::AllowNegative as i32 },
+                Op::Void { hold: 0 },
+            ],
+            // Released after its expiry: expires at release.
+            vec![
+                Op::Credit { customer: 1, cents: 700, pending_days: Some(2), expiry_days: Some(3) },
+                Op::Advance { days: 10 },
+            ],
+            // A gift of expiring points keeps their expiry.
+            vec![
+                Op::Credit { customer: 0, cents: 900, pending_days: None, expiry_days: Some(5) },
+                Op::Transfer { from: 0, to: 2, cents: 900 },
+                Op::Advance { days: 6 },
+            ],
+        ];
+        for ops in cases {
+            let mut w = Wallet::start(backend).await?;
+            let negative = apply(&mut w, &ops).await?;
+            w.stop().await?;
+            check(&w.db, &negative).await.map_err(|e| anyhow::anyhow!("{ops:?}: {e}"))?;
+        }
+        Ok(())
+    }
+
     async fn sixty_four_concurrent_spends_of_a_balance_for_ten(backend) -> anyhow::Result<()> {
         let mut w = Wallet::start(backend).await?;
         w.credit("seed", "c-1", eur("100.00")).await?;

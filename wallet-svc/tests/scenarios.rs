@@ -130,6 +130,36 @@ backend_tests! {
         Ok(())
     }
 
+    async fn gifted_points_keep_their_expiry(backend) -> anyhow::Result<()> {
+        let mut w = Wallet::start(backend).await?;
+        let expires = Some(boomerang_common::time::to_timestamp(support::START + 5 * DAY));
+        w.client.credit(pb::CreditRequest {
+            idempotency_key: "k".into(), customer_id: "giver".into(), amount: Some(pts("90")), expires_at: expires, ..Default::default()
+        }).await?;
+        w.client.transfer(pb::TransferRequest {
+            idempotency_key: "gift".into(), from_customer_id: "giver".into(),
+            destination: Some(pb::transfer_request::Destination::ToCustomerId("friend".into())),
+            amount: Some(pts("90")), description: "happy birthday".into(),
+        }).await?;
+        assert_eq!(w.balance("friend", "PTS").await?.0, "90");
+        let lots = w.client.list_expiring_lots(pb::ListExpiringLotsRequest { customer_id: "friend".into(), ..Default::default() }).await?.into_inner();
+        assert_eq!(lots.lots.len(), 1);
+        w.advance_days(6);
+        eventually("the gift's expiry", || {
+            let mut c = w.client.clone();
+            async move {
+                let b = c.get_balance(pb::GetBalanceRequest { customer_id: "friend".into(), ..Default::default() }).await?.into_inner();
+                Ok(b.balances.first().and_then(|b| b.available.clone()).map(|m| m.amount) == Some("0".into()))
+            }
+        }).await?;
+        // A gift is not a reward: it cannot be reversed from the receiver.
+        let reverse = w.client.reverse(pb::ReverseRequest {
+            idempotency_key: "r".into(), customer_id: "friend".into(), source_reference: "friend".into(), ..Default::default()
+        }).await;
+        assert!(reverse.is_err());
+        Ok(())
+    }
+
     async fn idempotent_replays_and_mismatched_payloads(backend) -> anyhow::Result<()> {
         let mut w = Wallet::start(backend).await?;
         let first = w.credit("k-1", "c-1", eur("5.00")).await?;

@@ -56,6 +56,7 @@ CREATE TABLE credits (
     pending         BIGINT  NOT NULL,
     remaining       BIGINT  NOT NULL,
     reversed        BIGINT  NOT NULL DEFAULT 0,
+    expired         BIGINT  NOT NULL DEFAULT 0,
     status          TEXT    NOT NULL,  -- pending | available | expired
     release_at      BIGINT,
     expires_at      BIGINT,
@@ -113,3 +114,4 @@ CREATE TABLE events (
     occurred_at   BIGINT  NOT NULL
 );
 CREATE INDEX events_tenant ON events (tenant_id, commit_order, seq);
+CREATE INDEX events_reference ON events (tenant_id, reference);

@@ -56,6 +56,7 @@ CREATE TABLE credits (
     pending         INTEGER NOT NULL,
     remaining       INTEGER NOT NULL,
     reversed        INTEGER NOT NULL DEFAULT 0,
+    expired         INTEGER NOT NULL DEFAULT 0,
     status          TEXT    NOT NULL,  -- pending | available | expired
     release_at      INTEGER,
     expires_at      INTEGER,
@@ -113,3 +114,4 @@ CREATE TABLE events (
     occurred_at   INTEGER NOT NULL
 );
 CREATE INDEX events_tenant ON events (tenant_id, commit_order, seq);
+CREATE INDEX events_reference ON events (tenant_id, reference);

@@ -40,8 +40,14 @@ const MAX_TEXT: usize = 256;
 pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
     if value.is_empty() {
         v.add(field, "required");
-    } else if value.chars().count() > MAX_ID || value.chars().any(char::is_control) {
+    } else if value.chars().count() > MAX_ID
+        || value
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{feff}'))
+    {
         v.add(field, format!("at most {MAX_ID} printable characters"));
+    } else if value.trim() != value {
+        v.add(field, "no leading or trailing spaces");
     }
     value.to_owned()
 }
@@ -107,11 +113,19 @@ pub fn money(
     Some(amount)
 }
 
-fn instant(v: &mut Violations, field: &str, ts: Option<&prost_types::Timestamp>) -> Option<i64> {
+/// 2200-01-01T00:00:00Z: no reward waits longer.
+const LATEST_INSTANT: i64 = 7_258_118_400_000_000;
+
+/// An optional instant between 1970 and 2200.
+pub fn instant(
+    v: &mut Violations,
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Option<i64> {
     let ts = ts?;
-    let micros = from_timestamp(ts);
+    let micros = from_timestamp(ts).filter(|m| (0..=LATEST_INSTANT).contains(m));
     if micros.is_none() {
-        v.add(field, "not a valid timestamp");
+        v.add(field, "not a valid timestamp between 1970 and 2200");
     }
     micros
 }
@@ -148,12 +162,18 @@ fn account(v: &mut Violations, field: &str, a: Option<&pb::AccountRef>) -> Optio
     Some(AccountRef { kind, id })
 }
 
-fn policy(p: i32) -> ClawbackPolicy {
+fn policy(v: &mut Violations, p: i32) -> ClawbackPolicy {
     match pc::ClawbackPolicy::try_from(p) {
         Ok(pc::ClawbackPolicy::OnlyPending) => ClawbackPolicy::OnlyPending,
         Ok(pc::ClawbackPolicy::AllowNegative) => ClawbackPolicy::AllowNegative,
         // The safe default: take back what the customer still has, never more.
-        _ => ClawbackPolicy::WithinBalance,
+        Ok(pc::ClawbackPolicy::WithinBalance | pc::ClawbackPolicy::Unspecified) => {
+            ClawbackPolicy::WithinBalance
+        }
+        Err(_) => {
+            v.add("clawback_policy", "unknown policy");
+            ClawbackPolicy::WithinBalance
+        }
     }
 }
 
@@ -166,10 +186,10 @@ impl TryFrom<&pb::CreditRequest> for Credit {
         let amount = money(&mut v, "amount", r.amount.as_ref(), true);
         let funded_by = account(&mut v, "funded_by", r.funded_by.as_ref())
             .unwrap_or_else(AccountRef::default_funding);
-        if funded_by.is_customer() {
+        if !matches!(funded_by.kind, AccountKind::Funding | AccountKind::Campaign) {
             v.add(
                 "funded_by.kind",
-                "a credit is funded by a system account; use Transfer between customers",
+                "rewards are funded by a FUNDING or CAMPAIGN account; use Transfer between customers",
             );
         }
         let release_at = instant(&mut v, "release_at", r.release_at.as_ref());
@@ -245,13 +265,14 @@ impl TryFrom<&pb::ReverseRequest> for Reverse {
             .amount
             .as_ref()
             .and_then(|m| money(&mut v, "amount", Some(m), true));
+        let policy = policy(&mut v, r.clawback_policy);
         let source = source(&mut v, r.source.as_ref());
         v.check()?;
         Ok(Self {
             customer,
             target: target.ok_or_else(|| AppError::invalid("credit_id", "required"))?,
             amount,
-            policy: policy(r.clawback_policy),
+            policy,
             source,
         })
     }

@@ -87,12 +87,6 @@ impl WalletService for WalletServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cmd = Credit::try_from(&req)?;
-        if cmd
-            .expires_at
-            .is_some_and(|t| t <= self.ledger.clock().now())
-        {
-            return Err(AppError::invalid("expires_at", "must be in the future").into());
-        }
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
         self.once(
             &tenant,
@@ -298,6 +292,8 @@ impl WalletService for WalletServiceHandler {
         if !req.asset.is_empty() {
             convert::asset(&mut v, "asset", &req.asset);
         }
+        let from = convert::instant(&mut v, "from", req.from.as_ref());
+        let to = convert::instant(&mut v, "to", req.to.as_ref());
         v.check()?;
         let token = page_token(req.page.as_ref());
         let after = if token.is_empty() {
@@ -311,14 +307,11 @@ impl WalletService for WalletServiceHandler {
             Ok(pb::Layer::Held) => "held",
             _ => "",
         };
-        let ts = |t: &Option<prost_types::Timestamp>| {
-            t.as_ref().and_then(boomerang_common::time::from_timestamp)
-        };
         let filter = EntryFilter {
             asset: &req.asset,
             layer,
-            from: ts(&req.from),
-            to: ts(&req.to),
+            from,
+            to,
             before_id: None,
         };
         let page = Page {

@@ -61,6 +61,9 @@ impl Ledger {
     ) -> Result<Credited, AppError> {
         let mut j = self.journal(tenant);
         let now = j.now();
+        if cmd.expires_at.is_some_and(|t| t <= now) {
+            return Err(AppError::invalid("expires_at", "must be in the future"));
+        }
         let asset = cmd.amount.asset().code().to_owned();
         let amount = cmd.amount.minor();
         j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
@@ -111,16 +114,16 @@ impl Ledger {
         if let Some(release_at) = cmd.release_at.filter(|_| pending) {
             jobs::schedule(conn, tenant, SETTLE, &key, release_at, b"").await?;
         } else {
-            self.repay_debt(conn, credit_id, account.before.available, amount, posted.id)
+            let arriving = [Take {
+                id: credit_id,
+                amount,
+            }];
+            self.repay_debt(conn, &arriving, account.before.available, posted.id)
                 .await?;
         }
         if let Some(expires_at) = cmd.expires_at {
-            let warn_at = expires_at
-                - micros(std::time::Duration::from_secs(
-                    u64::from(self.config().expiry_warning_days) * 86_400,
-                ));
-            jobs::schedule(conn, tenant, EXPIRE, &key, expires_at, b"").await?;
-            jobs::schedule(conn, tenant, WARN, &key, warn_at.max(now), b"").await?;
+            self.schedule_expiry(conn, tenant.as_str(), credit_id, expires_at, now)
+                .await?;
         }
         let event = events::NewEvent {
             kind: "credited",
@@ -140,6 +143,33 @@ impl Ledger {
             release_at: cmd.release_at.filter(|_| pending),
             expires: cmd.expires_at.is_some(),
         })
+    }
+
+    /// Schedules a lot's expiry and the warning before it.
+    pub(super) async fn schedule_expiry(
+        &self,
+        conn: &mut Conn,
+        tenant: &str,
+        credit_id: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), AppError> {
+        let tenant = TenantId::parse(tenant).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let key = credit_ref(credit_id);
+        let warning = micros(std::time::Duration::from_secs(
+            u64::from(self.config().expiry_warning_days) * 86_400,
+        ));
+        jobs::schedule(conn, &tenant, EXPIRE, &key, expires_at, b"").await?;
+        jobs::schedule(
+            conn,
+            &tenant,
+            WARN,
+            &key,
+            (expires_at - warning).max(now),
+            b"",
+        )
+        .await?;
+        Ok(())
     }
 
     /// Releases a pending credit to available (the settle job); idempotent.
@@ -178,11 +208,14 @@ impl Ledger {
                 .post(conn, "settle", &source, "reward available", postings, false)
                 .await?;
             let before = j.customer(&customer, &owner.asset)?.before.available;
-            self.repay_debt(conn, credit_id, before, released, tx.id)
-                .await?;
+            let arriving = [Take {
+                id: credit_id,
+                amount: released,
+            }];
+            self.repay_debt(conn, &arriving, before, tx.id).await?;
             let event = events::NewEvent {
                 kind: "reward_available",
-                customer,
+                customer: customer.clone(),
                 asset: owner.asset.clone(),
                 amount: pending,
                 reference: credit_ref(credit_id),
@@ -190,6 +223,12 @@ impl Ledger {
                 source_ref: credit.source_ref,
             };
             events::append(conn, self.db(), tenant.as_str(), &event, j.now()).await?;
+        }
+        // Released after its expiry (timers ran late): its expiry job found it
+        // still pending and did nothing, so it expires now.
+        if credit.expires_at.is_some_and(|at| at <= j.now()) {
+            self.expire_lot(conn, &mut j, &customer, &owner.asset, credit_id)
+                .await?;
         }
         j.save(conn).await
     }
@@ -206,7 +245,7 @@ impl Ledger {
         j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
             .await?;
         let account = j.customer(&cmd.customer, &asset)?;
-        let targets = match &cmd.target {
+        let candidates = match &cmd.target {
             ReverseTarget::Credit(id) => credits::get(conn, tenant.as_str(), *id)
                 .await?
                 .filter(|c| c.account_id == account.id)
@@ -216,18 +255,35 @@ impl Ledger {
                 credits::by_source(conn, account.id, reference).await?
             }
         };
-        if targets.is_empty() {
+        if candidates.is_empty() {
             return Err(AppError::NotFound(format!(
                 "no {asset} credit of customer {} matches",
                 cmd.customer
             )));
         }
-        let left: i64 = targets.iter().map(|c| c.amount - c.reversed).sum();
+        // Only rewards come back: a gift was paid by another customer and is theirs no more.
+        let mut targets = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let funding = repo::account(conn, tenant.as_str(), c.funding_id).await?;
+            if !funding.account.is_customer() {
+                targets.push((c, funding.account));
+            }
+        }
+        if targets.is_empty() {
+            return Err(AppError::Precondition(
+                "a gift is not reversible; post a correcting transaction instead".into(),
+            ));
+        }
+        // What expired went to breakage: it is no longer the customer's to give back.
+        let left: i64 = targets
+            .iter()
+            .map(|(c, _)| c.amount - c.reversed - c.expired)
+            .sum();
         let asked = cmd.amount.as_ref().map_or(left, Amount::minor);
         if asked > left {
             return Err(LedgerError::ReverseTooLarge { asked, left }.into());
         }
-        let pending: i64 = targets.iter().map(|c| c.pending).sum();
+        let pending: i64 = targets.iter().map(|(c, _)| c.pending).sum();
         let plan = reversal::plan(asked, pending, account.after.available, cmd.policy);
 
         // Spread the plan over the credits: pending parts first, then released parts.
@@ -235,20 +291,19 @@ impl Ledger {
         let me = AccountRef::customer(&cmd.customer);
         let (mut pending_left, mut available_left) = (plan.from_pending, plan.from_available);
         let mut shares = Vec::new();
-        for c in &targets {
+        for (c, funding) in &targets {
             let p = pending_left.min(c.pending);
             pending_left -= p;
-            let released_unreversed = c.amount - c.reversed - c.pending;
+            let released_unreversed = c.amount - c.reversed - c.pending - c.expired;
             let a = available_left.min(released_unreversed.max(0));
             available_left -= a;
             if p + a == 0 {
                 continue;
             }
-            let funding = repo::account(conn, tenant.as_str(), c.funding_id).await?;
             postings.push(Posting::new(me.clone(), Layer::Pending, &asset, -p));
             postings.push(Posting::new(me.clone(), Layer::Available, &asset, -a));
             postings.push(Posting::new(
-                funding.account,
+                funding.clone(),
                 Layer::Available,
                 &asset,
                 p + a,
@@ -387,6 +442,16 @@ impl Ledger {
             return Ok(());
         }
         let owner = repo::account(conn, tenant.as_str(), credit.account_id).await?;
+        if events::exists(
+            conn,
+            tenant.as_str(),
+            "expiring_soon",
+            &credit_ref(credit_id),
+        )
+        .await?
+        {
+            return Ok(()); // a retry after the warning committed
+        }
         let event = events::NewEvent {
             kind: "expiring_soon",
             customer: owner.account.id,

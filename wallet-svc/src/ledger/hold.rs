@@ -120,6 +120,13 @@ impl Ledger {
         amount: Option<(String, String)>,
     ) -> Result<Captured, AppError> {
         let (mut j, view) = self.lock_hold(conn, tenant, hold_id).await?;
+        if view.status == HoldStatus::Authorized && view.expires_at <= j.now() {
+            // Its lapse timer has not run yet; the hold is over all the same.
+            return Err(AppError::Precondition(format!(
+                "hold {} expired; authorize again",
+                hold_ref(hold_id)
+            )));
+        }
         let asked = match amount {
             None => None,
             Some((value, asset)) => {
@@ -168,8 +175,7 @@ impl Ledger {
             .await?;
         let (spent, returned) = split(&holds::earmarked(conn, hold_id).await?, captured);
         credits::record_consumption(conn, &spent, posted.id).await?;
-        credits::restore(conn, &returned).await?;
-        self.expire_lapsed(conn, &mut j, &view.customer, &view.asset, &returned)
+        self.give_back(conn, &mut j, &view, &returned, posted.id)
             .await?;
         holds::finish(conn, hold_id, HoldStatus::Captured, captured).await?;
         self.hold_event(
@@ -223,18 +229,18 @@ impl Ledger {
             Posting::new(me.clone(), Layer::Held, &view.asset, -view.amount),
             Posting::new(me, Layer::Available, &view.asset, view.amount),
         ];
-        j.post(
-            conn,
-            "release",
-            &source,
-            "checkout hold released",
-            postings,
-            false,
-        )
-        .await?;
+        let posted = j
+            .post(
+                conn,
+                "release",
+                &source,
+                "checkout hold released",
+                postings,
+                false,
+            )
+            .await?;
         let returned = holds::earmarked(conn, hold_id).await?;
-        credits::restore(conn, &returned).await?;
-        self.expire_lapsed(conn, &mut j, &view.customer, &view.asset, &returned)
+        self.give_back(conn, &mut j, &view, &returned, posted.id)
             .await?;
         holds::finish(conn, hold_id, to, 0).await?;
         self.hold_event(
@@ -250,6 +256,23 @@ impl Ledger {
         .await?;
         j.save(conn).await?;
         Ok(HoldView { status: to, ..view })
+    }
+
+    /// Gives a hold's unspent earmarks back to their lots: a negative balance
+    /// is paid first, and a lot that expired meanwhile expires on the spot.
+    async fn give_back(
+        &self,
+        conn: &mut Conn,
+        j: &mut Journal<'_>,
+        view: &HoldView,
+        returned: &[Take],
+        transaction: i64,
+    ) -> Result<(), AppError> {
+        credits::restore(conn, returned).await?;
+        let before = j.customer(&view.customer, &view.asset)?.before.available;
+        self.repay_debt(conn, returned, before, transaction).await?;
+        self.expire_lapsed(conn, j, &view.customer, &view.asset, returned)
+            .await
     }
 
     /// Loads a hold, locks its account, and reads it again under the lock.

@@ -138,28 +138,28 @@ impl Ledger {
         Ok(takes)
     }
 
-    /// A new spendable lot first pays back a negative available balance.
+    /// Money arriving on lots first pays back a negative available balance
+    /// (left by an ALLOW_NEGATIVE clawback): the lots give up that much.
     async fn repay_debt(
         &self,
         conn: &mut Conn,
-        credit_id: i64,
+        arriving: &[Take],
         available_before: i64,
-        amount: i64,
         transaction: i64,
     ) -> Result<(), AppError> {
-        let debt = (-available_before).clamp(0, amount);
-        if debt > 0 {
-            credits::consume(
-                conn,
-                &[Take {
-                    id: credit_id,
-                    amount: debt,
-                }],
-                Some(transaction),
-            )
-            .await?;
+        let debt = -available_before;
+        if debt <= 0 {
+            return Ok(());
         }
-        Ok(())
+        let lots: Vec<lot::Lot> = arriving
+            .iter()
+            .map(|t| lot::Lot {
+                id: t.id,
+                remaining: t.amount,
+            })
+            .collect();
+        let (paid, _) = lot::take(&lots, debt);
+        credits::consume(conn, &paid, Some(transaction)).await
     }
 
     /// Expires lots whose time has passed (after a hold gave them back).

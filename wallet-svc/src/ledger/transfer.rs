@@ -64,18 +64,28 @@ impl Ledger {
             .spend_lots(conn, giver.id, amount, Some(posted.id))
             .await?;
         if let Destination::Customer(id) = &cmd.to {
-            // The gift becomes a lot of the receiver, without expiry.
-            self.new_lot(
-                conn,
-                &j,
-                id,
-                &asset,
-                amount,
-                giver.id,
-                &posted,
-                TaxTreatment::Gift,
-            )
-            .await?;
+            // The gift arrives as lots expiring when the giver's would have:
+            // passing points around never strips their expiry.
+            let receiver = j.customer(id, &asset)?;
+            let mut arriving = Vec::with_capacity(lots.len());
+            for t in &lots {
+                let expires_at = credits::get(conn, tenant.as_str(), t.id)
+                    .await?
+                    .and_then(|c| c.expires_at);
+                let lot = NewLot {
+                    amount: t.amount,
+                    funding_id: giver.id,
+                    expires_at,
+                    tax: TaxTreatment::Gift,
+                };
+                let id = self.new_lot(conn, &j, id, &asset, &posted, lot).await?;
+                arriving.push(Take {
+                    id,
+                    amount: t.amount,
+                });
+            }
+            self.repay_debt(conn, &arriving, receiver.before.available, posted.id)
+                .await?;
         }
         let event = events::NewEvent {
             kind: "transferred",
@@ -136,17 +146,29 @@ impl Ledger {
                 self.spend_lots(conn, account.id, -delta, Some(posted.id))
                     .await?;
             } else if delta > 0 {
-                self.new_lot(
-                    conn,
-                    &j,
-                    &customer,
-                    &asset,
-                    delta,
-                    account.id,
-                    &posted,
-                    TaxTreatment::None,
-                )
-                .await?;
+                // Funded by the transaction's first system leg in the asset, so a
+                // reversal pays back there; only customers: treated as a gift.
+                let source = cmd
+                    .legs
+                    .iter()
+                    .find(|l| !l.account.is_customer() && l.amount.asset().code() == asset)
+                    .map(|l| l.account.clone());
+                let funding_id = match source {
+                    Some(account) => j.system(conn, &account, &asset).await?,
+                    None => account.id,
+                };
+                let lot = NewLot {
+                    amount: delta,
+                    funding_id,
+                    expires_at: None,
+                    tax: TaxTreatment::None,
+                };
+                let id = self
+                    .new_lot(conn, &j, &customer, &asset, &posted, lot)
+                    .await?;
+                let arriving = [Take { id, amount: delta }];
+                self.repay_debt(conn, &arriving, account.before.available, posted.id)
+                    .await?;
             }
             let event = events::NewEvent {
                 kind: "transaction_posted",
@@ -163,39 +185,47 @@ impl Ledger {
         Ok(posted)
     }
 
-    /// A spendable lot without expiry for money that arrived by transfer or posting.
-    #[allow(clippy::too_many_arguments)]
+    /// A spendable lot for money that arrived by transfer or posting; returns its id.
     async fn new_lot(
         &self,
         conn: &mut Conn,
         j: &Journal<'_>,
         customer: &str,
         asset: &str,
-        amount: i64,
-        from_account: i64,
         posted: &Posted,
-        tax: TaxTreatment,
-    ) -> Result<(), AppError> {
+        lot: NewLot,
+    ) -> Result<i64, AppError> {
         let account = j.customer(customer, asset)?;
         let id = credits::insert(
             conn,
             j.tenant(),
             credits::NewCredit {
                 account_id: account.id,
-                funding_id: from_account,
+                funding_id: lot.funding_id,
                 transaction_id: posted.id,
-                amount,
+                amount: lot.amount,
                 pending: false,
                 release_at: None,
-                expires_at: None,
+                expires_at: lot.expires_at,
                 source: &posted.source,
                 labels: "{}".into(),
-                tax,
+                tax: lot.tax,
             },
             j.now(),
         )
         .await?;
-        self.repay_debt(conn, id, account.before.available, amount, posted.id)
-            .await
+        if let Some(expires_at) = lot.expires_at {
+            self.schedule_expiry(conn, j.tenant(), id, expires_at, j.now())
+                .await?;
+        }
+        Ok(id)
     }
+}
+
+/// A lot arriving from another account.
+struct NewLot {
+    amount: i64,
+    funding_id: i64,
+    expires_at: Option<i64>,
+    tax: TaxTreatment,
 }

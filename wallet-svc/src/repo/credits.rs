@@ -24,6 +24,8 @@ pub struct CreditRow {
     pub remaining: i64,
     /// Reversed so far.
     pub reversed: i64,
+    /// Expired to breakage.
+    pub expired: i64,
     /// pending | available | expired.
     pub status: String,
     /// Release time.
@@ -38,7 +40,7 @@ pub struct CreditRow {
     pub rule_version: String,
 }
 
-const COLUMNS: &str = "id, account_id, funding_id, amount, pending, remaining, reversed, status, \
+const COLUMNS: &str = "id, account_id, funding_id, amount, pending, remaining, reversed, expired, status, \
                        release_at, expires_at, source_kind, source_ref, rule_version";
 
 fn from_row(r: &AnyRow) -> Result<CreditRow, sqlx::Error> {
@@ -50,6 +52,7 @@ fn from_row(r: &AnyRow) -> Result<CreditRow, sqlx::Error> {
         pending: r.try_get("pending")?,
         remaining: r.try_get("remaining")?,
         reversed: r.try_get("reversed")?,
+        expired: r.try_get("expired")?,
         status: r.try_get("status")?,
         release_at: r.try_get("release_at")?,
         expires_at: r.try_get("expires_at")?,
@@ -247,7 +250,7 @@ pub async fn expire(conn: &mut Conn, id: i64) -> Result<i64, AppError> {
         Some(r) => r.try_get("remaining")?,
         None => return Ok(0),
     };
-    sqlx::query("UPDATE credits SET remaining = 0, status = 'expired' WHERE id = $1")
+    sqlx::query("UPDATE credits SET remaining = 0, expired = expired + remaining, status = 'expired' WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;

@@ -76,6 +76,24 @@ pub async fn append(
     Ok(())
 }
 
+/// Whether an event of `kind` about `reference` was already written.
+pub async fn exists(
+    conn: &mut Conn,
+    tenant: &str,
+    kind: &str,
+    reference: &str,
+) -> Result<bool, AppError> {
+    let row = sqlx::query(
+        "SELECT 1 AS found FROM events WHERE tenant_id = $1 AND type = $2 AND reference = $3 LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Events after `(commit_order, seq)`, oldest first, at most `limit`.
 pub async fn after(
     db: &Db,

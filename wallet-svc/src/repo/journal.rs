@@ -205,12 +205,15 @@ impl<'a> Journal<'a> {
                     AppError::Internal(anyhow::anyhow!("posting to an unlocked customer account"))
                 })?;
                 let after = locked.after.apply(p.layer, p.amount)?;
-                locked.after.check(&locked.before, allow_negative)?;
                 (locked.id, Some(after))
             } else {
                 (self.system(conn, &p.account, &p.asset).await?, None)
             };
             rows.push((account_id, balance_after));
+        }
+        // Overdraft is judged on the net effect of all legs, not leg by leg.
+        for locked in self.customers.values() {
+            locked.after.check(&locked.before, allow_negative)?;
         }
         // All legs in one statement.
         let values: Vec<String> = (0..postings.len())
