@@ -1,7 +1,9 @@
 //! campaign-svc: time-boxed campaigns, schedules, targeting and budgets.
 //!
 //! [`App::build`] connects the database (running migrations), binds the
-//! listener and wires the handlers; [`App::run_until`] serves until shutdown.
+//! listener and wires the handlers; [`App::run_until`] serves gRPC and runs
+//! the campaign timers (start, end, reservation lapse) until shutdown.
+pub mod campaigns;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -10,9 +12,10 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, server::GrpcServer};
+use boomerang_common::{db::Db, jobs::Runner, server::GrpcServer, time::Clock};
 use boomerang_proto::campaign::v1::campaign_service_server::CampaignServiceServer;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -20,6 +23,7 @@ pub use config::Config;
 pub struct App {
     cfg: Config,
     db: Db,
+    campaigns: campaigns::Campaigns,
     listener: TcpListener,
     server: GrpcServer,
 }
@@ -27,14 +31,21 @@ pub struct App {
 impl App {
     /// Connects, migrates and binds (port 0 picks a free port).
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(cfg, Clock::system()).await
+    }
+
+    /// As [`App::build`], with the clock schedules and timers use (tests move it).
+    pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let handler = grpc::CampaignServiceHandler::new(repo::Repo::new(db.clone()));
+        let campaigns = campaigns::Campaigns::new(db.clone(), clock);
+        let handler = grpc::CampaignServiceHandler::new(campaigns.clone());
         let server = GrpcServer::new().serve_service(CampaignServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,
+            campaigns,
             listener,
             server,
         })
@@ -45,16 +56,37 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then drains and closes the database.
+    /// Serves until `shutdown` resolves, then drains, stops the timers and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "campaign-svc serving");
+        let stop = CancellationToken::new();
+        let mut timers = Vec::new();
+        for queue in campaigns::jobs::QUEUES {
+            let runner = Runner::new(
+                self.db.clone(),
+                queue,
+                campaigns::jobs::Timer::new(self.campaigns.clone(), queue),
+                self.cfg.jobs.clone(),
+            )
+            .with_clock(self.campaigns.clock().clone());
+            let stopped = stop.clone();
+            timers.push(tokio::spawn(async move {
+                runner
+                    .run_until(async move { stopped.cancelled().await })
+                    .await;
+            }));
+        }
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
+        stop.cancel();
+        for t in timers {
+            let _ = t.await;
+        }
         self.db.close().await;
         served
     }

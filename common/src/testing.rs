@@ -5,11 +5,61 @@
 //! `postgres://postgres@127.0.0.1:5432/test`). PostgreSQL tests fail when the
 //! server is unreachable, saying how to start it; they are skipped only with
 //! an explicit `BOOMERANG_TEST_POSTGRES=off`.
-use std::time::Duration;
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use sqlx::{Connection as _, Executor as _, Row as _};
+use tonic::{
+    Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::Interceptor,
+    transport::Channel,
+};
 
-use crate::db::DatabaseConfig;
+use crate::{db::DatabaseConfig, tenant::TENANT_HEADER};
+
+/// Sets the tenant header on every call, as the gateway does.
+#[derive(Clone, Debug)]
+pub struct AsTenant(MetadataValue<Ascii>);
+
+impl AsTenant {
+    /// For `tenant`.
+    pub fn new(tenant: &str) -> anyhow::Result<Self> {
+        Ok(Self(tenant.parse()?))
+    }
+}
+
+impl Interceptor for AsTenant {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        req.metadata_mut().insert(TENANT_HEADER, self.0.clone());
+        Ok(req)
+    }
+}
+
+/// A connected channel to a server under test.
+pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
+/// Waits until `check` holds (background timers, other replicas), or fails after 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<bool>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// Default PostgreSQL for tests (the CI machine's).
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

@@ -1,148 +1,555 @@
-//! gRPC handlers of `boomerang.campaign.v1.CampaignService`.
-//!
-//! Every RPC is UNIMPLEMENTED, naming itself, until issue #5 builds it.
+//! gRPC handlers of `boomerang.campaign.v1.CampaignService`: tenant from
+//! metadata, request validated, the operation run once per idempotency key in
+//! one transaction, the result rendered, the tenant's cache invalidated.
 pub mod convert;
-use crate::{error::AppError, repo::Repo};
-use boomerang_proto::campaign::v1::{
-    ArchiveCampaignRequest, ArchiveCampaignResponse, ConfirmBudgetRequest, ConfirmBudgetResponse,
-    CreateCampaignRequest, CreateCampaignResponse, EndCampaignRequest, EndCampaignResponse,
-    GetCampaignReportRequest, GetCampaignReportResponse, GetCampaignRequest, GetCampaignResponse,
-    ListApplicableCampaignsRequest, ListApplicableCampaignsResponse, ListAuditEventsRequest,
-    ListAuditEventsResponse, ListCampaignsRequest, ListCampaignsResponse, PauseCampaignRequest,
-    PauseCampaignResponse, ReleaseBudgetRequest, ReleaseBudgetResponse, ReserveBudgetRequest,
-    ReserveBudgetResponse, ResumeCampaignRequest, ResumeCampaignResponse, ScheduleCampaignRequest,
-    ScheduleCampaignResponse, UpdateCampaignRequest, UpdateCampaignResponse,
-    campaign_service_server::CampaignService,
+
+use boomerang_common::{
+    db::Conn,
+    error::{AppError, Violations},
+    idempotency::{self, IdempotencyKey},
+    tenant::{TenantId, actor_of, tenant_of},
+    time::from_timestamp,
 };
+use boomerang_proto::campaign::v1::{self as pb, campaign_service_server::CampaignService};
+use futures::future::BoxFuture;
+use prost::Message;
 use tonic::{Request, Response, Status};
+
+use crate::{
+    campaigns::{Campaigns, Release},
+    domain::{
+        lifecycle::{Status as Lifecycle, Transition},
+        spec::Money,
+        targeting::Context,
+    },
+};
 
 /// The `CampaignService` implementation.
 #[derive(Clone, Debug)]
 pub struct CampaignServiceHandler {
-    #[allow(dead_code)] // used as RPCs land
-    repo: Repo,
+    campaigns: Campaigns,
 }
 
 impl CampaignServiceHandler {
-    /// Handlers over `repo`.
-    pub fn new(repo: Repo) -> Self {
-        Self { repo }
+    /// Handlers over `campaigns`.
+    pub fn new(campaigns: Campaigns) -> Self {
+        Self { campaigns }
     }
+
+    async fn once<R, F>(
+        &self,
+        tenant: &TenantId,
+        scope: &'static str,
+        key: &str,
+        req: &impl Message,
+        work: F,
+    ) -> Result<Response<R>, Status>
+    where
+        R: Message + Default,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        let key = IdempotencyKey::new(tenant, scope, key)?;
+        let response = idempotency::once(self.campaigns.db(), &key, req, work).await?;
+        self.campaigns.changed(tenant.as_str());
+        Ok(Response::new(response))
+    }
+
+    async fn transition<T: Message>(
+        &self,
+        req: Request<T>,
+        scope: &'static str,
+        key: impl Fn(&T) -> (&str, &str),
+        t: Transition,
+    ) -> Result<pb::Campaign, Status> {
+        let tenant = tenant_of(&req)?;
+        let actor = actor_of(&req);
+        let req = req.into_inner();
+        let (idempotency_key, campaign) = key(&req);
+        let mut v = Violations::new();
+        let campaign = convert::id(&mut v, "campaign_id", campaign);
+        v.check()?;
+        let (c, t2) = (self.campaigns.clone(), tenant.clone());
+        let done: Response<pb::GetCampaignResponse> = self
+            .once(
+                &tenant,
+                scope,
+                idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let view = c.transition(conn, &t2, &actor, &campaign, t).await?;
+                        Ok(pb::GetCampaignResponse {
+                            campaign: Some((&view).into()),
+                            versions: vec![],
+                        })
+                    })
+                },
+            )
+            .await?;
+        Ok(done.into_inner().campaign.unwrap_or_default())
+    }
+}
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+fn page(p: Option<&boomerang_proto::common::v1::PageRequest>) -> (i64, String) {
+    let size = p.map_or(0, |p| p.page_size);
+    let size = if size == 0 {
+        DEFAULT_PAGE
+    } else {
+        size.min(MAX_PAGE)
+    };
+    (
+        i64::from(size),
+        p.map(|p| p.page_token.clone()).unwrap_or_default(),
+    )
 }
 
 #[tonic::async_trait]
 impl CampaignService for CampaignServiceHandler {
     async fn create_campaign(
         &self,
-        _: Request<CreateCampaignRequest>,
-    ) -> Result<Response<CreateCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/CreateCampaign").into())
+        req: Request<pb::CreateCampaignRequest>,
+    ) -> Result<Response<pb::CreateCampaignResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let actor = actor_of(&req);
+        let req = req.into_inner();
+        let spec = convert::spec(req.spec.as_ref())?;
+        let mut v = Violations::new();
+        let id = if req.campaign_id.is_empty() {
+            // Derived from the request, so a replay names the same campaign.
+            let digest = idempotency::request_hash(&req);
+            format!("camp-{}", hex::encode(&digest[..8]))
+        } else {
+            convert::id(&mut v, "campaign_id", &req.campaign_id)
+        };
+        v.check()?;
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "campaign.CreateCampaign",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let view = c.create(conn, &t, &actor, &id, spec).await?;
+                    Ok(pb::CreateCampaignResponse {
+                        campaign: Some((&view).into()),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn update_campaign(
         &self,
-        _: Request<UpdateCampaignRequest>,
-    ) -> Result<Response<UpdateCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/UpdateCampaign").into())
+        req: Request<pb::UpdateCampaignRequest>,
+    ) -> Result<Response<pb::UpdateCampaignResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let actor = actor_of(&req);
+        let req = req.into_inner();
+        let spec = convert::spec(req.spec.as_ref())?;
+        let mut v = Violations::new();
+        let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        v.check()?;
+        let expected = Some(i64::from(req.expected_version)).filter(|v| *v > 0);
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "campaign.UpdateCampaign",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let view = c.update(conn, &t, &actor, &id, spec, expected).await?;
+                    Ok(pb::UpdateCampaignResponse {
+                        campaign: Some((&view).into()),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn schedule_campaign(
         &self,
-        _: Request<ScheduleCampaignRequest>,
-    ) -> Result<Response<ScheduleCampaignResponse>, Status> {
-        Err(
-            AppError::unimplemented("boomerang.campaign.v1.CampaignService/ScheduleCampaign")
-                .into(),
-        )
+        req: Request<pb::ScheduleCampaignRequest>,
+    ) -> Result<Response<pb::ScheduleCampaignResponse>, Status> {
+        let c = self
+            .transition(
+                req,
+                "campaign.ScheduleCampaign",
+                |r| (&r.idempotency_key, &r.campaign_id),
+                Transition::Schedule,
+            )
+            .await?;
+        Ok(Response::new(pb::ScheduleCampaignResponse {
+            campaign: Some(c),
+        }))
     }
 
     async fn pause_campaign(
         &self,
-        _: Request<PauseCampaignRequest>,
-    ) -> Result<Response<PauseCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/PauseCampaign").into())
+        req: Request<pb::PauseCampaignRequest>,
+    ) -> Result<Response<pb::PauseCampaignResponse>, Status> {
+        let c = self
+            .transition(
+                req,
+                "campaign.PauseCampaign",
+                |r| (&r.idempotency_key, &r.campaign_id),
+                Transition::Pause,
+            )
+            .await?;
+        Ok(Response::new(pb::PauseCampaignResponse {
+            campaign: Some(c),
+        }))
     }
 
     async fn resume_campaign(
         &self,
-        _: Request<ResumeCampaignRequest>,
-    ) -> Result<Response<ResumeCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ResumeCampaign").into())
+        req: Request<pb::ResumeCampaignRequest>,
+    ) -> Result<Response<pb::ResumeCampaignResponse>, Status> {
+        let c = self
+            .transition(
+                req,
+                "campaign.ResumeCampaign",
+                |r| (&r.idempotency_key, &r.campaign_id),
+                Transition::Resume,
+            )
+            .await?;
+        Ok(Response::new(pb::ResumeCampaignResponse {
+            campaign: Some(c),
+        }))
     }
 
     async fn end_campaign(
         &self,
-        _: Request<EndCampaignRequest>,
-    ) -> Result<Response<EndCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/EndCampaign").into())
+        req: Request<pb::EndCampaignRequest>,
+    ) -> Result<Response<pb::EndCampaignResponse>, Status> {
+        let c = self
+            .transition(
+                req,
+                "campaign.EndCampaign",
+                |r| (&r.idempotency_key, &r.campaign_id),
+                Transition::End,
+            )
+            .await?;
+        Ok(Response::new(pb::EndCampaignResponse { campaign: Some(c) }))
     }
 
     async fn archive_campaign(
         &self,
-        _: Request<ArchiveCampaignRequest>,
-    ) -> Result<Response<ArchiveCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ArchiveCampaign").into())
+        req: Request<pb::ArchiveCampaignRequest>,
+    ) -> Result<Response<pb::ArchiveCampaignResponse>, Status> {
+        let c = self
+            .transition(
+                req,
+                "campaign.ArchiveCampaign",
+                |r| (&r.idempotency_key, &r.campaign_id),
+                Transition::Archive,
+            )
+            .await?;
+        Ok(Response::new(pb::ArchiveCampaignResponse {
+            campaign: Some(c),
+        }))
     }
 
     async fn get_campaign(
         &self,
-        _: Request<GetCampaignRequest>,
-    ) -> Result<Response<GetCampaignResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/GetCampaign").into())
+        req: Request<pb::GetCampaignRequest>,
+    ) -> Result<Response<pb::GetCampaignResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        let at = req.terms_at.as_ref().map(|ts| {
+            from_timestamp(ts).unwrap_or_else(|| {
+                v.add("terms_at", "not a valid timestamp");
+                0
+            })
+        });
+        v.check()?;
+        let (view, versions) = self.campaigns.get(&tenant, &id, at).await?;
+        Ok(Response::new(pb::GetCampaignResponse {
+            campaign: Some((&view).into()),
+            versions: versions
+                .iter()
+                .map(|v| convert::to_campaign(&id, view.head.status, v))
+                .collect(),
+        }))
     }
 
     async fn list_campaigns(
         &self,
-        _: Request<ListCampaignsRequest>,
-    ) -> Result<Response<ListCampaignsResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ListCampaigns").into())
+        req: Request<pb::ListCampaignsRequest>,
+    ) -> Result<Response<pb::ListCampaignsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut statuses: Vec<Lifecycle> = req
+            .statuses
+            .iter()
+            .filter_map(|s| convert::from_status(*s))
+            .collect();
+        if statuses.len() != req.statuses.len() {
+            return Err(AppError::invalid("statuses", "unknown status").into());
+        }
+        if statuses.is_empty() {
+            statuses = vec![
+                Lifecycle::Draft,
+                Lifecycle::Scheduled,
+                Lifecycle::Active,
+                Lifecycle::Paused,
+                Lifecycle::Ended,
+            ];
+        }
+        let (size, after) = page(req.page.as_ref());
+        let mut views = self
+            .campaigns
+            .list(&tenant, &statuses, &after, size + 1)
+            .await?;
+        let next = if views.len() as i64 > size {
+            views.truncate(usize::try_from(size).unwrap_or(0));
+            views.last().map(|v| v.head.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListCampaignsResponse {
+            campaigns: views.iter().map(Into::into).collect(),
+            next_page_token: next,
+        }))
     }
 
     async fn list_applicable_campaigns(
         &self,
-        _: Request<ListApplicableCampaignsRequest>,
-    ) -> Result<Response<ListApplicableCampaignsResponse>, Status> {
-        Err(AppError::unimplemented(
-            "boomerang.campaign.v1.CampaignService/ListApplicableCampaigns",
-        )
-        .into())
+        req: Request<pb::ListApplicableCampaignsRequest>,
+    ) -> Result<Response<pb::ListApplicableCampaignsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let at = match req.at.as_ref().map(from_timestamp) {
+            Some(Some(at)) => at,
+            Some(None) => {
+                v.add("at", "not a valid timestamp");
+                0
+            }
+            None => self.campaigns.clock().now(),
+        };
+        let order_amount = req
+            .order_amount
+            .as_ref()
+            .and_then(|m| convert::money(&mut v, "order_amount", Some(m)));
+        if req.categories.len() > 500 {
+            v.add("categories", "at most 500");
+        }
+        v.check()?;
+        let channel = match boomerang_proto::common::v1::Channel::try_from(req.channel) {
+            Ok(boomerang_proto::common::v1::Channel::Online) => Some("online".to_owned()),
+            Ok(boomerang_proto::common::v1::Channel::Store) => Some("store".to_owned()),
+            Ok(boomerang_proto::common::v1::Channel::App) => Some("app".to_owned()),
+            _ => None,
+        };
+        let ctx = Context {
+            channel,
+            categories: req.categories,
+            segment: req.segment,
+            tier: req.tier,
+            customer: req.customer_id,
+            store: req.store_id,
+            order_amount: order_amount.map(|m| Money {
+                minor: m.minor,
+                asset: m.asset,
+            }),
+            first_purchase: req.first_purchase,
+        };
+        let applicable = self.campaigns.applicable(&tenant, at, &ctx).await?;
+        let campaigns = applicable
+            .iter()
+            .map(|a| {
+                let spec = &a.version.spec;
+                let effect = match &a.variant {
+                    Some(v) => v.effect.as_ref(),
+                    None => spec.effect.as_ref(),
+                };
+                pb::ApplicableCampaign {
+                    campaign_id: a.id.clone(),
+                    version: u32::try_from(a.version.version).unwrap_or_default(),
+                    variant: a
+                        .variant
+                        .as_ref()
+                        .map(|v| v.name.clone())
+                        .unwrap_or_default(),
+                    effect: effect.map(convert::to_effect),
+                    conditions: Some(convert::to_conditions(&spec.conditions)),
+                    caps: Some(convert::to_caps(&spec.caps)),
+                    priority: spec.priority,
+                    stacking: convert::to_stacking(spec.stacking),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListApplicableCampaignsResponse {
+            campaigns,
+        }))
     }
 
     async fn reserve_budget(
         &self,
-        _: Request<ReserveBudgetRequest>,
-    ) -> Result<Response<ReserveBudgetResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ReserveBudget").into())
+        req: Request<pb::ReserveBudgetRequest>,
+    ) -> Result<Response<pb::ReserveBudgetResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = convert::reserve(&req, 300_000_000)?;
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "campaign.ReserveBudget",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let r = c.reserve(conn, &t, cmd).await?;
+                    Ok(pb::ReserveBudgetResponse {
+                        reservation: Some(convert::to_reservation(&r)),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn confirm_budget(
         &self,
-        _: Request<ConfirmBudgetRequest>,
-    ) -> Result<Response<ConfirmBudgetResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ConfirmBudget").into())
+        req: Request<pb::ConfirmBudgetRequest>,
+    ) -> Result<Response<pb::ConfirmBudgetResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let id = convert::reservation_id(&req.reservation_id)?;
+        let mut v = Violations::new();
+        let amount = req
+            .amount
+            .as_ref()
+            .and_then(|m| convert::money(&mut v, "amount", Some(m)))
+            .map(|m| m.minor);
+        v.check()?;
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "campaign.ConfirmBudget",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let r = c.confirm(conn, &t, id, amount).await?;
+                    Ok(pb::ConfirmBudgetResponse {
+                        reservation: Some(convert::to_reservation(&r)),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn release_budget(
         &self,
-        _: Request<ReleaseBudgetRequest>,
-    ) -> Result<Response<ReleaseBudgetResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ReleaseBudget").into())
+        req: Request<pb::ReleaseBudgetRequest>,
+    ) -> Result<Response<pb::ReleaseBudgetResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let id = convert::reservation_id(&req.reservation_id)?;
+        let mut v = Violations::new();
+        let how = match req
+            .amount
+            .as_ref()
+            .and_then(|m| convert::money(&mut v, "amount", Some(m)))
+        {
+            Some(m) => Release::Amount(m.minor),
+            None => Release::All,
+        };
+        v.check()?;
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "campaign.ReleaseBudget",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let r = c.release(conn, &t, id, how, false).await?;
+                    Ok(pb::ReleaseBudgetResponse {
+                        reservation: Some(convert::to_reservation(&r)),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn get_campaign_report(
         &self,
-        _: Request<GetCampaignReportRequest>,
-    ) -> Result<Response<GetCampaignReportResponse>, Status> {
-        Err(
-            AppError::unimplemented("boomerang.campaign.v1.CampaignService/GetCampaignReport")
-                .into(),
-        )
+        req: Request<pb::GetCampaignReportRequest>,
+    ) -> Result<Response<pb::GetCampaignReportResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        v.check()?;
+        let report = self.campaigns.report(&tenant, &id).await?;
+        let mut variants: Vec<pb::VariantReport> = Vec::new();
+        for (name, asset, participants, reserved, confirmed, released) in &report.variants {
+            let figures = convert::to_figures(asset, 0, *reserved, *confirmed, *released);
+            match variants.iter_mut().find(|v| v.variant == *name) {
+                Some(v) => {
+                    v.participants += u64::try_from(*participants).unwrap_or_default();
+                    v.budgets.push(figures);
+                }
+                None => variants.push(pb::VariantReport {
+                    variant: name.clone(),
+                    participants: u64::try_from(*participants).unwrap_or_default(),
+                    budgets: vec![figures],
+                }),
+            }
+        }
+        Ok(Response::new(pb::GetCampaignReportResponse {
+            budgets: report
+                .budgets
+                .iter()
+                .map(|(a, t, r, c, rel)| convert::to_figures(a, *t, *r, *c, *rel))
+                .collect(),
+            participants: u64::try_from(report.participants).unwrap_or_default(),
+            variants,
+            // Revenue is attributed by accrual-svc once it records purchases (issue #6).
+            attributed_revenue: None,
+        }))
     }
 
     async fn list_audit_events(
         &self,
-        _: Request<ListAuditEventsRequest>,
-    ) -> Result<Response<ListAuditEventsResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.campaign.v1.CampaignService/ListAuditEvents").into())
+        req: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let (size, token) = page(req.page.as_ref());
+        let before = if token.is_empty() {
+            i64::MAX
+        } else {
+            token
+                .parse()
+                .map_err(|_| AppError::invalid("page.page_token", "not a token from this list"))?
+        };
+        let mut rows = self
+            .campaigns
+            .audit_log(&tenant, &req.campaign_id, before, size + 1)
+            .await?;
+        let next = if rows.len() as i64 > size {
+            rows.truncate(usize::try_from(size).unwrap_or(0));
+            rows.last().map(|r| r.id.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: rows.iter().map(convert::to_audit).collect(),
+            next_page_token: next,
+        }))
     }
 }

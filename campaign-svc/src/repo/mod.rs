@@ -1,6 +1,8 @@
-//! SQL for the campaign service. Functions take a connection or transaction;
-//! database errors are classified here.
-use boomerang_common::db::{Db, Migrations};
+//! SQL for campaigns, versions, budgets, reservations and the audit trail.
+pub mod budget;
+pub mod campaigns;
+
+use boomerang_common::db::Migrations;
 
 /// This service's migrations, one folder per backend.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -9,21 +11,3 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The service's storage.
-#[derive(Clone, Debug)]
-pub struct Repo {
-    db: Db,
-}
-
-impl Repo {
-    /// Storage over a connected, migrated database.
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-}

@@ -2,13 +2,15 @@
 //! and a generated gRPC client that calls as one tenant.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+#[allow(unused_imports)] // not every test file waits
+pub use boomerang_common::testing::eventually;
+
+use std::{net::SocketAddr, time::Duration};
 
 use boomerang_common::{
     db::Db,
     jobs::RunnerConfig,
-    tenant::TENANT_HEADER,
-    testing::{TestBackend, TestDb},
+    testing::{AsTenant, TestBackend, TestDb, channel},
     time::Clock,
 };
 use boomerang_proto::{
@@ -17,29 +19,13 @@ use boomerang_proto::{
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::{Status, service::interceptor::InterceptedService, transport::Channel};
 use wallet_svc::{App, Config};
 
 /// 2026-01-01T00:00:00Z.
 pub const START: i64 = 1_767_225_600_000_000;
 /// One day in microseconds.
 pub const DAY: i64 = 86_400_000_000;
-
-/// Sets the tenant header, as the gateway does.
-#[derive(Clone)]
-pub struct AsTenant(MetadataValue<Ascii>);
-
-impl Interceptor for AsTenant {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        req.metadata_mut().insert(TENANT_HEADER, self.0.clone());
-        Ok(req)
-    }
-}
 
 /// A wallet client acting for one tenant.
 pub type Client = WalletServiceClient<InterceptedService<Channel, AsTenant>>;
@@ -102,12 +88,9 @@ impl Wallet {
     }
 
     async fn client_at(addr: SocketAddr, tenant: &str) -> anyhow::Result<Client> {
-        let channel = Channel::from_shared(format!("http://{addr}"))?
-            .connect()
-            .await?;
         Ok(WalletServiceClient::with_interceptor(
-            channel,
-            AsTenant(tenant.parse()?),
+            channel(addr).await?,
+            AsTenant::new(tenant)?,
         ))
     }
 
@@ -214,24 +197,5 @@ pub fn pts(amount: &str) -> Money {
     Money {
         amount: amount.into(),
         asset: "PTS".into(),
-    }
-}
-
-/// Waits until `check` holds (timers run in the background), or fails after 10 s.
-pub async fn eventually<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<bool>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if check().await? {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,0 +1,94 @@
+-- Campaigns, their versions (kept forever: the terms in force at any instant),
+-- budgets split into slots, reservations, participants and the audit trail.
+-- Amounts are minor units, times unix microseconds.
+
+CREATE TABLE campaigns (
+    tenant_id        TEXT    NOT NULL,
+    campaign_id      TEXT    NOT NULL,
+    status           TEXT    NOT NULL,
+    current_version  INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, campaign_id)
+);
+CREATE INDEX campaigns_live ON campaigns (tenant_id, status);
+
+CREATE TABLE campaign_versions (
+    tenant_id       TEXT    NOT NULL,
+    campaign_id     TEXT    NOT NULL,
+    version         INTEGER NOT NULL,
+    spec            TEXT    NOT NULL,  -- JSON of the validated spec
+    created_at      INTEGER NOT NULL,
+    effective_from  INTEGER,           -- when it came into force (none for drafts)
+    effective_to    INTEGER,           -- when a newer version replaced it
+    PRIMARY KEY (tenant_id, campaign_id, version)
+);
+
+CREATE TABLE budget_slots (
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    asset        TEXT    NOT NULL,
+    slot         INTEGER NOT NULL,
+    capacity     INTEGER NOT NULL,
+    reserved     INTEGER NOT NULL DEFAULT 0,
+    confirmed    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, campaign_id, asset, slot)
+);
+
+-- Per local day use, for per-day limits (one row per campaign, asset and day).
+CREATE TABLE budget_days (
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    asset        TEXT    NOT NULL,
+    day          TEXT    NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, campaign_id, asset, day)
+);
+
+-- Per customer use, for per-customer caps and participant counts.
+CREATE TABLE participants (
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    asset        TEXT    NOT NULL,
+    customer_id  TEXT    NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, campaign_id, asset, customer_id)
+);
+
+CREATE TABLE reservations (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    asset        TEXT    NOT NULL,
+    customer_id  TEXT    NOT NULL,
+    order_id     TEXT    NOT NULL,
+    variant      TEXT    NOT NULL,
+    day          TEXT    NOT NULL,
+    requested    INTEGER NOT NULL,
+    granted      INTEGER NOT NULL,
+    confirmed    INTEGER NOT NULL DEFAULT 0,
+    released     INTEGER NOT NULL DEFAULT 0,
+    status       TEXT    NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX reservations_campaign ON reservations (tenant_id, campaign_id);
+
+CREATE TABLE reservation_slots (
+    reservation_id  INTEGER NOT NULL REFERENCES reservations (id),
+    slot            INTEGER NOT NULL,
+    amount          INTEGER NOT NULL,
+    PRIMARY KEY (reservation_id, slot)
+);
+
+CREATE TABLE audit_events (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    actor        TEXT    NOT NULL,
+    occurred_at  INTEGER NOT NULL,
+    before       TEXT    NOT NULL,
+    after        TEXT    NOT NULL
+);
+CREATE INDEX audit_events_campaign ON audit_events (tenant_id, campaign_id, id);

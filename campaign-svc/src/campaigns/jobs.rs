@@ -1,0 +1,68 @@
+//! Campaign timers: start, end, reservation lapse. Each runs in its own
+//! transaction and re-checks the state, so late or repeated runs change nothing.
+use boomerang_common::{
+    error::AppError,
+    jobs::{Handler, Job},
+    tenant::TenantId,
+};
+
+use super::{
+    Campaigns, Release,
+    budget::LAPSE,
+    lifecycle::{END, START},
+};
+
+/// Every queue the campaigns run.
+pub const QUEUES: [&str; 3] = [START, END, LAPSE];
+
+/// Runs one queue's jobs.
+#[derive(Clone, Debug)]
+pub struct Timer {
+    campaigns: Campaigns,
+    queue: &'static str,
+}
+
+impl Timer {
+    /// The handler of `queue`.
+    pub fn new(campaigns: Campaigns, queue: &'static str) -> Self {
+        Self { campaigns, queue }
+    }
+
+    async fn run(&self, job: &Job) -> Result<(), AppError> {
+        let tenant =
+            TenantId::parse(&job.tenant).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let mut tx = self.campaigns.db().begin().await?;
+        match self.queue {
+            START | END => {
+                let id = String::from_utf8(job.payload.clone())
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                if self.queue == START {
+                    self.campaigns.on_start(&mut tx, &tenant, &id).await?;
+                } else {
+                    self.campaigns.on_end(&mut tx, &tenant, &id).await?;
+                }
+            }
+            _ => {
+                let id = job
+                    .dedupe_key
+                    .strip_prefix("rs_")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("bad job key {}", job.dedupe_key))
+                    })?;
+                self.campaigns
+                    .release(&mut tx, &tenant, id, Release::All, true)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.campaigns.changed(tenant.as_str());
+        Ok(())
+    }
+}
+
+impl Handler for Timer {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        self.run(job).await.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}

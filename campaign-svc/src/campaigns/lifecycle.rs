@@ -1,0 +1,371 @@
+//! Creating, editing, scheduling and reading campaigns.
+use std::sync::Arc;
+
+use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId};
+
+use super::Campaigns;
+use crate::{
+    domain::{
+        lifecycle::{Status, Transition},
+        schedule::Schedule,
+        spec::CampaignSpec,
+        targeting::{self, Candidate, Context},
+    },
+    repo::{
+        budget::{self, Key},
+        campaigns::{self as repo, AuditRow, CampaignRow, VersionRow},
+    },
+};
+
+/// Job queues.
+pub const START: &str = "campaign.start";
+/// End.
+pub const END: &str = "campaign.end";
+
+/// A campaign as responses show it: the head and the version asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignView {
+    /// Head.
+    pub head: CampaignRow,
+    /// The version shown.
+    pub version: VersionRow,
+}
+
+/// A campaign version that applies to a purchase.
+#[derive(Clone, Debug)]
+pub struct Applicable {
+    /// Campaign id.
+    pub id: String,
+    /// Version in force.
+    pub version: VersionRow,
+    /// The customer's variant, if the campaign has variants.
+    pub variant: Option<crate::domain::spec::Variant>,
+}
+
+impl Candidate for Applicable {
+    fn priority(&self) -> i32 {
+        self.version.spec.priority
+    }
+    fn stacking(&self) -> crate::domain::spec::Stacking {
+        self.version.spec.stacking
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+fn json(view: Option<&CampaignView>) -> String {
+    view.map_or_else(
+        || "null".to_owned(),
+        |v| {
+            serde_json::json!({
+                "status": v.head.status.as_str(),
+                "version": v.head.version,
+                "spec": v.version.spec,
+            })
+            .to_string()
+        },
+    )
+}
+
+impl Campaigns {
+    /// Creates a draft.
+    pub async fn create(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        spec: CampaignSpec,
+    ) -> Result<CampaignView, AppError> {
+        let now = self.clock().now();
+        repo::insert(conn, tenant.as_str(), id, &spec, now).await?;
+        for b in &spec.budgets {
+            let key = Key {
+                tenant: tenant.as_str(),
+                campaign: id,
+                asset: &b.total.asset,
+            };
+            budget::set_total(conn, key, b.total.minor).await?;
+        }
+        let view = self.view(conn, tenant, id, None).await?;
+        self.audit(conn, tenant, actor, "created", None, &view)
+            .await?;
+        Ok(view)
+    }
+
+    /// Edits a draft in place; a scheduled or live campaign gets a new version.
+    pub async fn update(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        spec: CampaignSpec,
+        expected_version: Option<i64>,
+    ) -> Result<CampaignView, AppError> {
+        let now = self.clock().now();
+        let head = repo::head_for_update(conn, self.db(), tenant.as_str(), id).await?;
+        if expected_version.is_some_and(|v| v != head.version) {
+            return Err(AppError::Aborted(format!(
+                "campaign {id} is at version {}, not {}; read it again",
+                head.version,
+                expected_version.unwrap_or_default()
+            )));
+        }
+        if !head.status.editable() {
+            return Err(AppError::Precondition(format!(
+                "a {} campaign cannot be changed",
+                head.status.as_str()
+            )));
+        }
+        let before = self.view(conn, tenant, id, None).await?;
+        if head.status.edits_in_place() {
+            repo::replace_draft(conn, tenant.as_str(), id, &spec).await?;
+        } else {
+            let next = head.version + 1;
+            repo::close_version(conn, tenant.as_str(), id, head.version, now).await?;
+            repo::insert_version(conn, tenant.as_str(), id, next, &spec, now, Some(now)).await?;
+            repo::set_head(conn, tenant.as_str(), id, head.status, next, now).await?;
+            self.schedule_timers(conn, tenant, id, next, &spec.schedule)
+                .await?;
+        }
+        for b in &spec.budgets {
+            let key = Key {
+                tenant: tenant.as_str(),
+                campaign: id,
+                asset: &b.total.asset,
+            };
+            budget::set_total(conn, key, b.total.minor).await?;
+        }
+        let after = self.view(conn, tenant, id, None).await?;
+        self.audit(conn, tenant, actor, "updated", Some(&before), &after)
+            .await?;
+        Ok(after)
+    }
+
+    /// Applies a lifecycle transition (explicit call, or a timer with actor "system").
+    pub async fn transition(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        t: Transition,
+    ) -> Result<CampaignView, AppError> {
+        let now = self.clock().now();
+        let head = repo::head_for_update(conn, self.db(), tenant.as_str(), id).await?;
+        let mut status = head.status.apply(t).map_err(AppError::Precondition)?;
+        let before = self.view(conn, tenant, id, None).await?;
+        if t == Transition::Schedule {
+            // Version 1's terms are in force from now on, and the timers are set.
+            repo::open_version(conn, tenant.as_str(), id, head.version, now).await?;
+            let schedule = &before.version.spec.schedule;
+            if schedule.ends_at <= now {
+                return Err(AppError::Precondition(format!(
+                    "campaign {id} ends in the past; edit its schedule first"
+                )));
+            }
+            self.schedule_timers(conn, tenant, id, head.version, schedule)
+                .await?;
+            if schedule.starts_at <= now {
+                status = Status::Active;
+            }
+        }
+        repo::set_head(conn, tenant.as_str(), id, status, head.version, now).await?;
+        if matches!(status, Status::Ended) {
+            repo::close_version(conn, tenant.as_str(), id, head.version, now).await?;
+        }
+        let after = self.view(conn, tenant, id, None).await?;
+        self.audit(conn, tenant, actor, t.action(), Some(&before), &after)
+            .await?;
+        Ok(after)
+    }
+
+    async fn schedule_timers(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+        version: i64,
+        schedule: &Schedule,
+    ) -> Result<(), AppError> {
+        let key = format!("{id}@{version}");
+        jobs::schedule(conn, tenant, START, &key, schedule.starts_at, id.as_bytes()).await?;
+        jobs::schedule(conn, tenant, END, &key, schedule.ends_at, id.as_bytes()).await?;
+        Ok(())
+    }
+
+    /// The start timer: scheduled -> active, if the current schedule has started.
+    pub async fn on_start(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<(), AppError> {
+        let view = self.view(conn, tenant, id, None).await?;
+        if view.head.status == Status::Scheduled
+            && view.version.spec.schedule.starts_at <= self.clock().now()
+        {
+            self.transition(conn, tenant, "system", id, Transition::Activate)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The end timer: scheduled, active or paused -> ended, if the current schedule is over.
+    pub async fn on_end(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<(), AppError> {
+        let view = self.view(conn, tenant, id, None).await?;
+        let live = matches!(
+            view.head.status,
+            Status::Scheduled | Status::Active | Status::Paused
+        );
+        if live && view.version.spec.schedule.ends_at <= self.clock().now() {
+            self.transition(conn, tenant, "system", id, Transition::End)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The current version, or the one in force at `at`.
+    pub async fn view(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+        at: Option<i64>,
+    ) -> Result<CampaignView, AppError> {
+        Ok(self.view_with_versions(conn, tenant, id, at).await?.0)
+    }
+
+    /// As [`Campaigns::view`], with every version.
+    pub async fn view_with_versions(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+        at: Option<i64>,
+    ) -> Result<(CampaignView, Vec<VersionRow>), AppError> {
+        let head = repo::head_for_update(conn, self.db(), tenant.as_str(), id).await?;
+        let versions = repo::versions(conn, tenant.as_str(), id).await?;
+        let version = match at {
+            None => versions.iter().find(|v| v.version == head.version),
+            Some(t) => versions.iter().find(|v| in_force(v, t)),
+        }
+        .cloned()
+        .ok_or_else(|| match at {
+            Some(_) => AppError::NotFound(format!(
+                "no version of campaign {id} was in force at that instant"
+            )),
+            None => AppError::Internal(anyhow::anyhow!("campaign {id} lacks its current version")),
+        })?;
+        Ok((CampaignView { head, version }, versions))
+    }
+
+    /// Reads a campaign outside a write transaction.
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        at: Option<i64>,
+    ) -> Result<(CampaignView, Vec<VersionRow>), AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        self.view_with_versions(&mut conn, tenant, id, at).await
+    }
+
+    /// Campaigns with one of `statuses`, after id `after`.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        statuses: &[Status],
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CampaignView>, AppError> {
+        let heads = repo::list(self.db(), tenant.as_str(), statuses, after, limit).await?;
+        let mut conn = self.db().pool().acquire().await?;
+        let mut out = Vec::with_capacity(heads.len());
+        for h in heads {
+            out.push(self.view(&mut conn, tenant, &h.id, None).await?);
+        }
+        Ok(out)
+    }
+
+    /// The versions in force at `at` that apply to `ctx`, after stacking.
+    pub async fn applicable(
+        &self,
+        tenant: &TenantId,
+        at: i64,
+        ctx: &Context,
+    ) -> Result<Vec<Applicable>, AppError> {
+        let live = match self.inner.cache.get(tenant.as_str()) {
+            Some(live) => live,
+            None => {
+                let live = Arc::new(repo::live(self.db(), tenant.as_str()).await?);
+                self.inner.cache.put(tenant.as_str(), live.clone());
+                live
+            }
+        };
+        let candidates = live
+            .iter()
+            .filter_map(|(head, versions)| {
+                let version = versions.iter().find(|v| in_force(v, at)).or_else(|| {
+                    // Scheduled but not yet started: its first version is published but not in force until the start.
+                    versions.iter().find(|v| v.version == head.version)
+                })?;
+                let spec = &version.spec;
+                if !spec.schedule.applies_at(at) || !targeting::matches(&spec.conditions, ctx) {
+                    return None;
+                }
+                let variant =
+                    targeting::variant_for(&head.id, &ctx.customer, &spec.variants).cloned();
+                Some(Applicable {
+                    id: head.id.clone(),
+                    version: version.clone(),
+                    variant,
+                })
+            })
+            .collect();
+        Ok(targeting::stack(candidates))
+    }
+
+    /// Audit entries, newest first.
+    pub async fn audit_log(
+        &self,
+        tenant: &TenantId,
+        campaign: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, AppError> {
+        repo::audit_page(self.db(), tenant.as_str(), campaign, before, limit).await
+    }
+
+    async fn audit(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        actor: &str,
+        action: &str,
+        before: Option<&CampaignView>,
+        after: &CampaignView,
+    ) -> Result<(), AppError> {
+        let row = AuditRow {
+            id: 0,
+            campaign_id: after.head.id.clone(),
+            action: action.to_owned(),
+            actor: actor.to_owned(),
+            occurred_at: self.clock().now(),
+            before: json(before),
+            after: json(Some(after)),
+        };
+        repo::audit(conn, tenant.as_str(), &row).await
+    }
+}
+
+fn in_force(v: &VersionRow, at: i64) -> bool {
+    v.effective_from.is_some_and(|from| from <= at) && v.effective_to.is_none_or(|to| at < to)
+}

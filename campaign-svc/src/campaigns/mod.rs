@@ -1,0 +1,57 @@
+//! The campaign facade: each mutation runs in the caller's transaction
+//! (idempotency key claimed first), writes its audit entry and its timers
+//! (start, end, reservation lapse) in that same transaction.
+mod budget;
+mod cache;
+pub mod jobs;
+mod lifecycle;
+
+use std::sync::Arc;
+
+use boomerang_common::{db::Db, time::Clock};
+
+pub use budget::{Release, Report, Reserve, reservation_ref};
+pub use lifecycle::CampaignView;
+
+use cache::ApplicableCache;
+
+/// Campaigns of one service instance.
+#[derive(Clone, Debug)]
+pub struct Campaigns {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    clock: Clock,
+    cache: ApplicableCache,
+}
+
+impl Campaigns {
+    /// Over a migrated database.
+    pub fn new(db: Db, clock: Clock) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                cache: ApplicableCache::default(),
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Forgets cached applicable campaigns of `tenant` (after any change).
+    pub fn changed(&self, tenant: &str) {
+        self.inner.cache.invalidate(tenant);
+    }
+}

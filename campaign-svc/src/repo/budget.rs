@@ -1,0 +1,416 @@
+//! Budget slots, per-day and per-customer use, and reservations.
+//!
+//! Every check-and-take is one locked row: a conditional UPDATE, or a row
+//! read `FOR UPDATE` on PostgreSQL (SQLite's single writer serialises), so
+//! reserved + confirmed never passes a limit whatever the concurrency.
+use boomerang_common::{
+    db::{Conn, Db},
+    error::AppError,
+};
+use sqlx::{Row as _, any::AnyRow};
+
+use crate::domain::budget::{SLOTS, split};
+
+/// Identifies a campaign's budget in one asset.
+#[derive(Clone, Copy, Debug)]
+pub struct Key<'a> {
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Campaign.
+    pub campaign: &'a str,
+    /// Asset.
+    pub asset: &'a str,
+}
+
+/// Sets slot capacities for a budget total (new campaign or new version).
+pub async fn set_total(conn: &mut Conn, k: Key<'_>, total: i64) -> Result<(), AppError> {
+    for (slot, capacity) in split(total, SLOTS).into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO budget_slots (tenant_id, campaign_id, asset, slot, capacity) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, campaign_id, asset, slot) DO UPDATE SET capacity = excluded.capacity",
+        )
+        .bind(k.tenant)
+        .bind(k.campaign)
+        .bind(k.asset)
+        .bind(i64::try_from(slot).unwrap_or_default())
+        .bind(capacity)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes up to `need` from the slots, starting at `start`; returns (slot, amount) taken.
+pub async fn take(
+    conn: &mut Conn,
+    db: &Db,
+    k: Key<'_>,
+    need: i64,
+    start: i64,
+) -> Result<Vec<(i64, i64)>, AppError> {
+    let mut taken = Vec::new();
+    let mut left = need;
+    let free_sql = format!(
+        "SELECT capacity - reserved - confirmed AS free FROM budget_slots \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND slot = $4 {}",
+        db.for_update()
+    );
+    for i in 0..SLOTS {
+        if left == 0 {
+            break;
+        }
+        let slot = (start + i).rem_euclid(SLOTS);
+        // The common case in one statement: the slot has all we need.
+        let whole = sqlx::query(
+            "UPDATE budget_slots SET reserved = reserved + $5 \
+             WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND slot = $4 \
+               AND capacity - reserved - confirmed >= $5",
+        )
+        .bind(k.tenant)
+        .bind(k.campaign)
+        .bind(k.asset)
+        .bind(slot)
+        .bind(left)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if whole == 1 {
+            taken.push((slot, left));
+            left = 0;
+            continue;
+        }
+        // Otherwise take what it has, under its row lock.
+        let free: i64 = match sqlx::query(&free_sql)
+            .bind(k.tenant)
+            .bind(k.campaign)
+            .bind(k.asset)
+            .bind(slot)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            Some(r) => r.try_get("free")?,
+            None => 0,
+        };
+        let n = free.min(left);
+        if n > 0 {
+            move_slot(conn, k, slot, n, 0).await?;
+            taken.push((slot, n));
+            left -= n;
+        }
+    }
+    Ok(taken)
+}
+
+/// Adds `reserved` and `confirmed` deltas to a slot.
+pub async fn move_slot(
+    conn: &mut Conn,
+    k: Key<'_>,
+    slot: i64,
+    reserved: i64,
+    confirmed: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE budget_slots SET reserved = reserved + $5, confirmed = confirmed + $6 \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND slot = $4",
+    )
+    .bind(k.tenant)
+    .bind(k.campaign)
+    .bind(k.asset)
+    .bind(slot)
+    .bind(reserved)
+    .bind(confirmed)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A use counter (per day or per customer): locks its row and returns its use.
+pub async fn lock_use(
+    conn: &mut Conn,
+    k: Key<'_>,
+    table: Counter,
+    who: &str,
+) -> Result<i64, AppError> {
+    let (t, col) = table.names();
+    let sql = format!(
+        "INSERT INTO {t} (tenant_id, campaign_id, asset, {col}, used) VALUES ($1, $2, $3, $4, 0) \
+         ON CONFLICT (tenant_id, campaign_id, asset, {col}) DO UPDATE SET used = {t}.used RETURNING used"
+    );
+    let row = sqlx::query(&sql)
+        .bind(k.tenant)
+        .bind(k.campaign)
+        .bind(k.asset)
+        .bind(who)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get("used")?)
+}
+
+/// Adds to a use counter.
+pub async fn add_use(
+    conn: &mut Conn,
+    k: Key<'_>,
+    table: Counter,
+    who: &str,
+    delta: i64,
+) -> Result<(), AppError> {
+    let (t, col) = table.names();
+    let sql = format!(
+        "UPDATE {t} SET used = used + $5 WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND {col} = $4"
+    );
+    sqlx::query(&sql)
+        .bind(k.tenant)
+        .bind(k.campaign)
+        .bind(k.asset)
+        .bind(who)
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Which use counter.
+#[derive(Clone, Copy, Debug)]
+pub enum Counter {
+    /// Per local day.
+    Day,
+    /// Per customer.
+    Customer,
+}
+
+impl Counter {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Day => ("budget_days", "day"),
+            Self::Customer => ("participants", "customer_id"),
+        }
+    }
+}
+
+/// What an order already holds of a campaign's budget.
+pub async fn order_use(conn: &mut Conn, k: Key<'_>, order: &str) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(granted - released), 0) AS BIGINT) AS used FROM reservations \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND order_id = $4 AND status IN ('reserved', 'confirmed')",
+    )
+    .bind(k.tenant)
+    .bind(k.campaign)
+    .bind(k.asset)
+    .bind(order)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get("used")?)
+}
+
+/// A reservation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// Id.
+    pub id: i64,
+    /// Campaign.
+    pub campaign_id: String,
+    /// Asset.
+    pub asset: String,
+    /// Customer.
+    pub customer_id: String,
+    /// Order.
+    pub order_id: String,
+    /// Variant.
+    pub variant: String,
+    /// Local day of the reservation.
+    pub day: String,
+    /// Asked.
+    pub requested: i64,
+    /// Granted.
+    pub granted: i64,
+    /// Confirmed.
+    pub confirmed: i64,
+    /// Given back.
+    pub released: i64,
+    /// reserved | confirmed | released | expired.
+    pub status: String,
+    /// Lapse time.
+    pub expires_at: i64,
+}
+
+fn reservation(r: &AnyRow) -> Result<Reservation, sqlx::Error> {
+    Ok(Reservation {
+        id: r.try_get("id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        asset: r.try_get("asset")?,
+        customer_id: r.try_get("customer_id")?,
+        order_id: r.try_get("order_id")?,
+        variant: r.try_get("variant")?,
+        day: r.try_get("day")?,
+        requested: r.try_get("requested")?,
+        granted: r.try_get("granted")?,
+        confirmed: r.try_get("confirmed")?,
+        released: r.try_get("released")?,
+        status: r.try_get("status")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+/// Inserts a reservation and its slot parts; returns its id.
+pub async fn insert_reservation(
+    conn: &mut Conn,
+    tenant: &str,
+    r: &Reservation,
+    parts: &[(i64, i64)],
+    now: i64,
+) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "INSERT INTO reservations (tenant_id, campaign_id, asset, customer_id, order_id, variant, day, requested, \
+         granted, status, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'reserved', $10, $11) \
+         RETURNING id",
+    )
+    .bind(tenant)
+    .bind(&r.campaign_id)
+    .bind(&r.asset)
+    .bind(&r.customer_id)
+    .bind(&r.order_id)
+    .bind(&r.variant)
+    .bind(&r.day)
+    .bind(r.requested)
+    .bind(r.granted)
+    .bind(r.expires_at)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    for (slot, amount) in parts {
+        sqlx::query(
+            "INSERT INTO reservation_slots (reservation_id, slot, amount) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(slot)
+        .bind(amount)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// A reservation by id, within the tenant, locked on PostgreSQL.
+pub async fn get_reservation(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &str,
+    id: i64,
+) -> Result<Option<Reservation>, AppError> {
+    let sql = format!(
+        "SELECT id, campaign_id, asset, customer_id, order_id, variant, day, requested, granted, confirmed, released, \
+         status, expires_at FROM reservations WHERE tenant_id = $1 AND id = $2 {}",
+        db.for_update()
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.as_ref().map(reservation).transpose()?)
+}
+
+/// A reservation's slot parts.
+pub async fn parts(conn: &mut Conn, id: i64) -> Result<Vec<(i64, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT slot, amount FROM reservation_slots WHERE reservation_id = $1 ORDER BY slot",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("slot")?, r.try_get("amount")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Records a reservation's new state.
+pub async fn update_reservation(conn: &mut Conn, r: &Reservation) -> Result<(), AppError> {
+    sqlx::query("UPDATE reservations SET confirmed = $1, released = $2, status = $3 WHERE id = $4")
+        .bind(r.confirmed)
+        .bind(r.released)
+        .bind(&r.status)
+        .bind(r.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Budget figures of one asset: (total, reserved, confirmed, released).
+pub async fn figures(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+) -> Result<Vec<(String, i64, i64, i64, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT s.asset, CAST(SUM(s.capacity) AS BIGINT) AS total, CAST(SUM(s.reserved) AS BIGINT) AS reserved, \
+                CAST(SUM(s.confirmed) AS BIGINT) AS confirmed, \
+                CAST(COALESCE((SELECT SUM(r.released) FROM reservations r WHERE r.tenant_id = s.tenant_id \
+                   AND r.campaign_id = s.campaign_id AND r.asset = s.asset), 0) AS BIGINT) AS released \
+         FROM budget_slots s WHERE s.tenant_id = $1 AND s.campaign_id = $2 GROUP BY s.tenant_id, s.campaign_id, s.asset \
+         ORDER BY s.asset",
+    )
+    .bind(tenant)
+    .bind(campaign)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("asset")?,
+                r.try_get("total")?,
+                r.try_get("reserved")?,
+                r.try_get("confirmed")?,
+                r.try_get("released")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Per variant: (variant, asset, participants, reserved, confirmed, released).
+pub async fn by_variant(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+) -> Result<Vec<(String, String, i64, i64, i64, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT variant, asset, CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS participants, \
+                CAST(SUM(CASE WHEN status = 'reserved' THEN granted ELSE 0 END) AS BIGINT) AS reserved, \
+                CAST(SUM(confirmed - CASE WHEN status = 'released' THEN released ELSE 0 END) AS BIGINT) AS confirmed, \
+                CAST(SUM(released) AS BIGINT) AS released \
+         FROM reservations WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
+         GROUP BY variant, asset ORDER BY variant, asset",
+    )
+    .bind(tenant)
+    .bind(campaign)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("variant")?,
+                r.try_get("asset")?,
+                r.try_get("participants")?,
+                r.try_get("reserved")?,
+                r.try_get("confirmed")?,
+                r.try_get("released")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Distinct customers with budget granted and not wholly given back.
+pub async fn participants(db: &Db, tenant: &str, campaign: &str) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM reservations \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND granted > released AND status IN ('reserved', 'confirmed')",
+    )
+    .bind(tenant)
+    .bind(campaign)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get("n")?)
+}

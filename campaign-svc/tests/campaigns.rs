@@ -1,0 +1,375 @@
+//! campaign-svc through real gRPC on both backends: budgets under
+//! concurrency, schedules across DST, lifecycle by timers, archived terms,
+//! stacking, variants, audit, bad input.
+use std::{collections::BTreeMap, time::Duration};
+
+use boomerang_common::{
+    backend_tests,
+    jobs::RunnerConfig,
+    testing::{AsTenant, TestBackend, TestDb, channel, eventually},
+    time::{Clock, to_timestamp},
+};
+use boomerang_proto::{
+    campaign::v1::{self as pb, campaign_service_client::CampaignServiceClient},
+    common::v1::{Channel, Money},
+};
+use campaign_svc::{App, Config};
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, Request, service::interceptor::InterceptedService, transport};
+use tonic_types::StatusExt as _;
+
+type Client = CampaignServiceClient<InterceptedService<transport::Channel, AsTenant>>;
+
+fn micros(rfc3339: &str) -> i64 {
+    rfc3339
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_microsecond())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Service {
+    client: Client,
+    clock: Clock,
+    addr: std::net::SocketAddr,
+    _stop: tokio_util::sync::DropGuard,
+    _db: TestDb,
+}
+
+impl Service {
+    async fn start(backend: TestBackend, now: &str) -> anyhow::Result<Self> {
+        let db = TestDb::fresh(backend, "campaign").await?;
+        let mut cfg = Config {
+            database: db.config.clone(),
+            jobs: RunnerConfig {
+                poll_interval_ms: 10,
+                ..RunnerConfig::default()
+            },
+            ..Config::default()
+        };
+        cfg.server.listen = "127.0.0.1:0".parse()?;
+        cfg.database.max_connections = 32;
+        let clock = Clock::manual(micros(now));
+        let app = App::build_with_clock(cfg, clock.clone()).await?;
+        let addr = app.local_addr()?;
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
+        let client =
+            CampaignServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("acme")?);
+        Ok(Self {
+            client,
+            clock,
+            addr,
+            _stop: stop.drop_guard(),
+            _db: db,
+        })
+    }
+
+    async fn create(&mut self, id: &str, spec: pb::CampaignSpec) -> anyhow::Result<pb::Campaign> {
+        let req = pb::CreateCampaignRequest {
+            idempotency_key: format!("create-{id}"),
+            campaign_id: id.into(),
+            spec: Some(spec),
+        };
+        Ok(self
+            .client
+            .create_campaign(req)
+            .await?
+            .into_inner()
+            .campaign
+            .unwrap_or_default())
+    }
+
+    async fn schedule(&mut self, id: &str) -> anyhow::Result<pb::Campaign> {
+        let req = pb::ScheduleCampaignRequest {
+            idempotency_key: format!("schedule-{id}"),
+            campaign_id: id.into(),
+        };
+        Ok(self
+            .client
+            .schedule_campaign(req)
+            .await?
+            .into_inner()
+            .campaign
+            .unwrap_or_default())
+    }
+
+    async fn status(&mut self, id: &str) -> anyhow::Result<i32> {
+        let req = pb::GetCampaignRequest {
+            campaign_id: id.into(),
+            terms_at: None,
+        };
+        Ok(self
+            .client
+            .get_campaign(req)
+            .await?
+            .into_inner()
+            .campaign
+            .unwrap_or_default()
+            .status)
+    }
+
+    async fn applicable(
+        &mut self,
+        at: &str,
+        ctx: pb::ListApplicableCampaignsRequest,
+    ) -> anyhow::Result<Vec<String>> {
+        let req = pb::ListApplicableCampaignsRequest {
+            at: Some(to_timestamp(micros(at))),
+            ..ctx
+        };
+        let reply = self
+            .client
+            .list_applicable_campaigns(req)
+            .await?
+            .into_inner();
+        Ok(reply.campaigns.into_iter().map(|c| c.campaign_id).collect())
+    }
+}
+
+fn eur(amount: &str) -> Money {
+    Money {
+        amount: amount.into(),
+        asset: "EUR".into(),
+    }
+}
+
+fn spec(start: &str, end: &str) -> pb::CampaignSpec {
+    pb::CampaignSpec {
+        name: "Double points".into(),
+        terms: "Double points on every purchase while the campaign runs. Limited budget.".into(),
+        schedule: Some(pb::Schedule {
+            timezone: "Europe/Rome".into(),
+            starts_at: Some(to_timestamp(micros(start))),
+            ends_at: Some(to_timestamp(micros(end))),
+            windows: vec![],
+        }),
+        effect: Some(pb::Effect {
+            kind: Some(pb::effect::Kind::PointsMultiplier(pb::PointsMultiplier {
+                multiplier: "2".into(),
+            })),
+        }),
+        ..Default::default()
+    }
+}
+
+fn with_budget(mut s: pb::CampaignSpec, total: &str) -> pb::CampaignSpec {
+    s.budgets = vec![pb::Budget {
+        total: Some(eur(total)),
+        per_day: None,
+    }];
+    s
+}
+
+fn reserve(id: &str, key: &str, amount: &str, partial: bool) -> pb::ReserveBudgetRequest {
+    pb::ReserveBudgetRequest {
+        idempotency_key: key.into(),
+        campaign_id: id.into(),
+        amount: Some(eur(amount)),
+        ttl: None,
+        allow_partial: partial,
+        customer_id: format!("c-{key}"),
+        order_id: format!("o-{key}"),
+        variant: String::new(),
+    }
+}
+
+backend_tests! {
+    async fn two_hundred_reservations_never_overspend_fifty(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        s.create("budgeted", with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "50.00")).await?;
+        s.schedule("budgeted").await?;
+        let report = |mut c: Client| async move {
+            let r = c.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "budgeted".into() }).await?.into_inner();
+            let b = r.budgets.first().cloned().unwrap_or_default();
+            let cents = |m: Option<Money>| m.map(|m| m.amount.replace('.', "").parse::<i64>().unwrap_or(-1)).unwrap_or(0);
+            anyhow::Ok(cents(b.reserved) + cents(b.confirmed))
+        };
+        // Watch the spent budget while the race runs.
+        let watching = CancellationToken::new();
+        let (watch_client, stop_watch) = (s.client.clone(), watching.clone());
+        let watcher = tokio::spawn(async move {
+            let mut highest = 0;
+            while !stop_watch.is_cancelled() {
+                highest = highest.max(report(watch_client.clone()).await?);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            anyhow::Ok(highest)
+        });
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let mut c = s.client.clone();
+            calls.spawn(async move {
+                let reserved = c.reserve_budget(reserve("budgeted", &format!("r{i}"), "1.00", false)).await?;
+                let id = reserved.into_inner().reservation.unwrap_or_default().reservation_id;
+                if i % 2 == 0 {
+                    c.confirm_budget(pb::ConfirmBudgetRequest { idempotency_key: format!("c{i}"), reservation_id: id, amount: None }).await?;
+                }
+                Ok::<_, tonic::Status>(())
+            });
+        }
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        while let Some(done) = calls.join_next().await {
+            let key = match done? {
+                Ok(()) => "granted".to_owned(),
+                Err(s) => format!("{:?}", s.code()),
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+        watching.cancel();
+        let highest = watcher.await??;
+        assert_eq!(counts.get("granted"), Some(&50), "{counts:?}");
+        assert_eq!(counts.get("ResourceExhausted"), Some(&150), "{counts:?}");
+        assert!(highest <= 5_000, "reserved + confirmed reached {highest} cents");
+        assert_eq!(report(s.client.clone()).await?, 5_000);
+
+        // Partial grants: what is left, when asked for.
+        s.create("small", with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "10.00")).await?;
+        s.schedule("small").await?;
+        let mut granted = Vec::new();
+        for (i, partial) in [(0, true), (1, true), (2, false), (3, true)] {
+            let r = s.client.reserve_budget(reserve("small", &format!("p{i}"), "4.00", partial)).await;
+            granted.push(r.map(|r| r.into_inner().reservation.unwrap_or_default().granted.unwrap_or_default().amount).map_err(|s| s.code()));
+        }
+        assert_eq!(granted, vec![Ok("4.00".into()), Ok("4.00".into()), Err(Code::ResourceExhausted), Ok("2.00".into())]);
+        Ok(())
+    }
+
+    async fn saturdays_in_rome_across_daylight_saving(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-03-01T00:00:00Z").await?;
+        let mut weekend = spec("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        weekend.schedule.get_or_insert_default().windows = vec![pb::RecurringWindow {
+            days: vec![pb::Weekday::Saturday as i32], start_time: "00:00".into(), end_time: "23:59".into(),
+        }];
+        s.create("saturdays", weekend).await?;
+        s.schedule("saturdays").await?;
+        let ctx = pb::ListApplicableCampaignsRequest { customer_id: "c-1".into(), ..Default::default() };
+        assert_eq!(s.applicable("2026-03-28T22:30:00Z", ctx.clone()).await?, ["saturdays"], "Saturday 23:30 CET");
+        assert!(s.applicable("2026-03-28T23:30:00Z", ctx.clone()).await?.is_empty(), "Sunday 00:30 CET");
+        assert_eq!(s.applicable("2026-04-03T22:30:00Z", ctx.clone()).await?, ["saturdays"], "Saturday 00:30 CEST");
+        assert!(s.applicable("2026-04-04T22:30:00Z", ctx).await?.is_empty(), "Sunday 00:30 CEST");
+        Ok(())
+    }
+
+    async fn a_scheduled_campaign_starts_and_ends_by_itself_and_its_terms_stay(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-05-01T00:00:00Z").await?;
+        s.create("spring", spec("2026-05-10T00:00:00Z", "2026-05-20T00:00:00Z")).await?;
+        let scheduled = s.schedule("spring").await?;
+        assert_eq!(scheduled.status, pb::CampaignStatus::Scheduled as i32);
+        s.clock.advance(Duration::from_secs(10 * 86_400));
+        eventually("the start", || {
+            let mut c = s.client.clone();
+            async move {
+                let r = c.get_campaign(pb::GetCampaignRequest { campaign_id: "spring".into(), terms_at: None }).await?;
+                Ok(r.into_inner().campaign.is_some_and(|c| c.status == pb::CampaignStatus::Active as i32))
+            }
+        }).await?;
+        // A live change is a new version; the first stays readable.
+        let mut v2 = spec("2026-05-10T00:00:00Z", "2026-05-20T00:00:00Z");
+        v2.terms = "Triple points, new terms.".into();
+        let updated = s.client.update_campaign(pb::UpdateCampaignRequest {
+            idempotency_key: "u1".into(), campaign_id: "spring".into(), spec: Some(v2), expected_version: 1,
+        }).await?.into_inner().campaign.unwrap_or_default();
+        assert_eq!(updated.version, 2);
+        s.clock.advance(Duration::from_secs(11 * 86_400));
+        eventually("the end", || {
+            let mut c = s.client.clone();
+            async move {
+                let r = c.get_campaign(pb::GetCampaignRequest { campaign_id: "spring".into(), terms_at: None }).await?;
+                Ok(r.into_inner().campaign.is_some_and(|c| c.status == pb::CampaignStatus::Ended as i32))
+            }
+        }).await?;
+        s.client.archive_campaign(pb::ArchiveCampaignRequest { idempotency_key: "a".into(), campaign_id: "spring".into() }).await?;
+        assert_eq!(s.status("spring").await?, pb::CampaignStatus::Archived as i32);
+        // Version 1 was in force from scheduling until the edit on day 10.
+        let then = s.client.get_campaign(pb::GetCampaignRequest {
+            campaign_id: "spring".into(), terms_at: Some(to_timestamp(micros("2026-05-05T00:00:00Z"))),
+        }).await?.into_inner();
+        let v1 = then.campaign.unwrap_or_default();
+        assert_eq!(v1.version, 1);
+        assert!(v1.spec.unwrap_or_default().terms.starts_with("Double points"));
+        assert_eq!(then.versions.len(), 2);
+        let resumed = s.client.resume_campaign(pb::ResumeCampaignRequest { idempotency_key: "r".into(), campaign_id: "spring".into() }).await;
+        assert_eq!(resumed.err().map(|e| e.code()), Some(Code::FailedPrecondition));
+        Ok(())
+    }
+
+    async fn stacking_keeps_one_exclusive_and_every_stackable(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        for (id, priority, stacking) in [("excl-low", 1, pb::Stacking::Exclusive), ("excl-high", 9, pb::Stacking::Exclusive), ("stack", 0, pb::Stacking::Stackable)] {
+            let mut c = spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z");
+            c.priority = priority;
+            c.stacking = stacking as i32;
+            s.create(id, c).await?;
+            s.schedule(id).await?;
+        }
+        let ctx = pb::ListApplicableCampaignsRequest { customer_id: "c-1".into(), channel: Channel::Online as i32, ..Default::default() };
+        assert_eq!(s.applicable("2026-06-15T12:00:00Z", ctx.clone()).await?, ["excl-high", "stack"]);
+        s.client.pause_campaign(pb::PauseCampaignRequest { idempotency_key: "p".into(), campaign_id: "excl-high".into(), reason: "stock".into() }).await?;
+        assert_eq!(s.applicable("2026-06-15T12:00:00Z", ctx).await?, ["excl-low", "stack"]);
+        Ok(())
+    }
+
+    async fn variants_are_stable_per_customer(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        let mut ab = spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z");
+        ab.effect = None;
+        ab.variants = vec![
+            pb::Variant { name: "control".into(), weight: 50, effect: None },
+            pb::Variant { name: "bonus".into(), weight: 50, effect: Some(pb::Effect { kind: Some(pb::effect::Kind::ExtraPercent(pb::ExtraPercent { asset: "EUR".into(), percent: "5".into() })) }) },
+        ];
+        s.create("ab", ab).await?;
+        s.schedule("ab").await?;
+        let mut bonus = 0;
+        for i in 0..200 {
+            let req = pb::ListApplicableCampaignsRequest { customer_id: format!("c-{i}"), at: Some(to_timestamp(micros("2026-06-15T12:00:00Z"))), ..Default::default() };
+            let first = s.client.list_applicable_campaigns(req.clone()).await?.into_inner().campaigns;
+            let again = s.client.list_applicable_campaigns(req).await?.into_inner().campaigns;
+            assert_eq!(first, again, "stable for c-{i}");
+            if first.first().is_some_and(|c| c.variant == "bonus") {
+                bonus += 1;
+            }
+        }
+        assert!((70..=130).contains(&bonus), "{bonus} of 200 in a 50% arm");
+        Ok(())
+    }
+
+    async fn bad_input_is_refused_with_field_violations(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        let base = || spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z");
+        let mut cases: Vec<(pb::CampaignSpec, &str)> = Vec::new();
+        let mut c = base(); c.schedule.get_or_insert_default().ends_at = Some(to_timestamp(micros("2026-05-01T00:00:00Z"))); cases.push((c, "spec.schedule.ends_at"));
+        let mut c = base(); c.schedule.get_or_insert_default().timezone = "Mars/Olympus".into(); cases.push((c, "spec.schedule.timezone"));
+        let mut c = base(); c.terms = " ".into(); cases.push((c, "spec.terms"));
+        let mut c = base(); c.effect = Some(pb::Effect { kind: Some(pb::effect::Kind::ExtraPercent(pb::ExtraPercent { asset: "EUR".into(), percent: "120".into() })) }); cases.push((c, "spec.effect.extra_percent.percent"));
+        let mut c = base(); c.effect = Some(pb::Effect { kind: Some(pb::effect::Kind::PointsMultiplier(pb::PointsMultiplier { multiplier: "0.5".into() })) }); cases.push((c, "spec.effect.points_multiplier.multiplier"));
+        cases.push((with_budget(base(), "0.00"), "spec.budgets[0].total.amount"));
+        for (i, (bad, field)) in cases.into_iter().enumerate() {
+            let req = pb::CreateCampaignRequest { idempotency_key: format!("bad-{i}"), campaign_id: format!("bad-{i}"), spec: Some(bad) };
+            let status = s.client.create_campaign(req).await.err().ok_or_else(|| anyhow::anyhow!("accepted case {i}"))?;
+            assert_eq!(status.code(), Code::InvalidArgument, "{field}");
+            let fields: Vec<String> = status.get_details_bad_request().map(|b| b.field_violations.into_iter().map(|f| f.field).collect()).unwrap_or_default();
+            assert!(fields.iter().any(|f| f == field), "{fields:?} lacks {field}");
+        }
+        Ok(())
+    }
+
+    async fn every_change_is_audited_with_its_actor(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        let mut req = Request::new(pb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "audited".into(), spec: Some(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z")) });
+        req.metadata_mut().insert("x-boomerang-actor", "marketing@shop".parse()?);
+        s.client.create_campaign(req).await?;
+        s.schedule("audited").await?;
+        let events = s.client.list_audit_events(pb::ListAuditEventsRequest { campaign_id: "audited".into(), page: None }).await?.into_inner().events;
+        let actions: Vec<(String, String)> = events.iter().map(|e| (e.action.clone(), e.actor.clone())).collect();
+        assert_eq!(actions, vec![("scheduled".into(), "unknown".into()), ("created".into(), "marketing@shop".into())]);
+        assert!(events[0].before.contains("\"draft\"") && events[0].after.contains("\"active\""));
+        // Another tenant sees nothing of it.
+        let mut beta = CampaignServiceClient::with_interceptor(channel(s.addr).await?, AsTenant::new("beta")?);
+        let seen = beta.get_campaign(pb::GetCampaignRequest { campaign_id: "audited".into(), terms_at: None }).await;
+        assert_eq!(seen.err().map(|e| e.code()), Some(Code::NotFound));
+        let listed = beta.list_audit_events(pb::ListAuditEventsRequest::default()).await?.into_inner();
+        assert!(listed.events.is_empty());
+        Ok(())
+    }
+}
