@@ -235,6 +235,32 @@ backend_tests! {
         Ok(())
     }
 
+    async fn a_lowered_budget_and_foreign_assets_grant_nothing_more(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        s.create("b", with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "8.00")).await?;
+        s.schedule("b").await?;
+        let r = s.client.reserve_budget(reserve("b", "first", "6.00", false)).await?.into_inner().reservation.unwrap_or_default();
+        let lowered = with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "5.00");
+        s.client.update_campaign(pb::UpdateCampaignRequest { idempotency_key: "low".into(), campaign_id: "b".into(), spec: Some(lowered), expected_version: 0 }).await?;
+        let more = s.client.reserve_budget(reserve("b", "second", "0.50", true)).await;
+        assert_eq!(more.err().map(|e| e.code()), Some(Code::ResourceExhausted));
+        let points = s.client.reserve_budget(pb::ReserveBudgetRequest { amount: Some(Money { amount: "5".into(), asset: "PTS".into() }), ..reserve("b", "pts", "1.00", false) }).await;
+        assert_eq!(points.err().map(|e| e.code()), Some(Code::FailedPrecondition));
+        let wrong = s.client.confirm_budget(pb::ConfirmBudgetRequest { idempotency_key: "c".into(), reservation_id: r.reservation_id.clone(), amount: Some(Money { amount: "5".into(), asset: "PTS".into() }) }).await;
+        assert_eq!(wrong.err().map(|e| e.code()), Some(Code::InvalidArgument));
+        // Confirm 6.00, give back 2.00 then the rest: the slots end where they started.
+        s.client.confirm_budget(pb::ConfirmBudgetRequest { idempotency_key: "c2".into(), reservation_id: r.reservation_id.clone(), amount: None }).await?;
+        for (key, amount) in [("r1", Some(eur("2.00"))), ("r2", None)] {
+            s.client.release_budget(pb::ReleaseBudgetRequest { idempotency_key: key.into(), reservation_id: r.reservation_id.clone(), amount }).await?;
+        }
+        let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "b".into() }).await?.into_inner();
+        let b = report.budgets.first().cloned().unwrap_or_default();
+        assert_eq!((b.confirmed.map(|m| m.amount), b.released.map(|m| m.amount)), (Some("0.00".into()), Some("6.00".into())));
+        let again = s.client.reserve_budget(reserve("b", "third", "5.00", false)).await?;
+        assert_eq!(again.into_inner().reservation.and_then(|r| r.granted).map(|m| m.amount), Some("5.00".into()));
+        Ok(())
+    }
+
     async fn saturdays_in_rome_across_daylight_saving(backend) -> anyhow::Result<()> {
         let mut s = Service::start(backend, "2026-03-01T00:00:00Z").await?;
         let mut weekend = spec("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");

@@ -128,6 +128,12 @@ impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::PoolTimedOut => Self::Unavailable("database is busy, retry".into()),
+            // PostgreSQL deadlock or serialization failure: nothing was written; retrying is safe.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                Self::Aborted("concurrent update, retry".into())
+            }
             _ => Self::Internal(anyhow::Error::new(err).context("database")),
         }
     }

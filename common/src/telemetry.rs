@@ -174,6 +174,12 @@ pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
     let _ = span.set_parent(parent);
 }
 
+/// Writes the current span's W3C trace context into outgoing gRPC metadata.
+pub fn inject_metadata(metadata: &mut tonic::metadata::MetadataMap) {
+    let cx = tracing::Span::current().context();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut MetadataInjector(metadata)));
+}
+
 /// Client interceptor: sends the current span's W3C trace context downstream.
 pub fn propagate_context(mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     let cx = tracing::Span::current().context();

@@ -55,6 +55,16 @@ CREATE TABLE participants (
     PRIMARY KEY (tenant_id, campaign_id, asset, customer_id)
 );
 
+-- Per order use, for per-order caps.
+CREATE TABLE order_use (
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    asset        TEXT    NOT NULL,
+    order_id     TEXT    NOT NULL,
+    used         BIGINT  NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, campaign_id, asset, order_id)
+);
+
 CREATE TABLE reservations (
     id           BIGSERIAL PRIMARY KEY,
     tenant_id    TEXT    NOT NULL,
@@ -78,6 +88,7 @@ CREATE TABLE reservation_slots (
     reservation_id  BIGINT  NOT NULL REFERENCES reservations (id),
     slot            BIGINT  NOT NULL,
     amount          BIGINT  NOT NULL,
+    confirmed       BIGINT  NOT NULL DEFAULT 0,
     PRIMARY KEY (reservation_id, slot)
 );
 

@@ -55,6 +55,16 @@ CREATE TABLE participants (
     PRIMARY KEY (tenant_id, campaign_id, asset, customer_id)
 );
 
+-- Per order use, for per-order caps.
+CREATE TABLE order_use (
+    tenant_id    TEXT    NOT NULL,
+    campaign_id  TEXT    NOT NULL,
+    asset        TEXT    NOT NULL,
+    order_id     TEXT    NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, campaign_id, asset, order_id)
+);
+
 CREATE TABLE reservations (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id    TEXT    NOT NULL,
@@ -78,6 +88,7 @@ CREATE TABLE reservation_slots (
     reservation_id  INTEGER NOT NULL REFERENCES reservations (id),
     slot            INTEGER NOT NULL,
     amount          INTEGER NOT NULL,
+    confirmed       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (reservation_id, slot)
 );
 

@@ -36,13 +36,16 @@ pub struct Reserve {
     pub variant: String,
 }
 
-/// How much to give back.
-#[derive(Clone, Copy, Debug)]
-pub enum Release {
-    /// All of it.
-    All,
-    /// This much.
-    Amount(i64),
+/// An amount given for a reservation, in its asset (minor units).
+fn in_asset(amount: Option<Money>, r: &Reservation) -> Result<Option<i64>, AppError> {
+    match amount {
+        Some(m) if m.asset != r.asset => Err(AppError::invalid(
+            "amount.asset",
+            format!("the reservation is in {}", r.asset),
+        )),
+        Some(m) => Ok(Some(m.minor)),
+        None => Ok(None),
+    }
 }
 
 /// Public id of a reservation.
@@ -52,7 +55,8 @@ pub fn reservation_ref(id: i64) -> String {
 
 impl Campaigns {
     /// Reserves budget; never more than the budget, the per-day limit, or the
-    /// per-customer and per-order caps, whatever the concurrency.
+    /// per-customer and per-order caps, whatever the concurrency. Locks are
+    /// taken in one order everywhere: counters (order, customer, day), then slots.
     pub async fn reserve(
         &self,
         conn: &mut Conn,
@@ -60,19 +64,42 @@ impl Campaigns {
         r: Reserve,
     ) -> Result<Reservation, AppError> {
         let now = self.clock().now();
-        let view = self.view(conn, tenant, &r.campaign, None).await?;
-        let running = view.head.status == Status::Active
-            || (view.head.status == Status::Scheduled
-                && view.version.spec.schedule.starts_at <= now);
+        // Not locking the campaign row: reservations of one campaign must not queue on it.
+        let (view, _) = self
+            .view_with_versions(conn, tenant, &r.campaign, None, false)
+            .await?;
+        let spec = &view.version.spec;
+        let running = matches!(view.head.status, Status::Active | Status::Scheduled)
+            && spec.schedule.applies_at(now);
         if !running {
             return Err(AppError::Precondition(format!(
-                "campaign {} is {}; budget is reserved only while it runs",
+                "campaign {} is {} or outside its schedule; budget is reserved only while it runs",
                 r.campaign,
                 view.head.status.as_str()
             )));
         }
-        let spec = &view.version.spec;
         let asset = r.amount.asset.as_str();
+        let limit = spec.budgets.iter().find(|b| b.total.asset == asset);
+        if limit.is_none() && !spec.budgets.is_empty() {
+            return Err(AppError::Precondition(format!(
+                "campaign {} has no budget in {asset}",
+                r.campaign
+            )));
+        }
+        let per_order = spec.caps.per_order.as_ref().filter(|c| c.asset == asset);
+        let per_customer = spec.caps.per_customer.as_ref().filter(|c| c.asset == asset);
+        if per_order.is_some() && r.order.is_empty() {
+            return Err(AppError::invalid(
+                "order_id",
+                "required: the campaign caps each order",
+            ));
+        }
+        if per_customer.is_some() && r.customer.is_empty() {
+            return Err(AppError::invalid(
+                "customer_id",
+                "required: the campaign caps each customer",
+            ));
+        }
         let key = Key {
             tenant: tenant.as_str(),
             campaign: &r.campaign,
@@ -80,20 +107,19 @@ impl Campaigns {
         };
         let mut want = r.amount.minor;
         let mut why = "the budget is spent";
-        if let Some(cap) = spec.caps.per_order.as_ref().filter(|c| c.asset == asset) {
-            let left = cap.minor - budget::order_use(conn, key, &r.order).await?;
+        if let Some(cap) = per_order {
+            let left = cap.minor - budget::lock_use(conn, key, Counter::Order, &r.order).await?;
             if left < want {
                 (want, why) = (left, "the per-order cap is reached");
             }
         }
-        if let Some(cap) = spec.caps.per_customer.as_ref().filter(|c| c.asset == asset) {
+        if let Some(cap) = per_customer {
             let left =
                 cap.minor - budget::lock_use(conn, key, Counter::Customer, &r.customer).await?;
             if left < want {
                 (want, why) = (left, "the per-customer cap is reached");
             }
         }
-        let limit = spec.budgets.iter().find(|b| b.total.asset == asset);
         // Days are counted only under a per-day limit: the counter is one row per
         // day, which would otherwise be the hot row the slots avoid.
         let per_day = limit.and_then(|b| b.per_day);
@@ -108,11 +134,11 @@ impl Campaigns {
         }
         let want = want.max(0);
         let parts = match limit {
-            // No budget in this asset: the campaign is not limited in it.
-            None => Vec::new(),
+            None => Vec::new(), // a campaign without budgets is not limited
+            Some(_) if want == 0 => Vec::new(),
             Some(_) => {
                 let start = i64::from(rand::random::<u16>()) % SLOTS;
-                budget::take(conn, self.db(), key, want, start).await?
+                budget::take(conn, self.db(), key, want, start, r.allow_partial).await?
             }
         };
         let granted = if limit.is_some() {
@@ -123,14 +149,9 @@ impl Campaigns {
         if granted == 0 || (granted < r.amount.minor && !r.allow_partial) {
             // Dropping the transaction gives back whatever was taken.
             return Err(AppError::Exhausted(format!(
-                "campaign {}: {why} (asked {}, available {granted})",
+                "campaign {}: {why} (asked {}, available {granted} in minor units)",
                 r.campaign, r.amount.minor
             )));
-        }
-        budget::lock_use(conn, key, Counter::Customer, &r.customer).await?;
-        budget::add_use(conn, key, Counter::Customer, &r.customer, granted).await?;
-        if !day.is_empty() {
-            budget::add_use(conn, key, Counter::Day, &day, granted).await?;
         }
         let mut reservation = Reservation {
             id: 0,
@@ -147,6 +168,7 @@ impl Campaigns {
             status: "reserved".into(),
             expires_at: now.saturating_add(r.ttl),
         };
+        self.add_use(conn, key, &reservation, granted).await?;
         reservation.id =
             budget::insert_reservation(conn, tenant.as_str(), &reservation, &parts, now).await?;
         let lapse_key = reservation_ref(reservation.id);
@@ -160,7 +182,7 @@ impl Campaigns {
         conn: &mut Conn,
         tenant: &TenantId,
         id: i64,
-        amount: Option<i64>,
+        amount: Option<Money>,
     ) -> Result<Reservation, AppError> {
         let mut r = self.reservation(conn, tenant, id).await?;
         if r.status != "reserved" {
@@ -176,10 +198,10 @@ impl Campaigns {
                 reservation_ref(id)
             )));
         }
-        let confirmed = amount.unwrap_or(r.granted);
+        let confirmed = in_asset(amount, &r)?.unwrap_or(r.granted);
         if confirmed > r.granted {
             return Err(AppError::Precondition(format!(
-                "cannot confirm {confirmed}, only {} was granted",
+                "cannot confirm {confirmed}, only {} was granted (minor units)",
                 r.granted
             )));
         }
@@ -188,13 +210,13 @@ impl Campaigns {
             campaign: &r.campaign_id,
             asset: &r.asset,
         };
+        self.add_use(conn, key, &r, confirmed - r.granted).await?;
         let parts = budget::parts(conn, id).await?;
-        let held: Vec<i64> = parts.iter().map(|(_, n)| *n).collect();
-        for ((slot, n), c) in parts.iter().zip(spread(confirmed, &held)) {
-            budget::move_slot(conn, key, *slot, -n, c).await?;
+        let held: Vec<i64> = parts.iter().map(|p| p.amount).collect();
+        for (p, c) in parts.iter().zip(spread(confirmed, &held)) {
+            budget::move_slot(conn, key, p.slot, -p.amount, c).await?;
+            budget::set_part_confirmed(conn, id, p.slot, c).await?;
         }
-        self.give_back_use(conn, key, &r, r.granted - confirmed)
-            .await?;
         r.confirmed = confirmed;
         r.released = r.granted - confirmed;
         r.status = "confirmed".into();
@@ -202,51 +224,52 @@ impl Campaigns {
         Ok(r)
     }
 
-    /// Releases a reservation, or gives back confirmed budget (a return).
+    /// Releases a reservation (all of it), or gives back confirmed budget (a
+    /// return, wholly or in part). The lapse timer releases reserved budget only.
     pub async fn release(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         id: i64,
-        how: Release,
+        amount: Option<Money>,
         lapse: bool,
     ) -> Result<Reservation, AppError> {
         let mut r = self.reservation(conn, tenant, id).await?;
+        let asked = in_asset(amount, &r)?;
         let key = Key {
             tenant: tenant.as_str(),
             campaign: &r.campaign_id,
             asset: &r.asset,
         };
-        let parts = budget::parts(conn, id).await?;
         match r.status.as_str() {
             "reserved" => {
-                for (slot, n) in &parts {
-                    budget::move_slot(conn, key, *slot, -n, 0).await?;
+                if asked.is_some_and(|n| n != r.granted) {
+                    return Err(AppError::Precondition(
+                        "a reservation is released whole; confirm less to keep part of it".into(),
+                    ));
                 }
-                self.give_back_use(conn, key, &r, r.granted).await?;
+                self.add_use(conn, key, &r, -r.granted).await?;
+                for p in budget::parts(conn, id).await? {
+                    budget::move_slot(conn, key, p.slot, -p.amount, 0).await?;
+                }
                 r.released = r.granted;
                 r.status = if lapse { "expired" } else { "released" }.into();
             }
             "confirmed" if !lapse => {
-                let held = r.confirmed;
-                let amount = match how {
-                    Release::All => held,
-                    Release::Amount(n) if n <= held => n,
-                    Release::Amount(n) => {
-                        return Err(AppError::Precondition(format!(
-                            "cannot release {n}, only {held} is confirmed"
-                        )));
-                    }
-                };
-                // Give back from the slots in proportion to what each confirmed.
-                let shares: Vec<i64> = spread(
-                    r.confirmed,
-                    &parts.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-                );
-                for ((slot, _), c) in parts.iter().zip(spread(amount, &shares)) {
-                    budget::move_slot(conn, key, *slot, 0, -c).await?;
+                let amount = asked.unwrap_or(r.confirmed);
+                if amount > r.confirmed {
+                    return Err(AppError::Precondition(format!(
+                        "cannot release {amount}, only {} is confirmed (minor units)",
+                        r.confirmed
+                    )));
                 }
-                self.give_back_use(conn, key, &r, amount).await?;
+                self.add_use(conn, key, &r, -amount).await?;
+                let parts = budget::parts(conn, id).await?;
+                let held: Vec<i64> = parts.iter().map(|p| p.confirmed).collect();
+                for (p, back) in parts.iter().zip(spread(amount, &held)) {
+                    budget::move_slot(conn, key, p.slot, 0, -back).await?;
+                    budget::set_part_confirmed(conn, id, p.slot, p.confirmed - back).await?;
+                }
                 r.confirmed -= amount;
                 r.released += amount;
                 if r.confirmed == 0 {
@@ -265,17 +288,25 @@ impl Campaigns {
         Ok(r)
     }
 
-    async fn give_back_use(
+    /// Moves the order, customer and day counters by `delta` (counters before slots).
+    async fn add_use(
         &self,
         conn: &mut Conn,
         key: Key<'_>,
         r: &Reservation,
-        amount: i64,
+        delta: i64,
     ) -> Result<(), AppError> {
-        if amount > 0 {
-            budget::add_use(conn, key, Counter::Customer, &r.customer_id, -amount).await?;
-            if !r.day.is_empty() {
-                budget::add_use(conn, key, Counter::Day, &r.day, -amount).await?;
+        if delta == 0 {
+            return Ok(());
+        }
+        for (counter, who) in [
+            (Counter::Order, &r.order_id),
+            (Counter::Customer, &r.customer_id),
+            (Counter::Day, &r.day),
+        ] {
+            if !who.is_empty() {
+                budget::lock_use(conn, key, counter, who).await?;
+                budget::add_use(conn, key, counter, who, delta).await?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use boomerang_common::{
 };
 
 use super::{
-    Campaigns, Release,
+    Campaigns,
     budget::LAPSE,
     lifecycle::{END, START},
 };
@@ -51,7 +51,7 @@ impl Timer {
                         AppError::Internal(anyhow::anyhow!("bad job key {}", job.dedupe_key))
                     })?;
                 self.campaigns
-                    .release(&mut tx, &tenant, id, Release::All, true)
+                    .release(&mut tx, &tenant, id, None, true)
                     .await?;
             }
         }

@@ -86,7 +86,7 @@ impl Campaigns {
                 campaign: id,
                 asset: &b.total.asset,
             };
-            budget::set_total(conn, key, b.total.minor).await?;
+            budget::set_total(conn, self.db(), key, b.total.minor).await?;
         }
         let view = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "created", None, &view)
@@ -120,6 +120,23 @@ impl Campaigns {
             )));
         }
         let before = self.view(conn, tenant, id, None).await?;
+        let dropped = before.version.spec.budgets.iter().find(|old| {
+            !spec
+                .budgets
+                .iter()
+                .any(|b| b.total.asset == old.total.asset)
+        });
+        if let Some(old) = dropped.filter(|_| !head.status.edits_in_place()) {
+            // Without a budget the asset would be unlimited; a live campaign keeps its limit.
+            return Err(AppError::invalid(
+                "spec.budgets",
+                format!(
+                    "a {} campaign keeps its {} budget; lower it instead",
+                    head.status.as_str(),
+                    old.total.asset
+                ),
+            ));
+        }
         if head.status.edits_in_place() {
             repo::replace_draft(conn, tenant.as_str(), id, &spec).await?;
         } else {
@@ -136,7 +153,7 @@ impl Campaigns {
                 campaign: id,
                 asset: &b.total.asset,
             };
-            budget::set_total(conn, key, b.total.minor).await?;
+            budget::set_total(conn, self.db(), key, b.total.minor).await?;
         }
         let after = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "updated", Some(&before), &after)
@@ -232,7 +249,8 @@ impl Campaigns {
         Ok(())
     }
 
-    /// The current version, or the one in force at `at`.
+    /// The current version, or the one in force at `at`; the campaign row is
+    /// locked (changes serialise on it).
     pub async fn view(
         &self,
         conn: &mut Conn,
@@ -240,7 +258,7 @@ impl Campaigns {
         id: &str,
         at: Option<i64>,
     ) -> Result<CampaignView, AppError> {
-        Ok(self.view_with_versions(conn, tenant, id, at).await?.0)
+        Ok(self.view_with_versions(conn, tenant, id, at, true).await?.0)
     }
 
     /// As [`Campaigns::view`], with every version.
@@ -250,8 +268,13 @@ impl Campaigns {
         tenant: &TenantId,
         id: &str,
         at: Option<i64>,
+        lock: bool,
     ) -> Result<(CampaignView, Vec<VersionRow>), AppError> {
-        let head = repo::head_for_update(conn, self.db(), tenant.as_str(), id).await?;
+        let head = if lock {
+            repo::head_for_update(conn, self.db(), tenant.as_str(), id).await?
+        } else {
+            repo::head(conn, tenant.as_str(), id).await?
+        };
         let versions = repo::versions(conn, tenant.as_str(), id).await?;
         let version = match at {
             None => versions.iter().find(|v| v.version == head.version),
@@ -275,7 +298,8 @@ impl Campaigns {
         at: Option<i64>,
     ) -> Result<(CampaignView, Vec<VersionRow>), AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        self.view_with_versions(&mut conn, tenant, id, at).await
+        self.view_with_versions(&mut conn, tenant, id, at, false)
+            .await
     }
 
     /// Campaigns with one of `statuses`, after id `after`.
@@ -290,7 +314,11 @@ impl Campaigns {
         let mut conn = self.db().pool().acquire().await?;
         let mut out = Vec::with_capacity(heads.len());
         for h in heads {
-            out.push(self.view(&mut conn, tenant, &h.id, None).await?);
+            out.push(
+                self.view_with_versions(&mut conn, tenant, &h.id, None, false)
+                    .await?
+                    .0,
+            );
         }
         Ok(out)
     }
@@ -313,10 +341,8 @@ impl Campaigns {
         let candidates = live
             .iter()
             .filter_map(|(head, versions)| {
-                let version = versions.iter().find(|v| in_force(v, at)).or_else(|| {
-                    // Scheduled but not yet started: its first version is published but not in force until the start.
-                    versions.iter().find(|v| v.version == head.version)
-                })?;
+                // Only terms in force at the purchase apply: never a later or earlier version.
+                let version = versions.iter().find(|v| in_force(v, at))?;
                 let spec = &version.spec;
                 if !spec.schedule.applies_at(at) || !targeting::matches(&spec.conditions, ctx) {
                     return None;

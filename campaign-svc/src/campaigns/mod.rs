@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use boomerang_common::{db::Db, time::Clock};
 
-pub use budget::{Release, Report, Reserve, reservation_ref};
+pub use budget::{Report, Reserve, reservation_ref};
 pub use lifecycle::CampaignView;
 
 use cache::ApplicableCache;

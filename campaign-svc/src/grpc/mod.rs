@@ -16,7 +16,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    campaigns::{Campaigns, Release},
+    campaigns::Campaigns,
     domain::{
         lifecycle::{Status as Lifecycle, Transition},
         spec::Money,
@@ -429,8 +429,7 @@ impl CampaignService for CampaignServiceHandler {
         let amount = req
             .amount
             .as_ref()
-            .and_then(|m| convert::money(&mut v, "amount", Some(m)))
-            .map(|m| m.minor);
+            .and_then(|m| convert::money(&mut v, "amount", Some(m)));
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.once(
@@ -458,14 +457,10 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let id = convert::reservation_id(&req.reservation_id)?;
         let mut v = Violations::new();
-        let how = match req
+        let amount = req
             .amount
             .as_ref()
-            .and_then(|m| convert::money(&mut v, "amount", Some(m)))
-        {
-            Some(m) => Release::Amount(m.minor),
-            None => Release::All,
-        };
+            .and_then(|m| convert::money(&mut v, "amount", Some(m)));
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.once(
@@ -475,7 +470,7 @@ impl CampaignService for CampaignServiceHandler {
             &req,
             move |conn: &mut Conn| -> BoxFuture<'_, _> {
                 Box::pin(async move {
-                    let r = c.release(conn, &t, id, how, false).await?;
+                    let r = c.release(conn, &t, id, amount, false).await?;
                     Ok(pb::ReleaseBudgetResponse {
                         reservation: Some(convert::to_reservation(&r)),
                     })

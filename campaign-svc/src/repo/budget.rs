@@ -22,9 +22,30 @@ pub struct Key<'a> {
     pub asset: &'a str,
 }
 
-/// Sets slot capacities for a budget total (new campaign or new version).
-pub async fn set_total(conn: &mut Conn, k: Key<'_>, total: i64) -> Result<(), AppError> {
-    for (slot, capacity) in split(total, SLOTS).into_iter().enumerate() {
+/// Sets a budget's total (new campaign or new version). What each slot
+/// already holds stays its own; the rest of the total, if any, is shared out,
+/// so lowering a budget below what is used grants nothing more.
+pub async fn set_total(conn: &mut Conn, db: &Db, k: Key<'_>, total: i64) -> Result<(), AppError> {
+    let sql = format!(
+        "SELECT slot, reserved + confirmed AS used FROM budget_slots \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 ORDER BY slot {}",
+        db.for_update()
+    );
+    let rows = sqlx::query(&sql)
+        .bind(k.tenant)
+        .bind(k.campaign)
+        .bind(k.asset)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut used = vec![0i64; usize::try_from(SLOTS).unwrap_or(8)];
+    for r in rows {
+        let slot: i64 = r.try_get("slot")?;
+        if let Some(u) = used.get_mut(usize::try_from(slot).unwrap_or(usize::MAX)) {
+            *u = r.try_get("used")?;
+        }
+    }
+    let free = (total - used.iter().sum::<i64>()).max(0);
+    for (slot, (share, held)) in split(free, SLOTS).into_iter().zip(used).enumerate() {
         sqlx::query(
             "INSERT INTO budget_slots (tenant_id, campaign_id, asset, slot, capacity) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, campaign_id, asset, slot) DO UPDATE SET capacity = excluded.capacity",
@@ -33,64 +54,78 @@ pub async fn set_total(conn: &mut Conn, k: Key<'_>, total: i64) -> Result<(), Ap
         .bind(k.campaign)
         .bind(k.asset)
         .bind(i64::try_from(slot).unwrap_or_default())
-        .bind(capacity)
+        .bind(held + share)
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
-/// Takes up to `need` from the slots, starting at `start`; returns (slot, amount) taken.
+/// Takes up to `need` from the slots; returns (slot, amount) taken.
+///
+/// First an unlocked look: with too little left, refuse at once rather than
+/// queue on locked slots. Then the whole amount from one unlocked slot that
+/// has it (never waiting; the first slot tried depends on `start`), holding at
+/// most that one slot lock. Only if none is free, a second pass takes what each
+/// slot has, locking in ascending order. Two transactions therefore never wait
+/// on each other in a cycle.
 pub async fn take(
     conn: &mut Conn,
     db: &Db,
     k: Key<'_>,
     need: i64,
     start: i64,
+    allow_partial: bool,
 ) -> Result<Vec<(i64, i64)>, AppError> {
-    let mut taken = Vec::new();
-    let mut left = need;
-    let free_sql = format!(
-        "SELECT capacity - reserved - confirmed AS free FROM budget_slots \
-         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND slot = $4 {}",
-        db.for_update()
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(capacity - reserved - confirmed), 0) AS BIGINT) AS free FROM budget_slots \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND capacity - reserved - confirmed > 0",
+    )
+    .bind(k.tenant)
+    .bind(k.campaign)
+    .bind(k.asset)
+    .fetch_one(&mut *conn)
+    .await?;
+    let free: i64 = row.try_get("free")?;
+    if free == 0 || (free < need && !allow_partial) {
+        return Ok(Vec::new());
+    }
+    // One slot that has it all and that nobody holds (SKIP LOCKED on PostgreSQL):
+    // concurrent reservations spread over the slots instead of queueing on one.
+    let pick = format!(
+        "SELECT slot FROM budget_slots WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 \
+           AND capacity - reserved - confirmed >= $4 ORDER BY (slot + $5) % {SLOTS} LIMIT 1 {}",
+        db.skip_locked()
     );
-    for i in 0..SLOTS {
-        if left == 0 {
-            break;
-        }
-        let slot = (start + i).rem_euclid(SLOTS);
-        // The common case in one statement: the slot has all we need.
-        let whole = sqlx::query(
-            "UPDATE budget_slots SET reserved = reserved + $5 \
-             WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND slot = $4 \
-               AND capacity - reserved - confirmed >= $5",
-        )
+    let picked = sqlx::query(&pick)
         .bind(k.tenant)
         .bind(k.campaign)
         .bind(k.asset)
-        .bind(slot)
-        .bind(left)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if whole == 1 {
-            taken.push((slot, left));
-            left = 0;
-            continue;
-        }
-        // Otherwise take what it has, under its row lock.
-        let free: i64 = match sqlx::query(&free_sql)
-            .bind(k.tenant)
-            .bind(k.campaign)
-            .bind(k.asset)
-            .bind(slot)
-            .fetch_optional(&mut *conn)
-            .await?
-        {
-            Some(r) => r.try_get("free")?,
-            None => 0,
-        };
+        .bind(need)
+        .bind(start)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = picked {
+        let slot: i64 = row.try_get("slot")?;
+        move_slot(conn, k, slot, need, 0).await?;
+        return Ok(vec![(slot, need)]);
+    }
+    let sql = format!(
+        "SELECT slot, capacity - reserved - confirmed AS free FROM budget_slots \
+         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND capacity - reserved - confirmed > 0 \
+         ORDER BY slot {}",
+        db.for_update()
+    );
+    let rows = sqlx::query(&sql)
+        .bind(k.tenant)
+        .bind(k.campaign)
+        .bind(k.asset)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut taken = Vec::new();
+    let mut left = need;
+    for r in rows {
+        let (slot, free): (i64, i64) = (r.try_get("slot")?, r.try_get("free")?);
         let n = free.min(left);
         if n > 0 {
             move_slot(conn, k, slot, n, 0).await?;
@@ -176,6 +211,8 @@ pub enum Counter {
     Day,
     /// Per customer.
     Customer,
+    /// Per order.
+    Order,
 }
 
 impl Counter {
@@ -183,23 +220,9 @@ impl Counter {
         match self {
             Self::Day => ("budget_days", "day"),
             Self::Customer => ("participants", "customer_id"),
+            Self::Order => ("order_use", "order_id"),
         }
     }
-}
-
-/// What an order already holds of a campaign's budget.
-pub async fn order_use(conn: &mut Conn, k: Key<'_>, order: &str) -> Result<i64, AppError> {
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(granted - released), 0) AS BIGINT) AS used FROM reservations \
-         WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND order_id = $4 AND status IN ('reserved', 'confirmed')",
-    )
-    .bind(k.tenant)
-    .bind(k.campaign)
-    .bind(k.asset)
-    .bind(order)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get("used")?)
 }
 
 /// A reservation.
@@ -311,18 +334,53 @@ pub async fn get_reservation(
     Ok(row.as_ref().map(reservation).transpose()?)
 }
 
-/// A reservation's slot parts.
-pub async fn parts(conn: &mut Conn, id: i64) -> Result<Vec<(i64, i64)>, AppError> {
+/// A reservation's part in one slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Slot.
+    pub slot: i64,
+    /// Granted from it.
+    pub amount: i64,
+    /// Confirmed in it, net of what was given back.
+    pub confirmed: i64,
+}
+
+/// A reservation's slot parts, by slot.
+pub async fn parts(conn: &mut Conn, id: i64) -> Result<Vec<Part>, AppError> {
     let rows = sqlx::query(
-        "SELECT slot, amount FROM reservation_slots WHERE reservation_id = $1 ORDER BY slot",
+        "SELECT slot, amount, confirmed FROM reservation_slots WHERE reservation_id = $1 ORDER BY slot",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("slot")?, r.try_get("amount")?)))
+        .map(|r| {
+            Ok(Part {
+                slot: r.try_get("slot")?,
+                amount: r.try_get("amount")?,
+                confirmed: r.try_get("confirmed")?,
+            })
+        })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
+}
+
+/// Records what a reservation holds confirmed in a slot.
+pub async fn set_part_confirmed(
+    conn: &mut Conn,
+    id: i64,
+    slot: i64,
+    confirmed: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE reservation_slots SET confirmed = $1 WHERE reservation_id = $2 AND slot = $3",
+    )
+    .bind(confirmed)
+    .bind(id)
+    .bind(slot)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Records a reservation's new state.
@@ -378,7 +436,7 @@ pub async fn by_variant(
     let rows = sqlx::query(
         "SELECT variant, asset, CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS participants, \
                 CAST(SUM(CASE WHEN status = 'reserved' THEN granted ELSE 0 END) AS BIGINT) AS reserved, \
-                CAST(SUM(confirmed - CASE WHEN status = 'released' THEN released ELSE 0 END) AS BIGINT) AS confirmed, \
+                CAST(SUM(confirmed) AS BIGINT) AS confirmed, \
                 CAST(SUM(released) AS BIGINT) AS released \
          FROM reservations WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
          GROUP BY variant, asset ORDER BY variant, asset",

@@ -37,7 +37,7 @@ fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("{e}"))
 }
 
-fn head(r: &AnyRow) -> Result<CampaignRow, AppError> {
+fn head_row(r: &AnyRow) -> Result<CampaignRow, AppError> {
     let status: String = r.try_get("status")?;
     Ok(CampaignRow {
         id: r.try_get("campaign_id")?,
@@ -205,7 +205,20 @@ pub async fn head_for_update(
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref()
-        .map(head)
+        .map(head_row)
+        .transpose()?
+        .ok_or_else(|| AppError::NotFound(format!("no campaign {id}")))
+}
+
+/// The head inside a transaction, without locking it.
+pub async fn head(conn: &mut Conn, tenant: &str, id: &str) -> Result<CampaignRow, AppError> {
+    let row = sqlx::query("SELECT campaign_id, status, current_version FROM campaigns WHERE tenant_id = $1 AND campaign_id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref()
+        .map(head_row)
         .transpose()?
         .ok_or_else(|| AppError::NotFound(format!("no campaign {id}")))
 }
@@ -218,7 +231,7 @@ pub async fn get_head(db: &Db, tenant: &str, id: &str) -> Result<CampaignRow, Ap
         .fetch_optional(db.pool())
         .await?;
     row.as_ref()
-        .map(head)
+        .map(head_row)
         .transpose()?
         .ok_or_else(|| AppError::NotFound(format!("no campaign {id}")))
 }
@@ -240,7 +253,7 @@ pub async fn versions(
     rows.iter().map(version).collect()
 }
 
-/// Heads filtered by status, by id after `after`.
+/// Heads with one of `statuses`, by id after `after`.
 pub async fn list(
     db: &Db,
     tenant: &str,
@@ -248,24 +261,18 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CampaignRow>, AppError> {
-    let rows = sqlx::query(
+    let placeholders: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
         "SELECT campaign_id, status, current_version FROM campaigns \
-         WHERE tenant_id = $1 AND campaign_id > $2 ORDER BY campaign_id LIMIT $3",
-    )
-    .bind(tenant)
-    .bind(after)
-    .bind(limit.saturating_mul(4).max(limit))
-    .fetch_all(db.pool())
-    .await?;
-    let mut heads: Vec<CampaignRow> = rows
-        .iter()
-        .map(head)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .filter(|h| statuses.contains(&h.status))
-        .collect();
-    heads.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(heads)
+         WHERE tenant_id = $1 AND campaign_id > $2 AND status IN ({}) ORDER BY campaign_id LIMIT $3",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(tenant).bind(after).bind(limit);
+    for s in statuses {
+        query = query.bind(s.as_str());
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.iter().map(head_row).collect()
 }
 
 /// Live campaigns (scheduled, active) with all their versions, for applicability.
@@ -279,7 +286,7 @@ pub async fn live(db: &Db, tenant: &str) -> Result<Vec<(CampaignRow, Vec<Version
     .await?;
     let mut conn = db.pool().acquire().await?;
     let mut out = Vec::with_capacity(heads.len());
-    for h in heads.iter().map(head) {
+    for h in heads.iter().map(head_row) {
         let h = h?;
         let v = versions(&mut conn, tenant, &h.id).await?;
         out.push((h, v));
