@@ -7,6 +7,25 @@ use boomerang_common::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Where the services accrual calls run.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upstreams {
+    /// wallet-svc.
+    pub wallet: String,
+    /// campaign-svc.
+    pub campaign: String,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Self {
+            wallet: "http://127.0.0.1:50061".into(),
+            campaign: "http://127.0.0.1:50063".into(),
+        }
+    }
+}
+
 /// Everything accrual-svc needs to start.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +38,10 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Durable jobs and outbox relay.
     pub jobs: RunnerConfig,
+    /// The services accrual calls.
+    pub upstreams: Upstreams,
+    /// Run the outbox relay here (off: messages wait in the outbox for a replica that runs it).
+    pub relay: bool,
 }
 
 impl Default for Config {
@@ -28,6 +51,8 @@ impl Default for Config {
             database: DatabaseConfig::sqlite_in(".boomerang", "accrual"),
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
+            upstreams: Upstreams::default(),
+            relay: true,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! accrual-svc: loyalty programs, members and tiers; purchases and returns into rewards.
 //!
 //! [`App::build`] connects the database (running migrations), binds the
-//! listener and wires the handlers; [`App::run_until`] serves until shutdown.
+//! listener and wires the handlers; [`App::run_until`] serves gRPC and runs the
+//! outbox relay (wallet credits and reversals, campaign budget) and the
+//! birthday timers until shutdown.
+pub mod accrual;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -10,9 +13,10 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, server::GrpcServer};
+use boomerang_common::{db::Db, jobs::Runner, outbox, server::GrpcServer, time::Clock};
 use boomerang_proto::accrual::v1::accrual_service_server::AccrualServiceServer;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -20,6 +24,7 @@ pub use config::Config;
 pub struct App {
     cfg: Config,
     db: Db,
+    accrual: accrual::Accrual,
     listener: TcpListener,
     server: GrpcServer,
 }
@@ -27,14 +32,22 @@ pub struct App {
 impl App {
     /// Connects, migrates and binds (port 0 picks a free port).
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(cfg, Clock::system()).await
+    }
+
+    /// As [`App::build`], with the clock rules and timers use (tests move it).
+    pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let handler = grpc::AccrualServiceHandler::new(repo::Repo::new(db.clone()));
+        let upstream = accrual::Upstream::new(&cfg.upstreams.wallet, &cfg.upstreams.campaign)?;
+        let accrual = accrual::Accrual::new(db.clone(), clock, upstream);
+        let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new().serve_service(AccrualServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,
+            accrual,
             listener,
             server,
         })
@@ -45,16 +58,49 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then drains and closes the database.
+    /// Serves until `shutdown` resolves, then drains, stops the relay and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "accrual-svc serving");
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let clock = self.accrual.clock().clone();
+        if self.cfg.relay {
+            for topic in accrual::relay::TOPICS {
+                let relay = accrual::relay::Relay::new(self.accrual.clone(), topic);
+                let runner = outbox::relay(self.db.clone(), topic, relay, self.cfg.jobs.clone())
+                    .with_clock(clock.clone());
+                let stopped = stop.clone();
+                tasks.push(tokio::spawn(async move {
+                    runner
+                        .run_until(async move { stopped.cancelled().await })
+                        .await;
+                }));
+            }
+        }
+        let birthdays = Runner::new(
+            self.db.clone(),
+            accrual::members::BIRTHDAY,
+            accrual::members::Birthdays(self.accrual.clone()),
+            self.cfg.jobs.clone(),
+        )
+        .with_clock(clock);
+        let stopped = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            birthdays
+                .run_until(async move { stopped.cancelled().await })
+                .await;
+        }));
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
+        stop.cancel();
+        for t in tasks {
+            let _ = t.await;
+        }
         self.db.close().await;
         served
     }

@@ -14,7 +14,6 @@ use crate::{
     error::AppError,
     jobs::{self, Handler, Runner, RunnerConfig},
     tenant::TenantId,
-    time::now_micros,
 };
 
 /// Enqueues `message` for `topic` in the caller's transaction. `key` must be
@@ -27,15 +26,8 @@ pub async fn enqueue(
     key: &str,
     message: &impl Message,
 ) -> Result<bool, AppError> {
-    jobs::schedule(
-        conn,
-        tenant,
-        topic,
-        key,
-        now_micros(),
-        &message.encode_to_vec(),
-    )
-    .await
+    // Due at once (run_at 0), whatever clock the relay judges due-ness by.
+    jobs::schedule(conn, tenant, topic, key, 0, &message.encode_to_vec()).await
 }
 
 /// The relay for one topic: a job runner whose handler delivers.

@@ -136,12 +136,6 @@ impl Suite {
             ..wallet_svc::Config::default()
         })
         .await?;
-        let accrual = accrual_svc::App::build(accrual_svc::Config {
-            server: server(opts.ports.accrual),
-            database: dbs.accrual.clone(),
-            ..accrual_svc::Config::default()
-        })
-        .await?;
         let campaign = campaign_svc::App::build(campaign_svc::Config {
             server: server(opts.ports.campaign),
             database: dbs.campaign.clone(),
@@ -155,6 +149,17 @@ impl Suite {
         })
         .await?;
         let url = |app_addr: SocketAddr| format!("http://{app_addr}");
+        // Accrual calls wallet and campaign, so it is built once they are bound.
+        let accrual = accrual_svc::App::build(accrual_svc::Config {
+            server: server(opts.ports.accrual),
+            database: dbs.accrual.clone(),
+            upstreams: accrual_svc::config::Upstreams {
+                wallet: url(wallet.local_addr()?),
+                campaign: url(campaign.local_addr()?),
+            },
+            ..accrual_svc::Config::default()
+        })
+        .await?;
         let mut addrs = Addrs {
             gateway: SocketAddr::new(opts.host, 0),
             wallet: wallet.local_addr()?,

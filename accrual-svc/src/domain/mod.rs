@@ -1,1 +1,6 @@
-//! The accrual domain: pure rules and state machines, no I/O.
+//! The accrual domain, pure: programs, the reward computation with its
+//! explanation lines, tiers. No I/O; the same code serves preview, record and
+//! the recomputation after a return.
+pub mod program;
+pub mod rewards;
+pub mod tier;

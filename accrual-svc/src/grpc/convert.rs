@@ -1,3 +1,581 @@
-//! Conversions between `boomerang.accrual.v1` messages and domain types: the
-//! only place proto types meet the domain. `TryFrom` for requests (collecting
-//! field violations), `From` for responses. Filled in as RPCs land.
+//! Conversions between `boomerang.accrual.v1` messages and the domain:
+//! requests validated with field violations, responses rendered.
+use boomerang_common::{
+    error::{AppError, Violations},
+    money::{Amount, Asset},
+    time::{from_timestamp, to_timestamp},
+};
+use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
+use rust_decimal::Decimal;
+
+use crate::{
+    accrual::{MemberView, PurchaseInput, RecordedReward, members::wire},
+    domain::{
+        program::{
+            Basis, Clawback, Conversion, EarnRule, Money, Program, Rounding, Threshold, Tier,
+            TierPolicy,
+        },
+        rewards::{Explanation, Kind, Line},
+    },
+};
+
+/// A required id: 1-128 printable characters without surrounding spaces.
+pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
+    if value.is_empty() {
+        v.add(field, "required");
+    } else if value.chars().count() > 128
+        || value.chars().any(char::is_control)
+        || value.trim() != value
+    {
+        v.add(
+            field,
+            "at most 128 printable characters, no surrounding spaces",
+        );
+    }
+    value.to_owned()
+}
+
+fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
+    if value.chars().count() > max {
+        v.add(field, format!("at most {max} characters"));
+    }
+    value.to_owned()
+}
+
+/// An amount in a known asset; `positive` requires > 0, else >= 0.
+pub fn money(
+    v: &mut Violations,
+    field: &str,
+    m: Option<&pc::Money>,
+    positive: bool,
+) -> Option<Money> {
+    let m = m?;
+    let Some(asset) = Asset::builtin(&m.asset) else {
+        v.add(format!("{field}.asset"), "unknown asset");
+        return None;
+    };
+    let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
+    if amount.minor() < 0 || (positive && amount.minor() == 0) {
+        v.add(
+            format!("{field}.amount"),
+            if positive {
+                "must be positive"
+            } else {
+                "must not be negative"
+            },
+        );
+        return None;
+    }
+    Some(Money {
+        minor: amount.minor(),
+        asset: m.asset.clone(),
+    })
+}
+
+fn rate(v: &mut Violations, field: &str, s: &str, max: u32) -> String {
+    match Decimal::from_str_exact(s) {
+        Ok(d) if d >= Decimal::ZERO && d <= Decimal::from(max) => d.normalize().to_string(),
+        _ => {
+            v.add(field, format!("a decimal from 0 to {max}"));
+            String::new()
+        }
+    }
+}
+
+/// Validates a program.
+pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
+    let Some(p) = p else {
+        return Err(AppError::invalid("program", "required"));
+    };
+    let mut v = Violations::new();
+    let program_id = id(&mut v, "program.program_id", &p.program_id);
+    let name = text(&mut v, "program.name", &p.name, 128);
+    if Asset::builtin(&p.currency).is_none() || p.currency == "PTS" {
+        v.add("program.currency", "a known currency, e.g. EUR");
+    }
+    let timezone = if p.timezone.is_empty() {
+        "UTC".to_owned()
+    } else {
+        p.timezone.clone()
+    };
+    if jiff::tz::TimeZone::get(&timezone).is_err() {
+        v.add("program.timezone", "unknown IANA time zone");
+    }
+    if p.earn_rules.is_empty() || p.earn_rules.len() > 8 {
+        v.add("program.earn_rules", "1 to 8 rules");
+    }
+    let earn_rules = p
+        .earn_rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let f = format!("program.earn_rules[{i}]");
+            if Asset::builtin(&r.asset).is_none() {
+                v.add(format!("{f}.asset"), "unknown asset");
+            }
+            let basis = match pb::EarnBasis::try_from(r.basis) {
+                Ok(pb::EarnBasis::Percent) => Basis::Percent,
+                Ok(pb::EarnBasis::PerCurrencyUnit) => Basis::PerCurrencyUnit,
+                _ => {
+                    v.add(format!("{f}.basis"), "PERCENT or PER_CURRENCY_UNIT");
+                    Basis::Percent
+                }
+            };
+            let max = if basis == Basis::Percent { 100 } else { 1_000 };
+            EarnRule {
+                asset: r.asset.clone(),
+                basis,
+                rate: rate(&mut v, &format!("{f}.rate"), &r.rate, max),
+            }
+        })
+        .collect();
+    let min_order = money(
+        &mut v,
+        "program.min_order_amount",
+        p.min_order_amount.as_ref(),
+        false,
+    )
+    .map_or(0, |m| m.minor);
+    let thresholds = p
+        .thresholds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let f = format!("program.thresholds[{i}]");
+            if t.over.is_none() {
+                v.add(format!("{f}.over"), "required");
+            }
+            let over = money(&mut v, &format!("{f}.over"), t.over.as_ref(), true)?;
+            let inclusive = pb::ThresholdComparison::try_from(t.comparison)
+                == Ok(pb::ThresholdComparison::GreaterOrEqual);
+            Some(Threshold {
+                over: over.minor,
+                inclusive,
+                asset: t.asset.clone(),
+                rate: rate(&mut v, &format!("{f}.rate"), &t.rate, 1_000),
+            })
+        })
+        .collect();
+    let category_multipliers = p
+        .category_multipliers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                c.category.clone(),
+                rate(
+                    &mut v,
+                    &format!("program.category_multipliers[{i}].multiplier"),
+                    &c.multiplier,
+                    100,
+                ),
+            )
+        })
+        .collect();
+    let per_order_caps = p
+        .caps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            money(
+                &mut v,
+                &format!("program.caps[{i}].per_order"),
+                c.per_order.as_ref(),
+                true,
+            )
+        })
+        .collect();
+    let rounding = match pb::RoundingMode::try_from(p.rounding) {
+        Ok(pb::RoundingMode::HalfUp) => Rounding::HalfUp,
+        Ok(pb::RoundingMode::HalfEven) => Rounding::HalfEven,
+        Ok(pb::RoundingMode::Up) => Rounding::Up,
+        _ => Rounding::Down,
+    };
+    if p.return_window_days > 365 {
+        v.add("program.return_window_days", "at most 365");
+    }
+    if p.points_expiry_months > 120 {
+        v.add("program.points_expiry_months", "at most 120");
+    }
+    let welcome_bonus = money(
+        &mut v,
+        "program.welcome_bonus",
+        p.welcome_bonus.as_ref(),
+        true,
+    );
+    let birthday_bonus = money(
+        &mut v,
+        "program.birthday_bonus",
+        p.birthday_bonus.as_ref(),
+        true,
+    );
+    let conversion = p.conversion.as_ref().and_then(|c| {
+        let points = money(&mut v, "program.conversion.points", c.points.as_ref(), true)?;
+        if points.asset != "PTS" {
+            v.add("program.conversion.points.asset", "PTS");
+        }
+        let value = money(&mut v, "program.conversion.value", c.value.as_ref(), true)?;
+        Some(Conversion {
+            points: points.minor,
+            value,
+        })
+    });
+    let clawback = match pc::ClawbackPolicy::try_from(p.clawback_policy) {
+        Ok(pc::ClawbackPolicy::OnlyPending) => Clawback::OnlyPending,
+        Ok(pc::ClawbackPolicy::AllowNegative) => Clawback::AllowNegative,
+        _ => Clawback::WithinBalance,
+    };
+    let tiers = p
+        .tier_policy
+        .as_ref()
+        .map_or_else(TierPolicy::default, |t| TierPolicy {
+            by_points: pb::TierBasis::try_from(t.basis) == Ok(pb::TierBasis::PointsEarned),
+            window_days: t.window_days.clamp(1, 3_660),
+            tiers: t
+                .tiers
+                .iter()
+                .enumerate()
+                .map(|(i, x)| Tier {
+                    id: id(
+                        &mut v,
+                        &format!("program.tier_policy.tiers[{i}].tier_id"),
+                        &x.tier_id,
+                    ),
+                    name: x.name.clone(),
+                    qualifies_at: money(
+                        &mut v,
+                        &format!("program.tier_policy.tiers[{i}].qualifies_at"),
+                        x.qualifies_at.as_ref(),
+                        false,
+                    )
+                    .map_or(0, |m| m.minor),
+                    multiplier: if x.earn_multiplier.is_empty() {
+                        "1".into()
+                    } else {
+                        rate(
+                            &mut v,
+                            &format!("program.tier_policy.tiers[{i}].earn_multiplier"),
+                            &x.earn_multiplier,
+                            10,
+                        )
+                    },
+                })
+                .collect(),
+        });
+    v.check()?;
+    Ok((
+        program_id,
+        Program {
+            name,
+            currency: p.currency.clone(),
+            timezone,
+            earn_rules,
+            min_order,
+            thresholds,
+            category_multipliers,
+            excluded_categories: p.excluded_categories.clone(),
+            per_order_caps,
+            rounding,
+            return_window_days: p.return_window_days,
+            points_expiry_months: p.points_expiry_months,
+            welcome_bonus,
+            birthday_bonus,
+            conversion,
+            clawback,
+            tiers,
+        },
+    ))
+}
+
+/// A program version on the wire.
+pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb::Program {
+    let money = |minor: i64, asset: &str| {
+        Some(wire(&Money {
+            minor,
+            asset: asset.into(),
+        }))
+    };
+    pb::Program {
+        program_id: id.into(),
+        version: u32::try_from(version).unwrap_or_default(),
+        name: p.name.clone(),
+        currency: p.currency.clone(),
+        timezone: p.timezone.clone(),
+        earn_rules: p
+            .earn_rules
+            .iter()
+            .map(|r| pb::EarnRule {
+                asset: r.asset.clone(),
+                basis: (if r.basis == Basis::Percent {
+                    pb::EarnBasis::Percent
+                } else {
+                    pb::EarnBasis::PerCurrencyUnit
+                }) as i32,
+                rate: r.rate.clone(),
+            })
+            .collect(),
+        min_order_amount: money(p.min_order, &p.currency),
+        thresholds: p
+            .thresholds
+            .iter()
+            .map(|t| pb::Threshold {
+                over: money(t.over, &p.currency),
+                comparison: (if t.inclusive {
+                    pb::ThresholdComparison::GreaterOrEqual
+                } else {
+                    pb::ThresholdComparison::GreaterThan
+                }) as i32,
+                asset: t.asset.clone(),
+                rate: t.rate.clone(),
+            })
+            .collect(),
+        category_multipliers: p
+            .category_multipliers
+            .iter()
+            .map(|(c, m)| pb::CategoryMultiplier {
+                category: c.clone(),
+                multiplier: m.clone(),
+            })
+            .collect(),
+        excluded_categories: p.excluded_categories.clone(),
+        caps: p
+            .per_order_caps
+            .iter()
+            .map(|c| pb::Cap {
+                asset: c.asset.clone(),
+                per_order: Some(wire(c)),
+                per_period: None,
+                period: 0,
+            })
+            .collect(),
+        rounding: (match p.rounding {
+            Rounding::Down => pb::RoundingMode::Down,
+            Rounding::HalfUp => pb::RoundingMode::HalfUp,
+            Rounding::HalfEven => pb::RoundingMode::HalfEven,
+            Rounding::Up => pb::RoundingMode::Up,
+        }) as i32,
+        return_window_days: p.return_window_days,
+        points_expiry_months: p.points_expiry_months,
+        welcome_bonus: p.welcome_bonus.as_ref().map(wire),
+        birthday_bonus: p.birthday_bonus.as_ref().map(wire),
+        conversion: p.conversion.as_ref().map(|c| pb::Conversion {
+            points: money(c.points, "PTS"),
+            value: Some(wire(&c.value)),
+        }),
+        clawback_policy: (match p.clawback {
+            Clawback::OnlyPending => pc::ClawbackPolicy::OnlyPending,
+            Clawback::WithinBalance => pc::ClawbackPolicy::WithinBalance,
+            Clawback::AllowNegative => pc::ClawbackPolicy::AllowNegative,
+        }) as i32,
+        tier_policy: Some(pb::TierPolicy {
+            basis: (if p.tiers.by_points {
+                pb::TierBasis::PointsEarned
+            } else {
+                pb::TierBasis::Spend
+            }) as i32,
+            window_days: p.tiers.window_days,
+            tiers: p
+                .tiers
+                .tiers
+                .iter()
+                .map(|t| pb::Tier {
+                    tier_id: t.id.clone(),
+                    name: t.name.clone(),
+                    qualifies_at: money(
+                        t.qualifies_at,
+                        if p.tiers.by_points {
+                            "PTS"
+                        } else {
+                            &p.currency
+                        },
+                    ),
+                    earn_multiplier: t.multiplier.clone(),
+                })
+                .collect(),
+        }),
+        published_at: Some(to_timestamp(published_at)),
+    }
+}
+
+/// Validates a purchase.
+pub fn purchase(
+    p: Option<&pb::Purchase>,
+    request_hash: Vec<u8>,
+) -> Result<PurchaseInput, AppError> {
+    let Some(p) = p else {
+        return Err(AppError::invalid("purchase", "required"));
+    };
+    let mut v = Violations::new();
+    let program_id = id(&mut v, "purchase.program_id", &p.program_id);
+    let order_id = id(&mut v, "purchase.order_id", &p.order_id);
+    let customer = id(&mut v, "purchase.customer_id", &p.customer_id);
+    if p.lines.is_empty() || p.lines.len() > 500 {
+        v.add("purchase.lines", "1 to 500 lines");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let lines = p
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let f = format!("purchase.lines[{i}]");
+            let line_id = id(&mut v, &format!("{f}.line_id"), &l.line_id);
+            if !seen.insert(line_id.clone()) {
+                v.add(format!("{f}.line_id"), "line ids are unique in an order");
+            }
+            if l.unit_price.is_none() {
+                v.add(format!("{f}.unit_price"), "required");
+            }
+            let unit = money(
+                &mut v,
+                &format!("{f}.unit_price"),
+                l.unit_price.as_ref(),
+                false,
+            );
+            let discount = money(&mut v, &format!("{f}.discount"), l.discount.as_ref(), false);
+            for m in [&unit, &discount].into_iter().flatten() {
+                if m.asset != p.currency {
+                    v.add(format!("{f}.unit_price.asset"), "the order currency");
+                }
+            }
+            if !(1..=10_000).contains(&l.quantity) {
+                v.add(format!("{f}.quantity"), "1 to 10000");
+            }
+            let unit = unit.map_or(0, |m| m.minor);
+            let discount = discount.map_or(0, |m| m.minor);
+            if discount > unit.saturating_mul(i64::from(l.quantity)) {
+                v.add(format!("{f}.discount"), "at most the line total");
+            }
+            Line {
+                line_id,
+                sku: text(&mut v, &format!("{f}.sku"), &l.sku, 128),
+                category: text(&mut v, &format!("{f}.category"), &l.category, 128),
+                unit_price: unit,
+                quantity: l.quantity,
+                discount,
+            }
+        })
+        .collect();
+    let occurred_at = match p.occurred_at.as_ref().map(from_timestamp) {
+        Some(Some(t)) => t,
+        _ => {
+            v.add("purchase.occurred_at", "required, a valid timestamp");
+            0
+        }
+    };
+    let store = text(&mut v, "purchase.store_id", &p.store_id, 128);
+    v.check()?;
+    Ok(PurchaseInput {
+        program_id,
+        order_id,
+        customer,
+        currency: p.currency.clone(),
+        lines,
+        channel: p.channel,
+        store,
+        occurred_at,
+        request_hash,
+    })
+}
+
+/// An explanation on the wire.
+pub fn to_explanation(e: &Explanation) -> pc::Explanation {
+    pc::Explanation {
+        rule: e.rule.clone(),
+        source_ref: e.source_ref.clone(),
+        description: e.description.clone(),
+        base: e.base.as_ref().map(|(amount, asset)| pc::Money {
+            amount: amount.clone(),
+            asset: asset.clone(),
+        }),
+        rate: e.rate.clone(),
+        unrounded: e.unrounded.clone(),
+        result: e.result.as_ref().map(|(minor, asset)| {
+            wire(&Money {
+                minor: *minor,
+                asset: asset.clone(),
+            })
+        }),
+        skipped: e.skipped,
+        skip_reason: e.skip_reason.clone(),
+    }
+}
+
+/// A reward on the wire; `now` decides pending or available.
+pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb::Reward {
+    let status = if preview {
+        pb::RewardStatus::Preview
+    } else if r.reversed >= r.reward.amount {
+        pb::RewardStatus::Reversed
+    } else if r.reversed > 0 {
+        pb::RewardStatus::PartlyReversed
+    } else if r.release_at.is_some_and(|t| t > now) {
+        pb::RewardStatus::Pending
+    } else {
+        pb::RewardStatus::Available
+    };
+    pb::Reward {
+        reward_id: format!("{order}#{}", r.no),
+        kind: (match r.reward.kind {
+            Kind::Base => pb::RewardKind::Base,
+            Kind::Campaign => pb::RewardKind::Campaign,
+            Kind::Voucher => pb::RewardKind::Voucher,
+        }) as i32,
+        amount: Some(wire(&Money {
+            minor: r.reward.amount - r.reversed,
+            asset: r.reward.asset.clone(),
+        })),
+        status: status as i32,
+        release_at: r.release_at.filter(|_| !preview).map(to_timestamp),
+        campaign_id: r
+            .reward
+            .offer
+            .as_ref()
+            .map(|o| o.campaign_id.clone())
+            .unwrap_or_default(),
+        campaign_version: r.reward.offer.as_ref().map_or(0, |o| o.version),
+        explanations: r.reward.explanations.iter().map(to_explanation).collect(),
+    }
+}
+
+/// A member on the wire.
+pub fn to_member(program_id: &str, m: &MemberView) -> pb::Member {
+    let opt_ins: Vec<i32> = serde_json::from_str(&m.member.opt_ins).unwrap_or_default();
+    pb::Member {
+        program_id: program_id.into(),
+        customer_id: m.member.customer_id.clone(),
+        birthday: m.member.birthday.clone(),
+        segment: m.member.segment.clone(),
+        opt_ins,
+        tier: Some(pb::TierProgress {
+            current_tier: m.tier.clone().unwrap_or_default(),
+            next_tier: m.next.as_ref().map(|(t, _)| t.clone()).unwrap_or_default(),
+            qualifying: Some(wire(&Money {
+                minor: m.qualifying,
+                asset: m.qualifying_asset.clone(),
+            })),
+            needed: m.next.as_ref().map(|(_, n)| {
+                wire(&Money {
+                    minor: *n,
+                    asset: m.qualifying_asset.clone(),
+                })
+            }),
+            review_at: m.review_at.map(to_timestamp),
+        }),
+        enrolled_at: Some(to_timestamp(m.member.enrolled_at)),
+    }
+}
+
+/// Validates "MM-DD".
+pub fn birthday(v: &mut Violations, field: &str, s: &str) -> String {
+    if !s.is_empty() {
+        let ok = s.len() == 5
+            && s.split_once('-').is_some_and(|(m, d)| {
+                matches!((m.parse::<u8>(), d.parse::<u8>()), (Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
+            });
+        if !ok {
+            v.add(field, "\"MM-DD\", e.g. \"04-21\"");
+        }
+    }
+    s.to_owned()
+}

@@ -1,30 +1,65 @@
 //! gRPC handlers of `boomerang.accrual.v1.AccrualService`.
-//!
-//! Every RPC is UNIMPLEMENTED, naming itself, until issue #6 builds it.
 pub mod convert;
-use crate::{error::AppError, repo::Repo};
-use boomerang_common::stream::BoxStream;
-use boomerang_proto::accrual::v1::{
-    ConvertPointsRequest, ConvertPointsResponse, EnrollMemberRequest, EnrollMemberResponse,
-    GetMemberRequest, GetMemberResponse, GetProgramReportRequest, GetProgramReportResponse,
-    GetProgramRequest, GetProgramResponse, PreviewPurchaseRequest, PreviewPurchaseResponse,
-    RecordPurchaseRequest, RecordPurchaseResponse, RecordReturnRequest, RecordReturnResponse,
-    UpdateMemberRequest, UpdateMemberResponse, UpsertProgramRequest, UpsertProgramResponse,
-    WatchEventsRequest, WatchEventsResponse, accrual_service_server::AccrualService,
+
+use boomerang_common::{
+    db::Conn,
+    error::{AppError, Violations},
+    idempotency::{self, IdempotencyKey},
+    stream::BoxStream,
+    tenant::{TenantId, tenant_of},
+    time::from_timestamp,
 };
+use boomerang_proto::accrual::v1::{self as pb, accrual_service_server::AccrualService};
+use futures::future::BoxFuture;
+use prost::Message;
 use tonic::{Request, Response, Status};
+
+use crate::{
+    accrual::{Accrual, ReturnInput},
+    repo::{self, MemberRow},
+};
 
 /// The `AccrualService` implementation.
 #[derive(Clone, Debug)]
 pub struct AccrualServiceHandler {
-    #[allow(dead_code)] // used as RPCs land
-    repo: Repo,
+    accrual: Accrual,
 }
 
 impl AccrualServiceHandler {
-    /// Handlers over `repo`.
-    pub fn new(repo: Repo) -> Self {
-        Self { repo }
+    /// Handlers over `accrual`.
+    pub fn new(accrual: Accrual) -> Self {
+        Self { accrual }
+    }
+
+    async fn once<R, F>(
+        &self,
+        tenant: &TenantId,
+        scope: &'static str,
+        key: &str,
+        req: &impl Message,
+        work: F,
+    ) -> Result<Response<R>, Status>
+    where
+        R: Message + Default,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        let key = IdempotencyKey::new(tenant, scope, key)?;
+        Ok(Response::new(
+            idempotency::once(self.accrual.db(), &key, req, work).await?,
+        ))
+    }
+}
+
+fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> MemberRow {
+    let m = m.cloned().unwrap_or_default();
+    MemberRow {
+        customer_id: convert::id(v, "member.customer_id", &m.customer_id),
+        birthday: convert::birthday(v, "member.birthday", &m.birthday),
+        segment: m.segment.chars().take(64).collect(),
+        opt_ins: serde_json::to_string(&m.opt_ins).unwrap_or_else(|_| "[]".into()),
+        tier: None,
+        tier_review_at: None,
+        enrolled_at,
     }
 }
 
@@ -32,79 +67,366 @@ impl AccrualServiceHandler {
 impl AccrualService for AccrualServiceHandler {
     async fn upsert_program(
         &self,
-        _: Request<UpsertProgramRequest>,
-    ) -> Result<Response<UpsertProgramResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/UpsertProgram").into())
+        req: Request<pb::UpsertProgramRequest>,
+    ) -> Result<Response<pb::UpsertProgramResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let (id, program) = convert::program(req.program.as_ref())?;
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "accrual.UpsertProgram",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let (version, at) = a.publish(conn, &t, &id, &program).await?;
+                    Ok(pb::UpsertProgramResponse {
+                        program: Some(convert::to_program(&id, version, at, &program)),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn get_program(
         &self,
-        _: Request<GetProgramRequest>,
-    ) -> Result<Response<GetProgramResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/GetProgram").into())
+        req: Request<pb::GetProgramRequest>,
+    ) -> Result<Response<pb::GetProgramResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let id = convert::id(&mut v, "program_id", &req.program_id);
+        v.check()?;
+        let mut conn = self
+            .accrual
+            .db()
+            .pool()
+            .acquire()
+            .await
+            .map_err(AppError::from)?;
+        let version = Some(i64::from(req.version)).filter(|v| *v > 0);
+        let (version, program, at) =
+            repo::program(&mut conn, tenant.as_str(), &id, version).await?;
+        Ok(Response::new(pb::GetProgramResponse {
+            program: Some(convert::to_program(&id, version, at, &program)),
+        }))
     }
 
     async fn enroll_member(
         &self,
-        _: Request<EnrollMemberRequest>,
-    ) -> Result<Response<EnrollMemberResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/EnrollMember").into())
+        req: Request<pb::EnrollMemberRequest>,
+    ) -> Result<Response<pb::EnrollMemberResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let at = req
+            .enrolled_at
+            .as_ref()
+            .and_then(from_timestamp)
+            .unwrap_or_else(|| self.accrual.clock().now());
+        let as_member = pb::Member {
+            customer_id: req.customer_id.clone(),
+            birthday: req.birthday.clone(),
+            segment: req.segment.clone(),
+            opt_ins: req.opt_ins.clone(),
+            ..Default::default()
+        };
+        let member = member_row(&mut v, Some(&as_member), at);
+        v.check()?;
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "accrual.EnrollMember",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let (view, welcome) = a.enroll(conn, &t, &program_id, member).await?;
+                    let rewards = welcome
+                        .map(|m| pb::Reward {
+                            reward_id: format!("welcome:{program_id}"),
+                            kind: pb::RewardKind::Welcome as i32,
+                            amount: Some(crate::accrual::members::wire(&m)),
+                            status: pb::RewardStatus::Available as i32,
+                            ..Default::default()
+                        })
+                        .into_iter()
+                        .collect();
+                    Ok(pb::EnrollMemberResponse {
+                        member: Some(convert::to_member(&program_id, &view)),
+                        rewards,
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn get_member(
         &self,
-        _: Request<GetMemberRequest>,
-    ) -> Result<Response<GetMemberResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/GetMember").into())
+        req: Request<pb::GetMemberRequest>,
+    ) -> Result<Response<pb::GetMemberResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let customer = convert::id(&mut v, "customer_id", &req.customer_id);
+        v.check()?;
+        let mut conn = self
+            .accrual
+            .db()
+            .pool()
+            .acquire()
+            .await
+            .map_err(AppError::from)?;
+        let view = self
+            .accrual
+            .member(&mut conn, &tenant, &program_id, &customer)
+            .await?;
+        Ok(Response::new(pb::GetMemberResponse {
+            member: Some(convert::to_member(&program_id, &view)),
+        }))
     }
 
     async fn update_member(
         &self,
-        _: Request<UpdateMemberRequest>,
-    ) -> Result<Response<UpdateMemberResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/UpdateMember").into())
+        req: Request<pb::UpdateMemberRequest>,
+    ) -> Result<Response<pb::UpdateMemberResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(
+            &mut v,
+            "member.program_id",
+            req.member.as_ref().map_or("", |m| m.program_id.as_str()),
+        );
+        let changed = member_row(&mut v, req.member.as_ref(), 0);
+        let paths: Vec<String> = req
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
+        if let Some(bad) = paths
+            .iter()
+            .find(|p| !matches!(p.as_str(), "birthday" | "segment" | "opt_ins"))
+        {
+            v.add(
+                "update_mask",
+                format!("cannot update {bad:?}; only birthday, segment, opt_ins"),
+            );
+        }
+        v.check()?;
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "accrual.UpdateMember",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let current = a
+                        .member(conn, &t, &program_id, &changed.customer_id)
+                        .await?
+                        .member;
+                    let all = paths.is_empty();
+                    let pick = |field: &str| all || paths.iter().any(|p| p == field);
+                    let merged = MemberRow {
+                        birthday: if pick("birthday") {
+                            changed.birthday.clone()
+                        } else {
+                            current.birthday.clone()
+                        },
+                        segment: if pick("segment") {
+                            changed.segment.clone()
+                        } else {
+                            current.segment.clone()
+                        },
+                        opt_ins: if pick("opt_ins") {
+                            changed.opt_ins.clone()
+                        } else {
+                            current.opt_ins.clone()
+                        },
+                        ..current
+                    };
+                    let view = a.update_member(conn, &t, &program_id, merged).await?;
+                    Ok(pb::UpdateMemberResponse {
+                        member: Some(convert::to_member(&program_id, &view)),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn preview_purchase(
         &self,
-        _: Request<PreviewPurchaseRequest>,
-    ) -> Result<Response<PreviewPurchaseResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/PreviewPurchase").into())
+        req: Request<pb::PreviewPurchaseRequest>,
+    ) -> Result<Response<pb::PreviewPurchaseResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let input = convert::purchase(req.purchase.as_ref(), vec![])?;
+        let done = self.accrual.preview(&tenant, &input).await?;
+        let now = self.accrual.clock().now();
+        Ok(Response::new(pb::PreviewPurchaseResponse {
+            program_version: u32::try_from(done.program_version).unwrap_or_default(),
+            rewards: done
+                .rewards
+                .iter()
+                .map(|r| convert::to_reward(&input.order_id, r, true, now))
+                .collect(),
+            skipped: done.skipped.iter().map(convert::to_explanation).collect(),
+        }))
     }
 
     async fn record_purchase(
         &self,
-        _: Request<RecordPurchaseRequest>,
-    ) -> Result<Response<RecordPurchaseResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/RecordPurchase").into())
+        req: Request<pb::RecordPurchaseRequest>,
+    ) -> Result<Response<pb::RecordPurchaseResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let key = IdempotencyKey::new(&tenant, "accrual.RecordPurchase", &req.idempotency_key)?;
+        let hash = idempotency::request_hash(&req.purchase.clone().unwrap_or_default());
+        let input = convert::purchase(req.purchase.as_ref(), hash)?;
+        let order = input.order_id.clone();
+        let clock = self.accrual.clock().clone();
+        let render = move |done: &crate::accrual::Recorded| pb::RecordPurchaseResponse {
+            purchase_id: order.clone(),
+            program_version: u32::try_from(done.program_version).unwrap_or_default(),
+            rewards: done
+                .rewards
+                .iter()
+                .map(|r| convert::to_reward(&order, r, false, clock.now()))
+                .collect(),
+            skipped: done.skipped.iter().map(convert::to_explanation).collect(),
+        };
+        Ok(Response::new(
+            self.accrual
+                .record(&tenant, input, &key, &req, render)
+                .await?,
+        ))
     }
 
     async fn record_return(
         &self,
-        _: Request<RecordReturnRequest>,
-    ) -> Result<Response<RecordReturnResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/RecordReturn").into())
+        req: Request<pb::RecordReturnRequest>,
+    ) -> Result<Response<pb::RecordReturnResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let order_id = convert::id(&mut v, "order_id", &req.order_id);
+        let return_id = convert::id(&mut v, "return_id", &req.return_id);
+        if req.lines.is_empty() || req.lines.len() > 500 {
+            v.add("lines", "1 to 500 lines");
+        }
+        let mut lines = std::collections::BTreeMap::new();
+        for (i, l) in req.lines.iter().enumerate() {
+            if l.quantity == 0 || l.quantity > 10_000 {
+                v.add(format!("lines[{i}].quantity"), "1 to 10000");
+            }
+            *lines.entry(l.line_id.clone()).or_insert(0u32) += l.quantity;
+        }
+        v.check()?;
+        let input = ReturnInput {
+            program_id,
+            order_id: order_id.clone(),
+            return_id,
+            lines,
+        };
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "accrual.RecordReturn",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let done = a.record_return(conn, &t, input).await?;
+                    let now = a.clock().now();
+                    Ok(pb::RecordReturnResponse {
+                        rewards: done
+                            .rewards
+                            .iter()
+                            .map(|r| convert::to_reward(&order_id, r, false, now))
+                            .collect(),
+                        reversed: done
+                            .reversed
+                            .iter()
+                            .map(|(asset, minor)| {
+                                crate::accrual::members::wire(&crate::domain::program::Money {
+                                    minor: *minor,
+                                    asset: asset.clone(),
+                                })
+                            })
+                            .collect(),
+                        not_reversed: vec![],
+                        explanations: done
+                            .explanations
+                            .iter()
+                            .map(convert::to_explanation)
+                            .collect(),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn convert_points(
         &self,
-        _: Request<ConvertPointsRequest>,
-    ) -> Result<Response<ConvertPointsResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/ConvertPoints").into())
+        req: Request<pb::ConvertPointsRequest>,
+    ) -> Result<Response<pb::ConvertPointsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let customer = convert::id(&mut v, "customer_id", &req.customer_id);
+        if req.points.is_none() {
+            v.add("points", "required");
+        }
+        let points = convert::money(&mut v, "points", req.points.as_ref(), true);
+        if points.as_ref().is_some_and(|p| p.asset != "PTS") {
+            v.add("points.asset", "PTS");
+        }
+        IdempotencyKey::new(&tenant, "accrual.ConvertPoints", &req.idempotency_key)?;
+        v.check()?;
+        let points = points.map_or(0, |p| p.minor);
+        let (spent, value, tx) = self
+            .accrual
+            .convert(
+                &tenant,
+                &program_id,
+                &customer,
+                points,
+                &req.idempotency_key,
+            )
+            .await?;
+        let wire = crate::accrual::members::wire;
+        Ok(Response::new(pb::ConvertPointsResponse {
+            points_spent: Some(wire(&crate::domain::program::Money {
+                minor: spent,
+                asset: "PTS".into(),
+            })),
+            credited: Some(wire(&value)),
+            transaction_id: tx,
+        }))
     }
 
     async fn get_program_report(
         &self,
-        _: Request<GetProgramReportRequest>,
-    ) -> Result<Response<GetProgramReportResponse>, Status> {
+        _: Request<pb::GetProgramReportRequest>,
+    ) -> Result<Response<pb::GetProgramReportResponse>, Status> {
         Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/GetProgramReport").into())
     }
 
-    type WatchEventsStream = BoxStream<WatchEventsResponse>;
+    type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;
 
     async fn watch_events(
         &self,
-        _: Request<WatchEventsRequest>,
+        _: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/WatchEvents").into())
     }

@@ -1,6 +1,14 @@
-//! SQL for the accrual service. Functions take a connection or transaction;
-//! database errors are classified here.
-use boomerang_common::db::{Db, Migrations};
+//! SQL for programs, members, purchases, rewards and returns.
+use boomerang_common::{
+    db::{Conn, Db, Migrations},
+    error::AppError,
+};
+use sqlx::{Row as _, any::AnyRow};
+
+use crate::domain::{
+    program::Program,
+    rewards::{Line, Reward},
+};
 
 /// This service's migrations, one folder per backend.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -10,20 +18,468 @@ pub static MIGRATIONS: Migrations = Migrations {
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The service's storage.
-#[derive(Clone, Debug)]
-pub struct Repo {
-    db: Db,
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(anyhow::anyhow!("{e}"))
 }
 
-impl Repo {
-    /// Storage over a connected, migrated database.
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
+fn json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(internal)
+}
 
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
+    serde_json::from_str(s).map_err(internal)
+}
+
+/// Publishes a new version of a program; returns it.
+pub async fn publish(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+    program: &Program,
+    now: i64,
+) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM programs WHERE tenant_id = $1 AND program_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let version = row.try_get::<i64, _>("v")? + 1;
+    sqlx::query("INSERT INTO programs (tenant_id, program_id, version, spec, published_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(id)
+        .bind(version)
+        .bind(json(program)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(version)
+}
+
+/// A program version (latest when `version` is None): (version, program, published_at).
+pub async fn program(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+    version: Option<i64>,
+) -> Result<(i64, Program, i64), AppError> {
+    let row = sqlx::query(
+        "SELECT version, spec, published_at FROM programs WHERE tenant_id = $1 AND program_id = $2 \
+         AND ($3 = 0 OR version = $3) ORDER BY version DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(version.unwrap_or(0))
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("no program {id}")))?;
+    Ok((
+        row.try_get("version")?,
+        parse(&row.try_get::<String, _>("spec")?)?,
+        row.try_get("published_at")?,
+    ))
+}
+
+/// A member row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRow {
+    /// Customer.
+    pub customer_id: String,
+    /// "MM-DD" or "".
+    pub birthday: String,
+    /// Segment.
+    pub segment: String,
+    /// Opt-in channels, JSON.
+    pub opt_ins: String,
+    /// Tier index.
+    pub tier: Option<i64>,
+    /// Tier review time.
+    pub tier_review_at: Option<i64>,
+    /// Enrolled.
+    pub enrolled_at: i64,
+}
+
+fn member(r: &AnyRow) -> Result<MemberRow, sqlx::Error> {
+    Ok(MemberRow {
+        customer_id: r.try_get("customer_id")?,
+        birthday: r.try_get("birthday")?,
+        segment: r.try_get("segment")?,
+        opt_ins: r.try_get("opt_ins")?,
+        tier: r.try_get("tier")?,
+        tier_review_at: r.try_get("tier_review_at")?,
+        enrolled_at: r.try_get("enrolled_at")?,
+    })
+}
+
+/// Enrols; false when already a member (left as it is).
+pub async fn enroll(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    m: &MemberRow,
+) -> Result<bool, AppError> {
+    let n = sqlx::query(
+        "INSERT INTO members (tenant_id, program_id, customer_id, birthday, segment, opt_ins, enrolled_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(&m.customer_id)
+    .bind(&m.birthday)
+    .bind(&m.segment)
+    .bind(&m.opt_ins)
+    .bind(m.enrolled_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// A member, locked on PostgreSQL when `lock` (its purchases serialise on it).
+pub async fn get_member(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    customer: &str,
+    lock: bool,
+) -> Result<MemberRow, AppError> {
+    let sql = format!(
+        "SELECT customer_id, birthday, segment, opt_ins, tier, tier_review_at, enrolled_at FROM members \
+         WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 {}",
+        if lock { db.for_update() } else { "" }
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(customer)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(member).transpose()?.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "customer {customer} is not a member of program {program}"
+        ))
+    })
+}
+
+/// Saves a member's details and tier.
+pub async fn save_member(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    m: &MemberRow,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE members SET birthday = $1, segment = $2, opt_ins = $3, tier = $4, tier_review_at = $5 \
+         WHERE tenant_id = $6 AND program_id = $7 AND customer_id = $8",
+    )
+    .bind(&m.birthday)
+    .bind(&m.segment)
+    .bind(&m.opt_ins)
+    .bind(m.tier)
+    .bind(m.tier_review_at)
+    .bind(tenant)
+    .bind(program)
+    .bind(&m.customer_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What counts toward a tier since `since`: eligible spend, or points earned (net of reversals).
+pub async fn qualifying(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    customer: &str,
+    since: i64,
+    by_points: bool,
+) -> Result<i64, AppError> {
+    let sql = if by_points {
+        "SELECT CAST(COALESCE(SUM(r.amount - r.reversed), 0) AS BIGINT) AS q FROM rewards r JOIN purchases p \
+         ON p.tenant_id = r.tenant_id AND p.program_id = r.program_id AND p.order_id = r.order_id \
+         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3 AND p.occurred_at >= $4 AND r.asset = 'PTS'"
+    } else {
+        "SELECT CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS q FROM purchases \
+         WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 AND occurred_at >= $4"
+    };
+    let row = sqlx::query(sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(customer)
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get("q")?)
+}
+
+/// Whether the customer bought before (first-purchase campaigns).
+pub async fn has_purchases(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    customer: &str,
+) -> Result<bool, AppError> {
+    let row = sqlx::query("SELECT 1 AS one FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 LIMIT 1")
+        .bind(tenant)
+        .bind(program)
+        .bind(customer)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// A stored purchase.
+#[derive(Clone, Debug)]
+pub struct PurchaseRow {
+    /// Customer.
+    pub customer_id: String,
+    /// Program version used.
+    pub program_version: i64,
+    /// Hash of the request that recorded it.
+    pub request_hash: Vec<u8>,
+    /// Lines.
+    pub lines: Vec<Line>,
+    /// Tier (id, multiplier) at the purchase.
+    pub tier: Option<(String, String)>,
+    /// When.
+    pub occurred_at: i64,
+}
+
+/// What a purchase stores.
+pub struct NewPurchase<'a> {
+    /// Order.
+    pub order_id: &'a str,
+    /// Row.
+    pub row: &'a PurchaseRow,
+    /// Eligible amount.
+    pub eligible: i64,
+}
+
+/// Inserts a purchase.
+pub async fn insert_purchase(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    p: NewPurchase<'_>,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO purchases (tenant_id, program_id, order_id, customer_id, program_version, request_hash, lines, \
+         eligible, tier, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(p.order_id)
+    .bind(&p.row.customer_id)
+    .bind(p.row.program_version)
+    .bind(&p.row.request_hash)
+    .bind(json(&p.row.lines)?)
+    .bind(p.eligible)
+    .bind(json(&p.row.tier)?)
+    .bind(p.row.occurred_at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A purchase, locked on PostgreSQL (returns of one order serialise on it).
+pub async fn get_purchase(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    order: &str,
+) -> Result<Option<PurchaseRow>, AppError> {
+    let sql = format!(
+        "SELECT customer_id, program_version, request_hash, lines, tier, occurred_at FROM purchases \
+         WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3 {}",
+        db.for_update()
+    );
+    let Some(r) = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(order)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(PurchaseRow {
+        customer_id: r.try_get("customer_id")?,
+        program_version: r.try_get("program_version")?,
+        request_hash: r.try_get("request_hash")?,
+        lines: parse(&r.try_get::<String, _>("lines")?)?,
+        tier: parse(&r.try_get::<String, _>("tier")?)?,
+        occurred_at: r.try_get("occurred_at")?,
+    }))
+}
+
+/// Updates a purchase's eligible amount after a return.
+pub async fn set_eligible(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+    eligible: i64,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE purchases SET eligible = $1 WHERE tenant_id = $2 AND program_id = $3 AND order_id = $4")
+        .bind(eligible)
+        .bind(tenant)
+        .bind(program)
+        .bind(order)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A stored reward.
+#[derive(Clone, Debug)]
+pub struct RewardRow {
+    /// Number within the order.
+    pub no: i64,
+    /// The reward as computed.
+    pub reward: Reward,
+    /// Reversed so far.
+    pub reversed: i64,
+    /// Campaign budget reservation ("" without).
+    pub reservation_id: String,
+    /// When it becomes available.
+    pub release_at: i64,
+}
+
+/// Inserts a reward.
+pub async fn insert_reward(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+    r: &RewardRow,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO rewards (tenant_id, program_id, order_id, reward_no, kind, asset, amount, offer, reservation_id, \
+         explanations, release_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(order)
+    .bind(r.no)
+    .bind(json(&r.reward.kind)?)
+    .bind(&r.reward.asset)
+    .bind(r.reward.amount)
+    .bind(json(&(&r.reward.offer, r.reward.valid_days))?)
+    .bind(&r.reservation_id)
+    .bind(json(&r.reward.explanations)?)
+    .bind(r.release_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An order's rewards.
+pub async fn rewards(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+) -> Result<Vec<RewardRow>, AppError> {
+    let rows = sqlx::query(
+        "SELECT reward_no, kind, asset, amount, reversed, offer, reservation_id, explanations, release_at FROM rewards \
+         WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3 ORDER BY reward_no",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(order)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let (offer, valid_days) = parse(&r.try_get::<String, _>("offer")?)?;
+            Ok(RewardRow {
+                no: r.try_get("reward_no")?,
+                reward: Reward {
+                    kind: parse(&r.try_get::<String, _>("kind")?)?,
+                    asset: r.try_get("asset")?,
+                    amount: r.try_get("amount")?,
+                    offer,
+                    valid_days,
+                    explanations: parse(&r.try_get::<String, _>("explanations")?)?,
+                },
+                reversed: r.try_get("reversed")?,
+                reservation_id: r.try_get("reservation_id")?,
+                release_at: r.try_get("release_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds to a reward's reversed amount.
+pub async fn add_reversed(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+    no: i64,
+    amount: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE rewards SET reversed = reversed + $1 WHERE tenant_id = $2 AND program_id = $3 AND order_id = $4 AND reward_no = $5",
+    )
+    .bind(amount)
+    .bind(tenant)
+    .bind(program)
+    .bind(order)
+    .bind(no)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Units returned per line so far.
+pub async fn returned(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+) -> Result<Vec<(String, std::collections::BTreeMap<String, u32>)>, AppError> {
+    let rows = sqlx::query("SELECT return_id, lines FROM returns WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3")
+        .bind(tenant)
+        .bind(program)
+        .bind(order)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("return_id")?,
+                parse(&r.try_get::<String, _>("lines")?)?,
+            ))
+        })
+        .collect()
+}
+
+/// Records a return.
+pub async fn insert_return(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+    return_id: &str,
+    lines: &std::collections::BTreeMap<String, u32>,
+    at: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO returns (tenant_id, program_id, order_id, return_id, lines, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(order)
+    .bind(return_id)
+    .bind(json(lines)?)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

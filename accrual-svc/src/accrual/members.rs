@@ -1,0 +1,331 @@
+//! Programs and members: versions, enrolment with its welcome bonus,
+//! birthdays (a durable yearly timer), tiers.
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    jobs::{self, Handler, Job},
+    outbox,
+    tenant::TenantId,
+};
+use boomerang_proto::{common::v1 as pc, wallet::v1 as wpb};
+use jiff::{Timestamp, ToSpan as _, civil::Date, tz::TimeZone};
+
+use super::{Accrual, key, program_ref};
+use crate::{
+    domain::{
+        program::{Money, Program},
+        tier,
+    },
+    repo::{self, MemberRow},
+};
+
+/// Outbox topic of wallet credits.
+pub const CREDIT: &str = "accrual.wallet_credit";
+/// Birthday timer.
+pub const BIRTHDAY: &str = "accrual.birthday";
+
+/// A member with the tier in force and the progress to the next.
+#[derive(Clone, Debug)]
+pub struct MemberView {
+    /// The row.
+    pub member: MemberRow,
+    /// Current tier (id).
+    pub tier: Option<String>,
+    /// Next tier (id) and what is still needed.
+    pub next: Option<(String, i64)>,
+    /// Counted in the window.
+    pub qualifying: i64,
+    /// Asset of `qualifying` (currency or PTS).
+    pub qualifying_asset: String,
+    /// When the tier is reviewed.
+    pub review_at: Option<i64>,
+}
+
+/// The wire form of an amount.
+pub fn wire(m: &Money) -> pc::Money {
+    let asset = boomerang_common::money::Asset::builtin(&m.asset)
+        .unwrap_or_else(|| boomerang_common::money::Asset::new(&m.asset, 0));
+    let amount = boomerang_common::money::Amount::from_minor(m.minor, &asset)
+        .map_or_else(|_| m.minor.to_string(), |a| a.to_string());
+    pc::Money {
+        amount,
+        asset: m.asset.clone(),
+    }
+}
+
+/// When points earned at `at` expire, if the program makes them expire.
+pub fn points_expiry(program: &Program, asset: &str, at: i64) -> Option<i64> {
+    if asset != "PTS" || program.points_expiry_months == 0 {
+        return None;
+    }
+    let tz = TimeZone::get(&program.timezone).unwrap_or(TimeZone::UTC);
+    let months = i64::from(program.points_expiry_months);
+    Timestamp::from_microsecond(at)
+        .ok()?
+        .to_zoned(tz)
+        .checked_add(months.months())
+        .ok()
+        .map(|z| z.timestamp().as_microsecond())
+}
+
+/// The next birthday at or after today in `tz`: (year, local midnight in micros).
+/// A 29 February birthday falls on 28 February in other years.
+pub fn next_birthday(mmdd: &str, tz: &str, now: i64) -> Option<(i16, i64)> {
+    let (m, d) = mmdd.split_once('-')?;
+    let (m, d): (i8, i8) = (m.parse().ok()?, d.parse().ok()?);
+    let tz = TimeZone::get(tz).ok()?;
+    let today = Timestamp::from_microsecond(now)
+        .ok()?
+        .to_zoned(tz.clone())
+        .date();
+    for year in [today.year(), today.year() + 1] {
+        let date = Date::new(year, m, d)
+            .or_else(|_| Date::new(year, m, d - 1))
+            .ok()?;
+        if date >= today {
+            let midnight = date.to_zoned(tz.clone()).ok()?.timestamp().as_microsecond();
+            return Some((year, midnight));
+        }
+    }
+    None
+}
+
+impl Accrual {
+    /// Publishes a program version.
+    pub async fn publish(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+        program: &Program,
+    ) -> Result<(i64, i64), AppError> {
+        let now = self.clock().now();
+        let version = repo::publish(conn, tenant.as_str(), id, program, now).await?;
+        Ok((version, now))
+    }
+
+    /// Enrols a customer; the welcome bonus is credited once, whatever the retries.
+    pub async fn enroll(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        member: MemberRow,
+    ) -> Result<(MemberView, Option<Money>), AppError> {
+        let (version, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
+        let new = repo::enroll(conn, tenant.as_str(), program_id, &member).await?;
+        let mut welcome = None;
+        if new {
+            if let Some(bonus) = &program.welcome_bonus {
+                let credit = wpb::CreditRequest {
+                    customer_id: member.customer_id.clone(),
+                    amount: Some(wire(bonus)),
+                    funded_by: Some(wpb::AccountRef {
+                        kind: wpb::AccountKind::Funding as i32,
+                        id: program_id.into(),
+                    }),
+                    expires_at: points_expiry(&program, &bonus.asset, member.enrolled_at)
+                        .map(boomerang_common::time::to_timestamp),
+                    source: Some(wpb::Source {
+                        kind: "welcome_bonus".into(),
+                        reference: format!("welcome:{program_id}"),
+                        rule_version: program_ref(program_id, version),
+                        inputs: String::new(),
+                    }),
+                    tax_treatment: wpb::TaxTreatment::Gift as i32,
+                    description: "welcome bonus".into(),
+                    ..Default::default()
+                };
+                let k = key(
+                    tenant.as_str(),
+                    &[program_id, &member.customer_id, "welcome"],
+                );
+                outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+                welcome = Some(bonus.clone());
+            }
+            self.schedule_birthday(conn, tenant, program_id, &program, &member)
+                .await?;
+        }
+        Ok((
+            self.member(conn, tenant, program_id, &member.customer_id)
+                .await?,
+            welcome,
+        ))
+    }
+
+    /// Changes a member's details; a new birthday gets its timer (still once a year).
+    pub async fn update_member(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        changed: MemberRow,
+    ) -> Result<MemberView, AppError> {
+        let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
+        let mut member = repo::get_member(
+            conn,
+            self.db(),
+            tenant.as_str(),
+            program_id,
+            &changed.customer_id,
+            true,
+        )
+        .await?;
+        let birthday_changed = member.birthday != changed.birthday;
+        member.birthday = changed.birthday;
+        member.segment = changed.segment;
+        member.opt_ins = changed.opt_ins;
+        repo::save_member(conn, tenant.as_str(), program_id, &member).await?;
+        if birthday_changed {
+            self.schedule_birthday(conn, tenant, program_id, &program, &member)
+                .await?;
+        }
+        self.member(conn, tenant, program_id, &member.customer_id)
+            .await
+    }
+
+    async fn schedule_birthday(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        program: &Program,
+        m: &MemberRow,
+    ) -> Result<(), AppError> {
+        if program.birthday_bonus.is_none() || m.birthday.is_empty() {
+            return Ok(());
+        }
+        if let Some((year, at)) = next_birthday(&m.birthday, &program.timezone, self.clock().now())
+        {
+            // One timer per member and year: a second call, a changed birthday or a
+            // restart in the same year schedules nothing more.
+            let dedupe = format!("{program_id}:{}:{year}", m.customer_id);
+            let payload = format!("{program_id}\n{}\n{year}", m.customer_id);
+            jobs::schedule(conn, tenant, BIRTHDAY, &dedupe, at, payload.as_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// The birthday timer: credits the bonus once for the year and sets next year's.
+    pub async fn on_birthday(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        customer: &str,
+        year: &str,
+    ) -> Result<(), AppError> {
+        let (version, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
+        let member =
+            repo::get_member(conn, self.db(), tenant.as_str(), program_id, customer, true).await?;
+        let Some(bonus) = &program.birthday_bonus else {
+            return Ok(());
+        };
+        let now = self.clock().now();
+        let credit = wpb::CreditRequest {
+            customer_id: customer.into(),
+            amount: Some(wire(bonus)),
+            funded_by: Some(wpb::AccountRef {
+                kind: wpb::AccountKind::Funding as i32,
+                id: program_id.into(),
+            }),
+            expires_at: points_expiry(&program, &bonus.asset, now)
+                .map(boomerang_common::time::to_timestamp),
+            source: Some(wpb::Source {
+                kind: "birthday_bonus".into(),
+                reference: format!("birthday:{year}"),
+                rule_version: program_ref(program_id, version),
+                inputs: String::new(),
+            }),
+            tax_treatment: wpb::TaxTreatment::Gift as i32,
+            description: format!("birthday bonus {year}"),
+            ..Default::default()
+        };
+        let k = key(tenant.as_str(), &[program_id, customer, "birthday", year]);
+        outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+        // Next year's timer (a day on, so today's birthday is not found again).
+        let later = now + 86_400_000_000;
+        let next = MemberRow { ..member };
+        if let Some((y, at)) = next_birthday(&next.birthday, &program.timezone, later) {
+            let dedupe = format!("{program_id}:{customer}:{y}");
+            let payload = format!("{program_id}\n{customer}\n{y}");
+            jobs::schedule(conn, tenant, BIRTHDAY, &dedupe, at, payload.as_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// A member with the tier in force now (an upgrade applies at once, a
+    /// downgrade waits for the review date).
+    pub async fn member(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        customer: &str,
+    ) -> Result<MemberView, AppError> {
+        let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
+        let member = repo::get_member(
+            conn,
+            self.db(),
+            tenant.as_str(),
+            program_id,
+            customer,
+            false,
+        )
+        .await?;
+        let now = self.clock().now();
+        let policy = &program.tiers;
+        let since = now - i64::from(policy.window_days.max(1)) * 86_400_000_000;
+        let qualifying = repo::qualifying(
+            conn,
+            tenant.as_str(),
+            program_id,
+            customer,
+            since,
+            policy.by_points,
+        )
+        .await?;
+        let current = member.tier.and_then(|t| usize::try_from(t).ok());
+        let (tier_now, review_at) =
+            tier::evaluate(policy, current, member.tier_review_at, qualifying, now);
+        let next = tier::progress(policy, tier_now, qualifying).map(|(t, n)| (t.id.clone(), n));
+        Ok(MemberView {
+            tier: tier_now
+                .and_then(|i| policy.tiers.get(i))
+                .map(|t| t.id.clone()),
+            next,
+            qualifying,
+            qualifying_asset: if policy.by_points {
+                "PTS".into()
+            } else {
+                program.currency.clone()
+            },
+            review_at,
+            member,
+        })
+    }
+}
+
+/// Runs birthday timers.
+#[derive(Clone, Debug)]
+pub struct Birthdays(pub Accrual);
+
+impl Handler for Birthdays {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
+        let payload = String::from_utf8(job.payload.clone())?;
+        let mut parts = payload.split('\n');
+        let (Some(program), Some(customer), Some(year)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            anyhow::bail!("bad birthday job {payload:?}");
+        };
+        let mut tx = self.0.db().begin().await?;
+        self.0
+            .on_birthday(&mut tx, &tenant, program, customer, year)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

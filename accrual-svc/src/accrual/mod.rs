@@ -1,0 +1,67 @@
+//! The accrual facade: programs, members, purchases and returns. Each
+//! mutation commits its state and its outbox messages (wallet credits and
+//! reversals, campaign budget confirmations and releases) in one transaction;
+//! the relay delivers them with deterministic idempotency keys.
+pub mod members;
+pub mod purchases;
+pub mod relay;
+mod upstream;
+
+use std::sync::Arc;
+
+use boomerang_common::{db::Db, time::Clock};
+
+pub use members::MemberView;
+pub use purchases::{PurchaseInput, Recorded, RecordedReward, ReturnInput, Returned};
+pub use upstream::Upstream;
+
+/// Accrual of one service instance.
+#[derive(Clone, Debug)]
+pub struct Accrual {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    clock: Clock,
+    upstream: Upstream,
+}
+
+impl Accrual {
+    /// Over a migrated database and the upstream services.
+    pub fn new(db: Db, clock: Clock, upstream: Upstream) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                upstream,
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The upstream services.
+    pub fn upstream(&self) -> &Upstream {
+        &self.inner.upstream
+    }
+}
+
+/// The program's reference in explanations and wallet sources.
+pub fn program_ref(id: &str, version: i64) -> String {
+    format!("program:{id}@{version}")
+}
+
+/// A deterministic idempotency key for an effect of this service.
+pub fn key(tenant: &str, parts: &[&str]) -> String {
+    format!("acc:{tenant}:{}", parts.join(":"))
+}

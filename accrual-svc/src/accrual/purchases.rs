@@ -1,0 +1,914 @@
+//! Purchases and returns into rewards; points conversion.
+use std::collections::BTreeMap;
+
+use boomerang_common::{
+    db::{Conn, is_unique_violation},
+    error::AppError,
+    idempotency::{self, IdempotencyKey},
+    outbox,
+    tenant::TenantId,
+    time::to_timestamp,
+};
+use boomerang_proto::{campaign::v1 as cpb, common::v1 as pc, wallet::v1 as wpb};
+use futures::future::BoxFuture;
+
+use super::{
+    Accrual, key,
+    members::{CREDIT, points_expiry, wire},
+    program_ref,
+    upstream::call,
+};
+use crate::{
+    domain::{
+        program::{Clawback, Money, Program},
+        rewards::{self, Computed, Effect, Explanation, Kind, Line, Offer, Reward},
+    },
+    repo::{self, PurchaseRow, RewardRow},
+};
+
+/// Why a store gave way to a concurrent record of the same order.
+const DUPLICATE: &str = "duplicate order";
+
+/// Outbox topics.
+pub const REVERSE: &str = "accrual.wallet_reverse";
+/// Budget confirmation.
+pub const CONFIRM: &str = "accrual.budget_confirm";
+/// Budget release.
+pub const RELEASE: &str = "accrual.budget_release";
+
+/// A purchase as asked.
+#[derive(Clone, Debug)]
+pub struct PurchaseInput {
+    /// Program.
+    pub program_id: String,
+    /// Order.
+    pub order_id: String,
+    /// Buyer.
+    pub customer: String,
+    /// Currency.
+    pub currency: String,
+    /// Lines.
+    pub lines: Vec<Line>,
+    /// Channel enum value.
+    pub channel: i32,
+    /// Store.
+    pub store: String,
+    /// When.
+    pub occurred_at: i64,
+    /// Hash of the request (replays must match).
+    pub request_hash: Vec<u8>,
+}
+
+/// A reward with its state.
+#[derive(Clone, Debug)]
+pub struct RecordedReward {
+    /// Number within the order.
+    pub no: i64,
+    /// The reward.
+    pub reward: Reward,
+    /// Reversed so far.
+    pub reversed: i64,
+    /// When available (None: preview or immediately).
+    pub release_at: Option<i64>,
+}
+
+/// A recorded (or previewed) purchase.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Program version used.
+    pub program_version: i64,
+    /// Rewards.
+    pub rewards: Vec<RecordedReward>,
+    /// What gave nothing, and why.
+    pub skipped: Vec<Explanation>,
+}
+
+/// A return as asked.
+#[derive(Clone, Debug)]
+pub struct ReturnInput {
+    /// Program.
+    pub program_id: String,
+    /// Order.
+    pub order_id: String,
+    /// Return id.
+    pub return_id: String,
+    /// Units per line id.
+    pub lines: BTreeMap<String, u32>,
+}
+
+/// What a return did.
+#[derive(Clone, Debug)]
+pub struct Returned {
+    /// Rewards after the return.
+    pub rewards: Vec<RecordedReward>,
+    /// Reversal asked of the wallet, per asset.
+    pub reversed: BTreeMap<String, i64>,
+    /// How the difference was computed.
+    pub explanations: Vec<Explanation>,
+}
+
+fn channel_name(c: i32) -> Option<String> {
+    match pc::Channel::try_from(c) {
+        Ok(pc::Channel::Online) => Some("online".into()),
+        Ok(pc::Channel::Store) => Some("store".into()),
+        Ok(pc::Channel::App) => Some("app".into()),
+        _ => None,
+    }
+}
+
+fn to_offer(c: &cpb::ApplicableCampaign) -> Option<Offer> {
+    use cpb::effect::Kind as K;
+    let minor = |m: &Option<pc::Money>| -> Option<(i64, String)> {
+        let m = m.as_ref()?;
+        let asset = boomerang_common::money::Asset::builtin(&m.asset)?;
+        Some((
+            boomerang_common::money::Amount::parse(&m.amount, &asset)
+                .ok()?
+                .minor(),
+            m.asset.clone(),
+        ))
+    };
+    let effect = match c.effect.as_ref()?.kind.as_ref()? {
+        K::PointsMultiplier(m) => Effect::PointsMultiplier {
+            multiplier: m.multiplier.clone(),
+        },
+        K::ExtraPercent(p) => Effect::ExtraPercent {
+            asset: p.asset.clone(),
+            percent: p.percent.clone(),
+        },
+        K::FixedBonus(b) => {
+            let (minor, asset) = minor(&b.amount)?;
+            Effect::FixedBonus { minor, asset }
+        }
+        K::NextPurchaseVoucher(v) => {
+            let (minor, asset) = minor(&v.value)?;
+            Effect::Voucher {
+                minor,
+                asset,
+                valid_days: v.valid_days,
+            }
+        }
+    };
+    Some(Offer {
+        campaign_id: c.campaign_id.clone(),
+        version: c.version,
+        variant: c.variant.clone(),
+        effect,
+        categories: c
+            .conditions
+            .as_ref()
+            .map(|x| x.categories.clone())
+            .unwrap_or_default(),
+    })
+}
+
+fn release_at(program: &Program, occurred_at: i64) -> Option<i64> {
+    (program.return_window_days > 0)
+        .then(|| occurred_at + i64::from(program.return_window_days) * 86_400_000_000)
+}
+
+fn clawback(c: Clawback) -> i32 {
+    (match c {
+        Clawback::OnlyPending => pc::ClawbackPolicy::OnlyPending,
+        Clawback::WithinBalance => pc::ClawbackPolicy::WithinBalance,
+        Clawback::AllowNegative => pc::ClawbackPolicy::AllowNegative,
+    }) as i32
+}
+
+impl Accrual {
+    /// Computes what a purchase earns: the member's tier, the program, the
+    /// campaigns that apply at `occurred_at`. No effect anywhere.
+    async fn compute(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+    ) -> Result<(i64, Program, Option<(String, String)>, Computed), AppError> {
+        let (version, program, _) =
+            repo::program(conn, tenant.as_str(), &p.program_id, None).await?;
+        if p.currency != program.currency {
+            return Err(AppError::invalid(
+                "purchase.currency",
+                format!(
+                    "program {} earns on {} orders",
+                    p.program_id, program.currency
+                ),
+            ));
+        }
+        let member = self
+            .member(conn, tenant, &p.program_id, &p.customer)
+            .await?;
+        let tier = member.tier.as_ref().and_then(|id| {
+            program
+                .tiers
+                .tiers
+                .iter()
+                .find(|t| &t.id == id)
+                .map(|t| (t.id.clone(), t.multiplier.clone()))
+        });
+        let pref = program_ref(&p.program_id, version);
+        let kept: Vec<u32> = p.lines.iter().map(|l| l.quantity).collect();
+        let tier_ref = tier.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+        let base = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &[]);
+        let mut categories: Vec<String> = p.lines.iter().map(|l| l.category.clone()).collect();
+        categories.sort();
+        categories.dedup();
+        let first = !repo::has_purchases(conn, tenant.as_str(), &p.program_id, &p.customer).await?;
+        let ask = cpb::ListApplicableCampaignsRequest {
+            at: Some(to_timestamp(p.occurred_at)),
+            channel: p.channel,
+            categories,
+            segment: member.member.segment.clone(),
+            tier: member.tier.clone().unwrap_or_default(),
+            customer_id: p.customer.clone(),
+            store_id: p.store.clone(),
+            order_amount: Some(wire(&Money {
+                minor: base.eligible,
+                asset: program.currency.clone(),
+            })),
+            first_purchase: first,
+        };
+        let applicable = self
+            .upstream()
+            .campaign
+            .clone()
+            .list_applicable_campaigns(call(tenant.as_str(), ask)?)
+            .await
+            .map_err(|s| AppError::Unavailable(format!("campaign-svc: {}", s.message())))?
+            .into_inner()
+            .campaigns;
+        let offers: Vec<Offer> = applicable.iter().filter_map(to_offer).collect();
+        let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
+        let _ = channel_name(p.channel);
+        Ok((version, program, tier, computed))
+    }
+
+    /// What a purchase would earn ("you will earn X").
+    pub async fn preview(
+        &self,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+    ) -> Result<Recorded, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        let (version, _, _, computed) = self.compute(&mut conn, tenant, p).await?;
+        Ok(Recorded {
+            program_version: version,
+            rewards: computed
+                .rewards
+                .into_iter()
+                .enumerate()
+                .map(|(i, reward)| RecordedReward {
+                    no: i as i64,
+                    reward,
+                    reversed: 0,
+                    release_at: None,
+                })
+                .collect(),
+            skipped: computed.skipped,
+        })
+    }
+
+    /// The stored result of an order, if recorded.
+    async fn stored(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        order: &str,
+        hash: &[u8],
+    ) -> Result<Option<Recorded>, AppError> {
+        let Some(purchase) =
+            repo::get_purchase(conn, self.db(), tenant.as_str(), program_id, order).await?
+        else {
+            return Ok(None);
+        };
+        if purchase.request_hash != hash {
+            return Err(AppError::AlreadyExists(format!(
+                "order {order} was already recorded with different content; a return or a new order id is needed"
+            )));
+        }
+        let rows = repo::rewards(conn, tenant.as_str(), program_id, order).await?;
+        Ok(Some(Recorded {
+            program_version: purchase.program_version,
+            rewards: recorded(rows),
+            skipped: vec![],
+        }))
+    }
+
+    /// Records a purchase: computes, reserves campaign budget, then stores the
+    /// purchase with its rewards and outbox messages in one transaction, once per
+    /// idempotency key. The same order again returns the first result.
+    pub async fn record<R, F>(
+        &self,
+        tenant: &TenantId,
+        p: PurchaseInput,
+        idempotency: &IdempotencyKey,
+        request: &impl prost::Message,
+        render: F,
+    ) -> Result<R, AppError>
+    where
+        R: prost::Message + Default,
+        F: Fn(&Recorded) -> R + Send + Sync + 'static,
+    {
+        let mut conn = self.db().pool().acquire().await?;
+        if let Some(done) = self
+            .stored(
+                &mut conn,
+                tenant,
+                &p.program_id,
+                &p.order_id,
+                &p.request_hash,
+            )
+            .await?
+        {
+            return Ok(render(&done));
+        }
+        let (version, program, tier, mut computed) = self.compute(&mut conn, tenant, &p).await?;
+        drop(conn);
+        let reservations = self.reserve_budgets(tenant, &p, &mut computed).await?;
+        let (this, t, input) = (self.clone(), tenant.clone(), p.clone());
+        let render = std::sync::Arc::new(render);
+        let draw = render.clone();
+        let stored = idempotency::once(
+            self.db(),
+            idempotency,
+            request,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let done = this
+                        .store(
+                            conn,
+                            &t,
+                            &input,
+                            version,
+                            &program,
+                            tier,
+                            computed,
+                            reservations,
+                        )
+                        .await?;
+                    Ok(draw(&done))
+                })
+            },
+        )
+        .await;
+        match stored {
+            // A concurrent duplicate of this order committed first: answer as it did.
+            Err(AppError::Aborted(reason)) if reason == DUPLICATE => {
+                let mut conn = self.db().pool().acquire().await?;
+                let done = self
+                    .stored(
+                        &mut conn,
+                        tenant,
+                        &p.program_id,
+                        &p.order_id,
+                        &p.request_hash,
+                    )
+                    .await?;
+                done.map(|d| render(&d)).ok_or_else(|| {
+                    AppError::Aborted("concurrent record of the same order, retry".into())
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Reserves budget for each campaign reward, keyed by order and campaign so a
+    /// retry reuses the reservation. Less budget than earned lowers the reward;
+    /// none left skips it, with an explanation either way.
+    async fn reserve_budgets(
+        &self,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+        computed: &mut Computed,
+    ) -> Result<BTreeMap<usize, String>, AppError> {
+        let mut reservations = BTreeMap::new();
+        let mut keep = Vec::with_capacity(computed.rewards.len());
+        for (i, mut reward) in std::mem::take(&mut computed.rewards)
+            .into_iter()
+            .enumerate()
+        {
+            let Some(offer) = reward.offer.clone() else {
+                keep.push(reward);
+                continue;
+            };
+            let ask = cpb::ReserveBudgetRequest {
+                idempotency_key: key(
+                    tenant.as_str(),
+                    &[&p.program_id, &p.order_id, "budget", &offer.campaign_id],
+                ),
+                campaign_id: offer.campaign_id.clone(),
+                amount: Some(wire(&Money {
+                    minor: reward.amount,
+                    asset: reward.asset.clone(),
+                })),
+                ttl: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+                allow_partial: true,
+                customer_id: p.customer.clone(),
+                order_id: p.order_id.clone(),
+                variant: offer.variant.clone(),
+            };
+            let source = format!("campaign:{}@{}", offer.campaign_id, offer.version);
+            match self
+                .upstream()
+                .campaign
+                .clone()
+                .reserve_budget(call(tenant.as_str(), ask)?)
+                .await
+            {
+                Ok(done) => {
+                    let r = done.into_inner().reservation.unwrap_or_default();
+                    let granted = r
+                        .granted
+                        .as_ref()
+                        .and_then(|m| {
+                            boomerang_common::money::Asset::builtin(&m.asset).and_then(|a| {
+                                boomerang_common::money::Amount::parse(&m.amount, &a).ok()
+                            })
+                        })
+                        .map_or(0, |a| a.minor());
+                    if granted < reward.amount {
+                        reward.explanations.push(Explanation {
+                            rule: "budget".into(),
+                            source_ref: source,
+                            description: format!(
+                                "campaign budget left {granted} of {} (minor units)",
+                                reward.amount
+                            ),
+                            result: Some((granted, reward.asset.clone())),
+                            ..Explanation::default()
+                        });
+                        reward.amount = granted;
+                    }
+                    reservations.insert(keep.len(), r.reservation_id);
+                    keep.push(reward);
+                }
+                Err(s)
+                    if matches!(
+                        s.code(),
+                        tonic::Code::ResourceExhausted | tonic::Code::FailedPrecondition
+                    ) =>
+                {
+                    computed.skipped.push(Explanation {
+                        rule: "campaign".into(),
+                        source_ref: source,
+                        description: format!("campaign {} not applied", offer.campaign_id),
+                        skipped: true,
+                        skip_reason: s.message().to_owned(),
+                        ..Explanation::default()
+                    });
+                    let _ = i;
+                }
+                Err(s) => {
+                    return Err(AppError::Unavailable(format!(
+                        "campaign-svc: {}",
+                        s.message()
+                    )));
+                }
+            }
+        }
+        computed.rewards = keep;
+        Ok(reservations)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+        version: i64,
+        program: &Program,
+        tier: Option<(String, String)>,
+        computed: Computed,
+        reservations: BTreeMap<usize, String>,
+    ) -> Result<Recorded, AppError> {
+        let now = self.clock().now();
+        // Purchases of one member serialise on the member row (tier, first purchase).
+        repo::get_member(
+            conn,
+            self.db(),
+            tenant.as_str(),
+            &p.program_id,
+            &p.customer,
+            true,
+        )
+        .await?;
+        let row = PurchaseRow {
+            customer_id: p.customer.clone(),
+            program_version: version,
+            request_hash: p.request_hash.clone(),
+            lines: p.lines.clone(),
+            tier,
+            occurred_at: p.occurred_at,
+        };
+        let purchase = repo::NewPurchase {
+            order_id: &p.order_id,
+            row: &row,
+            eligible: computed.eligible,
+        };
+        repo::insert_purchase(conn, tenant.as_str(), &p.program_id, purchase, now)
+            .await
+            .map_err(|e| match e {
+                AppError::Internal(ref inner)
+                    if inner
+                        .downcast_ref::<sqlx::Error>()
+                        .is_some_and(is_unique_violation) =>
+                {
+                    AppError::Aborted(DUPLICATE.into())
+                }
+                other => other,
+            })?;
+        let release = release_at(program, p.occurred_at);
+        let mut out = Vec::with_capacity(computed.rewards.len());
+        for (i, reward) in computed.rewards.into_iter().enumerate() {
+            let no = i64::try_from(i).unwrap_or_default();
+            let reservation_id = reservations.get(&i).cloned().unwrap_or_default();
+            let stored = RewardRow {
+                no,
+                reward,
+                reversed: 0,
+                reservation_id,
+                release_at: release.unwrap_or(now),
+            };
+            repo::insert_reward(conn, tenant.as_str(), &p.program_id, &p.order_id, &stored).await?;
+            self.credit(conn, tenant, p, version, program, &stored, release)
+                .await?;
+            if !stored.reservation_id.is_empty() {
+                let confirm = cpb::ConfirmBudgetRequest {
+                    reservation_id: stored.reservation_id.clone(),
+                    amount: Some(wire(&Money {
+                        minor: stored.reward.amount,
+                        asset: stored.reward.asset.clone(),
+                    })),
+                    ..Default::default()
+                };
+                let k = key(
+                    tenant.as_str(),
+                    &[&p.program_id, &p.order_id, "confirm", &no.to_string()],
+                );
+                outbox::enqueue(conn, tenant, CONFIRM, &k, &confirm).await?;
+            }
+            out.push(RecordedReward {
+                no,
+                reward: stored.reward,
+                reversed: 0,
+                release_at: release,
+            });
+        }
+        self.refresh_tier(conn, tenant, &p.program_id, &p.customer)
+            .await?;
+        Ok(Recorded {
+            program_version: version,
+            rewards: out,
+            skipped: computed.skipped,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn credit(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+        version: i64,
+        program: &Program,
+        r: &RewardRow,
+        release: Option<i64>,
+    ) -> Result<(), AppError> {
+        let reward = &r.reward;
+        let expires_at = match (reward.kind, reward.valid_days) {
+            (Kind::Voucher, Some(days)) => {
+                Some(release.unwrap_or(p.occurred_at) + i64::from(days) * 86_400_000_000)
+            }
+            _ => points_expiry(program, &reward.asset, release.unwrap_or(p.occurred_at)),
+        };
+        let (kind, rule_version) = match &reward.offer {
+            Some(o) => (
+                "campaign",
+                format!("campaign:{}@{}", o.campaign_id, o.version),
+            ),
+            None => ("order", program_ref(&p.program_id, version)),
+        };
+        let credit = wpb::CreditRequest {
+            customer_id: p.customer.clone(),
+            amount: Some(wire(&Money {
+                minor: reward.amount,
+                asset: reward.asset.clone(),
+            })),
+            funded_by: Some(match &reward.offer {
+                Some(o) => wpb::AccountRef {
+                    kind: wpb::AccountKind::Campaign as i32,
+                    id: o.campaign_id.clone(),
+                },
+                None => wpb::AccountRef {
+                    kind: wpb::AccountKind::Funding as i32,
+                    id: p.program_id.clone(),
+                },
+            }),
+            release_at: release.map(to_timestamp),
+            expires_at: expires_at.map(to_timestamp),
+            source: Some(wpb::Source {
+                kind: kind.into(),
+                reference: format!("{}#{}", p.order_id, r.no),
+                rule_version,
+                inputs: serde_json::json!({ "order": p.order_id, "reward": r.no }).to_string(),
+            }),
+            tax_treatment: wpb::TaxTreatment::Discount as i32,
+            description: format!("reward for order {}", p.order_id),
+            ..Default::default()
+        };
+        let k = key(
+            tenant.as_str(),
+            &[&p.program_id, &p.order_id, &r.no.to_string()],
+        );
+        outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+        Ok(())
+    }
+
+    async fn refresh_tier(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        customer: &str,
+    ) -> Result<(), AppError> {
+        let view = self.member(conn, tenant, program_id, customer).await?;
+        let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
+        let mut member = view.member;
+        member.tier = view
+            .tier
+            .and_then(|id| program.tiers.tiers.iter().position(|t| t.id == id))
+            .and_then(|i| i64::try_from(i).ok());
+        member.tier_review_at = view.review_at;
+        repo::save_member(conn, tenant.as_str(), program_id, &member).await
+    }
+
+    /// Records a return: recomputes the order without the returned units with the
+    /// same program and campaign versions, and takes back the difference.
+    pub async fn record_return(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        r: ReturnInput,
+    ) -> Result<Returned, AppError> {
+        let t = tenant.as_str();
+        let purchase = repo::get_purchase(conn, self.db(), t, &r.program_id, &r.order_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no order {}", r.order_id)))?;
+        let rows = repo::rewards(conn, t, &r.program_id, &r.order_id).await?;
+        let earlier = repo::returned(conn, t, &r.program_id, &r.order_id).await?;
+        if earlier.iter().any(|(id, _)| *id == r.return_id) {
+            return Ok(Returned {
+                rewards: recorded(rows),
+                reversed: BTreeMap::new(),
+                explanations: vec![],
+            });
+        }
+        let mut kept: Vec<u32> = purchase.lines.iter().map(|l| l.quantity).collect();
+        for (_, lines) in &earlier {
+            subtract(&purchase.lines, &mut kept, lines)?;
+        }
+        for id in r.lines.keys() {
+            if !purchase.lines.iter().any(|l| &l.line_id == id) {
+                return Err(AppError::invalid(
+                    "lines",
+                    format!("order {} has no line {id}", r.order_id),
+                ));
+            }
+        }
+        subtract(&purchase.lines, &mut kept, &r.lines)?;
+        let (_, program, _) =
+            repo::program(conn, t, &r.program_id, Some(purchase.program_version)).await?;
+        let offers: Vec<Offer> = rows.iter().filter_map(|x| x.reward.offer.clone()).collect();
+        let pref = program_ref(&r.program_id, purchase.program_version);
+        let tier = purchase
+            .tier
+            .as_ref()
+            .map(|(a, b)| (a.as_str(), b.as_str()));
+        let after = rewards::compute(&program, &pref, &purchase.lines, &kept, tier, &offers);
+        let mut reversed: BTreeMap<String, i64> = BTreeMap::new();
+        let mut explanations = Vec::new();
+        for row in &rows {
+            let same = |x: &Reward| {
+                x.kind == row.reward.kind
+                    && x.asset == row.reward.asset
+                    && x.offer.as_ref().map(|o| &o.campaign_id)
+                        == row.reward.offer.as_ref().map(|o| &o.campaign_id)
+            };
+            // Never more than was granted (a campaign reward may have been lowered by its budget).
+            let now_earned = after
+                .rewards
+                .iter()
+                .find(|x| same(x))
+                .map_or(0, |x| x.amount)
+                .min(row.reward.amount);
+            let diff = row.reward.amount - row.reversed - now_earned;
+            if diff <= 0 {
+                continue;
+            }
+            explanations.push(Explanation {
+                rule: "return".into(),
+                source_ref: pref.clone(),
+                description: format!(
+                    "order now earns {now_earned} instead of {} (minor units of {}): {diff} taken back",
+                    row.reward.amount - row.reversed,
+                    row.reward.asset
+                ),
+                result: Some((now_earned, row.reward.asset.clone())),
+                ..Explanation::default()
+            });
+            let reverse = wpb::ReverseRequest {
+                customer_id: purchase.customer_id.clone(),
+                source_reference: format!("{}#{}", r.order_id, row.no),
+                amount: Some(wire(&Money {
+                    minor: diff,
+                    asset: row.reward.asset.clone(),
+                })),
+                clawback_policy: clawback(program.clawback),
+                source: Some(wpb::Source {
+                    kind: "return".into(),
+                    reference: r.return_id.clone(),
+                    rule_version: pref.clone(),
+                    inputs: String::new(),
+                }),
+                ..Default::default()
+            };
+            let k = key(
+                t,
+                &[
+                    &r.program_id,
+                    &r.order_id,
+                    "return",
+                    &r.return_id,
+                    &row.no.to_string(),
+                ],
+            );
+            outbox::enqueue(conn, tenant, REVERSE, &k, &reverse).await?;
+            if !row.reservation_id.is_empty() {
+                let release = cpb::ReleaseBudgetRequest {
+                    reservation_id: row.reservation_id.clone(),
+                    amount: Some(wire(&Money {
+                        minor: diff,
+                        asset: row.reward.asset.clone(),
+                    })),
+                    ..Default::default()
+                };
+                let k = key(
+                    t,
+                    &[
+                        &r.program_id,
+                        &r.order_id,
+                        "release",
+                        &r.return_id,
+                        &row.no.to_string(),
+                    ],
+                );
+                outbox::enqueue(conn, tenant, RELEASE, &k, &release).await?;
+            }
+            repo::add_reversed(conn, t, &r.program_id, &r.order_id, row.no, diff).await?;
+            *reversed.entry(row.reward.asset.clone()).or_default() += diff;
+        }
+        repo::insert_return(
+            conn,
+            t,
+            &r.program_id,
+            &r.order_id,
+            &r.return_id,
+            &r.lines,
+            self.clock().now(),
+        )
+        .await?;
+        repo::set_eligible(conn, t, &r.program_id, &r.order_id, after.eligible).await?;
+        let rows = repo::rewards(conn, t, &r.program_id, &r.order_id).await?;
+        Ok(Returned {
+            rewards: recorded(rows),
+            reversed,
+            explanations,
+        })
+    }
+
+    /// Converts points into money in whole blocks, in one wallet transaction.
+    pub async fn convert(
+        &self,
+        tenant: &TenantId,
+        program_id: &str,
+        customer: &str,
+        points: i64,
+        idempotency_key: &str,
+    ) -> Result<(i64, Money, String), AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        let (version, program, _) =
+            repo::program(&mut conn, tenant.as_str(), program_id, None).await?;
+        repo::get_member(
+            &mut conn,
+            self.db(),
+            tenant.as_str(),
+            program_id,
+            customer,
+            false,
+        )
+        .await?;
+        let conversion = program.conversion.ok_or_else(|| {
+            AppError::Precondition(format!("program {program_id} has no points conversion"))
+        })?;
+        let blocks = points / conversion.points.max(1);
+        if blocks == 0 {
+            return Err(AppError::Precondition(format!(
+                "convert at least {} PTS (one block)",
+                conversion.points
+            )));
+        }
+        let spent = blocks * conversion.points;
+        let value = Money {
+            minor: blocks * conversion.value.minor,
+            asset: conversion.value.asset.clone(),
+        };
+        let funding = || wpb::AccountRef {
+            kind: wpb::AccountKind::Funding as i32,
+            id: program_id.into(),
+        };
+        let me = || wpb::AccountRef {
+            kind: wpb::AccountKind::Customer as i32,
+            id: customer.into(),
+        };
+        let leg = |account, minor: i64, asset: &str| wpb::Posting {
+            account: Some(account),
+            layer: wpb::Layer::Available as i32,
+            amount: Some(wire(&Money {
+                minor,
+                asset: asset.into(),
+            })),
+        };
+        let post = wpb::PostTransactionRequest {
+            idempotency_key: key(
+                tenant.as_str(),
+                &[program_id, customer, "convert", idempotency_key],
+            ),
+            postings: vec![
+                leg(me(), -spent, "PTS"),
+                leg(funding(), spent, "PTS"),
+                leg(funding(), -value.minor, &value.asset),
+                leg(me(), value.minor, &value.asset),
+            ],
+            source: Some(wpb::Source {
+                kind: "conversion".into(),
+                reference: idempotency_key.into(),
+                rule_version: program_ref(program_id, version),
+                inputs: format!(
+                    "{points} PTS asked, {blocks} blocks of {}",
+                    conversion.points
+                ),
+            }),
+            description: "points converted".into(),
+        };
+        let done = self
+            .upstream()
+            .wallet
+            .clone()
+            .post_transaction(call(tenant.as_str(), post)?)
+            .await
+            .map_err(|s| match s.code() {
+                tonic::Code::FailedPrecondition => AppError::Precondition(s.message().to_owned()),
+                tonic::Code::InvalidArgument => AppError::invalid("points", s.message()),
+                _ => AppError::Unavailable(format!("wallet-svc: {}", s.message())),
+            })?;
+        let tx = done
+            .into_inner()
+            .transaction
+            .map(|t| t.transaction_id)
+            .unwrap_or_default();
+        Ok((spent, value, tx))
+    }
+}
+
+fn subtract(
+    lines: &[Line],
+    kept: &mut [u32],
+    returned: &BTreeMap<String, u32>,
+) -> Result<(), AppError> {
+    for (i, line) in lines.iter().enumerate() {
+        let n = returned.get(&line.line_id).copied().unwrap_or(0);
+        kept[i] = kept[i].checked_sub(n).ok_or_else(|| {
+            AppError::Precondition(format!(
+                "line {} had {} units; returning more than was bought",
+                line.line_id, line.quantity
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn recorded(rows: Vec<RewardRow>) -> Vec<RecordedReward> {
+    rows.into_iter()
+        .map(|r| RecordedReward {
+            no: r.no,
+            reward: r.reward,
+            reversed: r.reversed,
+            release_at: Some(r.release_at),
+        })
+        .collect()
+}

@@ -1,0 +1,544 @@
+//! accrual-svc with real wallet-svc and campaign-svc over gRPC, on both
+//! backends: earn rules and boundaries, returns below a threshold, tiers and
+//! campaigns in one explanation, bonuses once, a process kill between the
+//! purchase and its credit, points conversion.
+use std::{net::SocketAddr, time::Duration};
+
+use boomerang_common::{
+    backend_tests,
+    jobs::RunnerConfig,
+    testing::{AsTenant, TestBackend, TestDb, channel, eventually},
+    time::{Clock, to_timestamp},
+};
+use boomerang_proto::{
+    accrual::v1::{self as pb, accrual_service_client::AccrualServiceClient},
+    campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
+    common::v1::{Channel, Money},
+    wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
+};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tonic::{service::interceptor::InterceptedService, transport};
+
+type Accrual = AccrualServiceClient<InterceptedService<transport::Channel, AsTenant>>;
+type Wallet = WalletServiceClient<InterceptedService<transport::Channel, AsTenant>>;
+type Campaign = CampaignServiceClient<InterceptedService<transport::Channel, AsTenant>>;
+
+/// 2026-06-15T10:00:00Z, a Monday.
+const NOW: i64 = 1_781_517_600_000_000;
+const DAY: i64 = 86_400_000_000;
+
+fn fast_jobs() -> RunnerConfig {
+    RunnerConfig {
+        poll_interval_ms: 10,
+        backoff_base_ms: 20,
+        backoff_max_ms: 200,
+        ..RunnerConfig::default()
+    }
+}
+
+fn local() -> anyhow::Result<boomerang_common::config::ServerConfig> {
+    Ok(boomerang_common::config::ServerConfig::on(
+        "127.0.0.1:0".parse()?,
+    ))
+}
+
+/// Wallet and campaign in-process; accrual in-process or as a child process.
+struct Stack {
+    accrual: Accrual,
+    wallet: Wallet,
+    campaign: Campaign,
+    clock: Clock,
+    wallet_addr: SocketAddr,
+    campaign_addr: SocketAddr,
+    accrual_db: TestDb,
+    _guards: Vec<DropGuard>,
+    _dbs: Vec<TestDb>,
+}
+
+impl Stack {
+    async fn start(backend: TestBackend, in_process_accrual: bool) -> anyhow::Result<Self> {
+        let clock = Clock::manual(NOW);
+        let (wallet_db, campaign_db, accrual_db) = (
+            TestDb::fresh(backend, "wallet").await?,
+            TestDb::fresh(backend, "campaign").await?,
+            TestDb::fresh(backend, "accrual").await?,
+        );
+        let mut guards = Vec::new();
+        let wallet = wallet_svc::App::build_with_clock(
+            wallet_svc::Config {
+                server: local()?,
+                database: wallet_db.config.clone(),
+                jobs: fast_jobs(),
+                ..Default::default()
+            },
+            clock.clone(),
+        )
+        .await?;
+        let campaign = campaign_svc::App::build_with_clock(
+            campaign_svc::Config {
+                server: local()?,
+                database: campaign_db.config.clone(),
+                jobs: fast_jobs(),
+                ..Default::default()
+            },
+            clock.clone(),
+        )
+        .await?;
+        let (wallet_addr, campaign_addr) = (wallet.local_addr()?, campaign.local_addr()?);
+        tokio::spawn(wallet.run_until(stopper(&mut guards)));
+        tokio::spawn(campaign.run_until(stopper(&mut guards)));
+        let accrual_addr = if in_process_accrual {
+            let app = accrual_svc::App::build_with_clock(
+                accrual_config(&accrual_db, wallet_addr, campaign_addr, true)?,
+                clock.clone(),
+            )
+            .await?;
+            let addr = app.local_addr()?;
+            tokio::spawn(app.run_until(stopper(&mut guards)));
+            Some(addr)
+        } else {
+            None
+        };
+        let tenant = || AsTenant::new("acme");
+        let accrual = match accrual_addr {
+            Some(a) => AccrualServiceClient::with_interceptor(channel(a).await?, tenant()?),
+            None => AccrualServiceClient::with_interceptor(
+                transport::Channel::from_static("http://127.0.0.1:9").connect_lazy(),
+                tenant()?,
+            ),
+        };
+        Ok(Self {
+            accrual,
+            wallet: WalletServiceClient::with_interceptor(channel(wallet_addr).await?, tenant()?),
+            campaign: CampaignServiceClient::with_interceptor(
+                channel(campaign_addr).await?,
+                tenant()?,
+            ),
+            clock,
+            wallet_addr,
+            campaign_addr,
+            accrual_db,
+            _guards: guards,
+            _dbs: vec![wallet_db, campaign_db],
+        })
+    }
+
+    async fn program(&mut self, id: &str, program: pb::Program) -> anyhow::Result<()> {
+        let program = pb::Program {
+            program_id: id.into(),
+            ..program
+        };
+        self.accrual
+            .upsert_program(pb::UpsertProgramRequest {
+                idempotency_key: format!("p-{id}"),
+                program: Some(program),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn enroll(
+        &mut self,
+        program: &str,
+        customer: &str,
+    ) -> anyhow::Result<pb::EnrollMemberResponse> {
+        let req = pb::EnrollMemberRequest {
+            idempotency_key: format!("enroll-{program}-{customer}"),
+            program_id: program.into(),
+            customer_id: customer.into(),
+            ..Default::default()
+        };
+        Ok(self.accrual.enroll_member(req).await?.into_inner())
+    }
+
+    async fn buy(
+        &mut self,
+        program: &str,
+        order: &str,
+        customer: &str,
+        lines: &[(&str, &str)],
+    ) -> anyhow::Result<pb::RecordPurchaseResponse> {
+        let req = pb::RecordPurchaseRequest {
+            idempotency_key: format!("buy-{order}"),
+            purchase: Some(purchase(program, order, customer, lines, NOW)),
+        };
+        Ok(self.accrual.record_purchase(req).await?.into_inner())
+    }
+
+    /// (available, pending) of an asset, once the relay delivered `pending` (or after 10 s).
+    async fn balance_when(
+        &mut self,
+        customer: &str,
+        asset: &str,
+        want: (&str, &str),
+    ) -> anyhow::Result<(String, String)> {
+        let (w, c, a) = (self.wallet.clone(), customer.to_owned(), asset.to_owned());
+        let read = move || {
+            let (mut w, c, a) = (w.clone(), c.clone(), a.clone());
+            async move {
+                let b = w
+                    .get_balance(wpb::GetBalanceRequest {
+                        customer_id: c,
+                        asset: a,
+                        as_of: None,
+                    })
+                    .await?
+                    .into_inner();
+                let b = b.balances.into_iter().next().unwrap_or_default();
+                let m = |m: Option<Money>| m.map(|m| m.amount).unwrap_or_else(|| "0".into());
+                anyhow::Ok((m(b.available), m(b.pending)))
+            }
+        };
+        let target = (want.0.to_owned(), want.1.to_owned());
+        let probe = read.clone();
+        let _ = eventually(&format!("{customer} {asset} at {want:?}"), || {
+            let (probe, target) = (probe.clone(), target.clone());
+            async move { Ok(probe().await? == target) }
+        })
+        .await;
+        read().await
+    }
+}
+
+fn stopper(guards: &mut Vec<DropGuard>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let token = CancellationToken::new();
+    guards.push(token.clone().drop_guard());
+    async move { token.cancelled().await }
+}
+
+fn accrual_config(
+    db: &TestDb,
+    wallet: SocketAddr,
+    campaign: SocketAddr,
+    relay: bool,
+) -> anyhow::Result<accrual_svc::Config> {
+    Ok(accrual_svc::Config {
+        server: local()?,
+        database: db.config.clone(),
+        jobs: fast_jobs(),
+        upstreams: accrual_svc::config::Upstreams {
+            wallet: format!("http://{wallet}"),
+            campaign: format!("http://{campaign}"),
+        },
+        relay,
+        ..Default::default()
+    })
+}
+
+fn eur(amount: &str) -> Money {
+    Money {
+        amount: amount.into(),
+        asset: "EUR".into(),
+    }
+}
+
+fn purchase(
+    program: &str,
+    order: &str,
+    customer: &str,
+    lines: &[(&str, &str)],
+    at: i64,
+) -> pb::Purchase {
+    pb::Purchase {
+        program_id: program.into(),
+        order_id: order.into(),
+        customer_id: customer.into(),
+        currency: "EUR".into(),
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (category, price))| pb::PurchaseLine {
+                line_id: format!("l{i}"),
+                sku: format!("sku-{i}"),
+                category: (*category).into(),
+                unit_price: Some(eur(price)),
+                quantity: 1,
+                discount: None,
+            })
+            .collect(),
+        channel: Channel::Online as i32,
+        store_id: String::new(),
+        occurred_at: Some(to_timestamp(at)),
+    }
+}
+
+fn cashback(rate: &str, over_100: Option<&str>) -> pb::Program {
+    pb::Program {
+        name: "Cashback".into(),
+        currency: "EUR".into(),
+        timezone: "Europe/Rome".into(),
+        earn_rules: vec![pb::EarnRule {
+            asset: "EUR".into(),
+            basis: pb::EarnBasis::Percent as i32,
+            rate: rate.into(),
+        }],
+        thresholds: over_100
+            .map(|r| pb::Threshold {
+                over: Some(eur("100.00")),
+                comparison: pb::ThresholdComparison::GreaterThan as i32,
+                asset: "EUR".into(),
+                rate: r.into(),
+            })
+            .into_iter()
+            .collect(),
+        return_window_days: 14,
+        ..Default::default()
+    }
+}
+
+fn points(per_eur: &str) -> pb::Program {
+    pb::Program {
+        name: "Points".into(),
+        currency: "EUR".into(),
+        timezone: "Europe/Rome".into(),
+        earn_rules: vec![pb::EarnRule {
+            asset: "PTS".into(),
+            basis: pb::EarnBasis::PerCurrencyUnit as i32,
+            rate: per_eur.into(),
+        }],
+        return_window_days: 14,
+        ..Default::default()
+    }
+}
+
+fn amounts(r: &pb::RecordPurchaseResponse) -> Vec<String> {
+    r.rewards
+        .iter()
+        .map(|x| x.amount.clone().unwrap_or_default().amount)
+        .collect()
+}
+
+backend_tests! {
+    async fn earn_rules_thresholds_and_rounding(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        s.program("cb", cashback("5", Some("10"))).await?;
+        s.program("pts", points("1")).await?;
+        for c in ["ann", "bob", "cat", "dan"] {
+            s.enroll("cb", c).await?;
+            s.enroll("pts", c).await?;
+        }
+        let five = s.buy("cb", "o-100", "ann", &[("shoes", "100.00")]).await?;
+        assert_eq!(amounts(&five), ["5.00"], "exactly 100.00 is not over 100");
+        assert_eq!(five.rewards[0].status, pb::RewardStatus::Pending as i32);
+        assert_eq!(amounts(&s.buy("cb", "o-101", "bob", &[("shoes", "100.01")]).await?), ["10.00"], "10% of 100.01 rounds down");
+        assert_eq!(amounts(&s.buy("pts", "o-57", "cat", &[("food", "57.99")]).await?), ["57"]);
+        // The same order again is a replay, not a second reward.
+        assert_eq!(amounts(&s.buy("cb", "o-100", "ann", &[("shoes", "100.00")]).await?), ["5.00"]);
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "5.00")).await?, ("0.00".into(), "5.00".into()));
+        // Past the return window the reward is available.
+        s.clock.advance(Duration::from_micros((15 * DAY) as u64));
+        assert_eq!(s.balance_when("ann", "EUR", ("5.00", "0.00")).await?, ("5.00".into(), "0.00".into()));
+        Ok(())
+    }
+
+    async fn a_return_below_the_threshold_reverses_the_difference(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        s.program("cb", cashback("5", Some("10"))).await?;
+        s.enroll("cb", "ann").await?;
+        let bought = s.buy("cb", "o-1", "ann", &[("shoes", "90.00"), ("socks", "30.00")]).await?;
+        assert_eq!(amounts(&bought), ["12.00"]);
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "12.00")).await?.1, "12.00");
+        let req = pb::RecordReturnRequest {
+            idempotency_key: "r-1".into(), program_id: "cb".into(), order_id: "o-1".into(), return_id: "r-1".into(),
+            lines: vec![pb::ReturnLine { line_id: "l1".into(), quantity: 1 }], occurred_at: None,
+        };
+        let returned = s.accrual.record_return(req).await?.into_inner();
+        assert_eq!(returned.reversed.iter().map(|m| m.amount.clone()).collect::<Vec<_>>(), ["7.50"], "12.00 down to 5% of 90.00");
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "4.50")).await?, ("0.00".into(), "4.50".into()));
+        let more = pb::RecordReturnRequest {
+            idempotency_key: "r-2".into(), program_id: "cb".into(), order_id: "o-1".into(), return_id: "r-2".into(),
+            lines: vec![pb::ReturnLine { line_id: "l1".into(), quantity: 1 }], occurred_at: None,
+        };
+        let refused = s.accrual.record_return(more).await.err().map(|e| e.code());
+        assert_eq!(refused, Some(tonic::Code::FailedPrecondition), "returning more than was bought");
+        Ok(())
+    }
+
+    async fn a_gold_member_on_a_double_points_day_in_a_boosted_category(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let mut p = points("1");
+        p.category_multipliers = vec![pb::CategoryMultiplier { category: "green".into(), multiplier: "2".into() }];
+        p.tier_policy = Some(pb::TierPolicy {
+            basis: pb::TierBasis::Spend as i32,
+            window_days: 365,
+            tiers: vec![pb::Tier { tier_id: "gold".into(), name: "Gold".into(), qualifies_at: Some(eur("0.00")), earn_multiplier: "1.5".into() }],
+        });
+        s.program("pts", p).await?;
+        s.enroll("pts", "ann").await?;
+        let spec = cpb::CampaignSpec {
+            name: "Double points Monday".into(),
+            terms: "Double points all day.".into(),
+            schedule: Some(cpb::Schedule {
+                timezone: "Europe/Rome".into(),
+                starts_at: Some(to_timestamp(NOW - DAY)),
+                ends_at: Some(to_timestamp(NOW + DAY)),
+                windows: vec![],
+            }),
+            effect: Some(cpb::Effect { kind: Some(cpb::effect::Kind::PointsMultiplier(cpb::PointsMultiplier { multiplier: "2".into() })) }),
+            budgets: vec![cpb::Budget { total: Some(Money { amount: "100000".into(), asset: "PTS".into() }), per_day: None }],
+            ..Default::default()
+        };
+        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec) }).await?;
+        s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s".into(), campaign_id: "double".into() }).await?;
+        let bought = s.buy("pts", "o-1", "ann", &[("green", "100.00")]).await?;
+        // 100 EUR x 1 PTS x2 (green) x1.5 (gold) = 300; the campaign doubles it: +300.
+        assert_eq!(amounts(&bought), ["300", "300"]);
+        let rules: Vec<String> = bought.rewards[0].explanations.iter().map(|e| e.rule.clone()).collect();
+        assert_eq!(rules, ["base_earn", "category_multiplier", "tier_multiplier", "rounding"]);
+        assert_eq!(bought.rewards[1].campaign_id, "double");
+        assert_eq!(s.balance_when("ann", "PTS", ("0", "600")).await?.1, "600");
+        let report = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+        eventually("the budget confirmation", || {
+            let mut c = s.campaign.clone();
+            async move {
+                let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+                Ok(r.budgets.first().and_then(|b| b.confirmed.clone()).map(|m| m.amount) == Some("300".into()))
+            }
+        }).await?;
+        assert_eq!(report.participants, 1);
+        Ok(())
+    }
+
+    async fn welcome_once_and_birthday_once_a_year(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let mut p = points("1");
+        p.welcome_bonus = Some(Money { amount: "50".into(), asset: "PTS".into() });
+        p.birthday_bonus = Some(Money { amount: "10".into(), asset: "PTS".into() });
+        s.program("pts", p).await?;
+        for key in ["e1", "e2"] {
+            s.accrual.enroll_member(pb::EnrollMemberRequest {
+                idempotency_key: key.into(), program_id: "pts".into(), customer_id: "ann".into(), birthday: "06-15".into(), ..Default::default()
+            }).await?;
+        }
+        // Enrolled on her birthday: 50 welcome + 10 birthday, once each.
+        assert_eq!(s.balance_when("ann", "PTS", ("60", "0")).await?.0, "60");
+        for key in ["u1", "u2"] {
+            s.accrual.update_member(pb::UpdateMemberRequest {
+                idempotency_key: key.into(),
+                member: Some(pb::Member { program_id: "pts".into(), customer_id: "ann".into(), birthday: if key == "u1" { "06-16" } else { "06-15" }.into(), ..Default::default() }),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["birthday".into()] }),
+            }).await?;
+        }
+        s.clock.advance(Duration::from_micros((2 * DAY) as u64));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(s.balance_when("ann", "PTS", ("60", "0")).await?.0, "60", "still one birthday bonus this year");
+        // Next year: another.
+        s.clock.advance(Duration::from_micros((365 * DAY) as u64));
+        assert_eq!(s.balance_when("ann", "PTS", ("70", "0")).await?.0, "70");
+        Ok(())
+    }
+
+    async fn points_convert_in_whole_blocks(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let mut p = points("1");
+        p.conversion = Some(pb::Conversion { points: Some(Money { amount: "100".into(), asset: "PTS".into() }), value: Some(eur("5.00")) });
+        s.program("pts", p).await?;
+        s.enroll("pts", "ann").await?;
+        s.wallet.credit(wpb::CreditRequest {
+            idempotency_key: "seed".into(), customer_id: "ann".into(), amount: Some(Money { amount: "150".into(), asset: "PTS".into() }), ..Default::default()
+        }).await?;
+        let done = s.accrual.convert_points(pb::ConvertPointsRequest {
+            idempotency_key: "cv".into(), program_id: "pts".into(), customer_id: "ann".into(), points: Some(Money { amount: "150".into(), asset: "PTS".into() }),
+        }).await?.into_inner();
+        assert_eq!(done.points_spent.map(|m| m.amount), Some("100".into()));
+        assert_eq!(done.credited.map(|m| m.amount), Some("5.00".into()));
+        assert_eq!(s.balance_when("ann", "PTS", ("50", "0")).await?.0, "50");
+        assert_eq!(s.balance_when("ann", "EUR", ("5.00", "0.00")).await?.0, "5.00");
+        Ok(())
+    }
+
+    async fn a_killed_accrual_process_credits_exactly_once_after_restart(backend) -> anyhow::Result<()> {
+        let s = Stack::start(backend, false).await?;
+        let cfg = accrual_config(&s.accrual_db, s.wallet_addr, s.campaign_addr, false)?;
+        // First life: the relay is off, so the purchase is stored and its credit waits in the outbox.
+        let mut child = Child::spawn(&cfg, false)?;
+        let mut accrual = child.client().await?;
+        accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(pb::Program { program_id: "cb".into(), ..cashback("5", None) }) }).await?;
+        accrual.enroll_member(pb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "cb".into(), customer_id: "ann".into(), ..Default::default() }).await?;
+        let order = pb::RecordPurchaseRequest { idempotency_key: "o".into(), purchase: Some(purchase("cb", "o-1", "ann", &[("shoes", "100.00")], boomerang_common::time::now_micros())) };
+        accrual.record_purchase(order).await?;
+        child.kill()?; // SIGKILL: no shutdown, no flush
+        let mut s = s;
+        let before = s.wallet.list_entries(wpb::ListEntriesRequest { customer_id: "ann".into(), ..Default::default() }).await?.into_inner();
+        assert!(before.entries.is_empty(), "nothing credited before the restart");
+        // Second life, with the relay: the stored credit is delivered once.
+        let mut child = Child::spawn(&cfg, true)?;
+        child.client().await?;
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "5.00")).await?, ("0.00".into(), "5.00".into()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        child.kill()?;
+        let entries = s.wallet.list_entries(wpb::ListEntriesRequest { customer_id: "ann".into(), ..Default::default() }).await?.into_inner();
+        assert_eq!(entries.entries.len(), 1, "exactly one credit");
+        Ok(())
+    }
+}
+
+/// accrual-svc as a real process, configured through its environment.
+struct Child {
+    process: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Child {
+    fn spawn(cfg: &accrual_svc::Config, relay: bool) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accrual-svc"));
+        cmd.env("BOOMERANG_ACCRUAL__SERVER__LISTEN", addr.to_string())
+            .env("BOOMERANG_ACCRUAL__DATABASE__URL", &cfg.database.url)
+            .env(
+                "BOOMERANG_ACCRUAL__UPSTREAMS__WALLET",
+                &cfg.upstreams.wallet,
+            )
+            .env(
+                "BOOMERANG_ACCRUAL__UPSTREAMS__CAMPAIGN",
+                &cfg.upstreams.campaign,
+            )
+            .env("BOOMERANG_ACCRUAL__RELAY", relay.to_string())
+            .env("BOOMERANG_ACCRUAL__JOBS__POLL_INTERVAL_MS", "10")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        if let Some(schema) = &cfg.database.schema {
+            cmd.env("BOOMERANG_ACCRUAL__DATABASE__SCHEMA", schema);
+        }
+        Ok(Self {
+            process: cmd.spawn()?,
+            addr,
+        })
+    }
+
+    async fn client(&mut self) -> anyhow::Result<Accrual> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(c) = channel(self.addr).await {
+                return Ok(AccrualServiceClient::with_interceptor(
+                    c,
+                    AsTenant::new("acme")?,
+                ));
+            }
+            if let Some(status) = self.process.try_wait()? {
+                anyhow::bail!("accrual-svc exited: {status}");
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "accrual-svc did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn kill(&mut self) -> anyhow::Result<()> {
+        self.process.kill()?;
+        self.process.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
