@@ -47,4 +47,15 @@ auth="authorization: Bearer $key"
   "amount":{"amount":"50.00","asset":"EUR"}}' "localhost:$port" "$wallet/Credit" >/dev/null
 balance="$("$grpcurl" -plaintext -H "$auth" -d '{"customer_id":"alice"}' "localhost:$port" "$wallet/GetBalance")"
 grep -q '"50.00"' <<<"$balance" || { echo "smoke: unexpected balance: $balance" >&2; exit 1; }
-echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit through the gateway)"
+
+# The demo program: enrol, buy 120.00 EUR, earn 10% over 100 EUR and 120 PTS.
+accrual=boomerang.accrual.v1.AccrualService
+"$grpcurl" -plaintext -H "$auth" -d '{"idempotency_key":"smoke-e","program_id":"demo","customer_id":"bob"}' \
+  "localhost:$port" "$accrual/EnrollMember" >/dev/null
+bought="$("$grpcurl" -plaintext -H "$auth" -d '{"idempotency_key":"smoke-o","purchase":{"program_id":"demo",
+  "order_id":"o-1","customer_id":"bob","currency":"EUR","channel":"CHANNEL_ONLINE","occurred_at":"2026-01-10T10:00:00Z",
+  "lines":[{"line_id":"1","sku":"shoe","category":"shoes","unit_price":{"amount":"120.00","asset":"EUR"},"quantity":1}]}}' \
+  "localhost:$port" "$accrual/RecordPurchase")"
+grep -q '"12.00"' <<<"$bought" && grep -q '"120"' <<<"$bought" \
+  || { echo "smoke: unexpected rewards: $bought" >&2; exit 1; }
+echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit and a demo purchase through the gateway)"

@@ -26,8 +26,19 @@ pub async fn enqueue(
     key: &str,
     message: &impl Message,
 ) -> Result<bool, AppError> {
+    enqueue_raw(conn, tenant, topic, key, &message.encode_to_vec()).await
+}
+
+/// As [`enqueue`], with a payload already encoded (e.g. several messages).
+pub async fn enqueue_raw(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+) -> Result<bool, AppError> {
     // Due at once (run_at 0), whatever clock the relay judges due-ness by.
-    jobs::schedule(conn, tenant, topic, key, 0, &message.encode_to_vec()).await
+    jobs::schedule(conn, tenant, topic, key, 0, payload).await
 }
 
 /// The relay for one topic: a job runner whose handler delivers.

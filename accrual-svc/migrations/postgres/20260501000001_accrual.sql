@@ -45,7 +45,8 @@ CREATE TABLE rewards (
     reward_no       BIGINT  NOT NULL,
     kind            TEXT    NOT NULL,
     asset           TEXT    NOT NULL,
-    amount          BIGINT  NOT NULL,
+    amount          BIGINT  NOT NULL,  -- credited
+    earned          BIGINT  NOT NULL,  -- before a campaign budget cut
     reversed        BIGINT  NOT NULL DEFAULT 0,
     offer           TEXT    NOT NULL,  -- JSON of the campaign offer, or "null"
     reservation_id  TEXT    NOT NULL,

@@ -45,7 +45,8 @@ CREATE TABLE rewards (
     reward_no       INTEGER NOT NULL,
     kind            TEXT    NOT NULL,
     asset           TEXT    NOT NULL,
-    amount          INTEGER NOT NULL,
+    amount          INTEGER NOT NULL,  -- credited
+    earned          INTEGER NOT NULL,  -- before a campaign budget cut
     reversed        INTEGER NOT NULL DEFAULT 0,
     offer           TEXT    NOT NULL,  -- JSON of the campaign offer, or "null"
     reservation_id  TEXT    NOT NULL,

@@ -71,23 +71,30 @@ pub fn points_expiry(program: &Program, asset: &str, at: i64) -> Option<i64> {
 /// The next birthday at or after today in `tz`: (year, local midnight in micros).
 /// A 29 February birthday falls on 28 February in other years.
 pub fn next_birthday(mmdd: &str, tz: &str, now: i64) -> Option<(i16, i64)> {
+    let zone = TimeZone::get(tz).ok()?;
+    let today = Timestamp::from_microsecond(now).ok()?.to_zoned(zone).date();
+    [today.year(), today.year() + 1]
+        .into_iter()
+        .find_map(|year| {
+            let (date, at) = birthday_in(mmdd, tz, year)?;
+            (date >= today).then_some((year, at))
+        })
+}
+
+/// A birthday's date in `year` and its local midnight in micros; 29 February
+/// falls on 28 February in other years.
+pub fn birthday_in(mmdd: &str, tz: &str, year: i16) -> Option<(Date, i64)> {
     let (m, d) = mmdd.split_once('-')?;
     let (m, d): (i8, i8) = (m.parse().ok()?, d.parse().ok()?);
-    let tz = TimeZone::get(tz).ok()?;
-    let today = Timestamp::from_microsecond(now)
+    let date = Date::new(year, m, d)
+        .or_else(|_| Date::new(year, m, d - 1))
+        .ok()?;
+    let at = date
+        .to_zoned(TimeZone::get(tz).ok()?)
         .ok()?
-        .to_zoned(tz.clone())
-        .date();
-    for year in [today.year(), today.year() + 1] {
-        let date = Date::new(year, m, d)
-            .or_else(|_| Date::new(year, m, d - 1))
-            .ok()?;
-        if date >= today {
-            let midnight = date.to_zoned(tz.clone()).ok()?.timestamp().as_microsecond();
-            return Some((year, midnight));
-        }
-    }
-    None
+        .timestamp()
+        .as_microsecond();
+    Some((date, at))
 }
 
 impl Accrual {
@@ -243,12 +250,14 @@ impl Accrual {
         };
         let k = key(tenant.as_str(), &[program_id, customer, "birthday", year]);
         outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
-        // Next year's timer (a day on, so today's birthday is not found again).
-        let later = now + 86_400_000_000;
-        let next = MemberRow { ..member };
-        if let Some((y, at)) = next_birthday(&next.birthday, &program.timezone, later) {
-            let dedupe = format!("{program_id}:{customer}:{y}");
-            let payload = format!("{program_id}\n{customer}\n{y}");
+        // Next year's timer, from the calendar (a 25-hour day cannot skip it).
+        let next_year = year
+            .parse::<i16>()
+            .map_err(|e| AppError::Internal(e.into()))?
+            + 1;
+        if let Some((_, at)) = birthday_in(&member.birthday, &program.timezone, next_year) {
+            let dedupe = format!("{program_id}:{customer}:{next_year}");
+            let payload = format!("{program_id}\n{customer}\n{next_year}");
             jobs::schedule(conn, tenant, BIRTHDAY, &dedupe, at, payload.as_bytes()).await?;
         }
         Ok(())

@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use super::{
     Accrual, key,
     members::{CREDIT, points_expiry, wire},
-    program_ref,
+    program_ref, relay,
     upstream::call,
 };
 use crate::{
@@ -33,8 +33,6 @@ const DUPLICATE: &str = "duplicate order";
 pub const REVERSE: &str = "accrual.wallet_reverse";
 /// Budget confirmation.
 pub const CONFIRM: &str = "accrual.budget_confirm";
-/// Budget release.
-pub const RELEASE: &str = "accrual.budget_release";
 
 /// A purchase as asked.
 #[derive(Clone, Debug)]
@@ -159,6 +157,11 @@ fn to_offer(c: &cpb::ApplicableCampaign) -> Option<Offer> {
             .as_ref()
             .map(|x| x.categories.clone())
             .unwrap_or_default(),
+        min_order: c
+            .conditions
+            .as_ref()
+            .and_then(|x| minor(&x.min_order_amount))
+            .map(|(m, _)| m),
     })
 }
 
@@ -430,6 +433,17 @@ impl Accrual {
                             })
                         })
                         .map_or(0, |a| a.minor());
+                    if granted == 0 {
+                        computed.skipped.push(Explanation {
+                            rule: "budget".into(),
+                            source_ref: source,
+                            description: format!("campaign {} not applied", offer.campaign_id),
+                            skipped: true,
+                            skip_reason: "no campaign budget left".into(),
+                            ..Explanation::default()
+                        });
+                        continue;
+                    }
                     if granted < reward.amount {
                         reward.explanations.push(Explanation {
                             rule: "budget".into(),
@@ -537,21 +551,6 @@ impl Accrual {
             repo::insert_reward(conn, tenant.as_str(), &p.program_id, &p.order_id, &stored).await?;
             self.credit(conn, tenant, p, version, program, &stored, release)
                 .await?;
-            if !stored.reservation_id.is_empty() {
-                let confirm = cpb::ConfirmBudgetRequest {
-                    reservation_id: stored.reservation_id.clone(),
-                    amount: Some(wire(&Money {
-                        minor: stored.reward.amount,
-                        asset: stored.reward.asset.clone(),
-                    })),
-                    ..Default::default()
-                };
-                let k = key(
-                    tenant.as_str(),
-                    &[&p.program_id, &p.order_id, "confirm", &no.to_string()],
-                );
-                outbox::enqueue(conn, tenant, CONFIRM, &k, &confirm).await?;
-            }
             out.push(RecordedReward {
                 no,
                 reward: stored.reward,
@@ -613,7 +612,7 @@ impl Accrual {
             expires_at: expires_at.map(to_timestamp),
             source: Some(wpb::Source {
                 kind: kind.into(),
-                reference: format!("{}#{}", p.order_id, r.no),
+                reference: credit_reference(&p.program_id, &p.order_id, r.no),
                 rule_version,
                 inputs: serde_json::json!({ "order": p.order_id, "reward": r.no }).to_string(),
             }),
@@ -621,11 +620,36 @@ impl Accrual {
             description: format!("reward for order {}", p.order_id),
             ..Default::default()
         };
-        let k = key(
-            tenant.as_str(),
-            &[&p.program_id, &p.order_id, &r.no.to_string()],
-        );
-        outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+        if r.reservation_id.is_empty() {
+            let k = key(
+                tenant.as_str(),
+                &[&p.program_id, &p.order_id, &r.no.to_string()],
+            );
+            outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+        } else {
+            // A campaign reward is credited only once its budget is confirmed:
+            // a reservation that lapsed before the relay got to it pays nothing.
+            let confirm = cpb::ConfirmBudgetRequest {
+                reservation_id: r.reservation_id.clone(),
+                amount: Some(wire(&Money {
+                    minor: reward.amount,
+                    asset: reward.asset.clone(),
+                })),
+                ..Default::default()
+            };
+            let k = key(
+                tenant.as_str(),
+                &[&p.program_id, &p.order_id, "confirm", &r.no.to_string()],
+            );
+            outbox::enqueue_raw(
+                conn,
+                tenant,
+                CONFIRM,
+                &k,
+                &relay::pack(&confirm, Some(&credit)),
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -661,7 +685,13 @@ impl Accrual {
             .ok_or_else(|| AppError::NotFound(format!("no order {}", r.order_id)))?;
         let rows = repo::rewards(conn, t, &r.program_id, &r.order_id).await?;
         let earlier = repo::returned(conn, t, &r.program_id, &r.order_id).await?;
-        if earlier.iter().any(|(id, _)| *id == r.return_id) {
+        if let Some((_, lines)) = earlier.iter().find(|(id, _)| *id == r.return_id) {
+            if *lines != r.lines {
+                return Err(AppError::AlreadyExists(format!(
+                    "return {} of order {} was recorded with other lines",
+                    r.return_id, r.order_id
+                )));
+            }
             return Ok(Returned {
                 rewards: recorded(rows),
                 reversed: BTreeMap::new(),
@@ -699,13 +729,23 @@ impl Accrual {
                     && x.offer.as_ref().map(|o| &o.campaign_id)
                         == row.reward.offer.as_ref().map(|o| &o.campaign_id)
             };
-            // Never more than was granted (a campaign reward may have been lowered by its budget).
-            let now_earned = after
+            // A reward its campaign budget cut keeps the cut in proportion: what the
+            // kept lines earn, scaled by granted / earned, never above the grant.
+            let recomputed = after
                 .rewards
                 .iter()
                 .find(|x| same(x))
-                .map_or(0, |x| x.amount)
-                .min(row.reward.amount);
+                .map_or(0, |x| x.amount);
+            let earned = row.reward.earned.max(row.reward.amount);
+            let now_earned = if earned > row.reward.amount {
+                i64::try_from(
+                    i128::from(recomputed) * i128::from(row.reward.amount) / i128::from(earned),
+                )
+                .unwrap_or(0)
+            } else {
+                recomputed
+            }
+            .min(row.reward.amount);
             let diff = row.reward.amount - row.reversed - now_earned;
             if diff <= 0 {
                 continue;
@@ -723,7 +763,7 @@ impl Accrual {
             });
             let reverse = wpb::ReverseRequest {
                 customer_id: purchase.customer_id.clone(),
-                source_reference: format!("{}#{}", r.order_id, row.no),
+                source_reference: credit_reference(&r.program_id, &r.order_id, row.no),
                 amount: Some(wire(&Money {
                     minor: diff,
                     asset: row.reward.asset.clone(),
@@ -747,28 +787,23 @@ impl Accrual {
                     &row.no.to_string(),
                 ],
             );
-            outbox::enqueue(conn, tenant, REVERSE, &k, &reverse).await?;
-            if !row.reservation_id.is_empty() {
-                let release = cpb::ReleaseBudgetRequest {
-                    reservation_id: row.reservation_id.clone(),
-                    amount: Some(wire(&Money {
-                        minor: diff,
-                        asset: row.reward.asset.clone(),
-                    })),
-                    ..Default::default()
-                };
-                let k = key(
-                    t,
-                    &[
-                        &r.program_id,
-                        &r.order_id,
-                        "release",
-                        &r.return_id,
-                        &row.no.to_string(),
-                    ],
-                );
-                outbox::enqueue(conn, tenant, RELEASE, &k, &release).await?;
-            }
+            // Campaign budget comes back for what the wallet actually took back.
+            let release = (!row.reservation_id.is_empty()).then(|| cpb::ReleaseBudgetRequest {
+                reservation_id: row.reservation_id.clone(),
+                amount: Some(wire(&Money {
+                    minor: diff,
+                    asset: row.reward.asset.clone(),
+                })),
+                ..Default::default()
+            });
+            outbox::enqueue_raw(
+                conn,
+                tenant,
+                REVERSE,
+                &k,
+                &relay::pack(&reverse, release.as_ref()),
+            )
+            .await?;
             repo::add_reversed(conn, t, &r.program_id, &r.order_id, row.no, diff).await?;
             *reversed.entry(row.reward.asset.clone()).or_default() += diff;
         }
@@ -883,6 +918,12 @@ impl Accrual {
             .unwrap_or_default();
         Ok((spent, value, tx))
     }
+}
+
+/// The wallet source reference of a reward: program, order and reward number,
+/// so orders of two programs never touch each other's credits.
+fn credit_reference(program: &str, order: &str, no: i64) -> String {
+    format!("{program}:{order}#{no}")
 }
 
 fn subtract(

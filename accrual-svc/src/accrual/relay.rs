@@ -1,20 +1,50 @@
-//! The outbox relay: delivers wallet credits and reversals and campaign
-//! budget confirmations and releases, each with its job's deterministic key as
-//! the idempotency key, so a redelivery after a crash has no second effect.
-use boomerang_common::jobs::{Handler, Job};
-use boomerang_proto::{campaign::v1 as cpb, wallet::v1 as wpb};
-use prost::Message as _;
+//! The outbox relay: delivers wallet credits, campaign budget confirmations
+//! (then the campaign reward's credit) and wallet reversals (then the budget
+//! given back), each call with a key derived from its job's deterministic key,
+//! so a redelivery after a crash has no second effect.
+use boomerang_common::{
+    jobs::{Handler, Job},
+    money::{Amount, Asset},
+};
+use boomerang_proto::{campaign::v1 as cpb, common::v1 as pc, wallet::v1 as wpb};
+use prost::Message;
 use tonic::Code;
 
 use super::{
     Accrual,
     members::CREDIT,
-    purchases::{CONFIRM, RELEASE, REVERSE},
+    purchases::{CONFIRM, REVERSE},
     upstream::call,
 };
 
 /// Every topic the relay delivers.
-pub const TOPICS: [&str; 4] = [CREDIT, REVERSE, CONFIRM, RELEASE];
+pub const TOPICS: [&str; 3] = [CREDIT, REVERSE, CONFIRM];
+
+/// A step and the one that follows it, in one payload.
+pub fn pack(first: &impl Message, then: Option<&impl Message>) -> Vec<u8> {
+    let mut out = first.encode_length_delimited_to_vec();
+    if let Some(then) = then {
+        out.extend(then.encode_length_delimited_to_vec());
+    }
+    out
+}
+
+fn unpack<A: Message + Default, B: Message + Default>(
+    mut payload: &[u8],
+) -> anyhow::Result<(A, Option<B>)> {
+    let first = A::decode_length_delimited(&mut payload)?;
+    let then = if payload.is_empty() {
+        None
+    } else {
+        Some(B::decode_length_delimited(&mut payload)?)
+    };
+    Ok((first, then))
+}
+
+fn minor(m: Option<&pc::Money>) -> i64 {
+    m.and_then(|m| Asset::builtin(&m.asset).and_then(|a| Amount::parse(&m.amount, &a).ok()))
+        .map_or(0, |a| a.minor())
+}
 
 /// Delivers one topic.
 #[derive(Clone, Debug)]
@@ -28,72 +58,121 @@ impl Relay {
     pub fn new(accrual: Accrual, topic: &'static str) -> Self {
         Self { accrual, topic }
     }
+
+    async fn credit(
+        &self,
+        job: &Job,
+        mut m: wpb::CreditRequest,
+        key: String,
+    ) -> anyhow::Result<()> {
+        m.idempotency_key = key;
+        match self
+            .accrual
+            .upstream()
+            .wallet
+            .clone()
+            .credit(call(&job.tenant, m)?)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) => given_up(
+                self.topic,
+                job,
+                s,
+                &[Code::InvalidArgument, Code::AlreadyExists],
+            ),
+        }
+    }
+}
+
+/// A refusal that retrying cannot change is logged and the job done; anything
+/// else (unavailable, a reversal before its credit) is retried.
+fn given_up(topic: &str, job: &Job, s: tonic::Status, final_codes: &[Code]) -> anyhow::Result<()> {
+    if final_codes.contains(&s.code()) {
+        tracing::error!(topic, key = %job.dedupe_key, status = ?s, "delivery refused for good");
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("{topic}: {:?} {}", s.code(), s.message()))
+    }
 }
 
 impl Handler for Relay {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         let upstream = self.accrual.upstream();
         let key = job.dedupe_key.clone();
-        let sent = match self.topic {
+        match self.topic {
             CREDIT => {
-                let mut m = wpb::CreditRequest::decode(job.payload.as_slice())?;
-                m.idempotency_key = key;
-                upstream
-                    .wallet
-                    .clone()
-                    .credit(call(&job.tenant, m)?)
-                    .await
-                    .map(drop)
-            }
-            REVERSE => {
-                let mut m = wpb::ReverseRequest::decode(job.payload.as_slice())?;
-                m.idempotency_key = key;
-                upstream
-                    .wallet
-                    .clone()
-                    .reverse(call(&job.tenant, m)?)
-                    .await
-                    .map(drop)
+                let m = wpb::CreditRequest::decode(job.payload.as_slice())?;
+                self.credit(job, m, key).await
             }
             CONFIRM => {
-                let mut m = cpb::ConfirmBudgetRequest::decode(job.payload.as_slice())?;
-                m.idempotency_key = key;
-                upstream
+                let (mut confirm, credit) =
+                    unpack::<cpb::ConfirmBudgetRequest, wpb::CreditRequest>(&job.payload)?;
+                confirm.idempotency_key = key.clone();
+                match upstream
                     .campaign
                     .clone()
-                    .confirm_budget(call(&job.tenant, m)?)
+                    .confirm_budget(call(&job.tenant, confirm)?)
                     .await
-                    .map(drop)
+                {
+                    Ok(_) => match credit {
+                        Some(credit) => self.credit(job, credit, format!("{key}:credit")).await,
+                        None => Ok(()),
+                    },
+                    // Lapsed before we confirmed: the campaign pays nothing, so neither does the wallet.
+                    Err(s) => given_up(
+                        self.topic,
+                        job,
+                        s,
+                        &[
+                            Code::InvalidArgument,
+                            Code::FailedPrecondition,
+                            Code::NotFound,
+                        ],
+                    ),
+                }
             }
             _ => {
-                let mut m = cpb::ReleaseBudgetRequest::decode(job.payload.as_slice())?;
-                m.idempotency_key = key;
-                upstream
+                let (mut reverse, release) =
+                    unpack::<wpb::ReverseRequest, cpb::ReleaseBudgetRequest>(&job.payload)?;
+                reverse.idempotency_key = key.clone();
+                let done = match upstream
+                    .wallet
+                    .clone()
+                    .reverse(call(&job.tenant, reverse)?)
+                    .await
+                {
+                    Ok(done) => done.into_inner(),
+                    Err(s) => return given_up(self.topic, job, s, &[Code::InvalidArgument]),
+                };
+                let taken =
+                    minor(done.reversed_pending.as_ref()) + minor(done.reversed_available.as_ref());
+                let Some(mut release) = release.filter(|_| taken > 0) else {
+                    return Ok(());
+                };
+                let planned = minor(release.amount.as_ref());
+                if let Some(amount) = release.amount.as_mut() {
+                    let asset = Asset::builtin(&amount.asset)
+                        .unwrap_or_else(|| Asset::new(&amount.asset, 0));
+                    amount.amount = Amount::from_minor(taken.min(planned), &asset)
+                        .map_or_else(|_| amount.amount.clone(), |a| a.to_string());
+                }
+                release.idempotency_key = format!("{key}:release");
+                match upstream
                     .campaign
                     .clone()
-                    .release_budget(call(&job.tenant, m)?)
+                    .release_budget(call(&job.tenant, release)?)
                     .await
-                    .map(drop)
+                {
+                    Ok(_) => Ok(()),
+                    Err(s) => given_up(
+                        self.topic,
+                        job,
+                        s,
+                        &[Code::InvalidArgument, Code::FailedPrecondition],
+                    ),
+                }
             }
-        };
-        match sent {
-            Ok(()) => Ok(()),
-            // Refused for good (bad request, or a budget reservation that lapsed
-            // before its confirmation arrived): retrying cannot help.
-            Err(s)
-                if matches!(s.code(), Code::InvalidArgument | Code::AlreadyExists)
-                    || (self.topic == CONFIRM && s.code() == Code::FailedPrecondition) =>
-            {
-                tracing::error!(topic = self.topic, key = %job.dedupe_key, status = ?s, "delivery refused for good");
-                Ok(())
-            }
-            // Anything else (unavailable, a reversal arriving before its credit) is retried.
-            Err(s) => Err(anyhow::anyhow!(
-                "{}: {:?} {}",
-                self.topic,
-                s.code(),
-                s.message()
-            )),
         }
     }
 }

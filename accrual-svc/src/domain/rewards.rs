@@ -73,6 +73,9 @@ pub struct Offer {
     pub effect: Effect,
     /// Categories it is limited to (empty: every eligible line).
     pub categories: Vec<String>,
+    /// Minimum eligible order, minor units (kept so a return re-checks it).
+    #[serde(default)]
+    pub min_order: Option<i64>,
 }
 
 /// Why an amount is what it is.
@@ -117,8 +120,11 @@ pub struct Reward {
     pub kind: Kind,
     /// Asset.
     pub asset: String,
-    /// Rounded amount, minor units.
+    /// Rounded amount, minor units (what is credited).
     pub amount: i64,
+    /// What the rules earned before a campaign budget cut it (= amount otherwise).
+    #[serde(default)]
+    pub earned: i64,
     /// The campaign, for campaign rewards.
     pub offer: Option<Offer>,
     /// Days a voucher is valid.
@@ -315,6 +321,13 @@ pub fn compute(
                 }
             }
             let amount = round(total, &rule.asset, program.rounding);
+            // Campaign multipliers build on what the rule actually earned: scale the
+            // per-line shares down when the cap cut the total.
+            let per_line: Vec<Decimal> = if total < unrounded && unrounded > Decimal::ZERO {
+                per_line.iter().map(|p| *p * total / unrounded).collect()
+            } else {
+                per_line
+            };
             steps.push(Explanation {
                 unrounded: total.to_string(),
                 result: Some((amount, rule.asset.clone())),
@@ -334,6 +347,7 @@ pub fn compute(
                     kind: Kind::Base,
                     asset: rule.asset.clone(),
                     amount,
+                    earned: amount,
                     offer: None,
                     valid_days: None,
                     explanations: steps,
@@ -346,6 +360,29 @@ pub fn compute(
         let source = format!("campaign:{}@{}", offer.campaign_id, offer.version);
         let matches =
             |l: &Line| offer.categories.is_empty() || offer.categories.contains(&l.category);
+        // Conditions hold on what is kept: after a return a fixed bonus or a
+        // voucher goes when no matching line or the minimum order is left.
+        let matching: Decimal = eligible_lines
+            .iter()
+            .filter(|(l, _)| matches(l))
+            .map(|(_, n)| *n)
+            .sum();
+        let below_min = offer.min_order.is_some_and(|m| eligible_minor < m);
+        if matching <= Decimal::ZERO || below_min {
+            out.skipped.push(Explanation {
+                rule: "campaign".into(),
+                source_ref: source.clone(),
+                description: format!("campaign {} not applied", offer.campaign_id),
+                skipped: true,
+                skip_reason: if below_min {
+                    "below the campaign's minimum order".into()
+                } else {
+                    "no matching line".into()
+                },
+                ..Explanation::default()
+            });
+            continue;
+        }
         let campaign_line = |description: String| Explanation {
             rule: "campaign".into(),
             source_ref: source.clone(),
@@ -374,11 +411,7 @@ pub fn compute(
                 ("PTS".to_owned(), extra, step, Kind::Campaign, None)
             }
             Effect::ExtraPercent { asset, percent } => {
-                let base: Decimal = eligible_lines
-                    .iter()
-                    .filter(|(l, _)| matches(l))
-                    .map(|(_, n)| *n)
-                    .sum();
+                let base = matching;
                 let extra = base * dec(percent) / Decimal::from(100);
                 let step = Explanation {
                     base: Some((base.to_string(), currency.into())),
@@ -418,6 +451,7 @@ pub fn compute(
                 kind,
                 asset,
                 amount,
+                earned: amount,
                 offer: Some(offer.clone()),
                 valid_days,
                 explanations: vec![step],
@@ -558,6 +592,7 @@ mod tests {
                 multiplier: "2".into(),
             },
             categories: vec![],
+            min_order: None,
         };
         let c = compute(
             &p,
@@ -582,6 +617,61 @@ mod tests {
                 "tier_multiplier",
                 "rounding"
             ]
+        );
+    }
+
+    #[test]
+    fn a_fixed_bonus_goes_when_the_order_falls_below_its_minimum() {
+        let p = program(vec![cashback("5")], vec![]);
+        let (lines, _) = order(&[(9_000, "shoes"), (3_000, "socks")]);
+        let bonus = Offer {
+            campaign_id: "five-over-100".into(),
+            version: 1,
+            variant: String::new(),
+            effect: Effect::FixedBonus {
+                minor: 500,
+                asset: "EUR".into(),
+            },
+            categories: vec![],
+            min_order: Some(10_000),
+        };
+        let all = compute(&p, "x", &lines, &[1, 1], None, std::slice::from_ref(&bonus));
+        assert_eq!(
+            amounts(&all),
+            vec![("EUR".into(), 600), ("EUR".into(), 500)]
+        );
+        let returned = compute(&p, "x", &lines, &[1, 0], None, &[bonus]);
+        assert_eq!(amounts(&returned), vec![("EUR".into(), 450)]);
+    }
+
+    #[test]
+    fn a_capped_earn_caps_what_a_multiplier_builds_on() {
+        let mut p = program(
+            vec![EarnRule {
+                asset: "PTS".into(),
+                basis: Basis::PerCurrencyUnit,
+                rate: "1".into(),
+            }],
+            vec![],
+        );
+        p.per_order_caps = vec![Money {
+            minor: 50,
+            asset: "PTS".into(),
+        }];
+        let (lines, kept) = order(&[(20_000, "tv")]);
+        let double = Offer {
+            campaign_id: "double".into(),
+            version: 1,
+            variant: String::new(),
+            effect: Effect::PointsMultiplier {
+                multiplier: "2".into(),
+            },
+            categories: vec![],
+            min_order: None,
+        };
+        assert_eq!(
+            amounts(&compute(&p, "x", &lines, &kept, None, &[double])),
+            vec![("PTS".into(), 50), ("PTS".into(), 50)]
         );
     }
 

@@ -24,7 +24,9 @@ pub fn evaluate(
     match (current, earned) {
         (c, e) if e > c => (e, Some(now + window)),
         (c, e) if e < c && review_at.is_some_and(|r| now >= r) => (e, Some(now + window)),
-        (c, _) => (c, review_at.or(Some(now + window))),
+        // Kept at its review: the next review is a window away.
+        (c, _) if review_at.is_none_or(|r| now >= r) => (c, Some(now + window)),
+        (c, _) => (c, review_at),
     }
 }
 

@@ -122,6 +122,9 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
                 }
             };
             let max = if basis == Basis::Percent { 100 } else { 1_000 };
+            if p.earn_rules[..i].iter().any(|o| o.asset == r.asset) {
+                v.add(format!("{f}.asset"), "one earn rule per asset");
+            }
             EarnRule {
                 asset: r.asset.clone(),
                 basis,
@@ -129,13 +132,20 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             }
         })
         .collect();
+    let in_currency = |v: &mut Violations, field: &str, m: Option<Money>| {
+        if m.as_ref().is_some_and(|m| m.asset != p.currency) {
+            v.add(format!("{field}.asset"), "the program currency");
+        }
+        m
+    };
     let min_order = money(
         &mut v,
         "program.min_order_amount",
         p.min_order_amount.as_ref(),
         false,
-    )
-    .map_or(0, |m| m.minor);
+    );
+    let min_order =
+        in_currency(&mut v, "program.min_order_amount", min_order).map_or(0, |m| m.minor);
     let thresholds = p
         .thresholds
         .iter()
@@ -146,13 +156,22 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
                 v.add(format!("{f}.over"), "required");
             }
             let over = money(&mut v, &format!("{f}.over"), t.over.as_ref(), true)?;
+            let over = in_currency(&mut v, &format!("{f}.over"), Some(over))?;
+            let rule = p.earn_rules.iter().find(|r| r.asset == t.asset);
+            if rule.is_none() {
+                v.add(format!("{f}.asset"), "the asset of one of the earn rules");
+            }
+            let max = match rule.map(|r| pb::EarnBasis::try_from(r.basis)) {
+                Some(Ok(pb::EarnBasis::PerCurrencyUnit)) => 1_000,
+                _ => 100,
+            };
             let inclusive = pb::ThresholdComparison::try_from(t.comparison)
                 == Ok(pb::ThresholdComparison::GreaterOrEqual);
             Some(Threshold {
                 over: over.minor,
                 inclusive,
                 asset: t.asset.clone(),
-                rate: rate(&mut v, &format!("{f}.rate"), &t.rate, 1_000),
+                rate: rate(&mut v, &format!("{f}.rate"), &t.rate, max),
             })
         })
         .collect();
@@ -215,6 +234,9 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             v.add("program.conversion.points.asset", "PTS");
         }
         let value = money(&mut v, "program.conversion.value", c.value.as_ref(), true)?;
+        if value.asset == "PTS" {
+            v.add("program.conversion.value.asset", "a currency");
+        }
         Some(Conversion {
             points: points.minor,
             value,
@@ -262,6 +284,21 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
                 })
                 .collect(),
         });
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, t) in tiers.tiers.iter().enumerate() {
+        if !ids.insert(t.id.clone()) {
+            v.add(
+                format!("program.tier_policy.tiers[{i}].tier_id"),
+                "tier ids are unique",
+            );
+        }
+        if i > 0 && t.qualifies_at <= tiers.tiers[i - 1].qualifies_at {
+            v.add(
+                format!("program.tier_policy.tiers[{i}].qualifies_at"),
+                "tiers go from lowest to highest",
+            );
+        }
+    }
     v.check()?;
     Ok((
         program_id,
@@ -456,10 +493,15 @@ pub fn purchase(
             }
         })
         .collect();
+    // Since 2000, and not in the future beyond a day of clock skew.
+    let latest = boomerang_common::time::now_micros() + 86_400_000_000;
     let occurred_at = match p.occurred_at.as_ref().map(from_timestamp) {
-        Some(Some(t)) => t,
+        Some(Some(t)) if (946_684_800_000_000..=latest).contains(&t) => t,
         _ => {
-            v.add("purchase.occurred_at", "required, a valid timestamp");
+            v.add(
+                "purchase.occurred_at",
+                "required: a time since 2000 and not in the future",
+            );
             0
         }
     };
@@ -569,12 +611,18 @@ pub fn to_member(program_id: &str, m: &MemberView) -> pb::Member {
 /// Validates "MM-DD".
 pub fn birthday(v: &mut Violations, field: &str, s: &str) -> String {
     if !s.is_empty() {
+        let days = |m: u8| match m {
+            2 => 29,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
         let ok = s.len() == 5
             && s.split_once('-').is_some_and(|(m, d)| {
-                matches!((m.parse::<u8>(), d.parse::<u8>()), (Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
+                matches!((m.parse::<u8>(), d.parse::<u8>()),
+                    (Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=days(m)).contains(&d))
             });
         if !ok {
-            v.add(field, "\"MM-DD\", e.g. \"04-21\"");
+            v.add(field, "\"MM-DD\", a real day of the year, e.g. \"04-21\"");
         }
     }
     s.to_owned()

@@ -359,8 +359,8 @@ pub async fn insert_reward(
     r: &RewardRow,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO rewards (tenant_id, program_id, order_id, reward_no, kind, asset, amount, offer, reservation_id, \
-         explanations, release_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO rewards (tenant_id, program_id, order_id, reward_no, kind, asset, amount, earned, offer, \
+         reservation_id, explanations, release_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tenant)
     .bind(program)
@@ -369,6 +369,7 @@ pub async fn insert_reward(
     .bind(json(&r.reward.kind)?)
     .bind(&r.reward.asset)
     .bind(r.reward.amount)
+    .bind(r.reward.earned.max(r.reward.amount))
     .bind(json(&(&r.reward.offer, r.reward.valid_days))?)
     .bind(&r.reservation_id)
     .bind(json(&r.reward.explanations)?)
@@ -386,7 +387,7 @@ pub async fn rewards(
     order: &str,
 ) -> Result<Vec<RewardRow>, AppError> {
     let rows = sqlx::query(
-        "SELECT reward_no, kind, asset, amount, reversed, offer, reservation_id, explanations, release_at FROM rewards \
+        "SELECT reward_no, kind, asset, amount, earned, reversed, offer, reservation_id, explanations, release_at FROM rewards \
          WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3 ORDER BY reward_no",
     )
     .bind(tenant)
@@ -403,6 +404,7 @@ pub async fn rewards(
                     kind: parse(&r.try_get::<String, _>("kind")?)?,
                     asset: r.try_get("asset")?,
                     amount: r.try_get("amount")?,
+                    earned: r.try_get("earned")?,
                     offer,
                     valid_days,
                     explanations: parse(&r.try_get::<String, _>("explanations")?)?,
