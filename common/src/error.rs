@@ -101,6 +101,15 @@ pub enum AppError {
     /// A limit was hit. RESOURCE_EXHAUSTED.
     #[error("{0}")]
     Exhausted(String),
+    /// A rate limit was hit; retrying after the delay can succeed.
+    /// RESOURCE_EXHAUSTED with RetryInfo details.
+    #[error("{message}")]
+    RateLimited {
+        /// What was hit.
+        message: String,
+        /// When a retry can succeed.
+        retry_after: std::time::Duration,
+    },
     /// A dependency is down; retry later. UNAVAILABLE.
     #[error("{0}")]
     Unavailable(String),
@@ -160,6 +169,14 @@ impl From<AppError> for Status {
             AppError::Unauthenticated(m) => Status::unauthenticated(m),
             AppError::PermissionDenied(m) => Status::permission_denied(m),
             AppError::Exhausted(m) => Status::resource_exhausted(m),
+            AppError::RateLimited {
+                message,
+                retry_after,
+            } => Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             AppError::Unavailable(m) => Status::unavailable(m),
             AppError::Unimplemented(m) => Status::unimplemented(m),
             AppError::Internal(e) => {

@@ -16,6 +16,17 @@ use crate::{
     repo::{KeyRecord, Keys},
 };
 
+/// The authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant the key acts for.
+    pub tenant: TenantId,
+    /// The key.
+    pub key_id: String,
+    /// Its scopes.
+    pub scopes: Vec<scope::Scope>,
+}
+
 /// A lookup result (unknown keys too) and when it was read.
 type Cached = (Instant, Option<KeyRecord>);
 
@@ -37,12 +48,12 @@ impl Authenticator {
         }
     }
 
-    /// The tenant a call to `path` acts for, given its `authorization` header.
+    /// Who a call to `path` acts as, given its `authorization` header.
     pub async fn authorize(
         &self,
         authorization: Option<&str>,
         path: &str,
-    ) -> Result<TenantId, AppError> {
+    ) -> Result<Principal, AppError> {
         let secret = authorization.and_then(key::bearer).ok_or_else(|| {
             AppError::Unauthenticated(
                 "missing or malformed `authorization: Bearer <api key>`".into(),
@@ -72,7 +83,11 @@ impl Authenticator {
                 }
             )));
         }
-        Ok(record.tenant)
+        Ok(Principal {
+            tenant: record.tenant,
+            key_id: record.key_id,
+            scopes: record.scopes,
+        })
     }
 
     async fn lookup(&self, hash: Vec<u8>) -> Result<Option<KeyRecord>, AppError> {

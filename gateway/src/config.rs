@@ -47,6 +47,13 @@ pub struct Config {
     pub upstreams: Upstreams,
     /// How long a looked-up key is trusted before it is read again (revocation delay).
     pub key_cache_ms: u64,
+    /// Rate limits per key and per tenant.
+    pub rate_limits: crate::limits::RateLimitConfig,
+    /// The tenant whose admin keys manage every tenant.
+    pub platform_tenant: String,
+    /// An admin key for the platform tenant, chosen by the operator (a secret,
+    /// at least 32 characters); stored hashed at start.
+    pub bootstrap_admin_key: Option<String>,
 }
 
 impl Default for Config {
@@ -57,6 +64,9 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             upstreams: Upstreams::default(),
             key_cache_ms: 1_000,
+            rate_limits: crate::limits::RateLimitConfig::default(),
+            platform_tenant: "boomerang".into(),
+            bootstrap_admin_key: None,
         }
     }
 }
@@ -86,6 +96,17 @@ impl Config {
                     "invalid gateway configuration: upstreams.{name} must be an http(s):// URL, got {url:?}"
                 );
             }
+        }
+        boomerang_common::tenant::TenantId::parse(&self.platform_tenant)
+            .map_err(|e| anyhow::anyhow!("invalid gateway configuration: platform_tenant: {e}"))?;
+        if self
+            .bootstrap_admin_key
+            .as_ref()
+            .is_some_and(|k| k.len() < 32)
+        {
+            anyhow::bail!(
+                "invalid gateway configuration: bootstrap_admin_key must be at least 32 characters"
+            );
         }
         if self.key_cache_ms > 1_000 {
             anyhow::bail!(

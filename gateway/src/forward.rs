@@ -22,7 +22,7 @@ use tonic::{
 };
 use tower::{Service, ServiceExt as _};
 
-use crate::auth::Authenticator;
+use crate::{auth::Authenticator, limits::Limits};
 
 /// Forwards every method of one service.
 #[derive(Clone, Debug)]
@@ -30,6 +30,7 @@ pub struct Forward {
     service: &'static str,
     channel: Channel,
     auth: Authenticator,
+    limits: Limits,
 }
 
 impl Forward {
@@ -39,6 +40,7 @@ impl Forward {
         upstream: &str,
         connect_timeout: Duration,
         auth: Authenticator,
+        limits: Limits,
     ) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(upstream.to_owned())
             .map_err(|e| anyhow::anyhow!("upstream {upstream:?} for {service}: {e}"))?
@@ -50,6 +52,7 @@ impl Forward {
             service,
             channel,
             auth,
+            limits,
         })
     }
 }
@@ -70,10 +73,15 @@ impl Service<Request<Body>> for Forward {
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            let tenant = match this.auth.authorize(authorization, req.uri().path()).await {
-                Ok(t) => t,
+            let arrived = std::time::Instant::now();
+            let principal = match this.auth.authorize(authorization, req.uri().path()).await {
+                Ok(p) => p,
                 Err(e) => return Ok(Status::from(e).into_http()),
             };
+            if let Err(e) = this.limits.check(&principal) {
+                return Ok(Status::from(e).into_http());
+            }
+            let tenant = principal.tenant;
             let headers = req.headers_mut();
             headers.remove(http::header::AUTHORIZATION); // upstreams trust the tenant header only
             match HeaderValue::from_str(tenant.as_str()) {
@@ -86,6 +94,17 @@ impl Service<Request<Body>> for Forward {
                 }
             }
             telemetry::inject_headers(headers);
+            // The upstream gets what is left of the caller's deadline, not all of it again.
+            if let Some(budget) = boomerang_common::server::grpc_timeout(headers) {
+                let left = budget
+                    .saturating_sub(arrived.elapsed())
+                    .max(Duration::from_millis(1));
+                if let Ok(v) =
+                    HeaderValue::from_str(&format!("{}m", left.as_millis().min(99_999_999)))
+                {
+                    headers.insert("grpc-timeout", v);
+                }
+            }
             let service = this.service;
             let sent = async move { this.channel.ready_oneshot().await?.call(req).await };
             Ok(sent.await.unwrap_or_else(|e| {

@@ -10,11 +10,12 @@ pub mod domain;
 pub mod error;
 pub mod forward;
 pub mod grpc;
+pub mod limits;
 pub mod repo;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use boomerang_common::{db::Db, server::GrpcServer};
+use boomerang_common::{db::Db, server::GrpcServer, tenant::TenantId};
 use boomerang_proto::admin::v1::admin_service_server::AdminServiceServer;
 use tokio::net::TcpListener;
 
@@ -54,13 +55,24 @@ impl App {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let keys = repo::Keys::new(db.clone());
+        let platform = TenantId::parse(&cfg.platform_tenant).map_err(anyhow::Error::msg)?;
+        if let Some(secret) = &cfg.bootstrap_admin_key {
+            keys.ensure_tenant(&platform, "platform").await?;
+            keys.ensure_bootstrap_key(&platform, secret).await?;
+        }
         let auth = auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms));
+        let limits = limits::Limits::new(&cfg.rate_limits);
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
-        let mut server = GrpcServer::new().serve_service(AdminServiceServer::new(
-            grpc::AdminHandler::new(auth.clone()),
-        ));
+        let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);
+        let mut server = GrpcServer::new().serve_service(AdminServiceServer::new(admin));
         for (name, upstream) in routes(&cfg) {
-            let forward = forward::Forward::new(name, upstream, connect_timeout, auth.clone())?;
+            let forward = forward::Forward::new(
+                name,
+                upstream,
+                connect_timeout,
+                auth.clone(),
+                limits.clone(),
+            )?;
             server = server.add_named(name, forward);
         }
         let listener = boomerang_common::server::bind(&cfg.server).await?;
@@ -81,6 +93,11 @@ impl App {
     /// Tenants and keys (bootstrap and tests).
     pub fn keys(&self) -> &repo::Keys {
         &self.keys
+    }
+
+    /// The tenant whose admin keys manage every tenant.
+    pub fn platform_tenant(&self) -> &str {
+        &self.cfg.platform_tenant
     }
 
     /// Serves until `shutdown` resolves, then drains and closes the database.

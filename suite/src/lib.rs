@@ -100,6 +100,8 @@ pub struct Options {
     pub ports: Ports,
     /// Databases.
     pub databases: Databases,
+    /// The gateway's rate limits.
+    pub rate_limits: gateway::limits::RateLimitConfig,
 }
 
 /// Where everything listens.
@@ -121,6 +123,7 @@ pub struct Addrs {
 pub struct Suite {
     addrs: Addrs,
     keys: gateway::repo::Keys,
+    platform: TenantId,
     stop: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
 }
@@ -177,11 +180,13 @@ impl Suite {
                 referral: url(addrs.referral),
                 ..gateway::config::Upstreams::default()
             },
+            rate_limits: opts.rate_limits.clone(),
             ..gateway::Config::default()
         })
         .await?;
         addrs.gateway = gateway.local_addr()?;
         let keys = gateway.keys().clone();
+        let platform = TenantId::parse(gateway.platform_tenant()).map_err(anyhow::Error::msg)?;
 
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -197,6 +202,7 @@ impl Suite {
         Ok(Self {
             addrs,
             keys,
+            platform,
             stop,
             tasks,
         })
@@ -217,6 +223,16 @@ impl Suite {
         self.keys.ensure_tenant(&tenant, tenant.as_str()).await?;
         let (_, secret) = self.keys.create_key(&tenant, "demo", &scopes).await?;
         Ok(secret)
+    }
+
+    /// A platform admin key, created only if the platform has none yet
+    /// (the first `up --demo`); its secret, shown once.
+    pub async fn bootstrap_admin_key(&self) -> anyhow::Result<Option<String>> {
+        if self.keys.has_admin_key(&self.platform).await? {
+            return Ok(None);
+        }
+        let platform = self.platform.to_string();
+        Ok(Some(self.create_key(&platform, &["*:admin"]).await?))
     }
 
     /// Publishes the demo loyalty program "demo" for `tenant`: 5% cashback, 10%

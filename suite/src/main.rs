@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             referral: up.referral_port,
         },
         databases,
+        rate_limits: gateway::limits::RateLimitConfig::default(),
     })
     .await?;
     let addrs = suite.addrs();
@@ -88,6 +89,11 @@ async fn main() -> anyhow::Result<()> {
         let key = suite.create_key("demo", &["*:write"]).await?;
         suite.demo_program("demo").await?;
         print_demo(&addrs.gateway.to_string(), &key);
+        if let Some(admin) = suite.bootstrap_admin_key().await? {
+            println!(
+                "Platform admin key (AdminService: tenants and keys), shown once; keep it safe:\n\n    {admin}\n"
+            );
+        }
     }
     suite.run_until(shutdown::signal()).await
 }

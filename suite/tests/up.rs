@@ -1,8 +1,10 @@
 //! `boomerang up` in-process on port 0, on both backends: every service is
 //! healthy and reflected, the gateway authenticates, and unbuilt RPCs say so.
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+mod support;
 
-use boomerang::{Databases, Options, Ports, Suite};
+use std::net::SocketAddr;
+
+use boomerang::Suite;
 use boomerang_common::{
     backend_tests,
     testing::{TestBackend, TestDb},
@@ -11,7 +13,8 @@ use boomerang_proto::{
     referral::v1::{GetReferralProgramRequest, referral_service_client::ReferralServiceClient},
     wallet::v1::{CreditRequest, GetBalanceRequest, wallet_service_client::WalletServiceClient},
 };
-use tonic::{Code, Request, transport::Channel};
+use support::with_key;
+use tonic::{Code, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -27,26 +30,8 @@ const SERVICES: [&str; 4] = [
     "boomerang.referral.v1.ReferralService",
 ];
 
-/// The suite on fresh databases; keep the `TestDb`s alive as long as it runs.
 async fn start(backend: TestBackend) -> anyhow::Result<(Suite, Vec<TestDb>)> {
-    let mut dbs = Vec::new();
-    for name in ["gateway", "wallet", "accrual", "campaign", "referral"] {
-        dbs.push(TestDb::fresh(backend, name).await?);
-    }
-    let databases = Databases {
-        gateway: dbs[0].config.clone(),
-        wallet: dbs[1].config.clone(),
-        accrual: dbs[2].config.clone(),
-        campaign: dbs[3].config.clone(),
-        referral: dbs[4].config.clone(),
-    };
-    let suite = Suite::start(Options {
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ports: Ports::ANY,
-        databases,
-    })
-    .await?;
-    Ok((suite, dbs))
+    support::start(backend, gateway::limits::RateLimitConfig::default()).await
 }
 
 async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
@@ -85,13 +70,6 @@ async fn listed(addr: SocketAddr) -> anyhow::Result<Vec<String>> {
         }
         other => anyhow::bail!("unexpected reflection reply {other:?}"),
     }
-}
-
-fn with_key<T>(message: T, key: &str) -> anyhow::Result<Request<T>> {
-    let mut req = Request::new(message);
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {key}").parse()?);
-    Ok(req)
 }
 
 backend_tests! {

@@ -1,83 +1,318 @@
 //! `boomerang.admin.v1.AdminService`, served by the gateway itself.
 //!
-//! Every call needs an admin-scoped key. The RPCs are UNIMPLEMENTED until
-//! issue #8; tenants and keys are created by `boomerang up --demo` meanwhile.
+//! Every call needs an admin-scoped key. A key of the platform tenant manages
+//! every tenant; an admin key of any other tenant manages its own keys only.
 pub mod convert;
 
-use boomerang_proto::admin::v1::{
-    CreateApiKeyRequest, CreateApiKeyResponse, CreateTenantRequest, CreateTenantResponse,
-    ListApiKeysRequest, ListApiKeysResponse, ListTenantsRequest, ListTenantsResponse,
-    RevokeApiKeyRequest, RevokeApiKeyResponse, RotateApiKeyRequest, RotateApiKeyResponse,
-    admin_service_server::AdminService,
+use boomerang_common::{
+    db::Conn,
+    error::{AppError, Violations},
+    idempotency::{self, IdempotencyKey},
+    tenant::TenantId,
+    time::now_micros,
 };
+use boomerang_proto::admin::v1::{self as pb, admin_service_server::AdminService};
+use futures::future::BoxFuture;
+use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::{auth::Authenticator, error::AppError};
+use crate::{
+    auth::{Authenticator, Principal},
+    repo::{Keys, TenantRow},
+};
 
 /// The `AdminService` implementation.
 #[derive(Clone, Debug)]
 pub struct AdminHandler {
     auth: Authenticator,
+    keys: Keys,
+    platform: TenantId,
 }
 
 impl AdminHandler {
-    /// Handlers checking credentials with `auth`.
-    pub fn new(auth: Authenticator) -> Self {
-        Self { auth }
+    /// Handlers checking credentials with `auth`; keys of `platform` manage all tenants.
+    pub fn new(auth: Authenticator, keys: Keys, platform: TenantId) -> Self {
+        Self {
+            auth,
+            keys,
+            platform,
+        }
     }
 
-    async fn not_yet<T, R>(&self, req: &Request<T>, rpc: &str) -> Result<R, Status> {
+    async fn caller<T>(&self, req: &Request<T>, rpc: &str) -> Result<Principal, AppError> {
         let authorization = req
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        let path = format!("/boomerang.admin.v1.AdminService/{rpc}");
-        self.auth.authorize(authorization, &path).await?;
-        Err(AppError::unimplemented(&path[1..]).into())
+        self.auth
+            .authorize(
+                authorization,
+                &format!("/boomerang.admin.v1.AdminService/{rpc}"),
+            )
+            .await
     }
+
+    /// Platform admins act on any tenant; others on their own only (NOT_FOUND
+    /// otherwise, so no tenant learns another exists).
+    fn may_manage(&self, who: &Principal, tenant: &TenantId) -> Result<(), AppError> {
+        if who.tenant == self.platform || &who.tenant == tenant {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(format!("no tenant {tenant}")))
+        }
+    }
+
+    fn platform_only(&self, who: &Principal) -> Result<(), AppError> {
+        if who.tenant == self.platform {
+            Ok(())
+        } else {
+            Err(AppError::PermissionDenied(
+                "only platform admins manage tenants".into(),
+            ))
+        }
+    }
+
+    async fn once<R, F>(
+        &self,
+        who: &Principal,
+        scope: &'static str,
+        key: &str,
+        req: &impl Message,
+        work: F,
+    ) -> Result<Response<R>, Status>
+    where
+        R: Message + Default,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        let key = IdempotencyKey::new(&who.tenant, scope, key)?;
+        Ok(Response::new(
+            idempotency::once(self.keys.db(), &key, req, work).await?,
+        ))
+    }
+}
+
+fn tenant_id(v: &mut Violations, field: &str, raw: &str) -> Option<TenantId> {
+    v.field(field, TenantId::parse(raw))
 }
 
 #[tonic::async_trait]
 impl AdminService for AdminHandler {
     async fn create_tenant(
         &self,
-        req: Request<CreateTenantRequest>,
-    ) -> Result<Response<CreateTenantResponse>, Status> {
-        self.not_yet(&req, "CreateTenant").await
+        req: Request<pb::CreateTenantRequest>,
+    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        let who = self.caller(&req, "CreateTenant").await?;
+        self.platform_only(&who)?;
+        let req = req.into_inner();
+        let t = req.tenant.clone().unwrap_or_default();
+        let mut v = Violations::new();
+        let id = tenant_id(&mut v, "tenant.tenant_id", &t.tenant_id);
+        let timezone = if t.timezone.is_empty() {
+            "UTC".to_owned()
+        } else {
+            t.timezone.clone()
+        };
+        if t.name.chars().count() > 128 {
+            v.add("tenant.name", "at most 128 characters");
+        }
+        v.check()?;
+        let Some(id) = id else {
+            return Err(AppError::invalid("tenant.tenant_id", "required").into());
+        };
+        let row = TenantRow {
+            tenant: id,
+            name: t.name,
+            timezone,
+            created_at: now_micros(),
+        };
+        let keys = self.keys.clone();
+        self.once(
+            &who,
+            "admin.CreateTenant",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    keys.create_tenant(conn, &row).await?;
+                    Ok(pb::CreateTenantResponse {
+                        tenant: Some(convert::to_tenant(&row)),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn list_tenants(
         &self,
-        req: Request<ListTenantsRequest>,
-    ) -> Result<Response<ListTenantsResponse>, Status> {
-        self.not_yet(&req, "ListTenants").await
+        req: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        let who = self.caller(&req, "ListTenants").await?;
+        self.platform_only(&who)?;
+        let (size, after) = convert::page(req.get_ref().page.as_ref());
+        let mut rows = self.keys.tenants(&after, size + 1).await?;
+        let next = convert::next(&mut rows, size, |t| t.tenant.to_string());
+        Ok(Response::new(pb::ListTenantsResponse {
+            tenants: rows.iter().map(convert::to_tenant).collect(),
+            next_page_token: next,
+        }))
     }
 
     async fn create_api_key(
         &self,
-        req: Request<CreateApiKeyRequest>,
-    ) -> Result<Response<CreateApiKeyResponse>, Status> {
-        self.not_yet(&req, "CreateApiKey").await
+        req: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+        let who = self.caller(&req, "CreateApiKey").await?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let tenant = tenant_id(&mut v, "tenant_id", &req.tenant_id);
+        let scopes = convert::scopes(&mut v, &req.scopes);
+        let expires_at = req
+            .expires_at
+            .as_ref()
+            .and_then(boomerang_common::time::from_timestamp);
+        if req.name.chars().count() > 128 {
+            v.add("name", "at most 128 characters");
+        }
+        v.check()?;
+        let Some(tenant) = tenant else {
+            return Err(AppError::invalid("tenant_id", "required").into());
+        };
+        self.may_manage(&who, &tenant)?;
+        if who.tenant != self.platform
+            && scopes
+                .iter()
+                .any(|s| s.access == crate::domain::scope::Access::Admin)
+            && !who
+                .scopes
+                .iter()
+                .any(|s| s.access == crate::domain::scope::Access::Admin)
+        {
+            return Err(AppError::PermissionDenied("only admins create admin keys".into()).into());
+        }
+        let (keys, name) = (self.keys.clone(), req.name.clone());
+        self.once(
+            &who,
+            "admin.CreateApiKey",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    if !keys.tenant_exists(conn, &tenant).await? {
+                        return Err(AppError::NotFound(format!("no tenant {tenant}")));
+                    }
+                    let (key, secret) = keys
+                        .create_key_in(conn, &tenant, &name, &scopes, expires_at)
+                        .await?;
+                    Ok(pb::CreateApiKeyResponse {
+                        key: Some(convert::to_key(&key)),
+                        secret,
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn list_api_keys(
         &self,
-        req: Request<ListApiKeysRequest>,
-    ) -> Result<Response<ListApiKeysResponse>, Status> {
-        self.not_yet(&req, "ListApiKeys").await
+        req: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+        let who = self.caller(&req, "ListApiKeys").await?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let tenant = tenant_id(&mut v, "tenant_id", &req.tenant_id);
+        v.check()?;
+        let Some(tenant) = tenant else {
+            return Err(AppError::invalid("tenant_id", "required").into());
+        };
+        self.may_manage(&who, &tenant)?;
+        let (size, after) = convert::page(req.page.as_ref());
+        let mut rows = self.keys.keys(&tenant, &after, size + 1).await?;
+        let next = convert::next(&mut rows, size, |k| k.key_id.clone());
+        Ok(Response::new(pb::ListApiKeysResponse {
+            keys: rows.iter().map(convert::to_key).collect(),
+            next_page_token: next,
+        }))
     }
 
     async fn rotate_api_key(
         &self,
-        req: Request<RotateApiKeyRequest>,
-    ) -> Result<Response<RotateApiKeyResponse>, Status> {
-        self.not_yet(&req, "RotateApiKey").await
+        req: Request<pb::RotateApiKeyRequest>,
+    ) -> Result<Response<pb::RotateApiKeyResponse>, Status> {
+        let who = self.caller(&req, "RotateApiKey").await?;
+        let req = req.into_inner();
+        let overlap = req
+            .overlap
+            .as_ref()
+            .map_or(0, |d| d.seconds.clamp(0, 30 * 86_400) * 1_000_000);
+        let (keys, handler, key_id, caller) = (
+            self.keys.clone(),
+            self.clone(),
+            req.key_id.clone(),
+            who.clone(),
+        );
+        self.once(
+            &who,
+            "admin.RotateApiKey",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let old = keys.get_key(conn, &key_id).await?;
+                    handler
+                        .may_manage(&caller, &old.tenant)
+                        .map_err(|_| AppError::NotFound(format!("no key {key_id}")))?;
+                    if old.revoked_at.is_some_and(|t| t <= now_micros()) {
+                        return Err(AppError::Precondition(format!("key {key_id} is revoked")));
+                    }
+                    let (key, secret) = keys
+                        .create_key_in(conn, &old.tenant, &old.name, &old.scopes, old.expires_at)
+                        .await?;
+                    // The old key keeps working for the overlap, so callers can switch without downtime.
+                    keys.revoke_at(conn, &key_id, now_micros() + overlap)
+                        .await?;
+                    Ok(pb::RotateApiKeyResponse {
+                        key: Some(convert::to_key(&key)),
+                        secret,
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn revoke_api_key(
         &self,
-        req: Request<RevokeApiKeyRequest>,
-    ) -> Result<Response<RevokeApiKeyResponse>, Status> {
-        self.not_yet(&req, "RevokeApiKey").await
+        req: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
+        let who = self.caller(&req, "RevokeApiKey").await?;
+        let req = req.into_inner();
+        let (keys, handler, key_id, caller) = (
+            self.keys.clone(),
+            self.clone(),
+            req.key_id.clone(),
+            who.clone(),
+        );
+        self.once(
+            &who,
+            "admin.RevokeApiKey",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let key = keys.get_key(conn, &key_id).await?;
+                    handler
+                        .may_manage(&caller, &key.tenant)
+                        .map_err(|_| AppError::NotFound(format!("no key {key_id}")))?;
+                    keys.revoke_at(conn, &key_id, now_micros()).await?;
+                    let key = keys.get_key(conn, &key_id).await?;
+                    Ok(pb::RevokeApiKeyResponse {
+                        key: Some(convert::to_key(&key)),
+                    })
+                })
+            },
+        )
+        .await
     }
 }

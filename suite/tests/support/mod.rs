@@ -1,0 +1,43 @@
+//! The whole suite in-process on port 0 over fresh databases, and calls
+//! through the gateway with an API key.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use boomerang::{Databases, Options, Ports, Suite};
+use boomerang_common::testing::{TestBackend, TestDb};
+use tonic::Request;
+
+/// The suite on fresh databases; keep the `TestDb`s alive as long as it runs.
+pub async fn start(
+    backend: TestBackend,
+    rate_limits: gateway::limits::RateLimitConfig,
+) -> anyhow::Result<(Suite, Vec<TestDb>)> {
+    let mut dbs = Vec::new();
+    for name in ["gateway", "wallet", "accrual", "campaign", "referral"] {
+        dbs.push(TestDb::fresh(backend, name).await?);
+    }
+    let databases = Databases {
+        gateway: dbs[0].config.clone(),
+        wallet: dbs[1].config.clone(),
+        accrual: dbs[2].config.clone(),
+        campaign: dbs[3].config.clone(),
+        referral: dbs[4].config.clone(),
+    };
+    let suite = Suite::start(Options {
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ports: Ports::ANY,
+        databases,
+        rate_limits,
+    })
+    .await?;
+    Ok((suite, dbs))
+}
+
+/// `message` with `authorization: Bearer <key>`.
+pub fn with_key<T>(message: T, key: &str) -> anyhow::Result<Request<T>> {
+    let mut req = Request::new(message);
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {key}").parse()?);
+    Ok(req)
+}
