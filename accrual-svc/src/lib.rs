@@ -13,10 +13,15 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, jobs::Runner, outbox, server::GrpcServer, time::Clock};
+use boomerang_common::{
+    db::Db,
+    jobs::{Background, Runner},
+    outbox,
+    server::GrpcServer,
+    time::Clock,
+};
 use boomerang_proto::accrual::v1::accrual_service_server::AccrualServiceServer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -64,43 +69,28 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "accrual-svc serving");
-        let stop = CancellationToken::new();
-        let mut tasks = Vec::new();
+        let mut background = Background::default();
         let clock = self.accrual.clock().clone();
         if self.cfg.relay {
             for topic in accrual::relay::TOPICS {
                 let relay = accrual::relay::Relay::new(self.accrual.clone(), topic);
-                let runner = outbox::relay(self.db.clone(), topic, relay, self.cfg.jobs.clone())
-                    .with_clock(clock.clone());
-                let stopped = stop.clone();
-                tasks.push(tokio::spawn(async move {
-                    runner
-                        .run_until(async move { stopped.cancelled().await })
-                        .await;
-                }));
+                let runner = outbox::relay(self.db.clone(), topic, relay, self.cfg.jobs.clone());
+                background.spawn(runner.with_clock(clock.clone()));
             }
         }
-        let birthdays = Runner::new(
+        let birthdays = accrual::members::Birthdays(self.accrual.clone());
+        let runner = Runner::new(
             self.db.clone(),
             accrual::members::BIRTHDAY,
-            accrual::members::Birthdays(self.accrual.clone()),
+            birthdays,
             self.cfg.jobs.clone(),
-        )
-        .with_clock(clock);
-        let stopped = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            birthdays
-                .run_until(async move { stopped.cancelled().await })
-                .await;
-        }));
+        );
+        background.spawn(runner.with_clock(clock));
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
-        stop.cancel();
-        for t in tasks {
-            let _ = t.await;
-        }
+        background.stop().await;
         self.db.close().await;
         served
     }

@@ -36,6 +36,16 @@ enum Scenario {
     /// Pending cashback credits (what accrual sends per purchase) against an
     /// in-process wallet-svc over real gRPC on loopback.
     WalletCredit(WalletCredit),
+    /// Latency the gateway adds: GetBalance one call at a time, directly and
+    /// through the gateway (authentication, limits, forwarding).
+    GatewayLatency(GatewayLatency),
+}
+
+#[derive(clap::Args)]
+struct GatewayLatency {
+    /// Calls per path (after 200 warm-up calls).
+    #[arg(long, default_value_t = 5_000)]
+    calls: u32,
 }
 
 #[derive(clap::Args)]
@@ -56,8 +66,10 @@ struct WalletCredit {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Scenario::WalletCredit(args) = Cli::parse().scenario;
-    wallet_credit(args).await
+    match Cli::parse().scenario {
+        Scenario::WalletCredit(args) => wallet_credit(args).await,
+        Scenario::GatewayLatency(args) => gateway_latency(args).await,
+    }
 }
 
 async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
@@ -166,6 +178,82 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
         ms(0.99),
         all.max() as f64 / 1_000.0,
         errors.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+async fn gateway_latency(args: GatewayLatency) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let sqlite = |name: &str| DatabaseConfig {
+        url: format!("sqlite://{}", dir.path().join(name).display()),
+        ..DatabaseConfig::default()
+    };
+    let wallet = wallet_svc::App::build(wallet_svc::Config {
+        server: ServerConfig::on("127.0.0.1:0".parse()?),
+        database: sqlite("wallet.db"),
+        ..wallet_svc::Config::default()
+    })
+    .await?;
+    let wallet_addr = wallet.local_addr()?;
+    let gateway = gateway::App::build(gateway::Config {
+        server: ServerConfig::on("127.0.0.1:0".parse()?),
+        database: sqlite("gateway.db"),
+        upstreams: gateway::config::Upstreams {
+            wallet: format!("http://{wallet_addr}"),
+            ..gateway::config::Upstreams::default()
+        },
+        rate_limits: gateway::limits::RateLimitConfig {
+            per_key_per_second: 1_000_000,
+            per_tenant_per_second: 1_000_000,
+        },
+        ..gateway::Config::default()
+    })
+    .await?;
+    let gateway_addr = gateway.local_addr()?;
+    let tenant = boomerang_common::tenant::TenantId::parse("bench").map_err(anyhow::Error::msg)?;
+    gateway.keys().ensure_tenant(&tenant, "bench").await?;
+    let scopes = ["*:read".parse().map_err(anyhow::Error::msg)?];
+    let (_, key) = gateway.keys().create_key(&tenant, "bench", &scopes).await?;
+    let stop = CancellationToken::new();
+    let (s1, s2) = (stop.clone(), stop.clone());
+    let w = tokio::spawn(wallet.run_until(async move { s1.cancelled().await }));
+    let g = tokio::spawn(gateway.run_until(async move { s2.cancelled().await }));
+
+    let measure = |addr: std::net::SocketAddr, header: (&'static str, String)| async move {
+        let channel = Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?;
+        let mut client = WalletServiceClient::new(channel);
+        let mut latencies = Histogram::<u64>::new(3)?;
+        for i in 0..(200 + args.calls) {
+            let mut req = Request::new(boomerang_proto::wallet::v1::GetBalanceRequest {
+                customer_id: "c-1".into(),
+                ..Default::default()
+            });
+            req.metadata_mut().insert(header.0, header.1.parse()?);
+            let sent = Instant::now();
+            client.get_balance(req).await?;
+            if i >= 200 {
+                latencies.record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+            }
+        }
+        anyhow::Ok(latencies)
+    };
+    let direct = measure(wallet_addr, (TENANT_HEADER, "bench".into())).await?;
+    let through = measure(gateway_addr, ("authorization", format!("Bearer {key}"))).await?;
+    stop.cancel();
+    w.await??;
+    g.await??;
+    let q = |h: &Histogram<u64>, p: f64| h.value_at_quantile(p) as f64 / 1_000.0;
+    println!(
+        "GetBalance, {} calls one at a time: direct p50 {:.3} ms p99 {:.3} ms; via gateway p50 {:.3} ms p99 {:.3} ms; added p50 {:.3} ms p99 {:.3} ms",
+        args.calls,
+        q(&direct, 0.5),
+        q(&direct, 0.99),
+        q(&through, 0.5),
+        q(&through, 0.99),
+        q(&through, 0.5) - q(&direct, 0.5),
+        q(&through, 0.99) - q(&direct, 0.99),
     );
     Ok(())
 }

@@ -12,10 +12,14 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, jobs::Runner, server::GrpcServer, time::Clock};
+use boomerang_common::{
+    db::Db,
+    jobs::{Background, Runner},
+    server::GrpcServer,
+    time::Clock,
+};
 use boomerang_proto::campaign::v1::campaign_service_server::CampaignServiceServer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -62,31 +66,17 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "campaign-svc serving");
-        let stop = CancellationToken::new();
-        let mut timers = Vec::new();
+        let mut timers = Background::default();
         for queue in campaigns::jobs::QUEUES {
-            let runner = Runner::new(
-                self.db.clone(),
-                queue,
-                campaigns::jobs::Timer::new(self.campaigns.clone(), queue),
-                self.cfg.jobs.clone(),
-            )
-            .with_clock(self.campaigns.clock().clone());
-            let stopped = stop.clone();
-            timers.push(tokio::spawn(async move {
-                runner
-                    .run_until(async move { stopped.cancelled().await })
-                    .await;
-            }));
+            let timer = campaigns::jobs::Timer::new(self.campaigns.clone(), queue);
+            let runner = Runner::new(self.db.clone(), queue, timer, self.cfg.jobs.clone());
+            timers.spawn(runner.with_clock(self.campaigns.clock().clone()));
         }
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
-        stop.cancel();
-        for t in timers {
-            let _ = t.await;
-        }
+        timers.stop().await;
         self.db.close().await;
         served
     }

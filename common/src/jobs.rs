@@ -15,7 +15,8 @@ use std::{future::Future, sync::Arc, time::Duration};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use tokio::sync::Notify;
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     db::{Conn, Db},
@@ -271,6 +272,35 @@ impl<H: Handler> Runner<H> {
         .execute(&mut *tx)
         .await?;
         tx.commit().await
+    }
+}
+
+/// Runners started beside a server and stopped with it.
+#[derive(Debug, Default)]
+pub struct Background {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts `runner` until [`Background::stop`].
+    pub fn spawn<H: Handler>(&mut self, runner: Runner<H>) {
+        let stop = self.stop.clone();
+        self.tasks.push(tokio::spawn(async move {
+            runner
+                .run_until(async move { stop.cancelled().await })
+                .await;
+        }));
+    }
+
+    /// Stops every runner once its batch in flight is done.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "job runner ended abnormally");
+            }
+        }
     }
 }
 

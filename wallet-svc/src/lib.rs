@@ -12,10 +12,14 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, jobs::Runner, server::GrpcServer, time::Clock};
+use boomerang_common::{
+    db::Db,
+    jobs::{Background, Runner},
+    server::GrpcServer,
+    time::Clock,
+};
 use boomerang_proto::wallet::v1::wallet_service_server::WalletServiceServer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -62,31 +66,17 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "wallet-svc serving");
-        let stop = CancellationToken::new();
-        let mut timers = Vec::new();
+        let mut timers = Background::default();
         for queue in ledger::jobs::QUEUES {
-            let runner = Runner::new(
-                self.db.clone(),
-                queue,
-                ledger::jobs::Timer::new(self.ledger.clone(), queue),
-                self.cfg.jobs.clone(),
-            )
-            .with_clock(self.ledger.clock().clone());
-            let stopped = stop.clone();
-            timers.push(tokio::spawn(async move {
-                runner
-                    .run_until(async move { stopped.cancelled().await })
-                    .await;
-            }));
+            let timer = ledger::jobs::Timer::new(self.ledger.clone(), queue);
+            let runner = Runner::new(self.db.clone(), queue, timer, self.cfg.jobs.clone());
+            timers.spawn(runner.with_clock(self.ledger.clock().clone()));
         }
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
-        stop.cancel();
-        for t in timers {
-            let _ = t.await;
-        }
+        timers.stop().await;
         self.db.close().await;
         served
     }
