@@ -15,6 +15,8 @@ pub struct Upstreams {
     pub wallet: String,
     /// campaign-svc.
     pub campaign: String,
+    /// referral-svc.
+    pub referral: String,
 }
 
 impl Default for Upstreams {
@@ -22,6 +24,7 @@ impl Default for Upstreams {
         Self {
             wallet: "http://127.0.0.1:50061".into(),
             campaign: "http://127.0.0.1:50063".into(),
+            referral: "http://127.0.0.1:50064".into(),
         }
     }
 }

@@ -45,7 +45,11 @@ impl App {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let upstream = accrual::Upstream::new(&cfg.upstreams.wallet, &cfg.upstreams.campaign)?;
+        let upstream = accrual::Upstream::new(
+            &cfg.upstreams.wallet,
+            &cfg.upstreams.campaign,
+            &cfg.upstreams.referral,
+        )?;
         let accrual = accrual::Accrual::new(db.clone(), clock, upstream);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new().serve_service(AccrualServiceServer::new(handler));

@@ -216,9 +216,11 @@ fn accrual_config(
         server: local()?,
         database: db.config.clone(),
         jobs: fast_jobs(),
+        // No referral-svc here: its notices wait in the outbox.
         upstreams: accrual_svc::config::Upstreams {
             wallet: format!("http://{wallet}"),
             campaign: format!("http://{campaign}"),
+            ..Default::default()
         },
         relay,
         ..Default::default()

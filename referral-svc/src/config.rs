@@ -19,6 +19,10 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Durable jobs and outbox relay.
     pub jobs: RunnerConfig,
+    /// wallet-svc, e.g. `http://wallet-svc:50061`.
+    pub wallet_url: String,
+    /// Attributions from one IP or device per hour before VELOCITY refusals.
+    pub velocity_per_hour: u32,
 }
 
 impl Default for Config {
@@ -28,6 +32,8 @@ impl Default for Config {
             database: DatabaseConfig::sqlite_in(".boomerang", "referral"),
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
+            wallet_url: "http://127.0.0.1:50061".into(),
+            velocity_per_hour: 5,
         }
     }
 }

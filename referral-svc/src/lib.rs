@@ -6,11 +6,12 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod referrals;
 pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, server::GrpcServer};
+use boomerang_common::{db::Db, jobs::Background, outbox, server::GrpcServer, time::Clock};
 use boomerang_proto::referral::v1::referral_service_server::ReferralServiceServer;
 use tokio::net::TcpListener;
 
@@ -20,6 +21,7 @@ pub use config::Config;
 pub struct App {
     cfg: Config,
     db: Db,
+    referrals: referrals::Referrals,
     listener: TcpListener,
     server: GrpcServer,
 }
@@ -27,14 +29,22 @@ pub struct App {
 impl App {
     /// Connects, migrates and binds (port 0 picks a free port).
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(cfg, Clock::system()).await
+    }
+
+    /// As [`App::build`], with the clock rules use (tests move it).
+    pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let handler = grpc::ReferralServiceHandler::new(repo::Repo::new(db.clone()));
+        let referrals =
+            referrals::Referrals::new(db.clone(), clock, &cfg.wallet_url, cfg.velocity_per_hour)?;
+        let handler = grpc::ReferralServiceHandler::new(referrals.clone());
         let server = GrpcServer::new().serve_service(ReferralServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,
+            referrals,
             listener,
             server,
         })
@@ -51,10 +61,17 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, "referral-svc serving");
+        let mut relay = Background::default();
+        for topic in [referrals::CREDIT, referrals::REVERSE] {
+            let handler = referrals::Relay::new(self.referrals.clone(), topic);
+            let runner = outbox::relay(self.db.clone(), topic, handler, self.cfg.jobs.clone());
+            relay.spawn(runner.with_clock(self.referrals.clock().clone()));
+        }
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
+        relay.stop().await;
         self.db.close().await;
         served
     }

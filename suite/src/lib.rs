@@ -145,20 +145,23 @@ impl Suite {
             ..campaign_svc::Config::default()
         })
         .await?;
+
+        let url = |app_addr: SocketAddr| format!("http://{app_addr}");
         let referral = referral_svc::App::build(referral_svc::Config {
             server: server(opts.ports.referral),
             database: dbs.referral.clone(),
+            wallet_url: url(wallet.local_addr()?),
             ..referral_svc::Config::default()
         })
         .await?;
-        let url = |app_addr: SocketAddr| format!("http://{app_addr}");
-        // Accrual calls wallet and campaign, so it is built once they are bound.
+        // Accrual calls wallet, campaign and referral, so it is built once they are bound.
         let accrual = accrual_svc::App::build(accrual_svc::Config {
             server: server(opts.ports.accrual),
             database: dbs.accrual.clone(),
             upstreams: accrual_svc::config::Upstreams {
                 wallet: url(wallet.local_addr()?),
                 campaign: url(campaign.local_addr()?),
+                referral: url(referral.local_addr()?),
             },
             ..accrual_svc::Config::default()
         })

@@ -10,7 +10,7 @@ use boomerang_common::{
     testing::{TestBackend, TestDb},
 };
 use boomerang_proto::{
-    referral::v1::{GetReferralProgramRequest, referral_service_client::ReferralServiceClient},
+    accrual::v1::{GetProgramReportRequest, accrual_service_client::AccrualServiceClient},
     wallet::v1::{CreditRequest, GetBalanceRequest, wallet_service_client::WalletServiceClient},
 };
 use support::with_key;
@@ -106,12 +106,12 @@ backend_tests! {
         assert_eq!(balance.customer_id, "c-1");
         assert!(balance.balances.is_empty());
 
-        let mut referral = ReferralServiceClient::new(channel(suite.addrs().gateway).await?);
-        let program = GetReferralProgramRequest { version: 0 };
-        let status = referral.get_referral_program(with_key(program, &key)?).await.err();
-        let status = status.ok_or_else(|| anyhow::anyhow!("GetReferralProgram should not succeed yet"))?;
+        let mut accrual = AccrualServiceClient::new(channel(suite.addrs().gateway).await?);
+        let report = GetProgramReportRequest { program_id: "p-1".into(), from: None, to: None };
+        let status = accrual.get_program_report(with_key(report, &key)?).await.err();
+        let status = status.ok_or_else(|| anyhow::anyhow!("GetProgramReport should not succeed yet"))?;
         assert_eq!(status.code(), Code::Unimplemented);
-        assert!(status.message().contains("ReferralService/GetReferralProgram"), "{}", status.message());
+        assert!(status.message().contains("AccrualService/GetProgramReport"), "{}", status.message());
 
         let reader = suite.create_key("acme", &["wallet:read"]).await?;
         let denied = wallet.credit(with_key(CreditRequest::default(), &reader)?).await.err();

@@ -5,7 +5,7 @@
 pub mod members;
 pub mod purchases;
 pub mod relay;
-mod upstream;
+pub mod upstream;
 
 use std::sync::Arc;
 

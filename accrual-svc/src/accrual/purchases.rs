@@ -9,7 +9,9 @@ use boomerang_common::{
     tenant::TenantId,
     time::to_timestamp,
 };
-use boomerang_proto::{campaign::v1 as cpb, common::v1 as pc, wallet::v1 as wpb};
+use boomerang_proto::{
+    campaign::v1 as cpb, common::v1 as pc, referral::v1 as rpb, wallet::v1 as wpb,
+};
 use futures::future::BoxFuture;
 
 use super::{
@@ -31,6 +33,10 @@ const DUPLICATE: &str = "duplicate order";
 
 /// Outbox topics.
 pub const REVERSE: &str = "accrual.wallet_reverse";
+/// A referee's purchase, for referral-svc.
+pub const REFERRAL_PURCHASE: &str = "accrual.referral_purchase";
+/// A referee's return, for referral-svc.
+pub const REFERRAL_RETURN: &str = "accrual.referral_return";
 /// Budget confirmation.
 pub const CONFIRM: &str = "accrual.budget_confirm";
 
@@ -558,6 +564,22 @@ impl Accrual {
                 release_at: release,
             });
         }
+        if computed.eligible > 0 {
+            // Every purchase goes to referral-svc: it pays referrers and knows who already bought.
+            let notice = rpb::OnPurchaseRequest {
+                referee_customer_id: p.customer.clone(),
+                order_id: format!("{}:{}", p.program_id, p.order_id),
+                order_amount: Some(wire(&Money {
+                    minor: computed.eligible,
+                    asset: program.currency.clone(),
+                })),
+                occurred_at: Some(to_timestamp(p.occurred_at)),
+                release_at: release.map(to_timestamp),
+                ..Default::default()
+            };
+            let k = key(tenant.as_str(), &[&p.program_id, &p.order_id, "referral"]);
+            outbox::enqueue(conn, tenant, REFERRAL_PURCHASE, &k, &notice).await?;
+        }
         self.refresh_tier(conn, tenant, &p.program_id, &p.customer)
             .await?;
         Ok(Recorded {
@@ -710,6 +732,7 @@ impl Accrual {
                 ));
             }
         }
+        let kept_before = kept.clone();
         subtract(&purchase.lines, &mut kept, &r.lines)?;
         let (_, program, _) =
             repo::program(conn, t, &r.program_id, Some(purchase.program_version)).await?;
@@ -817,6 +840,25 @@ impl Accrual {
             self.clock().now(),
         )
         .await?;
+        let before =
+            rewards::compute(&program, &pref, &purchase.lines, &kept_before, tier, &[]).eligible;
+        if before > after.eligible {
+            let notice = rpb::OnReturnRequest {
+                referee_customer_id: purchase.customer_id.clone(),
+                order_id: format!("{}:{}", r.program_id, r.order_id),
+                return_id: r.return_id.clone(),
+                returned_amount: Some(wire(&Money {
+                    minor: before - after.eligible,
+                    asset: program.currency.clone(),
+                })),
+                ..Default::default()
+            };
+            let k = key(
+                t,
+                &[&r.program_id, &r.order_id, "referral-return", &r.return_id],
+            );
+            outbox::enqueue(conn, tenant, REFERRAL_RETURN, &k, &notice).await?;
+        }
         repo::set_eligible(conn, t, &r.program_id, &r.order_id, after.eligible).await?;
         let rows = repo::rewards(conn, t, &r.program_id, &r.order_id).await?;
         Ok(Returned {

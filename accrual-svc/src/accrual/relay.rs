@@ -6,19 +6,21 @@ use boomerang_common::{
     jobs::{Handler, Job},
     money::{Amount, Asset},
 };
-use boomerang_proto::{campaign::v1 as cpb, common::v1 as pc, wallet::v1 as wpb};
+use boomerang_proto::{
+    campaign::v1 as cpb, common::v1 as pc, referral::v1 as rpb, wallet::v1 as wpb,
+};
 use prost::Message;
 use tonic::Code;
 
 use super::{
     Accrual,
     members::CREDIT,
-    purchases::{CONFIRM, REVERSE},
+    purchases::{CONFIRM, REFERRAL_PURCHASE, REFERRAL_RETURN, REVERSE},
     upstream::call,
 };
 
 /// Every topic the relay delivers.
-pub const TOPICS: [&str; 3] = [CREDIT, REVERSE, CONFIRM];
+pub const TOPICS: [&str; 5] = [CREDIT, REVERSE, CONFIRM, REFERRAL_PURCHASE, REFERRAL_RETURN];
 
 /// A step and the one that follows it, in one payload.
 pub fn pack(first: &impl Message, then: Option<&impl Message>) -> Vec<u8> {
@@ -104,6 +106,42 @@ impl Handler for Relay {
             CREDIT => {
                 let m = wpb::CreditRequest::decode(job.payload.as_slice())?;
                 self.credit(job, m, key).await
+            }
+            REFERRAL_PURCHASE => {
+                let mut m = rpb::OnPurchaseRequest::decode(job.payload.as_slice())?;
+                m.idempotency_key = key;
+                match upstream
+                    .referral
+                    .clone()
+                    .on_purchase(call(&job.tenant, m)?)
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(s) => given_up(
+                        self.topic,
+                        job,
+                        s,
+                        &[Code::InvalidArgument, Code::AlreadyExists],
+                    ),
+                }
+            }
+            REFERRAL_RETURN => {
+                let mut m = rpb::OnReturnRequest::decode(job.payload.as_slice())?;
+                m.idempotency_key = key;
+                match upstream
+                    .referral
+                    .clone()
+                    .on_return(call(&job.tenant, m)?)
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(s) => given_up(
+                        self.topic,
+                        job,
+                        s,
+                        &[Code::InvalidArgument, Code::AlreadyExists],
+                    ),
+                }
             }
             CONFIRM => {
                 let (mut confirm, credit) =

@@ -5,6 +5,7 @@ use std::time::Duration;
 use boomerang_common::{error::AppError, telemetry, tenant::TENANT_HEADER};
 use boomerang_proto::{
     campaign::v1::campaign_service_client::CampaignServiceClient,
+    referral::v1::referral_service_client::ReferralServiceClient,
     wallet::v1::wallet_service_client::WalletServiceClient,
 };
 use tonic::{
@@ -19,6 +20,8 @@ pub struct Upstream {
     pub wallet: WalletServiceClient<Channel>,
     /// campaign-svc.
     pub campaign: CampaignServiceClient<Channel>,
+    /// referral-svc.
+    pub referral: ReferralServiceClient<Channel>,
 }
 
 fn channel(name: &str, url: &str) -> anyhow::Result<Channel> {
@@ -31,10 +34,11 @@ fn channel(name: &str, url: &str) -> anyhow::Result<Channel> {
 
 impl Upstream {
     /// To the given URLs, connecting on first use.
-    pub fn new(wallet: &str, campaign: &str) -> anyhow::Result<Self> {
+    pub fn new(wallet: &str, campaign: &str, referral: &str) -> anyhow::Result<Self> {
         Ok(Self {
             wallet: WalletServiceClient::new(channel("wallet", wallet)?),
             campaign: CampaignServiceClient::new(channel("campaign", campaign)?),
+            referral: ReferralServiceClient::new(channel("referral", referral)?),
         })
     }
 }

@@ -136,6 +136,33 @@ impl AccrualService for AccrualServiceHandler {
         };
         let member = member_row(&mut v, Some(&as_member), at);
         v.check()?;
+        if !req.referral_code.is_empty() {
+            // The code goes to referral-svc now, before any purchase can be notified;
+            // its fraud checks decide, and enrolment does not depend on them.
+            let attribute = boomerang_proto::referral::v1::AttributeReferralRequest {
+                idempotency_key: crate::accrual::key(
+                    tenant.as_str(),
+                    &[&program_id, &member.customer_id, "referral"],
+                ),
+                code: req.referral_code.clone(),
+                referee_customer_id: member.customer_id.clone(),
+                context: Some(boomerang_proto::referral::v1::AttributionContext {
+                    signup_at: Some(boomerang_common::time::to_timestamp(at)),
+                    ..Default::default()
+                }),
+            };
+            let call = crate::accrual::upstream::call(tenant.as_str(), attribute)?;
+            if let Err(s) = self
+                .accrual
+                .upstream()
+                .referral
+                .clone()
+                .attribute_referral(call)
+                .await
+            {
+                tracing::warn!(code = %req.referral_code, status = ?s, "referral attribution at enrolment failed");
+            }
+        }
         let (a, t) = (self.accrual.clone(), tenant.clone());
         self.once(
             &tenant,

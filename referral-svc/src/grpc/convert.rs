@@ -1,3 +1,187 @@
-//! Conversions between `boomerang.referral.v1` messages and domain types: the
-//! only place proto types meet the domain. `TryFrom` for requests (collecting
-//! field violations), `From` for responses. Filled in as RPCs land.
+//! Conversions between `boomerang.referral.v1` messages and the domain.
+use boomerang_common::{
+    error::{AppError, Violations},
+    money::{Amount, Asset},
+    time::to_timestamp,
+};
+use boomerang_proto::{common::v1 as pc, referral::v1 as pb};
+use rust_decimal::Decimal;
+
+use crate::{
+    domain::program::{Money, Program, ReferrerReward},
+    repo::{CodeRow, ReferralRow},
+};
+
+/// A required customer id: 1-128 printable characters.
+pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
+    if value.is_empty() {
+        v.add(field, "required");
+    } else if value.chars().count() > 128
+        || value.chars().any(char::is_control)
+        || value.trim() != value
+    {
+        v.add(
+            field,
+            "at most 128 printable characters, no surrounding spaces",
+        );
+    }
+    value.to_owned()
+}
+
+/// A positive amount in a known asset.
+pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>) -> Option<Money> {
+    let m = m?;
+    let Some(asset) = Asset::builtin(&m.asset) else {
+        v.add(format!("{field}.asset"), "unknown asset");
+        return None;
+    };
+    let a = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
+    if !a.is_positive() {
+        v.add(format!("{field}.amount"), "must be positive");
+        return None;
+    }
+    Some(Money {
+        minor: a.minor(),
+        asset: m.asset.clone(),
+    })
+}
+
+/// The wire form of an amount.
+pub fn wire(m: &Money) -> pc::Money {
+    let asset = Asset::builtin(&m.asset).unwrap_or_else(|| Asset::new(&m.asset, 0));
+    let amount =
+        Amount::from_minor(m.minor, &asset).map_or_else(|_| m.minor.to_string(), |a| a.to_string());
+    pc::Money {
+        amount,
+        asset: m.asset.clone(),
+    }
+}
+
+/// Validates a program.
+pub fn program(p: Option<&pb::ReferralProgram>) -> Result<Program, AppError> {
+    let p = p.cloned().unwrap_or_default();
+    let mut v = Violations::new();
+    let referee_bonus = money(&mut v, "program.referee_bonus", p.referee_bonus.as_ref());
+    let referrer_reward = match p.referrer_reward.and_then(|r| r.kind) {
+        Some(pb::referrer_reward::Kind::Percent(pct)) => {
+            let ok = Decimal::from_str_exact(&pct)
+                .is_ok_and(|d| d > Decimal::ZERO && d <= Decimal::from(100));
+            if !ok {
+                v.add(
+                    "program.referrer_reward.percent",
+                    "a percent above 0 and at most 100",
+                );
+            }
+            Some(ReferrerReward::Percent { percent: pct })
+        }
+        Some(pb::referrer_reward::Kind::Fixed(m)) => {
+            money(&mut v, "program.referrer_reward.fixed", Some(&m))
+                .map(|amount| ReferrerReward::Fixed { amount })
+        }
+        None => None,
+    };
+    if referee_bonus.is_none() && referrer_reward.is_none() {
+        v.add(
+            "program",
+            "give a referee bonus, a referrer reward, or both",
+        );
+    }
+    let min_order = money(
+        &mut v,
+        "program.min_order_amount",
+        p.min_order_amount.as_ref(),
+    );
+    if p.attribution_window_days > 3_650 || p.period_days > 3_650 || p.reward_months > 120 {
+        v.add("program", "windows of at most 10 years");
+    }
+    v.check()?;
+    Ok(Program {
+        referee_bonus,
+        bonus_on_enrolment: pb::RefereeBonusTrigger::try_from(p.referee_bonus_trigger)
+            == Ok(pb::RefereeBonusTrigger::OnEnrolment),
+        referrer_reward,
+        max_rewarded_purchases: p.max_rewarded_purchases,
+        reward_months: p.reward_months,
+        min_order,
+        attribution_window_days: p.attribution_window_days,
+        max_referrals_per_period: p.max_referrals_per_period,
+        period_days: if p.period_days == 0 {
+            30
+        } else {
+            p.period_days
+        },
+    })
+}
+
+/// A program on the wire.
+pub fn to_program(version: i64, published_at: i64, p: &Program) -> pb::ReferralProgram {
+    pb::ReferralProgram {
+        version: u32::try_from(version).unwrap_or_default(),
+        referee_bonus: p.referee_bonus.as_ref().map(wire),
+        referee_bonus_trigger: (if p.bonus_on_enrolment {
+            pb::RefereeBonusTrigger::OnEnrolment
+        } else {
+            pb::RefereeBonusTrigger::OnFirstPurchase
+        }) as i32,
+        referrer_reward: p.referrer_reward.as_ref().map(|r| pb::ReferrerReward {
+            kind: Some(match r {
+                ReferrerReward::Percent { percent } => {
+                    pb::referrer_reward::Kind::Percent(percent.clone())
+                }
+                ReferrerReward::Fixed { amount } => pb::referrer_reward::Kind::Fixed(wire(amount)),
+            }),
+        }),
+        max_rewarded_purchases: p.max_rewarded_purchases,
+        reward_months: p.reward_months,
+        min_order_amount: p.min_order.as_ref().map(wire),
+        attribution_window_days: p.attribution_window_days,
+        max_referrals_per_period: p.max_referrals_per_period,
+        period_days: p.period_days,
+        published_at: Some(to_timestamp(published_at)),
+    }
+}
+
+/// A code on the wire.
+pub fn to_code(c: &CodeRow) -> pb::ReferralCode {
+    pb::ReferralCode {
+        code: c.code.clone(),
+        referrer_customer_id: c.referrer_id.clone(),
+        enabled: c.enabled,
+        expires_at: c.expires_at.map(to_timestamp),
+        created_at: Some(to_timestamp(c.created_at)),
+    }
+}
+
+/// A refusal reason on the wire.
+pub fn to_reason(r: &str) -> pb::RefusalReason {
+    match r {
+        "self_referral" => pb::RefusalReason::SelfReferral,
+        "existing_customer" => pb::RefusalReason::ExistingCustomer,
+        "already_attributed" => pb::RefusalReason::AlreadyAttributed,
+        "velocity" => pb::RefusalReason::Velocity,
+        "code_disabled" => pb::RefusalReason::CodeDisabled,
+        "code_expired" => pb::RefusalReason::CodeExpired,
+        "referrer_limit" => pb::RefusalReason::ReferrerLimit,
+        _ => pb::RefusalReason::Unspecified,
+    }
+}
+
+/// A referral on the wire, with what the referrer earned from it.
+pub fn to_referral(r: &ReferralRow, purchases: u32, earned: Vec<pc::Money>) -> pb::Referral {
+    pb::Referral {
+        referral_id: format!("rf_{}", r.id),
+        code: r.code.clone(),
+        referrer_customer_id: r.referrer_id.clone(),
+        referee_customer_id: r.referee_id.clone(),
+        status: (match r.status.as_str() {
+            "attributed" => pb::ReferralStatus::Attributed,
+            "converted" => pb::ReferralStatus::Converted,
+            _ => pb::ReferralStatus::Refused,
+        }) as i32,
+        refusal_reason: to_reason(&r.refusal) as i32,
+        attributed_at: Some(to_timestamp(r.attributed_at)),
+        rewarded_purchases: purchases,
+        referrer_earned: earned,
+        program_version: u32::try_from(r.program_version).unwrap_or_default(),
+    }
+}

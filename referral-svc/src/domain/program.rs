@@ -1,0 +1,141 @@
+//! A referral program version and what it pays.
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// An amount in minor units of an asset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    /// Minor units.
+    pub minor: i64,
+    /// Asset.
+    pub asset: String,
+}
+
+/// What the referrer earns per purchase of the referee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReferrerReward {
+    /// Percent of the order, in the order's currency.
+    Percent {
+        /// Decimal percent.
+        percent: String,
+    },
+    /// A fixed amount.
+    Fixed {
+        /// The amount.
+        amount: Money,
+    },
+}
+
+/// A program version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    /// The referee's bonus.
+    pub referee_bonus: Option<Money>,
+    /// True: on attribution; false: on the first qualifying purchase.
+    pub bonus_on_enrolment: bool,
+    /// The referrer's reward.
+    pub referrer_reward: Option<ReferrerReward>,
+    /// Rewarded purchases per referee; 0 unlimited.
+    pub max_rewarded_purchases: u32,
+    /// Months the referrer keeps earning; 0 forever.
+    pub reward_months: u32,
+    /// Minimum order (minor units of the order currency).
+    pub min_order: Option<Money>,
+    /// Days between code creation and attribution; 0 no limit.
+    pub attribution_window_days: u32,
+    /// Attributions per referrer per period; 0 unlimited.
+    pub max_referrals_per_period: u32,
+    /// The period, days.
+    pub period_days: u32,
+}
+
+/// The referrer's reward on an order of `order` minor units, rounded down
+/// (never over-credit); None when the order does not qualify.
+pub fn referrer_reward(p: &Program, order: &Money, scale: u32) -> Option<Money> {
+    if p.min_order
+        .as_ref()
+        .is_some_and(|m| m.asset == order.asset && order.minor < m.minor)
+    {
+        return None;
+    }
+    match p.referrer_reward.as_ref()? {
+        ReferrerReward::Fixed { amount } => Some(amount.clone()),
+        ReferrerReward::Percent { percent } => {
+            let pct = Decimal::from_str_exact(percent).ok()?;
+            let exact = Decimal::new(order.minor, scale) * pct / Decimal::from(100);
+            let minor = (exact
+                .round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::ToZero)
+                * Decimal::from(10i64.pow(scale)))
+            .trunc();
+            i64::try_from(minor)
+                .ok()
+                .filter(|m| *m > 0)
+                .map(|minor| Money {
+                    minor,
+                    asset: order.asset.clone(),
+                })
+        }
+    }
+}
+
+/// What a return of `returned` out of `order` takes back of `paid`, in proportion, rounded up
+/// so that a whole return takes back everything.
+pub fn reversal(paid: i64, order: i64, returned: i64) -> i64 {
+    if order <= 0 {
+        return 0;
+    }
+    let r = i128::from(paid) * i128::from(returned.min(order).max(0));
+    i64::try_from((r + i128::from(order) - 1) / i128::from(order))
+        .unwrap_or(paid)
+        .min(paid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(percent: &str) -> Program {
+        Program {
+            referee_bonus: None,
+            bonus_on_enrolment: false,
+            referrer_reward: Some(ReferrerReward::Percent {
+                percent: percent.into(),
+            }),
+            max_rewarded_purchases: 0,
+            reward_months: 0,
+            min_order: Some(Money {
+                minor: 2_000,
+                asset: "EUR".into(),
+            }),
+            attribution_window_days: 0,
+            max_referrals_per_period: 0,
+            period_days: 30,
+        }
+    }
+
+    #[test]
+    fn five_percent_rounded_down_above_the_minimum() {
+        let eur = |minor| Money {
+            minor,
+            asset: "EUR".into(),
+        };
+        assert_eq!(
+            referrer_reward(&program("5"), &eur(10_000), 2),
+            Some(eur(500))
+        );
+        assert_eq!(
+            referrer_reward(&program("5"), &eur(3_333), 2),
+            Some(eur(166))
+        );
+        assert_eq!(referrer_reward(&program("5"), &eur(1_999), 2), None);
+    }
+
+    #[test]
+    fn returns_take_back_in_proportion() {
+        assert_eq!(reversal(500, 10_000, 10_000), 500);
+        assert_eq!(reversal(500, 10_000, 4_000), 200);
+        assert_eq!(reversal(166, 3_333, 1_000), 50);
+        assert_eq!(reversal(500, 10_000, 20_000), 500);
+    }
+}

@@ -1,0 +1,537 @@
+//! The referral facade: codes, attribution with its fraud checks, rewards on
+//! the referee's purchases and their reversal on returns. Wallet credits and
+//! reversals go through the outbox with deterministic keys.
+use boomerang_common::{
+    db::{Conn, Db},
+    error::AppError,
+    jobs::{Handler, Job},
+    money::{Amount, Asset},
+    outbox,
+    tenant::{TENANT_HEADER, TenantId},
+    time::{Clock, to_timestamp},
+};
+use boomerang_proto::{common::v1 as pc, wallet::v1 as wpb};
+use prost::Message as _;
+use tonic::{Code, transport::Channel};
+
+use crate::{
+    domain::{
+        code, email,
+        program::{self, Money, Program},
+    },
+    repo::{self, CodeRow, ReferralRow, RewardRow},
+};
+
+/// Outbox topic of wallet credits.
+pub const CREDIT: &str = "referral.wallet_credit";
+/// Outbox topic of wallet reversals.
+pub const REVERSE: &str = "referral.wallet_reverse";
+const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
+
+/// Why an attribution was refused (stored names).
+pub const REASONS: [&str; 7] = [
+    "self_referral",
+    "existing_customer",
+    "already_attributed",
+    "velocity",
+    "code_disabled",
+    "code_expired",
+    "referrer_limit",
+];
+
+/// Facts about a signup.
+#[derive(Clone, Debug, Default)]
+pub struct Signup {
+    /// E-mail.
+    pub email: String,
+    /// IP.
+    pub ip: String,
+    /// Device.
+    pub device: String,
+    /// When (None: now).
+    pub at: Option<i64>,
+}
+
+/// What a purchase paid.
+#[derive(Clone, Debug, Default)]
+pub struct Paid {
+    /// Whether the buyer is a referee.
+    pub referred: bool,
+    /// Rewards credited.
+    pub rewards: Vec<Money>,
+    /// Why nothing, when so.
+    pub why_not: Vec<String>,
+}
+
+/// Referrals of one service instance.
+#[derive(Clone, Debug)]
+pub struct Referrals {
+    db: Db,
+    clock: Clock,
+    wallet: wpb::wallet_service_client::WalletServiceClient<Channel>,
+    velocity_per_hour: i64,
+}
+
+fn wire(m: &Money) -> pc::Money {
+    let asset = Asset::builtin(&m.asset).unwrap_or_else(|| Asset::new(&m.asset, 0));
+    let amount =
+        Amount::from_minor(m.minor, &asset).map_or_else(|_| m.minor.to_string(), |a| a.to_string());
+    pc::Money {
+        amount,
+        asset: m.asset.clone(),
+    }
+}
+
+impl Referrals {
+    /// Over a migrated database, crediting through wallet-svc at `wallet_url`.
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        wallet_url: &str,
+        velocity_per_hour: u32,
+    ) -> anyhow::Result<Self> {
+        let channel = tonic::transport::Endpoint::from_shared(wallet_url.to_owned())?
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .connect_lazy();
+        Ok(Self {
+            db,
+            clock,
+            wallet: wpb::wallet_service_client::WalletServiceClient::new(channel),
+            velocity_per_hour: i64::from(velocity_per_hour.max(1)),
+        })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Publishes a program version.
+    pub async fn publish(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &Program,
+    ) -> Result<(i64, i64), AppError> {
+        let now = self.clock.now();
+        Ok((repo::publish(conn, tenant.as_str(), p, now).await?, now))
+    }
+
+    /// Creates a code (random, or the vanity code asked for).
+    pub async fn create_code(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        referrer: &str,
+        referrer_email: &str,
+        requested: Option<String>,
+        expires_at: Option<i64>,
+    ) -> Result<CodeRow, AppError> {
+        let row = |code: String| CodeRow {
+            code,
+            referrer_id: referrer.to_owned(),
+            referrer_email: email::normalise(referrer_email),
+            enabled: true,
+            expires_at,
+            created_at: self.clock.now(),
+        };
+        match requested {
+            Some(code) => {
+                let r = row(code);
+                repo::insert_code(conn, tenant.as_str(), &r).await?;
+                Ok(r)
+            }
+            None => {
+                // Collisions are rare (31^8 codes); the first free one wins.
+                let mut last = None;
+                for _ in 0..5 {
+                    let r = row(code::generate());
+                    if repo::get_code(conn, tenant.as_str(), &r.code)
+                        .await?
+                        .is_none()
+                    {
+                        repo::insert_code(conn, tenant.as_str(), &r).await?;
+                        return Ok(r);
+                    }
+                    last = Some(r.code);
+                }
+                Err(AppError::Aborted(format!(
+                    "no free code after {last:?}; retry"
+                )))
+            }
+        }
+    }
+
+    /// Disables a code.
+    pub async fn disable(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        code: &str,
+    ) -> Result<CodeRow, AppError> {
+        let mut row = repo::get_code(conn, tenant.as_str(), code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no code {code}")))?;
+        repo::disable_code(conn, tenant.as_str(), code).await?;
+        row.enabled = false;
+        Ok(row)
+    }
+
+    /// Attributes `referee` to `code`, or records the refusal with its reason.
+    pub async fn attribute(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        code: &str,
+        referee: &str,
+        s: Signup,
+    ) -> Result<ReferralRow, AppError> {
+        let t = tenant.as_str();
+        let now = self.clock.now();
+        let at = s.at.unwrap_or(now);
+        let (version, program, _) = repo::program(conn, t, 0)
+            .await?
+            .ok_or_else(|| AppError::Precondition("publish a referral program first".into()))?;
+        let c = repo::get_code(conn, t, code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no code {code}")))?;
+        let email = email::normalise(&s.email);
+        let window = i64::from(program.attribution_window_days) * DAY;
+        let referrer_device = repo::device_of(conn, t, &c.referrer_id).await?;
+        let reason = if !c.enabled {
+            Some("code_disabled")
+        } else if c.expires_at.is_some_and(|e| e <= at)
+            || (window > 0 && at > c.created_at + window)
+        {
+            Some("code_expired")
+        } else if referee == c.referrer_id
+            || (!email.is_empty() && email == c.referrer_email)
+            || (!s.device.is_empty() && referrer_device.as_deref() == Some(s.device.as_str()))
+        {
+            Some("self_referral")
+        } else if repo::seen_before(conn, t, referee, None).await? {
+            Some("existing_customer")
+        } else if repo::live_referral(conn, t, referee).await?.is_some() {
+            Some("already_attributed")
+        } else if repo::recent_from(conn, t, &s.ip, &s.device, now - HOUR).await?
+            >= self.velocity_per_hour
+        {
+            Some("velocity")
+        } else if program.max_referrals_per_period > 0
+            && repo::accepted_since(
+                conn,
+                t,
+                &c.referrer_id,
+                now - i64::from(program.period_days.max(1)) * DAY,
+            )
+            .await?
+                >= i64::from(program.max_referrals_per_period)
+        {
+            Some("referrer_limit")
+        } else {
+            None
+        };
+        let mut row = ReferralRow {
+            id: 0,
+            code: c.code.clone(),
+            referrer_id: c.referrer_id.clone(),
+            referee_id: referee.to_owned(),
+            status: if reason.is_some() {
+                "refused"
+            } else {
+                "attributed"
+            }
+            .into(),
+            refusal: reason.unwrap_or_default().into(),
+            program_version: version,
+            attributed_at: now,
+            email,
+            ip: s.ip,
+            device: s.device,
+        };
+        match repo::insert_referral(conn, t, &row).await? {
+            Some(id) => row.id = id,
+            None => {
+                // A concurrent attribution of this referee won.
+                row.status = "refused".into();
+                row.refusal = "already_attributed".into();
+                row.id = repo::insert_referral(conn, t, &row)
+                    .await?
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("refusal not recorded")))?;
+            }
+        }
+        if let Some(bonus) = program
+            .referee_bonus
+            .as_ref()
+            .filter(|_| row.status == "attributed" && program.bonus_on_enrolment)
+        {
+            let order = format!("signup:{}", row.id);
+            self.pay(
+                conn,
+                tenant,
+                &row,
+                &order,
+                "referee",
+                bonus.clone(),
+                0,
+                None,
+            )
+            .await?;
+        }
+        Ok(row)
+    }
+
+    /// A referee's purchase: the referrer's reward (pending until `release_at`),
+    /// and the referee's bonus on the first one. Nothing twice per order.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn on_purchase(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        referee: &str,
+        order: &str,
+        amount: Money,
+        occurred_at: i64,
+        release_at: Option<i64>,
+    ) -> Result<Paid, AppError> {
+        let t = tenant.as_str();
+        repo::seen_before(conn, t, referee, Some(order)).await?;
+        let Some(referral) = repo::live_referral(conn, t, referee).await? else {
+            return Ok(Paid::default());
+        };
+        let (_, program, _) = repo::program(conn, t, referral.program_version)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("program version missing")))?;
+        let mut paid = Paid {
+            referred: true,
+            ..Paid::default()
+        };
+        let months = i64::from(program.reward_months) * 30 * DAY;
+        let earlier = repo::rewards(conn, t, referral.id, "").await?;
+        let purchases = earlier
+            .iter()
+            .filter(|r| r.beneficiary == "referrer" && r.order_id != order)
+            .count();
+        if months > 0 && occurred_at > referral.attributed_at + months {
+            paid.why_not.push(format!(
+                "the referrer earns for {} months after attribution",
+                program.reward_months
+            ));
+        } else if program.max_rewarded_purchases > 0
+            && purchases >= program.max_rewarded_purchases as usize
+        {
+            paid.why_not.push(format!(
+                "the referrer earns on {} purchases",
+                program.max_rewarded_purchases
+            ));
+        } else {
+            let scale = Asset::builtin(&amount.asset).map_or(2, |a| a.scale());
+            match program::referrer_reward(&program, &amount, scale) {
+                Some(reward) => {
+                    self.pay(
+                        conn,
+                        tenant,
+                        &referral,
+                        order,
+                        "referrer",
+                        reward.clone(),
+                        amount.minor,
+                        release_at,
+                    )
+                    .await?;
+                    paid.rewards.push(reward);
+                }
+                None => paid
+                    .why_not
+                    .push("the order does not qualify (minimum order)".into()),
+            }
+        }
+        if referral.status == "attributed" {
+            repo::set_status(conn, referral.id, "converted").await?;
+            if let Some(bonus) = program
+                .referee_bonus
+                .as_ref()
+                .filter(|_| !program.bonus_on_enrolment)
+            {
+                self.pay(
+                    conn,
+                    tenant,
+                    &referral,
+                    order,
+                    "referee",
+                    bonus.clone(),
+                    amount.minor,
+                    release_at,
+                )
+                .await?;
+                paid.rewards.push(bonus.clone());
+            }
+        }
+        Ok(paid)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pay(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        referral: &ReferralRow,
+        order: &str,
+        beneficiary: &str,
+        reward: Money,
+        order_amount: i64,
+        release_at: Option<i64>,
+    ) -> Result<(), AppError> {
+        let row = RewardRow {
+            referral_id: referral.id,
+            order_id: order.to_owned(),
+            beneficiary: beneficiary.to_owned(),
+            asset: reward.asset.clone(),
+            amount: reward.minor,
+            order_amount,
+            reversed: 0,
+            returned: 0,
+        };
+        if !repo::insert_reward(conn, tenant.as_str(), &row, self.clock.now()).await? {
+            return Ok(()); // paid for this order already
+        }
+        let customer = if beneficiary == "referrer" {
+            &referral.referrer_id
+        } else {
+            &referral.referee_id
+        };
+        let reference = reward_reference(referral.id, order, beneficiary);
+        let credit = wpb::CreditRequest {
+            customer_id: customer.clone(),
+            amount: Some(wire(&reward)),
+            funded_by: Some(wpb::AccountRef {
+                kind: wpb::AccountKind::Funding as i32,
+                id: "referral".into(),
+            }),
+            release_at: release_at.map(to_timestamp),
+            source: Some(wpb::Source {
+                kind: "referral".into(),
+                reference: reference.clone(),
+                rule_version: format!("referral-program@{}", referral.program_version),
+                inputs: format!("referral {} order {order}", referral.id),
+            }),
+            tax_treatment: wpb::TaxTreatment::Gift as i32,
+            description: format!("referral reward ({beneficiary})"),
+            ..Default::default()
+        };
+        let key = format!("ref:{tenant}:{reference}");
+        outbox::enqueue(conn, tenant, CREDIT, &key, &credit).await?;
+        Ok(())
+    }
+
+    /// A referee's return: the referrer's reward for the order is taken back in proportion.
+    pub async fn on_return(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        referee: &str,
+        order: &str,
+        return_id: &str,
+        returned: i64,
+    ) -> Result<Vec<Money>, AppError> {
+        let t = tenant.as_str();
+        let Some(referral) = repo::live_referral(conn, t, referee).await? else {
+            return Ok(vec![]);
+        };
+        let mut out = Vec::new();
+        for r in repo::rewards(conn, t, referral.id, order)
+            .await?
+            .into_iter()
+            .filter(|r| r.beneficiary == "referrer")
+        {
+            let target = program::reversal(r.amount, r.order_amount, r.returned + returned);
+            let take = target - r.reversed;
+            repo::add_return(conn, t, &r, returned, take.max(0)).await?;
+            if take <= 0 {
+                continue;
+            }
+            let reference = reward_reference(referral.id, order, "referrer");
+            let reverse = wpb::ReverseRequest {
+                customer_id: referral.referrer_id.clone(),
+                source_reference: reference.clone(),
+                amount: Some(wire(&Money {
+                    minor: take,
+                    asset: r.asset.clone(),
+                })),
+                clawback_policy: pc::ClawbackPolicy::WithinBalance as i32,
+                source: Some(wpb::Source {
+                    kind: "return".into(),
+                    reference: return_id.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let key = format!("ref:{tenant}:{reference}:return:{return_id}");
+            outbox::enqueue(conn, tenant, REVERSE, &key, &reverse).await?;
+            out.push(Money {
+                minor: take,
+                asset: r.asset.clone(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn reward_reference(referral: i64, order: &str, beneficiary: &str) -> String {
+    format!("referral:{referral}:{order}:{beneficiary}")
+}
+
+/// Delivers wallet credits and reversals with the job's key.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    referrals: Referrals,
+    topic: &'static str,
+}
+
+impl Relay {
+    /// The relay of `topic`.
+    pub fn new(referrals: Referrals, topic: &'static str) -> Self {
+        Self { referrals, topic }
+    }
+}
+
+fn as_tenant<T>(tenant: &str, m: T) -> anyhow::Result<tonic::Request<T>> {
+    let mut req = tonic::Request::new(m);
+    req.metadata_mut().insert(TENANT_HEADER, tenant.parse()?);
+    boomerang_common::telemetry::inject_metadata(req.metadata_mut());
+    Ok(req)
+}
+
+impl Handler for Relay {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let mut wallet = self.referrals.wallet.clone();
+        let sent = if self.topic == CREDIT {
+            let mut m = wpb::CreditRequest::decode(job.payload.as_slice())?;
+            m.idempotency_key = job.dedupe_key.clone();
+            wallet.credit(as_tenant(&job.tenant, m)?).await.map(drop)
+        } else {
+            let mut m = wpb::ReverseRequest::decode(job.payload.as_slice())?;
+            m.idempotency_key = job.dedupe_key.clone();
+            wallet.reverse(as_tenant(&job.tenant, m)?).await.map(drop)
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            Err(s) if matches!(s.code(), Code::InvalidArgument | Code::AlreadyExists) => {
+                tracing::error!(topic = self.topic, key = %job.dedupe_key, status = ?s, "delivery refused for good");
+                Ok(())
+            }
+            Err(s) => Err(anyhow::anyhow!(
+                "{}: {:?} {}",
+                self.topic,
+                s.code(),
+                s.message()
+            )),
+        }
+    }
+}
