@@ -13,6 +13,7 @@ use boomerang_common::{error::AppError, tenant::TenantId, time::now_micros};
 
 use crate::{
     domain::{key, scope},
+    jwt::Jwt,
     repo::{KeyRecord, Keys},
 };
 
@@ -34,15 +35,17 @@ type Cached = (Instant, Option<KeyRecord>);
 #[derive(Clone, Debug)]
 pub struct Authenticator {
     keys: Keys,
+    jwt: Option<Arc<Jwt>>,
     cache_ttl: Duration,
     cache: Arc<Mutex<HashMap<Vec<u8>, Cached>>>,
 }
 
 impl Authenticator {
-    /// Over `keys`, caching lookups for `cache_ttl`.
-    pub fn new(keys: Keys, cache_ttl: Duration) -> Self {
+    /// Over `keys`, caching lookups for `cache_ttl`; tokens verified by `jwt` when given.
+    pub fn new(keys: Keys, cache_ttl: Duration, jwt: Option<Jwt>) -> Self {
         Self {
             keys,
+            jwt: jwt.map(Arc::new),
             cache_ttl,
             cache: Arc::default(),
         }
@@ -54,11 +57,33 @@ impl Authenticator {
         authorization: Option<&str>,
         path: &str,
     ) -> Result<Principal, AppError> {
-        let secret = authorization.and_then(key::bearer).ok_or_else(|| {
+        let token = authorization.and_then(key::bearer).ok_or_else(|| {
             AppError::Unauthenticated(
-                "missing or malformed `authorization: Bearer <api key>`".into(),
+                "missing or malformed `authorization: Bearer <api key or token>`".into(),
             )
         })?;
+        let principal = match (&self.jwt, key::is_api_key(token)) {
+            (_, true) => self.api_key(token).await?,
+            (Some(jwt), false) => jwt.principal(token)?,
+            (None, false) => return Err(AppError::Unauthenticated("unknown API key".into())),
+        };
+        let (service, access) = scope::required(path)
+            .ok_or_else(|| AppError::NotFound(format!("no such method {path}")))?;
+        if !scope::allows(&principal.scopes, service, access) {
+            return Err(AppError::PermissionDenied(format!(
+                "{} may not call {path} (needs {service}:{})",
+                principal.key_id,
+                match access {
+                    scope::Access::Read => "read",
+                    scope::Access::Write => "write",
+                    scope::Access::Admin => "admin",
+                }
+            )));
+        }
+        Ok(principal)
+    }
+
+    async fn api_key(&self, secret: &str) -> Result<Principal, AppError> {
         let record = self
             .lookup(key::hash(secret))
             .await?
@@ -69,19 +94,6 @@ impl Authenticator {
         }
         if record.expires_at.is_some_and(|t| t <= now) {
             return Err(AppError::Unauthenticated("API key expired".into()));
-        }
-        let (service, access) = scope::required(path)
-            .ok_or_else(|| AppError::NotFound(format!("no such method {path}")))?;
-        if !scope::allows(&record.scopes, service, access) {
-            return Err(AppError::PermissionDenied(format!(
-                "key {} may not call {path} (needs {service}:{})",
-                record.key_id,
-                match access {
-                    scope::Access::Read => "read",
-                    scope::Access::Write => "write",
-                    scope::Access::Admin => "admin",
-                }
-            )));
         }
         Ok(Principal {
             tenant: record.tenant,

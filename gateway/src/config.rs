@@ -54,6 +54,8 @@ pub struct Config {
     /// An admin key for the platform tenant, chosen by the operator (a secret,
     /// at least 32 characters); stored hashed at start.
     pub bootstrap_admin_key: Option<String>,
+    /// Accept JWTs signed by these keys too (optional).
+    pub jwt: Option<crate::jwt::JwtConfig>,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             rate_limits: crate::limits::RateLimitConfig::default(),
             platform_tenant: "boomerang".into(),
             bootstrap_admin_key: None,
+            jwt: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod forward;
 pub mod grpc;
+pub mod jwt;
 pub mod limits;
 pub mod repo;
 
@@ -60,7 +61,9 @@ impl App {
             keys.ensure_tenant(&platform, "platform").await?;
             keys.ensure_bootstrap_key(&platform, secret).await?;
         }
-        let auth = auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms));
+        let jwt = cfg.jwt.as_ref().map(jwt::Jwt::load).transpose()?;
+        let auth =
+            auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms), jwt);
         let limits = limits::Limits::new(&cfg.rate_limits);
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
         let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);

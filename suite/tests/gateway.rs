@@ -10,6 +10,7 @@ use boomerang_proto::{
     admin::v1::{self as apb, admin_service_client::AdminServiceClient},
     campaign::v1::{GetCampaignRequest, campaign_service_client::CampaignServiceClient},
     common::v1::Money,
+    referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
 };
 use gateway::limits::RateLimitConfig;
@@ -45,6 +46,15 @@ backend_tests! {
         assert_eq!(program.err().map(|s| s.code()), Some(Code::NotFound));
         let camp = campaign.get_campaign(with_key(GetCampaignRequest { campaign_id: "x".into(), terms_at: None }, &beta)?).await;
         assert_eq!(camp.err().map(|s| s.code()), Some(Code::NotFound));
+        // Nor acme's referral program, codes or referrals.
+        let mut referral = ReferralServiceClient::new(channel(suite.addrs().gateway).await?);
+        let program = rpb::ReferralProgram { referrer_reward: Some(rpb::ReferrerReward { kind: Some(rpb::referrer_reward::Kind::Percent("5".into())) }), ..Default::default() };
+        referral.upsert_referral_program(with_key(rpb::UpsertReferralProgramRequest { idempotency_key: "rp".into(), program: Some(program) }, &acme)?).await?;
+        let code = referral.create_referral_code(with_key(rpb::CreateReferralCodeRequest { idempotency_key: "c".into(), referrer_customer_id: "ann".into(), ..Default::default() }, &acme)?).await?.into_inner().code.unwrap_or_default().code;
+        let seen = referral.get_referral_program(with_key(rpb::GetReferralProgramRequest { version: 0 }, &beta)?).await;
+        assert_eq!(seen.err().map(|s| s.code()), Some(Code::NotFound));
+        let disable = referral.disable_referral_code(with_key(rpb::DisableReferralCodeRequest { idempotency_key: "d".into(), code }, &beta)?).await;
+        assert_eq!(disable.err().map(|s| s.code()), Some(Code::NotFound));
         suite.stop().await
     }
 

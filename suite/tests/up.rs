@@ -10,7 +10,7 @@ use boomerang_common::{
     testing::{TestBackend, TestDb},
 };
 use boomerang_proto::{
-    accrual::v1::{GetProgramReportRequest, accrual_service_client::AccrualServiceClient},
+    accrual::v1::{WatchEventsRequest, accrual_service_client::AccrualServiceClient},
     wallet::v1::{CreditRequest, GetBalanceRequest, wallet_service_client::WalletServiceClient},
 };
 use support::with_key;
@@ -107,11 +107,11 @@ backend_tests! {
         assert!(balance.balances.is_empty());
 
         let mut accrual = AccrualServiceClient::new(channel(suite.addrs().gateway).await?);
-        let report = GetProgramReportRequest { program_id: "p-1".into(), from: None, to: None };
-        let status = accrual.get_program_report(with_key(report, &key)?).await.err();
-        let status = status.ok_or_else(|| anyhow::anyhow!("GetProgramReport should not succeed yet"))?;
+        let watch = WatchEventsRequest::default();
+        let status = accrual.watch_events(with_key(watch, &key)?).await.err();
+        let status = status.ok_or_else(|| anyhow::anyhow!("WatchEvents should not succeed yet"))?;
         assert_eq!(status.code(), Code::Unimplemented);
-        assert!(status.message().contains("AccrualService/GetProgramReport"), "{}", status.message());
+        assert!(status.message().contains("AccrualService/WatchEvents"), "{}", status.message());
 
         let reader = suite.create_key("acme", &["wallet:read"]).await?;
         let denied = wallet.credit(with_key(CreditRequest::default(), &reader)?).await.err();

@@ -444,9 +444,74 @@ impl AccrualService for AccrualServiceHandler {
 
     async fn get_program_report(
         &self,
-        _: Request<pb::GetProgramReportRequest>,
+        req: Request<pb::GetProgramReportRequest>,
     ) -> Result<Response<pb::GetProgramReportResponse>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/GetProgramReport").into())
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        v.check()?;
+        let mut conn = self
+            .accrual
+            .db()
+            .pool()
+            .acquire()
+            .await
+            .map_err(AppError::from)?;
+        let (_, program, _) = repo::program(&mut conn, tenant.as_str(), &program_id, None).await?;
+        drop(conn);
+        let from = req
+            .from
+            .as_ref()
+            .and_then(from_timestamp)
+            .unwrap_or(i64::MIN);
+        let to = req.to.as_ref().and_then(from_timestamp).unwrap_or(i64::MAX);
+        let r = repo::report(self.accrual.db(), tenant.as_str(), &program_id, from, to).await?;
+        let money = |minor: i64, asset: &str| {
+            Some(crate::accrual::members::wire(
+                &crate::domain::program::Money {
+                    minor,
+                    asset: asset.into(),
+                },
+            ))
+        };
+        // Cost is what stayed credited in the order currency; points are not priced here.
+        let cost: i64 = r
+            .rewards
+            .iter()
+            .filter(|(a, ..)| *a == program.currency)
+            .map(|(_, issued, reversed)| issued - reversed)
+            .sum();
+        let ratio = |a: i64, b: i64| {
+            if b == 0 {
+                String::new()
+            } else {
+                (rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b))
+                    .round_dp(4)
+                    .normalize()
+                    .to_string()
+            }
+        };
+        Ok(Response::new(pb::GetProgramReportResponse {
+            members_enrolled: u64::try_from(r.enrolled).unwrap_or_default(),
+            active_members: u64::try_from(r.active).unwrap_or_default(),
+            purchases: u64::try_from(r.purchases).unwrap_or_default(),
+            revenue: money(r.revenue, &program.currency),
+            totals: r
+                .rewards
+                .iter()
+                .map(|(asset, issued, reversed)| pb::AssetTotals {
+                    asset: asset.clone(),
+                    issued: money(*issued, asset),
+                    reversed: money(*reversed, asset),
+                    // Spending and expiry happen in the wallet: read them from its statements and events.
+                    redeemed: None,
+                    expired: None,
+                })
+                .collect(),
+            retention_rate: ratio(r.repeat * 100, r.active),
+            roi: ratio(r.revenue, cost),
+        }))
     }
 
     type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;

@@ -485,3 +485,62 @@ pub async fn insert_return(
     .await?;
     Ok(())
 }
+
+/// A program's figures over a period.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Members enrolled in the period.
+    pub enrolled: i64,
+    /// Members with a purchase in the period.
+    pub active: i64,
+    /// Of those, members with two or more.
+    pub repeat: i64,
+    /// Purchases.
+    pub purchases: i64,
+    /// Eligible revenue, minor units of the currency.
+    pub revenue: i64,
+    /// (asset, issued, reversed) of rewards on the period's purchases.
+    pub rewards: Vec<(String, i64, i64)>,
+}
+
+/// Figures of `program` for purchases and enrolments in `[from, to)`.
+pub async fn report(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    from: i64,
+    to: i64,
+) -> Result<Report, AppError> {
+    let one = |sql: &'static str| async move {
+        let row = sqlx::query(sql)
+            .bind(tenant)
+            .bind(program)
+            .bind(from)
+            .bind(to)
+            .fetch_one(db.pool())
+            .await?;
+        Ok::<i64, AppError>(row.try_get("n")?)
+    };
+    let rows = sqlx::query(
+        "SELECT r.asset, CAST(SUM(r.amount) AS BIGINT) AS issued, CAST(SUM(r.reversed) AS BIGINT) AS reversed \
+         FROM rewards r JOIN purchases p ON p.tenant_id = r.tenant_id AND p.program_id = r.program_id AND p.order_id = r.order_id \
+         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at >= $3 AND p.occurred_at < $4 GROUP BY r.asset ORDER BY r.asset",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(Report {
+        enrolled: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM members WHERE tenant_id = $1 AND program_id = $2 AND enrolled_at >= $3 AND enrolled_at < $4").await?,
+        active: one("SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4").await?,
+        repeat: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT customer_id FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 GROUP BY customer_id HAVING COUNT(*) > 1) repeaters").await?,
+        purchases: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4").await?,
+        revenue: one("SELECT CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4").await?,
+        rewards: rows
+            .iter()
+            .map(|r| Ok((r.try_get("asset")?, r.try_get("issued")?, r.try_get("reversed")?)))
+            .collect::<Result<_, sqlx::Error>>()?,
+    })
+}

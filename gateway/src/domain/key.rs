@@ -45,7 +45,12 @@ pub fn bearer(header: &str) -> Option<&str> {
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))?
         .trim();
-    (token.starts_with("bmr_") && token.len() <= 128).then_some(token)
+    (!token.is_empty() && token.len() <= 8_192).then_some(token)
+}
+
+/// Whether a bearer token is one of our API keys (else perhaps a JWT).
+pub fn is_api_key(token: &str) -> bool {
+    token.starts_with("bmr_") && token.len() <= 128
 }
 
 #[cfg(test)]
@@ -64,6 +69,7 @@ mod tests {
             Some(a.secret.as_str())
         );
         assert_eq!(bearer("Basic abc"), None);
-        assert_eq!(bearer("Bearer nope"), None);
+        assert!(!is_api_key("nope"));
+        assert!(is_api_key(&a.secret));
     }
 }
