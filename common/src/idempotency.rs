@@ -51,6 +51,21 @@ impl IdempotencyKey {
     }
 }
 
+/// A deterministic idempotency key for an effect sent to another service: the
+/// readable `prefix:part:part...` when it fits [`MAX_KEY_LEN`], else the prefix
+/// and a sha256 of it (long tenant, order or return ids never make it invalid).
+pub fn derived_key(prefix: &str, parts: &[&str]) -> String {
+    let readable = format!("{prefix}:{}", parts.join(":"));
+    if readable.len() <= MAX_KEY_LEN {
+        readable
+    } else {
+        format!(
+            "{prefix}:h:{}",
+            hex::encode(Sha256::digest(readable.as_bytes()))
+        )
+    }
+}
+
 /// What a claim found.
 #[derive(Debug)]
 pub enum Claim<R> {
@@ -154,4 +169,18 @@ where
     complete(&mut tx, key, &response).await?;
     tx.commit().await?;
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_keys_always_fit() {
+        assert_eq!(derived_key("acc", &["acme", "o-1", "0"]), "acc:acme:o-1:0");
+        let long = "x".repeat(200);
+        let k = derived_key("acc", &["acme", &long]);
+        assert!(k.len() <= MAX_KEY_LEN && k.starts_with("acc:h:"));
+        assert_eq!(k, derived_key("acc", &["acme", &long]));
+    }
 }

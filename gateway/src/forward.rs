@@ -31,6 +31,7 @@ pub struct Forward {
     channel: Channel,
     auth: Authenticator,
     limits: Limits,
+    default_deadline: Duration,
 }
 
 impl Forward {
@@ -53,7 +54,14 @@ impl Forward {
             channel,
             auth,
             limits,
+            default_deadline: Duration::from_secs(30),
         })
+    }
+
+    /// The deadline upstream calls get when the caller gives none.
+    pub fn with_default_deadline(mut self, deadline: Duration) -> Self {
+        self.default_deadline = deadline;
+        self
     }
 }
 
@@ -81,29 +89,45 @@ impl Service<Request<Body>> for Forward {
             if let Err(e) = this.limits.check(&principal) {
                 return Ok(Status::from(e).into_http());
             }
-            let tenant = principal.tenant;
             let headers = req.headers_mut();
+            // Upstreams trust x-boomerang-* headers; only the gateway sets them.
+            let ours: Vec<http::HeaderName> = headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("x-boomerang-"))
+                .cloned()
+                .collect();
+            for name in ours {
+                headers.remove(name);
+            }
             headers.remove(http::header::AUTHORIZATION); // upstreams trust the tenant header only
-            match HeaderValue::from_str(tenant.as_str()) {
-                Ok(v) => {
-                    headers.insert(TENANT_HEADER, v);
+            match (
+                HeaderValue::from_str(principal.tenant.as_str()),
+                HeaderValue::from_str(&principal.key_id),
+            ) {
+                (Ok(tenant), Ok(actor)) => {
+                    headers.insert(TENANT_HEADER, tenant);
+                    headers.insert(boomerang_common::tenant::ACTOR_HEADER, actor);
                 }
-                Err(e) => {
-                    let e = AppError::Internal(anyhow::anyhow!("tenant header: {e}"));
+                (Err(e), _) | (_, Err(e)) => {
+                    let e = AppError::Internal(anyhow::anyhow!("gateway headers: {e}"));
                     return Ok(Status::from(e).into_http());
                 }
             }
             telemetry::inject_headers(headers);
-            // The upstream gets what is left of the caller's deadline, not all of it again.
-            if let Some(budget) = boomerang_common::server::grpc_timeout(headers) {
-                let left = budget
-                    .saturating_sub(arrived.elapsed())
-                    .max(Duration::from_millis(1));
-                if let Ok(v) =
-                    HeaderValue::from_str(&format!("{}m", left.as_millis().min(99_999_999)))
-                {
-                    headers.insert("grpc-timeout", v);
-                }
+            // The upstream gets what is left of the caller's deadline (or the default), never more.
+            let budget =
+                boomerang_common::server::grpc_timeout(headers).unwrap_or(this.default_deadline);
+            let Some(left) = budget
+                .checked_sub(arrived.elapsed())
+                .filter(|d| !d.is_zero())
+            else {
+                return Ok(
+                    Status::deadline_exceeded("deadline exceeded at the gateway").into_http(),
+                );
+            };
+            if let Ok(v) = HeaderValue::from_str(&format!("{}u", left.as_micros().min(99_999_999)))
+            {
+                headers.insert("grpc-timeout", v);
             }
             let service = this.service;
             let sent = async move { this.channel.ready_oneshot().await?.call(req).await };

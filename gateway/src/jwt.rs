@@ -35,11 +35,12 @@ struct Claims {
 pub struct Jwt {
     keys: JwkSet,
     cfg: JwtConfig,
+    platform: String,
 }
 
 impl Jwt {
     /// Reads the key set; a bad file fails at start.
-    pub fn load(cfg: &JwtConfig) -> anyhow::Result<Self> {
+    pub fn load(cfg: &JwtConfig, platform: &str) -> anyhow::Result<Self> {
         let raw = std::fs::read_to_string(&cfg.jwks_file)
             .map_err(|e| anyhow::anyhow!("jwt.jwks_file {:?}: {e}", cfg.jwks_file))?;
         let keys: JwkSet = serde_json::from_str(&raw)
@@ -48,6 +49,7 @@ impl Jwt {
         Ok(Self {
             keys,
             cfg: cfg.clone(),
+            platform: platform.to_owned(),
         })
     }
 
@@ -74,10 +76,18 @@ impl Jwt {
         let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| bad(e.to_string()))?
             .claims;
+        let scopes = scope::parse_list(&claims.scope.replace(' ', ",")).map_err(bad)?;
+        // Tokens serve applications; tenants and keys are managed with API keys only.
+        if scopes.iter().any(|s| s.access == scope::Access::Admin) || claims.tenant == self.platform
+        {
+            return Err(bad(
+                "tokens cannot carry admin rights or act for the platform tenant".into(),
+            ));
+        }
         Ok(Principal {
             tenant: TenantId::parse(&claims.tenant).map_err(bad)?,
             key_id: format!("jwt:{}", claims.sub),
-            scopes: scope::parse_list(&claims.scope.replace(' ', ",")).map_err(bad)?,
+            scopes,
         })
     }
 }

@@ -61,7 +61,11 @@ impl App {
             keys.ensure_tenant(&platform, "platform").await?;
             keys.ensure_bootstrap_key(&platform, secret).await?;
         }
-        let jwt = cfg.jwt.as_ref().map(jwt::Jwt::load).transpose()?;
+        let jwt = cfg
+            .jwt
+            .as_ref()
+            .map(|j| jwt::Jwt::load(j, &cfg.platform_tenant))
+            .transpose()?;
         let auth =
             auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms), jwt);
         let limits = limits::Limits::new(&cfg.rate_limits);

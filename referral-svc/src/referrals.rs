@@ -12,7 +12,7 @@ use boomerang_common::{
 };
 use boomerang_proto::{common::v1 as pc, wallet::v1 as wpb};
 use prost::Message as _;
-use tonic::{Code, transport::Channel};
+use tonic::transport::Channel;
 
 use crate::{
     domain::{
@@ -193,8 +193,8 @@ impl Referrals {
         s: Signup,
     ) -> Result<ReferralRow, AppError> {
         let t = tenant.as_str();
+        // Judged at the time of the call: a backdated signup time cannot reopen a window.
         let now = self.clock.now();
-        let at = s.at.unwrap_or(now);
         let (version, program, _) = repo::program(conn, t, 0)
             .await?
             .ok_or_else(|| AppError::Precondition("publish a referral program first".into()))?;
@@ -206,8 +206,8 @@ impl Referrals {
         let referrer_device = repo::device_of(conn, t, &c.referrer_id).await?;
         let reason = if !c.enabled {
             Some("code_disabled")
-        } else if c.expires_at.is_some_and(|e| e <= at)
-            || (window > 0 && at > c.created_at + window)
+        } else if c.expires_at.is_some_and(|e| e <= now)
+            || (window > 0 && now > c.created_at + window)
         {
             Some("code_expired")
         } else if referee == c.referrer_id
@@ -302,7 +302,8 @@ impl Referrals {
     ) -> Result<Paid, AppError> {
         let t = tenant.as_str();
         repo::seen_before(conn, t, referee, Some(order)).await?;
-        let Some(referral) = repo::live_referral(conn, t, referee).await? else {
+        // Purchases of one referee serialise on the referral row (first purchase, limits).
+        let Some(referral) = repo::live_referral_locked(conn, &self.db, t, referee).await? else {
             return Ok(Paid::default());
         };
         let (_, program, _) = repo::program(conn, t, referral.program_version)
@@ -312,12 +313,21 @@ impl Referrals {
             referred: true,
             ..Paid::default()
         };
+        if occurred_at < referral.attributed_at {
+            paid.why_not
+                .push("bought before the referral was attributed".into());
+            self.seen_order(conn, tenant, &referral, order, &amount)
+                .await?;
+            return Ok(paid);
+        }
         let months = i64::from(program.reward_months) * 30 * DAY;
         let earlier = repo::rewards(conn, t, referral.id, "").await?;
         let purchases = earlier
             .iter()
-            .filter(|r| r.beneficiary == "referrer" && r.order_id != order)
+            .filter(|r| r.beneficiary == "referrer" && r.amount > 0 && r.order_id != order)
             .count();
+        let scale = Asset::builtin(&amount.asset).map_or(2, |a| a.scale());
+        let reward = program::referrer_reward(&program, &amount, scale);
         if months > 0 && occurred_at > referral.attributed_at + months {
             paid.why_not.push(format!(
                 "the referrer earns for {} months after attribution",
@@ -330,50 +340,76 @@ impl Referrals {
                 "the referrer earns on {} purchases",
                 program.max_rewarded_purchases
             ));
+        } else if let Some(reward) = reward {
+            self.pay(
+                conn,
+                tenant,
+                &referral,
+                order,
+                "referrer",
+                reward.clone(),
+                amount.minor,
+                release_at,
+            )
+            .await?;
+            paid.rewards.push(reward);
         } else {
-            let scale = Asset::builtin(&amount.asset).map_or(2, |a| a.scale());
-            match program::referrer_reward(&program, &amount, scale) {
-                Some(reward) => {
-                    self.pay(
-                        conn,
-                        tenant,
-                        &referral,
-                        order,
-                        "referrer",
-                        reward.clone(),
-                        amount.minor,
-                        release_at,
-                    )
-                    .await?;
-                    paid.rewards.push(reward);
-                }
-                None => paid
-                    .why_not
-                    .push("the order does not qualify (minimum order)".into()),
-            }
+            paid.why_not
+                .push("the order does not qualify (minimum order)".into());
         }
-        if referral.status == "attributed" {
-            repo::set_status(conn, referral.id, "converted").await?;
-            if let Some(bonus) = program
+        // Every order of the referee is on record, so a return finds it whether it paid or not.
+        self.seen_order(conn, tenant, &referral, order, &amount)
+            .await?;
+        let qualifies = !program
+            .min_order
+            .as_ref()
+            .is_some_and(|m| m.asset == amount.asset && amount.minor < m.minor);
+        // Keyed "first_purchase": one bonus per referral, whatever the races.
+        if qualifies
+            && repo::convert(conn, t, referral.id).await?
+            && let Some(bonus) = program
                 .referee_bonus
                 .as_ref()
                 .filter(|_| !program.bonus_on_enrolment)
-            {
-                self.pay(
-                    conn,
-                    tenant,
-                    &referral,
-                    order,
-                    "referee",
-                    bonus.clone(),
-                    amount.minor,
-                    release_at,
-                )
-                .await?;
-                paid.rewards.push(bonus.clone());
-            }
+        {
+            let bonus = bonus.clone();
+            self.pay(
+                conn,
+                tenant,
+                &referral,
+                "first_purchase",
+                "referee",
+                bonus.clone(),
+                amount.minor,
+                release_at,
+            )
+            .await?;
+            paid.rewards.push(bonus);
         }
         Ok(paid)
+    }
+
+    /// Records an order of the referee with nothing paid on it, if nothing was.
+    async fn seen_order(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        referral: &ReferralRow,
+        order: &str,
+        amount: &Money,
+    ) -> Result<(), AppError> {
+        let row = RewardRow {
+            referral_id: referral.id,
+            order_id: order.to_owned(),
+            beneficiary: "referrer".into(),
+            asset: amount.asset.clone(),
+            amount: 0,
+            order_amount: amount.minor,
+            reversed: 0,
+            returned: 0,
+        };
+        repo::insert_reward(conn, tenant.as_str(), &row, self.clock.now()).await?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -425,7 +461,7 @@ impl Referrals {
             description: format!("referral reward ({beneficiary})"),
             ..Default::default()
         };
-        let key = format!("ref:{tenant}:{reference}");
+        let key = boomerang_common::idempotency::derived_key("ref", &[tenant.as_str(), &reference]);
         outbox::enqueue(conn, tenant, CREDIT, &key, &credit).await?;
         Ok(())
     }
@@ -444,15 +480,21 @@ impl Referrals {
         let Some(referral) = repo::live_referral(conn, t, referee).await? else {
             return Ok(vec![]);
         };
+        let rewards = repo::rewards(conn, t, referral.id, order).await?;
+        if rewards.is_empty() {
+            // The purchase notice has not arrived yet (it travels on its own queue): retry later.
+            return Err(AppError::Aborted(format!(
+                "order {order} not seen yet; retry"
+            )));
+        }
         let mut out = Vec::new();
-        for r in repo::rewards(conn, t, referral.id, order)
-            .await?
-            .into_iter()
-            .filter(|r| r.beneficiary == "referrer")
-        {
+        for r in rewards.into_iter().filter(|r| r.beneficiary == "referrer") {
             let target = program::reversal(r.amount, r.order_amount, r.returned + returned);
             let take = target - r.reversed;
             repo::add_return(conn, t, &r, returned, take.max(0)).await?;
+            if r.amount == 0 {
+                continue; // an order that paid nothing
+            }
             if take <= 0 {
                 continue;
             }
@@ -472,7 +514,10 @@ impl Referrals {
                 }),
                 ..Default::default()
             };
-            let key = format!("ref:{tenant}:{reference}:return:{return_id}");
+            let key = boomerang_common::idempotency::derived_key(
+                "ref",
+                &[tenant.as_str(), &reference, "return", return_id],
+            );
             outbox::enqueue(conn, tenant, REVERSE, &key, &reverse).await?;
             out.push(Money {
                 minor: take,
@@ -522,10 +567,8 @@ impl Handler for Relay {
         };
         match sent {
             Ok(()) => Ok(()),
-            Err(s) if matches!(s.code(), Code::InvalidArgument | Code::AlreadyExists) => {
-                tracing::error!(topic = self.topic, key = %job.dedupe_key, status = ?s, "delivery refused for good");
-                Ok(())
-            }
+            // Retried, then marked failed for an operator after max_attempts: a
+            // refusal of our own request is a bug to surface, never a silent success.
             Err(s) => Err(anyhow::anyhow!(
                 "{}: {:?} {}",
                 self.topic,

@@ -6,7 +6,7 @@ use std::{
     path::Path,
 };
 
-use boomerang_common::{config::ServerConfig, db::DatabaseConfig, tenant::TenantId};
+use boomerang_common::{config::ServerConfig, db::DatabaseConfig, tenant::TenantId, time::Clock};
 use gateway::domain::scope::Scope;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -102,6 +102,8 @@ pub struct Options {
     pub databases: Databases,
     /// The gateway's rate limits.
     pub rate_limits: gateway::limits::RateLimitConfig,
+    /// The clock of every service (tests move a manual one).
+    pub clock: Clock,
 }
 
 /// Where everything listens.
@@ -124,47 +126,65 @@ pub struct Suite {
     addrs: Addrs,
     keys: gateway::repo::Keys,
     platform: TenantId,
+    clock: Clock,
     stop: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
 }
 
 impl Suite {
+    /// The clock every service runs on.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
     /// Builds every service (databases migrated, ports bound), then serves them.
     pub async fn start(opts: Options) -> anyhow::Result<Self> {
         let server = |port: u16| ServerConfig::on(SocketAddr::new(opts.host, port));
         let dbs = &opts.databases;
-        let wallet = wallet_svc::App::build(wallet_svc::Config {
-            server: server(opts.ports.wallet),
-            database: dbs.wallet.clone(),
-            ..wallet_svc::Config::default()
-        })
+        let wallet = wallet_svc::App::build_with_clock(
+            wallet_svc::Config {
+                server: server(opts.ports.wallet),
+                database: dbs.wallet.clone(),
+                ..wallet_svc::Config::default()
+            },
+            opts.clock.clone(),
+        )
         .await?;
-        let campaign = campaign_svc::App::build(campaign_svc::Config {
-            server: server(opts.ports.campaign),
-            database: dbs.campaign.clone(),
-            ..campaign_svc::Config::default()
-        })
+        let campaign = campaign_svc::App::build_with_clock(
+            campaign_svc::Config {
+                server: server(opts.ports.campaign),
+                database: dbs.campaign.clone(),
+                ..campaign_svc::Config::default()
+            },
+            opts.clock.clone(),
+        )
         .await?;
 
         let url = |app_addr: SocketAddr| format!("http://{app_addr}");
-        let referral = referral_svc::App::build(referral_svc::Config {
-            server: server(opts.ports.referral),
-            database: dbs.referral.clone(),
-            wallet_url: url(wallet.local_addr()?),
-            ..referral_svc::Config::default()
-        })
+        let referral = referral_svc::App::build_with_clock(
+            referral_svc::Config {
+                server: server(opts.ports.referral),
+                database: dbs.referral.clone(),
+                wallet_url: url(wallet.local_addr()?),
+                ..referral_svc::Config::default()
+            },
+            opts.clock.clone(),
+        )
         .await?;
         // Accrual calls wallet, campaign and referral, so it is built once they are bound.
-        let accrual = accrual_svc::App::build(accrual_svc::Config {
-            server: server(opts.ports.accrual),
-            database: dbs.accrual.clone(),
-            upstreams: accrual_svc::config::Upstreams {
-                wallet: url(wallet.local_addr()?),
-                campaign: url(campaign.local_addr()?),
-                referral: url(referral.local_addr()?),
+        let accrual = accrual_svc::App::build_with_clock(
+            accrual_svc::Config {
+                server: server(opts.ports.accrual),
+                database: dbs.accrual.clone(),
+                upstreams: accrual_svc::config::Upstreams {
+                    wallet: url(wallet.local_addr()?),
+                    campaign: url(campaign.local_addr()?),
+                    referral: url(referral.local_addr()?),
+                },
+                ..accrual_svc::Config::default()
             },
-            ..accrual_svc::Config::default()
-        })
+            opts.clock.clone(),
+        )
         .await?;
         let mut addrs = Addrs {
             gateway: SocketAddr::new(opts.host, 0),
@@ -206,6 +226,7 @@ impl Suite {
             addrs,
             keys,
             platform,
+            clock: opts.clock,
             stop,
             tasks,
         })

@@ -73,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         },
         databases,
         rate_limits: gateway::limits::RateLimitConfig::default(),
+        clock: boomerang_common::time::Clock::system(),
     })
     .await?;
     let addrs = suite.addrs();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use boomerang_common::{
     backend_tests,
     testing::{channel, eventually},
-    time::{now_micros, to_timestamp},
+    time::{Clock, now_micros, to_timestamp},
 };
 use boomerang_proto::{
     accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
@@ -17,7 +17,7 @@ use boomerang_proto::{
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
 };
 use gateway::limits::RateLimitConfig;
-use support::{start, with_key};
+use support::{start, start_with_clock, with_key};
 use tonic::transport::Channel;
 
 fn eur(a: &str) -> Money {
@@ -29,6 +29,7 @@ fn eur(a: &str) -> Money {
 
 #[derive(Clone)]
 struct Shop {
+    clock: Clock,
     key: String,
     accrual: AccrualServiceClient<Channel>,
     referral: ReferralServiceClient<Channel>,
@@ -39,6 +40,7 @@ impl Shop {
     async fn open(suite: &boomerang::Suite) -> anyhow::Result<Self> {
         let gw = channel(suite.addrs().gateway).await?;
         let mut shop = Self {
+            clock: suite.clock(),
             key: suite.create_key("shop", &["*:write"]).await?,
             accrual: AccrualServiceClient::new(gw.clone()),
             referral: ReferralServiceClient::new(gw.clone()),
@@ -117,14 +119,8 @@ impl Shop {
     }
 
     /// An order of `lines`, occurred so that its 14-day window ends `ends_in` from now.
-    async fn buy(
-        &mut self,
-        order: &str,
-        customer: &str,
-        lines: &[&str],
-        ends_in: Duration,
-    ) -> anyhow::Result<()> {
-        let occurred = now_micros() - 14 * 86_400_000_000 + i64::try_from(ends_in.as_micros())?;
+    async fn buy(&mut self, order: &str, customer: &str, lines: &[&str]) -> anyhow::Result<()> {
+        let occurred = self.clock.now();
         let purchase = apb::Purchase {
             program_id: "cb".into(),
             order_id: order.into(),
@@ -235,19 +231,20 @@ impl Shop {
 
 backend_tests! {
     async fn the_referrer_earns_on_the_referees_purchases_and_loses_it_on_returns(backend) -> anyhow::Result<()> {
-        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        // A month ago, so orders placed after moving it on are still in the past.
+        let (suite, _dbs) = start_with_clock(backend, RateLimitConfig::default(), Clock::manual(now_micros() - 30 * 86_400_000_000)).await?;
         let mut shop = Shop::open(&suite).await?;
         let code = shop.code("rita", "rita@example.com").await?;
         shop.enroll("ron", &code.to_lowercase()).await?; // codes are case-insensitive
-        // 100.00 EUR, its return window ending in 3 s: all pending first.
-        shop.buy("o-1", "ron", &["100.00"], Duration::from_secs(3)).await?;
+        // 100.00 EUR: all pending for the 14-day return window.
+        shop.buy("o-1", "ron", &["100.00"]).await?;
         shop.expect("rita", ("0.00", "5.00")).await?;
         shop.expect("ron", ("0.00", "15.00")).await?; // 5% cashback + 10.00 referee bonus
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        shop.clock.advance(Duration::from_secs(15 * 86_400));
         shop.expect("rita", ("5.00", "0.00")).await?;
         shop.expect("ron", ("15.00", "0.00")).await?;
         // A second order, returned in part (40 of 100) inside its window: 5.00 -> 3.00.
-        shop.buy("o-2", "ron", &["60.00", "40.00"], Duration::from_secs(3_600)).await?;
+        shop.buy("o-2", "ron", &["60.00", "40.00"]).await?;
         shop.expect("rita", ("5.00", "5.00")).await?;
         shop.give_back("o-2", "r-1", "l1").await?;
         shop.expect("rita", ("5.00", "3.00")).await?;
@@ -265,7 +262,7 @@ backend_tests! {
         assert_eq!((own.status, own.refusal_reason), (rpb::ReferralStatus::Refused as i32, rpb::RefusalReason::SelfReferral as i32));
         // A customer who already bought is refused.
         shop.enroll("old", "").await?;
-        shop.buy("o-old", "old", &["20.00"], Duration::from_secs(3_600)).await?;
+        shop.buy("o-old", "old", &["20.00"]).await?;
         let mut refused = None;
         for i in 0..100 {
             let r = shop.attribute(&format!("a-old-{i}"), &john, "old", "old@example.com").await?;

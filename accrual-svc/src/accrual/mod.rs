@@ -61,7 +61,9 @@ pub fn program_ref(id: &str, version: i64) -> String {
     format!("program:{id}@{version}")
 }
 
-/// A deterministic idempotency key for an effect of this service.
+/// A deterministic idempotency key for an effect of this service (at most 128 characters).
 pub fn key(tenant: &str, parts: &[&str]) -> String {
-    format!("acc:{tenant}:{}", parts.join(":"))
+    let mut all = vec![tenant];
+    all.extend_from_slice(parts);
+    boomerang_common::idempotency::derived_key("acc", &all)
 }

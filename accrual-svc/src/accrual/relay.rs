@@ -77,18 +77,15 @@ impl Relay {
             .await
         {
             Ok(_) => Ok(()),
-            Err(s) => given_up(
-                self.topic,
-                job,
-                s,
-                &[Code::InvalidArgument, Code::AlreadyExists],
-            ),
+            Err(s) => given_up(self.topic, job, s, &[]),
         }
     }
 }
 
-/// A refusal that retrying cannot change is logged and the job done; anything
-/// else (unavailable, a reversal before its credit) is retried.
+/// A refusal that retrying cannot change (a budget reservation that lapsed) is
+/// logged and the job done; anything else is retried, and after max_attempts
+/// the job is marked failed for an operator: a request of ours refused as
+/// invalid is a bug to surface, never a silent success.
 fn given_up(topic: &str, job: &Job, s: tonic::Status, final_codes: &[Code]) -> anyhow::Result<()> {
     if final_codes.contains(&s.code()) {
         tracing::error!(topic, key = %job.dedupe_key, status = ?s, "delivery refused for good");
@@ -117,12 +114,7 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    Err(s) => given_up(
-                        self.topic,
-                        job,
-                        s,
-                        &[Code::InvalidArgument, Code::AlreadyExists],
-                    ),
+                    Err(s) => given_up(self.topic, job, s, &[]),
                 }
             }
             REFERRAL_RETURN => {
@@ -135,12 +127,7 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    Err(s) => given_up(
-                        self.topic,
-                        job,
-                        s,
-                        &[Code::InvalidArgument, Code::AlreadyExists],
-                    ),
+                    Err(s) => given_up(self.topic, job, s, &[]),
                 }
             }
             CONFIRM => {
@@ -154,7 +141,13 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(_) => match credit {
-                        Some(credit) => self.credit(job, credit, format!("{key}:credit")).await,
+                        Some(credit) => {
+                            let k = boomerang_common::idempotency::derived_key(
+                                "acc",
+                                &[&key, "credit"],
+                            );
+                            self.credit(job, credit, k).await
+                        }
                         None => Ok(()),
                     },
                     // Lapsed before we confirmed: the campaign pays nothing, so neither does the wallet.
@@ -162,11 +155,7 @@ impl Handler for Relay {
                         self.topic,
                         job,
                         s,
-                        &[
-                            Code::InvalidArgument,
-                            Code::FailedPrecondition,
-                            Code::NotFound,
-                        ],
+                        &[Code::FailedPrecondition, Code::NotFound],
                     ),
                 }
             }
@@ -181,7 +170,7 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(done) => done.into_inner(),
-                    Err(s) => return given_up(self.topic, job, s, &[Code::InvalidArgument]),
+                    Err(s) => return given_up(self.topic, job, s, &[]),
                 };
                 let taken =
                     minor(done.reversed_pending.as_ref()) + minor(done.reversed_available.as_ref());
@@ -195,7 +184,8 @@ impl Handler for Relay {
                     amount.amount = Amount::from_minor(taken.min(planned), &asset)
                         .map_or_else(|_| amount.amount.clone(), |a| a.to_string());
                 }
-                release.idempotency_key = format!("{key}:release");
+                release.idempotency_key =
+                    boomerang_common::idempotency::derived_key("acc", &[&key, "release"]);
                 match upstream
                     .campaign
                     .clone()
@@ -203,12 +193,7 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    Err(s) => given_up(
-                        self.topic,
-                        job,
-                        s,
-                        &[Code::InvalidArgument, Code::FailedPrecondition],
-                    ),
+                    Err(s) => given_up(self.topic, job, s, &[Code::FailedPrecondition]),
                 }
             }
         }

@@ -99,12 +99,19 @@ pub fn required(path: &str) -> Option<(&str, Access)> {
     Some((short, access))
 }
 
-/// Whether `scopes` allow `access` on `service`.
+/// Whether `scopes` allow `access` on `service`. A scope covers its service
+/// (or all with "*") at its level and below; `wallet:admin` is no platform key.
 pub fn allows(scopes: &[Scope], service: &str, access: Access) -> bool {
-    scopes.iter().any(|s| {
-        s.access == Access::Admin
-            || ((s.service == "*" || s.service == service) && s.access >= access)
-    })
+    scopes
+        .iter()
+        .any(|s| (s.service == "*" || s.service == service) && s.access >= access)
+}
+
+/// Whether a key holding `holder` may hand out `wanted` (never more than it has).
+pub fn covers(holder: &[Scope], wanted: &Scope) -> bool {
+    holder
+        .iter()
+        .any(|s| (s.service == "*" || s.service == wanted.service) && s.access >= wanted.access)
 }
 
 #[cfg(test)]
@@ -138,6 +145,19 @@ mod tests {
         assert!(allows(&all, "campaign", Access::Write));
         assert!(!allows(&all, "admin", Access::Admin));
         assert!(allows(&parse_list("*:admin")?, "admin", Access::Admin));
+        assert!(!allows(
+            &parse_list("wallet:admin")?,
+            "admin",
+            Access::Admin
+        ));
+        assert!(!allows(
+            &parse_list("wallet:admin")?,
+            "accrual",
+            Access::Read
+        ));
+        let tenant_admin = parse_list("wallet:admin,accrual:read")?;
+        assert!(covers(&tenant_admin, &"wallet:write".parse()?));
+        assert!(!covers(&tenant_admin, &"*:read".parse()?));
         assert_eq!(render_list(&all), "*:write");
         assert!(parse_list("wallet:root").is_err());
         assert!(parse_list("bank:read").is_err());

@@ -91,6 +91,58 @@ impl AdminHandler {
     }
 }
 
+/// A response that carries a key's secret: shown once, never stored.
+trait WithSecret: Message + Default + Clone {
+    fn without_secret(&self) -> Self;
+}
+
+impl WithSecret for pb::CreateApiKeyResponse {
+    fn without_secret(&self) -> Self {
+        Self {
+            secret: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
+impl WithSecret for pb::RotateApiKeyResponse {
+    fn without_secret(&self) -> Self {
+        Self {
+            secret: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
+impl AdminHandler {
+    /// As `once`, but the stored response (replayed to a retry) has no secret:
+    /// a lost response means rotating the key again, never reading it back.
+    async fn once_secret<R, F>(
+        &self,
+        who: &Principal,
+        scope: &'static str,
+        key: &str,
+        req: &impl Message,
+        work: F,
+    ) -> Result<Response<R>, Status>
+    where
+        R: WithSecret,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        let key = IdempotencyKey::new(&who.tenant, scope, key)?;
+        let mut tx = self.keys.db().begin().await.map_err(AppError::from)?;
+        if let idempotency::Claim::Replay(first) =
+            idempotency::claim::<R>(&mut tx, &key, req).await?
+        {
+            return Ok(Response::new(first));
+        }
+        let response = work(&mut tx).await?;
+        idempotency::complete(&mut tx, &key, &response.without_secret()).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(response))
+    }
+}
+
 fn tenant_id(v: &mut Violations, field: &str, raw: &str) -> Option<TenantId> {
     v.field(field, TenantId::parse(raw))
 }
@@ -179,19 +231,17 @@ impl AdminService for AdminHandler {
             return Err(AppError::invalid("tenant_id", "required").into());
         };
         self.may_manage(&who, &tenant)?;
-        if who.tenant != self.platform
-            && scopes
-                .iter()
-                .any(|s| s.access == crate::domain::scope::Access::Admin)
-            && !who
-                .scopes
-                .iter()
-                .any(|s| s.access == crate::domain::scope::Access::Admin)
+        if let Some(s) = scopes
+            .iter()
+            .find(|s| !crate::domain::scope::covers(&who.scopes, s))
         {
-            return Err(AppError::PermissionDenied("only admins create admin keys".into()).into());
+            return Err(AppError::PermissionDenied(format!(
+                "a key cannot grant {s}, which it does not hold"
+            ))
+            .into());
         }
         let (keys, name) = (self.keys.clone(), req.name.clone());
-        self.once(
+        self.once_secret(
             &who,
             "admin.CreateApiKey",
             &req.idempotency_key,
@@ -252,7 +302,7 @@ impl AdminService for AdminHandler {
             req.key_id.clone(),
             who.clone(),
         );
-        self.once(
+        self.once_secret(
             &who,
             "admin.RotateApiKey",
             &req.idempotency_key,

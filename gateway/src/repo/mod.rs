@@ -257,7 +257,7 @@ impl Keys {
             key_id: "key_bootstrap".into(),
             tenant: tenant.clone(),
             name: "bootstrap admin".into(),
-            prefix: secret.chars().take(12).collect(),
+            prefix: "bootstrap".into(), // never part of the secret
             scopes: vec![Scope {
                 service: "*".into(),
                 access: scope::Access::Admin,

@@ -225,6 +225,36 @@ pub async fn live_referral(
     Ok(row.as_ref().map(referral).transpose()?)
 }
 
+/// The referee's live referral, locked on PostgreSQL (SQLite's writer lock covers it).
+pub async fn live_referral_locked(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &str,
+    referee: &str,
+) -> Result<Option<ReferralRow>, AppError> {
+    let sql = format!(
+        "SELECT {REFERRAL} FROM referrals WHERE tenant_id = $1 AND referee_id = $2 AND status <> 'refused' {}",
+        db.for_update()
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(referee)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.as_ref().map(referral).transpose()?)
+}
+
+/// Marks an attributed referral converted; true only for the call that did it.
+pub async fn convert(conn: &mut Conn, tenant: &str, id: i64) -> Result<bool, AppError> {
+    let n = sqlx::query("UPDATE referrals SET status = 'converted' WHERE tenant_id = $1 AND id = $2 AND status = 'attributed'")
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
 /// A referral by id.
 pub async fn get_referral(
     conn: &mut Conn,
@@ -259,16 +289,6 @@ pub async fn by_referrer(
         .fetch_all(db.pool())
         .await?;
     Ok(rows.iter().map(referral).collect::<Result<_, _>>()?)
-}
-
-/// Sets a referral's status.
-pub async fn set_status(conn: &mut Conn, id: i64, status: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE referrals SET status = $1 WHERE id = $2")
-        .bind(status)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 /// Attributions (any outcome) from this IP or device since `since`.
@@ -495,7 +515,7 @@ pub async fn funnel(
 pub async fn paid(db: &Db, tenant: &str, referrer: &str) -> Result<Vec<(String, i64)>, AppError> {
     let rows = sqlx::query(
         "SELECT w.asset, CAST(SUM(w.amount - w.reversed) AS BIGINT) AS n FROM referral_rewards w \
-         JOIN referrals r ON r.id = w.referral_id WHERE w.tenant_id = $1 AND ($2 = '' OR (r.referrer_id = $2 AND w.beneficiary = 'referrer')) \
+         JOIN referrals r ON r.id = w.referral_id AND r.tenant_id = w.tenant_id WHERE w.tenant_id = $1 AND ($2 = '' OR (r.referrer_id = $2 AND w.beneficiary = 'referrer')) \
          GROUP BY w.asset ORDER BY w.asset",
     )
     .bind(tenant)

@@ -5,13 +5,25 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use boomerang::{Databases, Options, Ports, Suite};
-use boomerang_common::testing::{TestBackend, TestDb};
+use boomerang_common::{
+    testing::{TestBackend, TestDb},
+    time::Clock,
+};
 use tonic::Request;
 
 /// The suite on fresh databases; keep the `TestDb`s alive as long as it runs.
 pub async fn start(
     backend: TestBackend,
     rate_limits: gateway::limits::RateLimitConfig,
+) -> anyhow::Result<(Suite, Vec<TestDb>)> {
+    start_with_clock(backend, rate_limits, Clock::system()).await
+}
+
+/// As [`start`], every service on `clock`.
+pub async fn start_with_clock(
+    backend: TestBackend,
+    rate_limits: gateway::limits::RateLimitConfig,
+    clock: Clock,
 ) -> anyhow::Result<(Suite, Vec<TestDb>)> {
     let mut dbs = Vec::new();
     for name in ["gateway", "wallet", "accrual", "campaign", "referral"] {
@@ -29,6 +41,7 @@ pub async fn start(
         ports: Ports::ANY,
         databases,
         rate_limits,
+        clock,
     })
     .await?;
     Ok((suite, dbs))
