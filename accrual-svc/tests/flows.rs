@@ -315,6 +315,13 @@ backend_tests! {
         let mut s = Stack::start(backend, true).await?;
         s.program("cb", cashback("5", Some("10"))).await?;
         s.program("pts", points("1")).await?;
+        // A cap the service would not enforce is refused, not ignored.
+        let monthly = pb::Program {
+            caps: vec![pb::Cap { asset: "EUR".into(), per_order: None, per_period: Some(eur("50.00")), period: pb::CapPeriod::Month as i32 }],
+            ..cashback("5", None)
+        };
+        let refused = s.program("capped", monthly).await.err().and_then(|e| e.downcast::<tonic::Status>().ok());
+        assert_eq!(refused.map(|e| e.code()), Some(tonic::Code::InvalidArgument));
         for c in ["ann", "bob", "cat", "dan"] {
             s.enroll("cb", c).await?;
             s.enroll("pts", c).await?;

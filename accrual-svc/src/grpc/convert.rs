@@ -196,6 +196,14 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         .iter()
         .enumerate()
         .filter_map(|(i, c)| {
+            // Refused rather than ignored: a cap the program believes it has but
+            // does not enforce would over-credit.
+            if c.per_period.is_some() || c.period != pb::CapPeriod::Unspecified as i32 {
+                v.add(
+                    format!("program.caps[{i}].per_period"),
+                    "per-period caps are not supported yet; use per_order",
+                );
+            }
             money(
                 &mut v,
                 &format!("program.caps[{i}].per_order"),
