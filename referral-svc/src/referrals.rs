@@ -360,12 +360,8 @@ impl Referrals {
         // Every order of the referee is on record, so a return finds it whether it paid or not.
         self.seen_order(conn, tenant, &referral, order, &amount)
             .await?;
-        let qualifies = !program
-            .min_order
-            .as_ref()
-            .is_some_and(|m| m.asset == amount.asset && amount.minor < m.minor);
         // Keyed "first_purchase": one bonus per referral, whatever the races.
-        if qualifies
+        if program::qualifies(&program, &amount)
             && repo::convert(conn, t, referral.id).await?
             && let Some(bonus) = program
                 .referee_bonus

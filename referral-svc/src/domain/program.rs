@@ -50,13 +50,17 @@ pub struct Program {
     pub period_days: u32,
 }
 
+/// Whether `order` meets the program's minimum order (one in another currency is not judged).
+pub fn qualifies(p: &Program, order: &Money) -> bool {
+    !p.min_order
+        .as_ref()
+        .is_some_and(|m| m.asset == order.asset && order.minor < m.minor)
+}
+
 /// The referrer's reward on an order of `order` minor units, rounded down
 /// (never over-credit); None when the order does not qualify.
 pub fn referrer_reward(p: &Program, order: &Money, scale: u32) -> Option<Money> {
-    if p.min_order
-        .as_ref()
-        .is_some_and(|m| m.asset == order.asset && order.minor < m.minor)
-    {
+    if !qualifies(p, order) {
         return None;
     }
     match p.referrer_reward.as_ref()? {
