@@ -52,7 +52,9 @@ impl App {
         )?;
         let accrual = accrual::Accrual::new(db.clone(), clock, upstream);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
-        let server = GrpcServer::new().serve_service(AccrualServiceServer::new(handler));
+        let server = GrpcServer::new()
+            .ready_when_reachable(db.clone())
+            .serve_service(AccrualServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,

@@ -45,7 +45,9 @@ impl App {
         let listener = boomerang_common::server::bind(&cfg.server).await?;
         let campaigns = campaigns::Campaigns::new(db.clone(), clock);
         let handler = grpc::CampaignServiceHandler::new(campaigns.clone());
-        let server = GrpcServer::new().serve_service(CampaignServiceServer::new(handler));
+        let server = GrpcServer::new()
+            .ready_when_reachable(db.clone())
+            .serve_service(CampaignServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,

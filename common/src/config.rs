@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// On shutdown, how long in-flight calls and streams may finish.
     pub drain_timeout_ms: u64,
+    /// How often the readiness health status re-checks the database.
+    pub readiness_interval_ms: u64,
 }
 
 impl ServerConfig {
@@ -75,6 +77,9 @@ impl ServerConfig {
         if self.default_timeout_ms == 0 {
             return Err("server.default_timeout_ms must be > 0".into());
         }
+        if self.readiness_interval_ms == 0 {
+            return Err("server.readiness_interval_ms must be > 0".into());
+        }
         if self.max_concurrent_requests == 0 {
             return Err("server.max_concurrent_requests must be > 0".into());
         }
@@ -89,6 +94,7 @@ impl Default for ServerConfig {
             default_timeout_ms: 30_000,
             max_concurrent_requests: 1_024,
             drain_timeout_ms: 10_000,
+            readiness_interval_ms: 5_000,
         }
     }
 }

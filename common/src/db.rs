@@ -280,6 +280,22 @@ impl Db {
         }
     }
 
+    /// Whether the database answers a trivial query within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(timeout, query).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "database unreachable: not ready");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("database did not answer in time: not ready");
+                false
+            }
+        }
+    }
+
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -21,7 +21,14 @@ use tower::{
 };
 use tracing::Instrument as _;
 
-use crate::{config::ServerConfig, telemetry::adopt_remote_parent, tenant::TENANT_HEADER};
+use crate::{config::ServerConfig, db::Db, telemetry::adopt_remote_parent, tenant::TENANT_HEADER};
+
+/// The health service name Kubernetes' readiness probe asks for: SERVING while
+/// the database answers (migrations ran before the listener was bound), NOT_SERVING
+/// when it does not and once shutdown begins. Liveness asks for `""`, which is
+/// SERVING for as long as the process serves: a database outage must take pods
+/// out of the load balancer, not restart them.
+pub const READINESS: &str = "readiness";
 
 const HEALTH: &str = "grpc.health.v1.Health";
 const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
@@ -32,6 +39,7 @@ pub struct GrpcServer {
     routes: Routes,
     names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
+    readiness: Option<Db>,
 }
 
 impl Default for GrpcServer {
@@ -50,7 +58,15 @@ impl GrpcServer {
                 boomerang_proto::FILE_DESCRIPTOR_SET,
                 tonic_health::pb::FILE_DESCRIPTOR_SET,
             ],
+            readiness: None,
         }
+    }
+
+    /// Reports [`READINESS`] by whether `db` answers, checked every
+    /// `server.readiness_interval_ms`.
+    pub fn ready_when_reachable(mut self, db: Db) -> Self {
+        self.readiness = Some(db);
+        self
     }
 
     /// Adds a generated service; health reports it SERVING while the server runs.
@@ -104,6 +120,10 @@ impl GrpcServer {
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
+        // Not ready until the first check has passed.
+        health_reporter
+            .set_service_status(READINESS, ServingStatus::NotServing)
+            .await;
         let mut routes = self.routes.add_service(health);
         let mut v1 = tonic_reflection::server::Builder::configure();
         let mut v1alpha = tonic_reflection::server::Builder::configure();
@@ -141,10 +161,29 @@ impl GrpcServer {
         let token = CancellationToken::new();
         let trigger = token.clone();
         let names = self.names.clone();
+        let readiness = self.readiness;
+        let interval = Duration::from_millis(cfg.readiness_interval_ms);
         tokio::spawn(async move {
-            shutdown.await;
+            tokio::pin!(shutdown);
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // One task owns readiness, so a check finishing late cannot mark a
+            // draining server ready again.
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    _ = tick.tick() => {
+                        let ready = match &readiness {
+                            Some(db) => db.ping(interval).await,
+                            None => true,
+                        };
+                        let status = if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
+                        health_reporter.set_service_status(READINESS, status).await;
+                    }
+                }
+            }
             // Readiness drops first, so load balancers stop sending new calls.
-            for name in names {
+            for name in names.into_iter().chain([READINESS]) {
                 health_reporter
                     .set_service_status(name, ServingStatus::NotServing)
                     .await;

@@ -71,7 +71,9 @@ impl App {
         let limits = limits::Limits::new(&cfg.rate_limits);
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
         let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);
-        let mut server = GrpcServer::new().serve_service(AdminServiceServer::new(admin));
+        let mut server = GrpcServer::new()
+            .ready_when_reachable(db.clone())
+            .serve_service(AdminServiceServer::new(admin));
         for (name, upstream) in routes(&cfg) {
             let forward = forward::Forward::new(
                 name,

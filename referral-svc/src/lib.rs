@@ -40,7 +40,9 @@ impl App {
         let referrals =
             referrals::Referrals::new(db.clone(), clock, &cfg.wallet_url, cfg.velocity_per_hour)?;
         let handler = grpc::ReferralServiceHandler::new(referrals.clone());
-        let server = GrpcServer::new().serve_service(ReferralServiceServer::new(handler));
+        let server = GrpcServer::new()
+            .ready_when_reachable(db.clone())
+            .serve_service(ReferralServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,

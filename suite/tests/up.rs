@@ -77,6 +77,18 @@ backend_tests! {
         let (suite, _dbs) = start(backend).await?;
         let addrs = suite.addrs();
         let direct = [addrs.wallet, addrs.accrual, addrs.campaign, addrs.referral];
+        for addr in direct.iter().chain([&addrs.gateway]) {
+            // What the Kubernetes probes ask: readiness (database reachable) and liveness ("").
+            for probe in [boomerang_common::server::READINESS, ""] {
+                let mut status = health(*addr, probe).await?;
+                for _ in 0..100 {
+                    if status == ServingStatus::Serving { break; }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    status = health(*addr, probe).await?;
+                }
+                assert_eq!(status, ServingStatus::Serving, "{probe:?} at {addr}");
+            }
+        }
         for (service, addr) in SERVICES.iter().zip(direct) {
             assert_eq!(health(addr, service).await?, ServingStatus::Serving, "{service} direct");
             assert_eq!(health(addrs.gateway, service).await?, ServingStatus::Serving, "{service} via gateway");

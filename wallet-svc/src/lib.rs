@@ -45,7 +45,9 @@ impl App {
         let listener = boomerang_common::server::bind(&cfg.server).await?;
         let ledger = ledger::Ledger::new(db.clone(), clock, cfg.ledger.clone());
         let handler = grpc::WalletServiceHandler::new(ledger.clone());
-        let server = GrpcServer::new().serve_service(WalletServiceServer::new(handler));
+        let server = GrpcServer::new()
+            .ready_when_reachable(db.clone())
+            .serve_service(WalletServiceServer::new(handler));
         Ok(Self {
             cfg,
             db,
