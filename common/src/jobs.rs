@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::{
     db::{Conn, Db},
@@ -38,6 +39,8 @@ pub struct Job {
     pub payload: Vec<u8>,
     /// 1 on the first attempt.
     pub attempts: i64,
+    /// W3C trace context of the request that scheduled it.
+    pub traceparent: Option<String>,
 }
 
 /// Runs jobs of one queue. The effect must be idempotent on `job.dedupe_key`.
@@ -98,6 +101,8 @@ impl RunnerConfig {
 
 /// Schedules a job in the caller's transaction. Scheduling the same
 /// (tenant, queue, dedupe_key) twice keeps the first; returns whether it was new.
+/// The current trace context is stored with it, so the job's run (an outbox
+/// delivery, a timer) continues the trace of the request that scheduled it.
 pub async fn schedule(
     conn: &mut Conn,
     tenant: &TenantId,
@@ -107,8 +112,8 @@ pub async fn schedule(
     payload: &[u8],
 ) -> Result<bool, AppError> {
     let inserted = sqlx::query(
-        "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at, traceparent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(tenant.as_str())
     .bind(queue)
@@ -116,6 +121,7 @@ pub async fn schedule(
     .bind(payload)
     .bind(run_at_micros)
     .bind(now_micros())
+    .bind(crate::telemetry::current_traceparent())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -198,7 +204,7 @@ impl<H: Handler> Runner<H> {
                AND failed_at IS NULL AND run_at <= $3 \
                AND (locked_until IS NULL OR locked_until < $3) \
                ORDER BY run_at, id LIMIT $4 {}) \
-             RETURNING id, tenant_id, dedupe_key, payload, attempts, run_at",
+             RETURNING id, tenant_id, dedupe_key, payload, attempts, run_at, traceparent",
             self.db.skip_locked()
         );
         let lease = micros(Duration::from_millis(self.cfg.lease_ms));
@@ -222,13 +228,23 @@ impl<H: Handler> Runner<H> {
                     dedupe_key: r.try_get("dedupe_key")?,
                     payload: r.try_get("payload")?,
                     attempts: r.try_get("attempts")?,
+                    traceparent: r.try_get("traceparent")?,
                 })
             })
             .collect()
     }
 
     async fn run(&self, job: Job) {
-        let result = self.handler.handle(&job).await;
+        let span = tracing::info_span!(
+            "job.run",
+            queue = self.queue,
+            job = job.id,
+            attempt = job.attempts
+        );
+        if let Some(traceparent) = &job.traceparent {
+            crate::telemetry::adopt_traceparent(&span, traceparent);
+        }
+        let result = self.handler.handle(&job).instrument(span).await;
         let outcome = if result.is_ok() { "done" } else { "retry" };
         metrics::counter!("boomerang_jobs_total", "queue" => self.queue, "outcome" => outcome)
             .increment(1);

@@ -188,3 +188,21 @@ pub fn propagate_context(mut req: tonic::Request<()>) -> Result<tonic::Request<(
     });
     Ok(req)
 }
+
+/// The current span's W3C `traceparent`, to store beside work done later
+/// (an outbox message, a timer), or `None` outside a sampled trace.
+pub fn current_traceparent() -> Option<String> {
+    let cx = tracing::Span::current().context();
+    let mut carrier = std::collections::HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of a stored `traceparent`: the work done later joins
+/// the trace of the request that caused it.
+pub fn adopt_traceparent(span: &tracing::Span, traceparent: &str) {
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent = global::get_text_map_propagator(|p| p.extract(&carrier));
+    let _ = span.set_parent(parent);
+}
