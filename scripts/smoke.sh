@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 bin="$(scripts/install-tools.sh)"
 grpcurl="$bin/grpcurl"
 port="${SMOKE_PORT:-50051}"
+metrics_port="${SMOKE_METRICS_PORT:-19464}"
 data="$(mktemp -d)"
 log="$data/up.log"
 
 target/release/boomerang up --demo --data-dir "$data" --gateway-port "$port" \
-  --wallet-port 0 --accrual-port 0 --campaign-port 0 --referral-port 0 >"$log" 2>&1 &
+  --wallet-port 0 --accrual-port 0 --campaign-port 0 --referral-port 0 \
+  --metrics-listen "127.0.0.1:$metrics_port" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 
@@ -58,4 +60,11 @@ bought="$("$grpcurl" -plaintext -H "$auth" -d '{"idempotency_key":"smoke-o","pur
   "localhost:$port" "$accrual/RecordPurchase")"
 grep -q '"12.00"' <<<"$bought" && grep -q '"120"' <<<"$bought" \
   || { echo "smoke: unexpected rewards: $bought" >&2; exit 1; }
-echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit and a demo purchase through the gateway)"
+# Prometheus metrics of the calls just made: counters and latency buckets.
+metrics="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+  "http://127.0.0.1:$metrics_port/metrics")"
+for series in 'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok"}' \
+              'boomerang_grpc_request_duration_seconds_bucket{' 'boomerang_ledger_postings_total{asset="EUR"}'; do
+  grep -qF "$series" <<<"$metrics" || { echo "smoke: no $series in /metrics" >&2; exit 1; }
+done
+echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit and a demo purchase through the gateway, metrics served)"

@@ -2,14 +2,15 @@
 //!
 //! A service's config is a serde struct with a `Default`. [`load`] layers on
 //! top of it the `[<service>]` table of the file named by `BOOMERANG_CONFIG`
-//! (if any), then environment variables `BOOMERANG_<SERVICE>__<FIELD>__<SUB>`,
+//! (if any; TOML, or JSON when it ends in `.json`, as the Helm chart renders
+//! it: Helm's TOML writer turns every integer into a float), then environment variables `BOOMERANG_<SERVICE>__<FIELD>__<SUB>`,
 //! e.g. `BOOMERANG_WALLET__DATABASE__URL=postgres://...`. Unknown keys and bad
 //! values fail at start with the offending key in the message.
 use std::{net::SocketAddr, path::Path};
 
 use figment::{
     Figment,
-    providers::{Env, Format, Serialized, Toml},
+    providers::{Env, Format, Json, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -35,7 +36,12 @@ where
         if !path.exists() {
             anyhow::bail!("config file {} does not exist", path.display());
         }
-        figment = figment.merge(Figment::from(Toml::file(path)).focus(service));
+        let file = if path.extension().is_some_and(|e| e == "json") {
+            Figment::from(Json::file(path))
+        } else {
+            Figment::from(Toml::file(path))
+        };
+        figment = figment.merge(file.focus(service));
     }
     let prefix = format!(
         "BOOMERANG_{}__",
@@ -128,6 +134,19 @@ mod tests {
             assert_eq!(s.server.max_concurrent_requests, 1_024);
             Ok(())
         });
+        Ok(())
+    }
+
+    #[test]
+    fn a_json_file_works_like_toml() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("b.json");
+        std::fs::write(
+            &path,
+            r#"{"sample": {"server": {"default_timeout_ms": 9}}}"#,
+        )?;
+        let s: Sample = load_from("sample", Sample::default(), Some(&path))?;
+        assert_eq!(s.server.default_timeout_ms, 9);
         Ok(())
     }
 

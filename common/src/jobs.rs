@@ -136,7 +136,11 @@ pub struct Runner<H> {
     cfg: RunnerConfig,
     wake: Arc<Notify>,
     clock: Clock,
+    kind: &'static str,
 }
+
+/// How often a runner samples its queue's backlog for metrics.
+const BACKLOG_SAMPLE: Duration = Duration::from_secs(15);
 
 impl<H: Handler> Runner<H> {
     /// A runner for `queue`.
@@ -148,7 +152,15 @@ impl<H: Handler> Runner<H> {
             cfg,
             wake: Arc::new(Notify::new()),
             clock: Clock::system(),
+            kind: "timer",
         }
+    }
+
+    /// Labels its metrics `kind="outbox"` (deliveries to other services)
+    /// instead of `"timer"`.
+    pub fn delivering(mut self) -> Self {
+        self.kind = "outbox";
+        self
     }
 
     /// Decides what is due by `clock` (tests use a manual one).
@@ -166,7 +178,14 @@ impl<H: Handler> Runner<H> {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let idle = Duration::from_millis(self.cfg.poll_interval_ms);
+        let mut sampled: Option<tokio::time::Instant> = None;
         loop {
+            if sampled.is_none_or(|at| at.elapsed() >= BACKLOG_SAMPLE) {
+                sampled = Some(tokio::time::Instant::now());
+                if let Err(e) = self.sample_backlog().await {
+                    tracing::debug!(queue = self.queue, error = ?e, "backlog sample failed");
+                }
+            }
             let ran = match self.run_once().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -184,6 +203,30 @@ impl<H: Handler> Runner<H> {
             }
         }
         tracing::debug!(queue = self.queue, "job runner stopped");
+    }
+
+    /// Publishes how many jobs are due and not done, and how long the oldest
+    /// has waited (for the outbox: the delivery lag).
+    async fn sample_backlog(&self) -> sqlx::Result<()> {
+        let now = self.clock.now();
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS due, MIN(run_at) AS oldest FROM jobs \
+             WHERE queue = $1 AND done_at IS NULL AND failed_at IS NULL AND run_at <= $2",
+        )
+        .bind(self.queue)
+        .bind(now)
+        .fetch_one(self.db.pool())
+        .await?;
+        let due: i64 = row.try_get("due")?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        let labels = [("queue", self.queue), ("kind", self.kind)];
+        #[allow(clippy::cast_precision_loss)] // gauges
+        {
+            metrics::gauge!("boomerang_jobs_backlog", &labels).set(due as f64);
+            let age = oldest.map_or(0, |t| (now - t).max(0));
+            metrics::gauge!("boomerang_jobs_oldest_due_seconds", &labels).set(age as f64 / 1e6);
+        }
+        Ok(())
     }
 
     /// Leases one batch of due jobs and runs it; returns how many ran.

@@ -71,6 +71,14 @@ impl Asset {
     }
 }
 
+/// `minor` units of the built-in asset `code` in major units, as a float, for
+/// metrics and dashboards only: never compute money with it.
+#[allow(clippy::cast_precision_loss)] // a gauge, not an amount
+pub fn major_units_for_metrics(minor: i64, code: &str) -> f64 {
+    let scale = Asset::builtin(code).map_or(2, |a| a.scale);
+    minor as f64 / 10f64.powi(i32::try_from(scale).unwrap_or(2))
+}
+
 impl fmt::Display for Asset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.code)

@@ -48,5 +48,5 @@ pub fn relay<H: Handler>(
     deliver: H,
     cfg: RunnerConfig,
 ) -> Runner<H> {
-    Runner::new(db, topic, deliver, cfg)
+    Runner::new(db, topic, deliver, cfg).delivering()
 }

@@ -94,8 +94,16 @@ pub fn init(service: &str, cfg: &TelemetryConfig) -> anyhow::Result<TelemetryGua
         .with(otel)
         .try_init()?;
     if let Some(addr) = cfg.metrics_listen {
+        // Buckets, not summaries: p50/p99 must aggregate across pods.
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(addr)
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                &[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    30.0, 60.0, 300.0,
+                ],
+            )?
             .install()?;
     }
     Ok(TelemetryGuard { provider })

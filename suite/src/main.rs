@@ -51,13 +51,20 @@ struct Up {
     /// referral-svc port.
     #[arg(long, default_value_t = Ports::DEFAULT.referral)]
     referral_port: u16,
+    /// Serve Prometheus metrics of every service on this address (`/metrics`).
+    #[arg(long, env = "BOOMERANG_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Command::Up(up) = Cli::parse().command;
     let started = Instant::now();
-    let _telemetry = telemetry::init("boomerang", &telemetry::TelemetryConfig::default())?;
+    let telemetry_cfg = telemetry::TelemetryConfig {
+        metrics_listen: up.metrics_listen,
+        ..telemetry::TelemetryConfig::default()
+    };
+    let _telemetry = telemetry::init("boomerang", &telemetry_cfg)?;
     let databases = match &up.database_url {
         Some(url) => Databases::postgres(url),
         None => Databases::sqlite_in(&up.data_dir),

@@ -74,12 +74,45 @@ impl App {
             let runner = Runner::new(self.db.clone(), queue, timer, self.cfg.jobs.clone());
             timers.spawn(runner.with_clock(self.ledger.clock().clone()));
         }
+        let stop_sampling = tokio_util::sync::CancellationToken::new();
+        let sampler = tokio::spawn(sample_liability(self.db.clone(), stop_sampling.clone()));
         let served = self
             .server
             .serve(self.listener, &self.cfg.server, shutdown)
             .await;
+        stop_sampling.cancel();
+        let _ = sampler.await;
         timers.stop().await;
         self.db.close().await;
         served
+    }
+}
+
+/// Publishes what customers are owed (`boomerang_wallet_liability`, major
+/// units per tenant, asset and state) every 30 s until `stop`.
+async fn sample_liability(db: Db, stop: tokio_util::sync::CancellationToken) {
+    use boomerang_common::money::major_units_for_metrics as major;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match repo::reads::liability(&db).await {
+            Ok(rows) => {
+                for (tenant, asset, available, pending, held) in rows {
+                    for (state, minor) in [
+                        ("available", available),
+                        ("pending", pending),
+                        ("held", held),
+                    ] {
+                        metrics::gauge!("boomerang_wallet_liability",
+                            "tenant" => tenant.clone(), "asset" => asset.clone(), "state" => state)
+                        .set(major(minor, &asset));
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = ?e, "liability sample failed"),
+        }
     }
 }

@@ -7,6 +7,20 @@ use support::{DAY, Wallet, eur, eventually, pts};
 use tonic::Code;
 
 backend_tests! {
+    async fn liability_sums_customers_per_tenant_and_asset(backend) -> anyhow::Result<()> {
+        let mut w = Wallet::start(backend).await?;
+        w.credit("a", "c-1", eur("50.00")).await?;
+        w.credit("b", "c-2", eur("25.50")).await?;
+        w.authorize("h", "c-1", eur("10.00"), 600).await?;
+        let release = boomerang_common::time::to_timestamp(w.now() + 14 * DAY);
+        let pending = pb::CreditRequest { idempotency_key: "p".into(), customer_id: "c-3".into(), amount: Some(eur("5.00")), release_at: Some(release), ..Default::default() };
+        w.client.credit(pending).await?;
+        let rows = wallet_svc::repo::reads::liability(&w.db).await?;
+        // available 65.50 (50 - 10 held + 25.50), pending 5.00, held 10.00, in cents
+        assert_eq!(rows, vec![("acme".to_owned(), "EUR".to_owned(), 6_550, 500, 1_000)]);
+        Ok(())
+    }
+
     async fn a_pending_credit_becomes_available_at_release(backend) -> anyhow::Result<()> {
         let mut w = Wallet::start(backend).await?;
         let release = boomerang_common::time::to_timestamp(w.now() + 14 * DAY);

@@ -173,6 +173,7 @@ impl Campaigns {
             budget::insert_reservation(conn, tenant.as_str(), &reservation, &parts, now).await?;
         let lapse_key = reservation_ref(reservation.id);
         jobs::schedule(conn, tenant, LAPSE, &lapse_key, reservation.expires_at, b"").await?;
+        count_budget(&reservation.asset, "reserved", granted);
         Ok(reservation)
     }
 
@@ -221,6 +222,8 @@ impl Campaigns {
         r.released = r.granted - confirmed;
         r.status = "confirmed".into();
         budget::update_reservation(conn, &r).await?;
+        count_budget(&r.asset, "confirmed", confirmed);
+        count_budget(&r.asset, "released", r.granted - confirmed);
         Ok(r)
     }
 
@@ -241,6 +244,7 @@ impl Campaigns {
             campaign: &r.campaign_id,
             asset: &r.asset,
         };
+        let released_before = r.released;
         match r.status.as_str() {
             "reserved" => {
                 if asked.is_some_and(|n| n != r.granted) {
@@ -285,6 +289,7 @@ impl Campaigns {
             }
         }
         budget::update_reservation(conn, &r).await?;
+        count_budget(&r.asset, "released", r.released - released_before);
         Ok(r)
     }
 
@@ -343,4 +348,15 @@ pub struct Report {
     pub participants: i64,
     /// (variant, asset, participants, reserved, confirmed, released).
     pub variants: Vec<(String, String, i64, i64, i64, i64)>,
+}
+
+/// Budget movements for dashboards (`boomerang_campaign_budget_minor_total`,
+/// in minor units: counters are integers, and so is money). Counted after the
+/// writes, before the caller commits: only the commit itself could still fail.
+fn count_budget(asset: &str, outcome: &'static str, minor: i64) {
+    if let Ok(minor @ 1..) = u64::try_from(minor) {
+        metrics::counter!("boomerang_campaign_budget_minor_total",
+            "currency" => asset.to_owned(), "outcome" => outcome)
+        .increment(minor);
+    }
 }

@@ -246,6 +246,11 @@ impl<'a> Journal<'a> {
                 .bind(balance_after);
         }
         insert.execute(&mut *conn).await?;
+        // Counted once written: what could still fail is the commit itself.
+        for p in &postings {
+            metrics::counter!("boomerang_ledger_postings_total", "asset" => p.asset.clone())
+                .increment(1);
+        }
         Ok(Posted {
             id: tx_id,
             posted_at: self.now,

@@ -205,3 +205,28 @@ pub async fn expiring_lots(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
 }
+
+/// What customers are owed, per tenant and asset, in minor units: (tenant,
+/// asset, available, pending, held). For the liability gauges.
+pub async fn liability(db: &Db) -> Result<Vec<(String, String, i64, i64, i64)>, AppError> {
+    let rows = sqlx::query(
+        // BIGINT casts: PostgreSQL sums BIGINTs as NUMERIC.
+        "SELECT tenant_id, asset, CAST(SUM(available) AS BIGINT) AS available, \
+         CAST(SUM(pending) AS BIGINT) AS pending, CAST(SUM(held) AS BIGINT) AS held \
+         FROM accounts WHERE kind = 'customer' GROUP BY tenant_id, asset",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("asset")?,
+                r.try_get("available")?,
+                r.try_get("pending")?,
+                r.try_get("held")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}

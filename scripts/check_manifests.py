@@ -1,0 +1,43 @@
+"""Checks what schemas cannot: every Deployment of the chart probes gRPC health
+the way the services answer it (readiness on "readiness", liveness on ""),
+runs as non-root on a read-only root filesystem with no capabilities, and has
+a Service, a NetworkPolicy and (when enabled) a PodDisruptionBudget."""
+import sys
+
+import yaml
+
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+by_kind = {}
+for d in docs:
+    by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+
+errors = []
+deployments = by_kind.get("Deployment", {})
+if not deployments:
+    errors.append("no Deployment rendered")
+for name, dep in deployments.items():
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    port = next(p["containerPort"] for p in c["ports"] if p["name"] == "grpc")
+    ready, live = c.get("readinessProbe", {}), c.get("livenessProbe", {})
+    if ready.get("grpc") != {"port": port, "service": "readiness"}:
+        errors.append(f"{name}: readinessProbe must be grpc on {port}, service readiness")
+    if live.get("grpc") != {"port": port}:
+        errors.append(f"{name}: livenessProbe must be grpc on {port} with no service")
+    sc = c.get("securityContext", {})
+    if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
+            and sc.get("capabilities", {}).get("drop") == ["ALL"]):
+        errors.append(f"{name}: container securityContext is not locked down")
+    if not pod.get("securityContext", {}).get("runAsNonRoot"):
+        errors.append(f"{name}: pod does not run as non-root")
+    annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
+    if "checksum/config" not in annotations or "checksum/secret" not in annotations:
+        errors.append(f"{name}: no checksum annotations (config changes would not roll pods)")
+    if name not in by_kind.get("Service", {}):
+        errors.append(f"{name}: no Service")
+    if name not in by_kind.get("NetworkPolicy", {}):
+        errors.append(f"{name}: no NetworkPolicy")
+
+for e in errors:
+    print(f"check_manifests: {e}", file=sys.stderr)
+sys.exit(1 if errors else 0)
