@@ -91,6 +91,14 @@ impl App {
             birthdays,
             self.cfg.jobs.clone(),
         );
+        background.spawn(runner.with_clock(clock.clone()));
+        let reviews = accrual::purchases::TierReviews(self.accrual.clone());
+        let runner = Runner::new(
+            self.db.clone(),
+            accrual::purchases::TIER_REVIEW,
+            reviews,
+            self.cfg.jobs.clone(),
+        );
         background.spawn(runner.with_clock(clock));
         let served = self
             .server

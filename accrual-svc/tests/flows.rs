@@ -310,17 +310,129 @@ fn amounts(r: &pb::RecordPurchaseResponse) -> Vec<String> {
         .collect()
 }
 
+fn monthly_cap(cap: &str) -> pb::Program {
+    pb::Program {
+        caps: vec![pb::Cap {
+            asset: "EUR".into(),
+            per_order: None,
+            per_period: Some(eur(cap)),
+            period: pb::CapPeriod::Month as i32,
+        }],
+        ..cashback("10", None)
+    }
+}
+
 backend_tests! {
+    async fn events_tell_thresholds_tiers_and_pending_rewards(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let tier = |id: &str, name: &str, at: &str| pb::Tier { tier_id: id.into(), name: name.into(), qualifies_at: Some(eur(at)), earn_multiplier: "1".into() };
+        let tiered = pb::Program {
+            tier_policy: Some(pb::TierPolicy {
+                basis: pb::TierBasis::Spend as i32,
+                window_days: 365,
+                tiers: vec![tier("bronze", "Bronze", "0.00"), tier("silver", "Silver", "100.00"), tier("gold", "Gold", "500.00")],
+                nudge_percent: 0, // 80%
+            }),
+            ..cashback("5", None)
+        };
+        s.program("t", tiered).await?;
+        s.enroll("t", "ann").await?;
+        s.enroll("t", "bob").await?;
+        let watch = pb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
+        let mut events = s.accrual.watch_events(watch).await?.into_inner();
+        s.buy("t", "o-1", "ann", &[("shoes", "85.00")]).await?;
+        s.buy("t", "o-2", "ann", &[("socks", "20.00")]).await?;
+        let mut got = Vec::new();
+        while got.len() < 7 {
+            let next = tokio::time::timeout(Duration::from_secs(10), events.message()).await??;
+            got.push(next.ok_or_else(|| anyhow::anyhow!("stream ended after {got:?}"))?);
+        }
+        use pb::EventType as E;
+        let types: Vec<E> = got.iter().map(|e| e.r#type()).collect();
+        assert_eq!(types, [
+            E::MemberEnrolled,
+            E::PurchaseRecorded, E::RewardPending, E::TierThresholdReached,
+            E::PurchaseRecorded, E::RewardPending, E::TierChanged,
+        ], "{got:?}");
+        assert!(got.iter().all(|e| e.customer_id == "ann" && e.program_id == "t"), "filtered to ann");
+        let nudge = &got[3];
+        assert_eq!(nudge.message, "spend 15.00 EUR more to reach Silver");
+        assert_eq!((nudge.tier_id.as_str(), nudge.amount.clone().map(|m| m.amount)), ("silver", Some("15.00".into())));
+        let pending = &got[2];
+        assert_eq!(pending.amount.clone().map(|m| m.amount), Some("4.25".into()));
+        assert_eq!(pending.release_at, Some(to_timestamp(NOW + 14 * DAY)));
+        let changed = &got[6];
+        assert_eq!((changed.previous_tier_id.as_str(), changed.tier_id.as_str()), ("bronze", "silver"));
+        // Resuming after a cursor gives what followed it, and nothing twice.
+        let resumed = pb::WatchEventsRequest { from_cursor: got[4].cursor.clone(), customer_id: "ann".into(), ..Default::default() };
+        let mut again = s.accrual.watch_events(resumed).await?.into_inner();
+        let next = tokio::time::timeout(Duration::from_secs(10), again.message()).await??;
+        assert_eq!(next.map(|e| e.cursor), Some(got[5].cursor.clone()));
+        Ok(())
+    }
+
+    async fn a_monthly_cap_holds_net_of_returns_and_under_concurrency(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        s.program("capped", monthly_cap("15.00")).await?;
+        for c in ["ann", "bob"] {
+            s.enroll("capped", c).await?;
+        }
+        assert_eq!(amounts(&s.buy("capped", "o-1", "ann", &[("shoes", "100.00")]).await?), ["10.00"]);
+        let second = s.buy("capped", "o-2", "ann", &[("shoes", "100.00")]).await?;
+        assert_eq!(amounts(&second), ["5.00"], "10.00 earned, 5.00 left of 15.00 this month");
+        let why = &second.rewards[0].explanations;
+        assert!(why.iter().any(|e| e.rule == "period_cap" && e.description.contains("month 2026-06")), "{why:?}");
+        let third = s.buy("capped", "o-3", "ann", &[("shoes", "50.00")]).await?;
+        assert!(third.rewards.is_empty());
+        assert!(third.skipped.iter().any(|e| e.rule == "period_cap"), "{:?}", third.skipped);
+        // Returning the second order frees its 5.00 for later purchases this month.
+        let back = pb::RecordReturnRequest {
+            idempotency_key: "r-2".into(), program_id: "capped".into(), order_id: "o-2".into(), return_id: "r-2".into(),
+            lines: vec![pb::ReturnLine { line_id: "l0".into(), quantity: 1 }], occurred_at: None,
+        };
+        s.accrual.record_return(back).await?;
+        assert_eq!(amounts(&s.buy("capped", "o-4", "ann", &[("shoes", "30.00")]).await?), ["3.00"]);
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "13.00")).await?, ("0.00".into(), "13.00".into()));
+        // A purchase the next month starts afresh.
+        let next_month = pb::RecordPurchaseRequest {
+            idempotency_key: "o-5".into(),
+            purchase: Some(purchase("capped", "o-5", "ann", &[("shoes", "100.00")], NOW + 20 * DAY)),
+        };
+        let fresh = s.accrual.record_purchase(next_month).await?.into_inner();
+        assert_eq!(amounts(&fresh), ["10.00"]);
+
+        // Eight concurrent 10.00 rewards against a 15.00 cap: 15.00 in all.
+        let buys = (0..8).map(|i| {
+            let mut accrual = s.accrual.clone();
+            async move {
+                let req = pb::RecordPurchaseRequest {
+                    idempotency_key: format!("c-{i}"),
+                    purchase: Some(purchase("capped", &format!("c-{i}"), "bob", &[("shoes", "100.00")], NOW)),
+                };
+                let r = accrual.record_purchase(req).await?.into_inner();
+                anyhow::Ok(r.rewards.iter().map(|x| x.amount.clone().unwrap_or_default().amount).collect::<Vec<_>>())
+            }
+        });
+        let mut total = rust_decimal::Decimal::ZERO;
+        for got in futures::future::join_all(buys).await {
+            for a in got? {
+                total += a.parse::<rust_decimal::Decimal>()?;
+            }
+        }
+        assert_eq!(total.to_string(), "15.00");
+        Ok(())
+    }
+
     async fn earn_rules_thresholds_and_rounding(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         s.program("cb", cashback("5", Some("10"))).await?;
         s.program("pts", points("1")).await?;
-        // A cap the service would not enforce is refused, not ignored.
-        let monthly = pb::Program {
-            caps: vec![pb::Cap { asset: "EUR".into(), per_order: None, per_period: Some(eur("50.00")), period: pb::CapPeriod::Month as i32 }],
+        // A per-period amount without its period is refused, not ignored.
+        let no_period = pb::Program {
+            caps: vec![pb::Cap { asset: "EUR".into(), per_order: None, per_period: Some(eur("50.00")), period: 0 }],
             ..cashback("5", None)
         };
-        let refused = s.program("capped", monthly).await.err().and_then(|e| e.downcast::<tonic::Status>().ok());
+        let refused = s.program("capped", no_period).await.err().and_then(|e| e.downcast::<tonic::Status>().ok());
         assert_eq!(refused.map(|e| e.code()), Some(tonic::Code::InvalidArgument));
         for c in ["ann", "bob", "cat", "dan"] {
             s.enroll("cb", c).await?;
@@ -375,6 +487,7 @@ backend_tests! {
             basis: pb::TierBasis::Spend as i32,
             window_days: 365,
             tiers: vec![pb::Tier { tier_id: "gold".into(), name: "Gold".into(), qualifies_at: Some(eur("0.00")), earn_multiplier: "1.5".into() }],
+            nudge_percent: 0,
         });
         s.program("pts", p).await?;
         s.enroll("pts", "ann").await?;

@@ -8,9 +8,11 @@
 //! - [`money`]: the contract's money codec: decimal strings <-> integer minor units.
 //! - [`tenant`]: the tenant the gateway sets on every call.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
+//! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod money;

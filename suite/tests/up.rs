@@ -1,5 +1,5 @@
 //! `boomerang up` in-process on port 0, on both backends: every service is
-//! healthy and reflected, the gateway authenticates, and unbuilt RPCs say so.
+//! healthy and reflected, the gateway authenticates, and streams pass through.
 mod support;
 
 use std::net::SocketAddr;
@@ -10,7 +10,10 @@ use boomerang_common::{
     testing::{TestBackend, TestDb},
 };
 use boomerang_proto::{
-    accrual::v1::{WatchEventsRequest, accrual_service_client::AccrualServiceClient},
+    accrual::v1::{
+        EarnBasis, EarnRule, EnrollMemberRequest, EventType, Program, UpsertProgramRequest,
+        WatchEventsRequest, accrual_service_client::AccrualServiceClient,
+    },
     wallet::v1::{CreditRequest, GetBalanceRequest, wallet_service_client::WalletServiceClient},
 };
 use support::with_key;
@@ -103,7 +106,7 @@ backend_tests! {
         suite.stop().await
     }
 
-    async fn the_gateway_authenticates_and_unbuilt_rpcs_say_so(backend) -> anyhow::Result<()> {
+    async fn the_gateway_authenticates_and_streams_pass_through(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend).await?;
         let mut wallet = WalletServiceClient::new(channel(suite.addrs().gateway).await?);
         let balance = || GetBalanceRequest { customer_id: "c-1".into(), ..GetBalanceRequest::default() };
@@ -118,12 +121,18 @@ backend_tests! {
         assert_eq!(balance.customer_id, "c-1");
         assert!(balance.balances.is_empty());
 
+        // A server stream through the gateway: accrual's events.
         let mut accrual = AccrualServiceClient::new(channel(suite.addrs().gateway).await?);
-        let watch = WatchEventsRequest::default();
-        let status = accrual.watch_events(with_key(watch, &key)?).await.err();
-        let status = status.ok_or_else(|| anyhow::anyhow!("WatchEvents should not succeed yet"))?;
-        assert_eq!(status.code(), Code::Unimplemented);
-        assert!(status.message().contains("AccrualService/WatchEvents"), "{}", status.message());
+        let cashback = EarnRule { asset: "EUR".into(), basis: EarnBasis::Percent as i32, rate: "5".into() };
+        let program = Program { program_id: "p".into(), name: "P".into(), currency: "EUR".into(), earn_rules: vec![cashback], ..Program::default() };
+        accrual.upsert_program(with_key(UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program) }, &key)?).await?;
+        let enroll = EnrollMemberRequest { idempotency_key: "e".into(), program_id: "p".into(), customer_id: "c-1".into(), ..Default::default() };
+        accrual.enroll_member(with_key(enroll, &key)?).await?;
+        let mut events = accrual.watch_events(with_key(WatchEventsRequest::default(), &key)?).await?.into_inner();
+        let first = tokio::time::timeout(std::time::Duration::from_secs(10), events.message()).await??;
+        let first = first.ok_or_else(|| anyhow::anyhow!("the stream ended"))?;
+        assert_eq!((first.r#type(), first.customer_id.as_str()), (EventType::MemberEnrolled, "c-1"));
+        drop(events); // an open stream would hold the shutdown for its drain time
 
         let reader = suite.create_key("acme", &["wallet:read"]).await?;
         let denied = wallet.credit(with_key(CreditRequest::default(), &reader)?).await.err();

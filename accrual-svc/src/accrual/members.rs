@@ -7,7 +7,7 @@ use boomerang_common::{
     outbox,
     tenant::TenantId,
 };
-use boomerang_proto::{common::v1 as pc, wallet::v1 as wpb};
+use boomerang_proto::{accrual::v1 as pb, common::v1 as pc, wallet::v1 as wpb};
 use jiff::{Timestamp, ToSpan as _, civil::Date, tz::TimeZone};
 
 use super::{Accrual, key, program_ref};
@@ -152,6 +152,14 @@ impl Accrual {
             }
             self.schedule_birthday(conn, tenant, program_id, &program, &member)
                 .await?;
+            let enrolled = pb::WatchEventsResponse {
+                r#type: pb::EventType::MemberEnrolled as i32,
+                program_id: program_id.into(),
+                customer_id: member.customer_id.clone(),
+                amount: welcome.as_ref().map(wire),
+                ..Default::default()
+            };
+            self.emit(conn, tenant, enrolled).await?;
         }
         Ok((
             self.member(conn, tenant, program_id, &member.customer_id)
@@ -294,7 +302,14 @@ impl Accrual {
             policy.by_points,
         )
         .await?;
-        let current = member.tier.and_then(|t| usize::try_from(t).ok());
+        // By id; rows from before ids were stored carry an index. A tier the
+        // current version no longer has counts as none: what is earned applies.
+        let current = match &member.tier {
+            Some(id) => tier::position(policy, id),
+            None => member
+                .legacy_tier_index
+                .and_then(|t| usize::try_from(t).ok()),
+        };
         let (tier_now, review_at) =
             tier::evaluate(policy, current, member.tier_review_at, qualifying, now);
         let next = tier::progress(policy, tier_now, qualifying).map(|(t, n)| (t.id.clone(), n));

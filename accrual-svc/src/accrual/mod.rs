@@ -2,6 +2,7 @@
 //! mutation commits its state and its outbox messages (wallet credits and
 //! reversals, campaign budget confirmations and releases) in one transaction;
 //! the relay delivers them with deterministic idempotency keys.
+pub mod events;
 pub mod members;
 pub mod purchases;
 pub mod relay;
@@ -10,6 +11,7 @@ pub mod upstream;
 use std::sync::Arc;
 
 use boomerang_common::{db::Db, time::Clock};
+use tokio::sync::Notify;
 
 pub use members::MemberView;
 pub use purchases::{PurchaseInput, Recorded, RecordedReward, ReturnInput, Returned};
@@ -26,6 +28,7 @@ struct Inner {
     db: Db,
     clock: Clock,
     upstream: Upstream,
+    committed: Arc<Notify>,
 }
 
 impl Accrual {
@@ -36,6 +39,7 @@ impl Accrual {
                 db,
                 clock,
                 upstream,
+                committed: Arc::new(Notify::new()),
             }),
         }
     }
@@ -48,6 +52,15 @@ impl Accrual {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
+    }
+
+    /// Tells this replica's event watchers something was committed.
+    pub fn committed(&self) {
+        self.inner.committed.notify_waiters();
+    }
+
+    fn committed_signal(&self) -> Arc<Notify> {
+        self.inner.committed.clone()
     }
 
     /// The upstream services.

@@ -5,12 +5,14 @@ use boomerang_common::{
     db::{Conn, is_unique_violation},
     error::AppError,
     idempotency::{self, IdempotencyKey},
+    jobs::{self, Handler, Job},
     outbox,
     tenant::TenantId,
     time::to_timestamp,
 };
 use boomerang_proto::{
-    campaign::v1 as cpb, common::v1 as pc, referral::v1 as rpb, wallet::v1 as wpb,
+    accrual::v1 as pb, campaign::v1 as cpb, common::v1 as pc, referral::v1 as rpb,
+    wallet::v1 as wpb,
 };
 use futures::future::BoxFuture;
 
@@ -22,8 +24,10 @@ use super::{
 };
 use crate::{
     domain::{
+        caps,
         program::{Clawback, Money, Program},
         rewards::{self, Computed, Effect, Explanation, Kind, Line, Offer, Reward},
+        tier,
     },
     repo::{self, PurchaseRow, RewardRow},
 };
@@ -39,6 +43,8 @@ pub const REFERRAL_PURCHASE: &str = "accrual.referral_purchase";
 pub const REFERRAL_RETURN: &str = "accrual.referral_return";
 /// Budget confirmation.
 pub const CONFIRM: &str = "accrual.budget_confirm";
+/// Tier review timer.
+pub const TIER_REVIEW: &str = "accrual.tier_review";
 
 /// A purchase as asked.
 #[derive(Clone, Debug)]
@@ -109,15 +115,6 @@ pub struct Returned {
     pub reversed: BTreeMap<String, i64>,
     /// How the difference was computed.
     pub explanations: Vec<Explanation>,
-}
-
-fn channel_name(c: i32) -> Option<String> {
-    match pc::Channel::try_from(c) {
-        Ok(pc::Channel::Online) => Some("online".into()),
-        Ok(pc::Channel::Store) => Some("store".into()),
-        Ok(pc::Channel::App) => Some("app".into()),
-        _ => None,
-    }
 }
 
 fn to_offer(c: &cpb::ApplicableCampaign) -> Option<Offer> {
@@ -247,9 +244,44 @@ impl Accrual {
             .into_inner()
             .campaigns;
         let offers: Vec<Offer> = applicable.iter().filter_map(to_offer).collect();
-        let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
-        let _ = channel_name(p.channel);
+        let mut computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
+        // Read without the member's lock: what preview shows; store re-reads it locked.
+        let rooms = self.rooms(conn, tenant, p, &program).await?;
+        caps::apply(&mut computed, &rooms, &pref);
         Ok((version, program, tier, computed))
+    }
+
+    /// What the member may still earn under each per-period cap, in the
+    /// periods `p` occurred in.
+    async fn rooms(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+        program: &Program,
+    ) -> Result<Vec<caps::Room>, AppError> {
+        let mut rooms = Vec::new();
+        for (cap, from, to, period) in
+            caps::periods(&program.per_period_caps, &program.timezone, p.occurred_at)
+        {
+            let earned = repo::base_earned(
+                conn,
+                tenant.as_str(),
+                &p.program_id,
+                &p.customer,
+                &cap.cap.asset,
+                from,
+                to,
+            )
+            .await?;
+            rooms.push(caps::Room {
+                asset: cap.cap.asset.clone(),
+                cap: cap.cap.minor,
+                earned,
+                period,
+            });
+        }
+        Ok(rooms)
     }
 
     /// What a purchase would earn ("you will earn X").
@@ -503,11 +535,12 @@ impl Accrual {
         version: i64,
         program: &Program,
         tier: Option<(String, String)>,
-        computed: Computed,
+        mut computed: Computed,
         reservations: BTreeMap<usize, String>,
     ) -> Result<Recorded, AppError> {
         let now = self.clock().now();
-        // Purchases of one member serialise on the member row (tier, first purchase).
+        // Purchases of one member serialise on the member row (tier, first
+        // purchase, per-period caps).
         repo::get_member(
             conn,
             self.db(),
@@ -517,6 +550,10 @@ impl Accrual {
             true,
         )
         .await?;
+        // A purchase of the same member may have committed since compute: cut to
+        // the room left now, read under the lock.
+        let rooms = self.rooms(conn, tenant, p, program).await?;
+        caps::apply(&mut computed, &rooms, &program_ref(&p.program_id, version));
         let row = PurchaseRow {
             customer_id: p.customer.clone(),
             program_version: version,
@@ -543,8 +580,22 @@ impl Accrual {
                 other => other,
             })?;
         let release = release_at(program, p.occurred_at);
+        // What this purchase adds toward a tier (before the rewards are moved out).
+        let qualifying_added = if program.tiers.by_points {
+            computed
+                .rewards
+                .iter()
+                .filter(|r| r.asset == "PTS")
+                .map(|r| r.amount)
+                .sum()
+        } else {
+            computed.eligible
+        };
         let mut out = Vec::with_capacity(computed.rewards.len());
         for (i, reward) in computed.rewards.into_iter().enumerate() {
+            if reward.amount == 0 {
+                continue; // cut to nothing by a period cap; explained in skipped
+            }
             let no = i64::try_from(i).unwrap_or_default();
             let reservation_id = reservations.get(&i).cloned().unwrap_or_default();
             let stored = RewardRow {
@@ -580,7 +631,33 @@ impl Accrual {
             let k = key(tenant.as_str(), &[&p.program_id, &p.order_id, "referral"]);
             outbox::enqueue(conn, tenant, REFERRAL_PURCHASE, &k, &notice).await?;
         }
-        self.refresh_tier(conn, tenant, &p.program_id, &p.customer)
+        let event = |r#type: pb::EventType| pb::WatchEventsResponse {
+            r#type: r#type as i32,
+            program_id: p.program_id.clone(),
+            customer_id: p.customer.clone(),
+            reference: p.order_id.clone(),
+            ..Default::default()
+        };
+        let recorded = pb::WatchEventsResponse {
+            amount: Some(wire(&Money {
+                minor: computed.eligible,
+                asset: program.currency.clone(),
+            })),
+            ..event(pb::EventType::PurchaseRecorded)
+        };
+        self.emit(conn, tenant, recorded).await?;
+        for r in out.iter().filter(|r| r.release_at.is_some()) {
+            let pending = pb::WatchEventsResponse {
+                amount: Some(wire(&Money {
+                    minor: r.reward.amount,
+                    asset: r.reward.asset.clone(),
+                })),
+                release_at: r.release_at.map(to_timestamp),
+                ..event(pb::EventType::RewardPending)
+            };
+            self.emit(conn, tenant, pending).await?;
+        }
+        self.refresh_tier(conn, tenant, &p.program_id, &p.customer, qualifying_added)
             .await?;
         Ok(Recorded {
             program_version: version,
@@ -675,22 +752,82 @@ impl Accrual {
         Ok(())
     }
 
-    async fn refresh_tier(
+    /// Stores the member's tier in force (by id), says so when it changed or
+    /// when a purchase that `added` to the qualifying amount brought the next
+    /// tier within reach, and schedules the review that may downgrade it.
+    pub(crate) async fn refresh_tier(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         program_id: &str,
         customer: &str,
+        added: i64,
     ) -> Result<(), AppError> {
         let view = self.member(conn, tenant, program_id, customer).await?;
         let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
-        let mut member = view.member;
-        member.tier = view
-            .tier
-            .and_then(|id| program.tiers.tiers.iter().position(|t| t.id == id))
-            .and_then(|i| i64::try_from(i).ok());
+        let policy = &program.tiers;
+        let mut member = view.member.clone();
+        let previous = member.tier.clone().or_else(|| {
+            let i = usize::try_from(member.legacy_tier_index?).ok()?;
+            policy.tiers.get(i).map(|t| t.id.clone())
+        });
+        let review_moved = member.tier_review_at != view.review_at;
+        member.tier = view.tier.clone();
         member.tier_review_at = view.review_at;
-        repo::save_member(conn, tenant.as_str(), program_id, &member).await
+        repo::save_member(conn, tenant.as_str(), program_id, &member).await?;
+        let event = |r#type: pb::EventType| pb::WatchEventsResponse {
+            r#type: r#type as i32,
+            program_id: program_id.into(),
+            customer_id: customer.into(),
+            ..Default::default()
+        };
+        // The entry tier given to a new member is not news.
+        let entry = previous.is_none() && member.tier == policy.tiers.first().map(|t| t.id.clone());
+        if previous != member.tier && !entry {
+            let changed = pb::WatchEventsResponse {
+                reference: member.tier.clone().unwrap_or_default(),
+                tier_id: member.tier.clone().unwrap_or_default(),
+                previous_tier_id: previous.unwrap_or_default(),
+                ..event(pb::EventType::TierChanged)
+            };
+            self.emit(conn, tenant, changed).await?;
+        }
+        // Only a program with tiers has reviews (a review a window of 0 days away
+        // would be due again at once).
+        let reviewed = !policy.tiers.is_empty() && policy.window_days > 0;
+        if let Some(at) = view.review_at.filter(|_| review_moved && reviewed) {
+            let k = key(
+                tenant.as_str(),
+                &[program_id, customer, "tier-review", &at.to_string()],
+            );
+            let payload = format!("{program_id}\n{customer}");
+            jobs::schedule(conn, tenant, TIER_REVIEW, &k, at, payload.as_bytes()).await?;
+        }
+        let current = member
+            .tier
+            .as_deref()
+            .and_then(|id| tier::position(policy, id));
+        if let Some((next, needed)) =
+            tier::nudge(policy, current, view.qualifying - added, view.qualifying)
+        {
+            let needed = wire(&Money {
+                minor: needed,
+                asset: view.qualifying_asset.clone(),
+            });
+            let verb = if policy.by_points { "earn" } else { "spend" };
+            let reached = pb::WatchEventsResponse {
+                reference: next.id.clone(),
+                tier_id: next.id.clone(),
+                message: format!(
+                    "{verb} {} {} more to reach {}",
+                    needed.amount, needed.asset, next.name
+                ),
+                amount: Some(needed),
+                ..event(pb::EventType::TierThresholdReached)
+            };
+            self.emit(conn, tenant, reached).await?;
+        }
+        Ok(())
     }
 
     /// Records a return: recomputes the order without the returned units with the
@@ -860,6 +997,15 @@ impl Accrual {
             outbox::enqueue(conn, tenant, REFERRAL_RETURN, &k, &notice).await?;
         }
         repo::set_eligible(conn, t, &r.program_id, &r.order_id, after.eligible).await?;
+        let returned = pb::WatchEventsResponse {
+            r#type: pb::EventType::ReturnRecorded as i32,
+            program_id: r.program_id.clone(),
+            customer_id: purchase.customer_id.clone(),
+            reference: r.return_id.clone(),
+            message: format!("return {} of order {}", r.return_id, r.order_id),
+            ..Default::default()
+        };
+        self.emit(conn, tenant, returned).await?;
         let rows = repo::rewards(conn, t, &r.program_id, &r.order_id).await?;
         Ok(Returned {
             rewards: recorded(rows),
@@ -959,6 +1105,39 @@ impl Accrual {
             .map(|t| t.transaction_id)
             .unwrap_or_default();
         Ok((spent, value, tx))
+    }
+}
+
+/// Runs tier review timers: at its review date a member's tier is
+/// re-evaluated (a downgrade waits for it) and a change is announced.
+#[derive(Clone, Debug)]
+pub struct TierReviews(pub Accrual);
+
+impl Handler for TierReviews {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
+        let payload = String::from_utf8(job.payload.clone())?;
+        let Some((program, customer)) = payload.split_once('\n') else {
+            anyhow::bail!("bad tier review job {payload:?}");
+        };
+        let mut tx = self.0.db().begin().await?;
+        repo::get_member(
+            &mut tx,
+            self.0.db(),
+            tenant.as_str(),
+            program,
+            customer,
+            true,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.0
+            .refresh_tier(&mut tx, &tenant, program, customer, 0)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await?;
+        self.0.committed();
+        Ok(())
     }
 }
 

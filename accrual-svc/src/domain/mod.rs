@@ -1,6 +1,7 @@
 //! The accrual domain, pure: programs, the reward computation with its
 //! explanation lines, tiers. No I/O; the same code serves preview, record and
 //! the recomputation after a return.
+pub mod caps;
 pub mod program;
 pub mod rewards;
 pub mod tier;

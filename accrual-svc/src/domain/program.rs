@@ -94,6 +94,35 @@ pub struct TierPolicy {
     pub window_days: u32,
     /// Lowest first.
     pub tiers: Vec<Tier>,
+    /// Percent of the next tier's qualifying amount past which a purchase
+    /// sends "tier threshold reached".
+    #[serde(default = "default_nudge")]
+    pub nudge_percent: u32,
+}
+
+fn default_nudge() -> u32 {
+    80
+}
+
+/// A calendar period in the program's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// Calendar day.
+    Day,
+    /// Calendar month.
+    Month,
+    /// Calendar year.
+    Year,
+}
+
+/// Most a member earns from the program's earn rules in one asset per period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodCap {
+    /// The cap, in the asset capped.
+    pub cap: Money,
+    /// Its period.
+    pub period: Period,
 }
 
 /// Points to money, in whole blocks.
@@ -126,6 +155,9 @@ pub struct Program {
     pub excluded_categories: Vec<String>,
     /// Per-order caps per asset.
     pub per_order_caps: Vec<Money>,
+    /// Per-period caps per asset (base earn only; campaigns have their own caps).
+    #[serde(default)]
+    pub per_period_caps: Vec<PeriodCap>,
     /// Rounding.
     pub rounding: Rounding,
     /// Days rewards stay pending.

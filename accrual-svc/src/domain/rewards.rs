@@ -480,6 +480,7 @@ mod tests {
             category_multipliers: vec![],
             excluded_categories: vec!["gift_card".into()],
             per_order_caps: vec![],
+            per_period_caps: vec![],
             rounding: Rounding::Down,
             return_window_days: 14,
             points_expiry_months: 12,

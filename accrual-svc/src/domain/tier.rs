@@ -43,6 +43,26 @@ pub fn progress(
         .map(|t| (t, (t.qualifies_at - qualifying).max(0)))
 }
 
+/// Whether going from `before` to `after` qualifying crossed the policy's
+/// nudge line for the next tier above `current` without reaching it: that
+/// tier and what is still needed.
+pub fn nudge(
+    policy: &TierPolicy,
+    current: Option<usize>,
+    before: i64,
+    after: i64,
+) -> Option<(&Tier, i64)> {
+    let (next, needed) = progress(policy, current, after)?;
+    let line = i128::from(next.qualifies_at) * i128::from(policy.nudge_percent);
+    let crossed = i128::from(before) * 100 < line && i128::from(after) * 100 >= line;
+    (crossed && needed > 0).then_some((next, needed))
+}
+
+/// A tier's position in the policy, by id.
+pub fn position(policy: &TierPolicy, id: &str) -> Option<usize> {
+    policy.tiers.iter().position(|t| t.id == id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +77,7 @@ mod tests {
         TierPolicy {
             by_points: false,
             window_days: 365,
+            nudge_percent: 80,
             tiers: vec![
                 tier("bronze", 0),
                 tier("silver", 50_000),
@@ -86,6 +107,28 @@ mod tests {
         assert_eq!(
             progress(&p, Some(1), 60_000).map(|(t, n)| (t.id.as_str(), n)),
             Some(("gold", 40_000))
+        );
+    }
+
+    #[test]
+    fn nudges_once_when_crossing_the_line() {
+        let p = policy();
+        // Gold at 1000.00; 80% is 800.00.
+        let gold = |r: Option<(&Tier, i64)>| r.map(|(t, n)| (t.id.clone(), n));
+        assert_eq!(
+            gold(nudge(&p, Some(1), 70_000, 88_000)),
+            Some(("gold".into(), 12_000))
+        );
+        assert_eq!(
+            gold(nudge(&p, Some(1), 81_000, 88_000)),
+            None,
+            "already past the line"
+        );
+        assert_eq!(gold(nudge(&p, Some(1), 70_000, 79_999)), None, "not yet");
+        assert_eq!(
+            gold(nudge(&p, Some(2), 70_000, 90_000)),
+            None,
+            "no tier above gold"
         );
     }
 }

@@ -12,8 +12,8 @@ use crate::{
     accrual::{MemberView, PurchaseInput, RecordedReward, members::wire},
     domain::{
         program::{
-            Basis, Clawback, Conversion, EarnRule, Money, Program, Rounding, Threshold, Tier,
-            TierPolicy,
+            Basis, Clawback, Conversion, EarnRule, Money, Period, PeriodCap, Program, Rounding,
+            Threshold, Tier, TierPolicy,
         },
         rewards::{Explanation, Kind, Line},
     },
@@ -196,20 +196,47 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         .iter()
         .enumerate()
         .filter_map(|(i, c)| {
-            // Refused rather than ignored: a cap the program believes it has but
-            // does not enforce would over-credit.
-            if c.per_period.is_some() || c.period != pb::CapPeriod::Unspecified as i32 {
-                v.add(
-                    format!("program.caps[{i}].per_period"),
-                    "per-period caps are not supported yet; use per_order",
-                );
-            }
             money(
                 &mut v,
                 &format!("program.caps[{i}].per_order"),
                 c.per_order.as_ref(),
                 true,
             )
+        })
+        .collect();
+    let per_period_caps = p
+        .caps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let field = format!("program.caps[{i}]");
+            let cap = money(
+                &mut v,
+                &format!("{field}.per_period"),
+                c.per_period.as_ref(),
+                true,
+            );
+            let period = match pb::CapPeriod::try_from(c.period) {
+                Ok(pb::CapPeriod::Day) => Some(Period::Day),
+                Ok(pb::CapPeriod::Month) => Some(Period::Month),
+                Ok(pb::CapPeriod::Year) => Some(Period::Year),
+                _ => None,
+            };
+            match (cap, period) {
+                (Some(cap), Some(period)) => Some(PeriodCap { cap, period }),
+                (Some(_), None) => {
+                    v.add(
+                        format!("{field}.period"),
+                        "required with per_period: DAY, MONTH or YEAR",
+                    );
+                    None
+                }
+                (None, Some(_)) if c.per_period.is_none() => {
+                    v.add(format!("{field}.per_period"), "required with a period");
+                    None
+                }
+                _ => None,
+            }
         })
         .collect();
     let rounding = match pb::RoundingMode::try_from(p.rounding) {
@@ -291,6 +318,17 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
                     },
                 })
                 .collect(),
+            nudge_percent: match t.nudge_percent {
+                0 => 80,
+                n @ 1..=99 => n,
+                _ => {
+                    v.add(
+                        "program.tier_policy.nudge_percent",
+                        "from 1 to 99 (0 means 80)",
+                    );
+                    80
+                }
+            },
         });
     let mut ids = std::collections::BTreeSet::new();
     for (i, t) in tiers.tiers.iter().enumerate() {
@@ -320,6 +358,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             category_multipliers,
             excluded_categories: p.excluded_categories.clone(),
             per_order_caps,
+            per_period_caps,
             rounding,
             return_window_days: p.return_window_days,
             points_expiry_months: p.points_expiry_months,
@@ -392,6 +431,16 @@ pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb:
                 per_period: None,
                 period: 0,
             })
+            .chain(p.per_period_caps.iter().map(|c| pb::Cap {
+                asset: c.cap.asset.clone(),
+                per_order: None,
+                per_period: Some(wire(&c.cap)),
+                period: match c.period {
+                    Period::Day => pb::CapPeriod::Day,
+                    Period::Month => pb::CapPeriod::Month,
+                    Period::Year => pb::CapPeriod::Year,
+                } as i32,
+            }))
             .collect(),
         rounding: (match p.rounding {
             Rounding::Down => pb::RoundingMode::Down,
@@ -437,6 +486,7 @@ pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb:
                     earn_multiplier: t.multiplier.clone(),
                 })
                 .collect(),
+            nudge_percent: p.tiers.nudge_percent,
         }),
         published_at: Some(to_timestamp(published_at)),
     }

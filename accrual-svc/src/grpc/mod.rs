@@ -10,8 +10,9 @@ use boomerang_common::{
     time::from_timestamp,
 };
 use boomerang_proto::accrual::v1::{self as pb, accrual_service_server::AccrualService};
-use futures::future::BoxFuture;
+use futures::{StreamExt as _, future::BoxFuture};
 use prost::Message;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -44,9 +45,10 @@ impl AccrualServiceHandler {
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
     {
         let key = IdempotencyKey::new(tenant, scope, key)?;
-        Ok(Response::new(
-            idempotency::once(self.accrual.db(), &key, req, work).await?,
-        ))
+        let done = idempotency::once(self.accrual.db(), &key, req, work).await?;
+        // Events of this call are committed: wake this replica's watchers.
+        self.accrual.committed();
+        Ok(Response::new(done))
     }
 }
 
@@ -58,6 +60,7 @@ fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> M
         segment: m.segment.chars().take(64).collect(),
         opt_ins: serde_json::to_string(&m.opt_ins).unwrap_or_else(|_| "[]".into()),
         tier: None,
+        legacy_tier_index: None,
         tier_review_at: None,
         enrolled_at,
     }
@@ -421,6 +424,8 @@ impl AccrualService for AccrualServiceHandler {
         IdempotencyKey::new(&tenant, "accrual.ConvertPoints", &req.idempotency_key)?;
         v.check()?;
         let points = points.map_or(0, |p| p.minor);
+        // The wallet transaction is idempotent on a key derived from ours; the
+        // event and the answer are recorded once, replayed on a retry.
         let (spent, value, tx) = self
             .accrual
             .convert(
@@ -432,14 +437,38 @@ impl AccrualService for AccrualServiceHandler {
             )
             .await?;
         let wire = crate::accrual::members::wire;
-        Ok(Response::new(pb::ConvertPointsResponse {
+        let reply = pb::ConvertPointsResponse {
             points_spent: Some(wire(&crate::domain::program::Money {
                 minor: spent,
                 asset: "PTS".into(),
             })),
             credited: Some(wire(&value)),
-            transaction_id: tx,
-        }))
+            transaction_id: tx.clone(),
+        };
+        let event = pb::WatchEventsResponse {
+            r#type: pb::EventType::PointsConverted as i32,
+            program_id,
+            customer_id: customer,
+            reference: tx,
+            amount: reply.credited.clone(),
+            message: format!("{spent} PTS converted"),
+            ..Default::default()
+        };
+        let accrual = self.accrual.clone();
+        let t = tenant.clone();
+        self.once(
+            &tenant,
+            "accrual.ConvertPoints",
+            &req.idempotency_key,
+            &req,
+            move |conn| {
+                Box::pin(async move {
+                    accrual.emit(conn, &t, event).await?;
+                    Ok(reply)
+                })
+            },
+        )
+        .await
     }
 
     async fn get_program_report(
@@ -518,8 +547,18 @@ impl AccrualService for AccrualServiceHandler {
 
     async fn watch_events(
         &self,
-        _: Request<pb::WatchEventsRequest>,
+        req: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        Err(AppError::unimplemented("boomerang.accrual.v1.AccrualService/WatchEvents").into())
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cursor = boomerang_common::events::Cursor::parse(&req.from_cursor)?;
+        let filter = crate::accrual::events::Filter {
+            types: req.types,
+            program_id: req.program_id,
+            customer_id: req.customer_id,
+        };
+        let events = ReceiverStream::new(self.accrual.watch(tenant, cursor, filter))
+            .map(|e| e.map_err(Status::from));
+        Ok(Response::new(Box::pin(events)))
     }
 }

@@ -92,8 +92,11 @@ pub struct MemberRow {
     pub segment: String,
     /// Opt-in channels, JSON.
     pub opt_ins: String,
-    /// Tier index.
-    pub tier: Option<i64>,
+    /// Tier id.
+    pub tier: Option<String>,
+    /// The tier as an index into the program's tiers, of rows written before
+    /// tiers were kept by id; `tier` wins when set.
+    pub legacy_tier_index: Option<i64>,
     /// Tier review time.
     pub tier_review_at: Option<i64>,
     /// Enrolled.
@@ -106,7 +109,8 @@ fn member(r: &AnyRow) -> Result<MemberRow, sqlx::Error> {
         birthday: r.try_get("birthday")?,
         segment: r.try_get("segment")?,
         opt_ins: r.try_get("opt_ins")?,
-        tier: r.try_get("tier")?,
+        tier: r.try_get("tier_id")?,
+        legacy_tier_index: r.try_get("tier")?,
         tier_review_at: r.try_get("tier_review_at")?,
         enrolled_at: r.try_get("enrolled_at")?,
     })
@@ -146,7 +150,7 @@ pub async fn get_member(
     lock: bool,
 ) -> Result<MemberRow, AppError> {
     let sql = format!(
-        "SELECT customer_id, birthday, segment, opt_ins, tier, tier_review_at, enrolled_at FROM members \
+        "SELECT customer_id, birthday, segment, opt_ins, tier_id, tier, tier_review_at, enrolled_at FROM members \
          WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 {}",
         if lock { db.for_update() } else { "" }
     );
@@ -171,13 +175,13 @@ pub async fn save_member(
     m: &MemberRow,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE members SET birthday = $1, segment = $2, opt_ins = $3, tier = $4, tier_review_at = $5 \
+        "UPDATE members SET birthday = $1, segment = $2, opt_ins = $3, tier_id = $4, tier = NULL, tier_review_at = $5 \
          WHERE tenant_id = $6 AND program_id = $7 AND customer_id = $8",
     )
     .bind(&m.birthday)
     .bind(&m.segment)
     .bind(&m.opt_ins)
-    .bind(m.tier)
+    .bind(&m.tier)
     .bind(m.tier_review_at)
     .bind(tenant)
     .bind(program)
@@ -212,6 +216,35 @@ pub async fn qualifying(
         .fetch_one(&mut *conn)
         .await?;
     Ok(row.try_get("q")?)
+}
+
+/// What the member earned from the earn rules (base rewards) in `asset` on
+/// purchases that occurred in `[from, to)`, net of returns.
+#[allow(clippy::too_many_arguments)]
+pub async fn base_earned(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    customer: &str,
+    asset: &str,
+    from: i64,
+    to: i64,
+) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(r.amount - r.reversed), 0) AS BIGINT) AS earned FROM rewards r \
+         JOIN purchases p ON p.tenant_id = r.tenant_id AND p.program_id = r.program_id AND p.order_id = r.order_id \
+         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3 \
+         AND p.occurred_at >= $4 AND p.occurred_at < $5 AND r.asset = $6 AND r.kind = '\"base\"'",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(customer)
+    .bind(from)
+    .bind(to)
+    .bind(asset)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get("earned")?)
 }
 
 /// Whether the customer bought before (first-purchase campaigns).
