@@ -323,6 +323,68 @@ fn monthly_cap(cap: &str) -> pb::Program {
 }
 
 backend_tests! {
+    async fn flagged_purchases_are_held_until_reviewed(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let guarded = pb::Program {
+            fraud: Some(pb::FraudPolicy { max_purchases_per_hour: 2, hold_flagged: true, ..Default::default() }),
+            ..cashback("5", None)
+        };
+        s.program("g", guarded).await?;
+        s.enroll("g", "ann").await?;
+        for o in ["o-1", "o-2"] {
+            let clean = s.buy("g", o, "ann", &[("shoes", "100.00")]).await?;
+            assert!(clean.flags.is_empty() && !clean.held_for_review);
+        }
+        let third = s.buy("g", "o-3", "ann", &[("shoes", "100.00")]).await?;
+        assert_eq!(third.flags, [pb::FraudFlag::Velocity as i32]);
+        assert!(third.held_for_review);
+        assert_eq!(third.rewards[0].status, pb::RewardStatus::Held as i32);
+        assert!(s.buy("g", "o-4", "ann", &[("shoes", "100.00")]).await?.held_for_review);
+        // Held rewards are pending like the others, but the end of the return
+        // window does not release them.
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "20.00")).await?, ("0.00".into(), "20.00".into()));
+        s.clock.advance(Duration::from_micros((15 * DAY) as u64));
+        assert_eq!(s.balance_when("ann", "EUR", ("10.00", "10.00")).await?, ("10.00".into(), "10.00".into()));
+        let review = |key: &str, order: &str, decision: pb::ReviewDecision| pb::ReviewPurchaseRequest {
+            idempotency_key: key.into(), program_id: "g".into(), order_id: order.into(), decision: decision as i32, note: "checked".into(),
+        };
+        let approved = s.accrual.review_purchase(review("rv-3", "o-3", pb::ReviewDecision::Approve)).await?.into_inner();
+        assert_eq!(approved.rewards[0].status, pb::RewardStatus::Available as i32, "its window is over");
+        let rejected = s.accrual.review_purchase(review("rv-4", "o-4", pb::ReviewDecision::Reject)).await?.into_inner();
+        assert_eq!(rejected.rewards[0].status, pb::RewardStatus::Reversed as i32);
+        assert_eq!(s.balance_when("ann", "EUR", ("15.00", "0.00")).await?, ("15.00".into(), "0.00".into()));
+        // The same key replays; a second decision is refused.
+        let replay = s.accrual.review_purchase(review("rv-3", "o-3", pb::ReviewDecision::Approve)).await?.into_inner();
+        assert_eq!(replay, approved);
+        let again = s.accrual.review_purchase(review("rv-3b", "o-3", pb::ReviewDecision::Reject)).await;
+        assert_eq!(again.err().map(|e| e.code()), Some(tonic::Code::FailedPrecondition));
+        let clean = s.accrual.review_purchase(review("rv-1", "o-1", pb::ReviewDecision::Approve)).await;
+        assert_eq!(clean.err().map(|e| e.code()), Some(tonic::Code::FailedPrecondition));
+        Ok(())
+    }
+
+    async fn a_high_return_rate_flags_purchases(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let watched = pb::Program {
+            fraud: Some(pb::FraudPolicy { max_return_rate_percent: "40".into(), min_orders_for_return_rate: 2, ..Default::default() }),
+            ..cashback("5", None)
+        };
+        s.program("r", watched).await?;
+        s.enroll("r", "bob").await?;
+        s.buy("r", "b-1", "bob", &[("shoes", "50.00")]).await?;
+        s.buy("r", "b-2", "bob", &[("shoes", "50.00")]).await?;
+        let back = pb::RecordReturnRequest {
+            idempotency_key: "rb-1".into(), program_id: "r".into(), order_id: "b-1".into(), return_id: "rb-1".into(),
+            lines: vec![pb::ReturnLine { line_id: "l0".into(), quantity: 1 }], occurred_at: None,
+        };
+        s.accrual.record_return(back).await?;
+        let third = s.buy("r", "b-3", "bob", &[("shoes", "50.00")]).await?;
+        assert_eq!(third.flags, [pb::FraudFlag::ReturnRate as i32], "1 of 2 orders returned: 50% > 40%");
+        assert!(!third.held_for_review, "flag only: the program does not hold");
+        assert_eq!(amounts(&third), ["2.50"]);
+        Ok(())
+    }
+
     async fn events_tell_thresholds_tiers_and_pending_rewards(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         let tier = |id: &str, name: &str, at: &str| pb::Tier { tier_id: id.into(), name: name.into(), qualifies_at: Some(eur(at)), earn_multiplier: "1".into() };

@@ -6,6 +6,7 @@ pub mod events;
 pub mod members;
 pub mod purchases;
 pub mod relay;
+pub mod review;
 pub mod upstream;
 
 use std::sync::Arc;

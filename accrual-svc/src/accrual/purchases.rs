@@ -25,12 +25,16 @@ use super::{
 use crate::{
     domain::{
         caps,
+        fraud::{self, Flag},
         program::{Clawback, Money, Program},
         rewards::{self, Computed, Effect, Explanation, Kind, Line, Offer, Reward},
         tier,
     },
     repo::{self, PurchaseRow, RewardRow},
 };
+
+/// The review state of a purchase whose rewards are held back.
+pub(super) const HELD: &str = "held";
 
 /// Why a store gave way to a concurrent record of the same order.
 const DUPLICATE: &str = "duplicate order";
@@ -80,6 +84,8 @@ pub struct RecordedReward {
     pub reversed: i64,
     /// When available (None: preview or immediately).
     pub release_at: Option<i64>,
+    /// Held back for review.
+    pub held: bool,
 }
 
 /// A recorded (or previewed) purchase.
@@ -91,6 +97,10 @@ pub struct Recorded {
     pub rewards: Vec<RecordedReward>,
     /// What gave nothing, and why.
     pub skipped: Vec<Explanation>,
+    /// Fraud flags raised (recorded purchases only).
+    pub flags: Vec<Flag>,
+    /// Rewards held back for review.
+    pub held: bool,
 }
 
 /// A return as asked.
@@ -168,7 +178,7 @@ fn to_offer(c: &cpb::ApplicableCampaign) -> Option<Offer> {
     })
 }
 
-fn release_at(program: &Program, occurred_at: i64) -> Option<i64> {
+pub(super) fn release_at(program: &Program, occurred_at: i64) -> Option<i64> {
     (program.return_window_days > 0)
         .then(|| occurred_at + i64::from(program.return_window_days) * 86_400_000_000)
 }
@@ -303,9 +313,12 @@ impl Accrual {
                     reward,
                     reversed: 0,
                     release_at: None,
+                    held: false,
                 })
                 .collect(),
             skipped: computed.skipped,
+            flags: vec![],
+            held: false,
         })
     }
 
@@ -329,10 +342,13 @@ impl Accrual {
             )));
         }
         let rows = repo::rewards(conn, tenant.as_str(), program_id, order).await?;
+        let held = purchase.review == HELD;
         Ok(Some(Recorded {
             program_version: purchase.program_version,
-            rewards: recorded(rows),
+            rewards: recorded(rows, held),
             skipped: vec![],
+            flags: purchase.flags,
+            held,
         }))
     }
 
@@ -554,6 +570,19 @@ impl Accrual {
         // the room left now, read under the lock.
         let rooms = self.rooms(conn, tenant, p, program).await?;
         caps::apply(&mut computed, &rooms, &program_ref(&p.program_id, version));
+        let fraud = &program.fraud;
+        let since = p.occurred_at - i64::from(fraud.return_window_days) * 86_400_000_000;
+        let history = repo::fraud_history(
+            conn,
+            tenant.as_str(),
+            &p.program_id,
+            &p.customer,
+            p.occurred_at,
+            since,
+        )
+        .await?;
+        let flagged = fraud::flags(fraud, history);
+        let held = fraud.hold && !flagged.is_empty();
         let row = PurchaseRow {
             customer_id: p.customer.clone(),
             program_version: version,
@@ -561,6 +590,8 @@ impl Accrual {
             lines: p.lines.clone(),
             tier,
             occurred_at: p.occurred_at,
+            flags: flagged.iter().map(|(f, _)| *f).collect(),
+            review: if held { HELD.into() } else { String::new() },
         };
         let purchase = repo::NewPurchase {
             order_id: &p.order_id,
@@ -606,13 +637,14 @@ impl Accrual {
                 release_at: release.unwrap_or(now),
             };
             repo::insert_reward(conn, tenant.as_str(), &p.program_id, &p.order_id, &stored).await?;
-            self.credit(conn, tenant, p, version, program, &stored, release)
+            self.credit(conn, tenant, p, version, program, &stored, release, held)
                 .await?;
             out.push(RecordedReward {
                 no,
                 reward: stored.reward,
                 reversed: 0,
                 release_at: release,
+                held,
             });
         }
         if computed.eligible > 0 {
@@ -646,6 +678,22 @@ impl Accrual {
             ..event(pb::EventType::PurchaseRecorded)
         };
         self.emit(conn, tenant, recorded).await?;
+        if !flagged.is_empty() {
+            let reasons: Vec<&str> = flagged.iter().map(|(_, why)| why.as_str()).collect();
+            let flagged_event = pb::WatchEventsResponse {
+                message: format!(
+                    "{}{}",
+                    reasons.join("; "),
+                    if held {
+                        "; rewards held for review"
+                    } else {
+                        ""
+                    }
+                ),
+                ..event(pb::EventType::PurchaseFlagged)
+            };
+            self.emit(conn, tenant, flagged_event).await?;
+        }
         for r in out.iter().filter(|r| r.release_at.is_some()) {
             let pending = pb::WatchEventsResponse {
                 amount: Some(wire(&Money {
@@ -663,6 +711,8 @@ impl Accrual {
             program_version: version,
             rewards: out,
             skipped: computed.skipped,
+            flags: row.flags,
+            held,
         })
     }
 
@@ -676,6 +726,7 @@ impl Accrual {
         program: &Program,
         r: &RewardRow,
         release: Option<i64>,
+        held: bool,
     ) -> Result<(), AppError> {
         let reward = &r.reward;
         let expires_at = match (reward.kind, reward.valid_days) {
@@ -717,6 +768,8 @@ impl Accrual {
             }),
             tax_treatment: wpb::TaxTreatment::Discount as i32,
             description: format!("reward for order {}", p.order_id),
+            // Held for review: pending until ReviewPurchase approves it.
+            hold_release: held,
             ..Default::default()
         };
         if r.reservation_id.is_empty() {
@@ -852,7 +905,7 @@ impl Accrual {
                 )));
             }
             return Ok(Returned {
-                rewards: recorded(rows),
+                rewards: recorded(rows, purchase.review == HELD),
                 reversed: BTreeMap::new(),
                 explanations: vec![],
             });
@@ -921,22 +974,6 @@ impl Accrual {
                 result: Some((now_earned, row.reward.asset.clone())),
                 ..Explanation::default()
             });
-            let reverse = wpb::ReverseRequest {
-                customer_id: purchase.customer_id.clone(),
-                source_reference: credit_reference(&r.program_id, &r.order_id, row.no),
-                amount: Some(wire(&Money {
-                    minor: diff,
-                    asset: row.reward.asset.clone(),
-                })),
-                clawback_policy: clawback(program.clawback),
-                source: Some(wpb::Source {
-                    kind: "return".into(),
-                    reference: r.return_id.clone(),
-                    rule_version: pref.clone(),
-                    inputs: String::new(),
-                }),
-                ..Default::default()
-            };
             let k = key(
                 t,
                 &[
@@ -947,23 +984,17 @@ impl Accrual {
                     &row.no.to_string(),
                 ],
             );
-            // Campaign budget comes back for what the wallet actually took back.
-            let release = (!row.reservation_id.is_empty()).then(|| cpb::ReleaseBudgetRequest {
-                reservation_id: row.reservation_id.clone(),
-                amount: Some(wire(&Money {
-                    minor: diff,
-                    asset: row.reward.asset.clone(),
-                })),
-                ..Default::default()
-            });
-            outbox::enqueue_raw(
-                conn,
-                tenant,
-                REVERSE,
-                &k,
-                &relay::pack(&reverse, release.as_ref()),
-            )
-            .await?;
+            let why = ("return", r.return_id.as_str(), pref.as_str());
+            let message = take_back(
+                &r.program_id,
+                &r.order_id,
+                &purchase.customer_id,
+                row,
+                diff,
+                program.clawback,
+                why,
+            );
+            outbox::enqueue_raw(conn, tenant, REVERSE, &k, &message).await?;
             repo::add_reversed(conn, t, &r.program_id, &r.order_id, row.no, diff).await?;
             *reversed.entry(row.reward.asset.clone()).or_default() += diff;
         }
@@ -1008,7 +1039,7 @@ impl Accrual {
         self.emit(conn, tenant, returned).await?;
         let rows = repo::rewards(conn, t, &r.program_id, &r.order_id).await?;
         Ok(Returned {
-            rewards: recorded(rows),
+            rewards: recorded(rows, purchase.review == HELD),
             reversed,
             explanations,
         })
@@ -1141,13 +1172,52 @@ impl Handler for TierReviews {
     }
 }
 
+/// The outbox message that takes `amount` of reward `row` back through the
+/// wallet under `policy`, then gives its campaign budget back for what the
+/// wallet actually took. `why` is (source kind, reference, rule version).
+pub(super) fn take_back(
+    program_id: &str,
+    order: &str,
+    customer: &str,
+    row: &RewardRow,
+    amount: i64,
+    policy: Clawback,
+    why: (&str, &str, &str),
+) -> Vec<u8> {
+    let money = || {
+        Some(wire(&Money {
+            minor: amount,
+            asset: row.reward.asset.clone(),
+        }))
+    };
+    let reverse = wpb::ReverseRequest {
+        customer_id: customer.into(),
+        source_reference: credit_reference(program_id, order, row.no),
+        amount: money(),
+        clawback_policy: clawback(policy),
+        source: Some(wpb::Source {
+            kind: why.0.into(),
+            reference: why.1.into(),
+            rule_version: why.2.into(),
+            inputs: String::new(),
+        }),
+        ..Default::default()
+    };
+    let release = (!row.reservation_id.is_empty()).then(|| cpb::ReleaseBudgetRequest {
+        reservation_id: row.reservation_id.clone(),
+        amount: money(),
+        ..Default::default()
+    });
+    relay::pack(&reverse, release.as_ref())
+}
+
 /// The wallet source reference of a reward: program, order and reward number,
 /// so orders of two programs never touch each other's credits.
-fn credit_reference(program: &str, order: &str, no: i64) -> String {
+pub(super) fn credit_reference(program: &str, order: &str, no: i64) -> String {
     format!("{program}:{order}#{no}")
 }
 
-fn subtract(
+pub(super) fn subtract(
     lines: &[Line],
     kept: &mut [u32],
     returned: &BTreeMap<String, u32>,
@@ -1164,13 +1234,14 @@ fn subtract(
     Ok(())
 }
 
-fn recorded(rows: Vec<RewardRow>) -> Vec<RecordedReward> {
+pub(super) fn recorded(rows: Vec<RewardRow>, held: bool) -> Vec<RecordedReward> {
     rows.into_iter()
         .map(|r| RecordedReward {
             no: r.no,
             reward: r.reward,
             reversed: r.reversed,
             release_at: Some(r.release_at),
+            held,
         })
         .collect()
 }

@@ -16,11 +16,19 @@ use super::{
     Accrual,
     members::CREDIT,
     purchases::{CONFIRM, REFERRAL_PURCHASE, REFERRAL_RETURN, REVERSE},
+    review::RELEASE,
     upstream::call,
 };
 
 /// Every topic the relay delivers.
-pub const TOPICS: [&str; 5] = [CREDIT, REVERSE, CONFIRM, REFERRAL_PURCHASE, REFERRAL_RETURN];
+pub const TOPICS: [&str; 6] = [
+    CREDIT,
+    REVERSE,
+    CONFIRM,
+    REFERRAL_PURCHASE,
+    REFERRAL_RETURN,
+    RELEASE,
+];
 
 /// A step and the one that follows it, in one payload.
 pub fn pack(first: &impl Message, then: Option<&impl Message>) -> Vec<u8> {
@@ -128,6 +136,21 @@ impl Handler for Relay {
                 {
                     Ok(_) => Ok(()),
                     Err(s) => given_up(self.topic, job, s, &[]),
+                }
+            }
+            RELEASE => {
+                let mut m = wpb::ReleaseCreditRequest::decode(job.payload.as_slice())?;
+                m.idempotency_key = key;
+                match upstream
+                    .wallet
+                    .clone()
+                    .release_credit(call(&job.tenant, m)?)
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    // Already released: nothing left to do. Not found yet (the
+                    // credit is still on its way) is retried.
+                    Err(s) => given_up(self.topic, job, s, &[Code::FailedPrecondition]),
                 }
             }
             CONFIRM => {

@@ -2,6 +2,7 @@
 //! explanation lines, tiers. No I/O; the same code serves preview, record and
 //! the recomputation after a return.
 pub mod caps;
+pub mod fraud;
 pub mod program;
 pub mod rewards;
 pub mod tier;

@@ -174,4 +174,7 @@ pub struct Program {
     pub clawback: Clawback,
     /// Tiers.
     pub tiers: TierPolicy,
+    /// Fraud signals and hold-back.
+    #[serde(default)]
+    pub fraud: super::fraud::FraudPolicy,
 }

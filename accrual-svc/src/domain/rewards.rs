@@ -489,6 +489,7 @@ mod tests {
             conversion: None,
             clawback: Clawback::WithinBalance,
             tiers: TierPolicy::default(),
+            fraud: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use crate::{
     accrual::{MemberView, PurchaseInput, RecordedReward, members::wire},
     domain::{
+        fraud::{Flag, FraudPolicy},
         program::{
             Basis, Clawback, Conversion, EarnRule, Money, Period, PeriodCap, Program, Rounding,
             Threshold, Tier, TierPolicy,
@@ -330,6 +331,24 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
                 }
             },
         });
+    let fraud = p
+        .fraud
+        .as_ref()
+        .map_or_else(FraudPolicy::default, |f| FraudPolicy {
+            max_per_hour: f.max_purchases_per_hour.min(10_000),
+            max_return_rate: Some(f.max_return_rate_percent.clone())
+                .filter(|r| !r.is_empty())
+                .map(|r| rate(&mut v, "program.fraud.max_return_rate_percent", &r, 100)),
+            return_window_days: match f.return_rate_window_days {
+                0 => 90,
+                d => d.min(3_660),
+            },
+            min_orders: match f.min_orders_for_return_rate {
+                0 => 5,
+                n => n.min(10_000),
+            },
+            hold: f.hold_flagged,
+        });
     let mut ids = std::collections::BTreeSet::new();
     for (i, t) in tiers.tiers.iter().enumerate() {
         if !ids.insert(t.id.clone()) {
@@ -367,6 +386,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             conversion,
             clawback,
             tiers,
+            fraud,
         },
     ))
 }
@@ -489,6 +509,13 @@ pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb:
             nudge_percent: p.tiers.nudge_percent,
         }),
         published_at: Some(to_timestamp(published_at)),
+        fraud: Some(pb::FraudPolicy {
+            max_purchases_per_hour: p.fraud.max_per_hour,
+            max_return_rate_percent: p.fraud.max_return_rate.clone().unwrap_or_default(),
+            return_rate_window_days: p.fraud.return_window_days,
+            min_orders_for_return_rate: p.fraud.min_orders,
+            hold_flagged: p.fraud.hold,
+        }),
     }
 }
 
@@ -601,6 +628,14 @@ pub fn to_explanation(e: &Explanation) -> pc::Explanation {
     }
 }
 
+/// A fraud flag on the wire.
+pub fn fraud_flag(f: Flag) -> pb::FraudFlag {
+    match f {
+        Flag::Velocity => pb::FraudFlag::Velocity,
+        Flag::ReturnRate => pb::FraudFlag::ReturnRate,
+    }
+}
+
 /// A reward on the wire; `now` decides pending or available.
 pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb::Reward {
     let status = if preview {
@@ -609,6 +644,8 @@ pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb
         pb::RewardStatus::Reversed
     } else if r.reversed > 0 {
         pb::RewardStatus::PartlyReversed
+    } else if r.held {
+        pb::RewardStatus::Held
     } else if r.release_at.is_some_and(|t| t > now) {
         pb::RewardStatus::Pending
     } else {

@@ -331,12 +331,70 @@ impl AccrualService for AccrualServiceHandler {
                 .map(|r| convert::to_reward(&order, r, false, clock.now()))
                 .collect(),
             skipped: done.skipped.iter().map(convert::to_explanation).collect(),
+            flags: done
+                .flags
+                .iter()
+                .map(|f| convert::fraud_flag(*f) as i32)
+                .collect(),
+            held_for_review: done.held,
         };
-        Ok(Response::new(
-            self.accrual
-                .record(&tenant, input, &key, &req, render)
-                .await?,
-        ))
+        let recorded = self
+            .accrual
+            .record(&tenant, input, &key, &req, render)
+            .await?;
+        self.accrual.committed();
+        Ok(Response::new(recorded))
+    }
+
+    async fn review_purchase(
+        &self,
+        req: Request<pb::ReviewPurchaseRequest>,
+    ) -> Result<Response<pb::ReviewPurchaseResponse>, Status> {
+        use crate::accrual::review::Decision;
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let order_id = convert::id(&mut v, "order_id", &req.order_id);
+        let decision = match pb::ReviewDecision::try_from(req.decision) {
+            Ok(pb::ReviewDecision::Approve) => Some(Decision::Approve),
+            Ok(pb::ReviewDecision::Reject) => Some(Decision::Reject),
+            _ => {
+                v.add("decision", "APPROVE or REJECT");
+                None
+            }
+        };
+        if req.note.chars().count() > 256 {
+            v.add("note", "at most 256 characters");
+        }
+        v.check()?;
+        let Some(decision) = decision else {
+            return Err(AppError::invalid("decision", "APPROVE or REJECT").into());
+        };
+        let (accrual, t, note) = (self.accrual.clone(), tenant.clone(), req.note.clone());
+        let clock = self.accrual.clock().clone();
+        let wire_decision = req.decision;
+        self.once(
+            &tenant,
+            "accrual.ReviewPurchase",
+            &req.idempotency_key,
+            &req,
+            move |conn| {
+                Box::pin(async move {
+                    let rewards = accrual
+                        .review(conn, &t, &program_id, &order_id, decision, &note)
+                        .await?;
+                    Ok(pb::ReviewPurchaseResponse {
+                        decision: wire_decision,
+                        rewards: rewards
+                            .iter()
+                            .map(|r| convert::to_reward(&order_id, r, false, clock.now()))
+                            .collect(),
+                    })
+                })
+            },
+        )
+        .await
     }
 
     async fn record_return(

@@ -6,6 +6,7 @@ use boomerang_common::{
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{
+    fraud::{Flag, History},
     program::Program,
     rewards::{Line, Reward},
 };
@@ -278,6 +279,10 @@ pub struct PurchaseRow {
     pub tier: Option<(String, String)>,
     /// When.
     pub occurred_at: i64,
+    /// Fraud flags raised.
+    pub flags: Vec<Flag>,
+    /// Review state: "" (none), "held", "approved", "rejected".
+    pub review: String,
 }
 
 /// What a purchase stores.
@@ -300,7 +305,8 @@ pub async fn insert_purchase(
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO purchases (tenant_id, program_id, order_id, customer_id, program_version, request_hash, lines, \
-         eligible, tier, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         eligible, tier, occurred_at, recorded_at, flags, review) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(tenant)
     .bind(program)
@@ -313,6 +319,8 @@ pub async fn insert_purchase(
     .bind(json(&p.row.tier)?)
     .bind(p.row.occurred_at)
     .bind(now)
+    .bind(json(&p.row.flags)?)
+    .bind(&p.row.review)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -327,7 +335,7 @@ pub async fn get_purchase(
     order: &str,
 ) -> Result<Option<PurchaseRow>, AppError> {
     let sql = format!(
-        "SELECT customer_id, program_version, request_hash, lines, tier, occurred_at FROM purchases \
+        "SELECT customer_id, program_version, request_hash, lines, tier, occurred_at, flags, review FROM purchases \
          WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3 {}",
         db.for_update()
     );
@@ -347,7 +355,62 @@ pub async fn get_purchase(
         lines: parse(&r.try_get::<String, _>("lines")?)?,
         tier: parse(&r.try_get::<String, _>("tier")?)?,
         occurred_at: r.try_get("occurred_at")?,
+        flags: parse(&r.try_get::<String, _>("flags")?)?,
+        review: r.try_get("review")?,
     }))
+}
+
+/// Sets a purchase's review state.
+pub async fn set_review(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+    review: &str,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE purchases SET review = $1 WHERE tenant_id = $2 AND program_id = $3 AND order_id = $4")
+        .bind(review)
+        .bind(tenant)
+        .bind(program)
+        .bind(order)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The member's history for fraud checks of a purchase at `at`: purchases in
+/// the hour before it, and orders and returned orders since `since`.
+pub async fn fraud_history(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    customer: &str,
+    at: i64,
+    since: i64,
+) -> Result<History, AppError> {
+    let hour = 3_600_000_000;
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN p.occurred_at > $4 AND p.occurred_at <= $5 THEN 1 ELSE 0 END), 0) AS BIGINT) AS last_hour, \
+         CAST(COALESCE(SUM(CASE WHEN p.occurred_at >= $6 AND p.occurred_at <= $5 THEN 1 ELSE 0 END), 0) AS BIGINT) AS orders, \
+         CAST(COALESCE(SUM(CASE WHEN p.occurred_at >= $6 AND p.occurred_at <= $5 AND EXISTS (SELECT 1 FROM returns r WHERE r.tenant_id = p.tenant_id \
+           AND r.program_id = p.program_id AND r.order_id = p.order_id) THEN 1 ELSE 0 END), 0) AS BIGINT) AS returned \
+         FROM purchases p WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3 \
+         AND p.occurred_at >= $7",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(customer)
+    .bind(at - hour)
+    .bind(at)
+    .bind(since)
+    .bind((at - hour).min(since))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(History {
+        last_hour: row.try_get("last_hour")?,
+        orders: row.try_get("orders")?,
+        returned: row.try_get("returned")?,
+    })
 }
 
 /// Updates a purchase's eligible amount after a return.

@@ -62,6 +62,19 @@ pub struct Credit {
     pub tax: TaxTreatment,
     /// Statement text.
     pub description: String,
+    /// Pending with no release time until released explicitly (held for review).
+    pub hold_release: bool,
+}
+
+/// Schedule the release of held credits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseHeld {
+    /// The customer.
+    pub customer: String,
+    /// The held credits' source reference.
+    pub source_ref: String,
+    /// When; `None`: now.
+    pub release_at: Option<i64>,
 }
 
 /// Which credits a reversal targets.

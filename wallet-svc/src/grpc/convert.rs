@@ -14,8 +14,8 @@ use crate::{
     domain::{
         AccountKind, AccountRef, Layer, Posting,
         command::{
-            Authorize, Capture, Credit, Destination, Leg, PostTransaction, Reverse, ReverseTarget,
-            Source, TaxTreatment, Transfer,
+            Authorize, Capture, Credit, Destination, Leg, PostTransaction, ReleaseHeld, Reverse,
+            ReverseTarget, Source, TaxTreatment, Transfer,
         },
         hold::HoldStatus,
         lot::Take,
@@ -230,6 +230,24 @@ impl TryFrom<&pb::CreditRequest> for Credit {
             labels,
             tax,
             description,
+            hold_release: r.hold_release,
+        })
+    }
+}
+
+impl TryFrom<&pb::ReleaseCreditRequest> for ReleaseHeld {
+    type Error = AppError;
+
+    fn try_from(r: &pb::ReleaseCreditRequest) -> Result<Self, AppError> {
+        let mut v = Violations::new();
+        let customer = id(&mut v, "customer_id", &r.customer_id);
+        let source_ref = id(&mut v, "source_reference", &r.source_reference);
+        let release_at = instant(&mut v, "release_at", r.release_at.as_ref());
+        v.check()?;
+        Ok(Self {
+            customer,
+            source_ref,
+            release_at,
         })
     }
 }

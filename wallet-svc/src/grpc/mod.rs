@@ -9,7 +9,7 @@ use boomerang_common::{
     idempotency::{self, IdempotencyKey},
     stream::BoxStream,
     tenant::{TenantId, tenant_of},
-    time::micros,
+    time::{micros, to_timestamp},
 };
 use boomerang_proto::wallet::v1::{self as pb, wallet_service_server::WalletService};
 use futures::{StreamExt as _, future::BoxFuture};
@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{
-        command::{Capture, Credit, PostTransaction, Reverse, Transfer},
+        command::{Capture, Credit, PostTransaction, ReleaseHeld, Reverse, Transfer},
         hold::HoldStatus,
     },
     ledger::{Ledger, Page, WatchFilter},
@@ -115,6 +115,32 @@ impl WalletService for WalletServiceHandler {
             &req,
             move |conn: &mut Conn| -> BoxFuture<'_, _> {
                 Box::pin(async move { ledger.reverse(conn, &t, cmd).await.map(Into::into) })
+            },
+        )
+        .await
+    }
+
+    async fn release_credit(
+        &self,
+        req: Request<pb::ReleaseCreditRequest>,
+    ) -> Result<Response<pb::ReleaseCreditResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cmd = ReleaseHeld::try_from(&req)?;
+        let (ledger, t) = (self.ledger.clone(), tenant.clone());
+        self.once(
+            &tenant,
+            "wallet.ReleaseCredit",
+            &req.idempotency_key,
+            &req,
+            move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let (ids, at) = ledger.release_held(conn, &t, cmd).await?;
+                    Ok(pb::ReleaseCreditResponse {
+                        credit_ids: ids.into_iter().map(crate::ledger::credit_ref).collect(),
+                        release_at: Some(to_timestamp(at)),
+                    })
+                })
             },
         )
         .await

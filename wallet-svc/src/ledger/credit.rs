@@ -7,7 +7,7 @@ use super::{Ledger, Posted, credit_ref};
 use crate::{
     domain::{
         AccountRef, Layer, LedgerError, Posting,
-        command::{Credit, Reverse, ReverseTarget, Source},
+        command::{Credit, ReleaseHeld, Reverse, ReverseTarget, Source},
         lot::Take,
         reversal::{self, ClawbackPolicy},
     },
@@ -68,7 +68,9 @@ impl Ledger {
         let amount = cmd.amount.minor();
         j.lock(conn, vec![(cmd.customer.clone(), asset.clone())])
             .await?;
-        let pending = cmd.release_at.is_some_and(|t| t > now);
+        // Held credits stay pending with no release time until ReleaseCredit.
+        let scheduled = cmd.release_at.filter(|t| *t > now && !cmd.hold_release);
+        let pending = cmd.hold_release || scheduled.is_some();
         let layer = if pending {
             Layer::Pending
         } else {
@@ -101,7 +103,7 @@ impl Ledger {
                 transaction_id: posted.id,
                 amount,
                 pending,
-                release_at: cmd.release_at.filter(|_| pending),
+                release_at: scheduled,
                 expires_at: cmd.expires_at,
                 source: &cmd.source,
                 labels,
@@ -111,9 +113,9 @@ impl Ledger {
         )
         .await?;
         let key = credit_ref(credit_id);
-        if let Some(release_at) = cmd.release_at.filter(|_| pending) {
+        if let Some(release_at) = scheduled {
             jobs::schedule(conn, tenant, SETTLE, &key, release_at, b"").await?;
-        } else {
+        } else if !pending {
             let arriving = [Take {
                 id: credit_id,
                 amount,
@@ -140,9 +142,59 @@ impl Ledger {
             credit_id,
             transaction: posted,
             layer,
-            release_at: cmd.release_at.filter(|_| pending),
+            release_at: scheduled,
             expires: cmd.expires_at.is_some(),
         })
+    }
+
+    /// Schedules the release of a customer's held credits with a source
+    /// reference (rewards of a purchase approved after review). Returns the
+    /// credits scheduled and when; a credit already scheduled or settled is
+    /// FAILED_PRECONDITION, none at all NOT_FOUND.
+    pub async fn release_held(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        cmd: ReleaseHeld,
+    ) -> Result<(Vec<i64>, i64), AppError> {
+        let now = self.clock().now();
+        let at = cmd.release_at.map_or(now, |t| t.max(now));
+        let assets =
+            credits::assets_by_source(conn, tenant.as_str(), &cmd.customer, &cmd.source_ref)
+                .await?;
+        if assets.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "no credit of customer {} has source reference {}",
+                cmd.customer, cmd.source_ref
+            )));
+        }
+        let mut j = self.journal(tenant);
+        j.lock(
+            conn,
+            assets
+                .iter()
+                .map(|a| (cmd.customer.clone(), a.clone()))
+                .collect(),
+        )
+        .await?;
+        let mut released = Vec::new();
+        for asset in &assets {
+            let account = j.customer(&cmd.customer, asset)?;
+            for c in credits::by_source(conn, account.id, &cmd.source_ref).await? {
+                if c.status == "pending" && c.release_at.is_none() {
+                    credits::schedule_release(conn, c.id, at).await?;
+                    jobs::schedule(conn, tenant, SETTLE, &credit_ref(c.id), at, b"").await?;
+                    released.push(c.id);
+                }
+            }
+        }
+        if released.is_empty() {
+            return Err(AppError::Precondition(format!(
+                "no held credit of customer {} has source reference {}: already released",
+                cmd.customer, cmd.source_ref
+            )));
+        }
+        Ok((released, at))
     }
 
     /// Schedules a lot's expiry and the warning before it.

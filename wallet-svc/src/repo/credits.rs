@@ -152,6 +152,17 @@ pub async fn by_source(
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
+/// Sets the release time of a held credit (held with no release time: set
+/// once, guarded by `release_at IS NULL`). Scheduling metadata, not history.
+pub async fn schedule_release(conn: &mut Conn, id: i64, at: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE credits SET release_at = $1 WHERE id = $2 AND release_at IS NULL")
+        .bind(at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Spendable lots of an account: soonest-expiring first, then those that never expire.
 pub async fn spendable(conn: &mut Conn, account_id: i64) -> Result<Vec<Lot>, AppError> {
     let rows = sqlx::query(
