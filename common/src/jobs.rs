@@ -43,6 +43,20 @@ pub struct Job {
     pub traceparent: Option<String>,
 }
 
+/// A handler's answer meaning "not yet": the job waits for another effect
+/// (e.g. a reversal for a credit still on its way). It is retried with the
+/// usual backoff but never given up on, whatever `max_attempts` says.
+#[derive(Debug)]
+pub struct NotYet(pub String);
+
+impl std::fmt::Display for NotYet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not yet: {}", self.0)
+    }
+}
+
+impl std::error::Error for NotYet {}
+
 /// Runs jobs of one queue. The effect must be idempotent on `job.dedupe_key`.
 pub trait Handler: Send + Sync + 'static {
     /// Does the work; an error schedules a retry with backoff.
@@ -318,7 +332,8 @@ impl<H: Handler> Runner<H> {
 
     async fn mark_failed(&self, job: &Job, err: &anyhow::Error) -> sqlx::Result<()> {
         let now = self.clock.now();
-        let give_up = job.attempts >= i64::from(self.cfg.max_attempts);
+        let waiting = err.downcast_ref::<NotYet>().is_some();
+        let give_up = !waiting && job.attempts >= i64::from(self.cfg.max_attempts);
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "UPDATE jobs SET locked_until = NULL, run_at = $1, last_error = $2, failed_at = $3 \

@@ -202,6 +202,38 @@ backend_tests! {
         Ok(())
     }
 
+    async fn a_job_waiting_for_another_effect_is_never_given_up(backend) -> anyhow::Result<()> {
+        let (db, _t) = fresh(backend, "waiting").await?;
+        let mut tx = db.begin().await?;
+        jobs::schedule(&mut tx, &tenant(), "test.wait", "w-1", 0, b"").await?;
+        jobs::schedule(&mut tx, &tenant(), "test.wait", "fail-1", 0, b"").await?;
+        tx.commit().await?;
+        struct Waits;
+        impl Handler for Waits {
+            async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+                if job.dedupe_key.starts_with("w-") {
+                    Err(jobs::NotYet("the credit is on its way".into()).into())
+                } else {
+                    anyhow::bail!("refused")
+                }
+            }
+        }
+        let cfg = RunnerConfig { max_attempts: 2, backoff_base_ms: 1, backoff_max_ms: 1, ..fast(30_000) };
+        let runner = Runner::new(db.clone(), "test.wait", Waits, cfg);
+        for _ in 0..5 {
+            runner.run_once().await?;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rows = db.pool().fetch_all("SELECT dedupe_key, attempts, failed_at FROM jobs ORDER BY dedupe_key").await?;
+        let state: Vec<(String, i64, bool)> = rows.iter().map(|r| {
+            Ok::<_, sqlx::Error>((r.try_get("dedupe_key")?, r.try_get("attempts")?, r.try_get::<Option<i64>, _>("failed_at")?.is_some()))
+        }).collect::<Result<_, _>>()?;
+        assert_eq!(state[0], ("fail-1".to_owned(), 2, true), "an error gives up after max_attempts");
+        assert_eq!((state[1].0.as_str(), state[1].2), ("w-1", false), "NotYet is retried past max_attempts");
+        assert!(state[1].1 > 2, "{state:?}");
+        Ok(())
+    }
+
     async fn idempotency_replays_same_payload_and_refuses_another(backend) -> anyhow::Result<()> {
         let (db, _t) = fresh(backend, "idem").await?;
         let receiver = Receiver::new(db).await?;

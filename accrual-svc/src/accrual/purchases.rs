@@ -1199,7 +1199,12 @@ pub(super) fn take_back(
             kind: why.0.into(),
             reference: why.1.into(),
             rule_version: why.2.into(),
-            inputs: String::new(),
+            inputs: relay::RewardRef {
+                program: program_id.into(),
+                order: order.into(),
+                no: row.no,
+            }
+            .to_json(),
         }),
         ..Default::default()
     };

@@ -3,7 +3,7 @@
 //! given back), each call with a key derived from its job's deterministic key,
 //! so a redelivery after a crash has no second effect.
 use boomerang_common::{
-    jobs::{Handler, Job},
+    jobs::{Handler, Job, NotYet},
     money::{Amount, Asset},
 };
 use boomerang_proto::{
@@ -13,12 +13,13 @@ use prost::Message;
 use tonic::Code;
 
 use super::{
-    Accrual,
+    Accrual, key,
     members::CREDIT,
     purchases::{CONFIRM, REFERRAL_PURCHASE, REFERRAL_RETURN, REVERSE},
     review::RELEASE,
     upstream::call,
 };
+use crate::repo;
 
 /// Every topic the relay delivers.
 pub const TOPICS: [&str; 6] = [
@@ -49,6 +50,36 @@ fn unpack<A: Message + Default, B: Message + Default>(
         Some(B::decode_length_delimited(&mut payload)?)
     };
     Ok((first, then))
+}
+
+/// The reward a reversal or a release is about, carried with it (in the
+/// reversal's `source.inputs`, after the release in its payload) so that a
+/// NOT_FOUND from the wallet can be told apart: its credit still on its way
+/// (wait, however long) or never made (nothing to do).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RewardRef {
+    /// Program.
+    pub program: String,
+    /// Order.
+    pub order: String,
+    /// Reward number.
+    pub no: i64,
+}
+
+impl RewardRef {
+    /// As JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The keys of the jobs that credit it: directly, or after its budget is confirmed.
+    fn credit_jobs(&self, tenant: &str) -> [String; 2] {
+        let no = self.no.to_string();
+        [
+            key(tenant, &[&self.program, &self.order, &no]),
+            key(tenant, &[&self.program, &self.order, "confirm", &no]),
+        ]
+    }
 }
 
 fn minor(m: Option<&pc::Money>) -> i64 {
@@ -103,6 +134,32 @@ fn given_up(topic: &str, job: &Job, s: tonic::Status, final_codes: &[Code]) -> a
     }
 }
 
+impl Relay {
+    /// The wallet has no credit for `reward`: wait while its credit job is not
+    /// done (`NotYet`, never given up on); once done, the credit was refused for
+    /// good (a lapsed campaign budget) and there is nothing to take back or release.
+    async fn without_credit(
+        &self,
+        job: &Job,
+        reward: Option<RewardRef>,
+        s: tonic::Status,
+    ) -> anyhow::Result<()> {
+        let Some(reward) = reward else {
+            return given_up(self.topic, job, s, &[]);
+        };
+        let keys = reward.credit_jobs(&job.tenant);
+        if repo::jobs_pending(self.accrual.db(), &job.tenant, &[CREDIT, CONFIRM], &keys).await? {
+            return Err(NotYet(format!("the credit of {reward:?} is not delivered yet")).into());
+        }
+        tracing::warn!(
+            topic = self.topic,
+            ?reward,
+            "the reward was never credited: nothing to do"
+        );
+        Ok(())
+    }
+}
+
 impl Handler for Relay {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         let upstream = self.accrual.upstream();
@@ -139,7 +196,8 @@ impl Handler for Relay {
                 }
             }
             RELEASE => {
-                let mut m = wpb::ReleaseCreditRequest::decode(job.payload.as_slice())?;
+                let (mut m, reward) =
+                    unpack::<wpb::ReleaseCreditRequest, wpb::Source>(&job.payload)?;
                 m.idempotency_key = key;
                 match upstream
                     .wallet
@@ -148,8 +206,11 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    // Already released: nothing left to do. Not found yet (the
-                    // credit is still on its way) is retried.
+                    Err(s) if s.code() == Code::NotFound => {
+                        let reward = reward.and_then(|r| serde_json::from_str(&r.inputs).ok());
+                        self.without_credit(job, reward, s).await
+                    }
+                    // Already released: nothing left to do.
                     Err(s) => given_up(self.topic, job, s, &[Code::FailedPrecondition]),
                 }
             }
@@ -186,6 +247,10 @@ impl Handler for Relay {
                 let (mut reverse, release) =
                     unpack::<wpb::ReverseRequest, cpb::ReleaseBudgetRequest>(&job.payload)?;
                 reverse.idempotency_key = key.clone();
+                let reward = reverse
+                    .source
+                    .as_ref()
+                    .and_then(|s| serde_json::from_str::<RewardRef>(&s.inputs).ok());
                 let done = match upstream
                     .wallet
                     .clone()
@@ -193,6 +258,9 @@ impl Handler for Relay {
                     .await
                 {
                     Ok(done) => done.into_inner(),
+                    Err(s) if s.code() == Code::NotFound => {
+                        return self.without_credit(job, reward, s).await;
+                    }
                     Err(s) => return given_up(self.topic, job, s, &[]),
                 };
                 let taken =

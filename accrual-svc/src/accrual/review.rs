@@ -11,6 +11,7 @@ use super::{
     members::wire,
     program_ref,
     purchases::{HELD, REFERRAL_RETURN, REVERSE, credit_reference, recorded, subtract, take_back},
+    relay::{self, RewardRef},
 };
 use crate::{
     domain::{program::Money, rewards},
@@ -69,7 +70,18 @@ impl Accrual {
                         ..Default::default()
                     };
                     let k = key(t, &[program_id, order, "release", &row.no.to_string()]);
-                    outbox::enqueue(conn, tenant, RELEASE, &k, &release).await?;
+                    let reward = wpb::Source {
+                        kind: "reward".into(),
+                        inputs: RewardRef {
+                            program: program_id.into(),
+                            order: order.into(),
+                            no: row.no,
+                        }
+                        .to_json(),
+                        ..Default::default()
+                    };
+                    let message = relay::pack(&release, Some(&reward));
+                    outbox::enqueue_raw(conn, tenant, RELEASE, &k, &message).await?;
                 }
                 "approved"
             }

@@ -360,6 +360,28 @@ pub async fn get_purchase(
     }))
 }
 
+/// Whether a job of `queues` with one of `keys` is not done yet (due, retrying
+/// or given up on, awaiting an operator).
+pub async fn jobs_pending(
+    db: &Db,
+    tenant: &str,
+    queues: &[&str; 2],
+    keys: &[String; 2],
+) -> Result<bool, AppError> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM jobs WHERE tenant_id = $1 AND queue IN ($2, $3) \
+         AND dedupe_key IN ($4, $5) AND done_at IS NULL LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(queues[0])
+    .bind(queues[1])
+    .bind(&keys[0])
+    .bind(&keys[1])
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Sets a purchase's review state.
 pub async fn set_review(
     conn: &mut Conn,
