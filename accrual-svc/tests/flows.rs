@@ -515,6 +515,26 @@ backend_tests! {
         // Past the return window the reward is available.
         s.clock.advance(Duration::from_micros((15 * DAY) as u64));
         assert_eq!(s.balance_when("ann", "EUR", ("5.00", "0.00")).await?, ("5.00".into(), "0.00".into()));
+        assert_eq!(s.balance_when("bob", "EUR", ("10.00", "0.00")).await?, ("10.00".into(), "0.00".into()));
+        // bob spends 4.00 of his: the report reads what became of the program's credits.
+        let spend = wpb::PostTransactionRequest {
+            idempotency_key: "spend".into(),
+            postings: vec![
+                wpb::Posting { account: Some(wpb::AccountRef { kind: wpb::AccountKind::Customer as i32, id: "bob".into() }), layer: wpb::Layer::Available as i32, amount: Some(eur("-4.00")) },
+                wpb::Posting { account: Some(wpb::AccountRef { kind: wpb::AccountKind::Redemption as i32, id: "shop".into() }), layer: wpb::Layer::Available as i32, amount: Some(eur("4.00")) },
+            ],
+            source: Some(wpb::Source { kind: "checkout".into(), reference: "c-1".into(), rule_version: "-".into(), inputs: String::new() }),
+            description: "checkout".into(),
+        };
+        s.wallet.post_transaction(spend).await?;
+        let report = s.accrual.get_program_report(pb::GetProgramReportRequest { program_id: "cb".into(), from: None, to: None }).await?.into_inner();
+        let eur_totals = report.totals.iter().find(|t| t.asset == "EUR").cloned().unwrap_or_default();
+        let amount = |m: Option<Money>| m.map(|m| m.amount).unwrap_or_default();
+        assert_eq!(
+            (amount(eur_totals.available), amount(eur_totals.redeemed), amount(eur_totals.liability), eur_totals.redemption_rate.as_str()),
+            ("11.00".into(), "4.00".into(), "11.00".into(), "26.6667")
+        );
+        assert_eq!(report.average_order_value.map(|m| m.amount), Some("100.00".into()), "200.01 / 2, rounded down");
         Ok(())
     }
 

@@ -21,8 +21,6 @@ use crate::{
 
 /// How often a watcher looks for events committed by other replicas.
 const POLL: Duration = Duration::from_millis(250);
-/// Events read per query.
-const PAGE: i64 = 256;
 
 /// A position in the log; `Cursor::default()` is its start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,6 +30,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// At `(commit_order, seq)`.
+    pub fn new(commit_order: i64, seq: i64) -> Self {
+        Self { commit_order, seq }
+    }
+
+    /// `(commit_order, seq)`.
+    pub fn parts(self) -> (i64, i64) {
+        (self.commit_order, self.seq)
+    }
+
     /// Parses a cursor this log handed out ("" is the start).
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         if raw.is_empty() {
@@ -75,10 +83,7 @@ pub async fn append(
     payload: &[u8],
     now: i64,
 ) -> Result<(), AppError> {
-    let order = match db.backend() {
-        Backend::Sqlite => "0",
-        Backend::Postgres => "pg_current_xact_id()::text::bigint",
-    };
+    let order = commit_order_sql(db.backend());
     let sql = format!(
         "INSERT INTO event_log (commit_order, tenant_id, type, subject, payload, occurred_at) \
          VALUES ({order}, $1, $2, $3, $4, $5)"
@@ -101,12 +106,7 @@ pub async fn after(
     cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<Event>, AppError> {
-    let visible = match db.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => {
-            "AND commit_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-        }
-    };
+    let visible = visible_sql(db.backend());
     let sql = format!(
         "SELECT commit_order, seq, type, subject, payload, occurred_at FROM event_log \
          WHERE tenant_id = $1 AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \
@@ -144,25 +144,55 @@ pub fn watch(
     committed: Arc<Notify>,
     tenant: TenantId,
     cursor: Cursor,
-    wanted: impl Fn(&Event) -> bool + Send + 'static,
+    wanted: impl Fn(&Event) -> bool + Send + Sync + 'static,
 ) -> mpsc::Receiver<Result<Event, AppError>> {
+    let wanted = Arc::new(wanted);
+    follow(committed, cursor, move |after| {
+        let (db, tenant, wanted) = (db.clone(), tenant.clone(), wanted.clone());
+        async move {
+            let page = self::after(&db, &tenant, after, PAGE).await?;
+            Ok(page
+                .into_iter()
+                .map(|e| (e.cursor, wanted(&e).then_some(e)))
+                .collect())
+        }
+    })
+}
+
+/// Follows a log read page by page with `read` (events after a cursor, oldest
+/// first, each with its cursor and `None` when the reader filters it out): the
+/// backlog, then new pages as `committed` wakes it or every poll. A service
+/// with its own event table (wallet-svc) pages it with the visibility rules of
+/// [`commit_order_sql`] and [`visible_sql`]. Ends when the receiver is dropped.
+pub fn follow<T, F, Fut>(
+    committed: Arc<Notify>,
+    cursor: Cursor,
+    read: F,
+) -> mpsc::Receiver<Result<T, AppError>>
+where
+    T: Send + 'static,
+    F: Fn(Cursor) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<(Cursor, Option<T>)>, AppError>> + Send,
+{
     let (tx, rx) = mpsc::channel(PAGE as usize);
     tokio::spawn(async move {
         let mut cursor = cursor;
         loop {
             // Register interest before reading, so a commit in between is not missed.
             let woken = committed.notified();
-            let batch = match after(&db, &tenant, cursor, PAGE).await {
+            let batch = match read(cursor).await {
                 Ok(batch) => batch,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
                     return;
                 }
             };
-            let full = batch.len() == PAGE as usize;
-            for e in batch {
-                cursor = e.cursor;
-                if wanted(&e) && tx.send(Ok(e)).await.is_err() {
+            let full = batch.len() >= PAGE as usize;
+            for (at, item) in batch {
+                cursor = at;
+                if let Some(item) = item
+                    && tx.send(Ok(item)).await.is_err()
+                {
                     return;
                 }
             }
@@ -178,3 +208,27 @@ pub fn watch(
     });
     rx
 }
+
+/// The SQL value of a new event's `commit_order`: 0 on SQLite (one writer,
+/// commits in `seq` order), the writing transaction's id on PostgreSQL.
+pub fn commit_order_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "0",
+        Backend::Postgres => "pg_current_xact_id()::text::bigint",
+    }
+}
+
+/// The SQL condition (starting with AND) a reader adds so that no event can
+/// still commit behind its cursor: on PostgreSQL, only events of transactions
+/// older than every transaction still running.
+pub fn visible_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => {
+            "AND commit_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        }
+    }
+}
+
+/// Events read per page.
+pub const PAGE: i64 = 256;

@@ -1045,6 +1045,34 @@ impl Accrual {
         })
     }
 
+    /// What became of the credits the program's funding account paid in the
+    /// period (pending, available, redeemed, expired), from the wallet.
+    pub async fn funding_summary(
+        &self,
+        tenant: &TenantId,
+        program_id: &str,
+        from: Option<prost_types::Timestamp>,
+        to: Option<prost_types::Timestamp>,
+    ) -> Result<Vec<wpb::FundingTotals>, AppError> {
+        let ask = wpb::GetFundingSummaryRequest {
+            funded_by: Some(wpb::AccountRef {
+                kind: wpb::AccountKind::Funding as i32,
+                id: program_id.into(),
+            }),
+            from,
+            to,
+        };
+        Ok(self
+            .upstream()
+            .wallet
+            .clone()
+            .get_funding_summary(call(tenant.as_str(), ask)?)
+            .await
+            .map_err(|s| AppError::Unavailable(format!("wallet-svc: {}", s.message())))?
+            .into_inner()
+            .totals)
+    }
+
     /// Converts points into money in whole blocks, in one wallet transaction.
     pub async fn convert(
         &self,

@@ -66,6 +66,57 @@ fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> M
     }
 }
 
+/// Average order in minor units, rounded down; none without orders.
+fn average((orders, total): (i64, i64)) -> Option<i64> {
+    (orders > 0).then(|| total / orders)
+}
+
+/// Per asset: rewards issued and reversed (accrual) joined with what the
+/// wallet says became of the program-funded credits.
+fn report_totals(
+    rewards: &[(String, i64, i64)],
+    funded: Vec<boomerang_proto::wallet::v1::FundingTotals>,
+    ratio: impl Fn(i64, i64) -> String,
+) -> Vec<pb::AssetTotals> {
+    use std::collections::BTreeMap;
+    let minor = |m: &Option<boomerang_proto::common::v1::Money>| {
+        m.as_ref()
+            .and_then(|m| {
+                let asset = boomerang_common::money::Asset::builtin(&m.asset)?;
+                boomerang_common::money::Amount::parse(&m.amount, &asset).ok()
+            })
+            .map_or(0, |a| a.minor())
+    };
+    let mut by_asset: BTreeMap<String, pb::AssetTotals> = BTreeMap::new();
+    let wire = |minor: i64, asset: &str| {
+        Some(crate::accrual::members::wire(
+            &crate::domain::program::Money {
+                minor,
+                asset: asset.into(),
+            },
+        ))
+    };
+    for (asset, issued, reversed) in rewards {
+        let t = by_asset.entry(asset.clone()).or_default();
+        t.asset.clone_from(asset);
+        t.issued = wire(*issued, asset);
+        t.reversed = wire(*reversed, asset);
+    }
+    for f in funded {
+        let t = by_asset.entry(f.asset.clone()).or_default();
+        t.asset.clone_from(&f.asset);
+        let (pending, available) = (minor(&f.pending), minor(&f.available));
+        let kept = minor(&f.credited) - minor(&f.reversed);
+        t.redemption_rate = ratio(minor(&f.redeemed) * 100, kept);
+        t.liability = wire(pending + available, &f.asset);
+        t.redeemed = f.redeemed;
+        t.expired = f.expired;
+        t.pending = f.pending;
+        t.available = f.available;
+    }
+    by_asset.into_values().collect()
+}
+
 #[tonic::async_trait]
 impl AccrualService for AccrualServiceHandler {
     async fn upsert_program(
@@ -554,6 +605,10 @@ impl AccrualService for AccrualServiceHandler {
             .unwrap_or(i64::MIN);
         let to = req.to.as_ref().and_then(from_timestamp).unwrap_or(i64::MAX);
         let r = repo::report(self.accrual.db(), tenant.as_str(), &program_id, from, to).await?;
+        let funded = self
+            .accrual
+            .funding_summary(&tenant, &program_id, req.from, req.to)
+            .await?;
         let money = |minor: i64, asset: &str| {
             Some(crate::accrual::members::wire(
                 &crate::domain::program::Money {
@@ -584,20 +639,13 @@ impl AccrualService for AccrualServiceHandler {
             active_members: u64::try_from(r.active).unwrap_or_default(),
             purchases: u64::try_from(r.purchases).unwrap_or_default(),
             revenue: money(r.revenue, &program.currency),
-            totals: r
-                .rewards
-                .iter()
-                .map(|(asset, issued, reversed)| pb::AssetTotals {
-                    asset: asset.clone(),
-                    issued: money(*issued, asset),
-                    reversed: money(*reversed, asset),
-                    // Spending and expiry happen in the wallet: read them from its statements and events.
-                    redeemed: None,
-                    expired: None,
-                })
-                .collect(),
+            totals: report_totals(&r.rewards, funded, ratio),
             retention_rate: ratio(r.repeat * 100, r.active),
             roi: ratio(r.revenue, cost),
+            average_order_value: average(r.since_enrolment)
+                .and_then(|m| money(m, &program.currency)),
+            average_order_value_before_enrolment: average(r.before_enrolment)
+                .and_then(|m| money(m, &program.currency)),
         }))
     }
 

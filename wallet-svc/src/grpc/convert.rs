@@ -140,6 +140,20 @@ fn source(v: &mut Violations, s: Option<&pb::Source>) -> Source {
     }
 }
 
+/// A FUNDING or CAMPAIGN account, required.
+pub fn funder(v: &mut Violations, field: &str, a: Option<&pb::AccountRef>) -> Option<AccountRef> {
+    let Some(a) = a else {
+        v.add(field, "required");
+        return None;
+    };
+    let account = account(v, field, Some(a))?;
+    if !matches!(account.kind, AccountKind::Funding | AccountKind::Campaign) {
+        v.add(format!("{field}.kind"), "FUNDING or CAMPAIGN");
+        return None;
+    }
+    Some(account)
+}
+
 fn account(v: &mut Violations, field: &str, a: Option<&pb::AccountRef>) -> Option<AccountRef> {
     let a = a?;
     let kind = match pb::AccountKind::try_from(a.kind) {

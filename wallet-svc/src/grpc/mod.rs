@@ -270,6 +270,57 @@ impl WalletService for WalletServiceHandler {
         .await
     }
 
+    async fn get_funding_summary(
+        &self,
+        req: Request<pb::GetFundingSummaryRequest>,
+    ) -> Result<Response<pb::GetFundingSummaryResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = boomerang_common::error::Violations::new();
+        let funder = convert::funder(&mut v, "funded_by", req.funded_by.as_ref());
+        let mut instant = |field: &str, ts: Option<&prost_types::Timestamp>, open: i64| {
+            ts.map_or(open, |ts| {
+                boomerang_common::time::from_timestamp(ts).unwrap_or_else(|| {
+                    v.add(field, "not a valid timestamp");
+                    open
+                })
+            })
+        };
+        let from = instant("from", req.from.as_ref(), i64::MIN);
+        let to = instant("to", req.to.as_ref(), i64::MAX);
+        v.check()?;
+        let Some(funder) = funder else {
+            return Err(AppError::invalid("funded_by", "required").into());
+        };
+        let rows = crate::repo::reads::funding_summary(
+            self.ledger.db(),
+            tenant.as_str(),
+            (funder.kind.as_str(), &funder.id),
+            from,
+            to,
+        )
+        .await?;
+        let totals = rows
+            .into_iter()
+            .map(
+                |(asset, [credited, reversed, pending, available, expired])| {
+                    let redeemed = credited - reversed - pending - available - expired;
+                    let m = |minor| Some(convert::to_money(minor, &asset));
+                    pb::FundingTotals {
+                        credited: m(credited),
+                        reversed: m(reversed),
+                        pending: m(pending),
+                        available: m(available),
+                        redeemed: m(redeemed),
+                        expired: m(expired),
+                        asset: asset.clone(),
+                    }
+                },
+            )
+            .collect();
+        Ok(Response::new(pb::GetFundingSummaryResponse { totals }))
+    }
+
     async fn get_balance(
         &self,
         req: Request<pb::GetBalanceRequest>,

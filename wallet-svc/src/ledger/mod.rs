@@ -73,7 +73,7 @@ struct Inner {
     cfg: LedgerConfig,
     system_accounts: SystemAccounts,
     /// Wakes event watchers and job runners after a commit in this process.
-    committed: Notify,
+    committed: Arc<Notify>,
 }
 
 impl Ledger {
@@ -85,7 +85,7 @@ impl Ledger {
                 clock,
                 cfg,
                 system_accounts: SystemAccounts::default(),
-                committed: Notify::new(),
+                committed: Arc::new(Notify::new()),
             }),
         }
     }

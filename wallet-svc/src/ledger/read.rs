@@ -1,7 +1,9 @@
 //! Reads: balances, statements, expiring lots, and the event stream.
-use std::time::Duration;
-
-use boomerang_common::{error::AppError, tenant::TenantId};
+use boomerang_common::{
+    error::AppError,
+    events::{self as common_events, Cursor},
+    tenant::TenantId,
+};
 use tokio::sync::mpsc;
 
 use super::Ledger;
@@ -27,9 +29,6 @@ pub struct WatchFilter {
     /// One customer, or all.
     pub customer: Option<String>,
 }
-
-/// How often a watcher looks for events committed by other replicas.
-const WATCH_POLL: Duration = Duration::from_millis(250);
 
 impl Ledger {
     /// Balances per asset, now or as of an instant.
@@ -93,43 +92,27 @@ impl Ledger {
         cursor: (i64, i64),
         filter: WatchFilter,
     ) -> mpsc::Receiver<Result<events::Event, AppError>> {
-        let (tx, rx) = mpsc::channel(256);
-        let ledger = self.clone();
-        tokio::spawn(async move {
-            let mut cursor = cursor;
-            loop {
-                // Register interest before reading, so a commit in between is not missed.
-                let committed = ledger.inner.committed.notified();
-                let batch = match events::after(ledger.db(), tenant.as_str(), cursor, 256).await {
-                    Ok(batch) => batch,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                let full = batch.len() == 256;
-                for e in batch {
-                    cursor = (e.commit_order, e.seq);
-                    let wanted = (filter.kinds.is_empty() || filter.kinds.contains(&e.event.kind))
-                        && filter
-                            .customer
-                            .as_ref()
-                            .is_none_or(|c| *c == e.event.customer);
-                    if wanted && tx.send(Ok(e)).await.is_err() {
-                        return;
-                    }
-                }
-                if full {
-                    continue;
-                }
-                tokio::select! {
-                    () = tx.closed() => return,
-                    () = committed => {}
-                    () = tokio::time::sleep(WATCH_POLL) => {}
-                }
+        let db = self.db().clone();
+        let start = Cursor::new(cursor.0, cursor.1);
+        common_events::follow(self.inner.committed.clone(), start, move |after| {
+            let (db, tenant, filter) = (db.clone(), tenant.clone(), filter.clone());
+            async move {
+                let page =
+                    events::after(&db, tenant.as_str(), after.parts(), common_events::PAGE).await?;
+                Ok(page
+                    .into_iter()
+                    .map(|e| {
+                        let wanted = (filter.kinds.is_empty()
+                            || filter.kinds.contains(&e.event.kind))
+                            && filter
+                                .customer
+                                .as_ref()
+                                .is_none_or(|c| *c == e.event.customer);
+                        (Cursor::new(e.commit_order, e.seq), wanted.then_some(e))
+                    })
+                    .collect())
             }
-        });
-        rx
+        })
     }
 }
 

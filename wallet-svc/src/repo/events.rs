@@ -1,15 +1,10 @@
-//! The durable event log behind WatchEvents.
-//!
-//! Events are written in the transaction that caused them. Readers page by
-//! (commit_order, seq). On SQLite the single writer commits in seq order and
-//! commit_order is 0. On PostgreSQL sequence values are handed out before
-//! commit, so a later seq can commit first; commit_order is the writing
-//! transaction's id, and readers only read events of transactions older than
-//! every transaction still running (`pg_snapshot_xmin`), so nothing can
-//! appear behind a reader's cursor: no gaps, no duplicates.
+//! The durable event log behind WatchEvents: the wallet's own table (typed
+//! columns, filtered by SQL indexes), with the ordering and visibility rules
+//! of `common::events` (no gaps, no duplicates across commit reordering).
 use boomerang_common::{
-    db::{Backend, Conn, Db},
+    db::{Conn, Db},
     error::AppError,
+    events,
 };
 use sqlx::Row as _;
 
@@ -53,10 +48,7 @@ pub async fn append(
     e: &NewEvent,
     now: i64,
 ) -> Result<(), AppError> {
-    let order = match db.backend() {
-        Backend::Sqlite => "0",
-        Backend::Postgres => "pg_current_xact_id()::text::bigint",
-    };
+    let order = events::commit_order_sql(db.backend());
     let sql = format!(
         "INSERT INTO events (commit_order, tenant_id, type, customer_id, asset, amount, reference, \
          source_kind, source_ref, occurred_at) VALUES ({order}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -101,12 +93,7 @@ pub async fn after(
     cursor: (i64, i64),
     limit: i64,
 ) -> Result<Vec<Event>, AppError> {
-    let visible = match db.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => {
-            "AND commit_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-        }
-    };
+    let visible = events::visible_sql(db.backend());
     let sql = format!(
         "SELECT commit_order, seq, type, customer_id, asset, amount, reference, source_kind, source_ref, occurred_at \
          FROM events WHERE tenant_id = $1 AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \

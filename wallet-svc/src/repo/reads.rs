@@ -230,3 +230,45 @@ pub async fn liability(db: &Db) -> Result<Vec<(String, String, i64, i64, i64)>, 
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
 }
+
+/// What the credits paid by one system account (kind, id) in `[from, to)`
+/// became, per asset: (asset, credited, reversed, pending, available, expired),
+/// minor units. What is none of those was redeemed.
+pub async fn funding_summary(
+    db: &Db,
+    tenant: &str,
+    funder: (&str, &str),
+    from: i64,
+    to: i64,
+) -> Result<Vec<(String, [i64; 5])>, AppError> {
+    let rows = sqlx::query(
+        "SELECT f.asset, CAST(SUM(c.amount) AS BIGINT) AS credited, CAST(SUM(c.reversed) AS BIGINT) AS reversed, \
+         CAST(SUM(c.pending) AS BIGINT) AS pending, CAST(SUM(c.remaining) AS BIGINT) AS available, \
+         CAST(SUM(c.expired) AS BIGINT) AS expired \
+         FROM credits c JOIN accounts f ON f.id = c.funding_id \
+         WHERE c.tenant_id = $1 AND f.tenant_id = $1 AND f.kind = $2 AND f.ref = $3 \
+         AND c.created_at >= $4 AND c.created_at < $5 GROUP BY f.asset ORDER BY f.asset",
+    )
+    .bind(tenant)
+    .bind(funder.0)
+    .bind(funder.1)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("asset")?,
+                [
+                    r.try_get("credited")?,
+                    r.try_get("reversed")?,
+                    r.try_get("pending")?,
+                    r.try_get("available")?,
+                    r.try_get("expired")?,
+                ],
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
