@@ -633,25 +633,20 @@ pub async fn report(
     from: i64,
     to: i64,
 ) -> Result<Report, AppError> {
-    let one = |sql: &'static str| async move {
-        let row = sqlx::query(sql)
+    // Every figure is one row of a query over ($1 tenant, $2 program, $3 from, $4 to).
+    let fetch = |sql: &'static str| async move {
+        sqlx::query(sql)
             .bind(tenant)
             .bind(program)
             .bind(from)
             .bind(to)
             .fetch_one(db.pool())
-            .await?;
-        Ok::<i64, AppError>(row.try_get("n")?)
+            .await
     };
+    let one = |sql| async move { Ok::<i64, AppError>(fetch(sql).await?.try_get("n")?) };
     // (orders, their eligible total)
-    let pair = |sql: &'static str| async move {
-        let row = sqlx::query(sql)
-            .bind(tenant)
-            .bind(program)
-            .bind(from)
-            .bind(to)
-            .fetch_one(db.pool())
-            .await?;
+    let pair = |sql| async move {
+        let row = fetch(sql).await?;
         Ok::<(i64, i64), AppError>((row.try_get("n")?, row.try_get("total")?))
     };
     let rows = sqlx::query(
