@@ -136,29 +136,6 @@ pub async fn after(
         .map_err(AppError::from)
 }
 
-/// Streams the tenant's events after `cursor` that `wanted` keeps: the
-/// backlog, then new ones as they commit (woken by `committed`, or by polling
-/// for other replicas' commits). Ends when the receiver is dropped.
-pub fn watch(
-    db: Db,
-    committed: Arc<Notify>,
-    tenant: TenantId,
-    cursor: Cursor,
-    wanted: impl Fn(&Event) -> bool + Send + Sync + 'static,
-) -> mpsc::Receiver<Result<Event, AppError>> {
-    let wanted = Arc::new(wanted);
-    follow(committed, cursor, move |after| {
-        let (db, tenant, wanted) = (db.clone(), tenant.clone(), wanted.clone());
-        async move {
-            let page = self::after(&db, &tenant, after, PAGE).await?;
-            Ok(page
-                .into_iter()
-                .map(|e| (e.cursor, wanted(&e).then_some(e)))
-                .collect())
-        }
-    })
-}
-
 /// Follows a log read page by page with `read` (events after a cursor, oldest
 /// first, each with its cursor and `None` when the reader filters it out): the
 /// backlog, then new pages as `committed` wakes it or every poll. A service

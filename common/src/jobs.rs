@@ -224,7 +224,8 @@ impl<H: Handler> Runner<H> {
     async fn sample_backlog(&self) -> sqlx::Result<()> {
         let now = self.clock.now();
         let row = sqlx::query(
-            "SELECT COUNT(*) AS due, MIN(run_at) AS oldest FROM jobs \
+            // Outbox messages are due at once (run_at 0): their age counts from creation.
+            "SELECT COUNT(*) AS due, MIN(CASE WHEN run_at = 0 THEN created_at ELSE run_at END) AS oldest FROM jobs \
              WHERE queue = $1 AND done_at IS NULL AND failed_at IS NULL AND run_at <= $2",
         )
         .bind(self.queue)

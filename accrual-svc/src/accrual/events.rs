@@ -68,30 +68,23 @@ impl Accrual {
         cursor: Cursor,
         filter: Filter,
     ) -> mpsc::Receiver<Result<pb::WatchEventsResponse, AppError>> {
-        let (tx, rx) = mpsc::channel(64);
-        let mut stored = events::watch(
-            self.db().clone(),
-            self.committed_signal(),
-            tenant,
-            cursor,
-            |_| true,
-        );
-        tokio::spawn(async move {
-            while let Some(next) = stored.recv().await {
-                let decoded = next.and_then(|e| {
-                    pb::WatchEventsResponse::decode(e.payload.as_slice())
-                        .map(|m| pb::WatchEventsResponse {
+        let db = self.db().clone();
+        events::follow(self.committed_signal(), cursor, move |after| {
+            let (db, tenant, filter) = (db.clone(), tenant.clone(), filter.clone());
+            async move {
+                let page = events::after(&db, &tenant, after, events::PAGE).await?;
+                page.into_iter()
+                    .map(|e| {
+                        let m = pb::WatchEventsResponse::decode(e.payload.as_slice())
+                            .map_err(|err| AppError::Internal(err.into()))?;
+                        let m = pb::WatchEventsResponse {
                             cursor: e.cursor.to_string(),
                             ..m
-                        })
-                        .map_err(|err| AppError::Internal(err.into()))
-                });
-                let keep = decoded.as_ref().map_or(true, |m| filter.keeps(m));
-                if keep && tx.send(decoded).await.is_err() {
-                    return;
-                }
+                        };
+                        Ok((e.cursor, filter.keeps(&m).then_some(m)))
+                    })
+                    .collect()
             }
-        });
-        rx
+        })
     }
 }

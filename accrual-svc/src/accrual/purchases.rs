@@ -35,6 +35,8 @@ use crate::{
 
 /// The review state of a purchase whose rewards are held back.
 pub(super) const HELD: &str = "held";
+/// The review state of a purchase rejected after review.
+pub(super) const REJECTED: &str = "rejected";
 
 /// Why a store gave way to a concurrent record of the same order.
 const DUPLICATE: &str = "duplicate order";
@@ -611,8 +613,12 @@ impl Accrual {
                 other => other,
             })?;
         let release = release_at(program, p.occurred_at);
-        // What this purchase adds toward a tier (before the rewards are moved out).
-        let qualifying_added = if program.tiers.by_points {
+        // What this purchase adds toward a tier (before the rewards are moved
+        // out): nothing while held, nor when it occurred before the window.
+        let window = i64::from(program.tiers.window_days.max(1)) * 86_400_000_000;
+        let qualifying_added = if held || p.occurred_at < now - window {
+            0
+        } else if program.tiers.by_points {
             computed
                 .rewards
                 .iter()
@@ -647,21 +653,18 @@ impl Accrual {
                 held,
             });
         }
-        if computed.eligible > 0 {
-            // Every purchase goes to referral-svc: it pays referrers and knows who already bought.
-            let notice = rpb::OnPurchaseRequest {
-                referee_customer_id: p.customer.clone(),
-                order_id: format!("{}:{}", p.program_id, p.order_id),
-                order_amount: Some(wire(&Money {
-                    minor: computed.eligible,
-                    asset: program.currency.clone(),
-                })),
-                occurred_at: Some(to_timestamp(p.occurred_at)),
-                release_at: release.map(to_timestamp),
-                ..Default::default()
+        // Every purchase goes to referral-svc (it pays referrers and knows who
+        // already bought); a held one only once it is approved.
+        if !held {
+            let (customer, eligible) = (p.customer.as_str(), computed.eligible);
+            let sale = Sale {
+                program_id: &p.program_id,
+                order: &p.order_id,
+                customer,
+                occurred_at: p.occurred_at,
             };
-            let k = key(tenant.as_str(), &[&p.program_id, &p.order_id, "referral"]);
-            outbox::enqueue(conn, tenant, REFERRAL_PURCHASE, &k, &notice).await?;
+            self.tell_referral(conn, tenant, &sale, eligible, &program.currency, release)
+                .await?;
         }
         let event = |r#type: pb::EventType| pb::WatchEventsResponse {
             r#type: r#type as i32,
@@ -824,7 +827,6 @@ impl Accrual {
             let i = usize::try_from(member.legacy_tier_index?).ok()?;
             policy.tiers.get(i).map(|t| t.id.clone())
         });
-        let review_moved = member.tier_review_at != view.review_at;
         member.tier = view.tier.clone();
         member.tier_review_at = view.review_at;
         repo::save_member(conn, tenant.as_str(), program_id, &member).await?;
@@ -834,8 +836,13 @@ impl Accrual {
             customer_id: customer.into(),
             ..Default::default()
         };
-        // The entry tier given to a new member is not news.
-        let entry = previous.is_none() && member.tier == policy.tiers.first().map(|t| t.id.clone());
+        // The entry tier a new member holds from the start (nothing to
+        // qualify) is not news.
+        let entry = previous.is_none()
+            && policy
+                .tiers
+                .first()
+                .is_some_and(|t| t.qualifies_at == 0 && member.tier.as_deref() == Some(&t.id));
         if previous != member.tier && !entry {
             let changed = pb::WatchEventsResponse {
                 reference: member.tier.clone().unwrap_or_default(),
@@ -846,9 +853,10 @@ impl Accrual {
             self.emit(conn, tenant, changed).await?;
         }
         // Only a program with tiers has reviews (a review a window of 0 days away
-        // would be due again at once).
+        // would be due again at once). Scheduling is keyed by the review time,
+        // so the same review is scheduled once however often this runs.
         let reviewed = !policy.tiers.is_empty() && policy.window_days > 0;
-        if let Some(at) = view.review_at.filter(|_| review_moved && reviewed) {
+        if let Some(at) = view.review_at.filter(|_| reviewed) {
             let k = key(
                 tenant.as_str(),
                 &[program_id, customer, "tier-review", &at.to_string()],
@@ -1010,7 +1018,9 @@ impl Accrual {
         .await?;
         let before =
             rewards::compute(&program, &pref, &purchase.lines, &kept_before, tier, &[]).eligible;
-        if before > after.eligible {
+        // referral-svc hears of a held or rejected purchase only once approved.
+        let told = purchase.review != HELD && purchase.review != REJECTED;
+        if told && before > after.eligible {
             let notice = rpb::OnReturnRequest {
                 referee_customer_id: purchase.customer_id.clone(),
                 order_id: format!("{}:{}", r.program_id, r.order_id),
@@ -1196,6 +1206,50 @@ impl Handler for TierReviews {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         tx.commit().await?;
         self.0.committed();
+        Ok(())
+    }
+}
+
+/// A purchase as referral-svc hears of it.
+pub(super) struct Sale<'a> {
+    /// Program.
+    pub program_id: &'a str,
+    /// Order.
+    pub order: &'a str,
+    /// Buyer.
+    pub customer: &'a str,
+    /// When it happened.
+    pub occurred_at: i64,
+}
+
+impl Accrual {
+    /// Hands a purchase of `eligible` to referral-svc through the outbox, keyed
+    /// by program and order (once, whether from the record or its approval).
+    pub(super) async fn tell_referral(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        sale: &Sale<'_>,
+        eligible: i64,
+        currency: &str,
+        release: Option<i64>,
+    ) -> Result<(), AppError> {
+        if eligible <= 0 {
+            return Ok(());
+        }
+        let notice = rpb::OnPurchaseRequest {
+            referee_customer_id: sale.customer.into(),
+            order_id: format!("{}:{}", sale.program_id, sale.order),
+            order_amount: Some(wire(&Money {
+                minor: eligible,
+                asset: currency.into(),
+            })),
+            occurred_at: Some(to_timestamp(sale.occurred_at)),
+            release_at: release.map(to_timestamp),
+            ..Default::default()
+        };
+        let k = key(tenant.as_str(), &[sale.program_id, sale.order, "referral"]);
+        outbox::enqueue(conn, tenant, REFERRAL_PURCHASE, &k, &notice).await?;
         Ok(())
     }
 }

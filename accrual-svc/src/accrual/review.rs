@@ -1,22 +1,26 @@
 //! Review of purchases whose rewards a fraud flag held back (credited pending
 //! with no release time). Approval releases the credits on their schedule, at
-//! once if the return window is over; rejection takes them back, gives the
-//! campaign budget back and tells referral-svc the order is void. Both go
-//! through the outbox with keys derived from the order, like every effect.
+//! once if the return window is over, hands the purchase to referral-svc and
+//! counts it toward the member's tier; rejection takes the rewards back and
+//! gives the campaign budget back (referral-svc never heard of the purchase).
+//! Both go through the outbox with keys derived from the order.
 use boomerang_common::{db::Conn, error::AppError, outbox, tenant::TenantId, time::to_timestamp};
-use boomerang_proto::{accrual::v1 as pb, referral::v1 as rpb, wallet::v1 as wpb};
+use boomerang_proto::{accrual::v1 as pb, wallet::v1 as wpb};
 
 use super::{
-    Accrual, RecordedReward, key,
-    members::wire,
-    program_ref,
-    purchases::{HELD, REFERRAL_RETURN, REVERSE, credit_reference, recorded, subtract, take_back},
+    Accrual, RecordedReward, key, program_ref,
+    purchases::{
+        HELD, REJECTED, REVERSE, Sale, credit_reference, recorded, release_at, subtract, take_back,
+    },
     relay::{self, RewardRef},
 };
 use crate::{
-    domain::{program::Money, rewards},
+    domain::{program::Program, rewards},
     repo,
 };
+
+/// The review state of an approved purchase.
+const APPROVED: &str = "approved";
 
 /// Outbox topic of wallet releases of held credits.
 pub const RELEASE: &str = "accrual.wallet_release";
@@ -83,7 +87,30 @@ impl Accrual {
                     let message = relay::pack(&release, Some(&reward));
                     outbox::enqueue_raw(conn, tenant, RELEASE, &k, &message).await?;
                 }
-                "approved"
+                // Now it counts: referral-svc hears of it, and toward the tier.
+                let kept =
+                    kept_eligible(conn, t, program_id, order, &purchase, &program, &pref).await?;
+                let sale = Sale {
+                    program_id,
+                    order,
+                    customer: &purchase.customer_id,
+                    occurred_at: purchase.occurred_at,
+                };
+                let release = release_at(&program, purchase.occurred_at);
+                self.tell_referral(conn, tenant, &sale, kept, &program.currency, release)
+                    .await?;
+                repo::set_review(conn, t, program_id, order, APPROVED).await?;
+                let added = if program.tiers.by_points {
+                    rows.iter()
+                        .filter(|r| r.reward.asset == "PTS")
+                        .map(|r| r.reward.amount - r.reversed)
+                        .sum()
+                } else {
+                    kept
+                };
+                self.refresh_tier(conn, tenant, program_id, &purchase.customer_id, added)
+                    .await?;
+                APPROVED
             }
             Decision::Reject => {
                 for row in &rows {
@@ -105,38 +132,11 @@ impl Accrual {
                     outbox::enqueue_raw(conn, tenant, REVERSE, &k, &message).await?;
                     repo::add_reversed(conn, t, program_id, order, row.no, left).await?;
                 }
-                // The referrer earned on this order too: it is void for referral-svc.
-                let mut kept: Vec<u32> = purchase.lines.iter().map(|l| l.quantity).collect();
-                for (_, lines) in repo::returned(conn, t, program_id, order).await? {
-                    subtract(&purchase.lines, &mut kept, &lines)?;
-                }
-                let tier = purchase
-                    .tier
-                    .as_ref()
-                    .map(|(a, b)| (a.as_str(), b.as_str()));
-                let eligible =
-                    rewards::compute(&program, &pref, &purchase.lines, &kept, tier, &[]).eligible;
-                if eligible > 0 {
-                    let notice = rpb::OnReturnRequest {
-                        referee_customer_id: purchase.customer_id.clone(),
-                        order_id: format!("{program_id}:{order}"),
-                        return_id: "review-rejected".into(),
-                        returned_amount: Some(wire(&Money {
-                            minor: eligible,
-                            asset: program.currency.clone(),
-                        })),
-                        ..Default::default()
-                    };
-                    let k = key(
-                        t,
-                        &[program_id, order, "referral-return", "review-rejected"],
-                    );
-                    outbox::enqueue(conn, tenant, REFERRAL_RETURN, &k, &notice).await?;
-                }
-                "rejected"
+                // referral-svc never heard of it: nothing to void there.
+                repo::set_review(conn, t, program_id, order, REJECTED).await?;
+                REJECTED
             }
         };
-        repo::set_review(conn, t, program_id, order, state).await?;
         let reviewed = pb::WatchEventsResponse {
             r#type: pb::EventType::PurchaseReviewed as i32,
             program_id: program_id.into(),
@@ -153,4 +153,25 @@ impl Accrual {
         let rows = repo::rewards(conn, t, program_id, order).await?;
         Ok(recorded(rows, false))
     }
+}
+
+/// The eligible amount of the units still kept (after returns).
+async fn kept_eligible(
+    conn: &mut Conn,
+    tenant: &str,
+    program_id: &str,
+    order: &str,
+    purchase: &repo::PurchaseRow,
+    program: &Program,
+    pref: &str,
+) -> Result<i64, AppError> {
+    let mut kept: Vec<u32> = purchase.lines.iter().map(|l| l.quantity).collect();
+    for (_, lines) in repo::returned(conn, tenant, program_id, order).await? {
+        subtract(&purchase.lines, &mut kept, &lines)?;
+    }
+    let tier = purchase
+        .tier
+        .as_ref()
+        .map(|(a, b)| (a.as_str(), b.as_str()));
+    Ok(rewards::compute(program, pref, &purchase.lines, &kept, tier, &[]).eligible)
 }

@@ -168,7 +168,8 @@ pub async fn get_member(
     })
 }
 
-/// Saves a member's details and tier.
+/// Saves a member's details and tier; a legacy tier index is kept until a
+/// tier id replaces it.
 pub async fn save_member(
     conn: &mut Conn,
     tenant: &str,
@@ -176,7 +177,8 @@ pub async fn save_member(
     m: &MemberRow,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE members SET birthday = $1, segment = $2, opt_ins = $3, tier_id = $4, tier = NULL, tier_review_at = $5 \
+        "UPDATE members SET birthday = $1, segment = $2, opt_ins = $3, tier_id = $4, \
+         tier = CASE WHEN $4 IS NULL THEN tier ELSE NULL END, tier_review_at = $5 \
          WHERE tenant_id = $6 AND program_id = $7 AND customer_id = $8",
     )
     .bind(&m.birthday)
@@ -192,7 +194,8 @@ pub async fn save_member(
     Ok(())
 }
 
-/// What counts toward a tier since `since`: eligible spend, or points earned (net of reversals).
+/// What counts toward a tier since `since`: eligible spend, or points earned
+/// (net of reversals); purchases held for review or rejected do not count.
 pub async fn qualifying(
     conn: &mut Conn,
     tenant: &str,
@@ -204,10 +207,12 @@ pub async fn qualifying(
     let sql = if by_points {
         "SELECT CAST(COALESCE(SUM(r.amount - r.reversed), 0) AS BIGINT) AS q FROM rewards r JOIN purchases p \
          ON p.tenant_id = r.tenant_id AND p.program_id = r.program_id AND p.order_id = r.order_id \
-         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3 AND p.occurred_at >= $4 AND r.asset = 'PTS'"
+         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3 AND p.occurred_at >= $4 AND r.asset = 'PTS' \
+         AND p.review NOT IN ('held', 'rejected')"
     } else {
         "SELECT CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS q FROM purchases \
-         WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 AND occurred_at >= $4"
+         WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 AND occurred_at >= $4 \
+         AND review NOT IN ('held', 'rejected')"
     };
     let row = sqlx::query(sql)
         .bind(tenant)
@@ -662,9 +667,9 @@ pub async fn report(
     .await?;
     Ok(Report {
         enrolled: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM members WHERE tenant_id = $1 AND program_id = $2 AND enrolled_at >= $3 AND enrolled_at < $4").await?,
-        active: one("SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4").await?,
-        repeat: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT customer_id FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 GROUP BY customer_id HAVING COUNT(*) > 1) repeaters").await?,
-        purchases: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4").await?,
+        active: one("SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected'").await?,
+        repeat: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT customer_id FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected' GROUP BY customer_id HAVING COUNT(*) > 1) repeaters").await?,
+        purchases: one("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected'").await?,
         since_enrolment: pair("SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(p.eligible), 0) AS BIGINT) AS total FROM purchases p \
             JOIN members m ON m.tenant_id = p.tenant_id AND m.program_id = p.program_id AND m.customer_id = p.customer_id \
             WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at >= $3 AND p.occurred_at < $4 AND p.occurred_at >= m.enrolled_at").await?,
@@ -673,7 +678,7 @@ pub async fn report(
             WHERE b.tenant_id = $1 AND b.program_id = $2 AND b.occurred_at < m.enrolled_at \
             AND EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = b.tenant_id AND p.program_id = b.program_id \
               AND p.customer_id = b.customer_id AND p.occurred_at >= $3 AND p.occurred_at < $4 AND p.occurred_at >= m.enrolled_at)").await?,
-        revenue: one("SELECT CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4").await?,
+        revenue: one("SELECT CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS n FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected'").await?,
         rewards: rows
             .iter()
             .map(|r| Ok((r.try_get("asset")?, r.try_get("issued")?, r.try_get("reversed")?)))

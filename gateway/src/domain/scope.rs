@@ -81,12 +81,17 @@ pub fn render_list(scopes: &[Scope]) -> String {
         .join(",")
 }
 
+/// Methods that need the service's admin scope although they are no admin service.
+const REVIEW_METHODS: [&str; 2] = ["ReviewPurchase", "ReleaseCredit"];
+
 /// What calling `path` (`/boomerang.wallet.v1.WalletService/Credit`) needs:
 /// the short service name and the access level.
 pub fn required(path: &str) -> Option<(&str, Access)> {
     let (service, method) = path.trim_start_matches('/').split_once('/')?;
     let short = service.strip_prefix("boomerang.")?.split('.').next()?;
-    let access = if short == "admin" {
+    // Deciding on fraud (a held purchase) and releasing held money are for
+    // reviewers, not for the keys that record the purchases.
+    let access = if short == "admin" || REVIEW_METHODS.contains(&method) {
         Access::Admin
     } else if ["Get", "List", "Preview", "Watch"]
         .iter()
@@ -131,6 +136,10 @@ mod tests {
         assert_eq!(
             required("/boomerang.admin.v1.AdminService/ListTenants"),
             Some(("admin", Access::Admin))
+        );
+        assert_eq!(
+            required("/boomerang.accrual.v1.AccrualService/ReviewPurchase"),
+            Some(("accrual", Access::Admin))
         );
         assert_eq!(required("/grpc.health.v1.Health/Check"), None);
     }
