@@ -323,6 +323,36 @@ fn monthly_cap(cap: &str) -> pb::Program {
 }
 
 backend_tests! {
+    async fn a_tier_is_reviewed_at_the_end_of_its_window(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let tier = |id: &str, at: &str| pb::Tier { tier_id: id.into(), name: id.into(), qualifies_at: Some(eur(at)), earn_multiplier: "1".into() };
+        let tiered = pb::Program {
+            tier_policy: Some(pb::TierPolicy {
+                basis: pb::TierBasis::Spend as i32,
+                window_days: 30,
+                tiers: vec![tier("bronze", "0.00"), tier("silver", "100.00")],
+                nudge_percent: 0,
+            }),
+            ..cashback("5", None)
+        };
+        s.program("t", tiered).await?;
+        s.enroll("t", "ann").await?;
+        s.buy("t", "o-1", "ann", &[("shoes", "150.00")]).await?;
+        let member = || pb::GetMemberRequest { program_id: "t".into(), customer_id: "ann".into() };
+        let tier_of = |m: pb::GetMemberResponse| m.member.and_then(|m| m.tier).map(|t| t.current_tier).unwrap_or_default();
+        assert_eq!(tier_of(s.accrual.get_member(member()).await?.into_inner()), "silver");
+        let watch = pb::WatchEventsRequest { types: vec![pb::EventType::TierChanged as i32], ..Default::default() };
+        let mut events = s.accrual.watch_events(watch).await?.into_inner();
+        let first = tokio::time::timeout(Duration::from_secs(10), events.message()).await??;
+        assert_eq!(first.map(|e| (e.previous_tier_id, e.tier_id)), Some(("bronze".into(), "silver".into())));
+        // The spend leaves the 30-day window; at the review the timer downgrades and says so.
+        s.clock.advance(Duration::from_micros((31 * DAY) as u64));
+        let next = tokio::time::timeout(Duration::from_secs(10), events.message()).await??;
+        assert_eq!(next.map(|e| (e.previous_tier_id, e.tier_id)), Some(("silver".into(), "bronze".into())));
+        assert_eq!(tier_of(s.accrual.get_member(member()).await?.into_inner()), "bronze");
+        Ok(())
+    }
+
     async fn flagged_purchases_are_held_until_reviewed(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         let guarded = pb::Program {

@@ -354,8 +354,15 @@ impl Referrals {
             .await?;
             paid.rewards.push(reward);
         } else {
+            // Say which of the reasons referrer_reward weighs it was.
             paid.why_not
-                .push("the order does not qualify (minimum order)".into());
+                .push(if !program::qualifies(&program, &amount) {
+                    "the order is below the program's minimum order".into()
+                } else if program.referrer_reward.is_none() {
+                    "the program pays referrers nothing".into()
+                } else {
+                    "the referrer's share of this order rounds down to nothing".into()
+                });
         }
         // Every order of the referee is on record, so a return finds it whether it paid or not.
         self.seen_order(conn, tenant, &referral, order, &amount)

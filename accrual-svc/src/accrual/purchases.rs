@@ -823,10 +823,19 @@ impl Accrual {
         let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
         let policy = &program.tiers;
         let mut member = view.member.clone();
-        let previous = member.tier.clone().or_else(|| {
-            let i = usize::try_from(member.legacy_tier_index?).ok()?;
-            policy.tiers.get(i).map(|t| t.id.clone())
-        });
+        // What the member held: the stored tier, or the entry tier every member
+        // starts in when it asks nothing.
+        let previous = member
+            .tier
+            .clone()
+            .or_else(|| {
+                let i = usize::try_from(member.legacy_tier_index?).ok()?;
+                policy.tiers.get(i).map(|t| t.id.clone())
+            })
+            .or_else(|| {
+                let first = policy.tiers.first().filter(|t| t.qualifies_at == 0)?;
+                Some(first.id.clone())
+            });
         member.tier = view.tier.clone();
         member.tier_review_at = view.review_at;
         repo::save_member(conn, tenant.as_str(), program_id, &member).await?;
@@ -836,14 +845,7 @@ impl Accrual {
             customer_id: customer.into(),
             ..Default::default()
         };
-        // The entry tier a new member holds from the start (nothing to
-        // qualify) is not news.
-        let entry = previous.is_none()
-            && policy
-                .tiers
-                .first()
-                .is_some_and(|t| t.qualifies_at == 0 && member.tier.as_deref() == Some(&t.id));
-        if previous != member.tier && !entry {
+        if previous != member.tier {
             let changed = pb::WatchEventsResponse {
                 reference: member.tier.clone().unwrap_or_default(),
                 tier_id: member.tier.clone().unwrap_or_default(),
