@@ -474,6 +474,11 @@ backend_tests! {
         assert_eq!(amounts(&second), ["5.00"], "10.00 earned, 5.00 left of 15.00 this month");
         let why = &second.rewards[0].explanations;
         assert!(why.iter().any(|e| e.rule == "period_cap" && e.description.contains("month 2026-06")), "{why:?}");
+        // Preview reads the same caps: nothing left this month.
+        let preview = pb::PreviewPurchaseRequest { purchase: Some(purchase("capped", "o-p", "ann", &[("shoes", "50.00")], NOW)) };
+        let preview = s.accrual.preview_purchase(preview).await?.into_inner();
+        assert!(preview.rewards.is_empty(), "{:?}", preview.rewards);
+        assert!(preview.skipped.iter().any(|e| e.rule == "period_cap"), "{:?}", preview.skipped);
         let third = s.buy("capped", "o-3", "ann", &[("shoes", "50.00")]).await?;
         assert!(third.rewards.is_empty());
         assert!(third.skipped.iter().any(|e| e.rule == "period_cap"), "{:?}", third.skipped);

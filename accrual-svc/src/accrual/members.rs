@@ -39,6 +39,8 @@ pub struct MemberView {
     pub qualifying_asset: String,
     /// When the tier is reviewed.
     pub review_at: Option<i64>,
+    /// The program version it was judged by (the latest).
+    pub program: Program,
 }
 
 /// The wire form of an amount.
@@ -326,6 +328,7 @@ impl Accrual {
             },
             review_at,
             member,
+            program,
         })
     }
 }

@@ -256,10 +256,7 @@ impl Accrual {
             .into_inner()
             .campaigns;
         let offers: Vec<Offer> = applicable.iter().filter_map(to_offer).collect();
-        let mut computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
-        // Read without the member's lock: what preview shows; store re-reads it locked.
-        let rooms = self.rooms(conn, tenant, p, &program).await?;
-        caps::apply(&mut computed, &rooms, &pref);
+        let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
         Ok((version, program, tier, computed))
     }
 
@@ -303,13 +300,20 @@ impl Accrual {
         p: &PurchaseInput,
     ) -> Result<Recorded, AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        let (version, _, _, computed) = self.compute(&mut conn, tenant, p).await?;
+        let (version, program, _, mut computed) = self.compute(&mut conn, tenant, p).await?;
+        // Per-period caps as they stand now, read without the member's lock
+        // (a record re-reads them under it, in `store`).
+        let rooms = self.rooms(&mut conn, tenant, p, &program).await?;
+        caps::apply(&mut computed, &rooms, &program_ref(&p.program_id, version));
         Ok(Recorded {
             program_version: version,
             rewards: computed
                 .rewards
                 .into_iter()
                 .enumerate()
+                // Cut to nothing by a cap: explained in `skipped`, as a record
+                // does, numbered as a record numbers it.
+                .filter(|(_, r)| r.amount > 0)
                 .map(|(i, reward)| RecordedReward {
                     no: i as i64,
                     reward,
@@ -820,8 +824,7 @@ impl Accrual {
         added: i64,
     ) -> Result<(), AppError> {
         let view = self.member(conn, tenant, program_id, customer).await?;
-        let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
-        let policy = &program.tiers;
+        let policy = &view.program.tiers;
         let mut member = view.member.clone();
         // What the member held: the stored tier, or the entry tier every member
         // starts in when it asks nothing.
