@@ -161,12 +161,30 @@ where
     R: Message + Default,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
 {
+    once_storing(db, key, request, work, |_| None).await
+}
+
+/// As [`once`], storing for replays what `stored` makes of the response
+/// instead of the response itself when it says so (a response carrying a
+/// secret is answered once, replayed without it).
+pub async fn once_storing<R, F>(
+    db: &Db,
+    key: &IdempotencyKey,
+    request: &impl Message,
+    work: F,
+    stored: impl FnOnce(&R) -> Option<R>,
+) -> Result<R, AppError>
+where
+    R: Message + Default,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+{
     let mut tx = db.begin().await?;
     if let Claim::Replay(first) = claim(&mut tx, key, request).await? {
         return Ok(first);
     }
     let response = work(&mut tx).await?;
-    complete(&mut tx, key, &response).await?;
+    let replacement = stored(&response);
+    complete(&mut tx, key, replacement.as_ref().unwrap_or(&response)).await?;
     tx.commit().await?;
     Ok(response)
 }

@@ -130,15 +130,10 @@ impl AdminHandler {
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
     {
         let key = IdempotencyKey::new(&who.tenant, scope, key)?;
-        let mut tx = self.keys.db().begin().await.map_err(AppError::from)?;
-        if let idempotency::Claim::Replay(first) =
-            idempotency::claim::<R>(&mut tx, &key, req).await?
-        {
-            return Ok(Response::new(first));
-        }
-        let response = work(&mut tx).await?;
-        idempotency::complete(&mut tx, &key, &response.without_secret()).await?;
-        tx.commit().await.map_err(AppError::from)?;
+        let response = idempotency::once_storing(self.keys.db(), &key, req, work, |r| {
+            Some(r.without_secret())
+        })
+        .await?;
         Ok(Response::new(response))
     }
 }
