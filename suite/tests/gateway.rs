@@ -65,7 +65,12 @@ backend_tests! {
         let mut adm = AdminServiceClient::new(gw.clone());
         adm.create_tenant(with_key(apb::CreateTenantRequest { idempotency_key: "t".into(), tenant: Some(apb::Tenant { tenant_id: "shop".into(), name: "Shop".into(), ..Default::default() }) }, &admin)?).await?;
         let scope = |access: apb::Access| apb::Scope { service: "*".into(), access: access as i32 };
-        let created = adm.create_api_key(with_key(apb::CreateApiKeyRequest { idempotency_key: "k1".into(), tenant_id: "shop".into(), name: "checkout".into(), scopes: vec![scope(apb::Access::Write)], expires_at: None }, &admin)?).await?.into_inner();
+        let create = || apb::CreateApiKeyRequest { idempotency_key: "k1".into(), tenant_id: "shop".into(), name: "checkout".into(), scopes: vec![scope(apb::Access::Write)], expires_at: None };
+        let created = adm.create_api_key(with_key(create(), &admin)?).await?.into_inner();
+        // A replay answers the same key, but its secret was never stored.
+        let replayed = adm.create_api_key(with_key(create(), &admin)?).await?.into_inner();
+        assert_eq!(replayed.key, created.key);
+        assert!(replayed.secret.is_empty() && !created.secret.is_empty());
         let mut wallet = WalletServiceClient::new(gw.clone());
         let balance = |key: &str| with_key(wpb::GetBalanceRequest { customer_id: "c".into(), ..Default::default() }, key);
         wallet.get_balance(balance(&created.secret)?).await?;
