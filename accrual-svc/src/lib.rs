@@ -78,9 +78,10 @@ impl App {
         let mut background = Background::default();
         let clock = self.accrual.clock().clone();
         if self.cfg.relay {
-            for topic in accrual::relay::TOPICS {
+            for topic in accrual::outbound::Topic::ALL {
                 let relay = accrual::relay::Relay::new(self.accrual.clone(), topic);
-                let runner = outbox::relay(self.db.clone(), topic, relay, self.cfg.jobs.clone());
+                let queue = topic.name();
+                let runner = outbox::relay(self.db.clone(), queue, relay, self.cfg.jobs.clone());
                 background.spawn(runner.with_clock(clock.clone()));
             }
         }
@@ -92,10 +93,10 @@ impl App {
             self.cfg.jobs.clone(),
         );
         background.spawn(runner.with_clock(clock.clone()));
-        let reviews = accrual::purchases::TierReviews(self.accrual.clone());
+        let reviews = accrual::tiers::TierReviews(self.accrual.clone());
         let runner = Runner::new(
             self.db.clone(),
-            accrual::purchases::TIER_REVIEW,
+            accrual::tiers::TIER_REVIEW,
             reviews,
             self.cfg.jobs.clone(),
         );

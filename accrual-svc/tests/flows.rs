@@ -490,7 +490,8 @@ backend_tests! {
         s.accrual.record_return(back).await?;
         assert_eq!(amounts(&s.buy("capped", "o-4", "ann", &[("shoes", "30.00")]).await?), ["3.00"]);
         assert_eq!(s.balance_when("ann", "EUR", ("0.00", "13.00")).await?, ("0.00".into(), "13.00".into()));
-        // A purchase the next month starts afresh.
+        // A purchase the next month starts afresh (recorded once it has happened).
+        s.clock.advance(Duration::from_micros((20 * DAY) as u64));
         let next_month = pb::RecordPurchaseRequest {
             idempotency_key: "o-5".into(),
             purchase: Some(purchase("capped", "o-5", "ann", &[("shoes", "100.00")], NOW + 20 * DAY)),

@@ -39,6 +39,20 @@ enum Scenario {
     /// Latency the gateway adds: GetBalance one call at a time, directly and
     /// through the gateway (authentication, limits, forwarding).
     GatewayLatency(GatewayLatency),
+    /// PreviewPurchase of the demo program (cashback and points, campaign-svc
+    /// asked for offers) through the gateway, one call at a time, all services
+    /// in-process.
+    Preview(Preview),
+}
+
+#[derive(clap::Args)]
+struct Preview {
+    /// `postgres://...` (a fresh schema per service) or empty for SQLite files.
+    #[arg(long, default_value = "")]
+    database_url: String,
+    /// Calls (after 50 warm-up calls).
+    #[arg(long, default_value_t = 1_000)]
+    calls: u32,
 }
 
 #[derive(clap::Args)]
@@ -69,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::WalletCredit(args) => wallet_credit(args).await,
         Scenario::GatewayLatency(args) => gateway_latency(args).await,
+        Scenario::Preview(args) => preview(args).await,
     }
 }
 
@@ -254,6 +269,113 @@ async fn gateway_latency(args: GatewayLatency) -> anyhow::Result<()> {
         q(&through, 0.99),
         q(&through, 0.5) - q(&direct, 0.5),
         q(&through, 0.99) - q(&direct, 0.99),
+    );
+    Ok(())
+}
+
+async fn preview(args: Preview) -> anyhow::Result<()> {
+    use boomerang_proto::accrual::v1 as pb;
+    let dir = tempfile::tempdir()?;
+    let (databases, backend) = if args.database_url.is_empty() {
+        (boomerang::Databases::sqlite_in(dir.path()), "SQLite")
+    } else {
+        let schema = format!("bench_{}", now_micros());
+        let url = &args.database_url;
+        let db = |name: &str| DatabaseConfig {
+            url: url.clone(),
+            schema: Some(format!("{schema}_{name}")),
+            ..DatabaseConfig::default()
+        };
+        let databases = boomerang::Databases {
+            gateway: db("gateway"),
+            wallet: db("wallet"),
+            accrual: db("accrual"),
+            campaign: db("campaign"),
+            referral: db("referral"),
+        };
+        (databases, "PostgreSQL")
+    };
+    let suite = boomerang::Suite::start(boomerang::Options {
+        host: std::net::Ipv4Addr::LOCALHOST.into(),
+        ports: boomerang::Ports::ANY,
+        databases,
+        rate_limits: gateway::limits::RateLimitConfig {
+            per_key_per_second: 1_000_000,
+            per_tenant_per_second: 1_000_000,
+        },
+        clock: boomerang_common::time::Clock::system(),
+    })
+    .await?;
+    suite.demo_program("bench").await?;
+    let key = suite.create_key("bench", &["*:write"]).await?;
+    let channel = Channel::from_shared(format!("http://{}", suite.addrs().gateway))?
+        .connect()
+        .await?;
+    let mut client = pb::accrual_service_client::AccrualServiceClient::new(channel);
+    let auth: tonic::metadata::MetadataValue<_> = format!("Bearer {key}").parse()?;
+    fn authed<T>(
+        auth: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+        m: T,
+    ) -> Request<T> {
+        let mut req = Request::new(m);
+        req.metadata_mut().insert("authorization", auth.clone());
+        req
+    }
+    client
+        .enroll_member(authed(
+            &auth,
+            pb::EnrollMemberRequest {
+                idempotency_key: "bench-enrol".into(),
+                program_id: "demo".into(),
+                customer_id: "c-1".into(),
+                ..Default::default()
+            },
+        ))
+        .await?;
+    let purchase = pb::Purchase {
+        program_id: "demo".into(),
+        order_id: "o-1".into(),
+        customer_id: "c-1".into(),
+        currency: "EUR".into(),
+        channel: boomerang_proto::common::v1::Channel::Online as i32,
+        occurred_at: Some(to_timestamp(now_micros())),
+        lines: vec![pb::PurchaseLine {
+            line_id: "1".into(),
+            sku: "shoe".into(),
+            category: "shoes".into(),
+            unit_price: Some(Money {
+                amount: "90.00".into(),
+                asset: "EUR".into(),
+            }),
+            quantity: 1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut latencies = Histogram::<u64>::new(3)?;
+    for i in 0..(50 + args.calls) {
+        let req = authed(
+            &auth,
+            pb::PreviewPurchaseRequest {
+                purchase: Some(purchase.clone()),
+            },
+        );
+        let sent = Instant::now();
+        client.preview_purchase(req).await?;
+        if i >= 50 {
+            latencies.record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+        }
+    }
+    suite.stop().await?;
+    let q = |p: f64| latencies.value_at_quantile(p) as f64 / 1_000.0;
+    println!(
+        "PreviewPurchase via the gateway on {backend}, {} calls one at a time: p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms min {:.2} ms ({:.0}/s)",
+        args.calls,
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        latencies.min() as f64 / 1_000.0,
+        1_000.0 / latencies.mean() * 1_000.0,
     );
     Ok(())
 }

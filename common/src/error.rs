@@ -9,6 +9,9 @@ use std::fmt;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+/// Longest part of another service's message kept in ours.
+const MAX_UPSTREAM_MESSAGE: usize = 512;
+
 /// Field violations collected while validating a request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Violations(Vec<(String, String)>);
@@ -127,6 +130,50 @@ impl AppError {
         Self::Invalid(Violations::one(field, description))
     }
 
+    /// What another service's answer means for us: its meaning kept (a refusal
+    /// stays a refusal, NOT_FOUND stays NOT_FOUND); only transport trouble and
+    /// its own unavailability become UNAVAILABLE. Messages are bounded and say
+    /// which service answered.
+    pub fn upstream(service: &str, status: &Status) -> Self {
+        let said: String = status
+            .message()
+            .chars()
+            .take(MAX_UPSTREAM_MESSAGE)
+            .collect();
+        let message = format!("{service}: {said}");
+        match status.code() {
+            Code::InvalidArgument => {
+                let details = status.get_error_details();
+                let mut violations = Violations::new();
+                for f in details
+                    .bad_request()
+                    .map_or(&[][..], |b| &b.field_violations[..])
+                {
+                    violations.add(&f.field, &f.description);
+                }
+                if violations.is_empty() {
+                    violations.add("request", message);
+                }
+                Self::Invalid(violations)
+            }
+            Code::NotFound => Self::NotFound(message),
+            Code::AlreadyExists => Self::AlreadyExists(message),
+            Code::FailedPrecondition | Code::OutOfRange => Self::Precondition(message),
+            Code::Aborted => Self::Aborted(message),
+            Code::ResourceExhausted => Self::Exhausted(message),
+            Code::Unimplemented => Self::Unimplemented(message),
+            // Our own credential or scope refused: a deployment bug, not the caller's.
+            Code::Unauthenticated | Code::PermissionDenied | Code::Internal | Code::DataLoss => {
+                Self::Internal(anyhow::anyhow!("{message} ({:?})", status.code()))
+            }
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::Ok => Self::Unavailable(message),
+        }
+    }
+
     /// An RPC that a later issue implements.
     pub fn unimplemented(rpc: &str) -> Self {
         Self::Unimplemented(format!("{rpc} is not implemented yet"))
@@ -202,6 +249,34 @@ mod tests {
         let bad = details.bad_request().map(|b| b.field_violations.len());
         assert_eq!(bad, Some(2));
         assert!(status.message().contains("amount: must be positive"));
+    }
+
+    #[test]
+    fn an_upstream_answer_keeps_its_meaning() {
+        let refused = Status::failed_precondition("only 269 of the credit is left");
+        assert!(
+            matches!(AppError::upstream("wallet-svc", &refused), AppError::Precondition(m) if m == "wallet-svc: only 269 of the credit is left")
+        );
+        let gone = Status::not_found("no credit");
+        assert!(matches!(
+            AppError::upstream("wallet-svc", &gone),
+            AppError::NotFound(_)
+        ));
+        let down = Status::unavailable("connection refused");
+        assert!(matches!(
+            AppError::upstream("wallet-svc", &down),
+            AppError::Unavailable(_)
+        ));
+        let bad = Status::from(AppError::invalid("amount.amount", "must be positive"));
+        let AppError::Invalid(v) = AppError::upstream("wallet-svc", &bad) else {
+            panic!("not invalid");
+        };
+        assert_eq!(
+            v.iter().collect::<Vec<_>>(),
+            [("amount.amount", "must be positive")]
+        );
+        let long = Status::aborted("x".repeat(10_000));
+        assert!(AppError::upstream("w", &long).to_string().len() < 600);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Shared plumbing for every Boomerang service. Never domain types.
 //!
+//! - [`channel`]: the one channel builder and interceptor for service-to-service calls.
 //! - [`config`]: typed configuration: defaults, then a TOML file, then `BOOMERANG_<SVC>__...` env.
 //! - [`telemetry`]: tracing (pretty or JSON), OTLP export, W3C propagation, Prometheus.
 //! - [`db`]: one pool for SQLite or PostgreSQL, migrations at start, write transactions.
@@ -9,6 +10,7 @@
 //! - [`tenant`]: the tenant the gateway sets on every call.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
+pub mod channel;
 pub mod config;
 pub mod db;
 pub mod error;

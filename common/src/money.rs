@@ -273,6 +273,43 @@ impl Amount {
     }
 }
 
+/// The wire form of an amount: `boomerang.common.v1.Money`.
+pub type Wire = boomerang_proto::common::v1::Money;
+
+impl Amount {
+    /// A wire amount of a known asset, strictly parsed (scale and range checked).
+    pub fn from_wire(m: &Wire) -> Result<Self, MoneyError> {
+        let asset = Asset::builtin(&m.asset)
+            .ok_or_else(|| MoneyError::UnknownAsset(m.asset.chars().take(16).collect()))?;
+        Self::parse(&m.amount, &asset)
+    }
+
+    /// The wire form: the decimal string with the asset's decimals, and its code.
+    pub fn to_wire(&self) -> Wire {
+        Wire {
+            amount: self.to_string(),
+            asset: self.asset.code.clone(),
+        }
+    }
+}
+
+/// The wire form of `minor` units of the asset `code` (a built-in asset's
+/// scale; an unknown code is written with scale 0, never guessed as money).
+pub fn wire(minor: i64, code: &str) -> Wire {
+    let asset = Asset::builtin(code).unwrap_or_else(|| Asset::new(code, 0));
+    Wire {
+        amount: Amount::from_minor(minor, &asset)
+            .map_or_else(|_| minor.to_string(), |a| a.to_string()),
+        asset: code.to_owned(),
+    }
+}
+
+/// Minor units of a wire amount another service answered with: an absent
+/// amount is zero; one that does not decode is an error, never zero.
+pub fn minor_of(m: Option<&Wire>) -> Result<i64, MoneyError> {
+    m.map_or(Ok(0), |m| Amount::from_wire(m).map(|a| a.minor()))
+}
+
 impl fmt::Display for Amount {
     /// Always with the asset's decimals: "5.00", "-0.50", "100".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -352,6 +389,34 @@ mod tests {
             Amount::from_minor(100, &Asset::points())?.to_string(),
             "100"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_wire_codec_round_trips_and_checks_scale() -> Result<(), MoneyError> {
+        let five = Amount::from_wire(&wire(500, "EUR"))?;
+        assert_eq!((five.minor(), five.asset().code()), (500, "EUR"));
+        assert_eq!(five.to_wire(), wire(500, "EUR"));
+        assert_eq!(wire(-5, "EUR").amount, "-0.05");
+        assert_eq!(wire(100, "PTS").amount, "100");
+        let too_fine = Wire {
+            amount: "1.234".into(),
+            asset: "EUR".into(),
+        };
+        assert!(matches!(
+            Amount::from_wire(&too_fine),
+            Err(MoneyError::Scale { .. })
+        ));
+        let unknown = Wire {
+            amount: "1".into(),
+            asset: "XYZ".into(),
+        };
+        assert!(matches!(
+            Amount::from_wire(&unknown),
+            Err(MoneyError::UnknownAsset(_))
+        ));
+        assert_eq!(minor_of(None)?, 0);
+        assert!(minor_of(Some(&unknown)).is_err());
         Ok(())
     }
 

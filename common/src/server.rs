@@ -12,9 +12,14 @@ use std::{
 
 use http::{Request, Response};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Status, body::Body, server::NamedService, service::Routes, transport::Server};
+use tonic::{
+    Status,
+    body::Body,
+    server::NamedService,
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
 use tonic_health::ServingStatus;
 use tower::{
     Layer, Service, ServiceBuilder, limit::GlobalConcurrencyLimitLayer, load_shed::LoadShedLayer,
@@ -195,7 +200,9 @@ impl GrpcServer {
         let server = Server::builder()
             .layer(stack)
             .add_routes(routes.prepare())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            // tonic's own `tcp_nodelay` applies only to listeners it binds: set
+            // it on the accepted sockets, or replies wait ~40 ms for delayed ACKs.
+            .serve_with_incoming_shutdown(incoming(listener), async move {
                 stopped.cancelled().await;
             });
         tokio::select! {
@@ -206,6 +213,11 @@ impl GrpcServer {
         }
         Ok(())
     }
+}
+
+/// The accepted connections of `listener`, with `TCP_NODELAY` set on each.
+pub fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Binds `addr` now, so the caller knows the port (port 0 in tests) before serving.

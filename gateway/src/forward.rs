@@ -15,11 +15,7 @@ use std::{
 
 use boomerang_common::{error::AppError, telemetry, tenant::TENANT_HEADER};
 use http::{HeaderValue, Request, Response};
-use tonic::{
-    Status,
-    body::Body,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Status, body::Body, transport::Channel};
 use tower::{Service, ServiceExt as _};
 
 use crate::{auth::Authenticator, limits::Limits};
@@ -43,10 +39,9 @@ impl Forward {
         auth: Authenticator,
         limits: Limits,
     ) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(upstream.to_owned())
-            .map_err(|e| anyhow::anyhow!("upstream {upstream:?} for {service}: {e}"))?
+        // The caller's deadline bounds each call (no fixed request timeout).
+        let channel = boomerang_common::channel::endpoint(service, upstream)?
             .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
             .http2_adaptive_window(true)
             .connect_lazy();
         Ok(Self {

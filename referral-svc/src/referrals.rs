@@ -2,17 +2,17 @@
 //! the referee's purchases and their reversal on returns. Wallet credits and
 //! reversals go through the outbox with deterministic keys.
 use boomerang_common::{
+    channel::{self, acting_for},
     db::{Conn, Db},
     error::AppError,
     jobs::{Handler, Job},
     money::{Amount, Asset},
     outbox,
-    tenant::{TENANT_HEADER, TenantId},
+    tenant::TenantId,
     time::{Clock, to_timestamp},
 };
 use boomerang_proto::{common::v1 as pc, wallet::v1 as wpb};
 use prost::Message as _;
-use tonic::transport::Channel;
 
 use crate::{
     domain::{
@@ -69,7 +69,7 @@ pub struct Paid {
 pub struct Referrals {
     db: Db,
     clock: Clock,
-    wallet: wpb::wallet_service_client::WalletServiceClient<Channel>,
+    wallet: wpb::wallet_service_client::WalletServiceClient<channel::Upstream>,
     velocity_per_hour: i64,
 }
 
@@ -91,13 +91,11 @@ impl Referrals {
         wallet_url: &str,
         velocity_per_hour: u32,
     ) -> anyhow::Result<Self> {
-        let channel = tonic::transport::Endpoint::from_shared(wallet_url.to_owned())?
-            .connect_timeout(std::time::Duration::from_secs(2))
-            .connect_lazy();
+        let wallet = channel::upstream("wallet", wallet_url)?;
         Ok(Self {
             db,
             clock,
-            wallet: wpb::wallet_service_client::WalletServiceClient::new(channel),
+            wallet: wpb::wallet_service_client::WalletServiceClient::new(wallet),
             velocity_per_hour: i64::from(velocity_per_hour.max(1)),
         })
     }
@@ -549,24 +547,19 @@ impl Relay {
     }
 }
 
-fn as_tenant<T>(tenant: &str, m: T) -> anyhow::Result<tonic::Request<T>> {
-    let mut req = tonic::Request::new(m);
-    req.metadata_mut().insert(TENANT_HEADER, tenant.parse()?);
-    boomerang_common::telemetry::inject_metadata(req.metadata_mut());
-    Ok(req)
-}
-
 impl Handler for Relay {
+    #[tracing::instrument(name = "boomerang.referral.relay.deliver", skip_all, fields(topic = self.topic, key = %job.dedupe_key), err)]
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
         let mut wallet = self.referrals.wallet.clone();
         let sent = if self.topic == CREDIT {
             let mut m = wpb::CreditRequest::decode(job.payload.as_slice())?;
             m.idempotency_key = job.dedupe_key.clone();
-            wallet.credit(as_tenant(&job.tenant, m)?).await.map(drop)
+            wallet.credit(acting_for(&tenant, m)).await.map(drop)
         } else {
             let mut m = wpb::ReverseRequest::decode(job.payload.as_slice())?;
             m.idempotency_key = job.dedupe_key.clone();
-            wallet.reverse(as_tenant(&job.tenant, m)?).await.map(drop)
+            wallet.reverse(acting_for(&tenant, m)).await.map(drop)
         };
         match sent {
             Ok(()) => Ok(()),

@@ -4,13 +4,18 @@ use boomerang_common::{
     db::Conn,
     error::AppError,
     jobs::{self, Handler, Job},
-    outbox,
     tenant::TenantId,
 };
 use boomerang_proto::{accrual::v1 as pb, common::v1 as pc, wallet::v1 as wpb};
 use jiff::{Timestamp, ToSpan as _, civil::Date, tz::TimeZone};
+use tracing::instrument;
 
-use super::{Accrual, key, program_ref};
+use super::{
+    Accrual,
+    outbound::{self, BonusCredit, Occasion, Outbound, key},
+    program_ref,
+    upstream::Attribution,
+};
 use crate::{
     domain::{
         program::{Money, Program},
@@ -19,8 +24,6 @@ use crate::{
     repo::{self, MemberRow},
 };
 
-/// Outbox topic of wallet credits.
-pub const CREDIT: &str = "accrual.wallet_credit";
 /// Birthday timer.
 pub const BIRTHDAY: &str = "accrual.birthday";
 
@@ -45,14 +48,18 @@ pub struct MemberView {
 
 /// The wire form of an amount.
 pub fn wire(m: &Money) -> pc::Money {
-    let asset = boomerang_common::money::Asset::builtin(&m.asset)
-        .unwrap_or_else(|| boomerang_common::money::Asset::new(&m.asset, 0));
-    let amount = boomerang_common::money::Amount::from_minor(m.minor, &asset)
-        .map_or_else(|_| m.minor.to_string(), |a| a.to_string());
-    pc::Money {
-        amount,
-        asset: m.asset.clone(),
-    }
+    boomerang_common::money::wire(m.minor, &m.asset)
+}
+
+/// Which of a member's details an update changes (`None`: kept).
+#[derive(Clone, Debug, Default)]
+pub struct MemberChange {
+    /// Birthday ("MM-DD", or empty to clear).
+    pub birthday: Option<String>,
+    /// Segment.
+    pub segment: Option<String>,
+    /// Opt-ins (JSON list).
+    pub opt_ins: Option<String>,
 }
 
 /// When points earned at `at` expire, if the program makes them expire.
@@ -101,6 +108,7 @@ pub fn birthday_in(mmdd: &str, tz: &str, year: i16) -> Option<(Date, i64)> {
 
 impl Accrual {
     /// Publishes a program version.
+    #[instrument(name = "boomerang.accrual.programs.publish", skip_all, fields(tenant = %tenant, program = %id), err)]
     pub async fn publish(
         &self,
         conn: &mut Conn,
@@ -113,7 +121,38 @@ impl Accrual {
         Ok((version, now))
     }
 
+    /// Hands a referral code given at enrolment to referral-svc, before any
+    /// purchase of the new member can be notified. Its fraud checks decide,
+    /// and enrolment does not depend on them: a refusal is only logged.
+    #[instrument(name = "boomerang.accrual.members.attribute", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    pub async fn attribute_at_enrolment(
+        &self,
+        tenant: &TenantId,
+        program_id: &str,
+        member: &MemberRow,
+        code: &str,
+    ) -> Result<(), AppError> {
+        if code.is_empty() {
+            return Ok(());
+        }
+        let attribution = Attribution {
+            key: key(tenant, &[program_id, &member.customer_id, "referral"]),
+            code: code.into(),
+            customer: member.customer_id.clone(),
+            signup_at_us: member.enrolled_at,
+        };
+        if let Err(e) = self
+            .upstream()
+            .attribute_referral(tenant, attribution)
+            .await
+        {
+            tracing::warn!(code, error = %e, "referral attribution at enrolment failed");
+        }
+        Ok(())
+    }
+
     /// Enrols a customer; the welcome bonus is credited once, whatever the retries.
+    #[instrument(name = "boomerang.accrual.members.enroll", skip_all, fields(tenant = %tenant, program = %program_id), err)]
     pub async fn enroll(
         &self,
         conn: &mut Conn,
@@ -145,11 +184,16 @@ impl Accrual {
                     description: "welcome bonus".into(),
                     ..Default::default()
                 };
-                let k = key(
-                    tenant.as_str(),
-                    &[program_id, &member.customer_id, "welcome"],
-                );
-                outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+                let message = Outbound::Bonus(BonusCredit {
+                    program: program_id.into(),
+                    customer: member.customer_id.clone(),
+                    occasion: Occasion {
+                        kind: "welcome".into(),
+                        year: String::new(),
+                    },
+                    credit,
+                });
+                outbound::enqueue(conn, tenant, &message).await?;
                 welcome = Some(bonus.clone());
             }
             self.schedule_birthday(conn, tenant, program_id, &program, &member)
@@ -170,28 +214,31 @@ impl Accrual {
         ))
     }
 
-    /// Changes a member's details; a new birthday gets its timer (still once a year).
+    /// Changes the details `change` names, keeping the others; a new birthday
+    /// gets its timer (still once a year).
+    #[instrument(name = "boomerang.accrual.members.update", skip_all, fields(tenant = %tenant, program = %program_id), err)]
     pub async fn update_member(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         program_id: &str,
-        changed: MemberRow,
+        customer: &str,
+        change: MemberChange,
     ) -> Result<MemberView, AppError> {
         let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
-        let mut member = repo::get_member(
-            conn,
-            self.db(),
-            tenant.as_str(),
-            program_id,
-            &changed.customer_id,
-            true,
-        )
-        .await?;
-        let birthday_changed = member.birthday != changed.birthday;
-        member.birthday = changed.birthday;
-        member.segment = changed.segment;
-        member.opt_ins = changed.opt_ins;
+        let mut member =
+            repo::get_member(conn, self.db(), tenant.as_str(), program_id, customer, true).await?;
+        let before = member.birthday.clone();
+        if let Some(birthday) = change.birthday {
+            member.birthday = birthday;
+        }
+        if let Some(segment) = change.segment {
+            member.segment = segment;
+        }
+        if let Some(opt_ins) = change.opt_ins {
+            member.opt_ins = opt_ins;
+        }
+        let birthday_changed = member.birthday != before;
         repo::save_member(conn, tenant.as_str(), program_id, &member).await?;
         if birthday_changed {
             self.schedule_birthday(conn, tenant, program_id, &program, &member)
@@ -224,6 +271,7 @@ impl Accrual {
     }
 
     /// The birthday timer: credits the bonus once for the year and sets next year's.
+    #[instrument(name = "boomerang.accrual.members.birthday", skip_all, fields(tenant = %tenant, program = %program_id, year), err)]
     pub async fn on_birthday(
         &self,
         conn: &mut Conn,
@@ -258,8 +306,16 @@ impl Accrual {
             description: format!("birthday bonus {year}"),
             ..Default::default()
         };
-        let k = key(tenant.as_str(), &[program_id, customer, "birthday", year]);
-        outbox::enqueue(conn, tenant, CREDIT, &k, &credit).await?;
+        let message = Outbound::Bonus(BonusCredit {
+            program: program_id.into(),
+            customer: customer.into(),
+            occasion: Occasion {
+                kind: "birthday".into(),
+                year: year.into(),
+            },
+            credit,
+        });
+        outbound::enqueue(conn, tenant, &message).await?;
         // Next year's timer, from the calendar (a 25-hour day cannot skip it).
         let next_year = year
             .parse::<i16>()
@@ -273,8 +329,32 @@ impl Accrual {
         Ok(())
     }
 
+    /// A program version (the latest when `version` is `None`) and when it was published.
+    #[instrument(name = "boomerang.accrual.programs.get", skip_all, fields(tenant = %tenant, program = %id), err)]
+    pub async fn program(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<(i64, Program, i64), AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        repo::program(&mut conn, tenant.as_str(), id, version).await
+    }
+
+    /// A member, read outside any transaction.
+    pub async fn get_member(
+        &self,
+        tenant: &TenantId,
+        program_id: &str,
+        customer: &str,
+    ) -> Result<MemberView, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        self.member(&mut conn, tenant, program_id, customer).await
+    }
+
     /// A member with the tier in force now (an upgrade applies at once, a
     /// downgrade waits for the review date).
+    #[instrument(name = "boomerang.accrual.members.get", skip_all, fields(tenant = %tenant, program = %program_id), err)]
     pub async fn member(
         &self,
         conn: &mut Conn,
@@ -350,8 +430,7 @@ impl Handler for Birthdays {
         let mut tx = self.0.db().begin().await?;
         self.0
             .on_birthday(&mut tx, &tenant, program, customer, year)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,12 +1,19 @@
-//! The accrual facade: programs, members, purchases and returns. Each
-//! mutation commits its state and its outbox messages (wallet credits and
-//! reversals, campaign budget confirmations and releases) in one transaction;
-//! the relay delivers them with deterministic idempotency keys.
+//! The accrual facade, one module per aggregate: programs and members
+//! (`members`), purchases (`purchases`: preview, prepare, store), returns,
+//! review of held purchases, tiers, points conversion, reports and events.
+//! Each mutation commits its state and its [`outbound`] messages in one
+//! transaction; the [`relay`] delivers them through the [`upstream`] port with
+//! deterministic idempotency keys.
+pub mod conversion;
 pub mod events;
 pub mod members;
+pub mod outbound;
 pub mod purchases;
 pub mod relay;
+pub mod reports;
+pub mod returns;
 pub mod review;
+pub mod tiers;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -14,8 +21,9 @@ use std::sync::Arc;
 use boomerang_common::{db::Db, time::Clock};
 use tokio::sync::Notify;
 
-pub use members::MemberView;
-pub use purchases::{PurchaseInput, Recorded, RecordedReward, ReturnInput, Returned};
+pub use members::{MemberChange, MemberView};
+pub use purchases::{Prepared, PurchaseInput, Recorded, RecordedReward};
+pub use returns::{ReturnInput, Returned};
 pub use upstream::Upstream;
 
 /// Accrual of one service instance.
@@ -73,11 +81,4 @@ impl Accrual {
 /// The program's reference in explanations and wallet sources.
 pub fn program_ref(id: &str, version: i64) -> String {
     format!("program:{id}@{version}")
-}
-
-/// A deterministic idempotency key for an effect of this service (at most 128 characters).
-pub fn key(tenant: &str, parts: &[&str]) -> String {
-    let mut all = vec![tenant];
-    all.extend_from_slice(parts);
-    boomerang_common::idempotency::derived_key("acc", &all)
 }

@@ -1,292 +1,183 @@
-//! The outbox relay: delivers wallet credits, campaign budget confirmations
-//! (then the campaign reward's credit) and wallet reversals (then the budget
-//! given back), each call with a key derived from its job's deterministic key,
-//! so a redelivery after a crash has no second effect.
+//! The outbox relay: decodes each job into its [`Outbound`] message and
+//! delivers it through the upstream port, every call with a key derived from
+//! the job's deterministic key, so a redelivery after a crash has no second
+//! effect.
 use boomerang_common::{
+    error::AppError,
+    idempotency::derived_key,
     jobs::{Handler, Job, NotYet},
-    money::{Amount, Asset},
+    money,
+    tenant::TenantId,
 };
-use boomerang_proto::{
-    campaign::v1 as cpb, common::v1 as pc, referral::v1 as rpb, wallet::v1 as wpb,
-};
-use prost::Message;
-use tonic::Code;
+use tracing::instrument;
 
 use super::{
-    Accrual, key,
-    members::CREDIT,
-    purchases::{CONFIRM, REFERRAL_PURCHASE, REFERRAL_RETURN, REVERSE},
-    review::RELEASE,
-    upstream::call,
+    Accrual,
+    outbound::{
+        BonusCredit, ConfirmThenCredit, Outbound, Release, ReverseThenRelease, RewardCredit,
+        RewardRef, Topic,
+    },
 };
 use crate::repo;
-
-/// Every topic the relay delivers.
-pub const TOPICS: [&str; 6] = [
-    CREDIT,
-    REVERSE,
-    CONFIRM,
-    REFERRAL_PURCHASE,
-    REFERRAL_RETURN,
-    RELEASE,
-];
-
-/// A step and the one that follows it, in one payload.
-pub fn pack(first: &impl Message, then: Option<&impl Message>) -> Vec<u8> {
-    let mut out = first.encode_length_delimited_to_vec();
-    if let Some(then) = then {
-        out.extend(then.encode_length_delimited_to_vec());
-    }
-    out
-}
-
-fn unpack<A: Message + Default, B: Message + Default>(
-    mut payload: &[u8],
-) -> anyhow::Result<(A, Option<B>)> {
-    let first = A::decode_length_delimited(&mut payload)?;
-    let then = if payload.is_empty() {
-        None
-    } else {
-        Some(B::decode_length_delimited(&mut payload)?)
-    };
-    Ok((first, then))
-}
-
-/// The reward a reversal or a release is about, carried with it (in the
-/// reversal's `source.inputs`, after the release in its payload) so that a
-/// NOT_FOUND from the wallet can be told apart: its credit still on its way
-/// (wait, however long) or never made (nothing to do).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RewardRef {
-    /// Program.
-    pub program: String,
-    /// Order.
-    pub order: String,
-    /// Reward number.
-    pub no: i64,
-}
-
-impl RewardRef {
-    /// As JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// The keys of the jobs that credit it: directly, or after its budget is confirmed.
-    fn credit_jobs(&self, tenant: &str) -> [String; 2] {
-        let no = self.no.to_string();
-        [
-            key(tenant, &[&self.program, &self.order, &no]),
-            key(tenant, &[&self.program, &self.order, "confirm", &no]),
-        ]
-    }
-}
-
-fn minor(m: Option<&pc::Money>) -> i64 {
-    m.and_then(|m| Asset::builtin(&m.asset).and_then(|a| Amount::parse(&m.amount, &a).ok()))
-        .map_or(0, |a| a.minor())
-}
 
 /// Delivers one topic.
 #[derive(Clone, Debug)]
 pub struct Relay {
     accrual: Accrual,
-    topic: &'static str,
+    topic: Topic,
+}
+
+/// A refusal that retrying cannot change is logged and the job done; anything
+/// else is retried, and after max_attempts the job is marked failed for an
+/// operator: a request of ours refused as invalid is a bug to surface, never a
+/// silent success.
+fn settle(topic: Topic, job: &Job, e: AppError, for_good: bool) -> anyhow::Result<()> {
+    if for_good {
+        tracing::error!(topic = topic.name(), key = %job.dedupe_key, error = %e, "delivery refused for good");
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("{}: {e}", topic.name()))
+    }
 }
 
 impl Relay {
     /// The relay of `topic`.
-    pub fn new(accrual: Accrual, topic: &'static str) -> Self {
+    pub fn new(accrual: Accrual, topic: Topic) -> Self {
         Self { accrual, topic }
     }
 
-    async fn credit(
-        &self,
-        job: &Job,
-        mut m: wpb::CreditRequest,
-        key: String,
-    ) -> anyhow::Result<()> {
-        m.idempotency_key = key;
-        match self
-            .accrual
-            .upstream()
-            .wallet
-            .clone()
-            .credit(call(&job.tenant, m)?)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(s) => given_up(self.topic, job, s, &[]),
-        }
-    }
-}
-
-/// A refusal that retrying cannot change (a budget reservation that lapsed) is
-/// logged and the job done; anything else is retried, and after max_attempts
-/// the job is marked failed for an operator: a request of ours refused as
-/// invalid is a bug to surface, never a silent success.
-fn given_up(topic: &str, job: &Job, s: tonic::Status, final_codes: &[Code]) -> anyhow::Result<()> {
-    if final_codes.contains(&s.code()) {
-        tracing::error!(topic, key = %job.dedupe_key, status = ?s, "delivery refused for good");
-        Ok(())
-    } else {
-        Err(anyhow::anyhow!("{topic}: {:?} {}", s.code(), s.message()))
-    }
-}
-
-impl Relay {
     /// The wallet has no credit for `reward`: wait while its credit job is not
     /// done (`NotYet`, never given up on); once done, the credit was refused for
-    /// good (a lapsed campaign budget) and there is nothing to take back or release.
+    /// good (a lapsed campaign budget) and there is nothing to take back or
+    /// release. A message without its reward (none of ours) is retried.
     async fn without_credit(
         &self,
+        tenant: &TenantId,
         job: &Job,
-        reward: Option<RewardRef>,
-        s: tonic::Status,
+        reward: &RewardRef,
+        e: AppError,
     ) -> anyhow::Result<()> {
-        let Some(reward) = reward else {
-            return given_up(self.topic, job, s, &[]);
-        };
-        let keys = reward.credit_jobs(&job.tenant);
-        if repo::jobs_pending(self.accrual.db(), &job.tenant, &[CREDIT, CONFIRM], &keys).await? {
+        if reward.order.is_empty() {
+            return settle(self.topic, job, e, false);
+        }
+        let keys = reward.credit_keys(tenant);
+        let queues = Topic::credit_queues();
+        if repo::jobs_pending(self.accrual.db(), tenant.as_str(), &queues, &keys).await? {
             return Err(NotYet(format!("the credit of {reward:?} is not delivered yet")).into());
         }
         tracing::warn!(
-            topic = self.topic,
+            topic = self.topic.name(),
             ?reward,
             "the reward was never credited: nothing to do"
         );
         Ok(())
     }
+
+    async fn confirm_then_credit(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        m: ConfirmThenCredit,
+    ) -> anyhow::Result<()> {
+        let up = self.accrual.upstream();
+        let mut confirm = m.confirm;
+        confirm.idempotency_key = job.dedupe_key.clone();
+        match up.confirm_budget(tenant, confirm).await {
+            Ok(()) => {}
+            // Lapsed before we confirmed: the campaign pays nothing, so neither does the wallet.
+            Err(e @ (AppError::Precondition(_) | AppError::NotFound(_))) => {
+                return settle(self.topic, job, e, true);
+            }
+            Err(e) => return settle(self.topic, job, e, false),
+        }
+        let mut credit = m.credit;
+        credit.idempotency_key = derived_key("acc", &[&job.dedupe_key, "credit"]);
+        match up.credit(tenant, credit).await {
+            Ok(()) => Ok(()),
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
+
+    async fn reverse_then_release(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        m: ReverseThenRelease,
+    ) -> anyhow::Result<()> {
+        let up = self.accrual.upstream();
+        let mut reverse = m.reverse;
+        reverse.idempotency_key = job.dedupe_key.clone();
+        let taken = match up.reverse(tenant, reverse).await {
+            Ok(taken) => taken,
+            Err(e @ AppError::NotFound(_)) => {
+                return self.without_credit(tenant, job, &m.reward, e).await;
+            }
+            Err(e) => return settle(self.topic, job, e, false),
+        };
+        // The budget given back is what the wallet took, never more than planned.
+        let Some(mut release) = m.release.filter(|_| taken > 0) else {
+            return Ok(());
+        };
+        if let Some(amount) = release.amount.as_mut() {
+            let planned = money::minor_of(Some(amount)).map_err(anyhow::Error::new)?;
+            *amount = money::wire(taken.min(planned), &amount.asset);
+        }
+        release.idempotency_key = derived_key("acc", &[&job.dedupe_key, "release"]);
+        match up.release_budget(tenant, release).await {
+            Ok(()) => Ok(()),
+            Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
+
+    async fn release(&self, tenant: &TenantId, job: &Job, m: Release) -> anyhow::Result<()> {
+        let mut release = m.release;
+        release.idempotency_key = job.dedupe_key.clone();
+        match self
+            .accrual
+            .upstream()
+            .release_credit(tenant, release)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e @ AppError::NotFound(_)) => self.without_credit(tenant, job, &m.reward, e).await,
+            // Already released: nothing left to do.
+            Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
 }
 
 impl Handler for Relay {
+    #[instrument(name = "boomerang.accrual.relay.deliver", skip_all, fields(topic = self.topic.name(), key = %job.dedupe_key), err)]
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let upstream = self.accrual.upstream();
+        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
+        let up = self.accrual.upstream();
         let key = job.dedupe_key.clone();
-        match self.topic {
-            CREDIT => {
-                let m = wpb::CreditRequest::decode(job.payload.as_slice())?;
-                self.credit(job, m, key).await
+        let sent = match Outbound::from_payload(self.topic, &job.payload)? {
+            Outbound::Credit(RewardCredit { mut credit, .. })
+            | Outbound::Bonus(BonusCredit { mut credit, .. }) => {
+                credit.idempotency_key = key;
+                up.credit(&tenant, credit).await
             }
-            REFERRAL_PURCHASE => {
-                let mut m = rpb::OnPurchaseRequest::decode(job.payload.as_slice())?;
-                m.idempotency_key = key;
-                match upstream
-                    .referral
-                    .clone()
-                    .on_purchase(call(&job.tenant, m)?)
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(s) => given_up(self.topic, job, s, &[]),
-                }
+            Outbound::ConfirmThenCredit(m) => {
+                return self.confirm_then_credit(&tenant, job, m).await;
             }
-            REFERRAL_RETURN => {
-                let mut m = rpb::OnReturnRequest::decode(job.payload.as_slice())?;
-                m.idempotency_key = key;
-                match upstream
-                    .referral
-                    .clone()
-                    .on_return(call(&job.tenant, m)?)
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(s) => given_up(self.topic, job, s, &[]),
-                }
+            Outbound::ReverseThenRelease(m) => {
+                return self.reverse_then_release(&tenant, job, m).await;
             }
-            RELEASE => {
-                let (mut m, reward) =
-                    unpack::<wpb::ReleaseCreditRequest, wpb::Source>(&job.payload)?;
-                m.idempotency_key = key;
-                match upstream
-                    .wallet
-                    .clone()
-                    .release_credit(call(&job.tenant, m)?)
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(s) if s.code() == Code::NotFound => {
-                        let reward = reward.and_then(|r| serde_json::from_str(&r.inputs).ok());
-                        self.without_credit(job, reward, s).await
-                    }
-                    // Already released: nothing left to do.
-                    Err(s) => given_up(self.topic, job, s, &[Code::FailedPrecondition]),
-                }
+            Outbound::Release(m) => return self.release(&tenant, job, m).await,
+            Outbound::ReferralPurchase(m) => {
+                let mut notice = m.notice;
+                notice.idempotency_key = key;
+                up.on_purchase(&tenant, notice).await
             }
-            CONFIRM => {
-                let (mut confirm, credit) =
-                    unpack::<cpb::ConfirmBudgetRequest, wpb::CreditRequest>(&job.payload)?;
-                confirm.idempotency_key = key.clone();
-                match upstream
-                    .campaign
-                    .clone()
-                    .confirm_budget(call(&job.tenant, confirm)?)
-                    .await
-                {
-                    Ok(_) => match credit {
-                        Some(credit) => {
-                            let k = boomerang_common::idempotency::derived_key(
-                                "acc",
-                                &[&key, "credit"],
-                            );
-                            self.credit(job, credit, k).await
-                        }
-                        None => Ok(()),
-                    },
-                    // Lapsed before we confirmed: the campaign pays nothing, so neither does the wallet.
-                    Err(s) => given_up(
-                        self.topic,
-                        job,
-                        s,
-                        &[Code::FailedPrecondition, Code::NotFound],
-                    ),
-                }
+            Outbound::ReferralReturn(m) => {
+                let mut notice = m.notice;
+                notice.idempotency_key = key;
+                up.on_return(&tenant, notice).await
             }
-            _ => {
-                let (mut reverse, release) =
-                    unpack::<wpb::ReverseRequest, cpb::ReleaseBudgetRequest>(&job.payload)?;
-                reverse.idempotency_key = key.clone();
-                let reward = reverse
-                    .source
-                    .as_ref()
-                    .and_then(|s| serde_json::from_str::<RewardRef>(&s.inputs).ok());
-                let done = match upstream
-                    .wallet
-                    .clone()
-                    .reverse(call(&job.tenant, reverse)?)
-                    .await
-                {
-                    Ok(done) => done.into_inner(),
-                    Err(s) if s.code() == Code::NotFound => {
-                        return self.without_credit(job, reward, s).await;
-                    }
-                    Err(s) => return given_up(self.topic, job, s, &[]),
-                };
-                let taken =
-                    minor(done.reversed_pending.as_ref()) + minor(done.reversed_available.as_ref());
-                let Some(mut release) = release.filter(|_| taken > 0) else {
-                    return Ok(());
-                };
-                let planned = minor(release.amount.as_ref());
-                if let Some(amount) = release.amount.as_mut() {
-                    let asset = Asset::builtin(&amount.asset)
-                        .unwrap_or_else(|| Asset::new(&amount.asset, 0));
-                    amount.amount = Amount::from_minor(taken.min(planned), &asset)
-                        .map_or_else(|_| amount.amount.clone(), |a| a.to_string());
-                }
-                release.idempotency_key =
-                    boomerang_common::idempotency::derived_key("acc", &[&key, "release"]);
-                match upstream
-                    .campaign
-                    .clone()
-                    .release_budget(call(&job.tenant, release)?)
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(s) => given_up(self.topic, job, s, &[Code::FailedPrecondition]),
-                }
-            }
-        }
+        };
+        sent.or_else(|e| settle(self.topic, job, e, false))
     }
 }

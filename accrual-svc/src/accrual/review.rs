@@ -4,26 +4,24 @@
 //! counts it toward the member's tier; rejection takes the rewards back and
 //! gives the campaign budget back (referral-svc never heard of the purchase).
 //! Both go through the outbox with keys derived from the order.
-use boomerang_common::{db::Conn, error::AppError, outbox, tenant::TenantId, time::to_timestamp};
+use boomerang_common::{db::Conn, error::AppError, tenant::TenantId, time::to_timestamp};
 use boomerang_proto::{accrual::v1 as pb, wallet::v1 as wpb};
+use tracing::instrument;
 
 use super::{
-    Accrual, RecordedReward, key, program_ref,
-    purchases::{
-        HELD, REJECTED, REVERSE, Sale, credit_reference, recorded, release_at, subtract, take_back,
-    },
-    relay::{self, RewardRef},
+    Accrual, RecordedReward,
+    outbound::{self, Outbound, Release, RewardRef},
+    program_ref,
+    purchases::{HELD, REJECTED, Sale, recorded, release_at},
+    returns::{Cause, take_back},
 };
 use crate::{
-    domain::{program::Program, rewards},
+    domain::{program::Program, returns, rewards},
     repo,
 };
 
 /// The review state of an approved purchase.
 const APPROVED: &str = "approved";
-
-/// Outbox topic of wallet releases of held credits.
-pub const RELEASE: &str = "accrual.wallet_release";
 
 /// What a review decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +34,8 @@ pub enum Decision {
 
 impl Accrual {
     /// Applies `decision` to a held purchase; returns its rewards after it.
+    #[instrument(name = "boomerang.accrual.review.decide", skip_all,
+                 fields(tenant = %tenant, order = %order, ?decision), err)]
     pub async fn review(
         &self,
         conn: &mut Conn,
@@ -67,25 +67,15 @@ impl Accrual {
         let state = match decision {
             Decision::Approve => {
                 for row in rows.iter().filter(|r| r.reward.amount > r.reversed) {
+                    let reward = RewardRef::new(program_id, order, row.no);
                     let release = wpb::ReleaseCreditRequest {
                         customer_id: purchase.customer_id.clone(),
-                        source_reference: credit_reference(program_id, order, row.no),
+                        source_reference: reward.credit_reference(),
                         release_at: Some(to_timestamp(row.release_at.max(now))),
                         ..Default::default()
                     };
-                    let k = key(t, &[program_id, order, "release", &row.no.to_string()]);
-                    let reward = wpb::Source {
-                        kind: "reward".into(),
-                        inputs: RewardRef {
-                            program: program_id.into(),
-                            order: order.into(),
-                            no: row.no,
-                        }
-                        .to_json(),
-                        ..Default::default()
-                    };
-                    let message = relay::pack(&release, Some(&reward));
-                    outbox::enqueue_raw(conn, tenant, RELEASE, &k, &message).await?;
+                    let message = Outbound::Release(Release { reward, release });
+                    outbound::enqueue(conn, tenant, &message).await?;
                 }
                 // Now it counts: referral-svc hears of it, and toward the tier.
                 let kept =
@@ -94,7 +84,7 @@ impl Accrual {
                     program_id,
                     order,
                     customer: &purchase.customer_id,
-                    occurred_at: purchase.occurred_at,
+                    occurred_at_us: purchase.occurred_at,
                 };
                 let release = release_at(&program, purchase.occurred_at);
                 self.tell_referral(conn, tenant, &sale, kept, &program.currency, release)
@@ -113,23 +103,21 @@ impl Accrual {
                 APPROVED
             }
             Decision::Reject => {
+                let cause = Cause {
+                    kind: "review_rejected",
+                    reference: order,
+                    rule_version: &pref,
+                    return_id: "",
+                };
                 for row in &rows {
                     let left = row.reward.amount - row.reversed;
                     if left <= 0 {
                         continue;
                     }
-                    let k = key(t, &[program_id, order, "rejected", &row.no.to_string()]);
-                    let why = ("review_rejected", order, pref.as_str());
-                    let message = take_back(
-                        program_id,
-                        order,
-                        &purchase.customer_id,
-                        row,
-                        left,
-                        program.clawback,
-                        why,
-                    );
-                    outbox::enqueue_raw(conn, tenant, REVERSE, &k, &message).await?;
+                    let reward = RewardRef::new(program_id, order, row.no);
+                    let customer = &purchase.customer_id;
+                    let message = take_back(reward, customer, row, left, program.clawback, &cause);
+                    outbound::enqueue(conn, tenant, &message).await?;
                     repo::add_reversed(conn, t, program_id, order, row.no, left).await?;
                 }
                 // referral-svc never heard of it: nothing to void there.
@@ -165,10 +153,8 @@ async fn kept_eligible(
     program: &Program,
     pref: &str,
 ) -> Result<i64, AppError> {
-    let mut kept: Vec<u32> = purchase.lines.iter().map(|l| l.quantity).collect();
-    for (_, lines) in repo::returned(conn, tenant, program_id, order).await? {
-        subtract(&purchase.lines, &mut kept, &lines)?;
-    }
+    let earlier = repo::returned(conn, tenant, program_id, order).await?;
+    let kept = returns::kept_after(&purchase.lines, earlier.iter().map(|(_, l)| l))?;
     let tier = purchase
         .tier
         .as_ref()

@@ -4,5 +4,6 @@
 pub mod caps;
 pub mod fraud;
 pub mod program;
+pub mod returns;
 pub mod rewards;
 pub mod tier;

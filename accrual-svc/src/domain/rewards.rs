@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::program::{Basis, Program, Rounding};
 
 /// One order line, with how many units are kept (not returned).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     /// Line id.
     pub line_id: String,

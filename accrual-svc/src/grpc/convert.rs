@@ -6,18 +6,17 @@ use boomerang_common::{
     time::{from_timestamp, to_timestamp},
 };
 use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
-use rust_decimal::Decimal;
+
+use std::collections::BTreeMap;
 
 use crate::{
-    accrual::{MemberView, PurchaseInput, RecordedReward, members::wire},
+    accrual::{MemberChange, MemberView, PurchaseInput, RecordedReward, members::wire},
     domain::{
-        fraud::{Flag, FraudPolicy},
-        program::{
-            Basis, Clawback, Conversion, EarnRule, Money, Period, PeriodCap, Program, Rounding,
-            Threshold, Tier, TierPolicy,
-        },
+        fraud::Flag,
+        program::Money,
         rewards::{Explanation, Kind, Line},
     },
+    repo::MemberRow,
 };
 
 /// A required id: 1-128 printable characters without surrounding spaces.
@@ -36,7 +35,7 @@ pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
     value.to_owned()
 }
 
-fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
+pub(super) fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
     if value.chars().count() > max {
         v.add(field, format!("at most {max} characters"));
     }
@@ -73,456 +72,11 @@ pub fn money(
     })
 }
 
-fn rate(v: &mut Violations, field: &str, s: &str, max: u32) -> String {
-    match Decimal::from_str_exact(s) {
-        Ok(d) if d >= Decimal::ZERO && d <= Decimal::from(max) => d.normalize().to_string(),
-        _ => {
-            v.add(field, format!("a decimal from 0 to {max}"));
-            String::new()
-        }
-    }
-}
-
-/// Validates a program.
-pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
-    let Some(p) = p else {
-        return Err(AppError::invalid("program", "required"));
-    };
-    let mut v = Violations::new();
-    let program_id = id(&mut v, "program.program_id", &p.program_id);
-    let name = text(&mut v, "program.name", &p.name, 128);
-    if Asset::builtin(&p.currency).is_none() || p.currency == "PTS" {
-        v.add("program.currency", "a known currency, e.g. EUR");
-    }
-    let timezone = if p.timezone.is_empty() {
-        "UTC".to_owned()
-    } else {
-        p.timezone.clone()
-    };
-    if jiff::tz::TimeZone::get(&timezone).is_err() {
-        v.add("program.timezone", "unknown IANA time zone");
-    }
-    if p.earn_rules.is_empty() || p.earn_rules.len() > 8 {
-        v.add("program.earn_rules", "1 to 8 rules");
-    }
-    let earn_rules = p
-        .earn_rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let f = format!("program.earn_rules[{i}]");
-            if Asset::builtin(&r.asset).is_none() {
-                v.add(format!("{f}.asset"), "unknown asset");
-            }
-            let basis = match pb::EarnBasis::try_from(r.basis) {
-                Ok(pb::EarnBasis::Percent) => Basis::Percent,
-                Ok(pb::EarnBasis::PerCurrencyUnit) => Basis::PerCurrencyUnit,
-                _ => {
-                    v.add(format!("{f}.basis"), "PERCENT or PER_CURRENCY_UNIT");
-                    Basis::Percent
-                }
-            };
-            let max = if basis == Basis::Percent { 100 } else { 1_000 };
-            if p.earn_rules[..i].iter().any(|o| o.asset == r.asset) {
-                v.add(format!("{f}.asset"), "one earn rule per asset");
-            }
-            EarnRule {
-                asset: r.asset.clone(),
-                basis,
-                rate: rate(&mut v, &format!("{f}.rate"), &r.rate, max),
-            }
-        })
-        .collect();
-    let in_currency = |v: &mut Violations, field: &str, m: Option<Money>| {
-        if m.as_ref().is_some_and(|m| m.asset != p.currency) {
-            v.add(format!("{field}.asset"), "the program currency");
-        }
-        m
-    };
-    let min_order = money(
-        &mut v,
-        "program.min_order_amount",
-        p.min_order_amount.as_ref(),
-        false,
-    );
-    let min_order =
-        in_currency(&mut v, "program.min_order_amount", min_order).map_or(0, |m| m.minor);
-    let thresholds = p
-        .thresholds
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let f = format!("program.thresholds[{i}]");
-            if t.over.is_none() {
-                v.add(format!("{f}.over"), "required");
-            }
-            let over = money(&mut v, &format!("{f}.over"), t.over.as_ref(), true)?;
-            let over = in_currency(&mut v, &format!("{f}.over"), Some(over))?;
-            let rule = p.earn_rules.iter().find(|r| r.asset == t.asset);
-            if rule.is_none() {
-                v.add(format!("{f}.asset"), "the asset of one of the earn rules");
-            }
-            let max = match rule.map(|r| pb::EarnBasis::try_from(r.basis)) {
-                Some(Ok(pb::EarnBasis::PerCurrencyUnit)) => 1_000,
-                _ => 100,
-            };
-            let inclusive = pb::ThresholdComparison::try_from(t.comparison)
-                == Ok(pb::ThresholdComparison::GreaterOrEqual);
-            Some(Threshold {
-                over: over.minor,
-                inclusive,
-                asset: t.asset.clone(),
-                rate: rate(&mut v, &format!("{f}.rate"), &t.rate, max),
-            })
-        })
-        .collect();
-    let category_multipliers = p
-        .category_multipliers
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                c.category.clone(),
-                rate(
-                    &mut v,
-                    &format!("program.category_multipliers[{i}].multiplier"),
-                    &c.multiplier,
-                    100,
-                ),
-            )
-        })
-        .collect();
-    let per_order_caps = p
-        .caps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
-            money(
-                &mut v,
-                &format!("program.caps[{i}].per_order"),
-                c.per_order.as_ref(),
-                true,
-            )
-        })
-        .collect();
-    let per_period_caps = p
-        .caps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
-            let field = format!("program.caps[{i}]");
-            let cap = money(
-                &mut v,
-                &format!("{field}.per_period"),
-                c.per_period.as_ref(),
-                true,
-            );
-            let period = match pb::CapPeriod::try_from(c.period) {
-                Ok(pb::CapPeriod::Day) => Some(Period::Day),
-                Ok(pb::CapPeriod::Month) => Some(Period::Month),
-                Ok(pb::CapPeriod::Year) => Some(Period::Year),
-                _ => None,
-            };
-            match (cap, period) {
-                (Some(cap), Some(period)) => Some(PeriodCap { cap, period }),
-                (Some(_), None) => {
-                    v.add(
-                        format!("{field}.period"),
-                        "required with per_period: DAY, MONTH or YEAR",
-                    );
-                    None
-                }
-                (None, Some(_)) if c.per_period.is_none() => {
-                    v.add(format!("{field}.per_period"), "required with a period");
-                    None
-                }
-                _ => None,
-            }
-        })
-        .collect();
-    let rounding = match pb::RoundingMode::try_from(p.rounding) {
-        Ok(pb::RoundingMode::HalfUp) => Rounding::HalfUp,
-        Ok(pb::RoundingMode::HalfEven) => Rounding::HalfEven,
-        Ok(pb::RoundingMode::Up) => Rounding::Up,
-        _ => Rounding::Down,
-    };
-    if p.return_window_days > 365 {
-        v.add("program.return_window_days", "at most 365");
-    }
-    if p.points_expiry_months > 120 {
-        v.add("program.points_expiry_months", "at most 120");
-    }
-    let welcome_bonus = money(
-        &mut v,
-        "program.welcome_bonus",
-        p.welcome_bonus.as_ref(),
-        true,
-    );
-    let birthday_bonus = money(
-        &mut v,
-        "program.birthday_bonus",
-        p.birthday_bonus.as_ref(),
-        true,
-    );
-    let conversion = p.conversion.as_ref().and_then(|c| {
-        let points = money(&mut v, "program.conversion.points", c.points.as_ref(), true)?;
-        if points.asset != "PTS" {
-            v.add("program.conversion.points.asset", "PTS");
-        }
-        let value = money(&mut v, "program.conversion.value", c.value.as_ref(), true)?;
-        if value.asset == "PTS" {
-            v.add("program.conversion.value.asset", "a currency");
-        }
-        Some(Conversion {
-            points: points.minor,
-            value,
-        })
-    });
-    let clawback = match pc::ClawbackPolicy::try_from(p.clawback_policy) {
-        Ok(pc::ClawbackPolicy::OnlyPending) => Clawback::OnlyPending,
-        Ok(pc::ClawbackPolicy::AllowNegative) => Clawback::AllowNegative,
-        _ => Clawback::WithinBalance,
-    };
-    let tiers = p
-        .tier_policy
-        .as_ref()
-        .map_or_else(TierPolicy::default, |t| TierPolicy {
-            by_points: pb::TierBasis::try_from(t.basis) == Ok(pb::TierBasis::PointsEarned),
-            window_days: t.window_days.clamp(1, 3_660),
-            tiers: t
-                .tiers
-                .iter()
-                .enumerate()
-                .map(|(i, x)| Tier {
-                    id: id(
-                        &mut v,
-                        &format!("program.tier_policy.tiers[{i}].tier_id"),
-                        &x.tier_id,
-                    ),
-                    name: x.name.clone(),
-                    qualifies_at: money(
-                        &mut v,
-                        &format!("program.tier_policy.tiers[{i}].qualifies_at"),
-                        x.qualifies_at.as_ref(),
-                        false,
-                    )
-                    .map_or(0, |m| m.minor),
-                    multiplier: if x.earn_multiplier.is_empty() {
-                        "1".into()
-                    } else {
-                        rate(
-                            &mut v,
-                            &format!("program.tier_policy.tiers[{i}].earn_multiplier"),
-                            &x.earn_multiplier,
-                            10,
-                        )
-                    },
-                })
-                .collect(),
-            nudge_percent: match t.nudge_percent {
-                0 => 80,
-                n @ 1..=99 => n,
-                _ => {
-                    v.add(
-                        "program.tier_policy.nudge_percent",
-                        "from 1 to 99 (0 means 80)",
-                    );
-                    80
-                }
-            },
-        });
-    let fraud = p
-        .fraud
-        .as_ref()
-        .map_or_else(FraudPolicy::default, |f| FraudPolicy {
-            max_per_hour: f.max_purchases_per_hour.min(10_000),
-            max_return_rate: Some(f.max_return_rate_percent.clone())
-                .filter(|r| !r.is_empty())
-                .map(|r| rate(&mut v, "program.fraud.max_return_rate_percent", &r, 100)),
-            return_window_days: match f.return_rate_window_days {
-                0 => 90,
-                d => d.min(3_660),
-            },
-            min_orders: match f.min_orders_for_return_rate {
-                0 => 5,
-                n => n.min(10_000),
-            },
-            hold: f.hold_flagged,
-        });
-    let mut ids = std::collections::BTreeSet::new();
-    for (i, t) in tiers.tiers.iter().enumerate() {
-        if !ids.insert(t.id.clone()) {
-            v.add(
-                format!("program.tier_policy.tiers[{i}].tier_id"),
-                "tier ids are unique",
-            );
-        }
-        if i > 0 && t.qualifies_at <= tiers.tiers[i - 1].qualifies_at {
-            v.add(
-                format!("program.tier_policy.tiers[{i}].qualifies_at"),
-                "tiers go from lowest to highest",
-            );
-        }
-    }
-    v.check()?;
-    Ok((
-        program_id,
-        Program {
-            name,
-            currency: p.currency.clone(),
-            timezone,
-            earn_rules,
-            min_order,
-            thresholds,
-            category_multipliers,
-            excluded_categories: p.excluded_categories.clone(),
-            per_order_caps,
-            per_period_caps,
-            rounding,
-            return_window_days: p.return_window_days,
-            points_expiry_months: p.points_expiry_months,
-            welcome_bonus,
-            birthday_bonus,
-            conversion,
-            clawback,
-            tiers,
-            fraud,
-        },
-    ))
-}
-
-/// A program version on the wire.
-pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb::Program {
-    let money = |minor: i64, asset: &str| {
-        Some(wire(&Money {
-            minor,
-            asset: asset.into(),
-        }))
-    };
-    pb::Program {
-        program_id: id.into(),
-        version: u32::try_from(version).unwrap_or_default(),
-        name: p.name.clone(),
-        currency: p.currency.clone(),
-        timezone: p.timezone.clone(),
-        earn_rules: p
-            .earn_rules
-            .iter()
-            .map(|r| pb::EarnRule {
-                asset: r.asset.clone(),
-                basis: (if r.basis == Basis::Percent {
-                    pb::EarnBasis::Percent
-                } else {
-                    pb::EarnBasis::PerCurrencyUnit
-                }) as i32,
-                rate: r.rate.clone(),
-            })
-            .collect(),
-        min_order_amount: money(p.min_order, &p.currency),
-        thresholds: p
-            .thresholds
-            .iter()
-            .map(|t| pb::Threshold {
-                over: money(t.over, &p.currency),
-                comparison: (if t.inclusive {
-                    pb::ThresholdComparison::GreaterOrEqual
-                } else {
-                    pb::ThresholdComparison::GreaterThan
-                }) as i32,
-                asset: t.asset.clone(),
-                rate: t.rate.clone(),
-            })
-            .collect(),
-        category_multipliers: p
-            .category_multipliers
-            .iter()
-            .map(|(c, m)| pb::CategoryMultiplier {
-                category: c.clone(),
-                multiplier: m.clone(),
-            })
-            .collect(),
-        excluded_categories: p.excluded_categories.clone(),
-        caps: p
-            .per_order_caps
-            .iter()
-            .map(|c| pb::Cap {
-                asset: c.asset.clone(),
-                per_order: Some(wire(c)),
-                per_period: None,
-                period: 0,
-            })
-            .chain(p.per_period_caps.iter().map(|c| pb::Cap {
-                asset: c.cap.asset.clone(),
-                per_order: None,
-                per_period: Some(wire(&c.cap)),
-                period: match c.period {
-                    Period::Day => pb::CapPeriod::Day,
-                    Period::Month => pb::CapPeriod::Month,
-                    Period::Year => pb::CapPeriod::Year,
-                } as i32,
-            }))
-            .collect(),
-        rounding: (match p.rounding {
-            Rounding::Down => pb::RoundingMode::Down,
-            Rounding::HalfUp => pb::RoundingMode::HalfUp,
-            Rounding::HalfEven => pb::RoundingMode::HalfEven,
-            Rounding::Up => pb::RoundingMode::Up,
-        }) as i32,
-        return_window_days: p.return_window_days,
-        points_expiry_months: p.points_expiry_months,
-        welcome_bonus: p.welcome_bonus.as_ref().map(wire),
-        birthday_bonus: p.birthday_bonus.as_ref().map(wire),
-        conversion: p.conversion.as_ref().map(|c| pb::Conversion {
-            points: money(c.points, "PTS"),
-            value: Some(wire(&c.value)),
-        }),
-        clawback_policy: (match p.clawback {
-            Clawback::OnlyPending => pc::ClawbackPolicy::OnlyPending,
-            Clawback::WithinBalance => pc::ClawbackPolicy::WithinBalance,
-            Clawback::AllowNegative => pc::ClawbackPolicy::AllowNegative,
-        }) as i32,
-        tier_policy: Some(pb::TierPolicy {
-            basis: (if p.tiers.by_points {
-                pb::TierBasis::PointsEarned
-            } else {
-                pb::TierBasis::Spend
-            }) as i32,
-            window_days: p.tiers.window_days,
-            tiers: p
-                .tiers
-                .tiers
-                .iter()
-                .map(|t| pb::Tier {
-                    tier_id: t.id.clone(),
-                    name: t.name.clone(),
-                    qualifies_at: money(
-                        t.qualifies_at,
-                        if p.tiers.by_points {
-                            "PTS"
-                        } else {
-                            &p.currency
-                        },
-                    ),
-                    earn_multiplier: t.multiplier.clone(),
-                })
-                .collect(),
-            nudge_percent: p.tiers.nudge_percent,
-        }),
-        published_at: Some(to_timestamp(published_at)),
-        fraud: Some(pb::FraudPolicy {
-            max_purchases_per_hour: p.fraud.max_per_hour,
-            max_return_rate_percent: p.fraud.max_return_rate.clone().unwrap_or_default(),
-            return_rate_window_days: p.fraud.return_window_days,
-            min_orders_for_return_rate: p.fraud.min_orders,
-            hold_flagged: p.fraud.hold,
-        }),
-    }
-}
-
 /// Validates a purchase.
 pub fn purchase(
     p: Option<&pb::Purchase>,
     request_hash: Vec<u8>,
+    now: i64,
 ) -> Result<PurchaseInput, AppError> {
     let Some(p) = p else {
         return Err(AppError::invalid("purchase", "required"));
@@ -579,7 +133,7 @@ pub fn purchase(
         })
         .collect();
     // Since 2000, and not in the future beyond a day of clock skew.
-    let latest = boomerang_common::time::now_micros() + 86_400_000_000;
+    let latest = now + 86_400_000_000;
     let occurred_at = match p.occurred_at.as_ref().map(from_timestamp) {
         Some(Some(t)) if (946_684_800_000_000..=latest).contains(&t) => t,
         _ => {
@@ -600,9 +154,44 @@ pub fn purchase(
         lines,
         channel: p.channel,
         store,
-        occurred_at,
+        occurred_at_us: occurred_at,
         request_hash,
     })
+}
+
+/// Units returned per line id (several entries of one line add up).
+pub fn returned_lines(v: &mut Violations, lines: &[pb::ReturnLine]) -> BTreeMap<String, u32> {
+    if lines.is_empty() || lines.len() > 500 {
+        v.add("lines", "1 to 500 lines");
+    }
+    let mut out = BTreeMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.quantity == 0 || l.quantity > 10_000 {
+            v.add(format!("lines[{i}].quantity"), "1 to 10000");
+        }
+        *out.entry(l.line_id.clone()).or_insert(0u32) += l.quantity;
+    }
+    out
+}
+
+/// The details an update changes: the mask's paths (all three when empty),
+/// taken from the validated `changed`.
+pub fn member_change(v: &mut Violations, changed: &MemberRow, paths: &[String]) -> MemberChange {
+    if let Some(bad) = paths
+        .iter()
+        .find(|p| !matches!(p.as_str(), "birthday" | "segment" | "opt_ins"))
+    {
+        v.add(
+            "update_mask",
+            format!("cannot update {bad:?}; only birthday, segment, opt_ins"),
+        );
+    }
+    let pick = |field: &str| paths.is_empty() || paths.iter().any(|p| p == field);
+    MemberChange {
+        birthday: pick("birthday").then(|| changed.birthday.clone()),
+        segment: pick("segment").then(|| changed.segment.clone()),
+        opt_ins: pick("opt_ins").then(|| changed.opt_ins.clone()),
+    }
 }
 
 /// An explanation on the wire.
@@ -646,7 +235,7 @@ pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb
         pb::RewardStatus::PartlyReversed
     } else if r.held {
         pb::RewardStatus::Held
-    } else if r.release_at.is_some_and(|t| t > now) {
+    } else if r.release_at_us.is_some_and(|t| t > now) {
         pb::RewardStatus::Pending
     } else {
         pb::RewardStatus::Available
@@ -663,7 +252,7 @@ pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb
             asset: r.reward.asset.clone(),
         })),
         status: status as i32,
-        release_at: r.release_at.filter(|_| !preview).map(to_timestamp),
+        release_at: r.release_at_us.filter(|_| !preview).map(to_timestamp),
         campaign_id: r
             .reward
             .offer

@@ -300,18 +300,19 @@ pub struct NewPurchase<'a> {
     pub eligible: i64,
 }
 
-/// Inserts a purchase.
+/// Inserts a purchase; false when the order is already recorded (a concurrent
+/// record of it committed first: PostgreSQL waits for it, SQLite serialises writers).
 pub async fn insert_purchase(
     conn: &mut Conn,
     tenant: &str,
     program: &str,
     p: NewPurchase<'_>,
     now: i64,
-) -> Result<(), AppError> {
-    sqlx::query(
+) -> Result<bool, AppError> {
+    let inserted = sqlx::query(
         "INSERT INTO purchases (tenant_id, program_id, order_id, customer_id, program_version, request_hash, lines, \
          eligible, tier, occurred_at, recorded_at, flags, review) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
     )
     .bind(tenant)
     .bind(program)
@@ -327,8 +328,9 @@ pub async fn insert_purchase(
     .bind(json(&p.row.flags)?)
     .bind(&p.row.review)
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// A purchase, locked on PostgreSQL (returns of one order serialise on it).
@@ -370,11 +372,11 @@ pub async fn get_purchase(
 pub async fn jobs_pending(
     db: &Db,
     tenant: &str,
-    queues: &[&str; 2],
+    queues: &[&str; 4],
     keys: &[String; 2],
 ) -> Result<bool, AppError> {
     let row = sqlx::query(
-        "SELECT 1 AS one FROM jobs WHERE tenant_id = $1 AND queue IN ($2, $3) \
+        "SELECT 1 AS one FROM jobs WHERE tenant_id = $1 AND queue IN ($2, $3, $6, $7) \
          AND dedupe_key IN ($4, $5) AND done_at IS NULL LIMIT 1",
     )
     .bind(tenant)
@@ -382,6 +384,8 @@ pub async fn jobs_pending(
     .bind(queues[1])
     .bind(&keys[0])
     .bind(&keys[1])
+    .bind(queues[2])
+    .bind(queues[3])
     .fetch_optional(db.pool())
     .await?;
     Ok(row.is_some())

@@ -1,0 +1,220 @@
+//! What a stored purchase sends later (its rewards' credits, the referral
+//! notice) and what it tells event watchers.
+use boomerang_common::{
+    db::Conn, error::AppError, money::wire, tenant::TenantId, time::to_timestamp,
+};
+use boomerang_proto::{
+    accrual::v1 as pb, campaign::v1 as cpb, referral::v1 as rpb, wallet::v1 as wpb,
+};
+
+use super::{PurchaseInput, RecordedReward};
+use crate::{
+    accrual::{
+        Accrual,
+        members::points_expiry,
+        outbound::{self, ConfirmThenCredit, Outbound, ReferralPurchase, RewardRef},
+        program_ref,
+    },
+    domain::{fraud::Flag, program::Program, rewards::Kind},
+    repo::RewardRow,
+};
+
+/// A stored reward to credit.
+pub(super) struct RewardCredit<'a> {
+    /// The purchase.
+    pub p: &'a PurchaseInput,
+    /// Program version.
+    pub version: i64,
+    /// That version.
+    pub program: &'a Program,
+    /// The stored reward.
+    pub row: &'a RewardRow,
+    /// When it becomes available.
+    pub release_at_us: Option<i64>,
+    /// Held back for review: pending until approved.
+    pub held: bool,
+}
+
+/// What watchers hear of a stored purchase.
+#[derive(Clone, Copy)]
+pub(super) struct Announcement<'a> {
+    /// The purchase.
+    pub p: &'a PurchaseInput,
+    /// The program currency.
+    pub currency: &'a str,
+    /// Its eligible amount.
+    pub eligible: i64,
+    /// Fraud flags raised, with their reasons.
+    pub flagged: &'a [(Flag, String)],
+    /// Rewards held back for review.
+    pub held: bool,
+    /// Its rewards.
+    pub rewards: &'a [RecordedReward],
+}
+
+/// A purchase as referral-svc hears of it.
+pub(in crate::accrual) struct Sale<'a> {
+    /// Program.
+    pub program_id: &'a str,
+    /// Order.
+    pub order: &'a str,
+    /// Buyer.
+    pub customer: &'a str,
+    /// When it happened.
+    pub occurred_at_us: i64,
+}
+
+impl Accrual {
+    /// Enqueues the credit of a stored reward: at once, or, for a campaign
+    /// reward, once its budget is confirmed (a reservation that lapsed before
+    /// the relay got to it pays nothing).
+    pub(super) async fn credit_reward(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        c: &RewardCredit<'_>,
+    ) -> Result<(), AppError> {
+        let (p, r) = (c.p, c.row);
+        let reward = &r.reward;
+        let from = c.release_at_us.unwrap_or(p.occurred_at_us);
+        let expires_at = match (reward.kind, reward.valid_days) {
+            (Kind::Voucher, Some(days)) => Some(from + i64::from(days) * 86_400_000_000),
+            _ => points_expiry(c.program, &reward.asset, from),
+        };
+        let (kind, rule_version, funded_by) = match &reward.offer {
+            Some(o) => (
+                "campaign",
+                format!("campaign:{}@{}", o.campaign_id, o.version),
+                wpb::AccountRef {
+                    kind: wpb::AccountKind::Campaign as i32,
+                    id: o.campaign_id.clone(),
+                },
+            ),
+            None => (
+                "order",
+                program_ref(&p.program_id, c.version),
+                wpb::AccountRef {
+                    kind: wpb::AccountKind::Funding as i32,
+                    id: p.program_id.clone(),
+                },
+            ),
+        };
+        let of = RewardRef::new(&p.program_id, &p.order_id, r.no);
+        let credit = wpb::CreditRequest {
+            customer_id: p.customer.clone(),
+            amount: Some(wire(reward.amount, &reward.asset)),
+            funded_by: Some(funded_by),
+            release_at: c.release_at_us.map(to_timestamp),
+            expires_at: expires_at.map(to_timestamp),
+            source: Some(wpb::Source {
+                kind: kind.into(),
+                reference: of.credit_reference(),
+                rule_version,
+                inputs: serde_json::json!({ "order": p.order_id, "reward": r.no }).to_string(),
+            }),
+            tax_treatment: wpb::TaxTreatment::Discount as i32,
+            description: format!("reward for order {}", p.order_id),
+            // Held for review: pending until ReviewPurchase approves it.
+            hold_release: c.held,
+            ..Default::default()
+        };
+        let message = if r.reservation_id.is_empty() {
+            Outbound::Credit(outbound::RewardCredit { reward: of, credit })
+        } else {
+            let confirm = cpb::ConfirmBudgetRequest {
+                reservation_id: r.reservation_id.clone(),
+                amount: Some(wire(reward.amount, &reward.asset)),
+                ..Default::default()
+            };
+            Outbound::ConfirmThenCredit(ConfirmThenCredit {
+                reward: of,
+                confirm,
+                credit,
+            })
+        };
+        outbound::enqueue(conn, tenant, &message).await?;
+        Ok(())
+    }
+
+    /// Hands a purchase of `eligible` to referral-svc through the outbox, keyed
+    /// by program and order (once, whether from the record or its approval).
+    pub(in crate::accrual) async fn tell_referral(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        sale: &Sale<'_>,
+        eligible: i64,
+        currency: &str,
+        release_at_us: Option<i64>,
+    ) -> Result<(), AppError> {
+        if eligible <= 0 {
+            return Ok(());
+        }
+        let notice = rpb::OnPurchaseRequest {
+            referee_customer_id: sale.customer.into(),
+            order_id: format!("{}:{}", sale.program_id, sale.order),
+            order_amount: Some(wire(eligible, currency)),
+            occurred_at: Some(to_timestamp(sale.occurred_at_us)),
+            release_at: release_at_us.map(to_timestamp),
+            ..Default::default()
+        };
+        let message = Outbound::ReferralPurchase(ReferralPurchase {
+            program: sale.program_id.into(),
+            order: sale.order.into(),
+            notice,
+        });
+        outbound::enqueue(conn, tenant, &message).await?;
+        Ok(())
+    }
+
+    /// The events of a stored purchase: recorded, flagged, and a pending reward each.
+    pub(super) async fn announce(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        a: &Announcement<'_>,
+    ) -> Result<(), AppError> {
+        let Announcement {
+            p,
+            currency,
+            eligible,
+            flagged,
+            held,
+            rewards,
+        } = *a;
+        let event = |r#type: pb::EventType| pb::WatchEventsResponse {
+            r#type: r#type as i32,
+            program_id: p.program_id.clone(),
+            customer_id: p.customer.clone(),
+            reference: p.order_id.clone(),
+            ..Default::default()
+        };
+        let recorded = pb::WatchEventsResponse {
+            amount: Some(wire(eligible, currency)),
+            ..event(pb::EventType::PurchaseRecorded)
+        };
+        self.emit(conn, tenant, recorded).await?;
+        if !flagged.is_empty() {
+            let reasons: Vec<&str> = flagged.iter().map(|(_, why)| why.as_str()).collect();
+            let tail = if held {
+                "; rewards held for review"
+            } else {
+                ""
+            };
+            let flagged_event = pb::WatchEventsResponse {
+                message: format!("{}{tail}", reasons.join("; ")),
+                ..event(pb::EventType::PurchaseFlagged)
+            };
+            self.emit(conn, tenant, flagged_event).await?;
+        }
+        for r in rewards.iter().filter(|r| r.release_at_us.is_some()) {
+            let pending = pb::WatchEventsResponse {
+                amount: Some(wire(r.reward.amount, &r.reward.asset)),
+                release_at: r.release_at_us.map(to_timestamp),
+                ..event(pb::EventType::RewardPending)
+            };
+            self.emit(conn, tenant, pending).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Pricing a purchase: the program version, the member's tier, the campaigns
+//! that apply at `occurred_at`, and the campaign budget each reward reserves.
+use std::collections::BTreeMap;
+
+use boomerang_common::{db::Conn, error::AppError, tenant::TenantId};
+
+use super::PurchaseInput;
+use crate::{
+    accrual::{
+        Accrual, outbound, program_ref,
+        upstream::{BudgetAsk, OfferQuery},
+    },
+    domain::{
+        program::Program,
+        rewards::{self, Computed, Explanation},
+    },
+    repo,
+};
+
+/// What a purchase earns, before the member's lock.
+#[derive(Debug)]
+pub(super) struct Priced {
+    /// Program version.
+    pub version: i64,
+    /// That version.
+    pub program: Program,
+    /// The member's tier: id and multiplier.
+    pub tier: Option<(String, String)>,
+    /// The rewards with their explanations.
+    pub computed: Computed,
+    /// The budget reservation of each campaign reward, by its index.
+    pub reservations: BTreeMap<usize, String>,
+}
+
+impl Accrual {
+    /// Computes what a purchase earns: the member's tier, the program, the
+    /// campaigns that apply at `occurred_at`. No effect anywhere.
+    pub(super) async fn price(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+    ) -> Result<Priced, AppError> {
+        let (version, program, _) =
+            repo::program(conn, tenant.as_str(), &p.program_id, None).await?;
+        if p.currency != program.currency {
+            return Err(AppError::invalid(
+                "purchase.currency",
+                format!(
+                    "program {} earns on {} orders",
+                    p.program_id, program.currency
+                ),
+            ));
+        }
+        let member = self
+            .member(conn, tenant, &p.program_id, &p.customer)
+            .await?;
+        let tier = member.tier.as_ref().and_then(|id| {
+            let t = program.tiers.tiers.iter().find(|t| &t.id == id)?;
+            Some((t.id.clone(), t.multiplier.clone()))
+        });
+        let pref = program_ref(&p.program_id, version);
+        let kept: Vec<u32> = p.lines.iter().map(|l| l.quantity).collect();
+        let tier_ref = tier.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+        let base = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &[]);
+        let mut categories: Vec<String> = p.lines.iter().map(|l| l.category.clone()).collect();
+        categories.sort();
+        categories.dedup();
+        let first = !repo::has_purchases(conn, tenant.as_str(), &p.program_id, &p.customer).await?;
+        let query = OfferQuery {
+            at_us: p.occurred_at_us,
+            channel: p.channel,
+            categories,
+            segment: member.member.segment.clone(),
+            tier: member.tier.clone().unwrap_or_default(),
+            customer: p.customer.clone(),
+            store: p.store.clone(),
+            order_minor: base.eligible,
+            currency: program.currency.clone(),
+            first_purchase: first,
+        };
+        let offers = self.upstream().applicable_offers(tenant, query).await?;
+        let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
+        Ok(Priced {
+            version,
+            program,
+            tier,
+            computed,
+            reservations: BTreeMap::new(),
+        })
+    }
+
+    /// Reserves budget for each campaign reward, keyed by order and campaign so a
+    /// retry reuses the reservation. Less budget than earned lowers the reward;
+    /// none left skips it, with an explanation either way.
+    pub(super) async fn reserve_budgets(
+        &self,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+        priced: &mut Priced,
+    ) -> Result<(), AppError> {
+        let computed = &mut priced.computed;
+        let mut keep = Vec::with_capacity(computed.rewards.len());
+        for mut reward in std::mem::take(&mut computed.rewards) {
+            let Some(offer) = reward.offer.clone() else {
+                keep.push(reward);
+                continue;
+            };
+            let ask = BudgetAsk {
+                key: outbound::key(
+                    tenant,
+                    &[&p.program_id, &p.order_id, "budget", &offer.campaign_id],
+                ),
+                campaign_id: offer.campaign_id.clone(),
+                variant: offer.variant.clone(),
+                minor: reward.amount,
+                asset: reward.asset.clone(),
+                customer: p.customer.clone(),
+                order: p.order_id.clone(),
+            };
+            let source = format!("campaign:{}@{}", offer.campaign_id, offer.version);
+            let not_applied = |why: String| Explanation {
+                rule: "campaign".into(),
+                source_ref: source.clone(),
+                description: format!("campaign {} not applied", offer.campaign_id),
+                skipped: true,
+                skip_reason: why,
+                ..Explanation::default()
+            };
+            let grant = match self.upstream().reserve_budget(tenant, ask).await {
+                Ok(grant) => grant,
+                // Exhausted, paused or ended since it was listed: not applied.
+                Err(AppError::Exhausted(why) | AppError::Precondition(why)) => {
+                    let why = why
+                        .strip_prefix("campaign-svc: ")
+                        .unwrap_or(&why)
+                        .to_owned();
+                    computed.skipped.push(not_applied(why));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if grant.minor == 0 {
+                computed.skipped.push(Explanation {
+                    rule: "budget".into(),
+                    ..not_applied("no campaign budget left".into())
+                });
+                continue;
+            }
+            if grant.minor < reward.amount {
+                reward.explanations.push(Explanation {
+                    rule: "budget".into(),
+                    source_ref: source.clone(),
+                    description: format!(
+                        "campaign budget left {} of {} (minor units)",
+                        grant.minor, reward.amount
+                    ),
+                    result: Some((grant.minor, reward.asset.clone())),
+                    ..Explanation::default()
+                });
+                reward.amount = grant.minor;
+            }
+            priced.reservations.insert(keep.len(), grant.reservation_id);
+            keep.push(reward);
+        }
+        computed.rewards = keep;
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! The program report: accrual's own figures (members, purchases, revenue,
+//! rewards issued and reversed) joined with what the wallet says became of
+//! the program-funded credits (pending, available, redeemed, expired).
+use std::collections::BTreeMap;
+
+use boomerang_common::{
+    error::AppError,
+    money::{Amount, Wire},
+    tenant::TenantId,
+    time::to_timestamp,
+};
+use rust_decimal::Decimal;
+use tracing::instrument;
+
+use super::Accrual;
+use crate::repo;
+
+/// Per asset: rewards issued and reversed, and what became of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssetTotals {
+    /// Asset.
+    pub asset: String,
+    /// Issued on the period's purchases, minor units.
+    pub issued: Option<i64>,
+    /// Reversed of those.
+    pub reversed: Option<i64>,
+    /// Wallet: redeemed.
+    pub redeemed: Option<i64>,
+    /// Wallet: expired.
+    pub expired: Option<i64>,
+    /// Wallet: still pending.
+    pub pending: Option<i64>,
+    /// Wallet: available.
+    pub available: Option<i64>,
+    /// Pending plus available.
+    pub liability: Option<i64>,
+    /// Percent of what stayed credited that was redeemed.
+    pub redemption_rate: Option<Decimal>,
+}
+
+/// A program's figures over a period.
+#[derive(Clone, Debug)]
+pub struct ProgramReport {
+    /// The program currency.
+    pub currency: String,
+    /// Accrual's counts and sums.
+    pub figures: repo::Report,
+    /// Per asset.
+    pub totals: Vec<AssetTotals>,
+    /// Percent of active members who bought twice or more.
+    pub retention_rate: Option<Decimal>,
+    /// Revenue per unit of cost (what stayed credited in the currency).
+    pub roi: Option<Decimal>,
+    /// Average order of members since enrolment, minor units.
+    pub average_order: Option<i64>,
+    /// Average order of the same members before enrolment.
+    pub average_order_before: Option<i64>,
+}
+
+/// `a / b` to four decimals; none when `b` is zero.
+fn ratio(a: i64, b: i64) -> Option<Decimal> {
+    (b != 0).then(|| {
+        (Decimal::from(a) / Decimal::from(b))
+            .round_dp(4)
+            .normalize()
+    })
+}
+
+/// Average order in minor units, rounded down; none without orders.
+fn average((orders, total): (i64, i64)) -> Option<i64> {
+    (orders > 0).then(|| total / orders)
+}
+
+fn minor(m: Option<&Wire>) -> Result<Option<i64>, AppError> {
+    m.map(|m| Amount::from_wire(m).map(|a| a.minor()))
+        .transpose()
+        .map_err(|e| {
+            AppError::Internal(anyhow::anyhow!(
+                "wallet-svc answered an amount we cannot read: {e}"
+            ))
+        })
+}
+
+impl Accrual {
+    /// The report of `program_id` for purchases and enrolments in `[from, to)` (unix micros).
+    #[instrument(name = "boomerang.accrual.reports.program", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    pub async fn program_report(
+        &self,
+        tenant: &TenantId,
+        program_id: &str,
+        from_us: Option<i64>,
+        to_us: Option<i64>,
+    ) -> Result<ProgramReport, AppError> {
+        let t = tenant.as_str();
+        let mut conn = self.db().pool().acquire().await?;
+        let (_, program, _) = repo::program(&mut conn, t, program_id, None).await?;
+        drop(conn);
+        let (from, to) = (from_us.unwrap_or(i64::MIN), to_us.unwrap_or(i64::MAX));
+        let figures = repo::report(self.db(), t, program_id, from, to).await?;
+        let funded = self
+            .upstream()
+            .funding_summary(
+                tenant,
+                program_id,
+                from_us.map(to_timestamp),
+                to_us.map(to_timestamp),
+            )
+            .await?;
+        let mut by_asset: BTreeMap<String, AssetTotals> = BTreeMap::new();
+        for (asset, issued, reversed) in &figures.rewards {
+            let t = by_asset.entry(asset.clone()).or_default();
+            t.asset.clone_from(asset);
+            t.issued = Some(*issued);
+            t.reversed = Some(*reversed);
+        }
+        for f in funded {
+            let t = by_asset.entry(f.asset.clone()).or_default();
+            t.asset.clone_from(&f.asset);
+            let (pending, available) = (minor(f.pending.as_ref())?, minor(f.available.as_ref())?);
+            let credited = minor(f.credited.as_ref())?.unwrap_or(0);
+            let kept = credited - minor(f.reversed.as_ref())?.unwrap_or(0);
+            t.redeemed = minor(f.redeemed.as_ref())?;
+            t.expired = minor(f.expired.as_ref())?;
+            t.redemption_rate = ratio(t.redeemed.unwrap_or(0) * 100, kept);
+            t.liability = Some(pending.unwrap_or(0) + available.unwrap_or(0));
+            t.pending = pending;
+            t.available = available;
+        }
+        // Cost is what stayed credited in the order currency; points are not priced here.
+        let cost: i64 = figures
+            .rewards
+            .iter()
+            .filter(|(a, ..)| *a == program.currency)
+            .map(|(_, issued, reversed)| issued - reversed)
+            .sum();
+        Ok(ProgramReport {
+            currency: program.currency,
+            retention_rate: ratio(figures.repeat * 100, figures.active),
+            roi: ratio(figures.revenue, cost),
+            average_order: average(figures.since_enrolment),
+            average_order_before: average(figures.before_enrolment),
+            totals: by_asset.into_values().collect(),
+            figures,
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! Facade results rendered as `boomerang.accrual.v1` responses.
+use boomerang_common::money::wire;
+use boomerang_proto::accrual::v1 as pb;
+use rust_decimal::Decimal;
+
+use super::convert::{fraud_flag, to_explanation, to_member, to_reward};
+use crate::{
+    accrual::{
+        MemberView, Recorded, RecordedReward, Returned, conversion::Converted,
+        reports::ProgramReport,
+    },
+    domain::program::Money,
+};
+
+/// Rewards of `order` as they stand at `now`.
+pub fn rewards(order: &str, rewards: &[RecordedReward], now: i64) -> Vec<pb::Reward> {
+    rewards
+        .iter()
+        .map(|r| to_reward(order, r, false, now))
+        .collect()
+}
+
+/// A new member, with the welcome bonus it was given.
+pub fn enrolled(
+    program_id: &str,
+    view: &MemberView,
+    welcome: Option<&Money>,
+) -> pb::EnrollMemberResponse {
+    let rewards = welcome
+        .map(|m| pb::Reward {
+            reward_id: format!("welcome:{program_id}"),
+            kind: pb::RewardKind::Welcome as i32,
+            amount: Some(wire(m.minor, &m.asset)),
+            status: pb::RewardStatus::Available as i32,
+            ..Default::default()
+        })
+        .into_iter()
+        .collect();
+    pb::EnrollMemberResponse {
+        member: Some(to_member(program_id, view)),
+        rewards,
+    }
+}
+
+/// What a purchase would earn.
+pub fn previewed(order: &str, done: &Recorded, now: i64) -> pb::PreviewPurchaseResponse {
+    pb::PreviewPurchaseResponse {
+        program_version: u32::try_from(done.program_version).unwrap_or_default(),
+        rewards: done
+            .rewards
+            .iter()
+            .map(|r| to_reward(order, r, true, now))
+            .collect(),
+        skipped: done.skipped.iter().map(to_explanation).collect(),
+    }
+}
+
+/// A recorded purchase.
+pub fn recorded(order: &str, done: &Recorded, now: i64) -> pb::RecordPurchaseResponse {
+    pb::RecordPurchaseResponse {
+        purchase_id: order.to_owned(),
+        program_version: u32::try_from(done.program_version).unwrap_or_default(),
+        rewards: rewards(order, &done.rewards, now),
+        skipped: done.skipped.iter().map(to_explanation).collect(),
+        flags: done.flags.iter().map(|f| fraud_flag(*f) as i32).collect(),
+        held_for_review: done.held,
+    }
+}
+
+/// A recorded return.
+pub fn returned(order: &str, done: &Returned, now: i64) -> pb::RecordReturnResponse {
+    pb::RecordReturnResponse {
+        rewards: rewards(order, &done.rewards, now),
+        reversed: done
+            .reversed
+            .iter()
+            .map(|(asset, minor)| wire(*minor, asset))
+            .collect(),
+        not_reversed: vec![],
+        explanations: done.explanations.iter().map(to_explanation).collect(),
+    }
+}
+
+/// A points conversion.
+pub fn converted(done: &Converted) -> pb::ConvertPointsResponse {
+    pb::ConvertPointsResponse {
+        points_spent: Some(wire(done.points, "PTS")),
+        credited: Some(done.value.to_wire()),
+        transaction_id: done.transaction_id.clone(),
+    }
+}
+
+fn rate(d: Option<Decimal>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// A program report.
+pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
+    let f = &r.figures;
+    let money = |minor: i64| Some(wire(minor, &r.currency));
+    let totals = r
+        .totals
+        .iter()
+        .map(|t| {
+            let of = |m: Option<i64>| m.map(|m| wire(m, &t.asset));
+            pb::AssetTotals {
+                asset: t.asset.clone(),
+                issued: of(t.issued),
+                reversed: of(t.reversed),
+                redeemed: of(t.redeemed),
+                expired: of(t.expired),
+                pending: of(t.pending),
+                available: of(t.available),
+                liability: of(t.liability),
+                redemption_rate: rate(t.redemption_rate),
+            }
+        })
+        .collect();
+    pb::GetProgramReportResponse {
+        members_enrolled: u64::try_from(f.enrolled).unwrap_or_default(),
+        active_members: u64::try_from(f.active).unwrap_or_default(),
+        purchases: u64::try_from(f.purchases).unwrap_or_default(),
+        revenue: money(f.revenue),
+        totals,
+        retention_rate: rate(r.retention_rate),
+        roi: rate(r.roi),
+        average_order_value: r.average_order.and_then(money),
+        average_order_value_before_enrolment: r.average_order_before.and_then(money),
+    }
+}
