@@ -273,6 +273,86 @@ impl Amount {
     }
 }
 
+impl Amount {
+    /// `minor` units of the built-in asset `code`, within range.
+    pub fn of(minor: i64, code: &str) -> Result<Self, MoneyError> {
+        let asset = Asset::builtin(code)
+            .ok_or_else(|| MoneyError::UnknownAsset(code.chars().take(16).collect()))?;
+        Self::from_minor(minor, &asset)
+    }
+
+    /// The asset's code, e.g. "EUR".
+    pub fn code(&self) -> &str {
+        &self.asset.code
+    }
+}
+
+/// How an amount is stored in JSON documents (program and campaign versions):
+/// minor units and the asset code, the same shape the services always stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored<'a> {
+    minor: i64,
+    #[serde(borrow)]
+    asset: std::borrow::Cow<'a, str>,
+}
+
+impl serde::Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Stored {
+            minor: self.minor,
+            asset: std::borrow::Cow::Borrowed(&self.asset.code),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let stored = Stored::deserialize(d)?;
+        Self::of(stored.minor, &stored.asset).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The sign an amount entering a request must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sign {
+    /// Above zero.
+    Positive,
+    /// Zero or above.
+    NotNegative,
+    /// Anything but zero.
+    NotZero,
+}
+
+/// A wire amount entering a request, validated once: a known asset
+/// (`{field}.asset`), a strict decimal within the asset's scale and range
+/// (`{field}.amount`), with `sign`. An absent amount is `None` with no
+/// violation: the caller says whether it is required.
+pub fn field(
+    v: &mut crate::error::Violations,
+    field: &str,
+    m: Option<&Wire>,
+    sign: Sign,
+) -> Option<Amount> {
+    let m = m?;
+    let Some(asset) = Asset::builtin(&m.asset) else {
+        let code: String = m.asset.chars().take(16).collect();
+        v.add(format!("{field}.asset"), format!("unknown asset {code:?}"));
+        return None;
+    };
+    let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
+    let refused = match sign {
+        Sign::Positive => (amount.minor <= 0).then_some("must be positive"),
+        Sign::NotNegative => (amount.minor < 0).then_some("must not be negative"),
+        Sign::NotZero => (amount.minor == 0).then_some("must not be zero"),
+    };
+    if let Some(why) = refused {
+        v.add(format!("{field}.amount"), why);
+        return None;
+    }
+    Some(amount)
+}
+
 /// The wire form of an amount: `boomerang.common.v1.Money`.
 pub type Wire = boomerang_proto::common::v1::Money;
 
@@ -418,6 +498,34 @@ mod tests {
         assert_eq!(minor_of(None)?, 0);
         assert!(minor_of(Some(&unknown)).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn stored_amounts_keep_their_json_shape() -> Result<(), Box<dyn std::error::Error>> {
+        let a = Amount::of(1_234, "EUR")?;
+        let json = serde_json::to_string(&a)?;
+        assert_eq!(json, r#"{"minor":1234,"asset":"EUR"}"#);
+        assert_eq!(serde_json::from_str::<Amount>(&json)?, a);
+        assert!(serde_json::from_str::<Amount>(r#"{"minor":1,"asset":"XYZ"}"#).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn fields_are_checked_once_with_their_sign() {
+        let mut v = crate::error::Violations::new();
+        let m = |a: &str, c: &str| Wire {
+            amount: a.into(),
+            asset: c.into(),
+        };
+        assert!(field(&mut v, "a", Some(&m("1.00", "EUR")), Sign::Positive).is_some());
+        assert!(field(&mut v, "a", None, Sign::Positive).is_none());
+        assert!(v.is_empty());
+        assert!(field(&mut v, "b", Some(&m("0", "EUR")), Sign::Positive).is_none());
+        assert!(field(&mut v, "c", Some(&m("-1", "EUR")), Sign::NotNegative).is_none());
+        assert!(field(&mut v, "d", Some(&m("1.001", "EUR")), Sign::NotZero).is_none());
+        assert!(field(&mut v, "e", Some(&m("1", "XYZ")), Sign::NotZero).is_none());
+        let fields: Vec<&str> = v.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["b.amount", "c.amount", "d.amount", "e.asset"]);
     }
 
     #[test]

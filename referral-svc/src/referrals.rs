@@ -6,7 +6,7 @@ use boomerang_common::{
     db::{Conn, Db},
     error::AppError,
     jobs::{Handler, Job},
-    money::{Amount, Asset},
+    money::wire,
     outbox,
     tenant::TenantId,
     time::{Clock, to_timestamp},
@@ -71,16 +71,6 @@ pub struct Referrals {
     clock: Clock,
     wallet: wpb::wallet_service_client::WalletServiceClient<channel::Upstream>,
     velocity_per_hour: i64,
-}
-
-fn wire(m: &Money) -> pc::Money {
-    let asset = Asset::builtin(&m.asset).unwrap_or_else(|| Asset::new(&m.asset, 0));
-    let amount =
-        Amount::from_minor(m.minor, &asset).map_or_else(|_| m.minor.to_string(), |a| a.to_string());
-    pc::Money {
-        amount,
-        asset: m.asset.clone(),
-    }
 }
 
 impl Referrals {
@@ -324,8 +314,7 @@ impl Referrals {
             .iter()
             .filter(|r| r.beneficiary == "referrer" && r.amount > 0 && r.order_id != order)
             .count();
-        let scale = Asset::builtin(&amount.asset).map_or(2, |a| a.scale());
-        let reward = program::referrer_reward(&program, &amount, scale);
+        let reward = program::referrer_reward(&program, &amount);
         if months > 0 && occurred_at > referral.attributed_at + months {
             paid.why_not.push(format!(
                 "the referrer earns for {} months after attribution",
@@ -346,7 +335,7 @@ impl Referrals {
                 order,
                 "referrer",
                 reward.clone(),
-                amount.minor,
+                amount.minor(),
                 release_at,
             )
             .await?;
@@ -381,7 +370,7 @@ impl Referrals {
                 "first_purchase",
                 "referee",
                 bonus.clone(),
-                amount.minor,
+                amount.minor(),
                 release_at,
             )
             .await?;
@@ -403,9 +392,9 @@ impl Referrals {
             referral_id: referral.id,
             order_id: order.to_owned(),
             beneficiary: "referrer".into(),
-            asset: amount.asset.clone(),
+            asset: amount.code().to_owned(),
             amount: 0,
-            order_amount: amount.minor,
+            order_amount: amount.minor(),
             reversed: 0,
             returned: 0,
         };
@@ -429,8 +418,8 @@ impl Referrals {
             referral_id: referral.id,
             order_id: order.to_owned(),
             beneficiary: beneficiary.to_owned(),
-            asset: reward.asset.clone(),
-            amount: reward.minor,
+            asset: reward.code().to_owned(),
+            amount: reward.minor(),
             order_amount,
             reversed: 0,
             returned: 0,
@@ -446,7 +435,7 @@ impl Referrals {
         let reference = reward_reference(referral.id, order, beneficiary);
         let credit = wpb::CreditRequest {
             customer_id: customer.clone(),
-            amount: Some(wire(&reward)),
+            amount: Some(reward.to_wire()),
             funded_by: Some(wpb::AccountRef {
                 kind: wpb::AccountKind::Funding as i32,
                 id: "referral".into(),
@@ -503,10 +492,7 @@ impl Referrals {
             let reverse = wpb::ReverseRequest {
                 customer_id: referral.referrer_id.clone(),
                 source_reference: reference.clone(),
-                amount: Some(wire(&Money {
-                    minor: take,
-                    asset: r.asset.clone(),
-                })),
+                amount: Some(wire(take, &r.asset)),
                 clawback_policy: pc::ClawbackPolicy::WithinBalance as i32,
                 source: Some(wpb::Source {
                     kind: "return".into(),
@@ -520,10 +506,7 @@ impl Referrals {
                 &[tenant.as_str(), &reference, "return", return_id],
             );
             outbox::enqueue(conn, tenant, REVERSE, &key, &reverse).await?;
-            out.push(Money {
-                minor: take,
-                asset: r.asset.clone(),
-            });
+            out.push(Money::of(take, &r.asset).map_err(|e| AppError::Internal(e.into()))?);
         }
         Ok(out)
     }

@@ -1,10 +1,6 @@
 //! Points into money: whole blocks at the program's rate, in one balanced
 //! wallet transaction keyed by the caller's idempotency key.
-use boomerang_common::{
-    error::AppError,
-    money::{Amount, Asset},
-    tenant::TenantId,
-};
+use boomerang_common::{error::AppError, money::Amount, tenant::TenantId};
 use tracing::instrument;
 
 use super::{Accrual, outbound::key, program_ref, upstream::Conversion};
@@ -49,14 +45,11 @@ impl Accrual {
             )));
         }
         let spent = blocks * conversion.points;
-        let asset = Asset::builtin(&conversion.value.asset).ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("stored conversion in unknown asset"))
-        })?;
         let value = blocks
-            .checked_mul(conversion.value.minor)
+            .checked_mul(conversion.value.minor())
             .ok_or_else(|| AppError::invalid("points", "too many points to convert at once"))
             .and_then(|minor| {
-                Amount::from_minor(minor, &asset)
+                Amount::from_minor(minor, conversion.value.asset())
                     .map_err(|e| AppError::invalid("points", e.to_string()))
             })?;
         let ask = Conversion {

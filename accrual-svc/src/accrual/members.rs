@@ -6,7 +6,7 @@ use boomerang_common::{
     jobs::{self, Handler, Job},
     tenant::TenantId,
 };
-use boomerang_proto::{accrual::v1 as pb, common::v1 as pc, wallet::v1 as wpb};
+use boomerang_proto::{accrual::v1 as pb, wallet::v1 as wpb};
 use jiff::{Timestamp, ToSpan as _, civil::Date, tz::TimeZone};
 use tracing::instrument;
 
@@ -44,11 +44,6 @@ pub struct MemberView {
     pub review_at: Option<i64>,
     /// The program version it was judged by (the latest).
     pub program: Program,
-}
-
-/// The wire form of an amount.
-pub fn wire(m: &Money) -> pc::Money {
-    boomerang_common::money::wire(m.minor, &m.asset)
 }
 
 /// Which of a member's details an update changes (`None`: kept).
@@ -167,12 +162,12 @@ impl Accrual {
             if let Some(bonus) = &program.welcome_bonus {
                 let credit = wpb::CreditRequest {
                     customer_id: member.customer_id.clone(),
-                    amount: Some(wire(bonus)),
+                    amount: Some(bonus.to_wire()),
                     funded_by: Some(wpb::AccountRef {
                         kind: wpb::AccountKind::Funding as i32,
                         id: program_id.into(),
                     }),
-                    expires_at: points_expiry(&program, &bonus.asset, member.enrolled_at)
+                    expires_at: points_expiry(&program, bonus.code(), member.enrolled_at)
                         .map(boomerang_common::time::to_timestamp),
                     source: Some(wpb::Source {
                         kind: "welcome_bonus".into(),
@@ -202,7 +197,7 @@ impl Accrual {
                 r#type: pb::EventType::MemberEnrolled as i32,
                 program_id: program_id.into(),
                 customer_id: member.customer_id.clone(),
-                amount: welcome.as_ref().map(wire),
+                amount: welcome.as_ref().map(Money::to_wire),
                 ..Default::default()
             };
             self.emit(conn, tenant, enrolled).await?;
@@ -289,12 +284,12 @@ impl Accrual {
         let now = self.clock().now();
         let credit = wpb::CreditRequest {
             customer_id: customer.into(),
-            amount: Some(wire(bonus)),
+            amount: Some(bonus.to_wire()),
             funded_by: Some(wpb::AccountRef {
                 kind: wpb::AccountKind::Funding as i32,
                 id: program_id.into(),
             }),
-            expires_at: points_expiry(&program, &bonus.asset, now)
+            expires_at: points_expiry(&program, bonus.code(), now)
                 .map(boomerang_common::time::to_timestamp),
             source: Some(wpb::Source {
                 kind: "birthday_bonus".into(),

@@ -1,14 +1,7 @@
 //! A loyalty program version, as validated and stored (JSON).
 use serde::{Deserialize, Serialize};
 
-/// An amount in minor units of an asset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    /// Minor units.
-    pub minor: i64,
-    /// Asset code.
-    pub asset: String,
-}
+pub use boomerang_common::money::Amount as Money;
 
 /// How an earn rate is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

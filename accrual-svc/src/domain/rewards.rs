@@ -306,15 +306,15 @@ pub fn compute(
             if let Some(cap) = program
                 .per_order_caps
                 .iter()
-                .find(|c| c.asset == rule.asset)
+                .find(|c| c.code() == rule.asset)
             {
-                let cap_units = units(cap.minor, &cap.asset);
+                let cap_units = units(cap.minor(), cap.code());
                 if total > cap_units {
                     steps.push(Explanation {
                         unrounded: total.to_string(),
                         ..line(
                             "cap",
-                            format!("capped at {cap_units} {} per order", cap.asset),
+                            format!("capped at {cap_units} {} per order", cap.code()),
                         )
                     });
                     total = cap_units;
@@ -656,10 +656,7 @@ mod tests {
             }],
             vec![],
         );
-        p.per_order_caps = vec![Money {
-            minor: 50,
-            asset: "PTS".into(),
-        }];
+        p.per_order_caps = Money::of(50, "PTS").into_iter().collect();
         let (lines, kept) = order(&[(20_000, "tv")]);
         let double = Offer {
             campaign_id: "double".into(),

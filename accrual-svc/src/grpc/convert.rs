@@ -2,7 +2,7 @@
 //! requests validated with field violations, responses rendered.
 use boomerang_common::{
     error::{AppError, Violations},
-    money::{Amount, Asset},
+    money::{Sign, wire},
     time::{from_timestamp, to_timestamp},
 };
 use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
@@ -10,7 +10,7 @@ use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
 use std::collections::BTreeMap;
 
 use crate::{
-    accrual::{MemberChange, MemberView, PurchaseInput, RecordedReward, members::wire},
+    accrual::{MemberChange, MemberView, PurchaseInput, RecordedReward},
     domain::{
         fraud::Flag,
         program::Money,
@@ -49,27 +49,12 @@ pub fn money(
     m: Option<&pc::Money>,
     positive: bool,
 ) -> Option<Money> {
-    let m = m?;
-    let Some(asset) = Asset::builtin(&m.asset) else {
-        v.add(format!("{field}.asset"), "unknown asset");
-        return None;
+    let sign = if positive {
+        Sign::Positive
+    } else {
+        Sign::NotNegative
     };
-    let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
-    if amount.minor() < 0 || (positive && amount.minor() == 0) {
-        v.add(
-            format!("{field}.amount"),
-            if positive {
-                "must be positive"
-            } else {
-                "must not be negative"
-            },
-        );
-        return None;
-    }
-    Some(Money {
-        minor: amount.minor(),
-        asset: m.asset.clone(),
-    })
+    boomerang_common::money::field(v, field, m, sign)
 }
 
 /// Validates a purchase.
@@ -110,15 +95,15 @@ pub fn purchase(
             );
             let discount = money(&mut v, &format!("{f}.discount"), l.discount.as_ref(), false);
             for m in [&unit, &discount].into_iter().flatten() {
-                if m.asset != p.currency {
+                if m.code() != p.currency {
                     v.add(format!("{f}.unit_price.asset"), "the order currency");
                 }
             }
             if !(1..=10_000).contains(&l.quantity) {
                 v.add(format!("{f}.quantity"), "1 to 10000");
             }
-            let unit = unit.map_or(0, |m| m.minor);
-            let discount = discount.map_or(0, |m| m.minor);
+            let unit = unit.map_or(0, |m| m.minor());
+            let discount = discount.map_or(0, |m| m.minor());
             if discount > unit.saturating_mul(i64::from(l.quantity)) {
                 v.add(format!("{f}.discount"), "at most the line total");
             }
@@ -206,12 +191,7 @@ pub fn to_explanation(e: &Explanation) -> pc::Explanation {
         }),
         rate: e.rate.clone(),
         unrounded: e.unrounded.clone(),
-        result: e.result.as_ref().map(|(minor, asset)| {
-            wire(&Money {
-                minor: *minor,
-                asset: asset.clone(),
-            })
-        }),
+        result: e.result.as_ref().map(|(minor, asset)| wire(*minor, asset)),
         skipped: e.skipped,
         skip_reason: e.skip_reason.clone(),
     }
@@ -247,10 +227,7 @@ pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb
             Kind::Campaign => pb::RewardKind::Campaign,
             Kind::Voucher => pb::RewardKind::Voucher,
         }) as i32,
-        amount: Some(wire(&Money {
-            minor: r.reward.amount - r.reversed,
-            asset: r.reward.asset.clone(),
-        })),
+        amount: Some(wire(r.reward.amount - r.reversed, &r.reward.asset)),
         status: status as i32,
         release_at: r.release_at_us.filter(|_| !preview).map(to_timestamp),
         campaign_id: r
@@ -276,16 +253,8 @@ pub fn to_member(program_id: &str, m: &MemberView) -> pb::Member {
         tier: Some(pb::TierProgress {
             current_tier: m.tier.clone().unwrap_or_default(),
             next_tier: m.next.as_ref().map(|(t, _)| t.clone()).unwrap_or_default(),
-            qualifying: Some(wire(&Money {
-                minor: m.qualifying,
-                asset: m.qualifying_asset.clone(),
-            })),
-            needed: m.next.as_ref().map(|(_, n)| {
-                wire(&Money {
-                    minor: *n,
-                    asset: m.qualifying_asset.clone(),
-                })
-            }),
+            qualifying: Some(wire(m.qualifying, &m.qualifying_asset)),
+            needed: m.next.as_ref().map(|(_, n)| wire(*n, &m.qualifying_asset)),
             review_at: m.review_at.map(to_timestamp),
         }),
         enrolled_at: Some(to_timestamp(m.member.enrolled_at)),

@@ -354,12 +354,12 @@ impl AccrualService for AccrualServiceHandler {
             v.add("points", "required");
         }
         let points = convert::money(&mut v, "points", req.points.as_ref(), true);
-        if points.as_ref().is_some_and(|p| p.asset != "PTS") {
+        if points.as_ref().is_some_and(|p| p.code() != "PTS") {
             v.add("points.asset", "PTS");
         }
         IdempotencyKey::new(&tenant, "accrual.ConvertPoints", &req.idempotency_key)?;
         v.check()?;
-        let points = points.map_or(0, |p| p.minor);
+        let points = points.map_or(0, |p| p.minor());
         // The wallet transaction is idempotent on a key derived from ours; the
         // event and the answer are recorded once, replayed on a retry.
         let key = &req.idempotency_key;

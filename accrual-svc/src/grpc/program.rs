@@ -9,14 +9,11 @@ use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
 use rust_decimal::Decimal;
 
 use super::convert::{id, money, text};
-use crate::{
-    accrual::members::wire,
-    domain::{
-        fraud::FraudPolicy,
-        program::{
-            Basis, Clawback, Conversion, EarnRule, Money, Period, PeriodCap, Program, Rounding,
-            Threshold, Tier, TierPolicy,
-        },
+use crate::domain::{
+    fraud::FraudPolicy,
+    program::{
+        Basis, Clawback, Conversion, EarnRule, Money, Period, PeriodCap, Program, Rounding,
+        Threshold, Tier, TierPolicy,
     },
 };
 
@@ -81,7 +78,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         })
         .collect();
     let in_currency = |v: &mut Violations, field: &str, m: Option<Money>| {
-        if m.as_ref().is_some_and(|m| m.asset != p.currency) {
+        if m.as_ref().is_some_and(|m| m.code() != p.currency) {
             v.add(format!("{field}.asset"), "the program currency");
         }
         m
@@ -93,7 +90,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         false,
     );
     let min_order =
-        in_currency(&mut v, "program.min_order_amount", min_order).map_or(0, |m| m.minor);
+        in_currency(&mut v, "program.min_order_amount", min_order).map_or(0, |m| m.minor());
     let thresholds = p
         .thresholds
         .iter()
@@ -116,7 +113,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             let inclusive = pb::ThresholdComparison::try_from(t.comparison)
                 == Ok(pb::ThresholdComparison::GreaterOrEqual);
             Some(Threshold {
-                over: over.minor,
+                over: over.minor(),
                 inclusive,
                 asset: t.asset.clone(),
                 rate: rate(&mut v, &format!("{f}.rate"), &t.rate, max),
@@ -213,15 +210,15 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     );
     let conversion = p.conversion.as_ref().and_then(|c| {
         let points = money(&mut v, "program.conversion.points", c.points.as_ref(), true)?;
-        if points.asset != "PTS" {
+        if points.code() != "PTS" {
             v.add("program.conversion.points.asset", "PTS");
         }
         let value = money(&mut v, "program.conversion.value", c.value.as_ref(), true)?;
-        if value.asset == "PTS" {
+        if value.code() == "PTS" {
             v.add("program.conversion.value.asset", "a currency");
         }
         Some(Conversion {
-            points: points.minor,
+            points: points.minor(),
             value,
         })
     });
@@ -253,7 +250,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
                         x.qualifies_at.as_ref(),
                         false,
                     )
-                    .map_or(0, |m| m.minor),
+                    .map_or(0, |m| m.minor()),
                     multiplier: if x.earn_multiplier.is_empty() {
                         "1".into()
                     } else {
@@ -340,12 +337,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
 
 /// A program version on the wire.
 pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb::Program {
-    let money = |minor: i64, asset: &str| {
-        Some(wire(&Money {
-            minor,
-            asset: asset.into(),
-        }))
-    };
+    let money = |minor: i64, asset: &str| Some(boomerang_common::money::wire(minor, asset));
     pb::Program {
         program_id: id.into(),
         version: u32::try_from(version).unwrap_or_default(),
@@ -393,15 +385,15 @@ pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb:
             .per_order_caps
             .iter()
             .map(|c| pb::Cap {
-                asset: c.asset.clone(),
-                per_order: Some(wire(c)),
+                asset: c.code().to_owned(),
+                per_order: Some(c.to_wire()),
                 per_period: None,
                 period: 0,
             })
             .chain(p.per_period_caps.iter().map(|c| pb::Cap {
-                asset: c.cap.asset.clone(),
+                asset: c.cap.code().to_owned(),
                 per_order: None,
-                per_period: Some(wire(&c.cap)),
+                per_period: Some(c.cap.to_wire()),
                 period: match c.period {
                     Period::Day => pb::CapPeriod::Day,
                     Period::Month => pb::CapPeriod::Month,
@@ -417,11 +409,11 @@ pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb:
         }) as i32,
         return_window_days: p.return_window_days,
         points_expiry_months: p.points_expiry_months,
-        welcome_bonus: p.welcome_bonus.as_ref().map(wire),
-        birthday_bonus: p.birthday_bonus.as_ref().map(wire),
+        welcome_bonus: p.welcome_bonus.as_ref().map(Money::to_wire),
+        birthday_bonus: p.birthday_bonus.as_ref().map(Money::to_wire),
         conversion: p.conversion.as_ref().map(|c| pb::Conversion {
             points: money(c.points, "PTS"),
-            value: Some(wire(&c.value)),
+            value: Some(c.value.to_wire()),
         }),
         clawback_policy: (match p.clawback {
             Clawback::OnlyPending => pc::ClawbackPolicy::OnlyPending,

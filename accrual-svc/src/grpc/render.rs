@@ -30,7 +30,7 @@ pub fn enrolled(
         .map(|m| pb::Reward {
             reward_id: format!("welcome:{program_id}"),
             kind: pb::RewardKind::Welcome as i32,
-            amount: Some(wire(m.minor, &m.asset)),
+            amount: Some(wire(m.minor(), m.code())),
             status: pb::RewardStatus::Available as i32,
             ..Default::default()
         })

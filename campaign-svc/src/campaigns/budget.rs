@@ -39,11 +39,11 @@ pub struct Reserve {
 /// An amount given for a reservation, in its asset (minor units).
 fn in_asset(amount: Option<Money>, r: &Reservation) -> Result<Option<i64>, AppError> {
     match amount {
-        Some(m) if m.asset != r.asset => Err(AppError::invalid(
+        Some(m) if m.code() != r.asset => Err(AppError::invalid(
             "amount.asset",
             format!("the reservation is in {}", r.asset),
         )),
-        Some(m) => Ok(Some(m.minor)),
+        Some(m) => Ok(Some(m.minor())),
         None => Ok(None),
     }
 }
@@ -78,16 +78,20 @@ impl Campaigns {
                 view.head.status.as_str()
             )));
         }
-        let asset = r.amount.asset.as_str();
-        let limit = spec.budgets.iter().find(|b| b.total.asset == asset);
+        let asset = r.amount.code();
+        let limit = spec.budgets.iter().find(|b| b.total.code() == asset);
         if limit.is_none() && !spec.budgets.is_empty() {
             return Err(AppError::Precondition(format!(
                 "campaign {} has no budget in {asset}",
                 r.campaign
             )));
         }
-        let per_order = spec.caps.per_order.as_ref().filter(|c| c.asset == asset);
-        let per_customer = spec.caps.per_customer.as_ref().filter(|c| c.asset == asset);
+        let per_order = spec.caps.per_order.as_ref().filter(|c| c.code() == asset);
+        let per_customer = spec
+            .caps
+            .per_customer
+            .as_ref()
+            .filter(|c| c.code() == asset);
         if per_order.is_some() && r.order.is_empty() {
             return Err(AppError::invalid(
                 "order_id",
@@ -105,17 +109,17 @@ impl Campaigns {
             campaign: &r.campaign,
             asset,
         };
-        let mut want = r.amount.minor;
+        let mut want = r.amount.minor();
         let mut why = "the budget is spent";
         if let Some(cap) = per_order {
-            let left = cap.minor - budget::lock_use(conn, key, Counter::Order, &r.order).await?;
+            let left = cap.minor() - budget::lock_use(conn, key, Counter::Order, &r.order).await?;
             if left < want {
                 (want, why) = (left, "the per-order cap is reached");
             }
         }
         if let Some(cap) = per_customer {
             let left =
-                cap.minor - budget::lock_use(conn, key, Counter::Customer, &r.customer).await?;
+                cap.minor() - budget::lock_use(conn, key, Counter::Customer, &r.customer).await?;
             if left < want {
                 (want, why) = (left, "the per-customer cap is reached");
             }
@@ -146,11 +150,12 @@ impl Campaigns {
         } else {
             want
         };
-        if granted == 0 || (granted < r.amount.minor && !r.allow_partial) {
+        if granted == 0 || (granted < r.amount.minor() && !r.allow_partial) {
             // Dropping the transaction gives back whatever was taken.
             return Err(AppError::Exhausted(format!(
                 "campaign {}: {why} (asked {}, available {granted} in minor units)",
-                r.campaign, r.amount.minor
+                r.campaign,
+                r.amount.minor()
             )));
         }
         let mut reservation = Reservation {
@@ -161,7 +166,7 @@ impl Campaigns {
             order_id: r.order,
             variant: r.variant,
             day,
-            requested: r.amount.minor,
+            requested: r.amount.minor(),
             granted,
             confirmed: 0,
             released: 0,

@@ -84,9 +84,9 @@ impl Campaigns {
             let key = Key {
                 tenant: tenant.as_str(),
                 campaign: id,
-                asset: &b.total.asset,
+                asset: b.total.code(),
             };
-            budget::set_total(conn, self.db(), key, b.total.minor).await?;
+            budget::set_total(conn, self.db(), key, b.total.minor()).await?;
         }
         let view = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "created", None, &view)
@@ -124,7 +124,7 @@ impl Campaigns {
             !spec
                 .budgets
                 .iter()
-                .any(|b| b.total.asset == old.total.asset)
+                .any(|b| b.total.code() == old.total.code())
         });
         if let Some(old) = dropped.filter(|_| !head.status.edits_in_place()) {
             // Without a budget the asset would be unlimited; a live campaign keeps its limit.
@@ -133,7 +133,7 @@ impl Campaigns {
                 format!(
                     "a {} campaign keeps its {} budget; lower it instead",
                     head.status.as_str(),
-                    old.total.asset
+                    old.total.code()
                 ),
             ));
         }
@@ -151,9 +151,9 @@ impl Campaigns {
             let key = Key {
                 tenant: tenant.as_str(),
                 campaign: id,
-                asset: &b.total.asset,
+                asset: b.total.code(),
             };
-            budget::set_total(conn, self.db(), key, b.total.minor).await?;
+            budget::set_total(conn, self.db(), key, b.total.minor()).await?;
         }
         let after = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "updated", Some(&before), &after)

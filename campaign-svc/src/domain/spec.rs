@@ -3,14 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schedule::Schedule;
 
-/// An amount in minor units of an asset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    /// Minor units.
-    pub minor: i64,
-    /// Asset code.
-    pub asset: String,
-}
+pub use boomerang_common::money::Amount as Money;
 
 /// What a campaign gives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,7 +39,7 @@ pub fn matches(c: &Conditions, ctx: &Context) -> bool {
         c.categories.is_empty() || ctx.categories.iter().any(|x| c.categories.contains(x));
     let amount = match (&c.min_order_amount, &ctx.order_amount) {
         (None, _) => true,
-        (Some(min), Some(order)) => order.asset == min.asset && order.minor >= min.minor,
+        (Some(min), Some(order)) => order.code() == min.code() && order.minor() >= min.minor(),
         (Some(_), None) => false,
     };
     channel
@@ -168,29 +168,20 @@ mod tests {
         let c = Conditions {
             channels: vec!["online".into()],
             categories: vec!["shoes".into()],
-            min_order_amount: Some(Money {
-                minor: 10_000,
-                asset: "EUR".into(),
-            }),
+            min_order_amount: Money::of(10_000, "EUR").ok(),
             ..Conditions::default()
         };
         let mut ctx = Context {
             channel: Some("online".into()),
             categories: vec!["shoes".into(), "socks".into()],
-            order_amount: Some(Money {
-                minor: 10_000,
-                asset: "EUR".into(),
-            }),
+            order_amount: Money::of(10_000, "EUR").ok(),
             ..Context::default()
         };
         assert!(matches(&c, &ctx));
         ctx.channel = Some("store".into());
         assert!(!matches(&c, &ctx));
         ctx.channel = Some("online".into());
-        ctx.order_amount = Some(Money {
-            minor: 9_999,
-            asset: "EUR".into(),
-        });
+        ctx.order_amount = Money::of(9_999, "EUR").ok();
         assert!(!matches(&c, &ctx));
     }
 }

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use boomerang_common::{
     error::{AppError, Violations},
-    money::{Amount, Asset},
+    money::{Asset, wire},
     time::{from_timestamp, to_timestamp},
 };
 use boomerang_proto::{campaign::v1 as pb, common::v1 as pc};
@@ -65,26 +65,7 @@ fn list(v: &mut Violations, field: &str, values: &[String]) -> Vec<String> {
 
 /// A positive amount in a known asset.
 pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>) -> Option<Money> {
-    let m = m?;
-    let Some(asset) = Asset::builtin(&m.asset) else {
-        v.add(
-            format!("{field}.asset"),
-            format!(
-                "unknown asset {:?}",
-                m.asset.chars().take(16).collect::<String>()
-            ),
-        );
-        return None;
-    };
-    let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
-    if !amount.is_positive() {
-        v.add(format!("{field}.amount"), "must be positive");
-        return None;
-    }
-    Some(Money {
-        minor: amount.minor(),
-        asset: m.asset.clone(),
-    })
+    boomerang_common::money::field(v, field, m, boomerang_common::money::Sign::Positive)
 }
 
 fn decimal(
@@ -357,17 +338,17 @@ pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
                 v.add(format!("{field}.total"), "required, above zero");
             }
             let total = money(&mut v, &format!("{field}.total"), b.total.as_ref())?;
-            if !assets.insert(total.asset.clone()) {
+            if !assets.insert(total.code().to_owned()) {
                 v.add(format!("{field}.total.asset"), "one budget per asset");
             }
             let per_day = money(&mut v, &format!("{field}.per_day"), b.per_day.as_ref()).map(|d| {
-                if d.asset != total.asset {
+                if d.code() != total.code() {
                     v.add(
                         format!("{field}.per_day.asset"),
                         "must be the budget's asset",
                     );
                 }
-                d.minor
+                d.minor()
             });
             Some(Budget { total, per_day })
         })
@@ -388,24 +369,6 @@ pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
     })
 }
 
-/// The wire form of an amount.
-pub fn to_money(m: &Money) -> pc::Money {
-    let asset = Asset::builtin(&m.asset).unwrap_or_else(|| Asset::new(&m.asset, 0));
-    let amount =
-        Amount::from_minor(m.minor, &asset).map_or_else(|_| m.minor.to_string(), |a| a.to_string());
-    pc::Money {
-        amount,
-        asset: m.asset.clone(),
-    }
-}
-
-fn minor(minor: i64, asset: &str) -> pc::Money {
-    to_money(&Money {
-        minor,
-        asset: asset.to_owned(),
-    })
-}
-
 /// An effect on the wire.
 pub fn to_effect(e: &Effect) -> pb::Effect {
     use pb::effect::Kind;
@@ -418,15 +381,15 @@ pub fn to_effect(e: &Effect) -> pb::Effect {
             percent: percent.clone(),
         }),
         Effect::FixedBonus { amount } => Kind::FixedBonus(pb::FixedBonus {
-            amount: Some(to_money(amount)),
+            amount: Some(amount.to_wire()),
         }),
         Effect::NextPurchaseVoucher {
             value,
             min_next_order,
             valid_days,
         } => Kind::NextPurchaseVoucher(pb::NextPurchaseVoucher {
-            value: Some(to_money(value)),
-            min_next_order: min_next_order.as_ref().map(to_money),
+            value: Some(value.to_wire()),
+            min_next_order: min_next_order.as_ref().map(Money::to_wire),
             valid_days: *valid_days,
         }),
     };
@@ -450,7 +413,7 @@ pub fn to_conditions(c: &Conditions) -> pb::Conditions {
         stores: c.stores.clone(),
         segments: c.segments.clone(),
         tiers: c.tiers.clone(),
-        min_order_amount: c.min_order_amount.as_ref().map(to_money),
+        min_order_amount: c.min_order_amount.as_ref().map(Money::to_wire),
         first_purchase_only: c.first_purchase_only,
     }
 }
@@ -458,8 +421,8 @@ pub fn to_conditions(c: &Conditions) -> pb::Conditions {
 /// Caps on the wire.
 pub fn to_caps(c: &Caps) -> pb::CampaignCaps {
     pb::CampaignCaps {
-        per_customer: c.per_customer.as_ref().map(to_money),
-        per_order: c.per_order.as_ref().map(to_money),
+        per_customer: c.per_customer.as_ref().map(Money::to_wire),
+        per_order: c.per_order.as_ref().map(Money::to_wire),
     }
 }
 
@@ -509,8 +472,8 @@ fn to_spec(s: &CampaignSpec) -> pb::CampaignSpec {
             .budgets
             .iter()
             .map(|b| pb::Budget {
-                total: Some(to_money(&b.total)),
-                per_day: b.per_day.map(|d| minor(d, &b.total.asset)),
+                total: Some(b.total.to_wire()),
+                per_day: b.per_day.map(|d| wire(d, b.total.code())),
             })
             .collect(),
     }
@@ -612,9 +575,9 @@ pub fn to_reservation(r: &Reservation) -> pb::Reservation {
     pb::Reservation {
         reservation_id: crate::campaigns::reservation_ref(r.id),
         campaign_id: r.campaign_id.clone(),
-        requested: Some(minor(r.requested, &r.asset)),
-        granted: Some(minor(r.granted, &r.asset)),
-        confirmed: Some(minor(r.confirmed, &r.asset)),
+        requested: Some(wire(r.requested, &r.asset)),
+        granted: Some(wire(r.granted, &r.asset)),
+        confirmed: Some(wire(r.confirmed, &r.asset)),
         status: status as i32,
         expires_at: Some(to_timestamp(r.expires_at)),
     }
@@ -643,9 +606,9 @@ pub fn to_figures(
 ) -> pb::BudgetFigures {
     pb::BudgetFigures {
         asset: asset.to_owned(),
-        total: Some(minor(total, asset)),
-        reserved: Some(minor(reserved, asset)),
-        confirmed: Some(minor(confirmed, asset)),
-        released: Some(minor(released, asset)),
+        total: Some(wire(total, asset)),
+        reserved: Some(wire(reserved, asset)),
+        confirmed: Some(wire(confirmed, asset)),
+        released: Some(wire(released, asset)),
     }
 }

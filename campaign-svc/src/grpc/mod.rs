@@ -19,7 +19,6 @@ use crate::{
     campaigns::Campaigns,
     domain::{
         lifecycle::{Status as Lifecycle, Transition},
-        spec::Money,
         targeting::Context,
     },
 };
@@ -357,10 +356,7 @@ impl CampaignService for CampaignServiceHandler {
             tier: req.tier,
             customer: req.customer_id,
             store: req.store_id,
-            order_amount: order_amount.map(|m| Money {
-                minor: m.minor,
-                asset: m.asset,
-            }),
+            order_amount,
             first_purchase: req.first_purchase,
         };
         let applicable = self.campaigns.applicable(&tenant, at, &ctx).await?;

@@ -1,15 +1,8 @@
 //! A referral program version and what it pays.
+pub use boomerang_common::money::Amount as Money;
+use boomerang_common::money::Rounding;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-
-/// An amount in minor units of an asset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    /// Minor units.
-    pub minor: i64,
-    /// Asset.
-    pub asset: String,
-}
 
 /// What the referrer earns per purchase of the referee.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,12 +47,12 @@ pub struct Program {
 pub fn qualifies(p: &Program, order: &Money) -> bool {
     !p.min_order
         .as_ref()
-        .is_some_and(|m| m.asset == order.asset && order.minor < m.minor)
+        .is_some_and(|m| m.asset() == order.asset() && order.minor() < m.minor())
 }
 
-/// The referrer's reward on an order of `order` minor units, rounded down
-/// (never over-credit); None when the order does not qualify.
-pub fn referrer_reward(p: &Program, order: &Money, scale: u32) -> Option<Money> {
+/// The referrer's reward on an order, rounded down once (never over-credit);
+/// None when the order does not qualify or it rounds down to nothing.
+pub fn referrer_reward(p: &Program, order: &Money) -> Option<Money> {
     if !qualifies(p, order) {
         return None;
     }
@@ -67,18 +60,10 @@ pub fn referrer_reward(p: &Program, order: &Money, scale: u32) -> Option<Money> 
         ReferrerReward::Fixed { amount } => Some(amount.clone()),
         ReferrerReward::Percent { percent } => {
             let pct = Decimal::from_str_exact(percent).ok()?;
-            let exact = Decimal::new(order.minor, scale) * pct / Decimal::from(100);
-            let minor = (exact
-                .round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::ToZero)
-                * Decimal::from(10i64.pow(scale)))
-            .trunc();
-            i64::try_from(minor)
+            let exact = order.to_decimal() * pct / Decimal::from(100);
+            Money::round(exact, order.asset(), Rounding::Down)
                 .ok()
-                .filter(|m| *m > 0)
-                .map(|minor| Money {
-                    minor,
-                    asset: order.asset.clone(),
-                })
+                .filter(Money::is_positive)
         }
     }
 }
@@ -108,10 +93,7 @@ mod tests {
             }),
             max_rewarded_purchases: 0,
             reward_months: 0,
-            min_order: Some(Money {
-                minor: 2_000,
-                asset: "EUR".into(),
-            }),
+            min_order: Money::of(2_000, "EUR").ok(),
             attribution_window_days: 0,
             max_referrals_per_period: 0,
             period_days: 30,
@@ -120,19 +102,11 @@ mod tests {
 
     #[test]
     fn five_percent_rounded_down_above_the_minimum() {
-        let eur = |minor| Money {
-            minor,
-            asset: "EUR".into(),
-        };
-        assert_eq!(
-            referrer_reward(&program("5"), &eur(10_000), 2),
-            Some(eur(500))
-        );
-        assert_eq!(
-            referrer_reward(&program("5"), &eur(3_333), 2),
-            Some(eur(166))
-        );
-        assert_eq!(referrer_reward(&program("5"), &eur(1_999), 2), None);
+        let eur = |minor| Money::of(minor, "EUR").ok();
+        let reward = |order| eur(order).and_then(|o| referrer_reward(&program("5"), &o));
+        assert_eq!(reward(10_000), eur(500));
+        assert_eq!(reward(3_333), eur(166));
+        assert_eq!(reward(1_999), None);
     }
 
     #[test]

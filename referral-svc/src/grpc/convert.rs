@@ -1,7 +1,7 @@
 //! Conversions between `boomerang.referral.v1` messages and the domain.
 use boomerang_common::{
     error::{AppError, Violations},
-    money::{Amount, Asset},
+    money::Sign,
     time::to_timestamp,
 };
 use boomerang_proto::{common::v1 as pc, referral::v1 as pb};
@@ -30,31 +30,7 @@ pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
 
 /// A positive amount in a known asset.
 pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>) -> Option<Money> {
-    let m = m?;
-    let Some(asset) = Asset::builtin(&m.asset) else {
-        v.add(format!("{field}.asset"), "unknown asset");
-        return None;
-    };
-    let a = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
-    if !a.is_positive() {
-        v.add(format!("{field}.amount"), "must be positive");
-        return None;
-    }
-    Some(Money {
-        minor: a.minor(),
-        asset: m.asset.clone(),
-    })
-}
-
-/// The wire form of an amount.
-pub fn wire(m: &Money) -> pc::Money {
-    let asset = Asset::builtin(&m.asset).unwrap_or_else(|| Asset::new(&m.asset, 0));
-    let amount =
-        Amount::from_minor(m.minor, &asset).map_or_else(|_| m.minor.to_string(), |a| a.to_string());
-    pc::Money {
-        amount,
-        asset: m.asset.clone(),
-    }
+    boomerang_common::money::field(v, field, m, Sign::Positive)
 }
 
 /// Validates a program.
@@ -117,7 +93,7 @@ pub fn program(p: Option<&pb::ReferralProgram>) -> Result<Program, AppError> {
 pub fn to_program(version: i64, published_at: i64, p: &Program) -> pb::ReferralProgram {
     pb::ReferralProgram {
         version: u32::try_from(version).unwrap_or_default(),
-        referee_bonus: p.referee_bonus.as_ref().map(wire),
+        referee_bonus: p.referee_bonus.as_ref().map(Money::to_wire),
         referee_bonus_trigger: (if p.bonus_on_enrolment {
             pb::RefereeBonusTrigger::OnEnrolment
         } else {
@@ -128,12 +104,14 @@ pub fn to_program(version: i64, published_at: i64, p: &Program) -> pb::ReferralP
                 ReferrerReward::Percent { percent } => {
                     pb::referrer_reward::Kind::Percent(percent.clone())
                 }
-                ReferrerReward::Fixed { amount } => pb::referrer_reward::Kind::Fixed(wire(amount)),
+                ReferrerReward::Fixed { amount } => {
+                    pb::referrer_reward::Kind::Fixed(amount.to_wire())
+                }
             }),
         }),
         max_rewarded_purchases: p.max_rewarded_purchases,
         reward_months: p.reward_months,
-        min_order_amount: p.min_order.as_ref().map(wire),
+        min_order_amount: p.min_order.as_ref().map(Money::to_wire),
         attribution_window_days: p.attribution_window_days,
         max_referrals_per_period: p.max_referrals_per_period,
         period_days: p.period_days,

@@ -65,7 +65,7 @@ impl ReferralServiceHandler {
         }
         let earned = earned
             .into_iter()
-            .map(|(asset, minor)| convert::wire(&crate::domain::program::Money { minor, asset }))
+            .map(|(asset, minor)| boomerang_common::money::wire(minor, &asset))
             .collect();
         Ok(convert::to_referral(r, purchases, earned))
     }
@@ -311,7 +311,7 @@ impl ReferralService for ReferralServiceHandler {
         let earned_total = repo::paid(self.referrals.db(), tenant.as_str(), &referrer)
             .await?
             .into_iter()
-            .map(|(asset, minor)| convert::wire(&crate::domain::program::Money { minor, asset }))
+            .map(|(asset, minor)| boomerang_common::money::wire(minor, &asset))
             .collect();
         Ok(Response::new(pb::ListReferralsResponse {
             referrals,
@@ -353,7 +353,11 @@ impl ReferralService for ReferralServiceHandler {
                         .await?;
                     Ok(pb::OnPurchaseResponse {
                         referred: paid.referred,
-                        rewards: paid.rewards.iter().map(convert::wire).collect(),
+                        rewards: paid
+                            .rewards
+                            .iter()
+                            .map(crate::domain::program::Money::to_wire)
+                            .collect(),
                         explanations: paid
                             .why_not
                             .into_iter()
@@ -383,7 +387,7 @@ impl ReferralService for ReferralServiceHandler {
         let return_id = convert::id(&mut v, "return_id", &req.return_id);
         let returned = convert::money(&mut v, "returned_amount", req.returned_amount.as_ref());
         v.check()?;
-        let returned = returned.map_or(0, |m| m.minor);
+        let returned = returned.map_or(0, |m| m.minor());
         let (r, t) = (self.referrals.clone(), tenant.clone());
         self.once(
             &tenant,
@@ -396,7 +400,10 @@ impl ReferralService for ReferralServiceHandler {
                         .on_return(conn, &t, &referee, &order, &return_id, returned)
                         .await?;
                     Ok(pb::OnReturnResponse {
-                        reversed: reversed.iter().map(convert::wire).collect(),
+                        reversed: reversed
+                            .iter()
+                            .map(crate::domain::program::Money::to_wire)
+                            .collect(),
                     })
                 })
             },
@@ -432,9 +439,7 @@ impl ReferralService for ReferralServiceHandler {
             first_purchases: u64::try_from(converted).unwrap_or_default(),
             rewards_paid: paid
                 .into_iter()
-                .map(|(asset, minor)| {
-                    convert::wire(&crate::domain::program::Money { minor, asset })
-                })
+                .map(|(asset, minor)| boomerang_common::money::wire(minor, &asset))
                 .collect(),
         }))
     }

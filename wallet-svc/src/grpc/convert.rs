@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use boomerang_common::{
     error::{AppError, Violations},
-    money::{Amount, Asset},
+    money::{Amount, Asset, Sign, wire},
     time::{from_timestamp, to_timestamp},
 };
 use boomerang_proto::{common::v1 as pc, wallet::v1 as pb};
@@ -74,35 +74,23 @@ pub fn asset(v: &mut Violations, field: &str, code: &str) -> Option<Asset> {
     found
 }
 
-/// An amount; `positive` requires > 0, otherwise any non-zero.
+/// A required amount (`common::money::field`); `positive` requires > 0,
+/// otherwise any non-zero; never more than one request may move.
 pub fn money(
     v: &mut Violations,
     field: &str,
     m: Option<&pc::Money>,
     positive: bool,
 ) -> Option<Amount> {
-    let Some(m) = m else {
+    if m.is_none() {
         v.add(field, "required");
-        return None;
-    };
-    let asset = asset(v, &format!("{field}.asset"), &m.asset)?;
-    let amount = v.field(&format!("{field}.amount"), Amount::parse(&m.amount, &asset))?;
-    let ok = if positive {
-        amount.is_positive()
-    } else {
-        !amount.is_zero()
-    };
-    if !ok {
-        v.add(
-            format!("{field}.amount"),
-            if positive {
-                "must be positive"
-            } else {
-                "must not be zero"
-            },
-        );
-        return None;
     }
+    let sign = if positive {
+        Sign::Positive
+    } else {
+        Sign::NotZero
+    };
+    let amount = boomerang_common::money::field(v, field, m, sign)?;
     if amount.minor().abs() > MAX_AMOUNT_MINOR {
         v.add(
             format!("{field}.amount"),
@@ -454,17 +442,6 @@ impl TryFrom<&pb::PostTransactionRequest> for PostTransaction {
     }
 }
 
-/// The wire form of `minor` units of `asset`.
-pub fn to_money(minor: i64, asset: &str) -> pc::Money {
-    let a = Asset::builtin(asset).unwrap_or_else(|| Asset::new(asset, 0));
-    let amount =
-        Amount::from_minor(minor, &a).map_or_else(|_| minor.to_string(), |m| m.to_string());
-    pc::Money {
-        amount,
-        asset: asset.to_owned(),
-    }
-}
-
 fn to_layer(l: Layer) -> pb::Layer {
     match l {
         Layer::Pending => pb::Layer::Pending,
@@ -513,7 +490,7 @@ fn to_posting(p: &Posting) -> pb::Posting {
     pb::Posting {
         account: Some(to_account(&p.account)),
         layer: to_layer(p.layer).into(),
-        amount: Some(to_money(p.amount, &p.asset)),
+        amount: Some(wire(p.amount, &p.asset)),
     }
 }
 
@@ -537,9 +514,9 @@ impl From<Reversed> for pb::ReverseResponse {
     fn from(r: Reversed) -> Self {
         Self {
             transaction: r.transaction.as_ref().map(Into::into),
-            reversed_pending: Some(to_money(r.from_pending, &r.asset)),
-            reversed_available: Some(to_money(r.from_available, &r.asset)),
-            not_reversed: Some(to_money(r.not_reversed, &r.asset)),
+            reversed_pending: Some(wire(r.from_pending, &r.asset)),
+            reversed_available: Some(wire(r.from_available, &r.asset)),
+            not_reversed: Some(wire(r.not_reversed, &r.asset)),
         }
     }
 }
@@ -555,8 +532,8 @@ impl From<&HoldView> for pb::Hold {
         Self {
             hold_id: hold_ref(h.id),
             customer_id: h.customer.clone(),
-            amount: Some(to_money(h.amount, &h.asset)),
-            captured: Some(to_money(h.captured, &h.asset)),
+            amount: Some(wire(h.amount, &h.asset)),
+            captured: Some(wire(h.captured, &h.asset)),
             status: status.into(),
             expires_at: Some(to_timestamp(h.expires_at)),
             reference: h.reference.clone(),
@@ -568,7 +545,7 @@ fn to_lots(lots: &[Take], asset: &str) -> Vec<pb::LotConsumption> {
     lots.iter()
         .map(|t| pb::LotConsumption {
             lot_id: credit_ref(t.id),
-            amount: Some(to_money(t.amount, asset)),
+            amount: Some(wire(t.amount, asset)),
         })
         .collect()
 }
@@ -607,8 +584,8 @@ pub fn to_entry(e: &EntryRow) -> pb::Entry {
         layer: Layer::parse(&e.layer)
             .map_or(pb::Layer::Unspecified, to_layer)
             .into(),
-        amount: Some(to_money(e.amount, &e.asset)),
-        running_balance: Some(to_money(e.balance_after, &e.asset)),
+        amount: Some(wire(e.amount, &e.asset)),
+        running_balance: Some(wire(e.balance_after, &e.asset)),
         source: Some(pb::Source {
             kind: e.source_kind.clone(),
             reference: e.source_ref.clone(),
@@ -623,8 +600,8 @@ pub fn to_entry(e: &EntryRow) -> pb::Entry {
 pub fn to_lot(l: &LotRow) -> pb::Lot {
     pb::Lot {
         lot_id: credit_ref(l.id),
-        original: Some(to_money(l.amount, &l.asset)),
-        remaining: Some(to_money(l.remaining, &l.asset)),
+        original: Some(wire(l.amount, &l.asset)),
+        remaining: Some(wire(l.remaining, &l.asset)),
         expires_at: Some(to_timestamp(l.expires_at)),
         credit_id: credit_ref(l.id),
     }
@@ -664,7 +641,7 @@ pub fn to_event(e: &Event) -> pb::WatchEventsResponse {
         r#type: kind.into(),
         occurred_at: Some(to_timestamp(e.occurred_at)),
         customer_id: e.event.customer.clone(),
-        amount: Some(to_money(e.event.amount, &e.event.asset)),
+        amount: Some(wire(e.event.amount, &e.event.asset)),
         reference: e.event.reference.clone(),
         source: Some(pb::Source {
             kind: e.event.source_kind.clone(),

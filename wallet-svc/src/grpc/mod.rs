@@ -7,6 +7,7 @@ use boomerang_common::{
     db::Conn,
     error::AppError,
     idempotency::{self, IdempotencyKey},
+    money::wire,
     stream::BoxStream,
     tenant::{TenantId, tenant_of},
     time::{micros, to_timestamp},
@@ -305,7 +306,7 @@ impl WalletService for WalletServiceHandler {
             .map(
                 |(asset, [credited, reversed, pending, available, expired])| {
                     let redeemed = credited - reversed - pending - available - expired;
-                    let m = |minor| Some(convert::to_money(minor, &asset));
+                    let m = |minor| Some(wire(minor, &asset));
                     pb::FundingTotals {
                         credited: m(credited),
                         reversed: m(reversed),
@@ -349,9 +350,9 @@ impl WalletService for WalletServiceHandler {
             balances: balances
                 .into_iter()
                 .map(|(asset, b)| pb::Balance {
-                    available: Some(convert::to_money(b.available, &asset)),
-                    pending: Some(convert::to_money(b.pending, &asset)),
-                    held: Some(convert::to_money(b.held, &asset)),
+                    available: Some(wire(b.available, &asset)),
+                    pending: Some(wire(b.pending, &asset)),
+                    held: Some(wire(b.held, &asset)),
                     asset,
                 })
                 .collect(),

@@ -365,7 +365,7 @@ impl Accrual {
             p.occurred_at_us,
         );
         for (cap, from, to, period) in periods {
-            let asset = cap.cap.asset.clone();
+            let asset = cap.cap.code().to_owned();
             let earned = repo::base_earned(
                 conn,
                 tenant.as_str(),
@@ -378,7 +378,7 @@ impl Accrual {
             .await?;
             rooms.push(caps::Room {
                 asset,
-                cap: cap.cap.minor,
+                cap: cap.cap.minor(),
                 earned,
                 period,
             });
