@@ -11,6 +11,8 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 
 use crate::{
@@ -187,6 +189,81 @@ where
     complete(&mut tx, key, replacement.as_ref().unwrap_or(&response)).await?;
     tx.commit().await?;
     Ok(response)
+}
+
+/// What a service does after each mutation commits (wake its event
+/// watchers, drop a cached read), for the tenant it was for.
+type AfterCommit = Arc<dyn Fn(&TenantId) + Send + Sync>;
+
+/// A service's mutations as gRPC answers, each run [`once`] per idempotency
+/// key: the caller's key validated, the work, its answer stored and committed
+/// with it, then the service's after-commit effect. The one handler wrapper
+/// every service uses.
+#[derive(Clone)]
+pub struct Mutations {
+    db: Db,
+    after: Option<AfterCommit>,
+}
+
+impl std::fmt::Debug for Mutations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mutations").finish_non_exhaustive()
+    }
+}
+
+impl Mutations {
+    /// Over the service's database.
+    pub fn new(db: Db) -> Self {
+        Self { db, after: None }
+    }
+
+    /// Runs `after` once a mutation of a tenant committed (not on a replay's error).
+    pub fn after_commit(mut self, after: impl Fn(&TenantId) + Send + Sync + 'static) -> Self {
+        self.after = Some(Arc::new(after));
+        self
+    }
+
+    /// Runs `work` once for `tenant`'s `key` of RPC `scope`: a replay with the
+    /// same payload answers the stored response, another payload is
+    /// ALREADY_EXISTS.
+    pub async fn run<R, F>(
+        &self,
+        tenant: &TenantId,
+        scope: &'static str,
+        key: &str,
+        request: &impl Message,
+        work: F,
+    ) -> Result<tonic::Response<R>, tonic::Status>
+    where
+        R: Message + Default,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        self.run_storing(tenant, scope, key, request, work, |_| None)
+            .await
+    }
+
+    /// As [`Mutations::run`], storing for replays what `stored` makes of the
+    /// response when it says so (see [`once_storing`]).
+    pub async fn run_storing<R, F>(
+        &self,
+        tenant: &TenantId,
+        scope: &'static str,
+        key: &str,
+        request: &impl Message,
+        work: F,
+        stored: impl FnOnce(&R) -> Option<R>,
+    ) -> Result<tonic::Response<R>, tonic::Status>
+    where
+        R: Message + Default,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+    {
+        let key = IdempotencyKey::new(tenant, scope, key)?;
+        let response = once_storing(&self.db, &key, request, work, stored).await?;
+        if let Some(after) = &self.after {
+            after(tenant);
+        }
+        Ok(tonic::Response::new(response))
+    }
 }
 
 #[cfg(test)]

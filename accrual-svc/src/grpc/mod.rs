@@ -7,16 +7,14 @@ pub mod program;
 mod render;
 
 use boomerang_common::{
-    db::Conn,
     error::{AppError, Violations},
-    idempotency::{self, IdempotencyKey},
+    idempotency::{self, IdempotencyKey, Mutations},
     stream::BoxStream,
-    tenant::{TenantId, tenant_of},
+    tenant::tenant_of,
     time::from_timestamp,
 };
 use boomerang_proto::accrual::v1::{self as pb, accrual_service_server::AccrualService};
-use futures::{StreamExt as _, future::BoxFuture};
-use prost::Message;
+use futures::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -29,32 +27,19 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct AccrualServiceHandler {
     accrual: Accrual,
+    mutations: Mutations,
 }
 
 impl AccrualServiceHandler {
     /// Handlers over `accrual`.
     pub fn new(accrual: Accrual) -> Self {
-        Self { accrual }
-    }
-
-    /// Runs `work` once per idempotency key, in one transaction with the key
-    /// and its stored answer; then wakes this replica's event watchers.
-    async fn once<R, F>(
-        &self,
-        tenant: &TenantId,
-        scope: &'static str,
-        key: &str,
-        req: &impl Message,
-        work: F,
-    ) -> Result<Response<R>, Status>
-    where
-        R: Message + Default,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
-    {
-        let key = IdempotencyKey::new(tenant, scope, key)?;
-        let done = idempotency::once(self.accrual.db(), &key, req, work).await?;
-        self.accrual.committed();
-        Ok(Response::new(done))
+        Self {
+            mutations: Mutations::new(accrual.db().clone()).after_commit({
+                let accrual = accrual.clone();
+                move |_| accrual.committed()
+            }),
+            accrual,
+        }
     }
 }
 
@@ -82,21 +67,22 @@ impl AccrualService for AccrualServiceHandler {
         let req = req.into_inner();
         let (id, program) = program::program(req.program.as_ref())?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "accrual.UpsertProgram",
-            &req.idempotency_key,
-            &req,
-            move |conn| {
-                Box::pin(async move {
-                    let (version, at) = a.publish(conn, &t, &id, &program).await?;
-                    Ok(pb::UpsertProgramResponse {
-                        program: Some(program::to_program(&id, version, at, &program)),
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.UpsertProgram",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let (version, at) = a.publish(conn, &t, &id, &program).await?;
+                        Ok(pb::UpsertProgramResponse {
+                            program: Some(program::to_program(&id, version, at, &program)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn get_program(
@@ -141,19 +127,20 @@ impl AccrualService for AccrualServiceHandler {
             .attribute_at_enrolment(&tenant, &program_id, &member, &req.referral_code)
             .await?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "accrual.EnrollMember",
-            &req.idempotency_key,
-            &req,
-            move |conn| {
-                Box::pin(async move {
-                    let (view, welcome) = a.enroll(conn, &t, &program_id, member).await?;
-                    Ok(render::enrolled(&program_id, &view, welcome.as_ref()))
-                })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.EnrollMember",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let (view, welcome) = a.enroll(conn, &t, &program_id, member).await?;
+                        Ok(render::enrolled(&program_id, &view, welcome.as_ref()))
+                    })
+                },
+            )
+            .await
     }
 
     async fn get_member(
@@ -196,24 +183,25 @@ impl AccrualService for AccrualServiceHandler {
         let change = convert::member_change(&mut v, &changed, paths);
         v.check()?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "accrual.UpdateMember",
-            &req.idempotency_key,
-            &req,
-            move |conn| {
-                Box::pin(async move {
-                    let customer = &changed.customer_id;
-                    let view = a
-                        .update_member(conn, &t, &program_id, customer, change)
-                        .await?;
-                    Ok(pb::UpdateMemberResponse {
-                        member: Some(convert::to_member(&program_id, &view)),
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.UpdateMember",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let customer = &changed.customer_id;
+                        let view = a
+                            .update_member(conn, &t, &program_id, customer, change)
+                            .await?;
+                        Ok(pb::UpdateMemberResponse {
+                            member: Some(convert::to_member(&program_id, &view)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn preview_purchase(
@@ -245,19 +233,20 @@ impl AccrualService for AccrualServiceHandler {
         let order = input.order_id.clone();
         let prepared = self.accrual.prepare(&tenant, input).await?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "accrual.RecordPurchase",
-            &req.idempotency_key,
-            &req,
-            move |conn| {
-                Box::pin(async move {
-                    let done = a.store(conn, &t, prepared).await?;
-                    Ok(render::recorded(&order, &done, clock.now()))
-                })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.RecordPurchase",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let done = a.store(conn, &t, prepared).await?;
+                        Ok(render::recorded(&order, &done, clock.now()))
+                    })
+                },
+            )
+            .await
     }
 
     async fn review_purchase(
@@ -286,25 +275,26 @@ impl AccrualService for AccrualServiceHandler {
         };
         let (a, t, note) = (self.accrual.clone(), tenant.clone(), req.note.clone());
         let wire_decision = req.decision;
-        self.once(
-            &tenant,
-            "accrual.ReviewPurchase",
-            &req.idempotency_key,
-            &req,
-            move |conn| {
-                Box::pin(async move {
-                    let rewards = a
-                        .review(conn, &t, &program_id, &order_id, decision, &note)
-                        .await?;
-                    let now = a.clock().now();
-                    Ok(pb::ReviewPurchaseResponse {
-                        decision: wire_decision,
-                        rewards: render::rewards(&order_id, &rewards, now),
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.ReviewPurchase",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let rewards = a
+                            .review(conn, &t, &program_id, &order_id, decision, &note)
+                            .await?;
+                        let now = a.clock().now();
+                        Ok(pb::ReviewPurchaseResponse {
+                            decision: wire_decision,
+                            rewards: render::rewards(&order_id, &rewards, now),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn record_return(
@@ -326,19 +316,20 @@ impl AccrualService for AccrualServiceHandler {
             lines,
         };
         let (a, t) = (self.accrual.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "accrual.RecordReturn",
-            &req.idempotency_key,
-            &req,
-            move |conn| {
-                Box::pin(async move {
-                    let done = a.record_return(conn, &t, input).await?;
-                    Ok(render::returned(&order_id, &done, a.clock().now()))
-                })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.RecordReturn",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let done = a.record_return(conn, &t, input).await?;
+                        Ok(render::returned(&order_id, &done, a.clock().now()))
+                    })
+                },
+            )
+            .await
     }
 
     async fn convert_points(
@@ -368,13 +359,14 @@ impl AccrualService for AccrualServiceHandler {
             .convert(&tenant, &program_id, &customer, points, key)
             .await?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
-        self.once(&tenant, "accrual.ConvertPoints", key, &req, move |conn| {
-            Box::pin(async move {
-                a.converted(conn, &t, &program_id, &customer, &done).await?;
-                Ok(render::converted(&done))
+        self.mutations
+            .run(&tenant, "accrual.ConvertPoints", key, &req, move |conn| {
+                Box::pin(async move {
+                    a.converted(conn, &t, &program_id, &customer, &done).await?;
+                    Ok(render::converted(&done))
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn get_program_report(

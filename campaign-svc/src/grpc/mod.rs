@@ -6,8 +6,8 @@ pub mod convert;
 use boomerang_common::{
     db::Conn,
     error::{AppError, Violations},
-    idempotency::{self, IdempotencyKey},
-    tenant::{TenantId, actor_of, tenant_of},
+    idempotency::{self, Mutations},
+    tenant::{actor_of, tenant_of},
     time::from_timestamp,
 };
 use boomerang_proto::campaign::v1::{self as pb, campaign_service_server::CampaignService};
@@ -27,30 +27,19 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct CampaignServiceHandler {
     campaigns: Campaigns,
+    mutations: Mutations,
 }
 
 impl CampaignServiceHandler {
     /// Handlers over `campaigns`.
     pub fn new(campaigns: Campaigns) -> Self {
-        Self { campaigns }
-    }
-
-    async fn once<R, F>(
-        &self,
-        tenant: &TenantId,
-        scope: &'static str,
-        key: &str,
-        req: &impl Message,
-        work: F,
-    ) -> Result<Response<R>, Status>
-    where
-        R: Message + Default,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
-    {
-        let key = IdempotencyKey::new(tenant, scope, key)?;
-        let response = idempotency::once(self.campaigns.db(), &key, req, work).await?;
-        self.campaigns.changed(tenant.as_str());
-        Ok(Response::new(response))
+        Self {
+            mutations: Mutations::new(campaigns.db().clone()).after_commit({
+                let campaigns = campaigns.clone();
+                move |tenant| campaigns.changed(tenant.as_str())
+            }),
+            campaigns,
+        }
     }
 
     async fn transition<T: Message>(
@@ -69,7 +58,8 @@ impl CampaignServiceHandler {
         v.check()?;
         let (c, t2) = (self.campaigns.clone(), tenant.clone());
         let done: Response<pb::GetCampaignResponse> = self
-            .once(
+            .mutations
+            .run(
                 &tenant,
                 scope,
                 idempotency_key,
@@ -125,21 +115,22 @@ impl CampaignService for CampaignServiceHandler {
         };
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "campaign.CreateCampaign",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let view = c.create(conn, &t, &actor, &id, spec).await?;
-                    Ok(pb::CreateCampaignResponse {
-                        campaign: Some((&view).into()),
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.CreateCampaign",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let view = c.create(conn, &t, &actor, &id, spec).await?;
+                        Ok(pb::CreateCampaignResponse {
+                            campaign: Some((&view).into()),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn update_campaign(
@@ -155,21 +146,22 @@ impl CampaignService for CampaignServiceHandler {
         v.check()?;
         let expected = Some(i64::from(req.expected_version)).filter(|v| *v > 0);
         let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "campaign.UpdateCampaign",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let view = c.update(conn, &t, &actor, &id, spec, expected).await?;
-                    Ok(pb::UpdateCampaignResponse {
-                        campaign: Some((&view).into()),
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.UpdateCampaign",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let view = c.update(conn, &t, &actor, &id, spec, expected).await?;
+                        Ok(pb::UpdateCampaignResponse {
+                            campaign: Some((&view).into()),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn schedule_campaign(
@@ -397,21 +389,22 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let cmd = convert::reserve(&req, 300_000_000)?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "campaign.ReserveBudget",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let r = c.reserve(conn, &t, cmd).await?;
-                    Ok(pb::ReserveBudgetResponse {
-                        reservation: Some(convert::to_reservation(&r)),
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.ReserveBudget",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let r = c.reserve(conn, &t, cmd).await?;
+                        Ok(pb::ReserveBudgetResponse {
+                            reservation: Some(convert::to_reservation(&r)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn confirm_budget(
@@ -428,21 +421,22 @@ impl CampaignService for CampaignServiceHandler {
             .and_then(|m| convert::money(&mut v, "amount", Some(m)));
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "campaign.ConfirmBudget",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let r = c.confirm(conn, &t, id, amount).await?;
-                    Ok(pb::ConfirmBudgetResponse {
-                        reservation: Some(convert::to_reservation(&r)),
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.ConfirmBudget",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let r = c.confirm(conn, &t, id, amount).await?;
+                        Ok(pb::ConfirmBudgetResponse {
+                            reservation: Some(convert::to_reservation(&r)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn release_budget(
@@ -459,21 +453,22 @@ impl CampaignService for CampaignServiceHandler {
             .and_then(|m| convert::money(&mut v, "amount", Some(m)));
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "campaign.ReleaseBudget",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let r = c.release(conn, &t, id, amount, false).await?;
-                    Ok(pb::ReleaseBudgetResponse {
-                        reservation: Some(convert::to_reservation(&r)),
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.ReleaseBudget",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let r = c.release(conn, &t, id, amount, false).await?;
+                        Ok(pb::ReleaseBudgetResponse {
+                            reservation: Some(convert::to_reservation(&r)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn get_campaign_report(

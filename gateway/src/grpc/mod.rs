@@ -7,7 +7,7 @@ pub mod convert;
 use boomerang_common::{
     db::Conn,
     error::{AppError, Violations},
-    idempotency::{self, IdempotencyKey},
+    idempotency::Mutations,
     tenant::TenantId,
     time::now_micros,
 };
@@ -27,6 +27,7 @@ pub struct AdminHandler {
     auth: Authenticator,
     keys: Keys,
     platform: TenantId,
+    mutations: Mutations,
 }
 
 impl AdminHandler {
@@ -34,6 +35,7 @@ impl AdminHandler {
     pub fn new(auth: Authenticator, keys: Keys, platform: TenantId) -> Self {
         Self {
             auth,
+            mutations: Mutations::new(keys.db().clone()),
             keys,
             platform,
         }
@@ -71,24 +73,6 @@ impl AdminHandler {
             ))
         }
     }
-
-    async fn once<R, F>(
-        &self,
-        who: &Principal,
-        scope: &'static str,
-        key: &str,
-        req: &impl Message,
-        work: F,
-    ) -> Result<Response<R>, Status>
-    where
-        R: Message + Default,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
-    {
-        let key = IdempotencyKey::new(&who.tenant, scope, key)?;
-        Ok(Response::new(
-            idempotency::once(self.keys.db(), &key, req, work).await?,
-        ))
-    }
 }
 
 /// A response that carries a key's secret: shown once, never stored.
@@ -117,6 +101,7 @@ impl WithSecret for pb::RotateApiKeyResponse {
 impl AdminHandler {
     /// As `once`, but the stored response (replayed to a retry) has no secret:
     /// a lost response means rotating the key again, never reading it back.
+    /// A mutation whose answer carries a secret: answered once, replayed without it.
     async fn once_secret<R, F>(
         &self,
         who: &Principal,
@@ -129,12 +114,10 @@ impl AdminHandler {
         R: WithSecret,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
     {
-        let key = IdempotencyKey::new(&who.tenant, scope, key)?;
-        let response = idempotency::once_storing(self.keys.db(), &key, req, work, |r| {
-            Some(r.without_secret())
-        })
-        .await?;
-        Ok(Response::new(response))
+        let without = |r: &R| Some(r.without_secret());
+        self.mutations
+            .run_storing(&who.tenant, scope, key, req, work, without)
+            .await
     }
 }
 
@@ -173,21 +156,22 @@ impl AdminService for AdminHandler {
             created_at: now_micros(),
         };
         let keys = self.keys.clone();
-        self.once(
-            &who,
-            "admin.CreateTenant",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    keys.create_tenant(conn, &row).await?;
-                    Ok(pb::CreateTenantResponse {
-                        tenant: Some(convert::to_tenant(&row)),
+        self.mutations
+            .run(
+                &who.tenant,
+                "admin.CreateTenant",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        keys.create_tenant(conn, &row).await?;
+                        Ok(pb::CreateTenantResponse {
+                            tenant: Some(convert::to_tenant(&row)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn list_tenants(
@@ -339,25 +323,26 @@ impl AdminService for AdminHandler {
             req.key_id.clone(),
             who.clone(),
         );
-        self.once(
-            &who,
-            "admin.RevokeApiKey",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let key = keys.get_key(conn, &key_id).await?;
-                    handler
-                        .may_manage(&caller, &key.tenant)
-                        .map_err(|_| AppError::NotFound(format!("no key {key_id}")))?;
-                    keys.revoke_at(conn, &key_id, now_micros()).await?;
-                    let key = keys.get_key(conn, &key_id).await?;
-                    Ok(pb::RevokeApiKeyResponse {
-                        key: Some(convert::to_key(&key)),
+        self.mutations
+            .run(
+                &who.tenant,
+                "admin.RevokeApiKey",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let key = keys.get_key(conn, &key_id).await?;
+                        handler
+                            .may_manage(&caller, &key.tenant)
+                            .map_err(|_| AppError::NotFound(format!("no key {key_id}")))?;
+                        keys.revoke_at(conn, &key_id, now_micros()).await?;
+                        let key = keys.get_key(conn, &key_id).await?;
+                        Ok(pb::RevokeApiKeyResponse {
+                            key: Some(convert::to_key(&key)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 }

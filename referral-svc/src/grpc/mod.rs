@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use boomerang_common::{
     db::Conn,
     error::{AppError, Violations},
-    idempotency::{self, IdempotencyKey},
+    idempotency::Mutations,
     tenant::{TenantId, tenant_of},
     time::from_timestamp,
 };
@@ -15,7 +15,6 @@ use boomerang_proto::{
     referral::v1::{self as pb, referral_service_server::ReferralService},
 };
 use futures::future::BoxFuture;
-use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -28,30 +27,16 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ReferralServiceHandler {
     referrals: Referrals,
+    mutations: Mutations,
 }
 
 impl ReferralServiceHandler {
     /// Handlers over `referrals`.
     pub fn new(referrals: Referrals) -> Self {
-        Self { referrals }
-    }
-
-    async fn once<R, F>(
-        &self,
-        tenant: &TenantId,
-        scope: &'static str,
-        key: &str,
-        req: &impl Message,
-        work: F,
-    ) -> Result<Response<R>, Status>
-    where
-        R: Message + Default,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
-    {
-        let key = IdempotencyKey::new(tenant, scope, key)?;
-        Ok(Response::new(
-            idempotency::once(self.referrals.db(), &key, req, work).await?,
-        ))
+        Self {
+            mutations: Mutations::new(referrals.db().clone()),
+            referrals,
+        }
     }
 
     async fn view(&self, tenant: &TenantId, r: &ReferralRow) -> Result<pb::Referral, AppError> {
@@ -85,21 +70,22 @@ impl ReferralService for ReferralServiceHandler {
         let req = req.into_inner();
         let program = convert::program(req.program.as_ref())?;
         let (r, t) = (self.referrals.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "referral.UpsertReferralProgram",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let (version, at) = r.publish(conn, &t, &program).await?;
-                    Ok(pb::UpsertReferralProgramResponse {
-                        program: Some(convert::to_program(version, at, &program)),
+        self.mutations
+            .run(
+                &tenant,
+                "referral.UpsertReferralProgram",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let (version, at) = r.publish(conn, &t, &program).await?;
+                        Ok(pb::UpsertReferralProgramResponse {
+                            program: Some(convert::to_program(version, at, &program)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn get_referral_program(
@@ -146,23 +132,24 @@ impl ReferralService for ReferralServiceHandler {
             tenant.clone(),
             req.referrer_email.clone(),
         );
-        self.once(
-            &tenant,
-            "referral.CreateReferralCode",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let c = r
-                        .create_code(conn, &t, &referrer, &email, requested, expires_at)
-                        .await?;
-                    Ok(pb::CreateReferralCodeResponse {
-                        code: Some(convert::to_code(&c)),
+        self.mutations
+            .run(
+                &tenant,
+                "referral.CreateReferralCode",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let c = r
+                            .create_code(conn, &t, &referrer, &email, requested, expires_at)
+                            .await?;
+                        Ok(pb::CreateReferralCodeResponse {
+                            code: Some(convert::to_code(&c)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn disable_referral_code(
@@ -173,21 +160,22 @@ impl ReferralService for ReferralServiceHandler {
         let req = req.into_inner();
         let code = code::canonical(&req.code).map_err(|e| AppError::invalid("code", e))?;
         let (r, t) = (self.referrals.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "referral.DisableReferralCode",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let c = r.disable(conn, &t, &code).await?;
-                    Ok(pb::DisableReferralCodeResponse {
-                        code: Some(convert::to_code(&c)),
+        self.mutations
+            .run(
+                &tenant,
+                "referral.DisableReferralCode",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let c = r.disable(conn, &t, &code).await?;
+                        Ok(pb::DisableReferralCodeResponse {
+                            code: Some(convert::to_code(&c)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn attribute_referral(
@@ -219,21 +207,22 @@ impl ReferralService for ReferralServiceHandler {
             at: ctx.signup_at.as_ref().and_then(from_timestamp),
         };
         let (r, t) = (self.referrals.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "referral.AttributeReferral",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let row = r.attribute(conn, &t, &code, &referee, signup).await?;
-                    Ok(pb::AttributeReferralResponse {
-                        referral: Some(convert::to_referral(&row, 0, vec![])),
+        self.mutations
+            .run(
+                &tenant,
+                "referral.AttributeReferral",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let row = r.attribute(conn, &t, &code, &referee, signup).await?;
+                        Ok(pb::AttributeReferralResponse {
+                            referral: Some(convert::to_referral(&row, 0, vec![])),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn get_referral(
@@ -341,38 +330,47 @@ impl ReferralService for ReferralServiceHandler {
             return Err(AppError::invalid("order_amount", "required").into());
         };
         let (r, t) = (self.referrals.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "referral.OnPurchase",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let paid = r
-                        .on_purchase(conn, &t, &referee, &order, amount, occurred_at, release_at)
-                        .await?;
-                    Ok(pb::OnPurchaseResponse {
-                        referred: paid.referred,
-                        rewards: paid
-                            .rewards
-                            .iter()
-                            .map(crate::domain::program::Money::to_wire)
-                            .collect(),
-                        explanations: paid
-                            .why_not
-                            .into_iter()
-                            .map(|why| pc::Explanation {
-                                rule: "referral".into(),
-                                skipped: true,
-                                skip_reason: why,
-                                ..Default::default()
-                            })
-                            .collect(),
+        self.mutations
+            .run(
+                &tenant,
+                "referral.OnPurchase",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let paid = r
+                            .on_purchase(
+                                conn,
+                                &t,
+                                &referee,
+                                &order,
+                                amount,
+                                occurred_at,
+                                release_at,
+                            )
+                            .await?;
+                        Ok(pb::OnPurchaseResponse {
+                            referred: paid.referred,
+                            rewards: paid
+                                .rewards
+                                .iter()
+                                .map(crate::domain::program::Money::to_wire)
+                                .collect(),
+                            explanations: paid
+                                .why_not
+                                .into_iter()
+                                .map(|why| pc::Explanation {
+                                    rule: "referral".into(),
+                                    skipped: true,
+                                    skip_reason: why,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn on_return(
@@ -389,26 +387,27 @@ impl ReferralService for ReferralServiceHandler {
         v.check()?;
         let returned = returned.map_or(0, |m| m.minor());
         let (r, t) = (self.referrals.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "referral.OnReturn",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let reversed = r
-                        .on_return(conn, &t, &referee, &order, &return_id, returned)
-                        .await?;
-                    Ok(pb::OnReturnResponse {
-                        reversed: reversed
-                            .iter()
-                            .map(crate::domain::program::Money::to_wire)
-                            .collect(),
+        self.mutations
+            .run(
+                &tenant,
+                "referral.OnReturn",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let reversed = r
+                            .on_return(conn, &t, &referee, &order, &return_id, returned)
+                            .await?;
+                        Ok(pb::OnReturnResponse {
+                            reversed: reversed
+                                .iter()
+                                .map(crate::domain::program::Money::to_wire)
+                                .collect(),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn get_funnel_report(

@@ -6,15 +6,14 @@ pub mod convert;
 use boomerang_common::{
     db::Conn,
     error::AppError,
-    idempotency::{self, IdempotencyKey},
+    idempotency::Mutations,
     money::wire,
     stream::BoxStream,
-    tenant::{TenantId, tenant_of},
+    tenant::tenant_of,
     time::{micros, to_timestamp},
 };
 use boomerang_proto::wallet::v1::{self as pb, wallet_service_server::WalletService};
 use futures::{StreamExt as _, future::BoxFuture};
-use prost::Message;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -31,31 +30,19 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct WalletServiceHandler {
     ledger: Ledger,
+    mutations: Mutations,
 }
 
 impl WalletServiceHandler {
     /// Handlers over `ledger`.
     pub fn new(ledger: Ledger) -> Self {
-        Self { ledger }
-    }
-
-    /// Runs `work` once per idempotency key, then wakes watchers.
-    async fn once<R, F>(
-        &self,
-        tenant: &TenantId,
-        scope: &'static str,
-        key: &str,
-        req: &impl Message,
-        work: F,
-    ) -> Result<Response<R>, Status>
-    where
-        R: Message + Default,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
-    {
-        let key = IdempotencyKey::new(tenant, scope, key)?;
-        let response = idempotency::once(self.ledger.db(), &key, req, work).await?;
-        self.ledger.committed();
-        Ok(Response::new(response))
+        Self {
+            mutations: Mutations::new(ledger.db().clone()).after_commit({
+                let ledger = ledger.clone();
+                move |_| ledger.committed()
+            }),
+            ledger,
+        }
     }
 }
 
@@ -89,16 +76,17 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = Credit::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.Credit",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move { ledger.credit(conn, &t, cmd).await.map(Into::into) })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.Credit",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move { ledger.credit(conn, &t, cmd).await.map(Into::into) })
+                },
+            )
+            .await
     }
 
     async fn reverse(
@@ -109,16 +97,17 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = Reverse::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.Reverse",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move { ledger.reverse(conn, &t, cmd).await.map(Into::into) })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.Reverse",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move { ledger.reverse(conn, &t, cmd).await.map(Into::into) })
+                },
+            )
+            .await
     }
 
     async fn release_credit(
@@ -129,22 +118,23 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = ReleaseHeld::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.ReleaseCredit",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let (ids, at) = ledger.release_held(conn, &t, cmd).await?;
-                    Ok(pb::ReleaseCreditResponse {
-                        credit_ids: ids.into_iter().map(crate::ledger::credit_ref).collect(),
-                        release_at: Some(to_timestamp(at)),
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.ReleaseCredit",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let (ids, at) = ledger.release_held(conn, &t, cmd).await?;
+                        Ok(pb::ReleaseCreditResponse {
+                            credit_ids: ids.into_iter().map(crate::ledger::credit_ref).collect(),
+                            release_at: Some(to_timestamp(at)),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn authorize(
@@ -157,21 +147,22 @@ impl WalletService for WalletServiceHandler {
         let secs = |s: u64| micros(std::time::Duration::from_secs(s));
         let cmd = convert::authorize(&req, secs(cfg.default_hold_ttl_s), secs(cfg.max_hold_ttl_s))?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.Authorize",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let hold = ledger.authorize(conn, &t, cmd).await?;
-                    Ok(pb::AuthorizeResponse {
-                        hold: Some((&hold).into()),
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.Authorize",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let hold = ledger.authorize(conn, &t, cmd).await?;
+                        Ok(pb::AuthorizeResponse {
+                            hold: Some((&hold).into()),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn capture(
@@ -182,21 +173,22 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = Capture::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.Capture",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    ledger
-                        .capture(conn, &t, cmd.hold, cmd.amount)
-                        .await
-                        .map(Into::into)
-                })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.Capture",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        ledger
+                            .capture(conn, &t, cmd.hold, cmd.amount)
+                            .await
+                            .map(Into::into)
+                    })
+                },
+            )
+            .await
     }
 
     async fn void(
@@ -207,23 +199,24 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let hold_id = convert::void(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.Void",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let hold = ledger
-                        .release(conn, &t, hold_id, HoldStatus::Voided)
-                        .await?;
-                    Ok(pb::VoidResponse {
-                        hold: Some((&hold).into()),
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.Void",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let hold = ledger
+                            .release(conn, &t, hold_id, HoldStatus::Voided)
+                            .await?;
+                        Ok(pb::VoidResponse {
+                            hold: Some((&hold).into()),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn transfer(
@@ -234,16 +227,17 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = Transfer::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.Transfer",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move { ledger.transfer(conn, &t, cmd).await.map(Into::into) })
-            },
-        )
-        .await
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.Transfer",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move { ledger.transfer(conn, &t, cmd).await.map(Into::into) })
+                },
+            )
+            .await
     }
 
     async fn post_transaction(
@@ -254,21 +248,22 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cmd = PostTransaction::try_from(&req)?;
         let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.once(
-            &tenant,
-            "wallet.PostTransaction",
-            &req.idempotency_key,
-            &req,
-            move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                Box::pin(async move {
-                    let posted = ledger.post_transaction(conn, &t, cmd).await?;
-                    Ok(pb::PostTransactionResponse {
-                        transaction: Some((&posted).into()),
+        self.mutations
+            .run(
+                &tenant,
+                "wallet.PostTransaction",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let posted = ledger.post_transaction(conn, &t, cmd).await?;
+                        Ok(pb::PostTransactionResponse {
+                            transaction: Some((&posted).into()),
+                        })
                     })
-                })
-            },
-        )
-        .await
+                },
+            )
+            .await
     }
 
     async fn get_funding_summary(
