@@ -323,6 +323,26 @@ fn monthly_cap(cap: &str) -> pb::Program {
 }
 
 backend_tests! {
+    async fn the_longest_ids_reach_the_wallet_and_come_back(backend) -> anyhow::Result<()> {
+        // Ids accrual accepts (128 characters each) build references the wallet accepts too.
+        let mut s = Stack::start(backend, true).await?;
+        let (program, order, customer) = ("p".repeat(128), "o".repeat(128), "c".repeat(128));
+        let p = pb::Program { program_id: program.clone(), ..cashback("5", None) };
+        s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(p) }).await?;
+        let enrol = pb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: program.clone(), customer_id: customer.clone(), ..Default::default() };
+        s.accrual.enroll_member(enrol).await?;
+        let buy = pb::RecordPurchaseRequest { idempotency_key: "b".into(), purchase: Some(purchase(&program, &order, &customer, &[("shoes", "100.00")], NOW)) };
+        assert_eq!(amounts(&s.accrual.record_purchase(buy).await?.into_inner()), ["5.00"]);
+        assert_eq!(s.balance_when(&customer, "EUR", ("0.00", "5.00")).await?, ("0.00".into(), "5.00".into()));
+        let back = pb::RecordReturnRequest {
+            idempotency_key: "r-1".into(), program_id: program.clone(), order_id: order.clone(), return_id: "r".repeat(128),
+            lines: vec![pb::ReturnLine { line_id: "l0".into(), quantity: 1 }], occurred_at: None,
+        };
+        s.accrual.record_return(back).await?;
+        assert_eq!(s.balance_when(&customer, "EUR", ("0.00", "0.00")).await?, ("0.00".into(), "0.00".into()));
+        Ok(())
+    }
+
     async fn a_tier_is_reviewed_at_the_end_of_its_window(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         let tier = |id: &str, at: &str| pb::Tier { tier_id: id.into(), name: id.into(), qualifies_at: Some(eur(at)), earn_multiplier: "1".into() };

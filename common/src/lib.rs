@@ -8,6 +8,7 @@
 //! - [`error`]: the `AppError` every service maps to `tonic::Status` in one place.
 //! - [`money`]: the contract's money codec: decimal strings <-> integer minor units.
 //! - [`tenant`]: the tenant the gateway sets on every call.
+//! - [`id`]: the one id rule, and references built from ids that stay ids.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
 pub mod channel;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod id;
 pub mod idempotency;
 pub mod jobs;
 pub mod money;

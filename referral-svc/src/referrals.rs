@@ -513,7 +513,7 @@ impl Referrals {
 }
 
 fn reward_reference(referral: i64, order: &str, beneficiary: &str) -> String {
-    format!("referral:{referral}:{order}:{beneficiary}")
+    boomerang_common::id::reference(format!("referral:{referral}:{order}:{beneficiary}"))
 }
 
 /// Delivers wallet credits and reversals with the job's key.

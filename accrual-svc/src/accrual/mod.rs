@@ -80,5 +80,5 @@ impl Accrual {
 
 /// The program's reference in explanations and wallet sources.
 pub fn program_ref(id: &str, version: i64) -> String {
-    format!("program:{id}@{version}")
+    boomerang_common::id::reference(format!("program:{id}@{version}"))
 }

@@ -41,9 +41,15 @@ impl RewardRef {
     }
 
     /// The wallet source reference of its credit: program, order and number,
-    /// so orders of two programs never touch each other's credits.
+    /// so orders of two programs never touch each other's credits (an id
+    /// however long the program and order ids are).
     pub fn credit_reference(&self) -> String {
-        format!("{}:{}#{}", self.program, self.order, self.no)
+        boomerang_common::id::reference(format!("{}:{}#{}", self.program, self.order, self.no))
+    }
+
+    /// The order as referral-svc knows it: program and order (an id).
+    pub fn order_reference(program: &str, order: &str) -> String {
+        boomerang_common::id::reference(format!("{program}:{order}"))
     }
 
     /// The keys of the jobs that credit it: directly, or after its budget is confirmed.

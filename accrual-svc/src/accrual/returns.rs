@@ -228,7 +228,7 @@ impl Accrual {
         if told && before > after.eligible {
             let notice = rpb::OnReturnRequest {
                 referee_customer_id: purchase.customer_id.clone(),
-                order_id: format!("{program_id}:{order}"),
+                order_id: RewardRef::order_reference(program_id, order),
                 return_id: r.return_id.clone(),
                 returned_amount: Some(wire(before - after.eligible, &program.currency)),
                 ..Default::default()

@@ -19,20 +19,9 @@ use crate::{
     repo::MemberRow,
 };
 
-/// A required id: 1-128 printable characters without surrounding spaces.
+/// A required id (`common::id`: 1-128 printable characters, no surrounding spaces).
 pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
-    if value.is_empty() {
-        v.add(field, "required");
-    } else if value.chars().count() > 128
-        || value.chars().any(char::is_control)
-        || value.trim() != value
-    {
-        v.add(
-            field,
-            "at most 128 printable characters, no surrounding spaces",
-        );
-    }
-    value.to_owned()
+    boomerang_common::id::field(v, field, value)
 }
 
 pub(super) fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {

@@ -25,9 +25,10 @@ use crate::{
 
 const MAX_LIST: usize = 100;
 
-/// A required id: 1-64 chars of letters, digits, `-`, `_`, `.`.
+/// A required campaign id: an id (`common::id`) of at most 64 letters,
+/// digits, `-`, `_` and `.`, the campaign's own naming rule on top.
 pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
-    let ok = !value.is_empty()
+    let ok = boomerang_common::id::check(value).is_ok()
         && value.len() <= 64
         && value
             .bytes()

@@ -33,23 +33,12 @@ use crate::{
 
 /// Largest amount one request may move: 10^12 minor units.
 pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
-const MAX_ID: usize = 128;
+const MAX_ID: usize = boomerang_common::id::MAX_LEN;
 const MAX_TEXT: usize = 256;
 
-/// A required id: 1-128 printable characters.
+/// A required id (`common::id`: 1-128 printable characters, no surrounding spaces).
 pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
-    if value.is_empty() {
-        v.add(field, "required");
-    } else if value.chars().count() > MAX_ID
-        || value
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{feff}'))
-    {
-        v.add(field, format!("at most {MAX_ID} printable characters"));
-    } else if value.trim() != value {
-        v.add(field, "no leading or trailing spaces");
-    }
-    value.to_owned()
+    boomerang_common::id::field(v, field, value)
 }
 
 fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {

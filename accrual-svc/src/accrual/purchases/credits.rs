@@ -152,7 +152,7 @@ impl Accrual {
         }
         let notice = rpb::OnPurchaseRequest {
             referee_customer_id: sale.customer.into(),
-            order_id: format!("{}:{}", sale.program_id, sale.order),
+            order_id: RewardRef::order_reference(sale.program_id, sale.order),
             order_amount: Some(wire(eligible, currency)),
             occurred_at: Some(to_timestamp(sale.occurred_at_us)),
             release_at: release_at_us.map(to_timestamp),
