@@ -2,6 +2,7 @@
 //! metadata, request validated, the operation run once per idempotency key in
 //! one transaction, the result rendered, the tenant's cache invalidated.
 pub mod convert;
+pub mod render;
 
 use boomerang_common::{
     db::Conn,
@@ -267,7 +268,7 @@ impl CampaignService for CampaignServiceHandler {
             campaign: Some((&view).into()),
             versions: versions
                 .iter()
-                .map(|v| convert::to_campaign(&id, view.head.status, v))
+                .map(|v| render::to_campaign(&id, view.head.status, v))
                 .collect(),
         }))
     }
@@ -281,7 +282,7 @@ impl CampaignService for CampaignServiceHandler {
         let mut statuses: Vec<Lifecycle> = req
             .statuses
             .iter()
-            .filter_map(|s| convert::from_status(*s))
+            .filter_map(|s| render::from_status(*s))
             .collect();
         if statuses.len() != req.statuses.len() {
             return Err(AppError::invalid("statuses", "unknown status").into());
@@ -368,11 +369,11 @@ impl CampaignService for CampaignServiceHandler {
                         .as_ref()
                         .map(|v| v.name.clone())
                         .unwrap_or_default(),
-                    effect: effect.map(convert::to_effect),
-                    conditions: Some(convert::to_conditions(&spec.conditions)),
-                    caps: Some(convert::to_caps(&spec.caps)),
+                    effect: effect.map(render::to_effect),
+                    conditions: Some(render::to_conditions(&spec.conditions)),
+                    caps: Some(render::to_caps(&spec.caps)),
                     priority: spec.priority,
-                    stacking: convert::to_stacking(spec.stacking),
+                    stacking: render::to_stacking(spec.stacking),
                 }
             })
             .collect();
@@ -399,7 +400,7 @@ impl CampaignService for CampaignServiceHandler {
                     Box::pin(async move {
                         let r = c.reserve(conn, &t, cmd).await?;
                         Ok(pb::ReserveBudgetResponse {
-                            reservation: Some(convert::to_reservation(&r)),
+                            reservation: Some(render::to_reservation(&r)),
                         })
                     })
                 },
@@ -431,7 +432,7 @@ impl CampaignService for CampaignServiceHandler {
                     Box::pin(async move {
                         let r = c.confirm(conn, &t, id, amount).await?;
                         Ok(pb::ConfirmBudgetResponse {
-                            reservation: Some(convert::to_reservation(&r)),
+                            reservation: Some(render::to_reservation(&r)),
                         })
                     })
                 },
@@ -463,7 +464,7 @@ impl CampaignService for CampaignServiceHandler {
                     Box::pin(async move {
                         let r = c.release(conn, &t, id, amount, false).await?;
                         Ok(pb::ReleaseBudgetResponse {
-                            reservation: Some(convert::to_reservation(&r)),
+                            reservation: Some(render::to_reservation(&r)),
                         })
                     })
                 },
@@ -483,7 +484,7 @@ impl CampaignService for CampaignServiceHandler {
         let report = self.campaigns.report(&tenant, &id).await?;
         let mut variants: Vec<pb::VariantReport> = Vec::new();
         for (name, asset, participants, reserved, confirmed, released) in &report.variants {
-            let figures = convert::to_figures(asset, 0, *reserved, *confirmed, *released);
+            let figures = render::to_figures(asset, 0, *reserved, *confirmed, *released);
             match variants.iter_mut().find(|v| v.variant == *name) {
                 Some(v) => {
                     v.participants += u64::try_from(*participants).unwrap_or_default();
@@ -500,7 +501,7 @@ impl CampaignService for CampaignServiceHandler {
             budgets: report
                 .budgets
                 .iter()
-                .map(|(a, t, r, c, rel)| convert::to_figures(a, *t, *r, *c, *rel))
+                .map(|(a, t, r, c, rel)| render::to_figures(a, *t, *r, *c, *rel))
                 .collect(),
             participants: u64::try_from(report.participants).unwrap_or_default(),
             variants,
@@ -534,7 +535,7 @@ impl CampaignService for CampaignServiceHandler {
             String::new()
         };
         Ok(Response::new(pb::ListAuditEventsResponse {
-            events: rows.iter().map(convert::to_audit).collect(),
+            events: rows.iter().map(render::to_audit).collect(),
             next_page_token: next,
         }))
     }

@@ -2,6 +2,7 @@
 //! from metadata, request validated into a command, the ledger operation run
 //! once per idempotency key in one transaction, the result rendered.
 pub mod convert;
+mod render;
 
 use boomerang_common::{
     db::Conn,
@@ -396,7 +397,7 @@ impl WalletService for WalletServiceHandler {
             .entries(&tenant, &customer, filter, page)
             .await?;
         Ok(Response::new(pb::ListEntriesResponse {
-            entries: rows.iter().map(convert::to_entry).collect(),
+            entries: rows.iter().map(render::to_entry).collect(),
             next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
         }))
     }
@@ -440,7 +441,7 @@ impl WalletService for WalletServiceHandler {
             .expiring_lots(&tenant, &customer, &req.asset, until, page)
             .await?;
         Ok(Response::new(pb::ListExpiringLotsResponse {
-            lots: rows.iter().map(convert::to_lot).collect(),
+            lots: rows.iter().map(render::to_lot).collect(),
             next_page_token: next.map(|(a, b)| format!("{a}.{b}")).unwrap_or_default(),
         }))
     }
@@ -455,11 +456,11 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let cursor = convert::cursor(&req.from_cursor)?;
         let filter = WatchFilter {
-            kinds: convert::event_kinds(&req.types),
+            kinds: render::event_kinds(&req.types),
             customer: Some(req.customer_id).filter(|c| !c.is_empty()),
         };
         let events = ReceiverStream::new(self.ledger.watch(tenant, cursor, filter))
-            .map(|e| e.map(|e| convert::to_event(&e)).map_err(Status::from));
+            .map(|e| e.map(|e| render::to_event(&e)).map_err(Status::from));
         Ok(Response::new(Box::pin(events)))
     }
 }

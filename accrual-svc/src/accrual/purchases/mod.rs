@@ -372,8 +372,7 @@ impl Accrual {
                 &p.program_id,
                 &p.customer,
                 &asset,
-                from,
-                to,
+                (from, to),
             )
             .await?;
             rooms.push(caps::Room {
