@@ -112,7 +112,9 @@ impl GrpcServer {
     }
 
     /// Serves on `listener` until `shutdown`, then drains in-flight calls for
-    /// at most `drain_timeout_ms`.
+    /// at most `drain_timeout_ms`. Long because start-up order matters and
+    /// is easiest to read in one place: health, reflection, the stack,
+    /// readiness, then serving and draining.
     pub async fn serve(
         self,
         listener: TcpListener,

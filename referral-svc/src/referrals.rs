@@ -172,6 +172,8 @@ impl Referrals {
     }
 
     /// Attributes `referee` to `code`, or records the refusal with its reason.
+    /// Long because the fraud checks run in their documented order, each a
+    /// few lines with its own refusal reason.
     pub async fn attribute(
         &self,
         conn: &mut Conn,
@@ -277,6 +279,7 @@ impl Referrals {
 
     /// A referee's purchase: the referrer's reward (pending until `release_at`),
     /// and the referee's bonus on the first one. Nothing twice per order.
+    /// Long because each reason a purchase pays nothing is said where it is judged.
     #[allow(clippy::too_many_arguments)]
     pub async fn on_purchase(
         &self,

@@ -137,7 +137,8 @@ impl Suite {
         self.clock.clone()
     }
 
-    /// Builds every service (databases migrated, ports bound), then serves them.
+    /// Builds every service (databases migrated, ports bound), then serves
+    /// them; long because each service's configuration is spelled out.
     pub async fn start(opts: Options) -> anyhow::Result<Self> {
         let server = |port: u16| ServerConfig::on(SocketAddr::new(opts.host, port));
         let dbs = &opts.databases;

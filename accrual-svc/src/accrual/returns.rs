@@ -118,7 +118,8 @@ impl Accrual {
     /// Records a return in the caller's transaction: recomputes the order
     /// without the returned units with the same program and campaign versions,
     /// and takes back the difference. Returns of one order serialise on the
-    /// purchase row; a return id seen before answers as it did.
+    /// purchase row; a return id seen before answers as it did. Long because
+    /// it is the return's transaction read top-down, one call a step.
     #[instrument(name = "boomerang.accrual.returns.record", skip_all,
                  fields(tenant = %tenant, order = %r.order_id, return_id = %r.return_id), err)]
     pub async fn record_return(
@@ -177,47 +178,14 @@ impl Accrual {
             rule_version: &pref,
             return_id: &r.return_id,
         };
-        for row in &rows {
-            let same = |x: &Reward| {
-                x.kind == row.reward.kind
-                    && x.asset == row.reward.asset
-                    && x.offer.as_ref().map(|o| &o.campaign_id)
-                        == row.reward.offer.as_ref().map(|o| &o.campaign_id)
-            };
-            let recomputed = after
-                .rewards
-                .iter()
-                .find(|x| same(x))
-                .map_or(0, |x| x.amount);
-            let credited = row.reward.amount;
-            let now_earned = returns::still_earned(credited, row.reward.earned, recomputed);
-            let diff = returns::to_take_back(credited, row.reversed, now_earned);
-            if diff == 0 {
-                continue;
-            }
-            explanations.push(Explanation {
-                rule: "return".into(),
-                source_ref: pref.clone(),
-                description: format!(
-                    "order now earns {now_earned} instead of {} (minor units of {}): {diff} taken back",
-                    credited - row.reversed,
-                    row.reward.asset
-                ),
-                result: Some((now_earned, row.reward.asset.clone())),
-                ..Explanation::default()
-            });
+        for TakeBack { row, amount, why } in take_backs(&rows, &after.rewards, &pref) {
+            explanations.push(why);
             let reward = RewardRef::new(program_id, order, row.no);
-            let message = take_back(
-                reward,
-                &purchase.customer_id,
-                row,
-                diff,
-                program.clawback,
-                &cause,
-            );
+            let customer = &purchase.customer_id;
+            let message = take_back(reward, customer, row, amount, program.clawback, &cause);
             outbound::enqueue(conn, tenant, &message).await?;
-            repo::add_reversed(conn, t, program_id, order, row.no, diff).await?;
-            *reversed.entry(row.reward.asset.clone()).or_default() += diff;
+            repo::add_reversed(conn, t, program_id, order, row.no, amount).await?;
+            *reversed.entry(row.reward.asset.clone()).or_default() += amount;
         }
         let now = self.clock().now();
         repo::insert_return(conn, t, program_id, order, &r.return_id, &r.lines, now).await?;
@@ -226,20 +194,9 @@ impl Accrual {
         // referral-svc hears of a held or rejected purchase only once approved.
         let told = purchase.review != HELD && purchase.review != REJECTED;
         if told && before > after.eligible {
-            let notice = rpb::OnReturnRequest {
-                referee_customer_id: purchase.customer_id.clone(),
-                order_id: RewardRef::order_reference(program_id, order),
-                return_id: r.return_id.clone(),
-                returned_amount: Some(wire(before - after.eligible, &program.currency)),
-                ..Default::default()
-            };
-            let message = Outbound::ReferralReturn(ReferralReturn {
-                program: program_id.into(),
-                order: order.into(),
-                return_id: r.return_id.clone(),
-                notice,
-            });
-            outbound::enqueue(conn, tenant, &message).await?;
+            let returned = wire(before - after.eligible, &program.currency);
+            self.tell_referral_return(conn, tenant, &r, &purchase.customer_id, returned)
+                .await?;
         }
         repo::set_eligible(conn, t, program_id, order, after.eligible).await?;
         let returned = pb::WatchEventsResponse {
@@ -258,4 +215,72 @@ impl Accrual {
             explanations,
         })
     }
+    /// Hands the amount a return took off a purchase to referral-svc through
+    /// the outbox, keyed by program, order and return.
+    async fn tell_referral_return(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        r: &ReturnInput,
+        customer: &str,
+        returned: boomerang_proto::common::v1::Money,
+    ) -> Result<(), AppError> {
+        let notice = rpb::OnReturnRequest {
+            referee_customer_id: customer.into(),
+            order_id: RewardRef::order_reference(&r.program_id, &r.order_id),
+            return_id: r.return_id.clone(),
+            returned_amount: Some(returned),
+            ..Default::default()
+        };
+        let message = Outbound::ReferralReturn(ReferralReturn {
+            program: r.program_id.clone(),
+            order: r.order_id.clone(),
+            return_id: r.return_id.clone(),
+            notice,
+        });
+        outbound::enqueue(conn, tenant, &message).await?;
+        Ok(())
+    }
+}
+
+/// What one reward takes back after a return.
+struct TakeBack<'a> {
+    row: &'a RewardRow,
+    amount: i64,
+    why: Explanation,
+}
+
+/// What each stored reward takes back, given what the kept units earn now
+/// (`after`): the reward matched by kind, asset and campaign, kept in
+/// proportion when its budget cut it, never below what was already reversed.
+fn take_backs<'a>(rows: &'a [RewardRow], after: &[Reward], pref: &str) -> Vec<TakeBack<'a>> {
+    let mut out = Vec::new();
+    for row in rows {
+        let same = |x: &&Reward| {
+            x.kind == row.reward.kind
+                && x.asset == row.reward.asset
+                && x.offer.as_ref().map(|o| &o.campaign_id)
+                    == row.reward.offer.as_ref().map(|o| &o.campaign_id)
+        };
+        let recomputed = after.iter().find(same).map_or(0, |x| x.amount);
+        let credited = row.reward.amount;
+        let now_earned = returns::still_earned(credited, row.reward.earned, recomputed);
+        let amount = returns::to_take_back(credited, row.reversed, now_earned);
+        if amount == 0 {
+            continue;
+        }
+        let why = Explanation {
+            rule: "return".into(),
+            source_ref: pref.to_owned(),
+            description: format!(
+                "order now earns {now_earned} instead of {} (minor units of {}): {amount} taken back",
+                credited - row.reversed,
+                row.reward.asset
+            ),
+            result: Some((now_earned, row.reward.asset.clone())),
+            ..Explanation::default()
+        };
+        out.push(TakeBack { row, amount, why });
+    }
+    out
 }

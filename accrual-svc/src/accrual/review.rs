@@ -63,67 +63,17 @@ impl Accrual {
             repo::program(conn, t, program_id, Some(purchase.program_version)).await?;
         let pref = program_ref(program_id, purchase.program_version);
         let rows = repo::rewards(conn, t, program_id, order).await?;
-        let now = self.clock().now();
+        let held = Held {
+            program_id,
+            order,
+            purchase: &purchase,
+            program: &program,
+            pref: &pref,
+            rows: &rows,
+        };
         let state = match decision {
-            Decision::Approve => {
-                for row in rows.iter().filter(|r| r.reward.amount > r.reversed) {
-                    let reward = RewardRef::new(program_id, order, row.no);
-                    let release = wpb::ReleaseCreditRequest {
-                        customer_id: purchase.customer_id.clone(),
-                        source_reference: reward.credit_reference(),
-                        release_at: Some(to_timestamp(row.release_at.max(now))),
-                        ..Default::default()
-                    };
-                    let message = Outbound::Release(Release { reward, release });
-                    outbound::enqueue(conn, tenant, &message).await?;
-                }
-                // Now it counts: referral-svc hears of it, and toward the tier.
-                let kept =
-                    kept_eligible(conn, t, program_id, order, &purchase, &program, &pref).await?;
-                let sale = Sale {
-                    program_id,
-                    order,
-                    customer: &purchase.customer_id,
-                    occurred_at_us: purchase.occurred_at,
-                };
-                let release = release_at(&program, purchase.occurred_at);
-                self.tell_referral(conn, tenant, &sale, kept, &program.currency, release)
-                    .await?;
-                repo::set_review(conn, t, program_id, order, APPROVED).await?;
-                let added = if program.tiers.by_points {
-                    rows.iter()
-                        .filter(|r| r.reward.asset == "PTS")
-                        .map(|r| r.reward.amount - r.reversed)
-                        .sum()
-                } else {
-                    kept
-                };
-                self.refresh_tier(conn, tenant, program_id, &purchase.customer_id, added)
-                    .await?;
-                APPROVED
-            }
-            Decision::Reject => {
-                let cause = Cause {
-                    kind: "review_rejected",
-                    reference: order,
-                    rule_version: &pref,
-                    return_id: "",
-                };
-                for row in &rows {
-                    let left = row.reward.amount - row.reversed;
-                    if left <= 0 {
-                        continue;
-                    }
-                    let reward = RewardRef::new(program_id, order, row.no);
-                    let customer = &purchase.customer_id;
-                    let message = take_back(reward, customer, row, left, program.clawback, &cause);
-                    outbound::enqueue(conn, tenant, &message).await?;
-                    repo::add_reversed(conn, t, program_id, order, row.no, left).await?;
-                }
-                // referral-svc never heard of it: nothing to void there.
-                repo::set_review(conn, t, program_id, order, REJECTED).await?;
-                REJECTED
-            }
+            Decision::Approve => self.approve(conn, tenant, &held).await?,
+            Decision::Reject => self.reject(conn, tenant, &held).await?,
         };
         let reviewed = pb::WatchEventsResponse {
             r#type: pb::EventType::PurchaseReviewed as i32,
@@ -140,6 +90,101 @@ impl Accrual {
         self.emit(conn, tenant, reviewed).await?;
         let rows = repo::rewards(conn, t, program_id, order).await?;
         Ok(recorded(rows, false))
+    }
+}
+
+/// A held purchase under review, as read for the decision.
+struct Held<'a> {
+    program_id: &'a str,
+    order: &'a str,
+    purchase: &'a repo::PurchaseRow,
+    program: &'a Program,
+    pref: &'a str,
+    rows: &'a [repo::RewardRow],
+}
+
+impl Accrual {
+    /// Releases the held credits on their schedule (at once past the return
+    /// window); now the purchase counts: referral-svc hears of it, and it
+    /// counts toward the member's tier.
+    async fn approve(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        h: &Held<'_>,
+    ) -> Result<&'static str, AppError> {
+        let (t, now) = (tenant.as_str(), self.clock().now());
+        for row in h.rows.iter().filter(|r| r.reward.amount > r.reversed) {
+            let reward = RewardRef::new(h.program_id, h.order, row.no);
+            let release = wpb::ReleaseCreditRequest {
+                customer_id: h.purchase.customer_id.clone(),
+                source_reference: reward.credit_reference(),
+                release_at: Some(to_timestamp(row.release_at.max(now))),
+                ..Default::default()
+            };
+            let message = Outbound::Release(Release { reward, release });
+            outbound::enqueue(conn, tenant, &message).await?;
+        }
+        let kept = kept_eligible(
+            conn,
+            t,
+            h.program_id,
+            h.order,
+            h.purchase,
+            h.program,
+            h.pref,
+        )
+        .await?;
+        let sale = Sale {
+            program_id: h.program_id,
+            order: h.order,
+            customer: &h.purchase.customer_id,
+            occurred_at_us: h.purchase.occurred_at,
+        };
+        let release = release_at(h.program, h.purchase.occurred_at);
+        let currency = &h.program.currency;
+        self.tell_referral(conn, tenant, &sale, kept, currency, release)
+            .await?;
+        repo::set_review(conn, t, h.program_id, h.order, APPROVED).await?;
+        let added = if h.program.tiers.by_points {
+            let points = h.rows.iter().filter(|r| r.reward.asset == "PTS");
+            points.map(|r| r.reward.amount - r.reversed).sum()
+        } else {
+            kept
+        };
+        let customer = &h.purchase.customer_id;
+        self.refresh_tier(conn, tenant, h.program_id, customer, added)
+            .await?;
+        Ok(APPROVED)
+    }
+
+    /// Takes every held reward back and gives its campaign budget back;
+    /// referral-svc never heard of the purchase, so nothing is voided there.
+    async fn reject(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        h: &Held<'_>,
+    ) -> Result<&'static str, AppError> {
+        let cause = Cause {
+            kind: "review_rejected",
+            reference: h.order,
+            rule_version: h.pref,
+            return_id: "",
+        };
+        for row in h.rows {
+            let left = row.reward.amount - row.reversed;
+            if left <= 0 {
+                continue;
+            }
+            let reward = RewardRef::new(h.program_id, h.order, row.no);
+            let customer = &h.purchase.customer_id;
+            let message = take_back(reward, customer, row, left, h.program.clawback, &cause);
+            outbound::enqueue(conn, tenant, &message).await?;
+            repo::add_reversed(conn, tenant.as_str(), h.program_id, h.order, row.no, left).await?;
+        }
+        repo::set_review(conn, tenant.as_str(), h.program_id, h.order, REJECTED).await?;
+        Ok(REJECTED)
     }
 }
 

@@ -46,7 +46,7 @@ pub fn money(
     boomerang_common::money::field(v, field, m, sign)
 }
 
-/// Validates a purchase.
+/// Validates a purchase: every bad field reported at once (long for that).
 pub fn purchase(
     p: Option<&pb::Purchase>,
     request_hash: Vec<u8>,

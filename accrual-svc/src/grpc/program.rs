@@ -27,7 +27,9 @@ fn rate(v: &mut Violations, field: &str, s: &str, max: u32) -> String {
     }
 }
 
-/// Validates a program.
+/// Validates a program: every bad field reported at once; the sections with
+/// structure have their own function, the scalars are checked here in message
+/// order.
 pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     let Some(p) = p else {
         return Err(AppError::invalid("program", "required"));
@@ -49,77 +51,16 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     if p.earn_rules.is_empty() || p.earn_rules.len() > 8 {
         v.add("program.earn_rules", "1 to 8 rules");
     }
-    let earn_rules = p
-        .earn_rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let f = format!("program.earn_rules[{i}]");
-            if Asset::builtin(&r.asset).is_none() {
-                v.add(format!("{f}.asset"), "unknown asset");
-            }
-            let basis = match pb::EarnBasis::try_from(r.basis) {
-                Ok(pb::EarnBasis::Percent) => Basis::Percent,
-                Ok(pb::EarnBasis::PerCurrencyUnit) => Basis::PerCurrencyUnit,
-                _ => {
-                    v.add(format!("{f}.basis"), "PERCENT or PER_CURRENCY_UNIT");
-                    Basis::Percent
-                }
-            };
-            let max = if basis == Basis::Percent { 100 } else { 1_000 };
-            if p.earn_rules[..i].iter().any(|o| o.asset == r.asset) {
-                v.add(format!("{f}.asset"), "one earn rule per asset");
-            }
-            EarnRule {
-                asset: r.asset.clone(),
-                basis,
-                rate: rate(&mut v, &format!("{f}.rate"), &r.rate, max),
-            }
-        })
-        .collect();
-    let in_currency = |v: &mut Violations, field: &str, m: Option<Money>| {
-        if m.as_ref().is_some_and(|m| m.code() != p.currency) {
-            v.add(format!("{field}.asset"), "the program currency");
-        }
-        m
-    };
+    let earn_rules = earn_rules(&mut v, p);
     let min_order = money(
         &mut v,
         "program.min_order_amount",
         p.min_order_amount.as_ref(),
         false,
     );
-    let min_order =
-        in_currency(&mut v, "program.min_order_amount", min_order).map_or(0, |m| m.minor());
-    let thresholds = p
-        .thresholds
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let f = format!("program.thresholds[{i}]");
-            if t.over.is_none() {
-                v.add(format!("{f}.over"), "required");
-            }
-            let over = money(&mut v, &format!("{f}.over"), t.over.as_ref(), true)?;
-            let over = in_currency(&mut v, &format!("{f}.over"), Some(over))?;
-            let rule = p.earn_rules.iter().find(|r| r.asset == t.asset);
-            if rule.is_none() {
-                v.add(format!("{f}.asset"), "the asset of one of the earn rules");
-            }
-            let max = match rule.map(|r| pb::EarnBasis::try_from(r.basis)) {
-                Some(Ok(pb::EarnBasis::PerCurrencyUnit)) => 1_000,
-                _ => 100,
-            };
-            let inclusive = pb::ThresholdComparison::try_from(t.comparison)
-                == Ok(pb::ThresholdComparison::GreaterOrEqual);
-            Some(Threshold {
-                over: over.minor(),
-                inclusive,
-                asset: t.asset.clone(),
-                rate: rate(&mut v, &format!("{f}.rate"), &t.rate, max),
-            })
-        })
-        .collect();
+    let min_order = in_currency(&mut v, "program.min_order_amount", min_order, &p.currency)
+        .map_or(0, |m| m.minor());
+    let thresholds = thresholds(&mut v, p);
     let category_multipliers = p
         .category_multipliers
         .iter()
@@ -136,54 +77,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             )
         })
         .collect();
-    let per_order_caps = p
-        .caps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
-            money(
-                &mut v,
-                &format!("program.caps[{i}].per_order"),
-                c.per_order.as_ref(),
-                true,
-            )
-        })
-        .collect();
-    let per_period_caps = p
-        .caps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
-            let field = format!("program.caps[{i}]");
-            let cap = money(
-                &mut v,
-                &format!("{field}.per_period"),
-                c.per_period.as_ref(),
-                true,
-            );
-            let period = match pb::CapPeriod::try_from(c.period) {
-                Ok(pb::CapPeriod::Day) => Some(Period::Day),
-                Ok(pb::CapPeriod::Month) => Some(Period::Month),
-                Ok(pb::CapPeriod::Year) => Some(Period::Year),
-                _ => None,
-            };
-            match (cap, period) {
-                (Some(cap), Some(period)) => Some(PeriodCap { cap, period }),
-                (Some(_), None) => {
-                    v.add(
-                        format!("{field}.period"),
-                        "required with per_period: DAY, MONTH or YEAR",
-                    );
-                    None
-                }
-                (None, Some(_)) if c.per_period.is_none() => {
-                    v.add(format!("{field}.per_period"), "required with a period");
-                    None
-                }
-                _ => None,
-            }
-        })
-        .collect();
+    let (per_order_caps, per_period_caps) = caps(&mut v, p);
     let rounding = match pb::RoundingMode::try_from(p.rounding) {
         Ok(pb::RoundingMode::HalfUp) => Rounding::HalfUp,
         Ok(pb::RoundingMode::HalfEven) => Rounding::HalfEven,
@@ -208,106 +102,14 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         p.birthday_bonus.as_ref(),
         true,
     );
-    let conversion = p.conversion.as_ref().and_then(|c| {
-        let points = money(&mut v, "program.conversion.points", c.points.as_ref(), true)?;
-        if points.code() != "PTS" {
-            v.add("program.conversion.points.asset", "PTS");
-        }
-        let value = money(&mut v, "program.conversion.value", c.value.as_ref(), true)?;
-        if value.code() == "PTS" {
-            v.add("program.conversion.value.asset", "a currency");
-        }
-        Some(Conversion {
-            points: points.minor(),
-            value,
-        })
-    });
+    let conversion = conversion(&mut v, p);
     let clawback = match pc::ClawbackPolicy::try_from(p.clawback_policy) {
         Ok(pc::ClawbackPolicy::OnlyPending) => Clawback::OnlyPending,
         Ok(pc::ClawbackPolicy::AllowNegative) => Clawback::AllowNegative,
         _ => Clawback::WithinBalance,
     };
-    let tiers = p
-        .tier_policy
-        .as_ref()
-        .map_or_else(TierPolicy::default, |t| TierPolicy {
-            by_points: pb::TierBasis::try_from(t.basis) == Ok(pb::TierBasis::PointsEarned),
-            window_days: t.window_days.clamp(1, 3_660),
-            tiers: t
-                .tiers
-                .iter()
-                .enumerate()
-                .map(|(i, x)| Tier {
-                    id: id(
-                        &mut v,
-                        &format!("program.tier_policy.tiers[{i}].tier_id"),
-                        &x.tier_id,
-                    ),
-                    name: x.name.clone(),
-                    qualifies_at: money(
-                        &mut v,
-                        &format!("program.tier_policy.tiers[{i}].qualifies_at"),
-                        x.qualifies_at.as_ref(),
-                        false,
-                    )
-                    .map_or(0, |m| m.minor()),
-                    multiplier: if x.earn_multiplier.is_empty() {
-                        "1".into()
-                    } else {
-                        rate(
-                            &mut v,
-                            &format!("program.tier_policy.tiers[{i}].earn_multiplier"),
-                            &x.earn_multiplier,
-                            10,
-                        )
-                    },
-                })
-                .collect(),
-            nudge_percent: match t.nudge_percent {
-                0 => 80,
-                n @ 1..=99 => n,
-                _ => {
-                    v.add(
-                        "program.tier_policy.nudge_percent",
-                        "from 1 to 99 (0 means 80)",
-                    );
-                    80
-                }
-            },
-        });
-    let fraud = p
-        .fraud
-        .as_ref()
-        .map_or_else(FraudPolicy::default, |f| FraudPolicy {
-            max_per_hour: f.max_purchases_per_hour.min(10_000),
-            max_return_rate: Some(f.max_return_rate_percent.clone())
-                .filter(|r| !r.is_empty())
-                .map(|r| rate(&mut v, "program.fraud.max_return_rate_percent", &r, 100)),
-            return_window_days: match f.return_rate_window_days {
-                0 => 90,
-                d => d.min(3_660),
-            },
-            min_orders: match f.min_orders_for_return_rate {
-                0 => 5,
-                n => n.min(10_000),
-            },
-            hold: f.hold_flagged,
-        });
-    let mut ids = std::collections::BTreeSet::new();
-    for (i, t) in tiers.tiers.iter().enumerate() {
-        if !ids.insert(t.id.clone()) {
-            v.add(
-                format!("program.tier_policy.tiers[{i}].tier_id"),
-                "tier ids are unique",
-            );
-        }
-        if i > 0 && t.qualifies_at <= tiers.tiers[i - 1].qualifies_at {
-            v.add(
-                format!("program.tier_policy.tiers[{i}].qualifies_at"),
-                "tiers go from lowest to highest",
-            );
-        }
-    }
+    let tiers = tier_policy(&mut v, p);
+    let fraud = fraud_policy(&mut v, p);
     v.check()?;
     Ok((
         program_id,
@@ -335,7 +137,239 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     ))
 }
 
-/// A program version on the wire.
+/// The earn rules: one per asset, 1 to 8.
+fn earn_rules(v: &mut Violations, p: &pb::Program) -> Vec<EarnRule> {
+    p.earn_rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let f = format!("program.earn_rules[{i}]");
+            if Asset::builtin(&r.asset).is_none() {
+                v.add(format!("{f}.asset"), "unknown asset");
+            }
+            let basis = match pb::EarnBasis::try_from(r.basis) {
+                Ok(pb::EarnBasis::Percent) => Basis::Percent,
+                Ok(pb::EarnBasis::PerCurrencyUnit) => Basis::PerCurrencyUnit,
+                _ => {
+                    v.add(format!("{f}.basis"), "PERCENT or PER_CURRENCY_UNIT");
+                    Basis::Percent
+                }
+            };
+            let max = if basis == Basis::Percent { 100 } else { 1_000 };
+            if p.earn_rules[..i].iter().any(|o| o.asset == r.asset) {
+                v.add(format!("{f}.asset"), "one earn rule per asset");
+            }
+            EarnRule {
+                asset: r.asset.clone(),
+                basis,
+                rate: rate(v, &format!("{f}.rate"), &r.rate, max),
+            }
+        })
+        .collect()
+}
+
+/// Thresholds raising a rule's rate, in the program currency.
+fn thresholds(v: &mut Violations, p: &pb::Program) -> Vec<Threshold> {
+    p.thresholds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let f = format!("program.thresholds[{i}]");
+            if t.over.is_none() {
+                v.add(format!("{f}.over"), "required");
+            }
+            let over = money(v, &format!("{f}.over"), t.over.as_ref(), true)?;
+            let over = in_currency(v, &format!("{f}.over"), Some(over), &p.currency)?;
+            let rule = p.earn_rules.iter().find(|r| r.asset == t.asset);
+            if rule.is_none() {
+                v.add(format!("{f}.asset"), "the asset of one of the earn rules");
+            }
+            let max = match rule.map(|r| pb::EarnBasis::try_from(r.basis)) {
+                Some(Ok(pb::EarnBasis::PerCurrencyUnit)) => 1_000,
+                _ => 100,
+            };
+            let inclusive = pb::ThresholdComparison::try_from(t.comparison)
+                == Ok(pb::ThresholdComparison::GreaterOrEqual);
+            Some(Threshold {
+                over: over.minor(),
+                inclusive,
+                asset: t.asset.clone(),
+                rate: rate(v, &format!("{f}.rate"), &t.rate, max),
+            })
+        })
+        .collect()
+}
+
+/// Per-order caps, and per-period caps with their period.
+fn caps(v: &mut Violations, p: &pb::Program) -> (Vec<Money>, Vec<PeriodCap>) {
+    let per_order_caps = p
+        .caps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            money(
+                v,
+                &format!("program.caps[{i}].per_order"),
+                c.per_order.as_ref(),
+                true,
+            )
+        })
+        .collect();
+    let per_period_caps = p
+        .caps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let field = format!("program.caps[{i}]");
+            let cap = money(
+                v,
+                &format!("{field}.per_period"),
+                c.per_period.as_ref(),
+                true,
+            );
+            let period = match pb::CapPeriod::try_from(c.period) {
+                Ok(pb::CapPeriod::Day) => Some(Period::Day),
+                Ok(pb::CapPeriod::Month) => Some(Period::Month),
+                Ok(pb::CapPeriod::Year) => Some(Period::Year),
+                _ => None,
+            };
+            match (cap, period) {
+                (Some(cap), Some(period)) => Some(PeriodCap { cap, period }),
+                (Some(_), None) => {
+                    v.add(
+                        format!("{field}.period"),
+                        "required with per_period: DAY, MONTH or YEAR",
+                    );
+                    None
+                }
+                (None, Some(_)) if c.per_period.is_none() => {
+                    v.add(format!("{field}.per_period"), "required with a period");
+                    None
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    (per_order_caps, per_period_caps)
+}
+
+/// Points into money: a block of PTS for an amount of a currency.
+fn conversion(v: &mut Violations, p: &pb::Program) -> Option<Conversion> {
+    p.conversion.as_ref().and_then(|c| {
+        let points = money(v, "program.conversion.points", c.points.as_ref(), true)?;
+        if points.code() != "PTS" {
+            v.add("program.conversion.points.asset", "PTS");
+        }
+        let value = money(v, "program.conversion.value", c.value.as_ref(), true)?;
+        if value.code() == "PTS" {
+            v.add("program.conversion.value.asset", "a currency");
+        }
+        Some(Conversion {
+            points: points.minor(),
+            value,
+        })
+    })
+}
+
+/// Tiers, lowest first, with unique ids and rising thresholds.
+fn tier_policy(v: &mut Violations, p: &pb::Program) -> TierPolicy {
+    let tiers = p
+        .tier_policy
+        .as_ref()
+        .map_or_else(TierPolicy::default, |t| TierPolicy {
+            by_points: pb::TierBasis::try_from(t.basis) == Ok(pb::TierBasis::PointsEarned),
+            window_days: t.window_days.clamp(1, 3_660),
+            tiers: t
+                .tiers
+                .iter()
+                .enumerate()
+                .map(|(i, x)| Tier {
+                    id: id(
+                        v,
+                        &format!("program.tier_policy.tiers[{i}].tier_id"),
+                        &x.tier_id,
+                    ),
+                    name: x.name.clone(),
+                    qualifies_at: money(
+                        v,
+                        &format!("program.tier_policy.tiers[{i}].qualifies_at"),
+                        x.qualifies_at.as_ref(),
+                        false,
+                    )
+                    .map_or(0, |m| m.minor()),
+                    multiplier: if x.earn_multiplier.is_empty() {
+                        "1".into()
+                    } else {
+                        rate(
+                            v,
+                            &format!("program.tier_policy.tiers[{i}].earn_multiplier"),
+                            &x.earn_multiplier,
+                            10,
+                        )
+                    },
+                })
+                .collect(),
+            nudge_percent: match t.nudge_percent {
+                0 => 80,
+                n @ 1..=99 => n,
+                _ => {
+                    v.add(
+                        "program.tier_policy.nudge_percent",
+                        "from 1 to 99 (0 means 80)",
+                    );
+                    80
+                }
+            },
+        });
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, t) in tiers.tiers.iter().enumerate() {
+        if !ids.insert(t.id.clone()) {
+            v.add(
+                format!("program.tier_policy.tiers[{i}].tier_id"),
+                "tier ids are unique",
+            );
+        }
+        if i > 0 && t.qualifies_at <= tiers.tiers[i - 1].qualifies_at {
+            v.add(
+                format!("program.tier_policy.tiers[{i}].qualifies_at"),
+                "tiers go from lowest to highest",
+            );
+        }
+    }
+    tiers
+}
+
+/// Fraud flags and whether flagged purchases are held back.
+fn fraud_policy(v: &mut Violations, p: &pb::Program) -> FraudPolicy {
+    p.fraud
+        .as_ref()
+        .map_or_else(FraudPolicy::default, |f| FraudPolicy {
+            max_per_hour: f.max_purchases_per_hour.min(10_000),
+            max_return_rate: Some(f.max_return_rate_percent.clone())
+                .filter(|r| !r.is_empty())
+                .map(|r| rate(v, "program.fraud.max_return_rate_percent", &r, 100)),
+            return_window_days: match f.return_rate_window_days {
+                0 => 90,
+                d => d.min(3_660),
+            },
+            min_orders: match f.min_orders_for_return_rate {
+                0 => 5,
+                n => n.min(10_000),
+            },
+            hold: f.hold_flagged,
+        })
+}
+
+/// `m`, which must be in the program `currency`.
+fn in_currency(v: &mut Violations, field: &str, m: Option<Money>, currency: &str) -> Option<Money> {
+    if m.as_ref().is_some_and(|m| m.code() != currency) {
+        v.add(format!("{field}.asset"), "the program currency");
+    }
+    m
+}
+
+/// A program version on the wire: one field after another in message order
+/// (long because the program is).
 pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb::Program {
     let money = |minor: i64, asset: &str| Some(boomerang_common::money::wire(minor, asset));
     pb::Program {

@@ -57,6 +57,7 @@ impl Campaigns {
     /// Reserves budget; never more than the budget, the per-day limit, or the
     /// per-customer and per-order caps, whatever the concurrency. Locks are
     /// taken in one order everywhere: counters (order, customer, day), then slots.
+    /// Long because that lock order is easiest to check in one function.
     pub async fn reserve(
         &self,
         conn: &mut Conn,

@@ -240,7 +240,8 @@ fn channel_name(c: i32) -> Option<&'static str> {
     }
 }
 
-/// Validates a campaign spec.
+/// Validates a campaign spec: every bad field of the message reported at
+/// once, section after section in message order (hence its length).
 pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
     let mut v = Violations::new();
     let Some(s) = s else {

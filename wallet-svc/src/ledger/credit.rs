@@ -52,7 +52,7 @@ pub struct Reversed {
 }
 
 impl Ledger {
-    /// Credits a customer.
+    /// Credits a customer: one ledger transaction read top-down (long for that).
     pub async fn credit(
         &self,
         conn: &mut Conn,
@@ -286,6 +286,9 @@ impl Ledger {
     }
 
     /// Takes back credits: pending first, then available as the policy allows.
+    ///
+    /// Long because it is one ledger transaction read top-down (lock, what is
+    /// left of the credit, the policy's split, postings, lots, debt, event).
     pub async fn reverse(
         &self,
         conn: &mut Conn,

@@ -112,6 +112,7 @@ impl Ledger {
     }
 
     /// Spends a hold, wholly or in part; the rest goes back to available.
+    /// One ledger transaction read top-down (long for that).
     pub async fn capture(
         &self,
         conn: &mut Conn,

@@ -171,7 +171,8 @@ impl<'a> Journal<'a> {
     }
 
     /// Posts a balanced transaction; customer layers may not go below zero
-    /// except available when `allow_negative`.
+    /// except available when `allow_negative`. Long because the overdraft
+    /// check and the writes must stay in this order in one place.
     pub async fn post(
         &mut self,
         conn: &mut Conn,

@@ -1,5 +1,7 @@
 //! What a stored purchase sends later (its rewards' credits, the referral
 //! notice) and what it tells event watchers.
+use std::collections::BTreeMap;
+
 use boomerang_common::{
     db::Conn, error::AppError, money::wire, tenant::TenantId, time::to_timestamp,
 };
@@ -15,24 +17,28 @@ use crate::{
         outbound::{self, ConfirmThenCredit, Outbound, ReferralPurchase, RewardRef},
         program_ref,
     },
-    domain::{fraud::Flag, program::Program, rewards::Kind},
-    repo::RewardRow,
+    domain::{
+        fraud::Flag,
+        program::Program,
+        rewards::{Kind, Reward},
+    },
+    repo::{self, RewardRow},
 };
 
-/// A stored reward to credit.
-pub(super) struct RewardCredit<'a> {
+/// A purchase being stored: what its rewards are credited under.
+pub(super) struct Storing<'a> {
     /// The purchase.
     pub p: &'a PurchaseInput,
     /// Program version.
     pub version: i64,
     /// That version.
     pub program: &'a Program,
-    /// The stored reward.
-    pub row: &'a RewardRow,
-    /// When it becomes available.
+    /// When its rewards become available.
     pub release_at_us: Option<i64>,
     /// Held back for review: pending until approved.
     pub held: bool,
+    /// Now.
+    pub now: i64,
 }
 
 /// What watchers hear of a stored purchase.
@@ -65,16 +71,55 @@ pub(in crate::accrual) struct Sale<'a> {
 }
 
 impl Accrual {
-    /// Enqueues the credit of a stored reward: at once, or, for a campaign
-    /// reward, once its budget is confirmed (a reservation that lapsed before
-    /// the relay got to it pays nothing).
-    pub(super) async fn credit_reward(
+    /// Stores each reward, numbered by its place among the computed ones, and
+    /// enqueues its credit; a reward a period cap cut to nothing is explained
+    /// in skipped and not stored.
+    pub(super) async fn store_rewards(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
-        c: &RewardCredit<'_>,
+        s: &Storing<'_>,
+        rewards: Vec<Reward>,
+        reservations: &BTreeMap<usize, String>,
+    ) -> Result<Vec<RecordedReward>, AppError> {
+        let mut out = Vec::with_capacity(rewards.len());
+        for (i, reward) in rewards.into_iter().enumerate() {
+            if reward.amount == 0 {
+                continue;
+            }
+            let no = i64::try_from(i).unwrap_or_default();
+            let row = RewardRow {
+                no,
+                reward,
+                reversed: 0,
+                reservation_id: reservations.get(&i).cloned().unwrap_or_default(),
+                release_at: s.release_at_us.unwrap_or(s.now),
+            };
+            let (program, order) = (&s.p.program_id, &s.p.order_id);
+            repo::insert_reward(conn, tenant.as_str(), program, order, &row).await?;
+            self.credit_reward(conn, tenant, s, &row).await?;
+            out.push(RecordedReward {
+                no,
+                reward: row.reward,
+                reversed: 0,
+                release_at_us: s.release_at_us,
+                held: s.held,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Enqueues the credit of a stored reward: at once, or, for a campaign
+    /// reward, once its budget is confirmed (a reservation that lapsed before
+    /// the relay got to it pays nothing).
+    async fn credit_reward(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        c: &Storing<'_>,
+        r: &RewardRow,
     ) -> Result<(), AppError> {
-        let (p, r) = (c.p, c.row);
+        let p = c.p;
         let reward = &r.reward;
         let from = c.release_at_us.unwrap_or(p.occurred_at_us);
         let expires_at = match (reward.kind, reward.valid_days) {

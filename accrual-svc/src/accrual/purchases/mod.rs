@@ -169,7 +169,8 @@ impl Accrual {
     /// member's lock, caps and fraud flags, then the purchase, its rewards and
     /// their outbox messages, the referral notice, events and the tier. A
     /// concurrent record of the same order that committed first is answered as
-    /// it was recorded.
+    /// it was recorded. Long because it is the purchase's transaction read
+    /// top-down, one call a step.
     #[instrument(name = "boomerang.accrual.purchases.store", skip_all,
                  fields(tenant = %tenant, order = %prepared.input.order_id, held), err)]
     pub async fn store(
@@ -231,40 +232,18 @@ impl Accrual {
         }
         let release = release_at(&program, p.occurred_at_us);
         let added = qualifying_added(&program, &computed, held, p.occurred_at_us, now);
-        let mut out = Vec::with_capacity(computed.rewards.len());
-        for (i, reward) in std::mem::take(&mut computed.rewards)
-            .into_iter()
-            .enumerate()
-        {
-            if reward.amount == 0 {
-                continue; // cut to nothing by a period cap; explained in skipped
-            }
-            let no = i64::try_from(i).unwrap_or_default();
-            let stored = RewardRow {
-                no,
-                reward,
-                reversed: 0,
-                reservation_id: reservations.get(&i).cloned().unwrap_or_default(),
-                release_at: release.unwrap_or(now),
-            };
-            repo::insert_reward(conn, tenant.as_str(), &p.program_id, &p.order_id, &stored).await?;
-            let credit = credits::RewardCredit {
-                p: &p,
-                version,
-                program: &program,
-                row: &stored,
-                release_at_us: release,
-                held,
-            };
-            self.credit_reward(conn, tenant, &credit).await?;
-            out.push(RecordedReward {
-                no,
-                reward: stored.reward,
-                reversed: 0,
-                release_at_us: release,
-                held,
-            });
-        }
+        let storing = credits::Storing {
+            p: &p,
+            version,
+            program: &program,
+            release_at_us: release,
+            held,
+            now,
+        };
+        let rewards = std::mem::take(&mut computed.rewards);
+        let out = self
+            .store_rewards(conn, tenant, &storing, rewards, &reservations)
+            .await?;
         // Every purchase goes to referral-svc (it pays referrers and knows who
         // already bought); a held one only once it is approved.
         if !held {

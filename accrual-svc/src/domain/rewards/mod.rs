@@ -181,6 +181,11 @@ fn net(line: &Line, kept: u32, currency: &str) -> Decimal {
 
 /// Computes the rewards of `lines` (with `kept[i]` units of line i) under
 /// `program` version `version`, for a member with `tier_multiplier`, with `offers`.
+///
+/// Long on purpose: every factor of a reward (rate, threshold, category,
+/// tier, campaign multiplier, per-order cap) works on the exact decimal in
+/// this one pass and each reward is rounded once at its end; split into
+/// steps, the rounding point and the explanation order would drift apart.
 pub fn compute(
     program: &Program,
     program_ref: &str,
