@@ -17,6 +17,7 @@ use boomerang_common::{error::AppError, telemetry, tenant::TENANT_HEADER};
 use http::{HeaderValue, Request, Response};
 use tonic::{Status, body::Body, transport::Channel};
 use tower::{Service, ServiceExt as _};
+use tracing::Instrument as _;
 
 use crate::{auth::Authenticator, limits::Limits};
 
@@ -108,7 +109,14 @@ impl Service<Request<Body>> for Forward {
                     return Ok(Status::from(e).into_http());
                 }
             }
-            telemetry::inject_headers(headers);
+            // The upstream call is a span of its own; the upstream continues it.
+            let span = tracing::info_span!(
+                "boomerang.gateway.forward",
+                otel.kind = "client",
+                service = this.service,
+                tenant = %principal.tenant,
+            );
+            span.in_scope(|| telemetry::inject_headers(headers));
             // The upstream gets what is left of the caller's deadline (or the default), never more.
             let budget =
                 boomerang_common::server::grpc_timeout(headers).unwrap_or(this.default_deadline);
@@ -126,7 +134,7 @@ impl Service<Request<Body>> for Forward {
             }
             let service = this.service;
             let sent = async move { this.channel.ready_oneshot().await?.call(req).await };
-            Ok(sent.await.unwrap_or_else(|e| {
+            Ok(sent.instrument(span).await.unwrap_or_else(|e| {
                 tracing::warn!(service, error = %e, "upstream unreachable");
                 Status::unavailable(format!("{service} is unavailable: {e}")).into_http()
             }))

@@ -101,6 +101,7 @@ impl Referrals {
     }
 
     /// Publishes a program version.
+    #[tracing::instrument(name = "boomerang.referral.referrals.publish", skip_all, fields(tenant = %tenant), err)]
     pub async fn publish(
         &self,
         conn: &mut Conn,
@@ -112,6 +113,7 @@ impl Referrals {
     }
 
     /// Creates a code (random, or the vanity code asked for).
+    #[tracing::instrument(name = "boomerang.referral.referrals.create_code", skip_all, fields(tenant = %tenant), err)]
     pub async fn create_code(
         &self,
         conn: &mut Conn,
@@ -157,6 +159,7 @@ impl Referrals {
     }
 
     /// Disables a code.
+    #[tracing::instrument(name = "boomerang.referral.referrals.disable", skip_all, fields(tenant = %tenant), err)]
     pub async fn disable(
         &self,
         conn: &mut Conn,
@@ -174,6 +177,7 @@ impl Referrals {
     /// Attributes `referee` to `code`, or records the refusal with its reason.
     /// Long because the fraud checks run in their documented order, each a
     /// few lines with its own refusal reason.
+    #[tracing::instrument(name = "boomerang.referral.referrals.attribute", skip_all, fields(tenant = %tenant), err)]
     pub async fn attribute(
         &self,
         conn: &mut Conn,
@@ -281,6 +285,7 @@ impl Referrals {
     /// and the referee's bonus on the first one. Nothing twice per order.
     /// Long because each reason a purchase pays nothing is said where it is judged.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.on_purchase", skip_all, fields(tenant = %tenant), err)]
     pub async fn on_purchase(
         &self,
         conn: &mut Conn,
@@ -460,6 +465,7 @@ impl Referrals {
     }
 
     /// A referee's return: the referrer's reward for the order is taken back in proportion.
+    #[tracing::instrument(name = "boomerang.referral.referrals.on_return", skip_all, fields(tenant = %tenant), err)]
     pub async fn on_return(
         &self,
         conn: &mut Conn,

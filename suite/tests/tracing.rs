@@ -64,6 +64,29 @@ fn served_in(trace: TraceId) -> anyhow::Result<BTreeSet<String>> {
         .collect())
 }
 
+/// The names of the spans above the first span named `name` in `trace`,
+/// nearest first, across processes.
+fn ancestors(trace: TraceId, name: &str) -> anyhow::Result<Vec<String>> {
+    let spans = exporter().0.get_finished_spans()?;
+    let in_trace: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.span_context.trace_id() == trace)
+        .collect();
+    let mut at = in_trace
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no span {name} in the trace"))?;
+    let mut above = Vec::new();
+    while let Some(parent) = in_trace
+        .iter()
+        .find(|s| s.span_context.span_id() == at.parent_span_id)
+    {
+        above.push(parent.name.to_string());
+        at = parent;
+    }
+    Ok(above)
+}
+
 backend_tests! {
     async fn one_trace_crosses_gateway_accrual_campaign_and_wallet(backend) -> anyhow::Result<()> {
         exporter();
@@ -136,6 +159,30 @@ backend_tests! {
             s.span_context.trace_id() == trace && attribute(s, "rpc.method").as_deref() == Some(want[0])
         });
         assert_eq!(record.count(), 2, "gateway and accrual-svc spans of RecordPurchase");
+        // Nested: accrual's operation, its call to campaign-svc, campaign's own
+        // operation; later the outbox delivery, its call, the wallet's operation.
+        let nested = [
+            ("boomerang.campaign.campaigns.applicable", ["boomerang.accrual.upstream.applicable_offers", "boomerang.accrual.purchases.prepare"]),
+            ("boomerang.accrual.relay.deliver", ["boomerang.accrual.purchases.store", "boomerang.gateway.forward"]),
+            ("boomerang.wallet.ledger.credit", ["boomerang.accrual.upstream.credit", "boomerang.accrual.relay.deliver"]),
+        ];
+        // The relay's span ends after the wallet answered: wait for it too.
+        let nested_all = || -> anyhow::Result<bool> {
+            for (span, under) in nested {
+                let Ok(above) = ancestors(trace, span) else { return Ok(false) };
+                if !under.iter().all(|p| above.iter().any(|a| a == p)) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        let _ = eventually("every operation nested under its caller", || async { nested_all() }).await;
+        for (span, under) in nested {
+            let above = ancestors(trace, span)?;
+            for parent in under {
+                assert!(above.iter().any(|a| a == parent), "{span} is not under {parent}: {above:?}");
+            }
+        }
         suite.stop().await
     }
 }

@@ -70,6 +70,7 @@ fn json(view: Option<&CampaignView>) -> String {
 
 impl Campaigns {
     /// Creates a draft.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.create", skip_all, fields(tenant = %tenant), err)]
     pub async fn create(
         &self,
         conn: &mut Conn,
@@ -95,6 +96,7 @@ impl Campaigns {
     }
 
     /// Edits a draft in place; a scheduled or live campaign gets a new version.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.update", skip_all, fields(tenant = %tenant), err)]
     pub async fn update(
         &self,
         conn: &mut Conn,
@@ -162,6 +164,7 @@ impl Campaigns {
     }
 
     /// Applies a lifecycle transition (explicit call, or a timer with actor "system").
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.transition", skip_all, fields(tenant = %tenant), err)]
     pub async fn transition(
         &self,
         conn: &mut Conn,
@@ -214,6 +217,7 @@ impl Campaigns {
     }
 
     /// The start timer: scheduled -> active, if the current schedule has started.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.on_start", skip_all, fields(tenant = %tenant), err)]
     pub async fn on_start(
         &self,
         conn: &mut Conn,
@@ -231,6 +235,7 @@ impl Campaigns {
     }
 
     /// The end timer: scheduled, active or paused -> ended, if the current schedule is over.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.on_end", skip_all, fields(tenant = %tenant), err)]
     pub async fn on_end(
         &self,
         conn: &mut Conn,
@@ -251,6 +256,7 @@ impl Campaigns {
 
     /// The current version, or the one in force at `at`; the campaign row is
     /// locked (changes serialise on it).
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.view", skip_all, fields(tenant = %tenant), err)]
     pub async fn view(
         &self,
         conn: &mut Conn,
@@ -262,6 +268,7 @@ impl Campaigns {
     }
 
     /// As [`Campaigns::view`], with every version.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.view_with_versions", skip_all, fields(tenant = %tenant), err)]
     pub async fn view_with_versions(
         &self,
         conn: &mut Conn,
@@ -291,6 +298,7 @@ impl Campaigns {
     }
 
     /// Reads a campaign outside a write transaction.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.get", skip_all, fields(tenant = %tenant), err)]
     pub async fn get(
         &self,
         tenant: &TenantId,
@@ -303,6 +311,7 @@ impl Campaigns {
     }
 
     /// Campaigns with one of `statuses`, after id `after`.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.list", skip_all, fields(tenant = %tenant), err)]
     pub async fn list(
         &self,
         tenant: &TenantId,
@@ -324,6 +333,7 @@ impl Campaigns {
     }
 
     /// The versions in force at `at` that apply to `ctx`, after stacking.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.applicable", skip_all, fields(tenant = %tenant), err)]
     pub async fn applicable(
         &self,
         tenant: &TenantId,
@@ -360,6 +370,7 @@ impl Campaigns {
     }
 
     /// Audit entries, newest first.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.audit_log", skip_all, fields(tenant = %tenant), err)]
     pub async fn audit_log(
         &self,
         tenant: &TenantId,

@@ -49,6 +49,7 @@ pub struct Captured {
 
 impl Ledger {
     /// Holds available balance; its lots are earmarked soonest-expiring first.
+    #[tracing::instrument(name = "boomerang.wallet.ledger.authorize", skip_all, fields(tenant = %tenant), err)]
     pub async fn authorize(
         &self,
         conn: &mut Conn,
@@ -113,6 +114,7 @@ impl Ledger {
 
     /// Spends a hold, wholly or in part; the rest goes back to available.
     /// One ledger transaction read top-down (long for that).
+    #[tracing::instrument(name = "boomerang.wallet.ledger.capture", skip_all, fields(tenant = %tenant), err)]
     pub async fn capture(
         &self,
         conn: &mut Conn,
@@ -203,6 +205,7 @@ impl Ledger {
     }
 
     /// Releases a hold (Void, or the lapse job with `Expired`); the lapse is idempotent.
+    #[tracing::instrument(name = "boomerang.wallet.ledger.release", skip_all, fields(tenant = %tenant), err)]
     pub async fn release(
         &self,
         conn: &mut Conn,

@@ -32,6 +32,7 @@ pub struct WatchFilter {
 
 impl Ledger {
     /// Balances per asset, now or as of an instant.
+    #[tracing::instrument(name = "boomerang.wallet.ledger.balances", skip_all, fields(tenant = %tenant), err)]
     pub async fn balances(
         &self,
         tenant: &TenantId,
@@ -43,6 +44,7 @@ impl Ledger {
     }
 
     /// A statement page, newest first; the next cursor is the last entry's id.
+    #[tracing::instrument(name = "boomerang.wallet.ledger.entries", skip_all, fields(tenant = %tenant), err)]
     pub async fn entries(
         &self,
         tenant: &TenantId,
@@ -61,6 +63,7 @@ impl Ledger {
     }
 
     /// Lots expiring before `until`, soonest first.
+    #[tracing::instrument(name = "boomerang.wallet.ledger.expiring_lots", skip_all, fields(tenant = %tenant), err)]
     pub async fn expiring_lots(
         &self,
         tenant: &TenantId,
