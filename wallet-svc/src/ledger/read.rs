@@ -30,6 +30,9 @@ pub struct WatchFilter {
     pub customer: Option<String>,
 }
 
+/// A page of expiring lots and the cursor of the next page (expiry, lot id).
+pub type LotPage = (Vec<reads::LotRow>, Option<(i64, i64)>);
+
 impl Ledger {
     /// Balances per asset, now or as of an instant.
     #[tracing::instrument(name = "boomerang.wallet.ledger.balances", skip_all, fields(tenant = %tenant), err)]
@@ -71,7 +74,7 @@ impl Ledger {
         asset: &str,
         until: i64,
         page: Page<(i64, i64)>,
-    ) -> Result<(Vec<reads::LotRow>, Option<(i64, i64)>), AppError> {
+    ) -> Result<LotPage, AppError> {
         let after = page.after.unwrap_or((i64::MIN, i64::MIN));
         let mut rows = reads::expiring_lots(
             self.db(),
