@@ -19,7 +19,7 @@ use crate::{
     db::{Conn, Db},
     error::AppError,
     tenant::TenantId,
-    time::now_micros,
+    time::Clock,
 };
 
 /// Longest accepted key.
@@ -82,11 +82,13 @@ pub fn request_hash(request: &impl Message) -> Vec<u8> {
     Sha256::digest(request.encode_to_vec()).to_vec()
 }
 
-/// Claims `key` for `request` inside the caller's transaction.
+/// Claims `key` for `request` inside the caller's transaction, at `now_us`
+/// (the service's clock).
 pub async fn claim<R: Message + Default>(
     conn: &mut Conn,
     key: &IdempotencyKey,
     request: &impl Message,
+    now_us: i64,
 ) -> Result<Claim<R>, AppError> {
     let hash = request_hash(request);
     let inserted = sqlx::query(
@@ -97,7 +99,7 @@ pub async fn claim<R: Message + Default>(
     .bind(key.scope)
     .bind(&key.key)
     .bind(&hash)
-    .bind(now_micros())
+    .bind(now_us)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -151,28 +153,15 @@ pub async fn complete(
     Ok(())
 }
 
-/// Runs `work` once per key: in one transaction, claims the key, does the
-/// work, stores the response and commits; a replay returns the stored response.
-pub async fn once<R, F>(
-    db: &Db,
-    key: &IdempotencyKey,
-    request: &impl Message,
-    work: F,
-) -> Result<R, AppError>
-where
-    R: Message + Default,
-    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
-{
-    once_storing(db, key, request, work, |_| None).await
-}
-
-/// As [`once`], storing for replays what `stored` makes of the response
-/// instead of the response itself when it says so (a response carrying a
-/// secret is answered once, replayed without it).
+/// Runs `work` once per key: in one transaction, claims the key (at
+/// `now_us`), does the work, stores the response (or what `stored` makes of
+/// it when it says so: a response carrying a secret is answered once,
+/// replayed without it) and commits; a replay returns the stored response.
 pub async fn once_storing<R, F>(
     db: &Db,
     key: &IdempotencyKey,
     request: &impl Message,
+    now_us: i64,
     work: F,
     stored: impl FnOnce(&R) -> Option<R>,
 ) -> Result<R, AppError>
@@ -181,7 +170,7 @@ where
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
 {
     let mut tx = db.begin().await?;
-    if let Claim::Replay(first) = claim(&mut tx, key, request).await? {
+    if let Claim::Replay(first) = claim(&mut tx, key, request, now_us).await? {
         return Ok(first);
     }
     let response = work(&mut tx).await?;
@@ -202,6 +191,7 @@ type AfterCommit = Arc<dyn Fn(&TenantId) + Send + Sync>;
 #[derive(Clone)]
 pub struct Mutations {
     db: Db,
+    clock: Clock,
     after: Option<AfterCommit>,
 }
 
@@ -212,9 +202,13 @@ impl std::fmt::Debug for Mutations {
 }
 
 impl Mutations {
-    /// Over the service's database.
-    pub fn new(db: Db) -> Self {
-        Self { db, after: None }
+    /// Over the service's database, keys claimed at `clock`'s time.
+    pub fn new(db: Db, clock: Clock) -> Self {
+        Self {
+            db,
+            clock,
+            after: None,
+        }
     }
 
     /// Runs `after` once a mutation of a tenant committed (not on a replay's error).
@@ -258,7 +252,8 @@ impl Mutations {
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
     {
         let key = IdempotencyKey::new(tenant, scope, key)?;
-        let response = once_storing(&self.db, &key, request, work, stored).await?;
+        let now = self.clock.now();
+        let response = once_storing(&self.db, &key, request, now, work, stored).await?;
         if let Some(after) = &self.after {
             after(tenant);
         }

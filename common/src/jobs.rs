@@ -23,7 +23,7 @@ use crate::{
     db::{Conn, Db},
     error::AppError,
     tenant::TenantId,
-    time::{Clock, micros, now_micros},
+    time::{Clock, micros},
 };
 
 /// A leased job.
@@ -113,8 +113,10 @@ impl RunnerConfig {
     }
 }
 
-/// Schedules a job in the caller's transaction. Scheduling the same
-/// (tenant, queue, dedupe_key) twice keeps the first; returns whether it was new.
+/// Schedules a job in the caller's transaction to run at `run_at_micros`
+/// (`now_micros`, from the service's clock, is when it was scheduled).
+/// Scheduling the same (tenant, queue, dedupe_key) twice keeps the first;
+/// returns whether it was new.
 /// The current trace context is stored with it, so the job's run (an outbox
 /// delivery, a timer) continues the trace of the request that scheduled it.
 pub async fn schedule(
@@ -123,6 +125,7 @@ pub async fn schedule(
     queue: &str,
     dedupe_key: &str,
     run_at_micros: i64,
+    now_micros: i64,
     payload: &[u8],
 ) -> Result<bool, AppError> {
     let inserted = sqlx::query(
@@ -134,7 +137,7 @@ pub async fn schedule(
     .bind(dedupe_key)
     .bind(payload)
     .bind(run_at_micros)
-    .bind(now_micros())
+    .bind(now_micros)
     .bind(crate::telemetry::current_traceparent())
     .execute(&mut *conn)
     .await?

@@ -16,7 +16,8 @@ use crate::{
     tenant::TenantId,
 };
 
-/// Enqueues `message` for `topic` in the caller's transaction. `key` must be
+/// Enqueues `message` for `topic` in the caller's transaction (`now_micros`
+/// from the service's clock). `key` must be
 /// deterministic (derived from the business fact, e.g. tenant, order and
 /// version), so a retried request enqueues nothing twice.
 pub async fn enqueue(
@@ -24,9 +25,18 @@ pub async fn enqueue(
     tenant: &TenantId,
     topic: &str,
     key: &str,
+    now_micros: i64,
     message: &impl Message,
 ) -> Result<bool, AppError> {
-    enqueue_raw(conn, tenant, topic, key, &message.encode_to_vec()).await
+    enqueue_raw(
+        conn,
+        tenant,
+        topic,
+        key,
+        now_micros,
+        &message.encode_to_vec(),
+    )
+    .await
 }
 
 /// As [`enqueue`], with a payload already encoded (e.g. several messages).
@@ -35,10 +45,11 @@ pub async fn enqueue_raw(
     tenant: &TenantId,
     topic: &str,
     key: &str,
+    now_micros: i64,
     payload: &[u8],
 ) -> Result<bool, AppError> {
     // Due at once (run_at 0), whatever clock the relay judges due-ness by.
-    jobs::schedule(conn, tenant, topic, key, 0, payload).await
+    jobs::schedule(conn, tenant, topic, key, 0, now_micros, payload).await
 }
 
 /// The relay for one topic: a job runner whose handler delivers.

@@ -67,7 +67,7 @@ impl Receiver {
     async fn credit(&self, req: &CreditRequest) -> Result<CreditRequest, AppError> {
         let key = IdempotencyKey::new(&tenant(), "test.Credit", &req.idempotency_key)?;
         let mut tx = self.db.begin().await?;
-        if let Claim::Replay(first) = idempotency::claim(&mut tx, &key, req).await? {
+        if let Claim::Replay(first) = idempotency::claim(&mut tx, &key, req, now_micros()).await? {
             return Ok(first);
         }
         sqlx::query("INSERT INTO effects (order_ref) VALUES ($1)")
@@ -130,9 +130,9 @@ backend_tests! {
             ..CreditRequest::default()
         };
         let mut tx = sender.begin().await?;
-        outbox::enqueue(&mut tx, &tenant(), "test.credit", "acme:order-1:v1", &message).await?;
+        outbox::enqueue(&mut tx, &tenant(), "test.credit", "acme:order-1:v1", now_micros(), &message).await?;
         // Enqueueing the same fact again (a retried request) adds nothing.
-        outbox::enqueue(&mut tx, &tenant(), "test.credit", "acme:order-1:v1", &message).await?;
+        outbox::enqueue(&mut tx, &tenant(), "test.credit", "acme:order-1:v1", now_micros(), &message).await?;
         tx.commit().await?;
 
         let crashed = Arc::new(Notify::new());
@@ -175,7 +175,7 @@ backend_tests! {
         let mut tx = db.begin().await?;
         let past = now_micros() - 3_600_000_000;
         for i in 0..40 {
-            jobs::schedule(&mut tx, &tenant(), "test.settle", &format!("job-{i}"), past, b"").await?;
+            jobs::schedule(&mut tx, &tenant(), "test.settle", &format!("job-{i}"), past, now_micros(), b"").await?;
         }
         tx.commit().await?;
 
@@ -205,8 +205,8 @@ backend_tests! {
     async fn a_job_waiting_for_another_effect_is_never_given_up(backend) -> anyhow::Result<()> {
         let (db, _t) = fresh(backend, "waiting").await?;
         let mut tx = db.begin().await?;
-        jobs::schedule(&mut tx, &tenant(), "test.wait", "w-1", 0, b"").await?;
-        jobs::schedule(&mut tx, &tenant(), "test.wait", "fail-1", 0, b"").await?;
+        jobs::schedule(&mut tx, &tenant(), "test.wait", "w-1", 0, now_micros(), b"").await?;
+        jobs::schedule(&mut tx, &tenant(), "test.wait", "fail-1", 0, now_micros(), b"").await?;
         tx.commit().await?;
         struct Waits;
         impl Handler for Waits {

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use boomerang_common::{error::AppError, tenant::TenantId, time::now_micros};
+use boomerang_common::{error::AppError, tenant::TenantId};
 
 use crate::{
     domain::{key, scope},
@@ -88,7 +88,7 @@ impl Authenticator {
             .lookup(key::hash(secret))
             .await?
             .ok_or_else(|| AppError::Unauthenticated("unknown API key".into()))?;
-        let now = now_micros();
+        let now = self.keys.clock().now();
         if record.revoked_at.is_some_and(|t| t <= now) {
             return Err(AppError::Unauthenticated("API key revoked".into()));
         }

@@ -16,7 +16,7 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use boomerang_common::{db::Db, server::GrpcServer, tenant::TenantId};
+use boomerang_common::{db::Db, server::GrpcServer, tenant::TenantId, time::Clock};
 use boomerang_proto::admin::v1::admin_service_server::AdminServiceServer;
 use tokio::net::TcpListener;
 
@@ -53,9 +53,14 @@ pub struct App {
 impl App {
     /// Connects, migrates and binds (port 0 picks a free port).
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(cfg, Clock::system()).await
+    }
+
+    /// As [`App::build`], judging key times on `clock` (tests move it).
+    pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
-        let keys = repo::Keys::new(db.clone());
+        let keys = repo::Keys::new(db.clone(), clock);
         let platform = TenantId::parse(&cfg.platform_tenant).map_err(anyhow::Error::msg)?;
         if let Some(secret) = &cfg.bootstrap_admin_key {
             keys.ensure_tenant(&platform, "platform").await?;

@@ -460,7 +460,7 @@ impl Referrals {
             ..Default::default()
         };
         let key = boomerang_common::idempotency::derived_key("ref", &[tenant.as_str(), &reference]);
-        outbox::enqueue(conn, tenant, CREDIT, &key, &credit).await?;
+        outbox::enqueue(conn, tenant, CREDIT, &key, self.clock.now(), &credit).await?;
         Ok(())
     }
 
@@ -514,7 +514,7 @@ impl Referrals {
                 "ref",
                 &[tenant.as_str(), &reference, "return", return_id],
             );
-            outbox::enqueue(conn, tenant, REVERSE, &key, &reverse).await?;
+            outbox::enqueue(conn, tenant, REVERSE, &key, self.clock.now(), &reverse).await?;
             out.push(Money::of(take, &r.asset).map_err(|e| AppError::Internal(e.into()))?);
         }
         Ok(out)

@@ -194,19 +194,22 @@ impl Suite {
             campaign: campaign.local_addr()?,
             referral: referral.local_addr()?,
         };
-        let gateway = gateway::App::build(gateway::Config {
-            server: server(opts.ports.gateway),
-            database: dbs.gateway.clone(),
-            upstreams: gateway::config::Upstreams {
-                wallet: url(addrs.wallet),
-                accrual: url(addrs.accrual),
-                campaign: url(addrs.campaign),
-                referral: url(addrs.referral),
-                ..gateway::config::Upstreams::default()
+        let gateway = gateway::App::build_with_clock(
+            gateway::Config {
+                server: server(opts.ports.gateway),
+                database: dbs.gateway.clone(),
+                upstreams: gateway::config::Upstreams {
+                    wallet: url(addrs.wallet),
+                    accrual: url(addrs.accrual),
+                    campaign: url(addrs.campaign),
+                    referral: url(addrs.referral),
+                    ..gateway::config::Upstreams::default()
+                },
+                rate_limits: opts.rate_limits.clone(),
+                ..gateway::Config::default()
             },
-            rate_limits: opts.rate_limits.clone(),
-            ..gateway::Config::default()
-        })
+            opts.clock.clone(),
+        )
         .await?;
         addrs.gateway = gateway.local_addr()?;
         let keys = gateway.keys().clone();

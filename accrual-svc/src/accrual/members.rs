@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use super::{
     Accrual,
-    outbound::{self, BonusCredit, Occasion, Outbound, key},
+    outbound::{BonusCredit, Occasion, Outbound, key},
     program_ref,
     upstream::Attribution,
 };
@@ -188,7 +188,7 @@ impl Accrual {
                     },
                     credit,
                 });
-                outbound::enqueue(conn, tenant, &message).await?;
+                self.enqueue(conn, tenant, &message).await?;
                 welcome = Some(bonus.clone());
             }
             self.schedule_birthday(conn, tenant, program_id, &program, &member)
@@ -260,7 +260,16 @@ impl Accrual {
             // restart in the same year schedules nothing more.
             let dedupe = format!("{program_id}:{}:{year}", m.customer_id);
             let payload = format!("{program_id}\n{}\n{year}", m.customer_id);
-            jobs::schedule(conn, tenant, BIRTHDAY, &dedupe, at, payload.as_bytes()).await?;
+            jobs::schedule(
+                conn,
+                tenant,
+                BIRTHDAY,
+                &dedupe,
+                at,
+                self.clock().now(),
+                payload.as_bytes(),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -310,7 +319,7 @@ impl Accrual {
             },
             credit,
         });
-        outbound::enqueue(conn, tenant, &message).await?;
+        self.enqueue(conn, tenant, &message).await?;
         // Next year's timer, from the calendar (a 25-hour day cannot skip it).
         let next_year = year
             .parse::<i16>()
@@ -319,7 +328,16 @@ impl Accrual {
         if let Some((_, at)) = birthday_in(&member.birthday, &program.timezone, next_year) {
             let dedupe = format!("{program_id}:{customer}:{next_year}");
             let payload = format!("{program_id}\n{customer}\n{next_year}");
-            jobs::schedule(conn, tenant, BIRTHDAY, &dedupe, at, payload.as_bytes()).await?;
+            jobs::schedule(
+                conn,
+                tenant,
+                BIRTHDAY,
+                &dedupe,
+                at,
+                self.clock().now(),
+                payload.as_bytes(),
+            )
+            .await?;
         }
         Ok(())
     }

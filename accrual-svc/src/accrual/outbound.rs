@@ -1,6 +1,6 @@
 //! Everything accrual-svc delivers after its transaction commits: one typed
 //! enum, each message with its topic, its deterministic idempotency key and
-//! its encoding. [`enqueue`] is the only way to write accrual's outbox; the
+//! its encoding. `Accrual::enqueue` is the only way to write accrual's outbox; the
 //! relay decodes a job back into an [`Outbound`] and matches on it.
 //!
 //! Encoding: a protobuf envelope (`Envelope`, a oneof over the messages) on
@@ -382,22 +382,19 @@ impl Outbound {
     }
 }
 
-/// Enqueues `message` in the caller's transaction: the only way accrual
-/// writes its outbox. False when the same message was already enqueued.
-pub async fn enqueue(
-    conn: &mut Conn,
-    tenant: &TenantId,
-    message: &Outbound,
-) -> Result<bool, AppError> {
-    let k = message.key(tenant);
-    outbox::enqueue_raw(
-        conn,
-        tenant,
-        message.topic().name(),
-        &k,
-        &message.to_payload(),
-    )
-    .await
+impl super::Accrual {
+    /// Enqueues `message` in the caller's transaction: the only way accrual
+    /// writes its outbox. False when the same message was already enqueued.
+    pub async fn enqueue(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        message: &Outbound,
+    ) -> Result<bool, AppError> {
+        let (topic, k) = (message.topic().name(), message.key(tenant));
+        let now = self.clock().now();
+        outbox::enqueue_raw(conn, tenant, topic, &k, now, &message.to_payload()).await
+    }
 }
 
 /// Reading what a binary from before the envelope enqueued.

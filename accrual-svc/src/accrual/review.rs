@@ -10,7 +10,7 @@ use tracing::instrument;
 
 use super::{
     Accrual, RecordedReward,
-    outbound::{self, Outbound, Release, RewardRef},
+    outbound::{Outbound, Release, RewardRef},
     program_ref,
     purchases::{HELD, REJECTED, Sale, recorded, release_at},
     returns::{Cause, take_back},
@@ -123,7 +123,7 @@ impl Accrual {
                 ..Default::default()
             };
             let message = Outbound::Release(Release { reward, release });
-            outbound::enqueue(conn, tenant, &message).await?;
+            self.enqueue(conn, tenant, &message).await?;
         }
         let kept = kept_eligible(
             conn,
@@ -180,7 +180,7 @@ impl Accrual {
             let reward = RewardRef::new(h.program_id, h.order, row.no);
             let customer = &h.purchase.customer_id;
             let message = take_back(reward, customer, row, left, h.program.clawback, &cause);
-            outbound::enqueue(conn, tenant, &message).await?;
+            self.enqueue(conn, tenant, &message).await?;
             repo::add_reversed(conn, tenant.as_str(), h.program_id, h.order, row.no, left).await?;
         }
         repo::set_review(conn, tenant.as_str(), h.program_id, h.order, REJECTED).await?;

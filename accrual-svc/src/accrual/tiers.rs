@@ -76,7 +76,16 @@ impl Accrual {
                 &[program_id, customer, "tier-review", &at.to_string()],
             );
             let payload = format!("{program_id}\n{customer}");
-            jobs::schedule(conn, tenant, TIER_REVIEW, &k, at, payload.as_bytes()).await?;
+            jobs::schedule(
+                conn,
+                tenant,
+                TIER_REVIEW,
+                &k,
+                at,
+                self.clock().now(),
+                payload.as_bytes(),
+            )
+            .await?;
         }
         let current = member
             .tier

@@ -34,10 +34,12 @@ impl AccrualServiceHandler {
     /// Handlers over `accrual`.
     pub fn new(accrual: Accrual) -> Self {
         Self {
-            mutations: Mutations::new(accrual.db().clone()).after_commit({
-                let accrual = accrual.clone();
-                move |_| accrual.committed()
-            }),
+            mutations: Mutations::new(accrual.db().clone(), accrual.clock().clone()).after_commit(
+                {
+                    let accrual = accrual.clone();
+                    move |_| accrual.committed()
+                },
+            ),
             accrual,
         }
     }

@@ -179,7 +179,16 @@ impl Campaigns {
         reservation.id =
             budget::insert_reservation(conn, tenant.as_str(), &reservation, &parts, now).await?;
         let lapse_key = reservation_ref(reservation.id);
-        jobs::schedule(conn, tenant, LAPSE, &lapse_key, reservation.expires_at, b"").await?;
+        jobs::schedule(
+            conn,
+            tenant,
+            LAPSE,
+            &lapse_key,
+            reservation.expires_at,
+            self.clock().now(),
+            b"",
+        )
+        .await?;
         count_budget(&reservation.asset, "reserved", granted);
         Ok(reservation)
     }

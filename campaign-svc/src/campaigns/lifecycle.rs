@@ -211,8 +211,26 @@ impl Campaigns {
         schedule: &Schedule,
     ) -> Result<(), AppError> {
         let key = format!("{id}@{version}");
-        jobs::schedule(conn, tenant, START, &key, schedule.starts_at, id.as_bytes()).await?;
-        jobs::schedule(conn, tenant, END, &key, schedule.ends_at, id.as_bytes()).await?;
+        jobs::schedule(
+            conn,
+            tenant,
+            START,
+            &key,
+            schedule.starts_at,
+            self.clock().now(),
+            id.as_bytes(),
+        )
+        .await?;
+        jobs::schedule(
+            conn,
+            tenant,
+            END,
+            &key,
+            schedule.ends_at,
+            self.clock().now(),
+            id.as_bytes(),
+        )
+        .await?;
         Ok(())
     }
 

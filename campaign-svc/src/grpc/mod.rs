@@ -35,10 +35,11 @@ impl CampaignServiceHandler {
     /// Handlers over `campaigns`.
     pub fn new(campaigns: Campaigns) -> Self {
         Self {
-            mutations: Mutations::new(campaigns.db().clone()).after_commit({
-                let campaigns = campaigns.clone();
-                move |tenant| campaigns.changed(tenant.as_str())
-            }),
+            mutations: Mutations::new(campaigns.db().clone(), campaigns.clock().clone())
+                .after_commit({
+                    let campaigns = campaigns.clone();
+                    move |tenant| campaigns.changed(tenant.as_str())
+                }),
             campaigns,
         }
     }

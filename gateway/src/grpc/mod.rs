@@ -9,7 +9,6 @@ use boomerang_common::{
     error::{AppError, Violations},
     idempotency::Mutations,
     tenant::TenantId,
-    time::now_micros,
 };
 use boomerang_proto::admin::v1::{self as pb, admin_service_server::AdminService};
 use futures::future::BoxFuture;
@@ -35,7 +34,7 @@ impl AdminHandler {
     pub fn new(auth: Authenticator, keys: Keys, platform: TenantId) -> Self {
         Self {
             auth,
-            mutations: Mutations::new(keys.db().clone()),
+            mutations: Mutations::new(keys.db().clone(), keys.clock().clone()),
             keys,
             platform,
         }
@@ -153,7 +152,7 @@ impl AdminService for AdminHandler {
             tenant: id,
             name: t.name,
             timezone,
-            created_at: now_micros(),
+            created_at: self.keys.clock().now(),
         };
         let keys = self.keys.clone();
         self.mutations
@@ -292,14 +291,14 @@ impl AdminService for AdminHandler {
                     handler
                         .may_manage(&caller, &old.tenant)
                         .map_err(|_| AppError::NotFound(format!("no key {key_id}")))?;
-                    if old.revoked_at.is_some_and(|t| t <= now_micros()) {
+                    if old.revoked_at.is_some_and(|t| t <= keys.clock().now()) {
                         return Err(AppError::Precondition(format!("key {key_id} is revoked")));
                     }
                     let (key, secret) = keys
                         .create_key_in(conn, &old.tenant, &old.name, &old.scopes, old.expires_at)
                         .await?;
                     // The old key keeps working for the overlap, so callers can switch without downtime.
-                    keys.revoke_at(conn, &key_id, now_micros() + overlap)
+                    keys.revoke_at(conn, &key_id, keys.clock().now() + overlap)
                         .await?;
                     Ok(pb::RotateApiKeyResponse {
                         key: Some(convert::to_key(&key)),
@@ -335,7 +334,7 @@ impl AdminService for AdminHandler {
                         handler
                             .may_manage(&caller, &key.tenant)
                             .map_err(|_| AppError::NotFound(format!("no key {key_id}")))?;
-                        keys.revoke_at(conn, &key_id, now_micros()).await?;
+                        keys.revoke_at(conn, &key_id, keys.clock().now()).await?;
                         let key = keys.get_key(conn, &key_id).await?;
                         Ok(pb::RevokeApiKeyResponse {
                             key: Some(convert::to_key(&key)),

@@ -3,7 +3,7 @@ use boomerang_common::{
     db::{Db, Migrations, is_unique_violation},
     error::AppError,
     tenant::TenantId,
-    time::now_micros,
+    time::Clock,
 };
 use sqlx::{Row as _, any::AnyRow};
 
@@ -80,12 +80,18 @@ const KEY_COLUMNS: &str =
 #[derive(Clone, Debug)]
 pub struct Keys {
     db: Db,
+    clock: Clock,
 }
 
 impl Keys {
-    /// Over a migrated database.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// Over a migrated database, on `clock`.
+    pub fn new(db: Db, clock: Clock) -> Self {
+        Self { db, clock }
+    }
+
+    /// The clock key times (creation, expiry, revocation) are judged by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The database.
@@ -103,7 +109,7 @@ impl Keys {
         .bind(tenant.as_str())
         .bind(name)
         .bind("UTC")
-        .bind(now_micros())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -190,7 +196,7 @@ impl Keys {
             name: name.to_owned(),
             prefix,
             scopes: scopes.to_vec(),
-            created_at: now_micros(),
+            created_at: self.clock.now(),
             expires_at,
             revoked_at: None,
         };
@@ -262,7 +268,7 @@ impl Keys {
                 service: "*".into(),
                 access: scope::Access::Admin,
             }],
-            created_at: now_micros(),
+            created_at: self.clock.now(),
             expires_at: None,
             revoked_at: None,
         };
@@ -342,7 +348,7 @@ impl Keys {
     pub async fn revoke(&self, key_id: &str) -> Result<(), AppError> {
         let mut tx = self.db.begin().await?;
         self.get_key(&mut tx, key_id).await?;
-        self.revoke_at(&mut tx, key_id, now_micros()).await?;
+        self.revoke_at(&mut tx, key_id, self.clock.now()).await?;
         tx.commit().await?;
         Ok(())
     }

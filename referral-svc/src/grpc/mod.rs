@@ -34,7 +34,7 @@ impl ReferralServiceHandler {
     /// Handlers over `referrals`.
     pub fn new(referrals: Referrals) -> Self {
         Self {
-            mutations: Mutations::new(referrals.db().clone()),
+            mutations: Mutations::new(referrals.db().clone(), referrals.clock().clone()),
             referrals,
         }
     }

@@ -38,7 +38,7 @@ impl WalletServiceHandler {
     /// Handlers over `ledger`.
     pub fn new(ledger: Ledger) -> Self {
         Self {
-            mutations: Mutations::new(ledger.db().clone()).after_commit({
+            mutations: Mutations::new(ledger.db().clone(), ledger.clock().clone()).after_commit({
                 let ledger = ledger.clone();
                 move |_| ledger.committed()
             }),

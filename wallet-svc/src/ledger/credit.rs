@@ -115,7 +115,16 @@ impl Ledger {
         .await?;
         let key = credit_ref(credit_id);
         if let Some(release_at) = scheduled {
-            jobs::schedule(conn, tenant, SETTLE, &key, release_at, b"").await?;
+            jobs::schedule(
+                conn,
+                tenant,
+                SETTLE,
+                &key,
+                release_at,
+                self.clock().now(),
+                b"",
+            )
+            .await?;
         } else if !pending {
             let arriving = [Take {
                 id: credit_id,
@@ -185,7 +194,16 @@ impl Ledger {
             for c in credits::by_source(conn, account.id, &cmd.source_ref).await? {
                 if c.status == "pending" && c.release_at.is_none() {
                     credits::schedule_release(conn, c.id, at).await?;
-                    jobs::schedule(conn, tenant, SETTLE, &credit_ref(c.id), at, b"").await?;
+                    jobs::schedule(
+                        conn,
+                        tenant,
+                        SETTLE,
+                        &credit_ref(c.id),
+                        at,
+                        self.clock().now(),
+                        b"",
+                    )
+                    .await?;
                     released.push(c.id);
                 }
             }
@@ -213,13 +231,23 @@ impl Ledger {
         let warning = micros(std::time::Duration::from_secs(
             u64::from(self.config().expiry_warning_days) * 86_400,
         ));
-        jobs::schedule(conn, &tenant, EXPIRE, &key, expires_at, b"").await?;
+        jobs::schedule(
+            conn,
+            &tenant,
+            EXPIRE,
+            &key,
+            expires_at,
+            self.clock().now(),
+            b"",
+        )
+        .await?;
         jobs::schedule(
             conn,
             &tenant,
             WARN,
             &key,
             (expires_at - warning).max(now),
+            self.clock().now(),
             b"",
         )
         .await?;

@@ -87,7 +87,16 @@ impl Ledger {
         .await?;
         let earmarked = self.spend_lots(conn, account.id, amount, None).await?;
         holds::earmark(conn, id, &earmarked).await?;
-        jobs::schedule(conn, tenant, LAPSE, &hold_ref(id), expires_at, b"").await?;
+        jobs::schedule(
+            conn,
+            tenant,
+            LAPSE,
+            &hold_ref(id),
+            expires_at,
+            self.clock().now(),
+            b"",
+        )
+        .await?;
         self.hold_event(
             conn,
             &j,

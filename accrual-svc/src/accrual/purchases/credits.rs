@@ -177,7 +177,7 @@ impl Accrual {
                 credit,
             })
         };
-        outbound::enqueue(conn, tenant, &message).await?;
+        self.enqueue(conn, tenant, &message).await?;
         Ok(())
     }
 
@@ -208,7 +208,7 @@ impl Accrual {
             order: sale.order.into(),
             notice,
         });
-        outbound::enqueue(conn, tenant, &message).await?;
+        self.enqueue(conn, tenant, &message).await?;
         Ok(())
     }
 
