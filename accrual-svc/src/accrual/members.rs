@@ -256,21 +256,28 @@ impl Accrual {
         }
         if let Some((year, at)) = next_birthday(&m.birthday, &program.timezone, self.clock().now())
         {
-            // One timer per member and year: a second call, a changed birthday or a
-            // restart in the same year schedules nothing more.
-            let dedupe = format!("{program_id}:{}:{year}", m.customer_id);
-            let payload = format!("{program_id}\n{}\n{year}", m.customer_id);
-            jobs::schedule(
-                conn,
-                tenant,
-                BIRTHDAY,
-                &dedupe,
-                at,
-                self.clock().now(),
-                payload.as_bytes(),
-            )
-            .await?;
+            self.birthday_timer(conn, tenant, program_id, &m.customer_id, year, at)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// Schedules the birthday timer of `year` at `at`: one per member and
+    /// year, so a second call, a changed birthday or a restart in the same
+    /// year schedules nothing more.
+    async fn birthday_timer(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        customer: &str,
+        year: i16,
+        at: i64,
+    ) -> Result<(), AppError> {
+        let dedupe = format!("{program_id}:{customer}:{year}");
+        let payload = format!("{program_id}\n{customer}\n{year}");
+        let now = self.clock().now();
+        jobs::schedule(conn, tenant, BIRTHDAY, &dedupe, at, now, payload.as_bytes()).await?;
         Ok(())
     }
 
@@ -326,18 +333,8 @@ impl Accrual {
             .map_err(|e| AppError::Internal(e.into()))?
             + 1;
         if let Some((_, at)) = birthday_in(&member.birthday, &program.timezone, next_year) {
-            let dedupe = format!("{program_id}:{customer}:{next_year}");
-            let payload = format!("{program_id}\n{customer}\n{next_year}");
-            jobs::schedule(
-                conn,
-                tenant,
-                BIRTHDAY,
-                &dedupe,
-                at,
-                self.clock().now(),
-                payload.as_bytes(),
-            )
-            .await?;
+            self.birthday_timer(conn, tenant, program_id, customer, next_year, at)
+                .await?;
         }
         Ok(())
     }
