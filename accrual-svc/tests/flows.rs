@@ -323,6 +323,25 @@ fn monthly_cap(cap: &str) -> pb::Program {
 }
 
 backend_tests! {
+    async fn a_replayed_purchase_answers_byte_for_byte(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        // Available at once (no release time) ...
+        s.program("now", pb::Program { return_window_days: 0, ..cashback("5", None) }).await?;
+        // ... and nothing below the minimum order, explained in skipped.
+        let min = pb::Program { min_order_amount: Some(eur("200.00")), ..cashback("5", None) };
+        s.program("min", min).await?;
+        for program in ["now", "min"] {
+            s.enroll(program, "ann").await?;
+            let first = s.buy(program, &format!("o-{program}"), "ann", &[("shoes", "100.00")]).await?;
+            let again = s.buy(program, &format!("o-{program}"), "ann", &[("shoes", "100.00")]).await?;
+            assert_eq!(again, first, "{program}: the replay is the first answer");
+            assert_eq!(prost::Message::encode_to_vec(&again), prost::Message::encode_to_vec(&first));
+        }
+        let first = s.buy("min", "o-min", "ann", &[("shoes", "100.00")]).await?;
+        assert!(first.skipped.iter().any(|e| e.rule == "min_order"), "{:?}", first.skipped);
+        Ok(())
+    }
+
     async fn the_longest_ids_reach_the_wallet_and_come_back(backend) -> anyhow::Result<()> {
         // Ids accrual accepts (128 characters each) build references the wallet accepts too.
         let mut s = Stack::start(backend, true).await?;
