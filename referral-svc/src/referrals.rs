@@ -479,7 +479,9 @@ impl Referrals {
         let Some(referral) = repo::live_referral(conn, t, referee).await? else {
             return Ok(vec![]);
         };
-        let rewards = repo::rewards(conn, t, referral.id, order).await?;
+        // Returns of one order serialise here: each reversal is what should
+        // have been taken back by now minus what was, from the locked state.
+        let rewards = repo::order_rewards_locked(conn, &self.db, t, referral.id, order).await?;
         if rewards.is_empty() {
             // The purchase notice has not arrived yet (it travels on its own queue): retry later.
             return Err(AppError::Aborted(format!(

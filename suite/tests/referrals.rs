@@ -254,6 +254,47 @@ backend_tests! {
         suite.stop().await
     }
 
+    async fn concurrent_returns_of_one_order_take_back_exactly_what_was_paid(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let mut shop = Shop::open(&suite).await?;
+        let code = shop.code("rita", "rita@example.com").await?;
+        shop.enroll("ron", &code).await?;
+        // 5% of 100.10 is 5.005: rita earns 5.00. Each seventh's share (0.7143) rounds up.
+        let lines = ["14.30"; 7];
+        shop.buy("o-1", "ron", &lines).await?;
+        shop.expect("rita", ("0.00", "5.00")).await?;
+        // The seven returns reach referral-svc at the same moment, as the relay
+        // delivers them (each on its own connection, as replicas would).
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(lines.len()));
+        let addr = suite.addrs().referral;
+        let returns = lines.iter().enumerate().map(|(i, amount)| {
+            let start = start.clone();
+            async move {
+                let as_shop = boomerang_common::testing::AsTenant::new("shop")?;
+                let mut referral = ReferralServiceClient::with_interceptor(channel(addr).await?, as_shop);
+                let req = rpb::OnReturnRequest {
+                    idempotency_key: format!("ret-{i}"),
+                    referee_customer_id: "ron".into(),
+                    order_id: "cb:o-1".into(),
+                    return_id: format!("r-{i}"),
+                    returned_amount: Some(eur(amount)),
+                };
+                start.wait().await;
+                referral.on_return(req).await?;
+                anyhow::Ok(())
+            }
+        });
+        for done in futures::future::join_all(returns).await {
+            done?;
+        }
+        // Exactly the 5.00 paid comes back, no more: the wallet takes every reversal.
+        shop.expect("rita", ("0.00", "0.00")).await?;
+        let list = rpb::ListReferralsRequest { referrer_customer_id: "rita".into(), page: None };
+        let earned = shop.referral.list_referrals(with_key(list, &shop.key)?).await?.into_inner().earned_total;
+        assert!(earned.iter().all(|m| m.amount == "0.00"), "{earned:?}");
+        suite.stop().await
+    }
+
     async fn fraud_checks_refuse_with_a_reason_and_races_have_one_winner(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
         let mut shop = Shop::open(&suite).await?;

@@ -420,22 +420,46 @@ pub async fn insert_reward(
     Ok(n == 1)
 }
 
-/// Rewards of a referral: of one order, or all ("").
+/// Rewards of a referral (of one order, or all with `order` empty).
 pub async fn rewards(
     conn: &mut Conn,
     tenant: &str,
     referral: i64,
     order: &str,
 ) -> Result<Vec<RewardRow>, AppError> {
-    let rows = sqlx::query(
+    rewards_query(conn, tenant, referral, order, "").await
+}
+
+/// The rewards of one order of a referral, locked on PostgreSQL: returns of
+/// one order serialise on them, so each computes its reversal from the state
+/// the previous one left (SQLite's single writer already serialises).
+pub async fn order_rewards_locked(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &str,
+    referral: i64,
+    order: &str,
+) -> Result<Vec<RewardRow>, AppError> {
+    rewards_query(conn, tenant, referral, order, db.for_update()).await
+}
+
+async fn rewards_query(
+    conn: &mut Conn,
+    tenant: &str,
+    referral: i64,
+    order: &str,
+    lock: &str,
+) -> Result<Vec<RewardRow>, AppError> {
+    let sql = format!(
         "SELECT referral_id, order_id, beneficiary, asset, amount, order_amount, reversed, returned FROM referral_rewards \
-         WHERE tenant_id = $1 AND referral_id = $2 AND ($3 = '' OR order_id = $3) ORDER BY order_id, beneficiary",
-    )
-    .bind(tenant)
-    .bind(referral)
-    .bind(order)
-    .fetch_all(&mut *conn)
-    .await?;
+         WHERE tenant_id = $1 AND referral_id = $2 AND ($3 = '' OR order_id = $3) ORDER BY order_id, beneficiary {lock}"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(referral)
+        .bind(order)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(RewardRow {
