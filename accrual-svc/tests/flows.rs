@@ -323,6 +323,21 @@ fn monthly_cap(cap: &str) -> pb::Program {
 }
 
 backend_tests! {
+    async fn a_free_order_records_and_earns_nothing(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        s.program("cb", cashback("5", None)).await?;
+        s.enroll("cb", "ann").await?;
+        // A free item: campaign-svc is asked about an order of 0.00, which is no error.
+        let free = s.buy("cb", "o-free", "ann", &[("gift", "0.00")]).await?;
+        assert!(free.rewards.is_empty(), "{:?}", free.rewards);
+        // A line discounted to nothing beside a paid one: only the paid one earns.
+        let mut p = purchase("cb", "o-half", "ann", &[("shoes", "100.00"), ("socks", "10.00")], NOW);
+        p.lines[1].discount = Some(eur("10.00"));
+        let half = s.accrual.record_purchase(pb::RecordPurchaseRequest { idempotency_key: "o-half".into(), purchase: Some(p) }).await?;
+        assert_eq!(amounts(&half.into_inner()), ["5.00"]);
+        Ok(())
+    }
+
     async fn a_replayed_purchase_answers_byte_for_byte(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         // Available at once (no release time) ...

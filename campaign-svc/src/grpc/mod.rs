@@ -329,10 +329,13 @@ impl CampaignService for CampaignServiceHandler {
             }
             None => self.campaigns.clock().now(),
         };
-        let order_amount = req
-            .order_amount
-            .as_ref()
-            .and_then(|m| convert::money(&mut v, "order_amount", Some(m)));
+        // A free order (0.00) is an order: it meets no minimum, and is no error.
+        let order_amount = boomerang_common::money::field(
+            &mut v,
+            "order_amount",
+            req.order_amount.as_ref(),
+            boomerang_common::money::Sign::NotNegative,
+        );
         if req.categories.len() > 500 {
             v.add("categories", "at most 500");
         }
