@@ -11,6 +11,24 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 /// Longest part of another service's message kept in ours.
 const MAX_UPSTREAM_MESSAGE: usize = 512;
+/// Field violations listed in one answer; the rest are counted.
+pub const MAX_VIOLATIONS: usize = 20;
+/// Longest description of one violation, in characters.
+const MAX_DESCRIPTION: usize = 256;
+/// Longest message of an answer, in characters (a `grpc-message` header
+/// must stay far below HTTP/2 header limits).
+pub const MAX_MESSAGE: usize = 2_048;
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+fn bounded(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
 
 /// Field violations collected while validating a request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -199,33 +217,47 @@ impl From<AppError> for Status {
     fn from(err: AppError) -> Self {
         match err {
             AppError::Invalid(violations) => {
-                let fields: Vec<FieldViolation> = violations
+                // The first MAX_VIOLATIONS, each bounded; the rest counted.
+                let shown: Vec<(String, String)> = violations
+                    .iter()
+                    .take(MAX_VIOLATIONS)
+                    .map(|(f, d)| (bounded(f, MAX_DESCRIPTION), bounded(d, MAX_DESCRIPTION)))
+                    .collect();
+                let more = violations.0.len().saturating_sub(MAX_VIOLATIONS);
+                let listed = format!("invalid request: {}", Violations(shown.clone()));
+                let listed = bounded(&listed, MAX_MESSAGE - 32);
+                let message = if more > 0 {
+                    format!("{listed} (and {more} more)")
+                } else {
+                    listed
+                };
+                let fields: Vec<FieldViolation> = shown
                     .iter()
                     .map(|(f, d)| FieldViolation::new(f, d))
                     .collect();
                 Status::with_error_details(
                     Code::InvalidArgument,
-                    format!("invalid request: {violations}"),
+                    message,
                     ErrorDetails::with_bad_request(fields),
                 )
             }
-            AppError::NotFound(m) => Status::not_found(m),
-            AppError::AlreadyExists(m) => Status::already_exists(m),
-            AppError::Precondition(m) => Status::failed_precondition(m),
-            AppError::Aborted(m) => Status::aborted(m),
-            AppError::Unauthenticated(m) => Status::unauthenticated(m),
-            AppError::PermissionDenied(m) => Status::permission_denied(m),
-            AppError::Exhausted(m) => Status::resource_exhausted(m),
+            AppError::NotFound(m) => Status::not_found(bounded(&m, MAX_MESSAGE)),
+            AppError::AlreadyExists(m) => Status::already_exists(bounded(&m, MAX_MESSAGE)),
+            AppError::Precondition(m) => Status::failed_precondition(bounded(&m, MAX_MESSAGE)),
+            AppError::Aborted(m) => Status::aborted(bounded(&m, MAX_MESSAGE)),
+            AppError::Unauthenticated(m) => Status::unauthenticated(bounded(&m, MAX_MESSAGE)),
+            AppError::PermissionDenied(m) => Status::permission_denied(bounded(&m, MAX_MESSAGE)),
+            AppError::Exhausted(m) => Status::resource_exhausted(bounded(&m, MAX_MESSAGE)),
             AppError::RateLimited {
                 message,
                 retry_after,
             } => Status::with_error_details(
                 Code::ResourceExhausted,
-                message,
+                bounded(&message, MAX_MESSAGE),
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
-            AppError::Unavailable(m) => Status::unavailable(m),
-            AppError::Unimplemented(m) => Status::unimplemented(m),
+            AppError::Unavailable(m) => Status::unavailable(bounded(&m, MAX_MESSAGE)),
+            AppError::Unimplemented(m) => Status::unimplemented(bounded(&m, MAX_MESSAGE)),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Status::internal("internal error")
@@ -277,6 +309,31 @@ mod tests {
         );
         let long = Status::aborted("x".repeat(10_000));
         assert!(AppError::upstream("w", &long).to_string().len() < 600);
+    }
+
+    #[test]
+    fn answers_stay_small_however_many_fields_are_wrong() {
+        let mut v = Violations::new();
+        for i in 0..10_000 {
+            v.add(format!("lines[{i}].sku"), "x".repeat(1_000));
+        }
+        let status = Status::from(AppError::Invalid(v));
+        assert!(status.message().chars().count() <= MAX_MESSAGE);
+        assert!(
+            status.message().ends_with("(and 9980 more)"),
+            "{}",
+            status.message()
+        );
+        let details = status.get_error_details();
+        let listed = details.bad_request().map(|b| b.field_violations.len());
+        assert_eq!(listed, Some(MAX_VIOLATIONS));
+        assert!(
+            status.details().len() < 8_192,
+            "{} bytes of details",
+            status.details().len()
+        );
+        let huge = Status::from(AppError::NotFound("o".repeat(100_000)));
+        assert!(huge.message().chars().count() <= MAX_MESSAGE);
     }
 
     #[test]

@@ -26,6 +26,23 @@ fn eur(a: &str) -> Money {
 }
 
 backend_tests! {
+    async fn ten_thousand_bad_fields_come_back_as_a_small_invalid_argument(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let key = suite.create_key("acme", &["*:write"]).await?;
+        let mut campaign = CampaignServiceClient::new(channel(suite.addrs().gateway).await?);
+        let bad = boomerang_proto::campaign::v1::Budget { total: Some(Money { amount: "x".repeat(30), asset: "EUR".into() }), per_day: None };
+        let spec = boomerang_proto::campaign::v1::CampaignSpec { name: "big".into(), budgets: vec![bad; 10_000], ..Default::default() };
+        let create = boomerang_proto::campaign::v1::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "big".into(), spec: Some(spec) };
+        let refused = campaign.create_campaign(with_key(create, &key)?).await.err();
+        let refused = refused.ok_or_else(|| anyhow::anyhow!("10,000 bad budgets accepted"))?;
+        // The caller's fault, readable: not "upstream unreachable" from an oversized header.
+        assert_eq!(refused.code(), Code::InvalidArgument, "{}", refused.message());
+        assert!(refused.message().len() <= 4 * boomerang_common::error::MAX_MESSAGE);
+        let listed = refused.get_error_details().bad_request().map(|b| b.field_violations.len());
+        assert_eq!(listed, Some(boomerang_common::error::MAX_VIOLATIONS));
+        suite.stop().await
+    }
+
     async fn tenants_never_see_each_other_and_cannot_pick_a_tenant(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
         let gw = channel(suite.addrs().gateway).await?;
