@@ -53,6 +53,9 @@ struct Preview {
     /// Calls (after 50 warm-up calls).
     #[arg(long, default_value_t = 1_000)]
     calls: u32,
+    /// RecordPurchase (a new order each call) instead of PreviewPurchase.
+    #[arg(long)]
+    record: bool,
 }
 
 #[derive(clap::Args)]
@@ -354,14 +357,23 @@ async fn preview(args: Preview) -> anyhow::Result<()> {
     };
     let mut latencies = Histogram::<u64>::new(3)?;
     for i in 0..(50 + args.calls) {
-        let req = authed(
-            &auth,
-            pb::PreviewPurchaseRequest {
-                purchase: Some(purchase.clone()),
-            },
-        );
         let sent = Instant::now();
-        client.preview_purchase(req).await?;
+        if args.record {
+            let order = pb::Purchase {
+                order_id: format!("o-{i}"),
+                ..purchase.clone()
+            };
+            let req = pb::RecordPurchaseRequest {
+                idempotency_key: format!("o-{i}"),
+                purchase: Some(order),
+            };
+            client.record_purchase(authed(&auth, req)).await?;
+        } else {
+            let req = pb::PreviewPurchaseRequest {
+                purchase: Some(purchase.clone()),
+            };
+            client.preview_purchase(authed(&auth, req)).await?;
+        }
         if i >= 50 {
             latencies.record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))?;
         }
@@ -369,7 +381,12 @@ async fn preview(args: Preview) -> anyhow::Result<()> {
     suite.stop().await?;
     let q = |p: f64| latencies.value_at_quantile(p) as f64 / 1_000.0;
     println!(
-        "PreviewPurchase via the gateway on {backend}, {} calls one at a time: p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms min {:.2} ms ({:.0}/s)",
+        "{} via the gateway on {backend}, {} calls one at a time: p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms min {:.2} ms ({:.0}/s)",
+        if args.record {
+            "RecordPurchase"
+        } else {
+            "PreviewPurchase"
+        },
         args.calls,
         q(0.5),
         q(0.9),

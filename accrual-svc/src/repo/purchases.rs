@@ -114,11 +114,11 @@ pub async fn get_purchase(
 pub async fn jobs_pending(
     db: &Db,
     tenant: &str,
-    queues: &[&str; 4],
+    queues: &[&str; 2],
     keys: &[String; 2],
 ) -> Result<bool, AppError> {
     let row = sqlx::query(
-        "SELECT 1 AS one FROM jobs WHERE tenant_id = $1 AND queue IN ($2, $3, $6, $7) \
+        "SELECT 1 AS one FROM jobs WHERE tenant_id = $1 AND queue IN ($2, $3) \
          AND dedupe_key IN ($4, $5) AND done_at IS NULL LIMIT 1",
     )
     .bind(tenant)
@@ -126,8 +126,6 @@ pub async fn jobs_pending(
     .bind(queues[1])
     .bind(&keys[0])
     .bind(&keys[1])
-    .bind(queues[2])
-    .bind(queues[3])
     .fetch_optional(db.pool())
     .await?;
     Ok(row.is_some())

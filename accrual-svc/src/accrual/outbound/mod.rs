@@ -1,13 +1,16 @@
 //! Everything accrual-svc delivers after its transaction commits: one typed
 //! enum, each message with its topic, its deterministic idempotency key and
-//! its encoding. `Accrual::enqueue` is the only way to write accrual's outbox; the
-//! relay decodes a job back into an [`Outbound`] and matches on it.
+//! its encoding. `Accrual::enqueue` is the only way to write accrual's
+//! outbox; the relay decodes a job back into an [`Outbound`] and matches on it.
 //!
-//! Encoding: a protobuf envelope (`Envelope`, a oneof over the messages) on
-//! the `*.v2` topics. Jobs enqueued by a binary from before this envelope
-//! (bare requests, or two length-delimited requests glued together) are still
-//! decoded from their old topics, so an upgrade drains what is in flight;
-//! that reading goes away once no release writes the old topics.
+//! Encodings, per topic: a credit, a budget confirmation and the referral
+//! notices keep the queues and payloads they always had (the wallet or
+//! referral request itself; a confirmation then its credit), so replicas of
+//! the release before, still running during a rolling update, deliver and
+//! find them as they did. A reversal and a release carry their reward with
+//! them ([`RewardRef`]) as one protobuf message on `*.v2` queues; the old
+//! queues of those two are still read ([`Topic::Legacy`]), so an upgrade
+//! drains what is in flight.
 use boomerang_common::{
     db::Conn, error::AppError, idempotency::derived_key, outbox, tenant::TenantId,
 };
@@ -177,119 +180,86 @@ pub struct ReferralReturn {
 }
 
 /// Everything accrual-svc delivers after its transaction commits.
-#[derive(Clone, PartialEq, prost::Oneof)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Outbound {
     /// A reward credit.
-    #[prost(message, tag = "1")]
     Credit(RewardCredit),
     /// A welcome or birthday bonus.
-    #[prost(message, tag = "2")]
     Bonus(BonusCredit),
     /// A campaign reward: budget first, then the credit.
-    #[prost(message, tag = "3")]
     ConfirmThenCredit(ConfirmThenCredit),
     /// A reversal, then the budget it frees.
-    #[prost(message, tag = "4")]
     ReverseThenRelease(ReverseThenRelease),
     /// A held credit released after review.
-    #[prost(message, tag = "5")]
     Release(Release),
     /// A purchase for referral-svc.
-    #[prost(message, tag = "6")]
     ReferralPurchase(ReferralPurchase),
     /// A return for referral-svc.
-    #[prost(message, tag = "7")]
     ReferralReturn(ReferralReturn),
-}
-
-/// How an [`Outbound`] is stored.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Envelope {
-    #[prost(oneof = "Outbound", tags = "1, 2, 3, 4, 5, 6, 7")]
-    message: Option<Outbound>,
 }
 
 /// A queue the relay delivers: one per upstream effect, so a slow wallet
 /// never holds back referral notices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Topic {
-    /// Wallet credits (rewards and bonuses).
+    /// Wallet credits (rewards and bonuses): the `CreditRequest`.
     WalletCredit,
-    /// Campaign budget confirmations, then the credit.
+    /// Campaign budget confirmations, then the credit: both requests,
+    /// length-delimited.
     BudgetConfirm,
-    /// Wallet reversals, then the budget given back.
+    /// Wallet reversals, then the budget given back: a [`ReverseThenRelease`].
     WalletReverse,
-    /// Wallet releases of held credits.
+    /// Wallet releases of held credits: a [`Release`].
     WalletRelease,
-    /// Purchases for referral-svc.
+    /// Purchases for referral-svc: the `OnPurchaseRequest`.
     ReferralPurchase,
-    /// Returns for referral-svc.
+    /// Returns for referral-svc: the `OnReturnRequest`.
     ReferralReturn,
-    /// Read only: a topic written before the envelope (see the module doc).
+    /// Read only: a queue written before reversals and releases carried their reward.
     Legacy(LegacyTopic),
 }
 
-/// The topics written before the envelope, with their encodings.
+/// The queues of reversals and releases written before they carried their
+/// reward, with their encodings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LegacyTopic {
-    /// A bare `CreditRequest`.
-    WalletCredit,
-    /// `ConfirmBudgetRequest` then `CreditRequest`, length-delimited.
-    BudgetConfirm,
     /// `ReverseRequest` then an optional `ReleaseBudgetRequest`, length-delimited;
     /// the reward as JSON in the reversal's `source.inputs`.
     WalletReverse,
     /// `ReleaseCreditRequest` then a `Source` whose `inputs` hold the reward as JSON.
     WalletRelease,
-    /// A bare `OnPurchaseRequest`.
-    ReferralPurchase,
-    /// A bare `OnReturnRequest`.
-    ReferralReturn,
 }
 
 impl Topic {
     /// Every topic the relay runs, the legacy ones included.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 8] = [
         Self::WalletCredit,
         Self::BudgetConfirm,
         Self::WalletReverse,
         Self::WalletRelease,
         Self::ReferralPurchase,
         Self::ReferralReturn,
-        Self::Legacy(LegacyTopic::WalletCredit),
-        Self::Legacy(LegacyTopic::BudgetConfirm),
         Self::Legacy(LegacyTopic::WalletReverse),
         Self::Legacy(LegacyTopic::WalletRelease),
-        Self::Legacy(LegacyTopic::ReferralPurchase),
-        Self::Legacy(LegacyTopic::ReferralReturn),
     ];
 
     /// The queue's name in the jobs table.
     pub fn name(self) -> &'static str {
         match self {
-            Self::WalletCredit => "accrual.wallet_credit.v2",
-            Self::BudgetConfirm => "accrual.budget_confirm.v2",
+            Self::WalletCredit => "accrual.wallet_credit",
+            Self::BudgetConfirm => "accrual.budget_confirm",
             Self::WalletReverse => "accrual.wallet_reverse.v2",
             Self::WalletRelease => "accrual.wallet_release.v2",
-            Self::ReferralPurchase => "accrual.referral_purchase.v2",
-            Self::ReferralReturn => "accrual.referral_return.v2",
-            Self::Legacy(LegacyTopic::WalletCredit) => "accrual.wallet_credit",
-            Self::Legacy(LegacyTopic::BudgetConfirm) => "accrual.budget_confirm",
+            Self::ReferralPurchase => "accrual.referral_purchase",
+            Self::ReferralReturn => "accrual.referral_return",
             Self::Legacy(LegacyTopic::WalletReverse) => "accrual.wallet_reverse",
             Self::Legacy(LegacyTopic::WalletRelease) => "accrual.wallet_release",
-            Self::Legacy(LegacyTopic::ReferralPurchase) => "accrual.referral_purchase",
-            Self::Legacy(LegacyTopic::ReferralReturn) => "accrual.referral_return",
         }
     }
 
-    /// The queues that may hold a reward's credit, in either encoding.
-    pub fn credit_queues() -> [&'static str; 4] {
-        [
-            Self::WalletCredit.name(),
-            Self::BudgetConfirm.name(),
-            Self::Legacy(LegacyTopic::WalletCredit).name(),
-            Self::Legacy(LegacyTopic::BudgetConfirm).name(),
-        ]
+    /// The queues that may hold a reward's credit.
+    pub fn credit_queues() -> [&'static str; 2] {
+        [Self::WalletCredit.name(), Self::BudgetConfirm.name()]
     }
 }
 
@@ -363,22 +333,59 @@ impl Outbound {
         }
     }
 
-    /// The stored payload.
+    /// The stored payload, in its topic's encoding.
     pub fn to_payload(&self) -> Vec<u8> {
-        Envelope {
-            message: Some(self.clone()),
+        match self {
+            Self::Credit(RewardCredit { credit, .. }) | Self::Bonus(BonusCredit { credit, .. }) => {
+                credit.encode_to_vec()
+            }
+            Self::ConfirmThenCredit(m) => {
+                let mut out = m.confirm.encode_length_delimited_to_vec();
+                out.extend(m.credit.encode_length_delimited_to_vec());
+                out
+            }
+            Self::ReverseThenRelease(m) => m.encode_to_vec(),
+            Self::Release(m) => m.encode_to_vec(),
+            Self::ReferralPurchase(m) => m.notice.encode_to_vec(),
+            Self::ReferralReturn(m) => m.notice.encode_to_vec(),
         }
-        .encode_to_vec()
     }
 
-    /// A job's payload on `topic` back into its message.
+    /// A job's payload on `topic` back into its message. A credit, a
+    /// confirmation and a notice are their requests: what identifies them
+    /// (reward, occasion, order) is in the job's stored key, not needed to
+    /// deliver them, and left empty here.
     pub fn from_payload(topic: Topic, payload: &[u8]) -> anyhow::Result<Self> {
-        match topic {
-            Topic::Legacy(old) => legacy::decode(old, payload),
-            _ => Envelope::decode(payload)?
-                .message
-                .ok_or_else(|| anyhow::anyhow!("{}: empty outbox envelope", topic.name())),
-        }
+        Ok(match topic {
+            Topic::WalletCredit => Self::Credit(RewardCredit {
+                reward: RewardRef::default(),
+                credit: wpb::CreditRequest::decode(payload)?,
+            }),
+            Topic::BudgetConfirm => {
+                let mut rest = payload;
+                let confirm = cpb::ConfirmBudgetRequest::decode_length_delimited(&mut rest)?;
+                let credit = wpb::CreditRequest::decode_length_delimited(&mut rest)?;
+                Self::ConfirmThenCredit(ConfirmThenCredit {
+                    reward: RewardRef::default(),
+                    confirm,
+                    credit,
+                })
+            }
+            Topic::WalletReverse => Self::ReverseThenRelease(ReverseThenRelease::decode(payload)?),
+            Topic::WalletRelease => Self::Release(Release::decode(payload)?),
+            Topic::ReferralPurchase => Self::ReferralPurchase(ReferralPurchase {
+                program: String::new(),
+                order: String::new(),
+                notice: rpb::OnPurchaseRequest::decode(payload)?,
+            }),
+            Topic::ReferralReturn => Self::ReferralReturn(ReferralReturn {
+                program: String::new(),
+                order: String::new(),
+                return_id: String::new(),
+                notice: rpb::OnReturnRequest::decode(payload)?,
+            }),
+            Topic::Legacy(old) => legacy::decode(old, payload)?,
+        })
     }
 }
 
@@ -397,177 +404,6 @@ impl super::Accrual {
     }
 }
 
-/// Reading what a binary from before the envelope enqueued.
-mod legacy {
-    use boomerang_proto::wallet::v1 as wpb;
-    use prost::Message;
-
-    use super::{
-        ConfirmThenCredit, LegacyTopic, Outbound, ReferralPurchase, ReferralReturn, Release,
-        ReverseThenRelease, RewardCredit, RewardRef,
-    };
-
-    /// The reward an old reversal or release carried as JSON.
-    #[derive(serde::Deserialize)]
-    struct OldRewardRef {
-        program: String,
-        order: String,
-        no: i64,
-    }
-
-    fn reward(source: Option<&wpb::Source>) -> RewardRef {
-        source
-            .and_then(|s| serde_json::from_str::<OldRewardRef>(&s.inputs).ok())
-            .map(|r| RewardRef::new(&r.program, &r.order, r.no))
-            .unwrap_or_default()
-    }
-
-    fn unpack<A: Message + Default, B: Message + Default>(
-        mut payload: &[u8],
-    ) -> anyhow::Result<(A, Option<B>)> {
-        let first = A::decode_length_delimited(&mut payload)?;
-        let then = if payload.is_empty() {
-            None
-        } else {
-            Some(B::decode_length_delimited(&mut payload)?)
-        };
-        Ok((first, then))
-    }
-
-    /// An old payload of `topic` as the message it meant. The job keeps its
-    /// stored key, so the identifying fields an old payload lacks (a bonus's
-    /// occasion, a notice's order) are not needed to deliver it.
-    pub(super) fn decode(topic: LegacyTopic, payload: &[u8]) -> anyhow::Result<Outbound> {
-        use boomerang_proto::{campaign::v1 as cpb, referral::v1 as rpb};
-        Ok(match topic {
-            LegacyTopic::WalletCredit => Outbound::Credit(RewardCredit {
-                reward: RewardRef::default(),
-                credit: wpb::CreditRequest::decode(payload)?,
-            }),
-            LegacyTopic::BudgetConfirm => {
-                let (confirm, credit) =
-                    unpack::<cpb::ConfirmBudgetRequest, wpb::CreditRequest>(payload)?;
-                Outbound::ConfirmThenCredit(ConfirmThenCredit {
-                    reward: RewardRef::default(),
-                    confirm,
-                    credit: credit.unwrap_or_default(),
-                })
-            }
-            LegacyTopic::WalletReverse => {
-                let (reverse, release) =
-                    unpack::<wpb::ReverseRequest, cpb::ReleaseBudgetRequest>(payload)?;
-                Outbound::ReverseThenRelease(ReverseThenRelease {
-                    reward: reward(reverse.source.as_ref()),
-                    return_id: String::new(),
-                    reverse,
-                    release,
-                })
-            }
-            LegacyTopic::WalletRelease => {
-                let (release, source) = unpack::<wpb::ReleaseCreditRequest, wpb::Source>(payload)?;
-                Outbound::Release(Release {
-                    reward: reward(source.as_ref()),
-                    release,
-                })
-            }
-            LegacyTopic::ReferralPurchase => Outbound::ReferralPurchase(ReferralPurchase {
-                program: String::new(),
-                order: String::new(),
-                notice: rpb::OnPurchaseRequest::decode(payload)?,
-            }),
-            LegacyTopic::ReferralReturn => Outbound::ReferralReturn(ReferralReturn {
-                program: String::new(),
-                order: String::new(),
-                return_id: String::new(),
-                notice: rpb::OnReturnRequest::decode(payload)?,
-            }),
-        })
-    }
-}
-
+mod legacy;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tenant() -> anyhow::Result<TenantId> {
-        TenantId::parse("acme").map_err(anyhow::Error::msg)
-    }
-
-    #[test]
-    fn every_message_round_trips_through_its_topic() -> anyhow::Result<()> {
-        let reward = RewardRef::new("p", "o-1", 2);
-        let messages = [
-            Outbound::Credit(RewardCredit {
-                reward: reward.clone(),
-                credit: wpb::CreditRequest {
-                    customer_id: "c-1".into(),
-                    ..Default::default()
-                },
-            }),
-            Outbound::ReverseThenRelease(ReverseThenRelease {
-                reward: reward.clone(),
-                return_id: "r-1".into(),
-                reverse: wpb::ReverseRequest::default(),
-                release: Some(cpb::ReleaseBudgetRequest::default()),
-            }),
-            Outbound::Release(Release {
-                reward,
-                release: wpb::ReleaseCreditRequest::default(),
-            }),
-        ];
-        for m in messages {
-            assert_eq!(Outbound::from_payload(m.topic(), &m.to_payload())?, m);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn keys_are_the_ones_accrual_always_derived() -> anyhow::Result<()> {
-        let t = tenant()?;
-        let reward = RewardRef::new("p", "o-1", 2);
-        let credit = Outbound::Credit(RewardCredit {
-            reward: reward.clone(),
-            credit: wpb::CreditRequest::default(),
-        });
-        assert_eq!(credit.key(&t), "acc:acme:p:o-1:2");
-        assert_eq!(reward.credit_keys(&t)[0], credit.key(&t));
-        let welcome = Outbound::Bonus(BonusCredit {
-            program: "p".into(),
-            customer: "c-1".into(),
-            occasion: Occasion {
-                kind: "welcome".into(),
-                year: String::new(),
-            },
-            credit: wpb::CreditRequest::default(),
-        });
-        assert_eq!(welcome.key(&t), "acc:acme:p:c-1:welcome");
-        let rejected = Outbound::ReverseThenRelease(ReverseThenRelease {
-            reward,
-            return_id: String::new(),
-            reverse: wpb::ReverseRequest::default(),
-            release: None,
-        });
-        assert_eq!(rejected.key(&t), "acc:acme:p:o-1:rejected:2");
-        Ok(())
-    }
-
-    #[test]
-    fn old_payloads_are_still_read() -> anyhow::Result<()> {
-        let reverse = wpb::ReverseRequest {
-            source: Some(wpb::Source {
-                inputs: r#"{"program":"p","order":"o-1","no":3}"#.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let payload = reverse.encode_length_delimited_to_vec();
-        let Outbound::ReverseThenRelease(m) =
-            Outbound::from_payload(Topic::Legacy(LegacyTopic::WalletReverse), &payload)?
-        else {
-            anyhow::bail!("not a reversal");
-        };
-        assert_eq!(m.reward, RewardRef::new("p", "o-1", 3));
-        assert!(m.release.is_none());
-        Ok(())
-    }
-}
+mod tests;
