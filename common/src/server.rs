@@ -156,6 +156,7 @@ impl GrpcServer {
         // only the call's own work.
         let stack = ServiceBuilder::new()
             .layer(ObserveLayer)
+            .map_response(undecodable_is_invalid) // the caller's fault, counted as such
             .layer(LoadShedLayer::new()) // saturated -> RESOURCE_EXHAUSTED (tonic maps Overloaded)
             .layer(GlobalConcurrencyLimitLayer::new(
                 cfg.max_concurrent_requests,
@@ -227,6 +228,32 @@ pub async fn bind(cfg: &ServerConfig) -> anyhow::Result<TcpListener> {
     TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", cfg.listen))
+}
+
+/// What tonic's codec says of a request it cannot decode (garbage bytes, a
+/// truncated message, invalid UTF-8 in a string).
+const UNDECODABLE: &str = "failed to decode Protobuf message";
+
+/// tonic answers a request it cannot decode with INTERNAL; it is the
+/// caller's fault: INVALID_ARGUMENT with a field violation on `request`.
+/// (Our own INTERNAL answers never carry that message: they say "internal error".)
+pub fn undecodable_is_invalid<B>(mut res: Response<B>) -> Response<B> {
+    let headers = res.headers_mut();
+    let internal = headers.get("grpc-status").is_some_and(|v| v == "13");
+    let Some(said) = Status::from_header_map(headers)
+        .filter(|s| internal && s.message().starts_with(UNDECODABLE))
+    else {
+        return res;
+    };
+    let why: String = said.message().chars().take(256).collect();
+    let status = Status::from(crate::error::AppError::invalid("request", why));
+    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(name);
+    }
+    if status.add_header(headers).is_err() {
+        tracing::warn!("could not rewrite an undecodable request's status");
+    }
+    res
 }
 
 /// A span and metrics per call, parented on the caller's W3C trace context.

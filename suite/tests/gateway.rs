@@ -25,7 +25,53 @@ fn eur(a: &str) -> Money {
     }
 }
 
+/// A GetBalanceRequest's `customer_id` (field 1, a string) sent as a number.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WrongWireType {
+    #[prost(uint64, tag = "1")]
+    customer_id: u64,
+}
+
+/// A GetBalanceRequest's `customer_id` that is not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct NotUtf8 {
+    #[prost(bytes = "vec", tag = "1")]
+    customer_id: Vec<u8>,
+}
+
+/// Sends `message` as a GetBalance request through `channel`.
+async fn get_balance_raw<M: prost::Message + Send + Sync + 'static>(
+    channel: tonic::transport::Channel,
+    message: M,
+    key: &str,
+) -> anyhow::Result<tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await?;
+    let path =
+        http::uri::PathAndQuery::from_static("/boomerang.wallet.v1.WalletService/GetBalance");
+    let codec = tonic_prost::ProstCodec::<M, wpb::GetBalanceResponse>::default();
+    let answer = grpc.unary(with_key(message, key)?, path, codec).await;
+    answer
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an undecodable request was answered"))
+}
+
 backend_tests! {
+    async fn undecodable_requests_are_the_callers_fault(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let key = suite.create_key("acme", &["*:read"]).await?;
+        let gw = channel(suite.addrs().gateway).await?;
+        for refused in [
+            get_balance_raw(gw.clone(), WrongWireType { customer_id: 7 }, &key).await?,
+            get_balance_raw(gw.clone(), NotUtf8 { customer_id: vec![0xff, 0xfe] }, &key).await?,
+        ] {
+            assert_eq!(refused.code(), Code::InvalidArgument, "{}", refused.message());
+            let fields: Vec<String> = refused.get_error_details().bad_request().map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect()).unwrap_or_default();
+            assert_eq!(fields, ["request"]);
+        }
+        suite.stop().await
+    }
+
     async fn ten_thousand_bad_fields_come_back_as_a_small_invalid_argument(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
         let key = suite.create_key("acme", &["*:write"]).await?;
