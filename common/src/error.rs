@@ -71,6 +71,20 @@ impl Violations {
         }
     }
 
+    /// A wire enum value: `None` for 0 (unset: the caller's default applies)
+    /// and for a value the contract does not know, which is recorded under
+    /// `field` (never read as the default).
+    pub fn known<E: TryFrom<i32>>(&mut self, field: &str, raw: i32) -> Option<E> {
+        if raw == 0 {
+            return None;
+        }
+        let known = E::try_from(raw).ok();
+        if known.is_none() {
+            self.add(field, format!("unknown value {raw}"));
+        }
+        known
+    }
+
     /// Records `Err` results of a field check under `field`, returning the value.
     pub fn field<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {

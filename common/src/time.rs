@@ -64,6 +64,24 @@ pub fn from_timestamp(ts: &Timestamp) -> Option<i64> {
         .checked_add(i64::from(ts.nanos / 1_000))
 }
 
+/// 1970-01-01 to 2200-01-01: the instants a request may name.
+const INSTANTS: std::ops::RangeInclusive<i64> = 0..=7_258_118_400_000_000;
+
+/// An optional instant of a request (1970 to 2200, valid nanos), in unix
+/// micros; one out of range is recorded under `field`, never read as unset.
+pub fn instant(
+    v: &mut crate::error::Violations,
+    field: &str,
+    ts: Option<&Timestamp>,
+) -> Option<i64> {
+    let ts = ts?;
+    let micros = from_timestamp(ts).filter(|m| INSTANTS.contains(m));
+    if micros.is_none() {
+        v.add(field, "not a valid timestamp between 1970 and 2200");
+    }
+    micros
+}
+
 /// Unix microseconds to a wire timestamp.
 pub fn to_timestamp(micros: i64) -> Timestamp {
     Timestamp {

@@ -56,7 +56,51 @@ async fn get_balance_raw<M: prost::Message + Send + Sync + 'static>(
         .ok_or_else(|| anyhow::anyhow!("an undecodable request was answered"))
 }
 
+/// The fields an INVALID_ARGUMENT names.
+fn fields_of<T: std::fmt::Debug>(answer: Result<tonic::Response<T>, tonic::Status>) -> Vec<String> {
+    match answer {
+        Err(s) if s.code() == Code::InvalidArgument => s
+            .get_error_details()
+            .bad_request()
+            .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+            .unwrap_or_default(),
+        other => vec![format!("not refused as invalid: {other:?}")],
+    }
+}
+
 backend_tests! {
+    async fn unknown_enums_and_impossible_times_are_refused_by_name(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let key = suite.create_key("acme", &["*:write"]).await?;
+        let gw = channel(suite.addrs().gateway).await?;
+        let mut accrual = AccrualServiceClient::new(gw.clone());
+        let program = boomerang_proto::accrual::v1::Program {
+            program_id: "p".into(), name: "P".into(), currency: "EUR".into(), rounding: 999, clawback_policy: -1,
+            earn_rules: vec![boomerang_proto::accrual::v1::EarnRule { asset: "EUR".into(), basis: boomerang_proto::accrual::v1::EarnBasis::Percent as i32, rate: "5".into() }],
+            ..Default::default()
+        };
+        let upsert = boomerang_proto::accrual::v1::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program) };
+        assert_eq!(fields_of(accrual.upsert_program(with_key(upsert, &key)?).await), ["program.rounding", "program.clawback_policy"]);
+        let bad_time = prost_types::Timestamp { seconds: 1_700_000_000, nanos: -1 };
+        let enrol = boomerang_proto::accrual::v1::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "p".into(), customer_id: "ann".into(), enrolled_at: Some(bad_time), opt_ins: vec![999], ..Default::default() };
+        assert_eq!(fields_of(accrual.enroll_member(with_key(enrol, &key)?).await), ["enrolled_at", "member.opt_ins[0]"]);
+        let mut wallet = WalletServiceClient::new(gw.clone());
+        let credit = wpb::CreditRequest { idempotency_key: "c".into(), customer_id: "ann".into(), amount: Some(eur("1.00")), tax_treatment: 999, ..Default::default() };
+        assert_eq!(fields_of(wallet.credit(with_key(credit, &key)?).await), ["tax_treatment"]);
+        let mut referral = ReferralServiceClient::new(gw.clone());
+        let year_10000 = prost_types::Timestamp { seconds: 253_402_300_800, nanos: 0 };
+        let code = rpb::CreateReferralCodeRequest { idempotency_key: "rc".into(), referrer_customer_id: "ann".into(), expires_at: Some(year_10000), ..Default::default() };
+        assert_eq!(fields_of(referral.create_referral_code(with_key(code, &key)?).await), ["expires_at"]);
+        // An API key that has expired already is no key.
+        let admin = suite.bootstrap_admin_key().await?.ok_or_else(|| anyhow::anyhow!("no bootstrap key"))?;
+        let mut adm = AdminServiceClient::new(gw);
+        let scope = apb::Scope { service: "*".into(), access: apb::Access::Read as i32 };
+        let past = prost_types::Timestamp { seconds: 1_000_000_000, nanos: 0 };
+        let create = apb::CreateApiKeyRequest { idempotency_key: "k".into(), tenant_id: "acme".into(), name: "old".into(), scopes: vec![scope], expires_at: Some(past) };
+        assert_eq!(fields_of(adm.create_api_key(with_key(create, &admin)?).await), ["expires_at"]);
+        suite.stop().await
+    }
+
     async fn undecodable_requests_are_the_callers_fault(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
         let key = suite.create_key("acme", &["*:read"]).await?;

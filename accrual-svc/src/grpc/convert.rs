@@ -119,6 +119,7 @@ pub fn purchase(
         }
     };
     let store = text(&mut v, "purchase.store_id", &p.store_id, 128);
+    v.known::<pc::Channel>("purchase.channel", p.channel);
     v.check()?;
     Ok(PurchaseInput {
         program_id,

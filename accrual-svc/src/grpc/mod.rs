@@ -11,7 +11,7 @@ use boomerang_common::{
     idempotency::{self, IdempotencyKey, Mutations},
     stream::BoxStream,
     tenant::tenant_of,
-    time::from_timestamp,
+    time::instant,
 };
 use boomerang_proto::accrual::v1::{self as pb, accrual_service_server::AccrualService};
 use futures::StreamExt as _;
@@ -47,6 +47,17 @@ impl AccrualServiceHandler {
 
 fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> MemberRow {
     let m = m.cloned().unwrap_or_default();
+    if m.opt_ins.len() > 8 {
+        v.add("member.opt_ins", "at most 8 channels");
+    }
+    for (i, c) in m.opt_ins.iter().enumerate() {
+        let field = format!("member.opt_ins[{i}]");
+        if *c == 0 {
+            v.add(field, "a channel");
+        } else {
+            v.known::<boomerang_proto::common::v1::Channel>(&field, *c);
+        }
+    }
     MemberRow {
         customer_id: convert::id(v, "member.customer_id", &m.customer_id),
         birthday: convert::birthday(v, "member.birthday", &m.birthday),
@@ -111,10 +122,7 @@ impl AccrualService for AccrualServiceHandler {
         let req = req.into_inner();
         let mut v = Violations::new();
         let program_id = convert::id(&mut v, "program_id", &req.program_id);
-        let at = req
-            .enrolled_at
-            .as_ref()
-            .and_then(from_timestamp)
+        let at = instant(&mut v, "enrolled_at", req.enrolled_at.as_ref())
             .unwrap_or_else(|| self.accrual.clock().now());
         let as_member = pb::Member {
             customer_id: req.customer_id.clone(),
@@ -310,6 +318,7 @@ impl AccrualService for AccrualServiceHandler {
         let order_id = convert::id(&mut v, "order_id", &req.order_id);
         let return_id = convert::id(&mut v, "return_id", &req.return_id);
         let lines = convert::returned_lines(&mut v, &req.lines);
+        instant(&mut v, "occurred_at", req.occurred_at.as_ref());
         v.check()?;
         let input = ReturnInput {
             program_id,
@@ -379,9 +388,9 @@ impl AccrualService for AccrualServiceHandler {
         let req = req.into_inner();
         let mut v = Violations::new();
         let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let from = instant(&mut v, "from", req.from.as_ref());
+        let to = instant(&mut v, "to", req.to.as_ref());
         v.check()?;
-        let from = req.from.as_ref().and_then(from_timestamp);
-        let to = req.to.as_ref().and_then(from_timestamp);
         let report = self
             .accrual
             .program_report(&tenant, &program_id, from, to)

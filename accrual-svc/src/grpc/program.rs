@@ -78,10 +78,10 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         })
         .collect();
     let (per_order_caps, per_period_caps) = caps(&mut v, p);
-    let rounding = match pb::RoundingMode::try_from(p.rounding) {
-        Ok(pb::RoundingMode::HalfUp) => Rounding::HalfUp,
-        Ok(pb::RoundingMode::HalfEven) => Rounding::HalfEven,
-        Ok(pb::RoundingMode::Up) => Rounding::Up,
+    let rounding = match v.known("program.rounding", p.rounding) {
+        Some(pb::RoundingMode::HalfUp) => Rounding::HalfUp,
+        Some(pb::RoundingMode::HalfEven) => Rounding::HalfEven,
+        Some(pb::RoundingMode::Up) => Rounding::Up,
         _ => Rounding::Down,
     };
     if p.return_window_days > 365 {
@@ -103,9 +103,9 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         true,
     );
     let conversion = conversion(&mut v, p);
-    let clawback = match pc::ClawbackPolicy::try_from(p.clawback_policy) {
-        Ok(pc::ClawbackPolicy::OnlyPending) => Clawback::OnlyPending,
-        Ok(pc::ClawbackPolicy::AllowNegative) => Clawback::AllowNegative,
+    let clawback = match v.known("program.clawback_policy", p.clawback_policy) {
+        Some(pc::ClawbackPolicy::OnlyPending) => Clawback::OnlyPending,
+        Some(pc::ClawbackPolicy::AllowNegative) => Clawback::AllowNegative,
         _ => Clawback::WithinBalance,
     };
     let tiers = tier_policy(&mut v, p);
@@ -188,8 +188,8 @@ fn thresholds(v: &mut Violations, p: &pb::Program) -> Vec<Threshold> {
                 Some(Ok(pb::EarnBasis::PerCurrencyUnit)) => 1_000,
                 _ => 100,
             };
-            let inclusive = pb::ThresholdComparison::try_from(t.comparison)
-                == Ok(pb::ThresholdComparison::GreaterOrEqual);
+            let comparison = v.known(&format!("{f}.comparison"), t.comparison);
+            let inclusive = comparison == Some(pb::ThresholdComparison::GreaterOrEqual);
             Some(Threshold {
                 over: over.minor(),
                 inclusive,
@@ -277,7 +277,8 @@ fn tier_policy(v: &mut Violations, p: &pb::Program) -> TierPolicy {
         .tier_policy
         .as_ref()
         .map_or_else(TierPolicy::default, |t| TierPolicy {
-            by_points: pb::TierBasis::try_from(t.basis) == Ok(pb::TierBasis::PointsEarned),
+            by_points: v.known("program.tier_policy.basis", t.basis)
+                == Some(pb::TierBasis::PointsEarned),
             window_days: t.window_days.clamp(1, 3_660),
             tiers: t
                 .tiers

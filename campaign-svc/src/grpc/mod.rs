@@ -339,13 +339,13 @@ impl CampaignService for CampaignServiceHandler {
         if req.categories.len() > 500 {
             v.add("categories", "at most 500");
         }
-        v.check()?;
-        let channel = match boomerang_proto::common::v1::Channel::try_from(req.channel) {
-            Ok(boomerang_proto::common::v1::Channel::Online) => Some("online".to_owned()),
-            Ok(boomerang_proto::common::v1::Channel::Store) => Some("store".to_owned()),
-            Ok(boomerang_proto::common::v1::Channel::App) => Some("app".to_owned()),
+        let channel = match v.known("channel", req.channel) {
+            Some(boomerang_proto::common::v1::Channel::Online) => Some("online".to_owned()),
+            Some(boomerang_proto::common::v1::Channel::Store) => Some("store".to_owned()),
+            Some(boomerang_proto::common::v1::Channel::App) => Some("app".to_owned()),
             _ => None,
         };
+        v.check()?;
         let ctx = Context {
             channel,
             categories: req.categories,

@@ -197,10 +197,14 @@ impl AdminService for AdminHandler {
         let mut v = Violations::new();
         let tenant = tenant_id(&mut v, "tenant_id", &req.tenant_id);
         let scopes = convert::scopes(&mut v, &req.scopes);
-        let expires_at = req
-            .expires_at
-            .as_ref()
-            .and_then(boomerang_common::time::from_timestamp);
+        let expires_at =
+            boomerang_common::time::instant(&mut v, "expires_at", req.expires_at.as_ref());
+        if expires_at.is_some_and(|t| t <= self.keys.clock().now()) {
+            v.add(
+                "expires_at",
+                "in the future: a key that has expired already serves nobody",
+            );
+        }
         if req.name.chars().count() > 128 {
             v.add("name", "at most 128 characters");
         }

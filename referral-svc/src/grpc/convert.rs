@@ -59,11 +59,11 @@ pub fn program(p: Option<&pb::ReferralProgram>) -> Result<Program, AppError> {
     if p.attribution_window_days > 3_650 || p.period_days > 3_650 || p.reward_months > 120 {
         v.add("program", "windows of at most 10 years");
     }
+    let trigger = v.known("program.referee_bonus_trigger", p.referee_bonus_trigger);
     v.check()?;
     Ok(Program {
         referee_bonus,
-        bonus_on_enrolment: pb::RefereeBonusTrigger::try_from(p.referee_bonus_trigger)
-            == Ok(pb::RefereeBonusTrigger::OnEnrolment),
+        bonus_on_enrolment: trigger == Some(pb::RefereeBonusTrigger::OnEnrolment),
         referrer_reward,
         max_rewarded_purchases: p.max_rewarded_purchases,
         reward_months: p.reward_months,

@@ -8,7 +8,7 @@ use boomerang_common::{
     error::{AppError, Violations},
     idempotency::Mutations,
     tenant::{TenantId, tenant_of},
-    time::from_timestamp,
+    time::instant,
 };
 use boomerang_proto::{
     common::v1 as pc,
@@ -122,7 +122,7 @@ impl ReferralService for ReferralServiceHandler {
         } else {
             v.field("requested_code", code::canonical(&req.requested_code))
         };
-        let expires_at = req.expires_at.as_ref().and_then(from_timestamp);
+        let expires_at = instant(&mut v, "expires_at", req.expires_at.as_ref());
         if req.referrer_email.chars().count() > 254 {
             v.add("referrer_email", "at most 254 characters");
         }
@@ -199,12 +199,13 @@ impl ReferralService for ReferralServiceHandler {
                 v.add(field, "at most 254 characters");
             }
         }
+        let signup_at = instant(&mut v, "context.signup_at", ctx.signup_at.as_ref());
         v.check()?;
         let signup = Signup {
             email: ctx.email,
             ip: ctx.ip,
             device: ctx.device_id,
-            at: ctx.signup_at.as_ref().and_then(from_timestamp),
+            at: signup_at,
         };
         let (r, t) = (self.referrals.clone(), tenant.clone());
         self.mutations
@@ -319,12 +320,9 @@ impl ReferralService for ReferralServiceHandler {
         let referee = convert::id(&mut v, "referee_customer_id", &req.referee_customer_id);
         let order = convert::id(&mut v, "order_id", &req.order_id);
         let amount = convert::money(&mut v, "order_amount", req.order_amount.as_ref());
-        let occurred_at = req
-            .occurred_at
-            .as_ref()
-            .and_then(from_timestamp)
+        let occurred_at = instant(&mut v, "occurred_at", req.occurred_at.as_ref())
             .unwrap_or_else(|| self.referrals.clock().now());
-        let release_at = req.release_at.as_ref().and_then(from_timestamp);
+        let release_at = instant(&mut v, "release_at", req.release_at.as_ref());
         v.check()?;
         let Some(amount) = amount else {
             return Err(AppError::invalid("order_amount", "required").into());
@@ -416,12 +414,10 @@ impl ReferralService for ReferralServiceHandler {
     ) -> Result<Response<pb::GetFunnelReportResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
-        let from = req
-            .from
-            .as_ref()
-            .and_then(from_timestamp)
-            .unwrap_or(i64::MIN);
-        let to = req.to.as_ref().and_then(from_timestamp).unwrap_or(i64::MAX);
+        let mut v = Violations::new();
+        let from = instant(&mut v, "from", req.from.as_ref()).unwrap_or(i64::MIN);
+        let to = instant(&mut v, "to", req.to.as_ref()).unwrap_or(i64::MAX);
+        v.check()?;
         let (codes, accepted, refused, converted) =
             repo::funnel(self.referrals.db(), tenant.as_str(), from, to).await?;
         let paid = repo::paid(self.referrals.db(), tenant.as_str(), "").await?;

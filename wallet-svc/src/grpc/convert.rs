@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use boomerang_common::{
     error::{AppError, Violations},
     money::{Amount, Asset, Sign},
-    time::from_timestamp,
 };
 use boomerang_proto::{common::v1 as pc, wallet::v1 as pb};
 
@@ -81,21 +80,13 @@ pub fn money(
     Some(amount)
 }
 
-/// 2200-01-01T00:00:00Z: no reward waits longer.
-const LATEST_INSTANT: i64 = 7_258_118_400_000_000;
-
-/// An optional instant between 1970 and 2200.
+/// An optional instant between 1970 and 2200 (`common::time::instant`).
 pub fn instant(
     v: &mut Violations,
     field: &str,
     ts: Option<&prost_types::Timestamp>,
 ) -> Option<i64> {
-    let ts = ts?;
-    let micros = from_timestamp(ts).filter(|m| (0..=LATEST_INSTANT).contains(m));
-    if micros.is_none() {
-        v.add(field, "not a valid timestamp between 1970 and 2200");
-    }
-    micros
+    boomerang_common::time::instant(v, field, ts)
 }
 
 fn source(v: &mut Violations, s: Option<&pb::Source>) -> Source {
@@ -194,9 +185,9 @@ impl TryFrom<&pb::CreditRequest> for Credit {
                 )
             })
             .collect();
-        let tax = match pb::TaxTreatment::try_from(r.tax_treatment) {
-            Ok(pb::TaxTreatment::Gift) => TaxTreatment::Gift,
-            Ok(pb::TaxTreatment::None) => TaxTreatment::None,
+        let tax = match v.known("tax_treatment", r.tax_treatment) {
+            Some(pb::TaxTreatment::Gift) => TaxTreatment::Gift,
+            Some(pb::TaxTreatment::None) => TaxTreatment::None,
             _ => TaxTreatment::Discount,
         };
         let source = source(&mut v, r.source.as_ref());

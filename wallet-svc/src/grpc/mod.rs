@@ -368,18 +368,18 @@ impl WalletService for WalletServiceHandler {
         }
         let from = convert::instant(&mut v, "from", req.from.as_ref());
         let to = convert::instant(&mut v, "to", req.to.as_ref());
+        let layer = match v.known("layer", req.layer) {
+            Some(pb::Layer::Pending) => "pending",
+            Some(pb::Layer::Available) => "available",
+            Some(pb::Layer::Held) => "held",
+            _ => "",
+        };
         v.check()?;
         let token = page_token(req.page.as_ref());
         let after = if token.is_empty() {
             None
         } else {
             Some(token.parse::<i64>().map_err(|_| bad_token())?)
-        };
-        let layer = match pb::Layer::try_from(req.layer) {
-            Ok(pb::Layer::Pending) => "pending",
-            Ok(pb::Layer::Available) => "available",
-            Ok(pb::Layer::Held) => "held",
-            _ => "",
         };
         let filter = EntryFilter {
             asset: &req.asset,
