@@ -323,6 +323,43 @@ fn monthly_cap(cap: &str) -> pb::Program {
 }
 
 backend_tests! {
+    async fn lists_and_strings_are_bounded_by_name(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let threshold = pb::Threshold { over: Some(eur("100.00")), comparison: 0, asset: "EUR".into(), rate: "10".into() };
+        let many = pb::Program { program_id: "many".into(), thresholds: vec![threshold; 10_000], ..cashback("5", None) };
+        let refused = s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "m".into(), program: Some(many) }).await.err();
+        assert!(refused.as_ref().is_some_and(|e| e.code() == tonic::Code::InvalidArgument && e.message().contains("program.thresholds: at most 16")), "{refused:?}");
+        s.program("cb", cashback("5", None)).await?;
+        let long = pb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "cb".into(), customer_id: "ann".into(), segment: "s".repeat(10_000), ..Default::default() };
+        let refused = s.accrual.enroll_member(long).await.err();
+        assert!(refused.as_ref().is_some_and(|e| e.message().contains("member.segment: at most 64")), "{refused:?}");
+        Ok(())
+    }
+
+    async fn amounts_are_bounded_where_they_enter(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let rich = pb::Program {
+            earn_rules: vec![pb::EarnRule { asset: "PTS".into(), basis: pb::EarnBasis::PerCurrencyUnit as i32, rate: "1000".into() }],
+            category_multipliers: vec![pb::CategoryMultiplier { category: "gold".into(), multiplier: "100".into() }],
+            ..points("1")
+        };
+        s.program("rich", rich).await?;
+        s.enroll("rich", "ann").await?;
+        let refused = |r: Result<tonic::Response<pb::RecordPurchaseResponse>, tonic::Status>| r.err().map(|e| (e.code(), e.message().to_owned()));
+        // A unit price beyond the largest order.
+        let huge = pb::RecordPurchaseRequest { idempotency_key: "h".into(), purchase: Some(purchase("rich", "o-h", "ann", &[("shoes", "10000000000.01")], NOW)) };
+        let (code, why) = refused(s.accrual.record_purchase(huge).await).unwrap_or((tonic::Code::Ok, String::new()));
+        assert_eq!(code, tonic::Code::InvalidArgument, "{why}");
+        assert!(why.contains("purchase.lines[0].unit_price"), "{why}");
+        // Within the largest order, but earning more than one wallet credit may carry:
+        // refused now, never acknowledged and retried against the wallet for ever.
+        let greedy = pb::RecordPurchaseRequest { idempotency_key: "g".into(), purchase: Some(purchase("rich", "o-g", "ann", &[("gold", "20000000.00")], NOW)) };
+        let (code, why) = refused(s.accrual.record_purchase(greedy).await).unwrap_or((tonic::Code::Ok, String::new()));
+        assert_eq!(code, tonic::Code::InvalidArgument, "{why}");
+        assert!(why.contains("more than one credit may carry"), "{why}");
+        Ok(())
+    }
+
     async fn a_free_order_records_and_earns_nothing(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         s.program("cb", cashback("5", None)).await?;

@@ -12,6 +12,10 @@ use rust_decimal::{Decimal, RoundingStrategy};
 /// (10^15: ten trillion euros). Sums of many such values still fit an `i64`.
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
 
+/// The most one request may move, in minor units (10^12: ten billion euros):
+/// the wallet refuses more, so every service bounds what it acknowledges by it.
+pub const MAX_REQUEST_MINOR: i64 = 1_000_000_000_000;
+
 /// An asset and its scale (decimals in the smallest unit).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Asset {

@@ -46,6 +46,12 @@ pub fn money(
     boomerang_common::money::field(v, field, m, sign)
 }
 
+/// The largest order accrual prices, in minor units of its currency
+/// (10^10: a hundred million euros), so that what it earns, whatever the
+/// rates and multipliers, is bounded where the order enters.
+pub const MAX_ORDER_MINOR: i64 = 10_000_000_000;
+const ORDER_BOUND: &str = "an order is at most 100000000.00 in its currency (10^10 minor units)";
+
 /// Validates a purchase: every bad field reported at once (long for that).
 pub fn purchase(
     p: Option<&pb::Purchase>,
@@ -63,7 +69,8 @@ pub fn purchase(
         v.add("purchase.lines", "1 to 500 lines");
     }
     let mut seen = std::collections::BTreeSet::new();
-    let lines = p
+    let mut total: i64 = 0;
+    let lines: Vec<Line> = p
         .lines
         .iter()
         .enumerate()
@@ -93,9 +100,14 @@ pub fn purchase(
             }
             let unit = unit.map_or(0, |m| m.minor());
             let discount = discount.map_or(0, |m| m.minor());
-            if discount > unit.saturating_mul(i64::from(l.quantity)) {
+            let line_total = unit.saturating_mul(i64::from(l.quantity));
+            if line_total > MAX_ORDER_MINOR {
+                v.add(format!("{f}.unit_price"), ORDER_BOUND);
+            }
+            if discount > line_total {
                 v.add(format!("{f}.discount"), "at most the line total");
             }
+            total = total.saturating_add(line_total - discount.min(line_total));
             Line {
                 line_id,
                 sku: text(&mut v, &format!("{f}.sku"), &l.sku, 128),
@@ -106,6 +118,9 @@ pub fn purchase(
             }
         })
         .collect();
+    if total > MAX_ORDER_MINOR {
+        v.add("purchase.lines", ORDER_BOUND);
+    }
     // Since 2000, and not in the future beyond a day of clock skew.
     let latest = now + 86_400_000_000;
     let occurred_at = match p.occurred_at.as_ref().map(from_timestamp) {

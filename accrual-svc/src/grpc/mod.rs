@@ -61,7 +61,7 @@ fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> M
     MemberRow {
         customer_id: convert::id(v, "member.customer_id", &m.customer_id),
         birthday: convert::birthday(v, "member.birthday", &m.birthday),
-        segment: m.segment.chars().take(64).collect(),
+        segment: convert::text(v, "member.segment", &m.segment, 64),
         opt_ins: serde_json::to_string(&m.opt_ins).unwrap_or_else(|_| "[]".into()),
         tier: None,
         legacy_tier_index: None,

@@ -60,6 +60,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     );
     let min_order = in_currency(&mut v, "program.min_order_amount", min_order, &p.currency)
         .map_or(0, |m| m.minor());
+    bounded_lists(&mut v, p);
     let thresholds = thresholds(&mut v, p);
     let category_multipliers = p
         .category_multipliers
@@ -109,6 +110,12 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
         _ => Clawback::WithinBalance,
     };
     let tiers = tier_policy(&mut v, p);
+    let excluded_categories = p
+        .excluded_categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| text(&mut v, &format!("program.excluded_categories[{i}]"), c, 128))
+        .collect();
     let fraud = fraud_policy(&mut v, p);
     v.check()?;
     Ok((
@@ -121,7 +128,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             min_order,
             thresholds,
             category_multipliers,
-            excluded_categories: p.excluded_categories.clone(),
+            excluded_categories,
             per_order_caps,
             per_period_caps,
             rounding,
@@ -359,6 +366,51 @@ fn fraud_policy(v: &mut Violations, p: &pb::Program) -> FraudPolicy {
             },
             hold: f.hold_flagged,
         })
+}
+
+/// The documented bounds of a program's lists (docs/accrual.md).
+fn bounded_lists(v: &mut Violations, p: &pb::Program) {
+    let tiers = p.tier_policy.as_ref().map_or(0, |t| t.tiers.len());
+    for (field, n, max) in [
+        ("program.thresholds", p.thresholds.len(), 16),
+        (
+            "program.category_multipliers",
+            p.category_multipliers.len(),
+            100,
+        ),
+        (
+            "program.excluded_categories",
+            p.excluded_categories.len(),
+            100,
+        ),
+        ("program.caps", p.caps.len(), 8),
+        ("program.tier_policy.tiers", tiers, 16),
+    ] {
+        if n > max {
+            v.add(field, format!("at most {max}"));
+        }
+    }
+    for (i, c) in p.category_multipliers.iter().enumerate() {
+        text(
+            v,
+            &format!("program.category_multipliers[{i}].category"),
+            &c.category,
+            128,
+        );
+    }
+    for (i, t) in p
+        .tier_policy
+        .iter()
+        .flat_map(|t| t.tiers.iter())
+        .enumerate()
+    {
+        text(
+            v,
+            &format!("program.tier_policy.tiers[{i}].name"),
+            &t.name,
+            64,
+        );
+    }
 }
 
 /// `m`, which must be in the program `currency`.

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// Largest amount one request may move: 10^12 minor units.
-pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+pub const MAX_AMOUNT_MINOR: i64 = boomerang_common::money::MAX_REQUEST_MINOR;
 const MAX_ID: usize = boomerang_common::id::MAX_LEN;
 const MAX_TEXT: usize = 256;
 

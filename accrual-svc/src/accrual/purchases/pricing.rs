@@ -2,7 +2,7 @@
 //! that apply at `occurred_at`, and the campaign budget each reward reserves.
 use std::collections::BTreeMap;
 
-use boomerang_common::{db::Conn, error::AppError, tenant::TenantId};
+use boomerang_common::{db::Conn, error::AppError, money::MAX_REQUEST_MINOR, tenant::TenantId};
 
 use super::PurchaseInput;
 use crate::{
@@ -81,6 +81,22 @@ impl Accrual {
         };
         let offers = self.upstream().applicable_offers(tenant, query).await?;
         let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
+        // What is acknowledged must be what the wallet will take: no reward
+        // above what one credit may carry.
+        if let Some(r) = computed
+            .rewards
+            .iter()
+            .find(|r| r.amount > MAX_REQUEST_MINOR)
+        {
+            let most = boomerang_common::money::wire(MAX_REQUEST_MINOR, &r.asset);
+            return Err(AppError::invalid(
+                "purchase",
+                format!(
+                    "this order would earn more than one credit may carry ({} {})",
+                    most.amount, most.asset
+                ),
+            ));
+        }
         Ok(Priced {
             version,
             program,
