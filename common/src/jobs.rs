@@ -57,6 +57,20 @@ impl std::fmt::Display for NotYet {
 
 impl std::error::Error for NotYet {}
 
+/// A handler's answer meaning "never": retrying cannot change it (another
+/// service refused the request as invalid). The job is parked as failed at
+/// once, for an operator, instead of being retried `max_attempts` times.
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused for good: {}", self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
 /// Runs jobs of one queue. The effect must be idempotent on `job.dedupe_key`.
 pub trait Handler: Send + Sync + 'static {
     /// Does the work; an error schedules a retry with backoff.
@@ -237,10 +251,18 @@ impl<H: Handler> Runner<H> {
         .await?;
         let due: i64 = row.try_get("due")?;
         let oldest: Option<i64> = row.try_get("oldest")?;
+        let parked: i64 = sqlx::query(
+            "SELECT COUNT(*) AS parked FROM jobs WHERE queue = $1 AND done_at IS NULL AND failed_at IS NOT NULL",
+        )
+        .bind(self.queue)
+        .fetch_one(self.db.pool())
+        .await?
+        .try_get("parked")?;
         let labels = [("queue", self.queue), ("kind", self.kind)];
         #[allow(clippy::cast_precision_loss)] // gauges
         {
             metrics::gauge!("boomerang_jobs_backlog", &labels).set(due as f64);
+            metrics::gauge!("boomerang_jobs_parked", &labels).set(parked as f64);
             let age = oldest.map_or(0, |t| (now - t).max(0));
             metrics::gauge!("boomerang_jobs_oldest_due_seconds", &labels).set(age as f64 / 1e6);
         }
@@ -337,7 +359,11 @@ impl<H: Handler> Runner<H> {
     async fn mark_failed(&self, job: &Job, err: &anyhow::Error) -> sqlx::Result<()> {
         let now = self.clock.now();
         let waiting = err.downcast_ref::<NotYet>().is_some();
-        let give_up = !waiting && job.attempts >= i64::from(self.cfg.max_attempts);
+        let refused = err.downcast_ref::<Permanent>().is_some();
+        let give_up = refused || (!waiting && job.attempts >= i64::from(self.cfg.max_attempts));
+        if give_up {
+            metrics::counter!("boomerang_jobs_parked_total", "queue" => self.queue).increment(1);
+        }
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "UPDATE jobs SET locked_until = NULL, run_at = $1, last_error = $2, failed_at = $3 \

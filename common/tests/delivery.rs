@@ -202,17 +202,20 @@ backend_tests! {
         Ok(())
     }
 
-    async fn a_job_waiting_for_another_effect_is_never_given_up(backend) -> anyhow::Result<()> {
+    async fn a_waiting_job_is_never_given_up_and_a_refused_one_is_parked_at_once(backend) -> anyhow::Result<()> {
         let (db, _t) = fresh(backend, "waiting").await?;
         let mut tx = db.begin().await?;
         jobs::schedule(&mut tx, &tenant(), "test.wait", "w-1", 0, now_micros(), b"").await?;
         jobs::schedule(&mut tx, &tenant(), "test.wait", "fail-1", 0, now_micros(), b"").await?;
+        jobs::schedule(&mut tx, &tenant(), "test.wait", "never-1", 0, now_micros(), b"").await?;
         tx.commit().await?;
         struct Waits;
         impl Handler for Waits {
             async fn handle(&self, job: &Job) -> anyhow::Result<()> {
                 if job.dedupe_key.starts_with("w-") {
                     Err(jobs::NotYet("the credit is on its way".into()).into())
+                } else if job.dedupe_key.starts_with("never-") {
+                    Err(jobs::Permanent("refused as invalid".into()).into())
                 } else {
                     anyhow::bail!("refused")
                 }
@@ -229,8 +232,9 @@ backend_tests! {
             Ok::<_, sqlx::Error>((r.try_get("dedupe_key")?, r.try_get("attempts")?, r.try_get::<Option<i64>, _>("failed_at")?.is_some()))
         }).collect::<Result<_, _>>()?;
         assert_eq!(state[0], ("fail-1".to_owned(), 2, true), "an error gives up after max_attempts");
-        assert_eq!((state[1].0.as_str(), state[1].2), ("w-1", false), "NotYet is retried past max_attempts");
-        assert!(state[1].1 > 2, "{state:?}");
+        assert_eq!(state[1], ("never-1".to_owned(), 1, true), "a permanent refusal is parked at once");
+        assert_eq!((state[2].0.as_str(), state[2].2), ("w-1", false), "NotYet is retried past max_attempts");
+        assert!(state[2].1 > 2, "{state:?}");
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use boomerang_common::{
     channel::{self, acting_for},
     db::{Conn, Db},
     error::AppError,
-    jobs::{Handler, Job},
+    jobs::{Handler, Job, Permanent},
     money::wire,
     outbox,
     tenant::TenantId,
@@ -557,8 +557,12 @@ impl Handler for Relay {
         };
         match sent {
             Ok(()) => Ok(()),
-            // Retried, then marked failed for an operator after max_attempts: a
-            // refusal of our own request is a bug to surface, never a silent success.
+            // A refusal of our own request as invalid is a bug to surface: parked
+            // at once for an operator, never a silent success.
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                Err(Permanent(format!("{}: {}", self.topic, s.message())).into())
+            }
+            // Anything else is retried, then parked after max_attempts.
             Err(s) => Err(anyhow::anyhow!(
                 "{}: {:?} {}",
                 self.topic,

@@ -5,7 +5,7 @@
 use boomerang_common::{
     error::AppError,
     idempotency::derived_key,
-    jobs::{Handler, Job, NotYet},
+    jobs::{Handler, Job, NotYet, Permanent},
     money,
     tenant::TenantId,
 };
@@ -27,14 +27,17 @@ pub struct Relay {
     topic: Topic,
 }
 
-/// A refusal that retrying cannot change is logged and the job done; anything
-/// else is retried, and after max_attempts the job is marked failed for an
-/// operator: a request of ours refused as invalid is a bug to surface, never a
-/// silent success.
+/// A refusal that retrying cannot change (a lapsed reservation) is logged and
+/// the job done; a request of ours refused as invalid is parked as failed at
+/// once for an operator (a bug to surface, never a silent success); anything
+/// else is retried, and parked after max_attempts.
 fn settle(topic: Topic, job: &Job, e: AppError, for_good: bool) -> anyhow::Result<()> {
     if for_good {
         tracing::error!(topic = topic.name(), key = %job.dedupe_key, error = %e, "delivery refused for good");
         Ok(())
+    } else if matches!(e, AppError::Invalid(_)) {
+        // Our own request refused as invalid: retrying cannot help; parked at once.
+        Err(Permanent(format!("{}: {e}", topic.name())).into())
     } else {
         Err(anyhow::anyhow!("{}: {e}", topic.name()))
     }
