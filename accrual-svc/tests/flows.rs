@@ -322,7 +322,84 @@ fn monthly_cap(cap: &str) -> pb::Program {
     }
 }
 
+/// A TCP proxy to `to` that holds every byte coming back for `delay`: a wallet
+/// whose answers are slow to arrive (busy, or its node paused).
+async fn slow_answers(to: SocketAddr, delay: Duration) -> anyhow::Result<SocketAddr> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut server_write).await });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
 backend_tests! {
+    async fn a_reversal_that_overtakes_its_credit_is_never_dropped(backend) -> anyhow::Result<()> {
+        use accrual_svc::accrual::{Accrual, Upstream, outbound::Topic, relay::Relay};
+        // accrual without its relays; they are run by hand below, in the order of the race.
+        let mut s = Stack::start(backend, false).await?;
+        let mut guards = Vec::new();
+        let app = accrual_svc::App::build_with_clock(accrual_config(&s.accrual_db, s.wallet_addr, s.campaign_addr, false)?, s.clock.clone()).await?;
+        let addr = app.local_addr()?;
+        tokio::spawn(app.run_until(stopper(&mut guards)));
+        s.accrual = AccrualServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("acme")?);
+        s.program("cb", cashback("5", None)).await?;
+        s.enroll("cb", "ann").await?;
+        s.buy("cb", "o-1", "ann", &[("shoes", "60.00"), ("socks", "40.00")]).await?;
+        let back = pb::RecordReturnRequest {
+            idempotency_key: "r-1".into(), program_id: "cb".into(), order_id: "o-1".into(), return_id: "r-1".into(),
+            lines: vec![pb::ReturnLine { line_id: "l1".into(), quantity: 1 }], occurred_at: None,
+        };
+        s.accrual.record_return(back).await?;
+        let db = boomerang_common::db::Db::connect(&s.accrual_db.config, &accrual_svc::repo::MIGRATIONS).await?;
+        let (campaign, clock, wallet_addr) = (format!("http://{}", s.campaign_addr), s.clock.clone(), s.wallet_addr);
+        let relay = |wallet: SocketAddr, topic: Topic| -> anyhow::Result<_> {
+            let up = Upstream::new(&format!("http://{wallet}"), &campaign, "http://127.0.0.1:9")?;
+            let accrual = Accrual::new(db.clone(), clock.clone(), up);
+            Ok(boomerang_common::outbox::relay(db.clone(), topic.name(), Relay::new(accrual, topic), fast_jobs()))
+        };
+        // The reversal reaches the wallet first (NOT_FOUND: no credit yet) and its
+        // answer is slow to come back; meanwhile the credit is delivered and its job done.
+        let slow = slow_answers(wallet_addr, Duration::from_millis(800)).await?;
+        let reversals = relay(slow, Topic::WalletReverse)?;
+        let reversal = tokio::spawn(async move { reversals.run_once().await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(relay(wallet_addr, Topic::WalletCredit)?.run_once().await?, 1);
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "5.00")).await?, ("0.00".into(), "5.00".into()));
+        reversal.await??;
+        // The reversal was not dropped: 40.00 of 100.00 returned takes 2.00 back.
+        let reversals = relay(wallet_addr, Topic::WalletReverse)?;
+        for _ in 0..3 {
+            if s.balance_when("ann", "EUR", ("0.00", "3.00")).await? == ("0.00".into(), "3.00".into()) {
+                break;
+            }
+            reversals.run_once().await?;
+        }
+        assert_eq!(s.balance_when("ann", "EUR", ("0.00", "3.00")).await?, ("0.00".into(), "3.00".into()));
+        drop(guards);
+        Ok(())
+    }
+
     async fn lists_and_strings_are_bounded_by_name(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         let threshold = pb::Threshold { over: Some(eur("100.00")), comparison: 0, asset: "EUR".into(), rate: "10".into() };

@@ -49,11 +49,14 @@ impl Relay {
         Self { accrual, topic }
     }
 
-    /// The wallet has no credit for `reward`: wait while its credit job is not
-    /// done (`NotYet`, never given up on); once done, the credit was refused for
-    /// good (a lapsed campaign budget) and there is nothing to take back or
-    /// release. A message without its reward (none of ours) is retried.
-    async fn without_credit(
+    /// The wallet had no credit for `reward` when asked. While the credit's
+    /// own job is not done, wait (`NotYet`, never given up on). Once it is
+    /// done, the credit either reached the wallet after we asked (its job
+    /// finished meanwhile) or was refused for good (a lapsed reservation):
+    /// `Ok` says "ask the wallet again"; only a second NOT_FOUND then means
+    /// there is nothing to take back or release. A message without its
+    /// reward (none of ours) is retried.
+    async fn credit_settled(
         &self,
         tenant: &TenantId,
         job: &Job,
@@ -68,12 +71,16 @@ impl Relay {
         if repo::jobs_pending(self.accrual.db(), tenant.as_str(), &queues, &keys).await? {
             return Err(NotYet(format!("the credit of {reward:?} is not delivered yet")).into());
         }
+        Ok(())
+    }
+
+    /// A reward whose credit's job is done and which the wallet still does not know.
+    fn never_credited(&self, reward: &RewardRef) {
         tracing::warn!(
             topic = self.topic.name(),
             ?reward,
             "the reward was never credited: nothing to do"
         );
-        Ok(())
     }
 
     async fn confirm_then_credit(
@@ -110,10 +117,18 @@ impl Relay {
         let up = self.accrual.upstream();
         let mut reverse = m.reverse;
         reverse.idempotency_key = job.dedupe_key.clone();
-        let taken = match up.reverse(tenant, reverse).await {
+        let taken = match up.reverse(tenant, reverse.clone()).await {
             Ok(taken) => taken,
             Err(e @ AppError::NotFound(_)) => {
-                return self.without_credit(tenant, job, &m.reward, e).await;
+                self.credit_settled(tenant, job, &m.reward, e).await?;
+                match up.reverse(tenant, reverse).await {
+                    Ok(taken) => taken,
+                    Err(AppError::NotFound(_)) => {
+                        self.never_credited(&m.reward);
+                        return Ok(());
+                    }
+                    Err(e) => return settle(self.topic, job, e, false),
+                }
             }
             Err(e) => return settle(self.topic, job, e, false),
         };
@@ -136,14 +151,18 @@ impl Relay {
     async fn release(&self, tenant: &TenantId, job: &Job, m: Release) -> anyhow::Result<()> {
         let mut release = m.release;
         release.idempotency_key = job.dedupe_key.clone();
-        match self
-            .accrual
-            .upstream()
-            .release_credit(tenant, release)
-            .await
-        {
+        let up = self.accrual.upstream();
+        let mut sent = up.release_credit(tenant, release.clone()).await;
+        if let Err(e @ AppError::NotFound(_)) = sent {
+            self.credit_settled(tenant, job, &m.reward, e).await?;
+            sent = up.release_credit(tenant, release).await;
+        }
+        match sent {
             Ok(()) => Ok(()),
-            Err(e @ AppError::NotFound(_)) => self.without_credit(tenant, job, &m.reward, e).await,
+            Err(AppError::NotFound(_)) => {
+                self.never_credited(&m.reward);
+                Ok(())
+            }
             // Already released: nothing left to do.
             Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
             Err(e) => settle(self.topic, job, e, false),
