@@ -388,11 +388,14 @@ backend_tests! {
         assert_eq!(s.balance_when("ann", "EUR", ("0.00", "5.00")).await?, ("0.00".into(), "5.00".into()));
         reversal.await??;
         // The reversal was not dropped: 40.00 of 100.00 returned takes 2.00 back.
+        // (Had the credit's job still been running when the NOT_FOUND came back,
+        // the reversal waits, NotYet, and is due again after its backoff.)
         let reversals = relay(wallet_addr, Topic::WalletReverse)?;
         for _ in 0..3 {
             if s.balance_when("ann", "EUR", ("0.00", "3.00")).await? == ("0.00".into(), "3.00".into()) {
                 break;
             }
+            s.clock.advance(Duration::from_secs(1));
             reversals.run_once().await?;
         }
         assert_eq!(s.balance_when("ann", "EUR", ("0.00", "3.00")).await?, ("0.00".into(), "3.00".into()));
@@ -434,6 +437,10 @@ backend_tests! {
         let (code, why) = refused(s.accrual.record_purchase(greedy).await).unwrap_or((tonic::Code::Ok, String::new()));
         assert_eq!(code, tonic::Code::InvalidArgument, "{why}");
         assert!(why.contains("more than one credit may carry"), "{why}");
+        // Nor may a bonus: its credit would be refused by the wallet for good.
+        let bonus = pb::Program { program_id: "gift".into(), welcome_bonus: Some(eur("10000000000.01")), ..cashback("5", None) };
+        let refused = s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "gift".into(), program: Some(bonus) }).await.err();
+        assert!(refused.as_ref().is_some_and(|e| e.message().contains("program.welcome_bonus.amount")), "{refused:?}");
         Ok(())
     }
 

@@ -251,18 +251,11 @@ impl<H: Handler> Runner<H> {
         .await?;
         let due: i64 = row.try_get("due")?;
         let oldest: Option<i64> = row.try_get("oldest")?;
-        let parked: i64 = sqlx::query(
-            "SELECT COUNT(*) AS parked FROM jobs WHERE queue = $1 AND done_at IS NULL AND failed_at IS NOT NULL",
-        )
-        .bind(self.queue)
-        .fetch_one(self.db.pool())
-        .await?
-        .try_get("parked")?;
+
         let labels = [("queue", self.queue), ("kind", self.kind)];
         #[allow(clippy::cast_precision_loss)] // gauges
         {
             metrics::gauge!("boomerang_jobs_backlog", &labels).set(due as f64);
-            metrics::gauge!("boomerang_jobs_parked", &labels).set(parked as f64);
             let age = oldest.map_or(0, |t| (now - t).max(0));
             metrics::gauge!("boomerang_jobs_oldest_due_seconds", &labels).set(age as f64 / 1e6);
         }

@@ -27,13 +27,17 @@ backend_tests! {
         };
         let preview = || with_key(pb::PreviewPurchaseRequest { purchase: Some(purchase.clone()) }, &key);
         accrual.preview_purchase(preview()?).await?; // every hop connected
-        let started = Instant::now();
-        for _ in 0..20 {
+        let mut took = Vec::new();
+        for _ in 0..21 {
+            let started = Instant::now();
             accrual.preview_purchase(preview()?).await?;
+            took.push(started.elapsed());
         }
-        let took = started.elapsed();
-        // With the stall: about 880 ms (44 ms a preview); without it a few ms a preview.
-        assert!(took < Duration::from_millis(500), "20 previews took {took:?}: replies wait for delayed ACKs");
+        took.sort();
+        // With the stall every preview takes about 44 ms; without it a few ms.
+        // The median, so one pause of a loaded machine does not decide.
+        let median = took[took.len() / 2];
+        assert!(median < Duration::from_millis(30), "median preview {median:?}: replies wait for delayed ACKs");
         suite.stop().await
     }
 }

@@ -2,7 +2,7 @@
 //! requests validated with field violations, responses rendered.
 use boomerang_common::{
     error::{AppError, Violations},
-    money::{Sign, wire},
+    money::{MAX_REQUEST_MINOR, Sign, wire},
     time::{from_timestamp, to_timestamp},
 };
 use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
@@ -43,14 +43,24 @@ pub fn money(
     } else {
         Sign::NotNegative
     };
-    boomerang_common::money::field(v, field, m, sign)
+    let amount = boomerang_common::money::field(v, field, m, sign)?;
+    // Nothing accrual is given may exceed what one wallet credit may carry.
+    if amount.minor() > MAX_REQUEST_MINOR {
+        v.add(
+            format!("{field}.amount"),
+            "more than one credit may carry (10^12 minor units)",
+        );
+        return None;
+    }
+    Some(amount)
 }
 
 /// The largest order accrual prices, in minor units of its currency
 /// (10^10: a hundred million euros), so that what it earns, whatever the
 /// rates and multipliers, is bounded where the order enters.
 pub const MAX_ORDER_MINOR: i64 = 10_000_000_000;
-const ORDER_BOUND: &str = "an order is at most 100000000.00 in its currency (10^10 minor units)";
+const ORDER_BOUND: &str =
+    "an order is at most 10^10 minor units of its currency (100000000.00 EUR)";
 
 /// Validates a purchase: every bad field reported at once (long for that).
 pub fn purchase(

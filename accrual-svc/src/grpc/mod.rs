@@ -51,12 +51,7 @@ fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> M
         v.add("member.opt_ins", "at most 8 channels");
     }
     for (i, c) in m.opt_ins.iter().enumerate() {
-        let field = format!("member.opt_ins[{i}]");
-        if *c == 0 {
-            v.add(field, "a channel");
-        } else {
-            v.known::<boomerang_proto::common::v1::Channel>(&field, *c);
-        }
+        v.known::<boomerang_proto::common::v1::Channel>(&format!("member.opt_ins[{i}]"), *c);
     }
     MemberRow {
         customer_id: convert::id(v, "member.customer_id", &m.customer_id),

@@ -51,6 +51,11 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     if p.earn_rules.is_empty() || p.earn_rules.len() > 8 {
         v.add("program.earn_rules", "1 to 8 rules");
     }
+    // An oversized list is refused before any of it is read.
+    bounded_lists(&mut v, p);
+    if p.earn_rules.len() > 8 || over_bounds(p) {
+        return Err(AppError::Invalid(v));
+    }
     let earn_rules = earn_rules(&mut v, p);
     let min_order = money(
         &mut v,
@@ -60,7 +65,6 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
     );
     let min_order = in_currency(&mut v, "program.min_order_amount", min_order, &p.currency)
         .map_or(0, |m| m.minor());
-    bounded_lists(&mut v, p);
     let thresholds = thresholds(&mut v, p);
     let category_multipliers = p
         .category_multipliers
@@ -366,6 +370,16 @@ fn fraud_policy(v: &mut Violations, p: &pb::Program) -> FraudPolicy {
             },
             hold: f.hold_flagged,
         })
+}
+
+/// Whether a list of `p` is longer than its bound.
+fn over_bounds(p: &pb::Program) -> bool {
+    let tiers = p.tier_policy.as_ref().map_or(0, |t| t.tiers.len());
+    p.thresholds.len() > 16
+        || p.category_multipliers.len() > 100
+        || p.excluded_categories.len() > 100
+        || p.caps.len() > 8
+        || tiers > 16
 }
 
 /// The documented bounds of a program's lists (docs/accrual.md).

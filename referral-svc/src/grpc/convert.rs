@@ -19,7 +19,16 @@ pub fn id(v: &mut Violations, field: &str, value: &str) -> String {
 
 /// A positive amount in a known asset.
 pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>) -> Option<Money> {
-    boomerang_common::money::field(v, field, m, Sign::Positive)
+    let amount = boomerang_common::money::field(v, field, m, Sign::Positive)?;
+    // A bonus or reward is one wallet credit: never more than one may carry.
+    if amount.minor() > boomerang_common::money::MAX_REQUEST_MINOR {
+        v.add(
+            format!("{field}.amount"),
+            "more than one credit may carry (10^12 minor units)",
+        );
+        return None;
+    }
+    Some(amount)
 }
 
 /// Validates a program.

@@ -35,6 +35,24 @@ fn every_message_round_trips_through_its_topic() -> anyhow::Result<()> {
             reward,
             release: wpb::ReleaseCreditRequest::default(),
         }),
+        // A notice is its request too (its order lives in the job's key).
+        Outbound::ReferralPurchase(ReferralPurchase {
+            program: String::new(),
+            order: String::new(),
+            notice: rpb::OnPurchaseRequest {
+                order_id: "p:o-1".into(),
+                ..Default::default()
+            },
+        }),
+        Outbound::ReferralReturn(ReferralReturn {
+            program: String::new(),
+            order: String::new(),
+            return_id: String::new(),
+            notice: rpb::OnReturnRequest {
+                return_id: "r-1".into(),
+                ..Default::default()
+            },
+        }),
     ];
     for m in messages {
         assert_eq!(Outbound::from_payload(m.topic(), &m.to_payload())?, m);
@@ -120,5 +138,24 @@ fn old_payloads_are_still_read() -> anyhow::Result<()> {
     };
     assert_eq!(m.reward, RewardRef::new("p", "o-1", 3));
     assert!(m.release.is_none());
+    let release = wpb::ReleaseCreditRequest {
+        source_reference: "p:o-1#3".into(),
+        ..Default::default()
+    };
+    let source = wpb::Source {
+        inputs: r#"{"program":"p","order":"o-1","no":3}"#.into(),
+        ..Default::default()
+    };
+    let mut payload = release.encode_length_delimited_to_vec();
+    payload.extend(source.encode_length_delimited_to_vec());
+    let Outbound::Release(m) =
+        Outbound::from_payload(Topic::Legacy(LegacyTopic::WalletRelease), &payload)?
+    else {
+        anyhow::bail!("not a release");
+    };
+    assert_eq!(
+        (m.reward, m.release),
+        (RewardRef::new("p", "o-1", 3), release)
+    );
     Ok(())
 }
