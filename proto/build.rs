@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "boomerang/campaign/v1/campaign.proto",
     "boomerang/referral/v1/referral.proto",
     "boomerang/admin/v1/admin.proto",
+    "boomerang/admin/v1/jobs.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

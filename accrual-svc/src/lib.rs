@@ -50,10 +50,15 @@ impl App {
             &cfg.upstreams.campaign,
             &cfg.upstreams.referral,
         )?;
-        let accrual = accrual::Accrual::new(db.clone(), clock, upstream);
+        let accrual = accrual::Accrual::new(db.clone(), clock.clone(), upstream);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new()
             .ready_when_reachable(db.clone())
+            .serve_jobs(
+                boomerang_proto::admin::v1::Service::Accrual,
+                db.clone(),
+                clock,
+            )
             .serve_service(AccrualServiceServer::new(handler));
         Ok(Self {
             cfg,

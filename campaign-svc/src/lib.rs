@@ -43,10 +43,15 @@ impl App {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let campaigns = campaigns::Campaigns::new(db.clone(), clock);
+        let campaigns = campaigns::Campaigns::new(db.clone(), clock.clone());
         let handler = grpc::CampaignServiceHandler::new(campaigns.clone());
         let server = GrpcServer::new()
             .ready_when_reachable(db.clone())
+            .serve_jobs(
+                boomerang_proto::admin::v1::Service::Campaign,
+                db.clone(),
+                clock,
+            )
             .serve_service(CampaignServiceServer::new(handler));
         Ok(Self {
             cfg,

@@ -15,7 +15,10 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 
-use crate::{telemetry, tenant::TENANT_HEADER, tenant::TenantId};
+use crate::{
+    telemetry,
+    tenant::{ACTOR_HEADER, TENANT_HEADER, TenantId},
+};
 
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -62,8 +65,20 @@ pub fn acting_for<T>(tenant: &TenantId, message: T) -> Request<T> {
     req
 }
 
-/// Sets, on every outgoing call, the tenant it acts for (from [`ActingFor`])
-/// and the current span's W3C trace context.
+/// Who, for audit trails, a call acting for a tenant is made on behalf of
+/// (the gateway's caller's key id); carried like [`ActingFor`].
+#[derive(Clone, Debug)]
+pub struct OnBehalfOf(pub String);
+
+/// As [`acting_for`], on behalf of `actor` (an operator's key id).
+pub fn acting_as<T>(tenant: &TenantId, actor: &str, message: T) -> Request<T> {
+    let mut req = acting_for(tenant, message);
+    req.extensions_mut().insert(OnBehalfOf(actor.to_owned()));
+    req
+}
+
+/// Sets, on every outgoing call, the tenant it acts for (from [`ActingFor`]),
+/// the actor (from [`OnBehalfOf`]) and the current span's W3C trace context.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Outgoing;
 
@@ -74,6 +89,11 @@ impl Interceptor for Outgoing {
             let value = MetadataValue::try_from(tenant.as_str())
                 .map_err(|_| Status::internal("tenant id is not a header value"))?;
             req.metadata_mut().insert(TENANT_HEADER, value);
+        }
+        if let Some(OnBehalfOf(actor)) = req.extensions().get::<OnBehalfOf>().cloned()
+            && let Ok(value) = MetadataValue::try_from(actor.as_str())
+        {
+            req.metadata_mut().insert(ACTOR_HEADER, value);
         }
         telemetry::inject_metadata(req.metadata_mut());
         Ok(req)

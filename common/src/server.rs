@@ -91,6 +91,20 @@ impl GrpcServer {
         self
     }
 
+    /// Serves `boomerang.admin.v1.JobService` over `db`'s jobs: `service`'s
+    /// parked jobs, for operators (through the gateway).
+    pub fn serve_jobs(
+        self,
+        service: boomerang_proto::admin::v1::Service,
+        db: Db,
+        clock: crate::time::Clock,
+    ) -> Self {
+        use boomerang_proto::admin::v1::job_service_server::JobServiceServer;
+        self.serve_service(JobServiceServer::new(crate::jobs::admin::JobAdmin::new(
+            db, clock, service,
+        )))
+    }
+
     /// Adds a service under an explicit name (the gateway's forwarding routes).
     pub fn add_named<S>(mut self, name: &'static str, svc: S) -> Self
     where

@@ -2,7 +2,8 @@
 //!
 //! It authenticates every call by API key, sets the key's tenant on the
 //! upstream call, forwards each service to its upstream without decoding
-//! messages, serves `AdminService`, and answers health and reflection for
+//! messages, serves `AdminService` and `JobService` (parked jobs, asked of
+//! the service they belong to), and answers health and reflection for
 //! every service (open, no key needed).
 pub mod auth;
 pub mod config;
@@ -17,7 +18,9 @@ pub mod repo;
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use boomerang_common::{db::Db, server::GrpcServer, tenant::TenantId, time::Clock};
-use boomerang_proto::admin::v1::admin_service_server::AdminServiceServer;
+use boomerang_proto::admin::v1::{
+    admin_service_server::AdminServiceServer, job_service_server::JobServiceServer,
+};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -75,10 +78,12 @@ impl App {
             auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms), jwt);
         let limits = limits::Limits::new(&cfg.rate_limits);
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
+        let jobs = grpc::jobs::JobsHandler::new(auth.clone(), platform.clone(), &cfg.upstreams)?;
         let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);
         let mut server = GrpcServer::new()
             .ready_when_reachable(db.clone())
-            .serve_service(AdminServiceServer::new(admin));
+            .serve_service(AdminServiceServer::new(admin))
+            .serve_service(JobServiceServer::new(jobs));
         for (name, upstream) in routes(&cfg) {
             let forward = forward::Forward::new(
                 name,

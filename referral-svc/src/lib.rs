@@ -37,11 +37,20 @@ impl App {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let referrals =
-            referrals::Referrals::new(db.clone(), clock, &cfg.wallet_url, cfg.velocity_per_hour)?;
+        let referrals = referrals::Referrals::new(
+            db.clone(),
+            clock.clone(),
+            &cfg.wallet_url,
+            cfg.velocity_per_hour,
+        )?;
         let handler = grpc::ReferralServiceHandler::new(referrals.clone());
         let server = GrpcServer::new()
             .ready_when_reachable(db.clone())
+            .serve_jobs(
+                boomerang_proto::admin::v1::Service::Referral,
+                db.clone(),
+                clock,
+            )
             .serve_service(ReferralServiceServer::new(handler));
         Ok(Self {
             cfg,

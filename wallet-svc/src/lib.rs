@@ -43,10 +43,15 @@ impl App {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let ledger = ledger::Ledger::new(db.clone(), clock, cfg.ledger.clone());
+        let ledger = ledger::Ledger::new(db.clone(), clock.clone(), cfg.ledger.clone());
         let handler = grpc::WalletServiceHandler::new(ledger.clone());
         let server = GrpcServer::new()
             .ready_when_reachable(db.clone())
+            .serve_jobs(
+                boomerang_proto::admin::v1::Service::Wallet,
+                db.clone(),
+                clock,
+            )
             .serve_service(WalletServiceServer::new(handler));
         Ok(Self {
             cfg,

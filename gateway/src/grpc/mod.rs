@@ -3,6 +3,7 @@
 //! Every call needs an admin-scoped key. A key of the platform tenant manages
 //! every tenant; an admin key of any other tenant manages its own keys only.
 pub mod convert;
+pub mod jobs;
 
 use boomerang_common::{
     db::Conn,

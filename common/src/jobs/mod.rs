@@ -10,6 +10,11 @@
 //! Delivery is therefore at least once, and handlers make the effect exactly
 //! once by keying it on [`Job::dedupe_key`] (an idempotency key downstream, a
 //! conditional update locally).
+//!
+//! A job that cannot succeed is parked (`failed_at`), never retried forever
+//! nor silently dropped; [`admin`] lets an operator list, retry or discard it.
+pub mod admin;
+
 use std::{future::Future, sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
