@@ -523,7 +523,8 @@ impl Referrals {
     }
 }
 
-fn reward_reference(referral: i64, order: &str, beneficiary: &str) -> String {
+/// The wallet reference of a referral reward (`referral:<id>:<order>:<beneficiary>`, hashed when long).
+pub fn reward_reference(referral: i64, order: &str, beneficiary: &str) -> String {
     boomerang_common::id::reference(format!("referral:{referral}:{order}:{beneficiary}"))
 }
 

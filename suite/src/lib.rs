@@ -1,6 +1,8 @@
 //! The whole of Boomerang in one process: the gateway and the four services,
 //! each with its own database (a SQLite file each, or a PostgreSQL schema
 //! each), for local use, demos and end-to-end tests.
+pub mod check;
+
 use std::{
     net::{IpAddr, SocketAddr},
     path::Path,

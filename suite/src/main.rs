@@ -20,6 +20,37 @@ struct Cli {
 enum Command {
     /// Run the gateway and the four services in this process.
     Up(Up),
+    /// Run one service, configured as its own binary is (`BOOMERANG_CONFIG`,
+    /// `BOOMERANG_<SERVICE>__*`): one image, any service.
+    Serve(Serve),
+    /// Check the money invariants over every service's database (run it on a
+    /// quiet system); exits 1 when one does not hold.
+    Check(Check),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Service {
+    Gateway,
+    Wallet,
+    Accrual,
+    Campaign,
+    Referral,
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Which service.
+    service: Service,
+}
+
+#[derive(clap::Args)]
+struct Check {
+    /// Folder of the SQLite files (one per service).
+    #[arg(long, default_value = ".boomerang")]
+    data_dir: PathBuf,
+    /// The PostgreSQL database instead (a schema per service, as `up` makes them).
+    #[arg(long, env = "BOOMERANG_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -58,7 +89,48 @@ struct Up {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Command::Up(up) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Up(up) => run_up(up).await,
+        Command::Serve(serve) => run_one(serve.service).await,
+        Command::Check(check) => run_check(check).await,
+    }
+}
+
+async fn run_one(service: Service) -> anyhow::Result<()> {
+    macro_rules! serve {
+        ($krate:ident, $name:literal) => {{
+            let cfg = $krate::Config::load()?;
+            let _telemetry = telemetry::init($name, &cfg.telemetry)?;
+            $krate::App::build(cfg)
+                .await?
+                .run_until(shutdown::signal())
+                .await
+        }};
+    }
+    match service {
+        Service::Gateway => serve!(gateway, "gateway"),
+        Service::Wallet => serve!(wallet_svc, "wallet-svc"),
+        Service::Accrual => serve!(accrual_svc, "accrual-svc"),
+        Service::Campaign => serve!(campaign_svc, "campaign-svc"),
+        Service::Referral => serve!(referral_svc, "referral-svc"),
+    }
+}
+
+async fn run_check(check: Check) -> anyhow::Result<()> {
+    let databases = match &check.database_url {
+        Some(url) => Databases::postgres(url),
+        None => Databases::sqlite_in(&check.data_dir),
+    };
+    let now = boomerang_common::time::now_micros();
+    let report = boomerang::check::check(&databases, now).await?;
+    print!("{report}");
+    if !report.ok() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn run_up(up: Up) -> anyhow::Result<()> {
     let started = Instant::now();
     let telemetry_cfg = telemetry::TelemetryConfig {
         metrics_listen: up.metrics_listen,

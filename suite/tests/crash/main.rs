@@ -1,0 +1,219 @@
+//! The crash test: the five services as separate processes on PostgreSQL, a
+//! mixed load of purchases, returns (concurrent ones of one order too),
+//! checkout holds and captures, and referred customers, while a random
+//! service is killed with SIGKILL every 2-5 s and restarted. Then the load
+//! stops, deliveries drain, and the client's record of what was acknowledged
+//! must match the ledger to the cent, with every invariant holding.
+//!
+//! 60 s by default (CI); `BOOMERANG_CRASH_SECS=600 cargo test -p boomerang
+//! --test crash -- --nocapture` for a longer run. PostgreSQL only: SIGKILL
+//! against a shared database server is the production failure it models.
+mod cluster;
+mod load;
+
+use std::time::Duration;
+
+use boomerang_common::{testing::postgres_enabled, time::now_micros};
+use boomerang_proto::admin::v1::{self as adm, admin_service_client::AdminServiceClient};
+use cluster::{ADMIN_KEY, Cluster, Svc};
+use load::{CUSTOMERS, Client, customer};
+use tonic::transport::Channel;
+
+fn run_for() -> Duration {
+    let secs = std::env::var("BOOMERANG_CRASH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+async fn gateway(cluster: &Cluster) -> anyhow::Result<Channel> {
+    Ok(
+        Channel::from_shared(format!("http://{}", cluster.addr(Svc::Gateway)))?
+            .connect_timeout(Duration::from_secs(1))
+            .connect_lazy(),
+    )
+}
+
+/// A tenant and a write key, made with the platform admin key.
+async fn shop_key(chan: Channel) -> anyhow::Result<String> {
+    let client = Client::new(chan.clone(), ADMIN_KEY.into());
+    let admin = AdminServiceClient::new(chan);
+    let tenant = adm::CreateTenantRequest {
+        idempotency_key: "tenant".into(),
+        tenant: Some(adm::Tenant {
+            tenant_id: "shop".into(),
+            name: "Shop".into(),
+            ..Default::default()
+        }),
+    };
+    client
+        .until_answered(|| {
+            let (mut admin, req) = (admin.clone(), client.request(tenant.clone()));
+            async move { admin.create_tenant(req).await }
+        })
+        .await?;
+    let key = adm::CreateApiKeyRequest {
+        idempotency_key: "key".into(),
+        tenant_id: "shop".into(),
+        name: "load".into(),
+        scopes: vec![adm::Scope {
+            service: "*".into(),
+            access: adm::Access::Write as i32,
+        }],
+        expires_at: None,
+    };
+    let key = client
+        .until_answered(|| {
+            let (mut admin, req) = (admin.clone(), client.request(key.clone()));
+            async move { admin.create_api_key(req).await }
+        })
+        .await?;
+    Ok(key.secret)
+}
+
+/// One worker: its own customers, orders and holds, until `until`.
+async fn work(
+    client: Client,
+    worker: usize,
+    workers: usize,
+    until: tokio::time::Instant,
+) -> anyhow::Result<()> {
+    let mine: Vec<String> = (0..CUSTOMERS)
+        .filter(|i| i % workers == worker)
+        .map(customer)
+        .collect();
+    let mut orders: Vec<(String, String, Vec<bool>)> = Vec::new(); // order, customer, line returned
+    let mut n = 0;
+    while tokio::time::Instant::now() < until {
+        n += 1;
+        let who = mine[rand::random::<u32>() as usize % mine.len()].clone();
+        let dice = rand::random::<u32>() % 10;
+        let open: Vec<usize> = (0..orders.len())
+            .filter(|&o| orders[o].2.iter().any(|r| !r))
+            .collect();
+        if dice < 5 || open.is_empty() {
+            let lines = 1 + rand::random::<u32>() as usize % 4;
+            let prices: Vec<i64> = (0..lines)
+                .map(|_| 100 + i64::from(rand::random::<u32>() % 15_000))
+                .collect();
+            let order = format!("w{worker}-o{n}");
+            client.purchase(&order, &who, &prices).await?;
+            orders.push((order, who, vec![false; lines]));
+        } else if dice < 7 {
+            let o = open[rand::random::<u32>() as usize % open.len()];
+            let line = orders[o].2.iter().position(|r| !r).unwrap_or(0);
+            orders[o].2[line] = true;
+            client.give_back(&orders[o].0, &orders[o].1, line).await?;
+        } else if dice < 8 {
+            // Every line left of one order returned at the same moment.
+            let o = open[rand::random::<u32>() as usize % open.len()];
+            let (order, owner, returned) = &mut orders[o];
+            let lines: Vec<usize> = (0..returned.len()).filter(|&l| !returned[l]).collect();
+            lines.iter().for_each(|&l| returned[l] = true);
+            let all = lines.iter().map(|&l| client.give_back(order, owner, l));
+            for r in futures::future::join_all(all).await {
+                r?;
+            }
+        } else {
+            let hold = 50 + i64::from(rand::random::<u32>() % 500);
+            let capture = hold - i64::from(rand::random::<u32>() % 50);
+            client
+                .checkout(&who, &format!("w{worker}-cart{n}"), hold, capture)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Kills a random service every 2-5 s and restarts it, until `until`.
+async fn chaos(cluster: &mut Cluster, until: tokio::time::Instant) -> anyhow::Result<()> {
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(2_000 + rand::random::<u64>() % 3_000)).await;
+        let victim = Svc::ALL[rand::random::<u32>() as usize % Svc::ALL.len()];
+        cluster.crash(victim).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn money_survives_kill_9_of_any_service() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        postgres_enabled(),
+        "the crash test needs PostgreSQL (BOOMERANG_TEST_POSTGRES=off is not allowed here)"
+    );
+    let mut cluster = Cluster::start().await?;
+    let outcome = run(&mut cluster).await;
+    if let Err(e) = &outcome {
+        eprintln!("crash test failed: {e:#}\n{}", cluster.tails());
+    }
+    outcome
+}
+
+async fn run(cluster: &mut Cluster) -> anyhow::Result<()> {
+    let chan = gateway(cluster).await?;
+    let client = Client::new(chan.clone(), shop_key(chan.clone()).await?);
+    client.set_up().await?;
+
+    let started = std::time::Instant::now();
+    let until = tokio::time::Instant::now() + run_for();
+    let workers = 4;
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| tokio::spawn(work(client.clone(), w, workers, until)))
+        .collect();
+    chaos(cluster, until).await?;
+    for t in tasks {
+        t.await??;
+    }
+
+    // Quiet now: every delivery must land, every invariant hold.
+    let load_secs = started.elapsed().as_secs_f64();
+    let databases = cluster.databases();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let report = loop {
+        let report = boomerang::check::check(&databases, now_micros()).await?;
+        if report.ok() || tokio::time::Instant::now() > deadline {
+            break report;
+        }
+        if std::env::var_os("BOOMERANG_CRASH_VERBOSE").is_some() {
+            eprintln!("draining: {report}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    anyhow::ensure!(report.ok(), "{report}");
+
+    let expected = client
+        .record
+        .lock()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .expected
+        .clone();
+    let mut off = Vec::new();
+    for (who, want) in &expected {
+        let got = client.total(who).await?;
+        if got != *want {
+            off.push(format!(
+                "{who}: acknowledged {want}, the wallet holds {got}"
+            ));
+        }
+    }
+    let record = client.record.lock().map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "crash test: {load_secs:.0} s of load, drained in {:.1} s, {} kills (each followed by a restart), acknowledged {:?}, refused {:?}, {} retries; {report}",
+        started.elapsed().as_secs_f64() - load_secs,
+        cluster.kills,
+        record.acknowledged,
+        record.refused,
+        record.retries,
+    );
+    anyhow::ensure!(
+        off.is_empty(),
+        "the ledger differs from what was acknowledged:\n{}",
+        off.join("\n")
+    );
+    anyhow::ensure!(
+        cluster.kills > 0 || run_for() < Duration::from_secs(5),
+        "nothing was killed"
+    );
+    Ok(())
+}
