@@ -85,6 +85,23 @@ impl Violations {
         known
     }
 
+    /// A repeated wire enum: at most `max` values, each known and set (0 is
+    /// no value in a list), each recorded as `field[i]` when not.
+    pub fn known_each<E: TryFrom<i32>>(&mut self, field: &str, raw: &[i32], max: usize) {
+        if raw.len() > max {
+            self.add(field, format!("at most {max} values"));
+            return;
+        }
+        for (i, &value) in raw.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            if value == 0 {
+                self.add(at, "the _UNSPECIFIED value is no value");
+            } else {
+                self.known::<E>(&at, value);
+            }
+        }
+    }
+
     /// Records `Err` results of a field check under `field`, returning the value.
     pub fn field<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {

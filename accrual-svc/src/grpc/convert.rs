@@ -75,6 +75,10 @@ pub fn purchase(
     let program_id = id(&mut v, "purchase.program_id", &p.program_id);
     let order_id = id(&mut v, "purchase.order_id", &p.order_id);
     let customer = id(&mut v, "purchase.customer_id", &p.customer_id);
+    let known_currency = boomerang_common::money::Asset::builtin(&p.currency).is_some();
+    if !known_currency {
+        v.add("purchase.currency", "a known currency, e.g. EUR");
+    }
     if p.lines.is_empty() || p.lines.len() > 500 {
         v.add("purchase.lines", "1 to 500 lines");
     }
@@ -100,9 +104,9 @@ pub fn purchase(
                 false,
             );
             let discount = money(&mut v, &format!("{f}.discount"), l.discount.as_ref(), false);
-            for m in [&unit, &discount].into_iter().flatten() {
-                if m.code() != p.currency {
-                    v.add(format!("{f}.unit_price.asset"), "the order currency");
+            for (name, m) in [("unit_price", &unit), ("discount", &discount)] {
+                if known_currency && m.as_ref().is_some_and(|m| m.code() != p.currency) {
+                    v.add(format!("{f}.{name}.asset"), "the order currency");
                 }
             }
             if !(1..=10_000).contains(&l.quantity) {
@@ -169,7 +173,8 @@ pub fn returned_lines(v: &mut Violations, lines: &[pb::ReturnLine]) -> BTreeMap<
         if l.quantity == 0 || l.quantity > 10_000 {
             v.add(format!("lines[{i}].quantity"), "1 to 10000");
         }
-        *out.entry(l.line_id.clone()).or_insert(0u32) += l.quantity;
+        let line = id(v, &format!("lines[{i}].line_id"), &l.line_id);
+        *out.entry(line).or_insert(0u32) += l.quantity.min(10_000);
     }
     out
 }

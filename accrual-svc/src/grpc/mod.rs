@@ -45,18 +45,19 @@ impl AccrualServiceHandler {
     }
 }
 
-fn member_row(v: &mut Violations, m: Option<&pb::Member>, enrolled_at: i64) -> MemberRow {
+/// A member's fields, found in the request under `at` ("member." or "").
+fn member_row(v: &mut Violations, at: &str, m: Option<&pb::Member>, enrolled_at: i64) -> MemberRow {
     let m = m.cloned().unwrap_or_default();
     if m.opt_ins.len() > 8 {
-        v.add("member.opt_ins", "at most 8 channels");
+        v.add(format!("{at}opt_ins"), "at most 8 channels");
     }
     for (i, c) in m.opt_ins.iter().enumerate() {
-        v.known::<boomerang_proto::common::v1::Channel>(&format!("member.opt_ins[{i}]"), *c);
+        v.known::<boomerang_proto::common::v1::Channel>(&format!("{at}opt_ins[{i}]"), *c);
     }
     MemberRow {
-        customer_id: convert::id(v, "member.customer_id", &m.customer_id),
-        birthday: convert::birthday(v, "member.birthday", &m.birthday),
-        segment: convert::text(v, "member.segment", &m.segment, 64),
+        customer_id: convert::id(v, &format!("{at}customer_id"), &m.customer_id),
+        birthday: convert::birthday(v, &format!("{at}birthday"), &m.birthday),
+        segment: convert::text(v, &format!("{at}segment"), &m.segment, 64),
         opt_ins: serde_json::to_string(&m.opt_ins).unwrap_or_else(|_| "[]".into()),
         tier: None,
         legacy_tier_index: None,
@@ -126,7 +127,9 @@ impl AccrualService for AccrualServiceHandler {
             opt_ins: req.opt_ins.clone(),
             ..Default::default()
         };
-        let member = member_row(&mut v, Some(&as_member), at);
+        let member = member_row(&mut v, "", Some(&as_member), at);
+        // Its form is referral-svc's to judge; its size is bounded here.
+        convert::text(&mut v, "referral_code", &req.referral_code, 64);
         v.check()?;
         self.accrual
             .attribute_at_enrolment(&tenant, &program_id, &member, &req.referral_code)
@@ -179,7 +182,7 @@ impl AccrualService for AccrualServiceHandler {
             "member.program_id",
             req.member.as_ref().map_or("", |m| m.program_id.as_str()),
         );
-        let changed = member_row(&mut v, req.member.as_ref(), 0);
+        let changed = member_row(&mut v, "member.", req.member.as_ref(), 0);
         let paths = req
             .update_mask
             .as_ref()
@@ -402,6 +405,15 @@ impl AccrualService for AccrualServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cursor = boomerang_common::events::Cursor::parse(&req.from_cursor)?;
+        let mut v = Violations::new();
+        if !req.program_id.is_empty() {
+            convert::id(&mut v, "program_id", &req.program_id);
+        }
+        if !req.customer_id.is_empty() {
+            convert::id(&mut v, "customer_id", &req.customer_id);
+        }
+        v.known_each::<pb::EventType>("types", &req.types, 16);
+        v.check()?;
         let filter = crate::accrual::events::Filter {
             types: req.types,
             program_id: req.program_id,

@@ -213,6 +213,19 @@ fn thresholds(v: &mut Violations, p: &pb::Program) -> Vec<Threshold> {
 
 /// Per-order caps, and per-period caps with their period.
 fn caps(v: &mut Violations, p: &pb::Program) -> (Vec<Money>, Vec<PeriodCap>) {
+    // `asset` names what the amounts are in; empty leaves it to them.
+    for (i, c) in p.caps.iter().enumerate() {
+        let amounts = [c.per_order.as_ref(), c.per_period.as_ref()];
+        if !c.asset.is_empty()
+            && (Asset::builtin(&c.asset).is_none()
+                || amounts.into_iter().flatten().any(|m| m.asset != c.asset))
+        {
+            v.add(
+                format!("program.caps[{i}].asset"),
+                "a known asset, the one of per_order and per_period",
+            );
+        }
+    }
     let per_order_caps = p
         .caps
         .iter()

@@ -5,7 +5,6 @@ use std::str::FromStr;
 use boomerang_common::{
     error::{AppError, Violations},
     money::Asset,
-    time::from_timestamp,
 };
 use boomerang_proto::{campaign::v1 as pb, common::v1 as pc};
 use rust_decimal::Decimal;
@@ -175,14 +174,12 @@ fn schedule(v: &mut Violations, s: Option<&pb::Schedule>) -> Schedule {
     if let Err(e) = schedule::zone(&s.timezone) {
         v.add("spec.schedule.timezone", e);
     }
-    let mut instant =
-        |field: &str, ts: Option<&prost_types::Timestamp>| match ts.and_then(from_timestamp) {
-            Some(t) => t,
-            None => {
-                v.add(field, "required");
-                0
-            }
-        };
+    let mut instant = |field: &str, ts: Option<&prost_types::Timestamp>| {
+        if ts.is_none() {
+            v.add(field, "required");
+        }
+        boomerang_common::time::instant(v, field, ts).unwrap_or(0)
+    };
     let starts_at = instant("spec.schedule.starts_at", s.starts_at.as_ref());
     let ends_at = instant("spec.schedule.ends_at", s.ends_at.as_ref());
     if ends_at <= starts_at && ends_at != 0 {
@@ -264,7 +261,9 @@ pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
         .iter()
         .filter_map(|x| channel_name(*x).map(str::to_owned))
         .collect();
-    if channels.len() != c.channels.len() {
+    if c.channels.len() > 8 {
+        v.add("spec.conditions.channels", "at most 8 channels");
+    } else if channels.len() != c.channels.len() {
         v.add("spec.conditions.channels", "unknown channel");
     }
     let conditions = Conditions {

@@ -9,7 +9,6 @@ use boomerang_common::{
     error::{AppError, Violations},
     idempotency::{self, Mutations},
     tenant::{actor_of, tenant_of},
-    time::from_timestamp,
 };
 use boomerang_proto::campaign::v1::{self as pb, campaign_service_server::CampaignService};
 use futures::future::BoxFuture;
@@ -48,15 +47,18 @@ impl CampaignServiceHandler {
         &self,
         req: Request<T>,
         scope: &'static str,
-        key: impl Fn(&T) -> (&str, &str),
+        key: impl Fn(&T) -> (&str, &str, &str),
         t: Transition,
     ) -> Result<pb::Campaign, Status> {
         let tenant = tenant_of(&req)?;
         let actor = actor_of(&req);
         let req = req.into_inner();
-        let (idempotency_key, campaign) = key(&req);
+        let (idempotency_key, campaign, reason) = key(&req);
         let mut v = Violations::new();
         let campaign = convert::id(&mut v, "campaign_id", campaign);
+        if reason.chars().count() > MAX_REASON {
+            v.add("reason", format!("at most {MAX_REASON} characters"));
+        }
         v.check()?;
         let (c, t2) = (self.campaigns.clone(), tenant.clone());
         let done: Response<pb::GetCampaignResponse> = self
@@ -81,6 +83,8 @@ impl CampaignServiceHandler {
     }
 }
 
+/// The longest reason a pause or an end may give.
+const MAX_REASON: usize = 500;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
@@ -174,7 +178,7 @@ impl CampaignService for CampaignServiceHandler {
             .transition(
                 req,
                 "campaign.ScheduleCampaign",
-                |r| (&r.idempotency_key, &r.campaign_id),
+                |r| (&r.idempotency_key, &r.campaign_id, ""),
                 Transition::Schedule,
             )
             .await?;
@@ -191,7 +195,7 @@ impl CampaignService for CampaignServiceHandler {
             .transition(
                 req,
                 "campaign.PauseCampaign",
-                |r| (&r.idempotency_key, &r.campaign_id),
+                |r| (&r.idempotency_key, &r.campaign_id, &r.reason),
                 Transition::Pause,
             )
             .await?;
@@ -208,7 +212,7 @@ impl CampaignService for CampaignServiceHandler {
             .transition(
                 req,
                 "campaign.ResumeCampaign",
-                |r| (&r.idempotency_key, &r.campaign_id),
+                |r| (&r.idempotency_key, &r.campaign_id, ""),
                 Transition::Resume,
             )
             .await?;
@@ -225,7 +229,7 @@ impl CampaignService for CampaignServiceHandler {
             .transition(
                 req,
                 "campaign.EndCampaign",
-                |r| (&r.idempotency_key, &r.campaign_id),
+                |r| (&r.idempotency_key, &r.campaign_id, &r.reason),
                 Transition::End,
             )
             .await?;
@@ -240,7 +244,7 @@ impl CampaignService for CampaignServiceHandler {
             .transition(
                 req,
                 "campaign.ArchiveCampaign",
-                |r| (&r.idempotency_key, &r.campaign_id),
+                |r| (&r.idempotency_key, &r.campaign_id, ""),
                 Transition::Archive,
             )
             .await?;
@@ -257,12 +261,7 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let mut v = Violations::new();
         let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
-        let at = req.terms_at.as_ref().map(|ts| {
-            from_timestamp(ts).unwrap_or_else(|| {
-                v.add("terms_at", "not a valid timestamp");
-                0
-            })
-        });
+        let at = boomerang_common::time::instant(&mut v, "terms_at", req.terms_at.as_ref());
         v.check()?;
         let (view, versions) = self.campaigns.get(&tenant, &id, at).await?;
         Ok(Response::new(pb::GetCampaignResponse {
@@ -280,6 +279,9 @@ impl CampaignService for CampaignServiceHandler {
     ) -> Result<Response<pb::ListCampaignsResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
+        if req.statuses.len() > 8 {
+            return Err(AppError::invalid("statuses", "at most 8 statuses").into());
+        }
         let mut statuses: Vec<Lifecycle> = req
             .statuses
             .iter()
@@ -298,6 +300,9 @@ impl CampaignService for CampaignServiceHandler {
             ];
         }
         let (size, after) = page(req.page.as_ref());
+        if !after.is_empty() && boomerang_common::id::check(&after).is_err() {
+            return Err(AppError::invalid("page.page_token", "not a token from this list").into());
+        }
         let mut views = self
             .campaigns
             .list(&tenant, &statuses, &after, size + 1)
@@ -321,14 +326,18 @@ impl CampaignService for CampaignServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let mut v = Violations::new();
-        let at = match req.at.as_ref().map(from_timestamp) {
-            Some(Some(at)) => at,
-            Some(None) => {
-                v.add("at", "not a valid timestamp");
-                0
+        let at = boomerang_common::time::instant(&mut v, "at", req.at.as_ref())
+            .unwrap_or_else(|| self.campaigns.clock().now());
+        for (field, value) in [
+            ("segment", &req.segment),
+            ("tier", &req.tier),
+            ("customer_id", &req.customer_id),
+            ("store_id", &req.store_id),
+        ] {
+            if !value.is_empty() {
+                boomerang_common::id::field(&mut v, field, value);
             }
-            None => self.campaigns.clock().now(),
-        };
+        }
         // A free order (0.00) is an order: it meets no minimum, and is no error.
         let order_amount = boomerang_common::money::field(
             &mut v,
@@ -338,6 +347,11 @@ impl CampaignService for CampaignServiceHandler {
         );
         if req.categories.len() > 500 {
             v.add("categories", "at most 500");
+        }
+        for (i, c) in req.categories.iter().enumerate() {
+            if c.chars().count() > 128 {
+                v.add(format!("categories[{i}]"), "at most 128 characters");
+            }
         }
         let channel = match v.known("channel", req.channel) {
             Some(boomerang_proto::common::v1::Channel::Online) => Some("online".to_owned()),
@@ -520,6 +534,12 @@ impl CampaignService for CampaignServiceHandler {
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
+        if !req.campaign_id.is_empty() {
+            // Empty: every campaign's events.
+            let mut v = Violations::new();
+            convert::id(&mut v, "campaign_id", &req.campaign_id);
+            v.check()?;
+        }
         let (size, token) = page(req.page.as_ref());
         let before = if token.is_empty() {
             i64::MAX

@@ -142,6 +142,9 @@ impl AdminService for AdminHandler {
         } else {
             t.timezone.clone()
         };
+        if timezone.len() > 64 || jiff::tz::TimeZone::get(&timezone).is_err() {
+            v.add("tenant.timezone", "an IANA time zone, e.g. Europe/Rome");
+        }
         if t.name.chars().count() > 128 {
             v.add("tenant.name", "at most 128 characters");
         }
@@ -181,6 +184,9 @@ impl AdminService for AdminHandler {
         let who = self.caller(&req, "ListTenants").await?;
         self.platform_only(&who)?;
         let (size, after) = convert::page(req.get_ref().page.as_ref());
+        if !after.is_empty() && TenantId::parse(&after).is_err() {
+            return Err(AppError::invalid("page.page_token", "not a token from this list").into());
+        }
         let mut rows = self.keys.tenants(&after, size + 1).await?;
         let next = convert::next(&mut rows, size, |t| t.tenant.to_string());
         Ok(Response::new(pb::ListTenantsResponse {
@@ -255,12 +261,15 @@ impl AdminService for AdminHandler {
         let req = req.into_inner();
         let mut v = Violations::new();
         let tenant = tenant_id(&mut v, "tenant_id", &req.tenant_id);
+        let (size, after) = convert::page(req.page.as_ref());
+        if !after.is_empty() && boomerang_common::id::check(&after).is_err() {
+            v.add("page.page_token", "not a token from this list");
+        }
         v.check()?;
         let Some(tenant) = tenant else {
             return Err(AppError::invalid("tenant_id", "required").into());
         };
         self.may_manage(&who, &tenant)?;
-        let (size, after) = convert::page(req.page.as_ref());
         let mut rows = self.keys.keys(&tenant, &after, size + 1).await?;
         let next = convert::next(&mut rows, size, |k| k.key_id.clone());
         Ok(Response::new(pb::ListApiKeysResponse {
@@ -275,10 +284,15 @@ impl AdminService for AdminHandler {
     ) -> Result<Response<pb::RotateApiKeyResponse>, Status> {
         let who = self.caller(&req, "RotateApiKey").await?;
         let req = req.into_inner();
-        let overlap = req
-            .overlap
-            .as_ref()
-            .map_or(0, |d| d.seconds.clamp(0, 30 * 86_400) * 1_000_000);
+        let mut v = Violations::new();
+        boomerang_common::id::field(&mut v, "key_id", &req.key_id);
+        let overlap = req.overlap.as_ref().map_or(0, |d| d.seconds);
+        let nanos = req.overlap.as_ref().map_or(0, |d| d.nanos);
+        if !(0..=30 * 86_400).contains(&overlap) || !(0..1_000_000_000).contains(&nanos) {
+            v.add("overlap", "0 to 30 days");
+        }
+        v.check()?;
+        let overlap = overlap * 1_000_000;
         let (keys, handler, key_id, caller) = (
             self.keys.clone(),
             self.clone(),
@@ -321,6 +335,9 @@ impl AdminService for AdminHandler {
     ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
         let who = self.caller(&req, "RevokeApiKey").await?;
         let req = req.into_inner();
+        let mut v = Violations::new();
+        boomerang_common::id::field(&mut v, "key_id", &req.key_id);
+        v.check()?;
         let (keys, handler, key_id, caller) = (
             self.keys.clone(),
             self.clone(),

@@ -232,6 +232,15 @@ impl ReferralService for ReferralServiceHandler {
     ) -> Result<Response<pb::GetReferralResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
+        let mut v = boomerang_common::error::Violations::new();
+        let by_id = referral_id(&req.referral_id);
+        if !req.referral_id.is_empty() && by_id.is_none() {
+            v.add("referral_id", "not a referral id (rf_...)");
+        }
+        if !req.referee_customer_id.is_empty() {
+            boomerang_common::id::field(&mut v, "referee_customer_id", &req.referee_customer_id);
+        }
+        v.check()?;
         let mut conn = self
             .referrals
             .db()
@@ -239,7 +248,7 @@ impl ReferralService for ReferralServiceHandler {
             .acquire()
             .await
             .map_err(AppError::from)?;
-        let row = if let Some(id) = referral_id(&req.referral_id) {
+        let row = if let Some(id) = by_id {
             repo::get_referral(&mut conn, tenant.as_str(), id).await?
         } else if !req.referee_customer_id.is_empty() {
             repo::live_referral(&mut conn, tenant.as_str(), &req.referee_customer_id).await?

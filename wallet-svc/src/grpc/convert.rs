@@ -317,6 +317,10 @@ impl TryFrom<&pb::CaptureRequest> for Capture {
     fn try_from(r: &pb::CaptureRequest) -> Result<Self, AppError> {
         let mut v = Violations::new();
         let hold = hold_id(&mut v, &r.hold_id);
+        if r.amount.is_some() {
+            // Its form now; that its asset is the hold's once the hold is read.
+            money(&mut v, "amount", r.amount.as_ref(), true);
+        }
         v.check()?;
         Ok(Self {
             hold,

@@ -275,16 +275,8 @@ impl WalletService for WalletServiceHandler {
         let req = req.into_inner();
         let mut v = boomerang_common::error::Violations::new();
         let funder = convert::funder(&mut v, "funded_by", req.funded_by.as_ref());
-        let mut instant = |field: &str, ts: Option<&prost_types::Timestamp>, open: i64| {
-            ts.map_or(open, |ts| {
-                boomerang_common::time::from_timestamp(ts).unwrap_or_else(|| {
-                    v.add(field, "not a valid timestamp");
-                    open
-                })
-            })
-        };
-        let from = instant("from", req.from.as_ref(), i64::MIN);
-        let to = instant("to", req.to.as_ref(), i64::MAX);
+        let from = convert::instant(&mut v, "from", req.from.as_ref()).unwrap_or(i64::MIN);
+        let to = convert::instant(&mut v, "to", req.to.as_ref()).unwrap_or(i64::MAX);
         v.check()?;
         let Some(funder) = funder else {
             return Err(AppError::invalid("funded_by", "required").into());
@@ -329,12 +321,7 @@ impl WalletService for WalletServiceHandler {
         if !req.asset.is_empty() {
             convert::asset(&mut v, "asset", &req.asset);
         }
-        let as_of = req.as_of.as_ref().map(|ts| {
-            boomerang_common::time::from_timestamp(ts).unwrap_or_else(|| {
-                v.add("as_of", "not a valid timestamp");
-                0
-            })
-        });
+        let as_of = convert::instant(&mut v, "as_of", req.as_of.as_ref());
         v.check()?;
         let asset = Some(req.asset.as_str()).filter(|a| !a.is_empty());
         let balances = self
@@ -455,9 +442,14 @@ impl WalletService for WalletServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cursor = convert::cursor(&req.from_cursor)?;
+        let mut v = boomerang_common::error::Violations::new();
+        let customer = (!req.customer_id.is_empty())
+            .then(|| convert::id(&mut v, "customer_id", &req.customer_id));
+        v.known_each::<pb::EventType>("types", &req.types, 16);
+        v.check()?;
         let filter = WatchFilter {
             kinds: render::event_kinds(&req.types),
-            customer: Some(req.customer_id).filter(|c| !c.is_empty()),
+            customer,
         };
         let events = ReceiverStream::new(self.ledger.watch(tenant, cursor, filter))
             .map(|e| e.map(|e| render::to_event(&e)).map_err(Status::from));
