@@ -297,55 +297,61 @@ fn conversion(v: &mut Violations, p: &pb::Program) -> Option<Conversion> {
 
 /// Tiers, lowest first, with unique ids and rising thresholds.
 fn tier_policy(v: &mut Violations, p: &pb::Program) -> TierPolicy {
-    let tiers = p
-        .tier_policy
-        .as_ref()
-        .map_or_else(TierPolicy::default, |t| TierPolicy {
-            by_points: v.known("program.tier_policy.basis", t.basis)
-                == Some(pb::TierBasis::PointsEarned),
-            window_days: t.window_days.clamp(1, 3_660),
-            tiers: t
-                .tiers
-                .iter()
-                .enumerate()
-                .map(|(i, x)| Tier {
-                    id: id(
+    // Absent reads as present with every field unset, so a program shown by
+    // GetProgram and sent back is the same program.
+    let t = p.tier_policy.clone().unwrap_or_default();
+    if t.window_days > 3_660 {
+        v.add(
+            "program.tier_policy.window_days",
+            "at most 3660 (0 means 1)",
+        );
+    }
+    let tiers = TierPolicy {
+        by_points: v.known("program.tier_policy.basis", t.basis)
+            == Some(pb::TierBasis::PointsEarned),
+        window_days: t.window_days.clamp(1, 3_660),
+        tiers: t
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(i, x)| Tier {
+                id: id(
+                    v,
+                    &format!("program.tier_policy.tiers[{i}].tier_id"),
+                    &x.tier_id,
+                ),
+                name: x.name.clone(),
+                qualifies_at: money(
+                    v,
+                    &format!("program.tier_policy.tiers[{i}].qualifies_at"),
+                    x.qualifies_at.as_ref(),
+                    false,
+                )
+                .map_or(0, |m| m.minor()),
+                multiplier: if x.earn_multiplier.is_empty() {
+                    "1".into()
+                } else {
+                    rate(
                         v,
-                        &format!("program.tier_policy.tiers[{i}].tier_id"),
-                        &x.tier_id,
-                    ),
-                    name: x.name.clone(),
-                    qualifies_at: money(
-                        v,
-                        &format!("program.tier_policy.tiers[{i}].qualifies_at"),
-                        x.qualifies_at.as_ref(),
-                        false,
+                        &format!("program.tier_policy.tiers[{i}].earn_multiplier"),
+                        &x.earn_multiplier,
+                        10,
                     )
-                    .map_or(0, |m| m.minor()),
-                    multiplier: if x.earn_multiplier.is_empty() {
-                        "1".into()
-                    } else {
-                        rate(
-                            v,
-                            &format!("program.tier_policy.tiers[{i}].earn_multiplier"),
-                            &x.earn_multiplier,
-                            10,
-                        )
-                    },
-                })
-                .collect(),
-            nudge_percent: match t.nudge_percent {
-                0 => 80,
-                n @ 1..=99 => n,
-                _ => {
-                    v.add(
-                        "program.tier_policy.nudge_percent",
-                        "from 1 to 99 (0 means 80)",
-                    );
-                    80
-                }
-            },
-        });
+                },
+            })
+            .collect(),
+        nudge_percent: match t.nudge_percent {
+            0 => 80,
+            n @ 1..=99 => n,
+            _ => {
+                v.add(
+                    "program.tier_policy.nudge_percent",
+                    "from 1 to 99 (0 means 80)",
+                );
+                80
+            }
+        },
+    };
     let mut ids = std::collections::BTreeSet::new();
     for (i, t) in tiers.tiers.iter().enumerate() {
         if !ids.insert(t.id.clone()) {
@@ -366,23 +372,36 @@ fn tier_policy(v: &mut Violations, p: &pb::Program) -> TierPolicy {
 
 /// Fraud flags and whether flagged purchases are held back.
 fn fraud_policy(v: &mut Violations, p: &pb::Program) -> FraudPolicy {
-    p.fraud
-        .as_ref()
-        .map_or_else(FraudPolicy::default, |f| FraudPolicy {
-            max_per_hour: f.max_purchases_per_hour.min(10_000),
-            max_return_rate: Some(f.max_return_rate_percent.clone())
-                .filter(|r| !r.is_empty())
-                .map(|r| rate(v, "program.fraud.max_return_rate_percent", &r, 100)),
-            return_window_days: match f.return_rate_window_days {
-                0 => 90,
-                d => d.min(3_660),
-            },
-            min_orders: match f.min_orders_for_return_rate {
-                0 => 5,
-                n => n.min(10_000),
-            },
-            hold: f.hold_flagged,
-        })
+    // Absent reads as present with every field unset (see `tier_policy`).
+    let f = p.fraud.clone().unwrap_or_default();
+    for (field, value, max) in [
+        ("max_purchases_per_hour", f.max_purchases_per_hour, 10_000),
+        ("return_rate_window_days", f.return_rate_window_days, 3_660),
+        (
+            "min_orders_for_return_rate",
+            f.min_orders_for_return_rate,
+            10_000,
+        ),
+    ] {
+        if value > max {
+            v.add(format!("program.fraud.{field}"), format!("at most {max}"));
+        }
+    }
+    FraudPolicy {
+        max_per_hour: f.max_purchases_per_hour.min(10_000),
+        max_return_rate: Some(f.max_return_rate_percent.clone())
+            .filter(|r| !r.is_empty())
+            .map(|r| rate(v, "program.fraud.max_return_rate_percent", &r, 100)),
+        return_window_days: match f.return_rate_window_days {
+            0 => 90,
+            d => d.min(3_660),
+        },
+        min_orders: match f.min_orders_for_return_rate {
+            0 => 5,
+            n => n.min(10_000),
+        },
+        hold: f.hold_flagged,
+    }
 }
 
 /// Whether a list of `p` is longer than its bound.
