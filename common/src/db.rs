@@ -224,6 +224,10 @@ impl Db {
         all.sort_by_key(|m| m.version);
         let migrator = Migrator {
             migrations: Cow::Owned(all),
+            // A newer release may have applied migrations this binary does not
+            // know (a rollback, an old pod restarting mid-rollout). Migrations
+            // are expand-only, so the schema still serves this binary: start.
+            ignore_missing: true,
             ..Migrator::DEFAULT
         };
         migrator
