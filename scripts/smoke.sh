@@ -63,8 +63,11 @@ grep -q '"12.00"' <<<"$bought" && grep -q '"120"' <<<"$bought" \
 # Prometheus metrics of the calls just made: counters and latency buckets.
 metrics="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
   "http://127.0.0.1:$metrics_port/metrics")"
-for series in 'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok"}' \
-              'boomerang_grpc_request_duration_seconds_bucket{' 'boomerang_ledger_postings_total{asset="EUR"}'; do
+# Counted once per layer: what the caller asked of the gateway, what accrual served.
+for series in 'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok",layer="gateway"}' \
+              'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok",layer="service"}' \
+              'boomerang_grpc_request_duration_seconds_bucket{' 'boomerang_ledger_postings_total{asset="EUR"}' \
+              '# HELP boomerang_grpc_requests_total ' '# HELP boomerang_job_lag_seconds ' 'process_resident_memory_bytes '; do
   grep -qF "$series" <<<"$metrics" || { echo "smoke: no $series in /metrics" >&2; exit 1; }
 done
 echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit and a demo purchase through the gateway, metrics served)"

@@ -11,6 +11,7 @@
 //! - [`id`]: the one id rule, and references built from ids that stay ids.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
+//! - [`metrics`]: what every Prometheus metric means (`# HELP`), and process metrics.
 pub mod channel;
 pub mod config;
 pub mod db;
@@ -19,6 +20,7 @@ pub mod events;
 pub mod id;
 pub mod idempotency;
 pub mod jobs;
+pub mod metrics;
 pub mod money;
 pub mod outbox;
 pub mod server;

@@ -41,6 +41,7 @@ const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// The services one server exposes, with health and reflection for each.
 pub struct GrpcServer {
+    layer: &'static str,
     routes: Routes,
     names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
@@ -57,6 +58,7 @@ impl GrpcServer {
     /// Health and reflection only; add services with [`GrpcServer::serve_service`].
     pub fn new() -> Self {
         Self {
+            layer: "service",
             routes: Routes::default(),
             names: Vec::new(),
             descriptor_sets: vec![
@@ -65,6 +67,12 @@ impl GrpcServer {
             ],
             readiness: None,
         }
+    }
+
+    /// Labels its request metrics `layer="gateway"` (see [`ObserveLayer`]).
+    pub fn at_the_gateway(mut self) -> Self {
+        self.layer = "gateway";
+        self
     }
 
     /// Reports [`READINESS`] by whether `db` answers, checked every
@@ -169,7 +177,7 @@ impl GrpcServer {
         // shedding happens before a call waits for a slot; the deadline covers
         // only the call's own work.
         let stack = ServiceBuilder::new()
-            .layer(ObserveLayer)
+            .layer(ObserveLayer { layer: self.layer })
             .map_response(undecodable_is_invalid) // the caller's fault, counted as such
             .layer(LoadShedLayer::new()) // saturated -> RESOURCE_EXHAUSTED (tonic maps Overloaded)
             .layer(GlobalConcurrencyLimitLayer::new(
@@ -271,13 +279,22 @@ pub fn undecodable_is_invalid<B>(mut res: Response<B>) -> Response<B> {
 }
 
 /// A span and metrics per call, parented on the caller's W3C trace context.
+/// Its metrics carry `layer`: "gateway" for what callers asked of the one
+/// door, "service" for what a service served (the gateway's forwarded calls
+/// included), so a dashboard counts a call once by picking one.
 #[derive(Clone, Copy, Debug)]
-pub struct ObserveLayer;
+pub struct ObserveLayer {
+    /// "gateway" or "service".
+    pub layer: &'static str,
+}
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner }
+        Observe {
+            inner,
+            layer: self.layer,
+        }
     }
 }
 
@@ -285,6 +302,7 @@ impl<S> Layer<S> for ObserveLayer {
 #[derive(Clone, Debug)]
 pub struct Observe<S> {
     inner: S,
+    layer: &'static str,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -319,6 +337,7 @@ where
         );
         adopt_remote_parent(&span, req.headers());
         let started = Instant::now();
+        let layer = self.layer;
         let fut = span.in_scope(|| self.inner.call(req));
         Box::pin(
             async move {
@@ -336,11 +355,20 @@ where
                 };
                 let code_name = format!("{:?}", tonic::Code::from_i32(code));
                 tracing::Span::current().record("rpc.grpc.status_code", code);
+                // The access log (tenant and method are in the span): never a
+                // header or a body. Quiet it with `boomerang::access=warn`.
+                tracing::info!(
+                    target: "boomerang::access",
+                    code = %code_name,
+                    layer,
+                    duration_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "answered"
+                );
                 metrics::counter!("boomerang_grpc_requests_total",
-                    "method" => method.to_string(), "code" => code_name)
+                    "method" => method.to_string(), "code" => code_name, "layer" => layer)
                 .increment(1);
                 metrics::histogram!("boomerang_grpc_request_duration_seconds",
-                    "method" => method.to_string())
+                    "method" => method.to_string(), "layer" => layer)
                 .record(started.elapsed().as_secs_f64());
                 res
             }

@@ -72,7 +72,10 @@ pub fn init(service: &str, cfg: &TelemetryConfig) -> anyhow::Result<TelemetryGua
     global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&cfg.filter))?;
     let fmt = match cfg.format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
+        // Colours only for a terminal: log files and collectors get plain text.
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
@@ -105,6 +108,8 @@ pub fn init(service: &str, cfg: &TelemetryConfig) -> anyhow::Result<TelemetryGua
                 ],
             )?
             .install()?;
+        crate::metrics::describe();
+        crate::metrics::sample_process();
     }
     Ok(TelemetryGuard { provider })
 }

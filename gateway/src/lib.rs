@@ -81,6 +81,7 @@ impl App {
         let jobs = grpc::jobs::JobsHandler::new(auth.clone(), platform.clone(), &cfg.upstreams)?;
         let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);
         let mut server = GrpcServer::new()
+            .at_the_gateway()
             .ready_when_reachable(db.clone())
             .serve_service(AdminServiceServer::new(admin))
             .serve_service(JobServiceServer::new(jobs));

@@ -285,7 +285,7 @@ impl<H: Handler> Runner<H> {
                AND failed_at IS NULL AND run_at <= $3 \
                AND (locked_until IS NULL OR locked_until < $3) \
                ORDER BY run_at, id LIMIT $4 {}) \
-             RETURNING id, tenant_id, dedupe_key, payload, attempts, run_at, traceparent",
+             RETURNING id, tenant_id, dedupe_key, payload, attempts, run_at, created_at, traceparent",
             self.db.skip_locked()
         );
         let lease = micros(Duration::from_millis(self.cfg.lease_ms));
@@ -300,9 +300,9 @@ impl<H: Handler> Runner<H> {
         tx.commit().await?;
         rows.iter()
             .map(|r| {
-                let run_at: i64 = r.try_get("run_at")?;
+                let lag = lag_micros(now, r.try_get("run_at")?, r.try_get("created_at")?);
                 metrics::histogram!("boomerang_job_lag_seconds", "queue" => self.queue)
-                    .record((now - run_at).max(0) as f64 / 1e6);
+                    .record(lag as f64 / 1e6);
                 Ok(Job {
                     id: r.try_get("id")?,
                     tenant: r.try_get("tenant_id")?,
@@ -377,6 +377,13 @@ impl<H: Handler> Runner<H> {
     }
 }
 
+/// How long a job taken at `now` waited: since it was due (`run_at`), or for
+/// an outbox message (due at once: `run_at` 0) since it was written.
+fn lag_micros(now: i64, run_at: i64, created_at: i64) -> i64 {
+    let due = if run_at == 0 { created_at } else { run_at };
+    (now - due).max(0)
+}
+
 /// Runners started beside a server and stopped with it.
 #[derive(Debug, Default)]
 pub struct Background {
@@ -409,6 +416,20 @@ impl Background {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lag_counts_from_when_a_job_was_due() {
+        let now = 1_767_225_600_000_000;
+        // An outbox message written 2 s ago: 2 s, not 56 years since the epoch.
+        assert_eq!(lag_micros(now, 0, now - 2_000_000), 2_000_000);
+        // A timer due 1 s ago.
+        assert_eq!(
+            lag_micros(now, now - 1_000_000, now - 86_400_000_000),
+            1_000_000
+        );
+        // Taken early (clock skew between replicas): no negative lag.
+        assert_eq!(lag_micros(now, now + 5, now), 0);
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {
