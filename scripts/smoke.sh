@@ -49,6 +49,11 @@ auth="authorization: Bearer $key"
   "amount":{"amount":"50.00","asset":"EUR"}}' "localhost:$port" "$wallet/Credit" >/dev/null
 balance="$("$grpcurl" -plaintext -H "$auth" -d '{"customer_id":"alice"}' "localhost:$port" "$wallet/GetBalance")"
 grep -q '"50.00"' <<<"$balance" || { echo "smoke: unexpected balance: $balance" >&2; exit 1; }
+# A refusal's details decode by name through reflection (google.rpc.BadRequest).
+refused="$("$grpcurl" -plaintext -v -H "$auth" -d '{"customer_id":""}' "localhost:$port" "$wallet/GetBalance" 2>&1 || true)"
+{ grep -q 'InvalidArgument' <<<"$refused" && grep -q 'google.rpc.BadRequest' <<<"$refused" \
+    && grep -q '"field":"customer_id"' <<<"$refused" && ! grep -q 'not recognized' <<<"$refused"; } \
+  || { echo "smoke: error details not decoded: $refused" >&2; exit 1; }
 
 # The demo program: enrol, buy 120.00 EUR, earn 10% over 100 EUR and 120 PTS.
 accrual=boomerang.accrual.v1.AccrualService

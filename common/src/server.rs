@@ -64,6 +64,9 @@ impl GrpcServer {
             descriptor_sets: vec![
                 boomerang_proto::FILE_DESCRIPTOR_SET,
                 tonic_health::pb::FILE_DESCRIPTOR_SET,
+                // google.rpc.BadRequest and the other error details, so
+                // grpcurl and buf curl decode an error's details by name.
+                tonic_types::pb::FILE_DESCRIPTOR_SET,
             ],
             readiness: None,
         }

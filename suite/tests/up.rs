@@ -75,6 +75,22 @@ async fn listed(addr: SocketAddr) -> anyhow::Result<Vec<String>> {
     }
 }
 
+/// Whether reflection v1alpha resolves `symbol` to a file.
+async fn resolves(addr: SocketAddr, symbol: &str) -> anyhow::Result<bool> {
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_owned())),
+    };
+    let mut replies = ServerReflectionClient::new(channel(addr).await?)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await?
+        .into_inner();
+    let reply = replies.message().await?.and_then(|r| r.message_response);
+    Ok(
+        matches!(reply, Some(MessageResponse::FileDescriptorResponse(f)) if !f.file_descriptor_proto.is_empty()),
+    )
+}
+
 backend_tests! {
     async fn every_service_is_healthy_and_reflected(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend).await?;
@@ -98,6 +114,12 @@ backend_tests! {
             let names = listed(addr).await?;
             assert!(names.iter().any(|n| n == service), "{service} not in {names:?}");
             assert!(names.iter().any(|n| n == "grpc.health.v1.Health"));
+        }
+        // Error details decode by name (grpcurl, buf curl), everywhere.
+        for addr in direct.iter().chain([&addrs.gateway]) {
+            for detail in ["google.rpc.BadRequest", "google.rpc.RetryInfo", "google.rpc.ErrorInfo"] {
+                assert!(resolves(*addr, detail).await?, "{detail} not reflected at {addr}");
+            }
         }
         let at_gateway = listed(addrs.gateway).await?;
         for service in SERVICES.iter().chain(&["boomerang.admin.v1.AdminService", "grpc.health.v1.Health"]) {
