@@ -63,7 +63,12 @@ impl Default for Config {
 impl Config {
     /// Loads and validates; errors name the bad key.
     pub fn load() -> anyhow::Result<Self> {
-        let cfg: Self = boomerang_common::config::load("accrual")?;
+        Self::load_from(None)
+    }
+
+    /// As [`Config::load`], reading `file` when given instead of `$BOOMERANG_CONFIG`.
+    pub fn load_from(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let cfg: Self = boomerang_common::config::load_file("accrual", file)?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -3,7 +3,15 @@ use boomerang_common::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cfg = accrual_svc::Config::load()?;
+    let Some(cfg) = boomerang_common::cli::config(
+        "accrual-svc",
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_DESCRIPTION"),
+        accrual_svc::Config::load_from,
+    )?
+    else {
+        return Ok(());
+    };
     let _telemetry = telemetry::init("accrual-svc", &cfg.telemetry)?;
     accrual_svc::App::build(cfg)
         .await?

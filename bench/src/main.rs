@@ -299,6 +299,7 @@ async fn preview(args: Preview) -> anyhow::Result<()> {
         (databases, "PostgreSQL")
     };
     let suite = boomerang::Suite::start(boomerang::Options {
+        configs: boomerang::Configs::default(),
         host: std::net::Ipv4Addr::LOCALHOST.into(),
         ports: boomerang::Ports::ANY,
         databases,

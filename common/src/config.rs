@@ -22,8 +22,17 @@ pub fn load<T>(service: &str) -> anyhow::Result<T>
 where
     T: Serialize + DeserializeOwned + Default,
 {
-    let file = std::env::var_os(CONFIG_FILE_ENV);
-    load_from(service, T::default(), file.as_deref().map(Path::new))
+    load_file(service, None)
+}
+
+/// As [`load`], reading `file` when given instead of `$BOOMERANG_CONFIG`.
+pub fn load_file<T>(service: &str, file: Option<&Path>) -> anyhow::Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let env = std::env::var_os(CONFIG_FILE_ENV);
+    let file = file.or(env.as_deref().map(Path::new));
+    load_from(service, T::default(), file)
 }
 
 /// Loads `T` for `service` over explicit `defaults` and an optional file.

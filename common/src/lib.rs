@@ -1,5 +1,6 @@
 //! Shared plumbing for every Boomerang service. Never domain types.
 //!
+//! - [`cli`]: the command line of every service binary.
 //! - [`channel`]: the one channel builder and interceptor for service-to-service calls.
 //! - [`config`]: typed configuration: defaults, then a TOML file, then `BOOMERANG_<SVC>__...` env.
 //! - [`telemetry`]: tracing (pretty or JSON), OTLP export, W3C propagation, Prometheus.
@@ -13,6 +14,7 @@
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
 //! - [`metrics`]: what every Prometheus metric means (`# HELP`), and process metrics.
 pub mod channel;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;

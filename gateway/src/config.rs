@@ -77,7 +77,12 @@ impl Default for Config {
 impl Config {
     /// Loads and validates; errors name the bad key.
     pub fn load() -> anyhow::Result<Self> {
-        let cfg: Self = boomerang_common::config::load("gateway")?;
+        Self::load_from(None)
+    }
+
+    /// As [`Config::load`], reading `file` when given instead of `$BOOMERANG_CONFIG`.
+    pub fn load_from(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let cfg: Self = boomerang_common::config::load_file("gateway", file)?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -93,16 +93,49 @@ impl Ports {
     };
 }
 
+/// Each service's configuration, before `up` wires addresses and databases.
+#[derive(Clone, Debug, Default)]
+pub struct Configs {
+    /// gateway.
+    pub gateway: gateway::Config,
+    /// wallet-svc.
+    pub wallet: wallet_svc::Config,
+    /// accrual-svc.
+    pub accrual: accrual_svc::Config,
+    /// campaign-svc.
+    pub campaign: campaign_svc::Config,
+    /// referral-svc.
+    pub referral: referral_svc::Config,
+}
+
+impl Configs {
+    /// Every service's configuration read as its own binary reads it: `file`
+    /// (or `$BOOMERANG_CONFIG`), then `BOOMERANG_<SERVICE>__*`; unknown keys
+    /// and bad values fail naming them.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(Self {
+            gateway: gateway::Config::load_from(file)?,
+            wallet: wallet_svc::Config::load_from(file)?,
+            accrual: accrual_svc::Config::load_from(file)?,
+            campaign: campaign_svc::Config::load_from(file)?,
+            referral: referral_svc::Config::load_from(file)?,
+        })
+    }
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Each service's configuration; its listen address, database and
+    /// upstreams are replaced by what `host`, `ports` and `databases` say.
+    pub configs: Configs,
     /// Interface to bind.
     pub host: IpAddr,
     /// Ports.
     pub ports: Ports,
     /// Databases.
     pub databases: Databases,
-    /// The gateway's rate limits.
+    /// The gateway's rate limits (instead of `configs.gateway.rate_limits`).
     pub rate_limits: gateway::limits::RateLimitConfig,
     /// The clock of every service (tests move a manual one).
     pub clock: Clock,
@@ -142,22 +175,26 @@ impl Suite {
     /// Builds every service (databases migrated, ports bound), then serves
     /// them; long because each service's configuration is spelled out.
     pub async fn start(opts: Options) -> anyhow::Result<Self> {
-        let server = |port: u16| ServerConfig::on(SocketAddr::new(opts.host, port));
+        // A service's server settings from its config, on the address `up` gives it.
+        let server = |base: &ServerConfig, port: u16| ServerConfig {
+            listen: SocketAddr::new(opts.host, port),
+            ..base.clone()
+        };
         let dbs = &opts.databases;
         let wallet = wallet_svc::App::build_with_clock(
             wallet_svc::Config {
-                server: server(opts.ports.wallet),
+                server: server(&opts.configs.wallet.server, opts.ports.wallet),
                 database: dbs.wallet.clone(),
-                ..wallet_svc::Config::default()
+                ..opts.configs.wallet.clone()
             },
             opts.clock.clone(),
         )
         .await?;
         let campaign = campaign_svc::App::build_with_clock(
             campaign_svc::Config {
-                server: server(opts.ports.campaign),
+                server: server(&opts.configs.campaign.server, opts.ports.campaign),
                 database: dbs.campaign.clone(),
-                ..campaign_svc::Config::default()
+                ..opts.configs.campaign.clone()
             },
             opts.clock.clone(),
         )
@@ -166,10 +203,10 @@ impl Suite {
         let url = |app_addr: SocketAddr| format!("http://{app_addr}");
         let referral = referral_svc::App::build_with_clock(
             referral_svc::Config {
-                server: server(opts.ports.referral),
+                server: server(&opts.configs.referral.server, opts.ports.referral),
                 database: dbs.referral.clone(),
                 wallet_url: url(wallet.local_addr()?),
-                ..referral_svc::Config::default()
+                ..opts.configs.referral.clone()
             },
             opts.clock.clone(),
         )
@@ -177,14 +214,14 @@ impl Suite {
         // Accrual calls wallet, campaign and referral, so it is built once they are bound.
         let accrual = accrual_svc::App::build_with_clock(
             accrual_svc::Config {
-                server: server(opts.ports.accrual),
+                server: server(&opts.configs.accrual.server, opts.ports.accrual),
                 database: dbs.accrual.clone(),
                 upstreams: accrual_svc::config::Upstreams {
                     wallet: url(wallet.local_addr()?),
                     campaign: url(campaign.local_addr()?),
                     referral: url(referral.local_addr()?),
                 },
-                ..accrual_svc::Config::default()
+                ..opts.configs.accrual.clone()
             },
             opts.clock.clone(),
         )
@@ -198,17 +235,17 @@ impl Suite {
         };
         let gateway = gateway::App::build_with_clock(
             gateway::Config {
-                server: server(opts.ports.gateway),
+                server: server(&opts.configs.gateway.server, opts.ports.gateway),
                 database: dbs.gateway.clone(),
                 upstreams: gateway::config::Upstreams {
                     wallet: url(addrs.wallet),
                     accrual: url(addrs.accrual),
                     campaign: url(addrs.campaign),
                     referral: url(addrs.referral),
-                    ..gateway::config::Upstreams::default()
+                    ..opts.configs.gateway.upstreams.clone()
                 },
                 rate_limits: opts.rate_limits.clone(),
-                ..gateway::Config::default()
+                ..opts.configs.gateway.clone()
             },
             opts.clock.clone(),
         )

@@ -41,6 +41,9 @@ enum Service {
 struct Serve {
     /// Which service.
     service: Service,
+    /// Configuration file (instead of $BOOMERANG_CONFIG), as the service's own binary reads it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -53,8 +56,13 @@ struct Check {
     database_url: Option<String>,
 }
 
+/// `up` configures every service as its own binary is configured (the file,
+/// then `BOOMERANG_<SERVICE>__*`); its flags set the addresses and databases.
 #[derive(clap::Args)]
 struct Up {
+    /// Configuration file with a table per service (instead of $BOOMERANG_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Create a demo tenant and API key, and print grpcurl commands to try.
     #[arg(long)]
     demo: bool,
@@ -91,15 +99,15 @@ struct Up {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Up(up) => run_up(up).await,
-        Command::Serve(serve) => run_one(serve.service).await,
+        Command::Serve(serve) => run_one(serve.service, serve.config.as_deref()).await,
         Command::Check(check) => run_check(check).await,
     }
 }
 
-async fn run_one(service: Service) -> anyhow::Result<()> {
+async fn run_one(service: Service, file: Option<&std::path::Path>) -> anyhow::Result<()> {
     macro_rules! serve {
         ($krate:ident, $name:literal) => {{
-            let cfg = $krate::Config::load()?;
+            let cfg = $krate::Config::load_from(file)?;
             let _telemetry = telemetry::init($name, &cfg.telemetry)?;
             $krate::App::build(cfg)
                 .await?
@@ -141,7 +149,10 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
         Some(url) => Databases::postgres(url),
         None => Databases::sqlite_in(&up.data_dir),
     };
+    let configs = boomerang::Configs::load(up.config.as_deref())?;
     let suite = Suite::start(Options {
+        rate_limits: configs.gateway.rate_limits.clone(),
+        configs,
         host: up.host,
         ports: Ports {
             gateway: up.gateway_port,
@@ -151,7 +162,6 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
             referral: up.referral_port,
         },
         databases,
-        rate_limits: gateway::limits::RateLimitConfig::default(),
         clock: boomerang_common::time::Clock::system(),
     })
     .await?;

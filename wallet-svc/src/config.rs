@@ -40,7 +40,12 @@ impl Default for Config {
 impl Config {
     /// Loads and validates; errors name the bad key.
     pub fn load() -> anyhow::Result<Self> {
-        let cfg: Self = boomerang_common::config::load("wallet")?;
+        Self::load_from(None)
+    }
+
+    /// As [`Config::load`], reading `file` when given instead of `$BOOMERANG_CONFIG`.
+    pub fn load_from(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let cfg: Self = boomerang_common::config::load_file("wallet", file)?;
         cfg.validate()?;
         Ok(cfg)
     }

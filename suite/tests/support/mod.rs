@@ -37,6 +37,7 @@ pub async fn start_with_clock(
         referral: dbs[4].config.clone(),
     };
     let suite = Suite::start(Options {
+        configs: boomerang::Configs::default(),
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ports: Ports::ANY,
         databases,
