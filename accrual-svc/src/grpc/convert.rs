@@ -138,11 +138,12 @@ pub fn purchase(
     // Since 2000, and not in the future beyond a day of clock skew.
     let latest = now + 86_400_000_000;
     let occurred_at = match p.occurred_at.as_ref().map(from_timestamp) {
+        None => now,
         Some(Some(t)) if (946_684_800_000_000..=latest).contains(&t) => t,
-        _ => {
+        Some(_) => {
             v.add(
                 "purchase.occurred_at",
-                "required: a time since 2000 and not in the future",
+                "a time since 2000 and not in the future (absent: now)",
             );
             0
         }
