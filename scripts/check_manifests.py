@@ -1,7 +1,8 @@
 """Checks what schemas cannot: every Deployment of the chart probes gRPC health
 the way the services answer it (readiness on "readiness", liveness on ""),
 runs as non-root on a read-only root filesystem with no capabilities, and has
-a Service, a NetworkPolicy and (when enabled) a PodDisruptionBudget."""
+a Service, a NetworkPolicy and (when enabled) a PodDisruptionBudget, spreads
+its replicas over nodes, and that no public Service carries the metrics port."""
 import sys
 
 import yaml
@@ -37,6 +38,13 @@ for name, dep in deployments.items():
         errors.append(f"{name}: no Service")
     if name not in by_kind.get("NetworkPolicy", {}):
         errors.append(f"{name}: no NetworkPolicy")
+    if not pod.get("topologySpreadConstraints"):
+        errors.append(f"{name}: replicas are not spread over nodes")
+
+for name, svc in by_kind.get("Service", {}).items():
+    public = svc["spec"].get("type", "ClusterIP") in ("LoadBalancer", "NodePort")
+    if public and any(p.get("name") == "metrics" for p in svc["spec"]["ports"]):
+        errors.append(f"{name}: metrics exposed on a {svc['spec']['type']} Service")
 
 for e in errors:
     print(f"check_manifests: {e}", file=sys.stderr)

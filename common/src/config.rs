@@ -76,6 +76,10 @@ pub struct ServerConfig {
     pub drain_timeout_ms: u64,
     /// How often the readiness health status re-checks the database.
     pub readiness_interval_ms: u64,
+    /// A connection older than this is asked to go away (HTTP/2 GOAWAY, in-flight
+    /// calls finish), so callers reconnect and spread over replicas added since;
+    /// 0 keeps connections for ever.
+    pub max_connection_age_ms: u64,
 }
 
 impl ServerConfig {
@@ -110,6 +114,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 1_024,
             drain_timeout_ms: 10_000,
             readiness_interval_ms: 5_000,
+            max_connection_age_ms: 300_000,
         }
     }
 }

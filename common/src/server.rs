@@ -225,7 +225,13 @@ impl GrpcServer {
         });
         let drain = Duration::from_millis(cfg.drain_timeout_ms);
         let stopped = token.clone();
-        let server = Server::builder()
+        let mut builder = Server::builder();
+        if cfg.max_connection_age_ms > 0 {
+            builder = builder
+                .max_connection_age(Duration::from_millis(cfg.max_connection_age_ms))
+                .max_connection_age_grace(drain);
+        }
+        let server = builder
             .layer(stack)
             .add_routes(routes.prepare())
             // tonic's own `tcp_nodelay` applies only to listeners it binds: set
