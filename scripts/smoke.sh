@@ -65,14 +65,19 @@ bought="$("$grpcurl" -plaintext -H "$auth" -d '{"idempotency_key":"smoke-o","pur
   "localhost:$port" "$accrual/RecordPurchase")"
 grep -q '"12.00"' <<<"$bought" && grep -q '"120"' <<<"$bought" \
   || { echo "smoke: unexpected rewards: $bought" >&2; exit 1; }
-# Prometheus metrics of the calls just made: counters and latency buckets.
-metrics="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
-  "http://127.0.0.1:$metrics_port/metrics")"
-# Counted once per layer: what the caller asked of the gateway, what accrual served.
-for series in 'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok",layer="gateway"}' \
-              'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok",layer="service"}' \
-              'boomerang_grpc_request_duration_seconds_bucket{' 'boomerang_ledger_postings_total{asset="EUR"}' \
-              '# HELP boomerang_grpc_requests_total ' '# HELP boomerang_job_lag_seconds ' 'process_resident_memory_bytes '; do
-  grep -qF "$series" <<<"$metrics" || { echo "smoke: no $series in /metrics" >&2; exit 1; }
+# Prometheus metrics of the calls just made: counters and latency buckets;
+# the job lag once the purchase's outbox credit has run (within 5 s).
+series=('boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok",layer="gateway"}'
+        'boomerang_grpc_requests_total{method="/boomerang.accrual.v1.AccrualService/RecordPurchase",code="Ok",layer="service"}'
+        'boomerang_grpc_request_duration_seconds_bucket{' 'boomerang_ledger_postings_total{asset="EUR"}'
+        '# HELP boomerang_grpc_requests_total ' '# HELP boomerang_job_lag_seconds ' 'process_resident_memory_bytes ')
+for attempt in $(seq 1 50); do
+  metrics="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://127.0.0.1:$metrics_port/metrics")"
+  missing=""
+  for s in "${series[@]}"; do grep -qF "$s" <<<"$metrics" || missing="$s"; done
+  [ -z "$missing" ] && break
+  [ "$attempt" -lt 50 ] || { echo "smoke: no $missing in /metrics" >&2; exit 1; }
+  sleep 0.1
 done
 echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit and a demo purchase through the gateway, metrics served)"
