@@ -46,6 +46,15 @@ for name, svc in by_kind.get("Service", {}).items():
     if public and any(p.get("name") == "metrics" for p in svc["spec"]["ports"]):
         errors.append(f"{name}: metrics exposed on a {svc['spec']['type']} Service")
 
+tests = [d for d in docs if d["kind"] == "Pod"
+         and d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+if not tests:
+    errors.append("no helm test Pod")
+for pod in tests:
+    (c,) = pod["spec"]["containers"]
+    if c["command"][:2] != ["/usr/local/bin/boomerang", "health"]:
+        errors.append(f"{pod['metadata']['name']}: the test must run `boomerang health`")
+
 for e in errors:
     print(f"check_manifests: {e}", file=sys.stderr)
 sys.exit(1 if errors else 0)

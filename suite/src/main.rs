@@ -26,6 +26,20 @@ enum Command {
     /// Check the money invariants over every service's database (run it on a
     /// quiet system); exits 1 when one does not hold.
     Check(Check),
+    /// Ask a server's gRPC health service; exits 0 when SERVING, 1 otherwise
+    /// (`helm test`, scripts).
+    Health(Health),
+}
+
+#[derive(clap::Args)]
+struct Health {
+    /// The server, e.g. http://boomerang-gateway:50051.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    addr: String,
+    /// The health service name: "" (the process), "readiness" (the database)
+    /// or a gRPC service such as boomerang.wallet.v1.WalletService.
+    #[arg(long, default_value = "readiness")]
+    service: String,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -101,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(up) => run_up(up).await,
         Command::Serve(serve) => run_one(serve.service, serve.config.as_deref()).await,
         Command::Check(check) => run_check(check).await,
+        Command::Health(health) => run_health(health).await,
     }
 }
 
@@ -122,6 +137,31 @@ async fn run_one(service: Service, file: Option<&std::path::Path>) -> anyhow::Re
         Service::Campaign => serve!(campaign_svc, "campaign-svc"),
         Service::Referral => serve!(referral_svc, "referral-svc"),
     }
+}
+
+async fn run_health(health: Health) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let channel = boomerang_common::channel::endpoint("health", &health.addr)?
+        .timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await?;
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: health.service.clone(),
+        })
+        .await?
+        .into_inner();
+    let status = answer.status();
+    println!(
+        "{} {:?}: {}",
+        health.addr,
+        health.service,
+        status.as_str_name()
+    );
+    if status != tonic_health::pb::health_check_response::ServingStatus::Serving {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn run_check(check: Check) -> anyhow::Result<()> {

@@ -2,6 +2,8 @@
 //! documents, as each service's binary does: the file (`--config` or
 //! `$BOOMERANG_CONFIG`), then `BOOMERANG_<SERVICE>__*`; a misspelt key fails
 //! naming it (`up` used to ignore all of it).
+mod support;
+
 use std::process::{Command, Output};
 
 fn boomerang(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Output> {
@@ -66,4 +68,39 @@ fn the_file_and_the_environment_configure_every_service() -> anyhow::Result<()> 
         accrual_svc::Config::default().server.default_timeout_ms
     );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boomerang_health_answers_like_the_probes() -> anyhow::Result<()> {
+    let (suite, _dbs) = support::start(
+        boomerang_common::testing::TestBackend::Sqlite,
+        gateway::limits::RateLimitConfig::default(),
+    )
+    .await?;
+    let addr = format!("http://{}", suite.addrs().gateway);
+    // Readiness turns SERVING after the first database check.
+    let mut ready = None;
+    for _ in 0..50 {
+        let addr = addr.clone();
+        let out = tokio::task::spawn_blocking(move || boomerang(&["health", "--addr", &addr], &[]))
+            .await??;
+        let done = out.status.success();
+        ready = Some(out);
+        if done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ready = ready.ok_or_else(|| anyhow::anyhow!("never asked"))?;
+    assert!(ready.status.success(), "{}", stderr(&ready));
+    let unknown = tokio::task::spawn_blocking(move || {
+        boomerang(&["health", "--addr", &addr, "--service", "nope"], &[])
+    })
+    .await??;
+    assert!(!unknown.status.success());
+    let nobody =
+        tokio::task::spawn_blocking(|| boomerang(&["health", "--addr", "http://127.0.0.1:1"], &[]))
+            .await??;
+    assert!(!nobody.status.success());
+    suite.stop().await
 }
