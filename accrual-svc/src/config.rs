@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use boomerang_common::{
-    config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig, telemetry::TelemetryConfig,
+    auth::InternalAuthConfig, config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig,
+    telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Durable jobs and outbox relay.
     pub jobs: RunnerConfig,
+    /// The platform key: verifies callers' credentials, signs its own.
+    pub internal_auth: InternalAuthConfig,
     /// The services accrual calls.
     pub upstreams: Upstreams,
     /// Run the outbox relay here (off: messages wait in the outbox for a replica that runs it).
@@ -54,6 +57,7 @@ impl Default for Config {
             database: DatabaseConfig::sqlite_in(".boomerang", "accrual"),
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
+            internal_auth: InternalAuthConfig::default(),
             upstreams: Upstreams::default(),
             relay: true,
         }
@@ -79,6 +83,7 @@ impl Config {
             .validate()
             .and(self.database.validate())
             .and(self.jobs.validate())
+            .and(self.internal_auth.validate())
             .map_err(|e| anyhow::anyhow!("invalid accrual configuration: {e}"))
     }
 }

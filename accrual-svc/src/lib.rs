@@ -14,6 +14,7 @@ pub mod repo;
 use std::{future::Future, net::SocketAddr};
 
 use boomerang_common::{
+    auth::Credentials,
     db::Db,
     jobs::{Background, Runner},
     outbox,
@@ -44,15 +45,13 @@ impl App {
     pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
+        let credentials = Credentials::load(&cfg.internal_auth)?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let upstream = accrual::Upstream::new(
-            &cfg.upstreams.wallet,
-            &cfg.upstreams.campaign,
-            &cfg.upstreams.referral,
-        )?;
+        let upstream = accrual::Upstream::new(&cfg.upstreams, &credentials)?;
         let accrual = accrual::Accrual::new(db.clone(), clock.clone(), upstream);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new()
+            .verifying(credentials.verifier("accrual"))
             .ready_when_reachable(db.clone())
             .serve_jobs(
                 boomerang_proto::admin::v1::Service::Accrual,

@@ -5,9 +5,10 @@
 use std::{net::SocketAddr, time::Duration};
 
 use boomerang_common::{
+    auth::Credentials,
     backend_tests,
     jobs::RunnerConfig,
-    testing::{AsTenant, TestBackend, TestDb, channel, eventually},
+    testing::{AsTenant, TestBackend, TestDb, channel, eventually, internal_auth},
     time::{Clock, to_timestamp},
 };
 use boomerang_proto::{
@@ -69,6 +70,7 @@ impl Stack {
                 server: local()?,
                 database: wallet_db.config.clone(),
                 jobs: fast_jobs(),
+                internal_auth: internal_auth(),
                 ..Default::default()
             },
             clock.clone(),
@@ -79,6 +81,7 @@ impl Stack {
                 server: local()?,
                 database: campaign_db.config.clone(),
                 jobs: fast_jobs(),
+                internal_auth: internal_auth(),
                 ..Default::default()
             },
             clock.clone(),
@@ -99,20 +102,25 @@ impl Stack {
         } else {
             None
         };
-        let tenant = || AsTenant::new("acme");
+        let tenant = |service| AsTenant::new(service, "acme");
         let accrual = match accrual_addr {
-            Some(a) => AccrualServiceClient::with_interceptor(channel(a).await?, tenant()?),
+            Some(a) => {
+                AccrualServiceClient::with_interceptor(channel(a).await?, tenant("accrual")?)
+            }
             None => AccrualServiceClient::with_interceptor(
                 transport::Channel::from_static("http://127.0.0.1:9").connect_lazy(),
-                tenant()?,
+                tenant("accrual")?,
             ),
         };
         Ok(Self {
             accrual,
-            wallet: WalletServiceClient::with_interceptor(channel(wallet_addr).await?, tenant()?),
+            wallet: WalletServiceClient::with_interceptor(
+                channel(wallet_addr).await?,
+                tenant("wallet")?,
+            ),
             campaign: CampaignServiceClient::with_interceptor(
                 channel(campaign_addr).await?,
-                tenant()?,
+                tenant("campaign")?,
             ),
             clock,
             wallet_addr,
@@ -223,6 +231,7 @@ fn accrual_config(
             ..Default::default()
         },
         relay,
+        internal_auth: internal_auth(),
         ..Default::default()
     })
 }
@@ -362,7 +371,7 @@ backend_tests! {
         let app = accrual_svc::App::build_with_clock(accrual_config(&s.accrual_db, s.wallet_addr, s.campaign_addr, false)?, s.clock.clone()).await?;
         let addr = app.local_addr()?;
         tokio::spawn(app.run_until(stopper(&mut guards)));
-        s.accrual = AccrualServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("acme")?);
+        s.accrual = AccrualServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("accrual", "acme")?);
         s.program("cb", cashback("5", None)).await?;
         s.enroll("cb", "ann").await?;
         s.buy("cb", "o-1", "ann", &[("shoes", "60.00"), ("socks", "40.00")]).await?;
@@ -374,7 +383,8 @@ backend_tests! {
         let db = boomerang_common::db::Db::connect(&s.accrual_db.config, &accrual_svc::repo::MIGRATIONS).await?;
         let (campaign, clock, wallet_addr) = (format!("http://{}", s.campaign_addr), s.clock.clone(), s.wallet_addr);
         let relay = |wallet: SocketAddr, topic: Topic| -> anyhow::Result<_> {
-            let up = Upstream::new(&format!("http://{wallet}"), &campaign, "http://127.0.0.1:9")?;
+            let urls = accrual_svc::config::Upstreams { wallet: format!("http://{wallet}"), campaign: campaign.clone(), referral: "http://127.0.0.1:9".into() };
+            let up = Upstream::new(&urls, &Credentials::load(&internal_auth())?)?;
             let accrual = Accrual::new(db.clone(), clock.clone(), up);
             Ok(boomerang_common::outbox::relay(db.clone(), topic.name(), Relay::new(accrual, topic), fast_jobs()))
         };
@@ -916,6 +926,10 @@ impl Child {
                 &cfg.upstreams.campaign,
             )
             .env("BOOMERANG_ACCRUAL__RELAY", relay.to_string())
+            .env(
+                "BOOMERANG_ACCRUAL__INTERNAL_AUTH__KEY",
+                &cfg.internal_auth.key,
+            )
             .env("BOOMERANG_ACCRUAL__JOBS__POLL_INTERVAL_MS", "10")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null());
@@ -934,7 +948,7 @@ impl Child {
             if let Ok(c) = channel(self.addr).await {
                 return Ok(AccrualServiceClient::with_interceptor(
                     c,
-                    AsTenant::new("acme")?,
+                    AsTenant::new("accrual", "acme")?,
                 ));
             }
             if let Some(status) = self.process.try_wait()? {

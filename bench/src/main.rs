@@ -9,9 +9,10 @@ use std::{
 };
 
 use boomerang_common::{
+    auth::{Credentials, InternalAuthConfig, generate_pem},
     config::ServerConfig,
     db::DatabaseConfig,
-    tenant::TENANT_HEADER,
+    tenant::TenantId,
     time::{now_micros, to_timestamp},
 };
 use boomerang_proto::{
@@ -90,8 +91,30 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// A fresh platform key for the processes of one run; credentials live
+/// an hour, so one minted at the start outlasts any run.
+fn platform_key() -> anyhow::Result<InternalAuthConfig> {
+    Ok(InternalAuthConfig {
+        ttl_ms: 3_600_000,
+        ..InternalAuthConfig::with_key(generate_pem()?)
+    })
+}
+
+/// `Bearer <credential>` for calls to `service` for tenant "bench", as
+/// accrual-svc calls.
+fn credential(auth: &InternalAuthConfig, service: &str) -> anyhow::Result<String> {
+    let issuer = Credentials::load(auth)?.issuer("bench", &["*:write"])?;
+    let tenant = TenantId::parse("bench").map_err(anyhow::Error::msg)?;
+    Ok(format!(
+        "Bearer {}",
+        issuer.mint(service, &tenant, "bench", issuer.scopes())?
+    ))
+}
+
 async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
+    let auth = platform_key()?;
+    let bearer: tonic::metadata::MetadataValue<_> = credential(&auth, "wallet")?.parse()?;
     let (database, backend) = if args.database_url.is_empty() {
         let path = dir.path().join("wallet.db");
         (
@@ -118,6 +141,7 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
             max_connections: u32::try_from(args.concurrency).unwrap_or(32).max(4),
             ..database
         },
+        internal_auth: auth,
         ..wallet_svc::Config::default()
     };
     let app = wallet_svc::App::build(cfg).await?;
@@ -137,6 +161,7 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
     for worker in 0..args.concurrency {
         let mut client = WalletServiceClient::new(channel.clone());
         let errors = errors.clone();
+        let bearer = bearer.clone();
         let customers = args.customers;
         workers.spawn(async move {
             let mut latencies = Histogram::<u64>::new(3)?;
@@ -163,7 +188,7 @@ async fn wallet_credit(args: WalletCredit) -> anyhow::Result<()> {
                     }),
                     ..CreditRequest::default()
                 });
-                req.metadata_mut().insert(TENANT_HEADER, "bench".parse()?);
+                req.metadata_mut().insert("authorization", bearer.clone());
                 let sent = Instant::now();
                 let ok = client.credit(req).await.is_ok();
                 if started.elapsed() > warmup {
@@ -206,9 +231,11 @@ async fn gateway_latency(args: GatewayLatency) -> anyhow::Result<()> {
         url: format!("sqlite://{}", dir.path().join(name).display()),
         ..DatabaseConfig::default()
     };
+    let auth = platform_key()?;
     let wallet = wallet_svc::App::build(wallet_svc::Config {
         server: ServerConfig::on("127.0.0.1:0".parse()?),
         database: sqlite("wallet.db"),
+        internal_auth: auth.clone(),
         ..wallet_svc::Config::default()
     })
     .await?;
@@ -224,6 +251,7 @@ async fn gateway_latency(args: GatewayLatency) -> anyhow::Result<()> {
             per_key_per_second: 1_000_000,
             per_tenant_per_second: 1_000_000,
         },
+        internal_auth: auth.clone(),
         ..gateway::Config::default()
     })
     .await?;
@@ -257,7 +285,7 @@ async fn gateway_latency(args: GatewayLatency) -> anyhow::Result<()> {
         }
         anyhow::Ok(latencies)
     };
-    let direct = measure(wallet_addr, (TENANT_HEADER, "bench".into())).await?;
+    let direct = measure(wallet_addr, ("authorization", credential(&auth, "wallet")?)).await?;
     let through = measure(gateway_addr, ("authorization", format!("Bearer {key}"))).await?;
     stop.cancel();
     w.await??;
@@ -299,7 +327,7 @@ async fn preview(args: Preview) -> anyhow::Result<()> {
         (databases, "PostgreSQL")
     };
     let suite = boomerang::Suite::start(boomerang::Options {
-        configs: boomerang::Configs::default(),
+        configs: boomerang::Configs::default().with_internal_auth(&platform_key()?),
         host: std::net::Ipv4Addr::LOCALHOST.into(),
         ports: boomerang::Ports::ANY,
         databases,

@@ -13,6 +13,7 @@ pub mod repo;
 use std::{future::Future, net::SocketAddr};
 
 use boomerang_common::{
+    auth::Credentials,
     db::Db,
     jobs::{Background, Runner},
     server::GrpcServer,
@@ -42,10 +43,12 @@ impl App {
     pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
+        let credentials = Credentials::load(&cfg.internal_auth)?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
         let campaigns = campaigns::Campaigns::new(db.clone(), clock.clone());
         let handler = grpc::CampaignServiceHandler::new(campaigns.clone());
         let server = GrpcServer::new()
+            .verifying(credentials.verifier("campaign"))
             .ready_when_reachable(db.clone())
             .serve_jobs(
                 boomerang_proto::admin::v1::Service::Campaign,

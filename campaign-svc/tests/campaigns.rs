@@ -44,6 +44,7 @@ impl Service {
                 poll_interval_ms: 10,
                 ..RunnerConfig::default()
             },
+            internal_auth: boomerang_common::testing::internal_auth(),
             ..Config::default()
         };
         cfg.server.listen = "127.0.0.1:0".parse()?;
@@ -54,8 +55,10 @@ impl Service {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
-        let client =
-            CampaignServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("acme")?);
+        let client = CampaignServiceClient::with_interceptor(
+            channel(addr).await?,
+            AsTenant::new("campaign", "acme")?,
+        );
         Ok(Self {
             client,
             clock,
@@ -382,16 +385,20 @@ backend_tests! {
 
     async fn every_change_is_audited_with_its_actor(backend) -> anyhow::Result<()> {
         let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        // The actor comes with the credential (the gateway names the caller's key).
+        let as_marketing = AsTenant::new("campaign", "acme")?.with_actor("marketing@shop");
+        let mut marketing = CampaignServiceClient::with_interceptor(channel(s.addr).await?, as_marketing);
         let mut req = Request::new(pb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "audited".into(), spec: Some(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z")) });
-        req.metadata_mut().insert("x-boomerang-actor", "marketing@shop".parse()?);
-        s.client.create_campaign(req).await?;
+        // A header claiming another actor is not believed.
+        req.metadata_mut().insert("x-boomerang-actor", "ceo@shop".parse()?);
+        marketing.create_campaign(req).await?;
         s.schedule("audited").await?;
         let events = s.client.list_audit_events(pb::ListAuditEventsRequest { campaign_id: "audited".into(), page: None }).await?.into_inner().events;
         let actions: Vec<(String, String)> = events.iter().map(|e| (e.action.clone(), e.actor.clone())).collect();
-        assert_eq!(actions, vec![("scheduled".into(), "unknown".into()), ("created".into(), "marketing@shop".into())]);
+        assert_eq!(actions, vec![("scheduled".into(), "tests".into()), ("created".into(), "marketing@shop".into())]);
         assert!(events[0].before.contains("\"draft\"") && events[0].after.contains("\"active\""));
         // Another tenant sees nothing of it.
-        let mut beta = CampaignServiceClient::with_interceptor(channel(s.addr).await?, AsTenant::new("beta")?);
+        let mut beta = CampaignServiceClient::with_interceptor(channel(s.addr).await?, AsTenant::new("campaign", "beta")?);
         let seen = beta.get_campaign(pb::GetCampaignRequest { campaign_id: "audited".into(), terms_at: None }).await;
         assert_eq!(seen.err().map(|e| e.code()), Some(Code::NotFound));
         let listed = beta.list_audit_events(pb::ListAuditEventsRequest::default()).await?.into_inner();

@@ -3,10 +3,10 @@
 //!
 //! [`upstream`] builds a lazily connected channel (connect and request
 //! timeouts, HTTP/2 keep-alive) wrapped in [`Outgoing`], a tonic interceptor
-//! that sets the tenant a call acts for and the caller's W3C trace context.
-//! A caller's upstream port makes its requests with [`acting_for`]; no handler
-//! builds a `Request` or inserts a header by hand.
-use std::time::Duration;
+//! that sets the caller's credential for the tenant a call acts for and the
+//! W3C trace context. A caller's upstream port makes its requests with
+//! [`acting_for`]; no handler builds a `Request` or inserts a header by hand.
+use std::{sync::Arc, time::Duration};
 
 use tonic::{
     Request, Status,
@@ -15,10 +15,7 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 
-use crate::{
-    telemetry,
-    tenant::{ACTOR_HEADER, TENANT_HEADER, TenantId},
-};
+use crate::{auth::Issuer, telemetry, tenant::TenantId};
 
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,11 +43,17 @@ pub fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
         .keep_alive_while_idle(true))
 }
 
-/// A lazily connected channel to `url` (the first call connects), with the
-/// tenant and trace context set on every call.
-pub fn upstream(name: &str, url: &str) -> anyhow::Result<Upstream> {
+/// A lazily connected channel to service `name` at `url` (the first call
+/// connects), every call carrying a credential from `issuer` for `name`.
+pub fn upstream(name: &str, url: &str, issuer: Arc<Issuer>) -> anyhow::Result<Upstream> {
     let channel = endpoint(name, url)?.timeout(REQUEST_TIMEOUT).connect_lazy();
-    Ok(InterceptedService::new(channel, Outgoing))
+    Ok(InterceptedService::new(
+        channel,
+        Outgoing {
+            issuer,
+            audience: Arc::from(name),
+        },
+    ))
 }
 
 /// The tenant a service-to-service call acts for, carried in the request's
@@ -77,23 +80,29 @@ pub fn acting_as<T>(tenant: &TenantId, actor: &str, message: T) -> Request<T> {
     req
 }
 
-/// Sets, on every outgoing call, the tenant it acts for (from [`ActingFor`]),
-/// the actor (from [`OnBehalfOf`]) and the current span's W3C trace context.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Outgoing;
+/// Sets, on every outgoing call acting for a tenant (from [`ActingFor`]), a
+/// credential for the upstream naming the tenant, the actor (from
+/// [`OnBehalfOf`], else the issuer) and the issuer's scopes; and the current
+/// span's W3C trace context.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    issuer: Arc<Issuer>,
+    audience: Arc<str>,
+}
 
 impl Interceptor for Outgoing {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(ActingFor(tenant)) = req.extensions().get::<ActingFor>().cloned() {
-            // A TenantId is validated ASCII: always a valid header value.
-            let value = MetadataValue::try_from(tenant.as_str())
-                .map_err(|_| Status::internal("tenant id is not a header value"))?;
-            req.metadata_mut().insert(TENANT_HEADER, value);
-        }
-        if let Some(OnBehalfOf(actor)) = req.extensions().get::<OnBehalfOf>().cloned()
-            && let Ok(value) = MetadataValue::try_from(actor.as_str())
-        {
-            req.metadata_mut().insert(ACTOR_HEADER, value);
+        if let Some(ActingFor(tenant)) = req.extensions().get::<ActingFor>() {
+            let actor = req
+                .extensions()
+                .get::<OnBehalfOf>()
+                .map_or(self.issuer.name(), |a| a.0.as_str());
+            let token = self
+                .issuer
+                .mint(&self.audience, tenant, actor, self.issuer.scopes())?;
+            let value = MetadataValue::try_from(format!("Bearer {token}"))
+                .map_err(|_| Status::internal("credential is not a header value"))?;
+            req.metadata_mut().insert("authorization", value);
         }
         telemetry::inject_metadata(req.metadata_mut());
         Ok(req)
@@ -105,19 +114,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_tenant_rides_from_extensions_to_metadata() -> Result<(), Box<dyn std::error::Error>> {
-        let tenant = TenantId::parse("acme")?;
-        let req = acting_for(&tenant, ());
-        let out = Outgoing.call(req)?;
+    fn the_tenant_rides_from_extensions_to_a_credential() -> anyhow::Result<()> {
+        use crate::auth::{Keys, Verifier, generate_pem};
+        let keys = Arc::new(Keys::from_pem(&generate_pem()?)?);
+        let issuer = Issuer::service(keys.clone(), "accrual", &["wallet:write"], REQUEST_TIMEOUT)?;
+        let mut out = Outgoing {
+            issuer: Arc::new(issuer),
+            audience: Arc::from("wallet"),
+        };
+        let tenant = TenantId::parse("acme").map_err(anyhow::Error::msg)?;
+        let sent = out.call(acting_for(&tenant, ()))?;
+        let authorization = sent
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let caller = Verifier::new(keys, "wallet")
+            .authorize("/boomerang.wallet.v1.WalletService/Credit", authorization)?;
         assert_eq!(
-            out.metadata()
-                .get(TENANT_HEADER)
-                .and_then(|v| v.to_str().ok()),
-            Some("acme")
+            caller.map(|c| (c.tenant, c.actor)),
+            Some((tenant, "accrual".into()))
         );
         // Without a tenant nothing is invented.
-        let out = Outgoing.call(Request::new(()))?;
-        assert!(out.metadata().get(TENANT_HEADER).is_none());
+        let sent = out.call(Request::new(()))?;
+        assert!(sent.metadata().get("authorization").is_none());
         Ok(())
     }
 

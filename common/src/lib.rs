@@ -1,5 +1,6 @@
 //! Shared plumbing for every Boomerang service. Never domain types.
 //!
+//! - [`auth`]: internal credentials: minted by the gateway and services, verified by services.
 //! - [`cli`]: the command line of every service binary.
 //! - [`channel`]: the one channel builder and interceptor for service-to-service calls.
 //! - [`config`]: typed configuration: defaults, then a TOML file, then `BOOMERANG_<SVC>__...` env.
@@ -8,11 +9,12 @@
 //! - [`server`]: the gRPC server: health, reflection, the tower stack, graceful shutdown.
 //! - [`error`]: the `AppError` every service maps to `tonic::Status` in one place.
 //! - [`money`]: the contract's money codec: decimal strings <-> integer minor units.
-//! - [`tenant`]: the tenant the gateway sets on every call.
+//! - [`tenant`]: the tenant a call acts for, from its verified credential.
 //! - [`id`]: the one id rule, and references built from ids that stay ids.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
 //! - [`metrics`]: what every Prometheus metric means (`# HELP`), and process metrics.
+pub mod auth;
 pub mod channel;
 pub mod cli;
 pub mod config;

@@ -26,7 +26,12 @@ use tower::{
 };
 use tracing::Instrument as _;
 
-use crate::{config::ServerConfig, db::Db, telemetry::adopt_remote_parent, tenant::TENANT_HEADER};
+use crate::{
+    auth::{Verifier, VerifyLayer},
+    config::ServerConfig,
+    db::Db,
+    telemetry::adopt_remote_parent,
+};
 
 /// The health service name Kubernetes' readiness probe asks for: SERVING while
 /// the database answers (migrations ran before the listener was bound), NOT_SERVING
@@ -46,6 +51,7 @@ pub struct GrpcServer {
     names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
     readiness: Option<Db>,
+    verifier: Option<Arc<Verifier>>,
 }
 
 impl Default for GrpcServer {
@@ -69,7 +75,16 @@ impl GrpcServer {
                 tonic_types::pb::FILE_DESCRIPTOR_SET,
             ],
             readiness: None,
+            verifier: None,
         }
+    }
+
+    /// Serves only calls whose internal credential `verifier` accepts (every
+    /// service; the gateway authenticates its callers itself). Health and
+    /// reflection need none.
+    pub fn verifying(mut self, verifier: Verifier) -> Self {
+        self.verifier = Some(Arc::new(verifier));
+        self
     }
 
     /// Labels its request metrics `layer="gateway"` (see [`ObserveLayer`]).
@@ -182,6 +197,7 @@ impl GrpcServer {
         let stack = ServiceBuilder::new()
             .layer(ObserveLayer { layer: self.layer })
             .map_response(undecodable_is_invalid) // the caller's fault, counted as such
+            .option_layer(self.verifier.map(VerifyLayer::new)) // before it may wait for a slot
             .layer(LoadShedLayer::new()) // saturated -> RESOURCE_EXHAUSTED (tonic maps Overloaded)
             .layer(GlobalConcurrencyLimitLayer::new(
                 cfg.max_concurrent_requests,
@@ -332,16 +348,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let method: Arc<str> = Arc::from(req.uri().path());
-        let tenant = req
-            .headers()
-            .get(TENANT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
+        // The tenant is recorded once a credential (or the gateway's key check) names it.
         let span = tracing::info_span!(
             "grpc.server",
             otel.kind = "server",
             rpc.method = %method,
-            tenant = %tenant,
+            tenant = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
         );
         adopt_remote_parent(&span, req.headers());

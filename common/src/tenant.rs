@@ -1,13 +1,8 @@
-//! The tenant of a call. The gateway derives it from the caller's credentials
-//! and sets it as metadata; services trust only that header, never a payload field.
+//! The tenant of a call. Services read it from the verified internal
+//! credential ([`crate::auth::Caller`]), never from a header or a payload field.
 use std::fmt;
 
-use crate::error::AppError;
-
-/// Metadata key the gateway sets on every upstream call.
-pub const TENANT_HEADER: &str = "x-boomerang-tenant";
-/// Metadata key naming who acted (for audit trails); optional.
-pub const ACTOR_HEADER: &str = "x-boomerang-actor";
+use crate::{auth::Caller, error::AppError};
 
 /// A validated tenant id: 1-64 chars of `a-z`, `0-9` and `-`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,26 +35,23 @@ impl fmt::Display for TenantId {
     }
 }
 
-/// The tenant of a request, or UNAUTHENTICATED when the gateway did not set one.
+/// Who made a request: the caller its verified credential names, or
+/// UNAUTHENTICATED when it carried none (the server's `VerifyLayer` refuses
+/// those first; this holds if a server was built without one).
+pub fn caller_of<T>(req: &tonic::Request<T>) -> Result<&Caller, AppError> {
+    req.extensions().get::<Caller>().ok_or_else(|| {
+        AppError::Unauthenticated("missing internal credential: call through the gateway".into())
+    })
+}
+
+/// The tenant of a request (see [`caller_of`]).
 pub fn tenant_of<T>(req: &tonic::Request<T>) -> Result<TenantId, AppError> {
-    let raw = req
-        .metadata()
-        .get(TENANT_HEADER)
-        .ok_or_else(|| {
-            AppError::Unauthenticated(format!("missing {TENANT_HEADER}: call through the gateway"))
-        })?
-        .to_str()
-        .map_err(|_| AppError::Unauthenticated(format!("{TENANT_HEADER} is not ASCII")))?;
-    TenantId::parse(raw).map_err(AppError::Unauthenticated)
+    caller_of(req).map(|c| c.tenant.clone())
 }
 
 /// The actor of a request for audit trails; "unknown" when not given.
 pub fn actor_of<T>(req: &tonic::Request<T>) -> String {
-    req.metadata()
-        .get(ACTOR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(128).collect())
-        .unwrap_or_else(|| "unknown".to_owned())
+    caller_of(req).map_or_else(|_| "unknown".to_owned(), |c| c.actor.clone())
 }
 
 #[cfg(test)]
@@ -76,16 +68,24 @@ mod tests {
     }
 
     #[test]
-    fn tenant_comes_from_metadata_only() {
+    fn tenant_comes_from_the_credential_only() -> Result<(), String> {
         let mut req = tonic::Request::new(());
-        assert!(tenant_of(&req).is_err());
         req.metadata_mut().insert(
-            TENANT_HEADER,
+            "x-boomerang-tenant",
             tonic::metadata::MetadataValue::from_static("acme"),
         );
+        assert!(tenant_of(&req).is_err());
+        req.extensions_mut().insert(Caller {
+            tenant: TenantId::parse("acme")?,
+            actor: "k1".into(),
+            issuer: "gateway".into(),
+            scopes: vec![],
+        });
         assert_eq!(
             tenant_of(&req).map(|t| t.to_string()).ok(),
             Some("acme".into())
         );
+        assert_eq!(actor_of(&req), "k1");
+        Ok(())
     }
 }

@@ -5,32 +5,92 @@
 //! `postgres://postgres@127.0.0.1:5432/test`). PostgreSQL tests fail when the
 //! server is unreachable, saying how to start it; they are skipped only with
 //! an explicit `BOOMERANG_TEST_POSTGRES=off`.
-use std::{future::Future, net::SocketAddr, time::Duration};
-
-use sqlx::{Connection as _, Executor as _, Row as _};
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::Interceptor,
-    transport::Channel,
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
 };
 
-use crate::{db::DatabaseConfig, tenant::TENANT_HEADER};
+use sqlx::{Connection as _, Executor as _, Row as _};
+use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor, transport::Channel};
 
-/// Sets the tenant header on every call, as the gateway does.
+use crate::{
+    auth::{InternalAuthConfig, Issuer, Keys},
+    db::DatabaseConfig,
+    tenant::TenantId,
+};
+
+/// This test process's platform key (made once), PEM.
+fn test_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| crate::auth::generate_pem().unwrap_or_default())
+}
+
+/// The `internal_auth` of every server and client in this test process.
+pub fn internal_auth() -> InternalAuthConfig {
+    InternalAuthConfig::with_key(test_key().to_owned())
+}
+
+/// Calls one service for one tenant with a credential from this process's
+/// key, as a service with every scope would (service-only methods too).
 #[derive(Clone, Debug)]
-pub struct AsTenant(MetadataValue<Ascii>);
+pub struct AsTenant {
+    issuer: Arc<Issuer>,
+    service: String,
+    tenant: TenantId,
+    actor: String,
+}
 
 impl AsTenant {
-    /// For `tenant`.
-    pub fn new(tenant: &str) -> anyhow::Result<Self> {
-        Ok(Self(tenant.parse()?))
+    /// Calls to `service` ("wallet", "accrual", ...) for `tenant`.
+    pub fn new(service: &str, tenant: &str) -> anyhow::Result<Self> {
+        Self::issued_by("tests", &["*:admin"], service, tenant)
+    }
+
+    /// As the gateway forwards a key with `scopes` ("wallet:write", ...).
+    pub fn via_gateway(scopes: &[&str], service: &str, tenant: &str) -> anyhow::Result<Self> {
+        Self::issued_by(crate::auth::GATEWAY, scopes, service, tenant)
+    }
+
+    fn issued_by(
+        issuer: &str,
+        scopes: &[&str],
+        service: &str,
+        tenant: &str,
+    ) -> anyhow::Result<Self> {
+        let keys = Arc::new(Keys::from_pem(test_key())?);
+        Ok(Self {
+            issuer: Arc::new(Issuer::service(
+                keys,
+                issuer,
+                scopes,
+                Duration::from_secs(60),
+            )?),
+            service: service.to_owned(),
+            tenant: TenantId::parse(tenant).map_err(anyhow::Error::msg)?,
+            actor: issuer.to_owned(),
+        })
+    }
+
+    /// On behalf of `actor` (the audit trail's who), instead of the issuer.
+    pub fn with_actor(mut self, actor: &str) -> Self {
+        self.actor = actor.to_owned();
+        self
     }
 }
 
 impl Interceptor for AsTenant {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        req.metadata_mut().insert(TENANT_HEADER, self.0.clone());
+        let token = self.issuer.mint(
+            &self.service,
+            &self.tenant,
+            &self.actor,
+            self.issuer.scopes(),
+        )?;
+        let value = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| Status::internal("credential is not a header value"))?;
+        req.metadata_mut().insert("authorization", value);
         Ok(req)
     }
 }

@@ -69,6 +69,11 @@ impl Authenticator {
         };
         let (service, access) = scope::required(path)
             .ok_or_else(|| AppError::NotFound(format!("no such method {path}")))?;
+        if scope::is_service_only(path) {
+            return Err(AppError::PermissionDenied(format!(
+                "{path} is for services only (accrual-svc calls it); no key may"
+            )));
+        }
         if !scope::allows(&principal.scopes, service, access) {
             return Err(AppError::PermissionDenied(format!(
                 "{} may not call {path} (needs {service}:{})",

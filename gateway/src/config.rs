@@ -2,7 +2,9 @@
 //! `$BOOMERANG_CONFIG`, then `BOOMERANG_GATEWAY__*` environment variables.
 use std::net::SocketAddr;
 
-use boomerang_common::{config::ServerConfig, db::DatabaseConfig, telemetry::TelemetryConfig};
+use boomerang_common::{
+    auth::InternalAuthConfig, config::ServerConfig, db::DatabaseConfig, telemetry::TelemetryConfig,
+};
 use serde::{Deserialize, Serialize};
 
 /// Where each service runs.
@@ -56,6 +58,8 @@ pub struct Config {
     pub bootstrap_admin_key: Option<String>,
     /// Accept JWTs signed by these keys too (optional).
     pub jwt: Option<crate::jwt::JwtConfig>,
+    /// The platform key: signs the credential every forwarded call carries.
+    pub internal_auth: InternalAuthConfig,
 }
 
 impl Default for Config {
@@ -70,6 +74,7 @@ impl Default for Config {
             platform_tenant: "boomerang".into(),
             bootstrap_admin_key: None,
             jwt: None,
+            internal_auth: InternalAuthConfig::default(),
         }
     }
 }
@@ -92,6 +97,7 @@ impl Config {
         self.server
             .validate()
             .and(self.database.validate())
+            .and(self.internal_auth.validate())
             .map_err(|e| anyhow::anyhow!("invalid gateway configuration: {e}"))?;
         for (name, url) in [
             ("wallet", &self.upstreams.wallet),

@@ -1,19 +1,20 @@
 //! Forwarding of a whole service to its upstream, without decoding messages.
 //!
-//! Each call is authenticated, gets the key's tenant as `x-boomerang-tenant`
-//! (any such header from the client is replaced), the caller's W3C trace
-//! context, and goes out on one pooled HTTP/2 channel per upstream. Bodies,
-//! unary or streaming, pass through as bytes; upstream statuses and their
-//! details pass back untouched.
+//! Each call is authenticated, then goes out with an internal credential for
+//! its upstream in place of the caller's (tenant, key id and scopes, signed
+//! with the platform key, short-lived), the caller's W3C trace context, on
+//! one pooled HTTP/2 channel per upstream. Bodies, unary or streaming, pass
+//! through as bytes; upstream statuses and their details pass back untouched.
 use std::{
     convert::Infallible,
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
-use boomerang_common::{error::AppError, telemetry, tenant::TENANT_HEADER};
+use boomerang_common::{auth::Issuer, error::AppError, telemetry};
 use http::{HeaderValue, Request, Response};
 use tonic::{Status, body::Body, transport::Channel};
 use tower::{Service, ServiceExt as _};
@@ -25,9 +26,11 @@ use crate::{auth::Authenticator, limits::Limits};
 #[derive(Clone, Debug)]
 pub struct Forward {
     service: &'static str,
+    audience: &'static str,
     channel: Channel,
     auth: Authenticator,
     limits: Limits,
+    issuer: Arc<Issuer>,
     default_deadline: Duration,
 }
 
@@ -39,17 +42,25 @@ impl Forward {
         connect_timeout: Duration,
         auth: Authenticator,
         limits: Limits,
+        issuer: Arc<Issuer>,
     ) -> anyhow::Result<Self> {
         // The caller's deadline bounds each call (no fixed request timeout).
         let channel = boomerang_common::channel::endpoint(service, upstream)?
             .connect_timeout(connect_timeout)
             .http2_adaptive_window(true)
             .connect_lazy();
+        // "boomerang.wallet.v1.WalletService" -> "wallet": who the credential is for.
+        let audience = service
+            .strip_prefix("boomerang.")
+            .and_then(|s| s.split('.').next())
+            .ok_or_else(|| anyhow::anyhow!("{service} is no Boomerang service"))?;
         Ok(Self {
             service,
+            audience,
             channel,
             auth,
             limits,
+            issuer,
             default_deadline: Duration::from_secs(30),
         })
     }
@@ -85,8 +96,26 @@ impl Service<Request<Body>> for Forward {
             if let Err(e) = this.limits.check(&principal) {
                 return Ok(Status::from(e).into_http());
             }
+            tracing::Span::current().record("tenant", principal.tenant.as_str());
+            let credential = this
+                .issuer
+                .mint(
+                    this.audience,
+                    &principal.tenant,
+                    &principal.key_id,
+                    &principal.scopes,
+                )
+                .and_then(|token| {
+                    HeaderValue::try_from(format!("Bearer {token}"))
+                        .map_err(|e| AppError::Internal(anyhow::anyhow!("credential header: {e}")))
+                });
+            let credential = match credential {
+                Ok(c) => c,
+                Err(e) => return Ok(Status::from(e).into_http()),
+            };
             let headers = req.headers_mut();
-            // Upstreams trust x-boomerang-* headers; only the gateway sets them.
+            // Nothing of the caller's vouches for anything upstream: its key
+            // gives way to our credential, and no x-boomerang-* passes.
             let ours: Vec<http::HeaderName> = headers
                 .keys()
                 .filter(|k| k.as_str().starts_with("x-boomerang-"))
@@ -95,20 +124,7 @@ impl Service<Request<Body>> for Forward {
             for name in ours {
                 headers.remove(name);
             }
-            headers.remove(http::header::AUTHORIZATION); // upstreams trust the tenant header only
-            match (
-                HeaderValue::from_str(principal.tenant.as_str()),
-                HeaderValue::from_str(&principal.key_id),
-            ) {
-                (Ok(tenant), Ok(actor)) => {
-                    headers.insert(TENANT_HEADER, tenant);
-                    headers.insert(boomerang_common::tenant::ACTOR_HEADER, actor);
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    let e = AppError::Internal(anyhow::anyhow!("gateway headers: {e}"));
-                    return Ok(Status::from(e).into_http());
-                }
-            }
+            headers.insert(http::header::AUTHORIZATION, credential);
             // The upstream call is a span of its own; the upstream continues it.
             let span = tracing::info_span!(
                 "boomerang.gateway.forward",

@@ -17,7 +17,13 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use boomerang_common::{db::Db, server::GrpcServer, tenant::TenantId, time::Clock};
+use boomerang_common::{
+    auth::{Credentials, GATEWAY},
+    db::Db,
+    server::GrpcServer,
+    tenant::TenantId,
+    time::Clock,
+};
 use boomerang_proto::admin::v1::{
     admin_service_server::AdminServiceServer, job_service_server::JobServiceServer,
 };
@@ -78,7 +84,13 @@ impl App {
             auth::Authenticator::new(keys.clone(), Duration::from_millis(cfg.key_cache_ms), jwt);
         let limits = limits::Limits::new(&cfg.rate_limits);
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
-        let jobs = grpc::jobs::JobsHandler::new(auth.clone(), platform.clone(), &cfg.upstreams)?;
+        let credentials = Credentials::load(&cfg.internal_auth)?;
+        // Forwarded calls carry the caller's own scopes; operators' job
+        // calls (platform admins only, checked first) the admin scope.
+        let issuer = credentials.issuer(GATEWAY, &[])?;
+        let operator = credentials.issuer(GATEWAY, &["admin:admin"])?;
+        let jobs =
+            grpc::jobs::JobsHandler::new(auth.clone(), platform.clone(), &cfg.upstreams, operator)?;
         let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);
         let mut server = GrpcServer::new()
             .at_the_gateway()
@@ -92,6 +104,7 @@ impl App {
                 connect_timeout,
                 auth.clone(),
                 limits.clone(),
+                issuer.clone(),
             )?;
             server = server.add_named(name, forward);
         }

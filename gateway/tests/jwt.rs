@@ -48,6 +48,7 @@ backend_tests! {
         let wallet = wallet_svc::App::build(wallet_svc::Config {
             server: ServerConfig::on("127.0.0.1:0".parse()?),
             database: wallet_db.config.clone(),
+            internal_auth: boomerang_common::testing::internal_auth(),
             ..Default::default()
         })
         .await?;
@@ -56,6 +57,7 @@ backend_tests! {
             database: gateway_db.config.clone(),
             upstreams: gateway::config::Upstreams { wallet: format!("http://{}", wallet.local_addr()?), ..Default::default() },
             jwt: Some(JwtConfig { jwks_file: jwks.display().to_string(), issuer: "https://idp.example".into(), audience: String::new() }),
+            internal_auth: boomerang_common::testing::internal_auth(),
             ..Default::default()
         })
         .await?;

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use boomerang_common::{
-    config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig, telemetry::TelemetryConfig,
+    auth::InternalAuthConfig, config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig,
+    telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Durable jobs and outbox relay.
     pub jobs: RunnerConfig,
+    /// The platform key: verifies callers' credentials, signs its own.
+    pub internal_auth: InternalAuthConfig,
     /// wallet-svc, e.g. `http://wallet-svc:50061`.
     pub wallet_url: String,
     /// Attributions from one IP or device per hour before VELOCITY refusals.
@@ -32,6 +35,7 @@ impl Default for Config {
             database: DatabaseConfig::sqlite_in(".boomerang", "referral"),
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
+            internal_auth: InternalAuthConfig::default(),
             wallet_url: "http://127.0.0.1:50061".into(),
             velocity_per_hour: 5,
         }
@@ -57,6 +61,7 @@ impl Config {
             .validate()
             .and(self.database.validate())
             .and(self.jobs.validate())
+            .and(self.internal_auth.validate())
             .map_err(|e| anyhow::anyhow!("invalid referral configuration: {e}"))
     }
 }

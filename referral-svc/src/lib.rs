@@ -11,7 +11,9 @@ pub mod repo;
 
 use std::{future::Future, net::SocketAddr};
 
-use boomerang_common::{db::Db, jobs::Background, outbox, server::GrpcServer, time::Clock};
+use boomerang_common::{
+    auth::Credentials, db::Db, jobs::Background, outbox, server::GrpcServer, time::Clock,
+};
 use boomerang_proto::referral::v1::referral_service_server::ReferralServiceServer;
 use tokio::net::TcpListener;
 
@@ -36,15 +38,18 @@ impl App {
     pub async fn build_with_clock(cfg: Config, clock: Clock) -> anyhow::Result<Self> {
         cfg.validate()?;
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
+        let credentials = Credentials::load(&cfg.internal_auth)?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
         let referrals = referrals::Referrals::new(
             db.clone(),
             clock.clone(),
             &cfg.wallet_url,
+            &credentials,
             cfg.velocity_per_hour,
         )?;
         let handler = grpc::ReferralServiceHandler::new(referrals.clone());
         let server = GrpcServer::new()
+            .verifying(credentials.verifier("referral"))
             .ready_when_reachable(db.clone())
             .serve_jobs(
                 boomerang_proto::admin::v1::Service::Referral,

@@ -2,6 +2,7 @@
 //! the referee's purchases and their reversal on returns. Wallet credits and
 //! reversals go through the outbox with deterministic keys.
 use boomerang_common::{
+    auth::Credentials,
     channel::{self, acting_for},
     db::{Conn, Db},
     error::AppError,
@@ -74,14 +75,17 @@ pub struct Referrals {
 }
 
 impl Referrals {
-    /// Over a migrated database, crediting through wallet-svc at `wallet_url`.
+    /// Over a migrated database, crediting through wallet-svc at
+    /// `wallet_url` with referral's own credential (`wallet:write`, no more).
     pub fn new(
         db: Db,
         clock: Clock,
         wallet_url: &str,
+        credentials: &Credentials,
         velocity_per_hour: u32,
     ) -> anyhow::Result<Self> {
-        let wallet = channel::upstream("wallet", wallet_url)?;
+        let me = credentials.issuer("referral", &["wallet:write"])?;
+        let wallet = channel::upstream("wallet", wallet_url, me)?;
         Ok(Self {
             db,
             clock,

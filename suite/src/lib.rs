@@ -8,7 +8,16 @@ use std::{
     path::Path,
 };
 
-use boomerang_common::{config::ServerConfig, db::DatabaseConfig, tenant::TenantId, time::Clock};
+use std::sync::Arc;
+
+use boomerang_common::{
+    auth::{Credentials, InternalAuthConfig, Issuer},
+    channel::{Upstream, acting_for},
+    config::ServerConfig,
+    db::DatabaseConfig,
+    tenant::TenantId,
+    time::Clock,
+};
 use gateway::domain::scope::Scope;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -121,6 +130,16 @@ impl Configs {
             referral: referral_svc::Config::load_from(file)?,
         })
     }
+
+    /// Every process with the same platform key (`up` runs them as one).
+    pub fn with_internal_auth(mut self, auth: &InternalAuthConfig) -> Self {
+        self.gateway.internal_auth = auth.clone();
+        self.wallet.internal_auth = auth.clone();
+        self.accrual.internal_auth = auth.clone();
+        self.campaign.internal_auth = auth.clone();
+        self.referral.internal_auth = auth.clone();
+        self
+    }
 }
 
 /// What to start.
@@ -159,6 +178,7 @@ pub struct Addrs {
 /// The running suite.
 pub struct Suite {
     addrs: Addrs,
+    setup: Arc<Issuer>,
     keys: gateway::repo::Keys,
     platform: TenantId,
     clock: Clock,
@@ -181,6 +201,9 @@ impl Suite {
             ..base.clone()
         };
         let dbs = &opts.databases;
+        // What `up` itself sets up (the demo program) it asks for as a service would.
+        let setup = Credentials::load(&opts.configs.accrual.internal_auth)?
+            .issuer("boomerang-up", &["accrual:write"])?;
         let wallet = wallet_svc::App::build_with_clock(
             wallet_svc::Config {
                 server: server(&opts.configs.wallet.server, opts.ports.wallet),
@@ -267,6 +290,7 @@ impl Suite {
         tasks.spawn(gateway.run_until(until(&stop)));
         Ok(Self {
             addrs,
+            setup,
             keys,
             platform,
             clock: opts.clock,
@@ -348,17 +372,20 @@ impl Suite {
             }),
             ..pb::Program::default()
         };
-        let channel =
-            tonic::transport::Channel::from_shared(format!("http://{}", self.addrs.accrual))?
-                .connect()
-                .await?;
+        let channel: Upstream = boomerang_common::channel::upstream(
+            "accrual",
+            &format!("http://{}", self.addrs.accrual),
+            self.setup.clone(),
+        )?;
         let mut client = pb::accrual_service_client::AccrualServiceClient::new(channel);
-        let mut req = tonic::Request::new(pb::UpsertProgramRequest {
-            idempotency_key: "demo-program-v1".into(),
-            program: Some(program),
-        });
-        req.metadata_mut()
-            .insert(boomerang_common::tenant::TENANT_HEADER, tenant.parse()?);
+        let tenant = TenantId::parse(tenant).map_err(anyhow::Error::msg)?;
+        let req = acting_for(
+            &tenant,
+            pb::UpsertProgramRequest {
+                idempotency_key: "demo-program-v1".into(),
+                program: Some(program),
+            },
+        );
         client.upsert_program(req).await?;
         Ok(())
     }

@@ -29,6 +29,9 @@ enum Command {
     /// Ask a server's gRPC health service; exits 0 when SERVING, 1 otherwise
     /// (`helm test`, scripts).
     Health(Health),
+    /// Print a new platform key (Ed25519, PKCS#8 PEM): every service's
+    /// `internal_auth.key_file` (the chart's internal-auth Secret).
+    Keygen,
 }
 
 #[derive(clap::Args)]
@@ -116,6 +119,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(serve) => run_one(serve.service, serve.config.as_deref()).await,
         Command::Check(check) => run_check(check).await,
         Command::Health(health) => run_health(health).await,
+        Command::Keygen => {
+            print!("{}", boomerang_common::auth::generate_pem()?);
+            Ok(())
+        }
     }
 }
 
@@ -190,6 +197,8 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
         None => Databases::sqlite_in(&up.data_dir),
     };
     let configs = boomerang::Configs::load(up.config.as_deref())?;
+    let internal_auth = platform_key(&up.data_dir, &configs.gateway.internal_auth)?;
+    let configs = configs.with_internal_auth(&internal_auth);
     let suite = Suite::start(Options {
         rate_limits: configs.gateway.rate_limits.clone(),
         configs,
@@ -230,7 +239,27 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
     suite.run_until(shutdown::signal()).await
 }
 
-/// Writes a local demo secret readable by its owner only.
+/// The platform key every process of `up` shares: the gateway's
+/// `internal_auth` when configured, else `<data-dir>/internal.key`, made on
+/// first start.
+fn platform_key(
+    data_dir: &std::path::Path,
+    configured: &boomerang_common::auth::InternalAuthConfig,
+) -> anyhow::Result<boomerang_common::auth::InternalAuthConfig> {
+    if configured.is_set() {
+        return Ok(configured.clone());
+    }
+    let path = data_dir.join("internal.key");
+    if !path.exists() {
+        write_private(&path, boomerang_common::auth::generate_pem()?.trim_end())?;
+    }
+    Ok(boomerang_common::auth::InternalAuthConfig {
+        key_file: path.display().to_string(),
+        ..configured.clone()
+    })
+}
+
+/// Writes a local secret readable by its owner only.
 fn write_private(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
     use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
     if let Some(dir) = path.parent() {

@@ -270,7 +270,7 @@ backend_tests! {
         let returns = lines.iter().enumerate().map(|(i, amount)| {
             let start = start.clone();
             async move {
-                let as_shop = boomerang_common::testing::AsTenant::new("shop")?;
+                let as_shop = boomerang_common::testing::AsTenant::new("referral", "shop")?;
                 let mut referral = ReferralServiceClient::with_interceptor(channel(addr).await?, as_shop);
                 let req = rpb::OnReturnRequest {
                     idempotency_key: format!("ret-{i}"),

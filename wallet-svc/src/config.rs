@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use boomerang_common::{
-    config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig, telemetry::TelemetryConfig,
+    auth::InternalAuthConfig, config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig,
+    telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Durable jobs and outbox relay.
     pub jobs: RunnerConfig,
+    /// The platform key: verifies callers' credentials, signs its own.
+    pub internal_auth: InternalAuthConfig,
     /// Ledger rules.
     pub ledger: LedgerConfig,
 }
@@ -32,6 +35,7 @@ impl Default for Config {
             database: DatabaseConfig::sqlite_in(".boomerang", "wallet"),
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
+            internal_auth: InternalAuthConfig::default(),
             ledger: LedgerConfig::default(),
         }
     }
@@ -56,6 +60,7 @@ impl Config {
             .validate()
             .and(self.database.validate())
             .and(self.jobs.validate())
+            .and(self.internal_auth.validate())
             .map_err(|e| anyhow::anyhow!("invalid wallet configuration: {e}"))
     }
 }

@@ -8,6 +8,7 @@
 //! are set by `common::channel`'s interceptor; every upstream answer becomes
 //! an `AppError` in [`refused`], and every call is a named span.
 use boomerang_common::{
+    auth::Credentials,
     channel::{self, Upstream as Channel, acting_for},
     error::AppError,
     money::{self, Amount},
@@ -135,12 +136,30 @@ fn undecodable(service: &str, e: money::MoneyError) -> AppError {
 }
 
 impl Upstream {
-    /// To the given URLs, connecting on first use.
-    pub fn new(wallet: &str, campaign: &str, referral: &str) -> anyhow::Result<Self> {
+    /// To the given URLs, connecting on first use, with accrual's credential.
+    pub fn new(urls: &crate::config::Upstreams, credentials: &Credentials) -> anyhow::Result<Self> {
+        // What accrual does upstream: credits, reversals and releases;
+        // budget reservations; referral attributions and reward triggers.
+        let me = credentials.issuer(
+            "accrual",
+            &["wallet:write", "campaign:write", "referral:write"],
+        )?;
         Ok(Self {
-            wallet: WalletServiceClient::new(channel::upstream("wallet", wallet)?),
-            campaign: CampaignServiceClient::new(channel::upstream("campaign", campaign)?),
-            referral: ReferralServiceClient::new(channel::upstream("referral", referral)?),
+            wallet: WalletServiceClient::new(channel::upstream(
+                "wallet",
+                &urls.wallet,
+                me.clone(),
+            )?),
+            campaign: CampaignServiceClient::new(channel::upstream(
+                "campaign",
+                &urls.campaign,
+                me.clone(),
+            )?),
+            referral: ReferralServiceClient::new(channel::upstream(
+                "referral",
+                &urls.referral,
+                me,
+            )?),
         })
     }
 

@@ -1,7 +1,10 @@
 //! `boomerang.admin.v1.JobService` at the gateway: platform admins only; each
 //! call is asked of the service its request names, on behalf of the caller's
 //! key (kept on the job's record when it is discarded).
+use std::sync::Arc;
+
 use boomerang_common::{
+    auth::Issuer,
     channel::{Upstream, acting_as},
     error::AppError,
 };
@@ -28,10 +31,17 @@ pub struct JobsHandler {
 }
 
 impl JobsHandler {
-    /// Channels to every upstream, connected on first use.
-    pub fn new(auth: Authenticator, platform: TenantId, up: &Upstreams) -> anyhow::Result<Self> {
+    /// Channels to every upstream, connected on first use, calling with
+    /// credentials from `operator`.
+    pub fn new(
+        auth: Authenticator,
+        platform: TenantId,
+        up: &Upstreams,
+        operator: Arc<Issuer>,
+    ) -> anyhow::Result<Self> {
         let client = |name: &str, url: &str| {
-            boomerang_common::channel::upstream(name, url).map(JobServiceClient::new)
+            boomerang_common::channel::upstream(name, url, operator.clone())
+                .map(JobServiceClient::new)
         };
         Ok(Self {
             auth,

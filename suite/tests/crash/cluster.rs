@@ -124,6 +124,10 @@ impl Cluster {
             ("DATABASE__SCHEMA", db.schema.clone().unwrap_or_default()),
             ("DATABASE__MAX_CONNECTIONS", "6".into()),
             ("TELEMETRY__FILTER", "warn".into()),
+            (
+                "INTERNAL_AUTH__KEY",
+                boomerang_common::testing::internal_auth().key,
+            ),
         ];
         if svc != Svc::Gateway {
             // Deliveries retried quickly, and a killed runner's leases lapse

@@ -37,7 +37,8 @@ pub async fn start_with_clock(
         referral: dbs[4].config.clone(),
     };
     let suite = Suite::start(Options {
-        configs: boomerang::Configs::default(),
+        configs: boomerang::Configs::default()
+            .with_internal_auth(&boomerang_common::testing::internal_auth()),
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ports: Ports::ANY,
         databases,

@@ -10,7 +10,7 @@ use std::{net::SocketAddr, time::Duration};
 use boomerang_common::{
     db::Db,
     jobs::RunnerConfig,
-    testing::{AsTenant, TestBackend, TestDb, channel},
+    testing::{AsTenant, TestBackend, TestDb, channel, internal_auth},
     time::Clock,
 };
 use boomerang_proto::{
@@ -55,6 +55,7 @@ impl Wallet {
                 poll_interval_ms: 10,
                 ..RunnerConfig::default()
             },
+            internal_auth: internal_auth(),
             ..Config::default()
         };
         let mut cfg = cfg;
@@ -90,7 +91,7 @@ impl Wallet {
     async fn client_at(addr: SocketAddr, tenant: &str) -> anyhow::Result<Client> {
         Ok(WalletServiceClient::with_interceptor(
             channel(addr).await?,
-            AsTenant::new(tenant)?,
+            AsTenant::new("wallet", tenant)?,
         ))
     }
 

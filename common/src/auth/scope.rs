@@ -1,4 +1,6 @@
-//! Scopes: which services a key may call, and how.
+//! Scopes: which services a caller may call, and how. API keys and tokens
+//! hold them at the gateway; internal credentials carry them to services,
+//! which check them again.
 use std::{fmt, str::FromStr};
 
 /// Access levels, each including the ones below it.
@@ -82,7 +84,24 @@ pub fn render_list(scopes: &[Scope]) -> String {
 }
 
 /// Methods that need the service's admin scope although they are no admin service.
-const REVIEW_METHODS: [&str; 2] = ["ReviewPurchase", "ReleaseCredit"];
+const REVIEW_METHODS: [&str; 1] = ["ReviewPurchase"];
+
+/// Methods only services call (through their outboxes): the gateway refuses
+/// them to every key, services accept them only from a service credential.
+/// Releasing held money is accrual's, after a reviewer decided (`ReviewPurchase`).
+pub const SERVICE_ONLY: &[&str] = &[
+    "/boomerang.referral.v1.ReferralService/OnPurchase",
+    "/boomerang.referral.v1.ReferralService/OnReturn",
+    "/boomerang.campaign.v1.CampaignService/ReserveBudget",
+    "/boomerang.campaign.v1.CampaignService/ConfirmBudget",
+    "/boomerang.campaign.v1.CampaignService/ReleaseBudget",
+    "/boomerang.wallet.v1.WalletService/ReleaseCredit",
+];
+
+/// Whether `path` is for services only (see [`SERVICE_ONLY`]).
+pub fn is_service_only(path: &str) -> bool {
+    SERVICE_ONLY.contains(&path)
+}
 
 /// What calling `path` (`/boomerang.wallet.v1.WalletService/Credit`) needs:
 /// the short service name and the access level.
@@ -142,6 +161,33 @@ mod tests {
             Some(("accrual", Access::Admin))
         );
         assert_eq!(required("/grpc.health.v1.Health/Check"), None);
+        assert!(is_service_only(
+            "/boomerang.referral.v1.ReferralService/OnPurchase"
+        ));
+        assert!(!is_service_only(
+            "/boomerang.referral.v1.ReferralService/AttributeReferral"
+        ));
+    }
+
+    #[test]
+    fn every_service_only_method_exists() -> Result<(), Box<dyn std::error::Error>> {
+        use prost::Message as _;
+        let set = prost_types::FileDescriptorSet::decode(boomerang_proto::FILE_DESCRIPTOR_SET)?;
+        let methods: Vec<String> = set
+            .file
+            .iter()
+            .flat_map(|f| {
+                f.service.iter().flat_map(move |s| {
+                    s.method
+                        .iter()
+                        .map(move |m| format!("/{}.{}/{}", f.package(), s.name(), m.name()))
+                })
+            })
+            .collect();
+        for path in SERVICE_ONLY {
+            assert!(methods.iter().any(|m| m == path), "{path} is no RPC");
+        }
+        Ok(())
     }
 
     #[test]
