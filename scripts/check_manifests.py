@@ -2,7 +2,8 @@
 the way the services answer it (readiness on "readiness", liveness on ""),
 runs as non-root on a read-only root filesystem with no capabilities, and has
 a Service, a NetworkPolicy and (when enabled) a PodDisruptionBudget, spreads
-its replicas over nodes, and that no public Service carries the metrics port."""
+its replicas over nodes, reads the platform key from a mounted Secret (never
+an environment value), and that no public Service carries the metrics port."""
 import sys
 
 import yaml
@@ -40,6 +41,15 @@ for name, dep in deployments.items():
         errors.append(f"{name}: no NetworkPolicy")
     if not pod.get("topologySpreadConstraints"):
         errors.append(f"{name}: replicas are not spread over nodes")
+    env = {e["name"].split("__", 1)[-1]: e for e in c.get("env", [])}
+    key_file = env.get("INTERNAL_AUTH__KEY_FILE", {}).get("value", "")
+    mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+    secret = next((v["secret"]["secretName"] for v in pod.get("volumes", [])
+                   if v["name"] == "internal-auth" and "secret" in v), None)
+    if not (secret and key_file.startswith(mounts.get("internal-auth", "?") + "/")):
+        errors.append(f"{name}: the platform key is not read from a mounted Secret")
+    if "INTERNAL_AUTH__KEY" in env:
+        errors.append(f"{name}: the platform key must not be an environment value")
 
 for name, svc in by_kind.get("Service", {}).items():
     public = svc["spec"].get("type", "ClusterIP") in ("LoadBalancer", "NodePort")

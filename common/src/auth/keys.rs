@@ -20,9 +20,10 @@ pub struct InternalAuthConfig {
     pub key_file: String,
     /// The PEM itself, instead of a file (`boomerang up` and tests).
     pub key: String,
-    /// Keys still accepted, never used to sign, while a new key rolls out
-    /// (PEM files, private or public).
-    pub previous_key_files: Vec<String>,
+    /// Other keys whose credentials are accepted, never used to sign (PEM
+    /// files, private or public): the next key before a rotation, the last
+    /// one after it (docs/architecture.md).
+    pub accepted_key_files: Vec<String>,
     /// How long a credential this process mints is valid.
     pub ttl_ms: u64,
 }
@@ -32,7 +33,7 @@ impl Default for InternalAuthConfig {
         Self {
             key_file: String::new(),
             key: String::new(),
-            previous_key_files: Vec::new(),
+            accepted_key_files: Vec::new(),
             ttl_ms: 60_000,
         }
     }
@@ -51,7 +52,7 @@ impl fmt::Debug for InternalAuthConfig {
                     "<redacted>"
                 },
             )
-            .field("previous_key_files", &self.previous_key_files)
+            .field("accepted_key_files", &self.accepted_key_files)
             .field("ttl_ms", &self.ttl_ms)
             .finish()
     }
@@ -71,10 +72,14 @@ impl InternalAuthConfig {
         !self.key.is_empty() || !self.key_file.is_empty()
     }
 
-    /// Checks values that types cannot (the key itself is read at start).
+    /// Checks values that types cannot, and that a key given is one (read
+    /// now, so `--check-config` catches a bad path; a missing key fails at start).
     pub fn validate(&self) -> Result<(), String> {
         if !(1_000..=3_600_000).contains(&self.ttl_ms) {
             return Err("internal_auth.ttl_ms must be between 1000 and 3600000".into());
+        }
+        if self.is_set() {
+            Keys::load(self).map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -105,8 +110,8 @@ impl Keys {
             ),
         };
         let mut keys = Self::from_pem(&pem).map_err(|e| anyhow::anyhow!("internal_auth: {e}"))?;
-        for file in &cfg.previous_key_files {
-            let raw = read(file, "internal_auth.previous_key_files")?;
+        for file in &cfg.accepted_key_files {
+            let raw = read(file, "internal_auth.accepted_key_files")?;
             let public = public_key(&raw).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             keys.verifying
                 .insert(kid(&public), DecodingKey::from_ed_der(&public));
@@ -220,6 +225,17 @@ mod tests {
     }
 
     #[test]
+    fn keys_without_their_public_half_load() -> anyhow::Result<()> {
+        // PKCS#8 v1, as `openssl genpkey -algorithm ed25519` and Helm's
+        // `genPrivateKey "ed25519"` write them (a throwaway test key).
+        let v1 = "-----BEGIN PRIVATE KEY-----\n\
+                  MC4CAQAwBQYDK2VwBCIEIFLN5KdGOx1lFYbaFXL2oxu2DE9GtnOo7L7c2YPM3KHL\n\
+                  -----END PRIVATE KEY-----\n";
+        assert_eq!(Keys::from_pem(v1)?.kid().len(), 16);
+        Ok(())
+    }
+
+    #[test]
     fn missing_and_bad_keys_fail_at_start() -> anyhow::Result<()> {
         let none = Keys::load(&InternalAuthConfig::default()).err();
         assert!(none.is_some_and(|e| e.to_string().contains("boomerang keygen")));
@@ -236,14 +252,14 @@ mod tests {
     }
 
     #[test]
-    fn previous_keys_verify_too() -> anyhow::Result<()> {
+    fn accepted_keys_verify_too() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let old = dir.path().join("old.pem");
         let old_pem = generate_pem()?;
         std::fs::write(&old, &old_pem)?;
         let cfg = InternalAuthConfig {
             key: generate_pem()?,
-            previous_key_files: vec![old.display().to_string()],
+            accepted_key_files: vec![old.display().to_string()],
             ..InternalAuthConfig::default()
         };
         let keys = Keys::load(&cfg)?;

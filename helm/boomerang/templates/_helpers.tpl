@@ -77,6 +77,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- default (include "boomerang.fullname" .) .Values.adminKey.existingSecret -}}
 {{- end -}}
 
+{{/* Name of the Secret holding the platform key. */}}
+{{- define "boomerang.internalAuthSecret" -}}
+{{- default (printf "%s-internal-auth" (include "boomerang.fullname" .)) .Values.internalAuth.existingSecret -}}
+{{- end -}}
+
 {{/* The boomerang.json every service reads (its own key): the values' config
 blocks. JSON, not TOML: Helm's toToml writes every integer as a float. */}}
 {{- define "boomerang.configJson" -}}
@@ -101,4 +106,13 @@ not run by this release. Call with (list $ "wallet"). */}}
 {{- else -}}
 {{- required (printf "%s.externalUrl is required when %s.enabled is false" $name $name) $svc.externalUrl -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The accepted keys' paths, quoted and comma-separated, for a figment array. */}}
+{{- define "boomerang.acceptedKeyFiles" -}}
+{{- $paths := list -}}
+{{- range . -}}
+{{- $paths = append $paths (printf "%q" (printf "/var/run/secrets/boomerang/%s" .)) -}}
+{{- end -}}
+{{- join ", " $paths -}}
 {{- end -}}
