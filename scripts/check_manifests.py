@@ -3,7 +3,8 @@ the way the services answer it (readiness on "readiness", liveness on ""),
 runs as non-root on a read-only root filesystem with no capabilities, and has
 a Service, a NetworkPolicy and (when enabled) a PodDisruptionBudget, spreads
 its replicas over nodes, reads the platform key from a mounted Secret (never
-an environment value), and that no public Service carries the metrics port."""
+an environment value), calls its upstreams by their headless Services (so
+callers spread over replicas), and that no public Service carries the metrics port."""
 import sys
 
 import yaml
@@ -48,6 +49,14 @@ for name, dep in deployments.items():
                    if v["name"] == "internal-auth" and "secret" in v), None)
     if not (secret and key_file.startswith(mounts.get("internal-auth", "?") + "/")):
         errors.append(f"{name}: the platform key is not read from a mounted Secret")
+    for key, e in env.items():
+        if key.startswith("UPSTREAMS__") or key == "WALLET_URL":
+            host = e.get("value", "").split("://")[-1].split(":")[0]
+            target = by_kind.get("Service", {}).get(host)
+            if target is not None and target["spec"].get("clusterIP") != "None":
+                errors.append(f"{name}: {key} calls {host}, not a headless Service")
+            if target is None and host.endswith("-headless"):
+                errors.append(f"{name}: {key} calls {host}, which is not rendered")
     if "INTERNAL_AUTH__KEY" in env:
         errors.append(f"{name}: the platform key must not be an environment value")
 

@@ -3,12 +3,14 @@
 use std::net::SocketAddr;
 
 use boomerang_common::{
-    auth::InternalAuthConfig, config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig,
-    telemetry::TelemetryConfig,
+    auth::InternalAuthConfig, balance::validate_urls, config::ServerConfig, db::DatabaseConfig,
+    jobs::RunnerConfig, telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 
-/// Where the services accrual calls run.
+/// Where the services accrual calls run: a URL whose host name resolves to
+/// every replica (a headless Service; re-resolved every 5 s), or URLs
+/// separated by commas.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Upstreams {
@@ -84,6 +86,15 @@ impl Config {
             .and(self.database.validate())
             .and(self.jobs.validate())
             .and(self.internal_auth.validate())
+            .and(validate_urls("upstreams.wallet", &self.upstreams.wallet))
+            .and(validate_urls(
+                "upstreams.campaign",
+                &self.upstreams.campaign,
+            ))
+            .and(validate_urls(
+                "upstreams.referral",
+                &self.upstreams.referral,
+            ))
             .map_err(|e| anyhow::anyhow!("invalid accrual configuration: {e}"))
     }
 }

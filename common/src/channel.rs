@@ -12,10 +12,10 @@ use tonic::{
     Request, Status,
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::Endpoint,
 };
 
-use crate::{auth::Issuer, telemetry, tenant::TenantId};
+use crate::{auth::Issuer, balance::Balanced, telemetry, tenant::TenantId};
 
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,8 +26,8 @@ pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a PING may go unanswered before the connection is dropped.
 pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A channel to another service with [`Outgoing`] on every call.
-pub type Upstream = InterceptedService<Channel, Outgoing>;
+/// A channel to another service's replicas with [`Outgoing`] on every call.
+pub type Upstream = InterceptedService<Balanced, Outgoing>;
 
 /// The endpoint every service-to-service channel starts from (connect
 /// timeout, no Nagle delay, HTTP/2 keep-alive); `name` says which upstream a
@@ -43,12 +43,18 @@ pub fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
         .keep_alive_while_idle(true))
 }
 
-/// A lazily connected channel to service `name` at `url` (the first call
-/// connects), every call carrying a credential from `issuer` for `name`.
-pub fn upstream(name: &str, url: &str, issuer: Arc<Issuer>) -> anyhow::Result<Upstream> {
-    let channel = endpoint(name, url)?.timeout(REQUEST_TIMEOUT).connect_lazy();
+/// Lazily connected channels to the replicas of service `name` at `urls`
+/// (a DNS name, re-resolved, or a comma-separated list; see [`Balanced`]),
+/// every call carrying a credential from `issuer` for `name`.
+pub fn upstream(name: &str, urls: &str, issuer: Arc<Issuer>) -> anyhow::Result<Upstream> {
+    let owned = name.to_owned();
+    let balanced = Balanced::new(
+        name,
+        urls,
+        Arc::new(move |url: &str| Ok(endpoint(&owned, url)?.timeout(REQUEST_TIMEOUT))),
+    )?;
     Ok(InterceptedService::new(
-        channel,
+        balanced,
         Outgoing {
             issuer,
             audience: Arc::from(name),

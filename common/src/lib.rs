@@ -3,6 +3,7 @@
 //! - [`auth`]: internal credentials: minted by the gateway and services, verified by services.
 //! - [`cli`]: the command line of every service binary.
 //! - [`channel`]: the one channel builder and interceptor for service-to-service calls.
+//! - [`balance`]: client-side load spreading over an upstream's replicas (DNS re-resolved).
 //! - [`config`]: typed configuration: defaults, then a TOML file, then `BOOMERANG_<SVC>__...` env.
 //! - [`telemetry`]: tracing (pretty or JSON), OTLP export, W3C propagation, Prometheus.
 //! - [`db`]: one pool for SQLite or PostgreSQL, migrations at start, write transactions.
@@ -15,6 +16,7 @@
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
 //! - [`metrics`]: what every Prometheus metric means (`# HELP`), and process metrics.
 pub mod auth;
+pub mod balance;
 pub mod channel;
 pub mod cli;
 pub mod config;

@@ -17,6 +17,14 @@ pub fn describe() {
         Unit::Seconds,
         "Time to answer a gRPC call, by method and layer"
     );
+    describe_gauge!(
+        "boomerang_upstream_replicas",
+        "Replicas an upstream's DNS name resolved to, by upstream"
+    );
+    describe_counter!(
+        "boomerang_upstream_ejections_total",
+        "Times a replica was left out after a transport failure, by upstream"
+    );
     describe_counter!(
         "boomerang_ledger_postings_total",
         "Ledger postings written, by asset"

@@ -7,11 +7,12 @@ use boomerang_common::{
 };
 use serde::{Deserialize, Serialize};
 
-/// Where each service runs.
+/// Where each service runs: a URL whose host name resolves to every replica
+/// (a headless Service; re-resolved every 5 s), or URLs separated by commas.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Upstreams {
-    /// wallet-svc, e.g. `http://wallet-svc:50061`.
+    /// wallet-svc, e.g. `http://boomerang-wallet-headless:50061`.
     pub wallet: String,
     /// accrual-svc.
     pub accrual: String,
@@ -105,11 +106,8 @@ impl Config {
             ("campaign", &self.upstreams.campaign),
             ("referral", &self.upstreams.referral),
         ] {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                anyhow::bail!(
-                    "invalid gateway configuration: upstreams.{name} must be an http(s):// URL, got {url:?}"
-                );
-            }
+            boomerang_common::balance::validate_urls(&format!("upstreams.{name}"), url)
+                .map_err(|e| anyhow::anyhow!("invalid gateway configuration: {e}"))?;
         }
         boomerang_common::tenant::TenantId::parse(&self.platform_tenant)
             .map_err(|e| anyhow::anyhow!("invalid gateway configuration: platform_tenant: {e}"))?;

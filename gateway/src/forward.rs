@@ -14,9 +14,9 @@ use std::{
     time::Duration,
 };
 
-use boomerang_common::{auth::Issuer, error::AppError, telemetry};
+use boomerang_common::{auth::Issuer, balance::Balanced, error::AppError, telemetry};
 use http::{HeaderValue, Request, Response};
-use tonic::{Status, body::Body, transport::Channel};
+use tonic::{Status, body::Body};
 use tower::{Service, ServiceExt as _};
 use tracing::Instrument as _;
 
@@ -27,7 +27,7 @@ use crate::{auth::Authenticator, limits::Limits};
 pub struct Forward {
     service: &'static str,
     audience: &'static str,
-    channel: Channel,
+    upstream: Balanced,
     auth: Authenticator,
     limits: Limits,
     issuer: Arc<Issuer>,
@@ -45,10 +45,15 @@ impl Forward {
         issuer: Arc<Issuer>,
     ) -> anyhow::Result<Self> {
         // The caller's deadline bounds each call (no fixed request timeout).
-        let channel = boomerang_common::channel::endpoint(service, upstream)?
-            .connect_timeout(connect_timeout)
-            .http2_adaptive_window(true)
-            .connect_lazy();
+        let upstream = Balanced::new(
+            service,
+            upstream,
+            std::sync::Arc::new(move |url: &str| {
+                Ok(boomerang_common::channel::endpoint(service, url)?
+                    .connect_timeout(connect_timeout)
+                    .http2_adaptive_window(true))
+            }),
+        )?;
         // "boomerang.wallet.v1.WalletService" -> "wallet": who the credential is for.
         let audience = service
             .strip_prefix("boomerang.")
@@ -57,7 +62,7 @@ impl Forward {
         Ok(Self {
             service,
             audience,
-            channel,
+            upstream,
             auth,
             limits,
             issuer,
@@ -149,8 +154,12 @@ impl Service<Request<Body>> for Forward {
                 headers.insert("grpc-timeout", v);
             }
             let service = this.service;
-            let sent = async move { this.channel.ready_oneshot().await?.call(req).await };
+            let sent = this.upstream.oneshot(req);
             Ok(sent.instrument(span).await.unwrap_or_else(|e| {
+                // Our own refusals (no replica, a request too large) as they are.
+                if let Some(status) = e.downcast_ref::<Status>() {
+                    return Status::new(status.code(), status.message()).into_http();
+                }
                 tracing::warn!(service, error = %e, "upstream unreachable");
                 Status::unavailable(format!("{service} is unavailable: {e}")).into_http()
             }))

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use boomerang_common::{
-    auth::InternalAuthConfig, config::ServerConfig, db::DatabaseConfig, jobs::RunnerConfig,
-    telemetry::TelemetryConfig,
+    auth::InternalAuthConfig, balance::validate_urls, config::ServerConfig, db::DatabaseConfig,
+    jobs::RunnerConfig, telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,8 @@ pub struct Config {
     pub jobs: RunnerConfig,
     /// The platform key: verifies callers' credentials, signs its own.
     pub internal_auth: InternalAuthConfig,
-    /// wallet-svc, e.g. `http://wallet-svc:50061`.
+    /// wallet-svc's replicas: a name resolving to each (e.g.
+    /// `http://boomerang-wallet-headless:50061`), or URLs separated by commas.
     pub wallet_url: String,
     /// Attributions from one IP or device per hour before VELOCITY refusals.
     pub velocity_per_hour: u32,
@@ -62,6 +63,7 @@ impl Config {
             .and(self.database.validate())
             .and(self.jobs.validate())
             .and(self.internal_auth.validate())
+            .and(validate_urls("wallet_url", &self.wallet_url))
             .map_err(|e| anyhow::anyhow!("invalid referral configuration: {e}"))
     }
 }

@@ -95,14 +95,15 @@ blocks. JSON, not TOML: Helm's toToml writes every integer as a float. */}}
 {{- toPrettyJson $tables -}}
 {{- end -}}
 
-{{/* The URL callers use for a service: its Service, or externalUrl when it is
-not run by this release. Call with (list $ "wallet"). */}}
+{{/* The URL callers use for a service: its headless Service (one address per
+ready pod, which callers spread over), or externalUrl when it is not run by
+this release. Call with (list $ "wallet"). */}}
 {{- define "boomerang.url" -}}
 {{- $root := index . 0 -}}
 {{- $name := index . 1 -}}
 {{- $svc := index $root.Values $name -}}
 {{- if $svc.enabled -}}
-{{- printf "http://%s:%v" (include "boomerang.component" (list $root $name)) $svc.port -}}
+{{- printf "http://%s-headless:%v" (include "boomerang.component" (list $root $name)) $svc.port -}}
 {{- else -}}
 {{- required (printf "%s.externalUrl is required when %s.enabled is false" $name $name) $svc.externalUrl -}}
 {{- end -}}

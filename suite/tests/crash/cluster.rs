@@ -1,6 +1,7 @@
 //! The five services as separate processes (`boomerang serve <service>`) on
-//! fresh PostgreSQL schemas, each killable with SIGKILL and restartable on
-//! its port.
+//! fresh PostgreSQL schemas, one or more replicas of each (callers are given
+//! every replica's URL), each killable with SIGKILL and restartable on its port.
+#![allow(dead_code)] // shared by the crash and the replica tests, each using a part
 use std::{
     collections::BTreeMap,
     net::{SocketAddr, TcpListener},
@@ -50,11 +51,16 @@ impl Svc {
     }
 }
 
+/// One process: a service and which of its replicas.
+pub type Proc = (Svc, usize);
+
 /// The running processes.
 pub struct Cluster {
-    ports: BTreeMap<Svc, u16>,
+    replicas: usize,
+    ports: BTreeMap<Proc, u16>,
+    metrics_ports: BTreeMap<Proc, u16>,
     dbs: BTreeMap<Svc, TestDb>,
-    children: BTreeMap<Svc, Child>,
+    children: BTreeMap<Proc, Child>,
     logs: tempfile::TempDir,
     /// SIGKILLs sent.
     pub kills: usize,
@@ -72,34 +78,66 @@ fn free_port(taken: &[u16]) -> anyhow::Result<u16> {
 }
 
 impl Cluster {
-    /// Fresh schemas, free ports, every process started and serving.
-    pub async fn start() -> anyhow::Result<Self> {
-        let mut ports = BTreeMap::new();
+    /// Fresh schemas, free ports, `replicas` processes of every service
+    /// started and serving (with more than one, each serves its metrics).
+    pub async fn start(replicas: usize) -> anyhow::Result<Self> {
+        let (mut ports, mut metrics_ports) = (BTreeMap::new(), BTreeMap::new());
         let mut dbs = BTreeMap::new();
+        let mut taken = Vec::new();
         for svc in Svc::ALL {
-            let taken: Vec<u16> = ports.values().copied().collect();
-            ports.insert(svc, free_port(&taken)?);
+            for i in 0..replicas {
+                for map in [&mut ports, &mut metrics_ports] {
+                    let port = free_port(&taken)?;
+                    taken.push(port);
+                    map.insert((svc, i), port);
+                }
+            }
             dbs.insert(svc, TestDb::fresh(TestBackend::Postgres, svc.name()).await?);
         }
+        if replicas == 1 {
+            metrics_ports.clear();
+        }
         let mut cluster = Self {
+            replicas,
             ports,
+            metrics_ports,
             dbs,
             children: BTreeMap::new(),
             logs: tempfile::tempdir()?,
             kills: 0,
         };
         for svc in Svc::ALL {
-            cluster.spawn(svc).await?;
+            for i in 0..replicas {
+                cluster.spawn((svc, i)).await?;
+            }
         }
         Ok(cluster)
     }
 
+    /// The first replica's address.
     pub fn addr(&self, svc: Svc) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.ports[&svc]))
+        self.addr_of((svc, 0))
     }
 
+    pub fn addr_of(&self, proc: Proc) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.ports[&proc]))
+    }
+
+    /// A lazily connected channel to one process.
+    pub fn channel(&self, proc: Proc) -> anyhow::Result<Channel> {
+        Ok(
+            Channel::from_shared(format!("http://{}", self.addr_of(proc)))?
+                .connect_timeout(Duration::from_secs(1))
+                .connect_lazy(),
+        )
+    }
+
+    /// Every replica's URL, as callers are configured.
     fn url(&self, svc: Svc) -> String {
-        format!("http://{}", self.addr(svc))
+        (0..self.replicas)
+            .map(|i| format!("http://{}", self.addr_of((svc, i))))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The databases, as the invariant checker reads them.
@@ -114,12 +152,13 @@ impl Cluster {
         }
     }
 
-    /// How `svc` is configured: as its own binary would be, by environment.
-    fn env(&self, svc: Svc) -> Vec<(String, String)> {
+    /// How a process is configured: as its own binary would be, by environment.
+    fn env(&self, proc: Proc) -> Vec<(String, String)> {
+        let svc = proc.0;
         let prefix = format!("BOOMERANG_{}__", svc.name().to_ascii_uppercase());
         let db = &self.dbs[&svc].config;
         let mut vars = vec![
-            ("SERVER__LISTEN", self.addr(svc).to_string()),
+            ("SERVER__LISTEN", self.addr_of(proc).to_string()),
             ("DATABASE__URL", db.url.clone()),
             ("DATABASE__SCHEMA", db.schema.clone().unwrap_or_default()),
             ("DATABASE__MAX_CONNECTIONS", "6".into()),
@@ -129,6 +168,9 @@ impl Cluster {
                 boomerang_common::testing::internal_auth().key,
             ),
         ];
+        if let Some(port) = self.metrics_ports.get(&proc) {
+            vars.push(("TELEMETRY__METRICS_LISTEN", format!("127.0.0.1:{port}")));
+        }
         if svc != Svc::Gateway {
             // Deliveries retried quickly, and a killed runner's leases lapse
             // in 3 s instead of 30, so a drain after the last kill is short.
@@ -162,19 +204,19 @@ impl Cluster {
             .collect()
     }
 
-    fn log(&self, svc: Svc) -> PathBuf {
-        self.logs.path().join(format!("{}.log", svc.name()))
+    fn log(&self, (svc, i): Proc) -> PathBuf {
+        self.logs.path().join(format!("{}-{i}.log", svc.name()))
     }
 
-    /// Starts `svc` and waits until it answers health checks.
-    async fn spawn(&mut self, svc: Svc) -> anyhow::Result<()> {
+    /// Starts a process and waits until it answers health checks.
+    async fn spawn(&mut self, proc: Proc) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log(svc))?;
+            .open(self.log(proc))?;
         let child = Command::new(env!("CARGO_BIN_EXE_boomerang"))
-            .args(["serve", svc.name()])
-            .envs(self.env(svc))
+            .args(["serve", proc.0.name()])
+            .envs(self.env(proc))
             .env_remove("RUST_LOG")
             .env_remove(boomerang_common::config::CONFIG_FILE_ENV)
             .stdin(Stdio::null())
@@ -182,57 +224,104 @@ impl Cluster {
             .stderr(log)
             .kill_on_drop(true)
             .spawn()?;
-        self.children.insert(svc, child);
-        self.wait_serving(svc).await
+        self.children.insert(proc, child);
+        self.wait_serving(proc).await
     }
 
-    async fn wait_serving(&mut self, svc: Svc) -> anyhow::Result<()> {
+    async fn wait_serving(&mut self, proc: Proc) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let name = format!("{}-{}", proc.0.name(), proc.1);
         loop {
-            if let Some(child) = self.children.get_mut(&svc)
+            if let Some(child) = self.children.get_mut(&proc)
                 && let Some(status) = child.try_wait()?
             {
-                anyhow::bail!("{} exited with {status}:\n{}", svc.name(), self.tail(svc));
+                anyhow::bail!("{name} exited with {status}:\n{}", self.tail(proc));
             }
-            if serving(self.addr(svc)).await {
+            if serving(self.addr_of(proc)).await {
                 return Ok(());
             }
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
-                "{} not serving after 60 s:\n{}",
-                svc.name(),
-                self.tail(svc)
+                "{name} not serving after 60 s:\n{}",
+                self.tail(proc)
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// SIGKILL, then a restart on the same port.
-    pub async fn crash(&mut self, svc: Svc) -> anyhow::Result<()> {
-        if let Some(mut child) = self.children.remove(&svc) {
+    /// SIGKILL of one process, no restart.
+    pub async fn kill(&mut self, proc: Proc) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children.remove(&proc) {
             child.start_kill()?;
             child.wait().await?;
             self.kills += 1;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.spawn(svc).await
+        Ok(())
     }
 
-    /// The last lines each process logged.
-    pub fn tail(&self, svc: Svc) -> String {
-        let text = std::fs::read_to_string(self.log(svc)).unwrap_or_default();
+    /// SIGKILL of a random replica of `svc`, then a restart on its port.
+    pub async fn crash(&mut self, svc: Svc) -> anyhow::Result<()> {
+        let proc = (svc, rand::random::<u32>() as usize % self.replicas);
+        self.kill(proc).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.spawn(proc).await
+    }
+
+    /// Calls to Boomerang's own RPCs each live process served (the
+    /// gateway's as the gateway, the services' as services), from its metrics.
+    pub async fn served(&self) -> anyhow::Result<BTreeMap<Proc, u64>> {
+        let mut served = BTreeMap::new();
+        for (&proc, port) in &self.metrics_ports {
+            if !self.children.contains_key(&proc) {
+                continue;
+            }
+            let layer = if proc.0 == Svc::Gateway {
+                "gateway"
+            } else {
+                "service"
+            };
+            let text = scrape(*port).await.map_err(|e| {
+                anyhow::anyhow!("metrics of {}-{} on {port}: {e}", proc.0.name(), proc.1)
+            })?;
+            let calls = text
+                .lines()
+                .filter(|l| l.starts_with("boomerang_grpc_requests_total{"))
+                .filter(|l| {
+                    l.contains("method=\"/boomerang.") && l.contains(&format!("layer=\"{layer}\""))
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>();
+            served.insert(proc, calls as u64);
+        }
+        Ok(served)
+    }
+
+    /// The last lines a process logged.
+    pub fn tail(&self, proc: Proc) -> String {
+        let text = std::fs::read_to_string(self.log(proc)).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// Every process's recent log, for a failure message.
     pub fn tails(&self) -> String {
-        Svc::ALL
-            .iter()
-            .map(|&s| format!("--- {} ---\n{}", s.name(), self.tail(s)))
+        self.ports
+            .keys()
+            .map(|&p| format!("--- {}-{} ---\n{}", p.0.name(), p.1, self.tail(p)))
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// `GET /metrics` of a process's Prometheus listener.
+async fn scrape(port: u16) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await?;
+    Ok(text)
 }
 
 async fn serving(addr: SocketAddr) -> bool {

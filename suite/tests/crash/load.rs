@@ -2,6 +2,7 @@
 //! every call has an idempotency key and is retried with the same key until
 //! it gets an answer that is not about transport or a restart. What was
 //! acknowledged is written down, per customer, to the cent.
+#![allow(dead_code)] // shared by the crash and the replica tests, each using a part
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -15,6 +16,7 @@ use boomerang_common::{
 };
 use boomerang_proto::{
     accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
+    admin::v1::{self as adm, admin_service_client::AdminServiceClient},
     campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
     common::v1::{Channel as Ch, Money},
     referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
@@ -105,6 +107,39 @@ impl Client {
             wallet: WalletServiceClient::new(gateway),
             record: Arc::default(),
         }
+    }
+
+    /// The same caller (key and record) through another gateway.
+    pub fn through(&self, gateway: Channel) -> Self {
+        Self {
+            record: self.record.clone(),
+            ..Self::new(gateway, self.key.clone())
+        }
+    }
+
+    /// Calls retried so far.
+    pub fn retries(&self) -> usize {
+        self.record.lock().map_or(0, |r| r.retries)
+    }
+
+    /// Where the wallet holds another amount than was acknowledged, per customer.
+    pub async fn ledger_differences(&self) -> anyhow::Result<Vec<String>> {
+        let expected = self
+            .record
+            .lock()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .expected
+            .clone();
+        let mut off = Vec::new();
+        for (who, want) in &expected {
+            let got = self.total(who).await?;
+            if got != *want {
+                off.push(format!(
+                    "{who}: acknowledged {want}, the wallet holds {got}"
+                ));
+            }
+        }
+        Ok(off)
     }
 
     pub fn request<T>(&self, message: T) -> Request<T> {
@@ -376,4 +411,95 @@ impl Client {
         }
         Ok(total)
     }
+}
+
+/// A tenant and a write key, made with the platform admin key.
+pub async fn shop_key(chan: Channel, admin_key: &str) -> anyhow::Result<String> {
+    let client = Client::new(chan.clone(), admin_key.into());
+    let admin = AdminServiceClient::new(chan);
+    let tenant = adm::CreateTenantRequest {
+        idempotency_key: "tenant".into(),
+        tenant: Some(adm::Tenant {
+            tenant_id: "shop".into(),
+            name: "Shop".into(),
+            ..Default::default()
+        }),
+    };
+    client
+        .until_answered(|| {
+            let (mut admin, req) = (admin.clone(), client.request(tenant.clone()));
+            async move { admin.create_tenant(req).await }
+        })
+        .await?;
+    let key = adm::CreateApiKeyRequest {
+        idempotency_key: "key".into(),
+        tenant_id: "shop".into(),
+        name: "load".into(),
+        scopes: vec![adm::Scope {
+            service: "*".into(),
+            access: adm::Access::Write as i32,
+        }],
+        expires_at: None,
+    };
+    let key = client
+        .until_answered(|| {
+            let (mut admin, req) = (admin.clone(), client.request(key.clone()));
+            async move { admin.create_api_key(req).await }
+        })
+        .await?;
+    Ok(key.secret)
+}
+
+/// One worker: its own customers, orders and holds, until `until`.
+pub async fn work(
+    client: Client,
+    worker: usize,
+    workers: usize,
+    until: tokio::time::Instant,
+) -> anyhow::Result<()> {
+    let mine: Vec<String> = (0..CUSTOMERS)
+        .filter(|i| i % workers == worker)
+        .map(customer)
+        .collect();
+    let mut orders: Vec<(String, String, Vec<bool>)> = Vec::new(); // order, customer, line returned
+    let mut n = 0;
+    while tokio::time::Instant::now() < until {
+        n += 1;
+        let who = mine[rand::random::<u32>() as usize % mine.len()].clone();
+        let dice = rand::random::<u32>() % 10;
+        let open: Vec<usize> = (0..orders.len())
+            .filter(|&o| orders[o].2.iter().any(|r| !r))
+            .collect();
+        if dice < 5 || open.is_empty() {
+            let lines = 1 + rand::random::<u32>() as usize % 4;
+            let prices: Vec<i64> = (0..lines)
+                .map(|_| 100 + i64::from(rand::random::<u32>() % 15_000))
+                .collect();
+            let order = format!("w{worker}-o{n}");
+            client.purchase(&order, &who, &prices).await?;
+            orders.push((order, who, vec![false; lines]));
+        } else if dice < 7 {
+            let o = open[rand::random::<u32>() as usize % open.len()];
+            let line = orders[o].2.iter().position(|r| !r).unwrap_or(0);
+            orders[o].2[line] = true;
+            client.give_back(&orders[o].0, &orders[o].1, line).await?;
+        } else if dice < 8 {
+            // Every line left of one order returned at the same moment.
+            let o = open[rand::random::<u32>() as usize % open.len()];
+            let (order, owner, returned) = &mut orders[o];
+            let lines: Vec<usize> = (0..returned.len()).filter(|&l| !returned[l]).collect();
+            lines.iter().for_each(|&l| returned[l] = true);
+            let all = lines.iter().map(|&l| client.give_back(order, owner, l));
+            for r in futures::future::join_all(all).await {
+                r?;
+            }
+        } else {
+            let hold = 50 + i64::from(rand::random::<u32>() % 500);
+            let capture = hold - i64::from(rand::random::<u32>() % 50);
+            client
+                .checkout(&who, &format!("w{worker}-cart{n}"), hold, capture)
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -14,9 +14,8 @@ mod load;
 use std::time::Duration;
 
 use boomerang_common::{testing::postgres_enabled, time::now_micros};
-use boomerang_proto::admin::v1::{self as adm, admin_service_client::AdminServiceClient};
 use cluster::{ADMIN_KEY, Cluster, Svc};
-use load::{CUSTOMERS, Client, customer};
+use load::{Client, shop_key, work};
 use tonic::transport::Channel;
 
 fn run_for() -> Duration {
@@ -35,97 +34,6 @@ async fn gateway(cluster: &Cluster) -> anyhow::Result<Channel> {
     )
 }
 
-/// A tenant and a write key, made with the platform admin key.
-async fn shop_key(chan: Channel) -> anyhow::Result<String> {
-    let client = Client::new(chan.clone(), ADMIN_KEY.into());
-    let admin = AdminServiceClient::new(chan);
-    let tenant = adm::CreateTenantRequest {
-        idempotency_key: "tenant".into(),
-        tenant: Some(adm::Tenant {
-            tenant_id: "shop".into(),
-            name: "Shop".into(),
-            ..Default::default()
-        }),
-    };
-    client
-        .until_answered(|| {
-            let (mut admin, req) = (admin.clone(), client.request(tenant.clone()));
-            async move { admin.create_tenant(req).await }
-        })
-        .await?;
-    let key = adm::CreateApiKeyRequest {
-        idempotency_key: "key".into(),
-        tenant_id: "shop".into(),
-        name: "load".into(),
-        scopes: vec![adm::Scope {
-            service: "*".into(),
-            access: adm::Access::Write as i32,
-        }],
-        expires_at: None,
-    };
-    let key = client
-        .until_answered(|| {
-            let (mut admin, req) = (admin.clone(), client.request(key.clone()));
-            async move { admin.create_api_key(req).await }
-        })
-        .await?;
-    Ok(key.secret)
-}
-
-/// One worker: its own customers, orders and holds, until `until`.
-async fn work(
-    client: Client,
-    worker: usize,
-    workers: usize,
-    until: tokio::time::Instant,
-) -> anyhow::Result<()> {
-    let mine: Vec<String> = (0..CUSTOMERS)
-        .filter(|i| i % workers == worker)
-        .map(customer)
-        .collect();
-    let mut orders: Vec<(String, String, Vec<bool>)> = Vec::new(); // order, customer, line returned
-    let mut n = 0;
-    while tokio::time::Instant::now() < until {
-        n += 1;
-        let who = mine[rand::random::<u32>() as usize % mine.len()].clone();
-        let dice = rand::random::<u32>() % 10;
-        let open: Vec<usize> = (0..orders.len())
-            .filter(|&o| orders[o].2.iter().any(|r| !r))
-            .collect();
-        if dice < 5 || open.is_empty() {
-            let lines = 1 + rand::random::<u32>() as usize % 4;
-            let prices: Vec<i64> = (0..lines)
-                .map(|_| 100 + i64::from(rand::random::<u32>() % 15_000))
-                .collect();
-            let order = format!("w{worker}-o{n}");
-            client.purchase(&order, &who, &prices).await?;
-            orders.push((order, who, vec![false; lines]));
-        } else if dice < 7 {
-            let o = open[rand::random::<u32>() as usize % open.len()];
-            let line = orders[o].2.iter().position(|r| !r).unwrap_or(0);
-            orders[o].2[line] = true;
-            client.give_back(&orders[o].0, &orders[o].1, line).await?;
-        } else if dice < 8 {
-            // Every line left of one order returned at the same moment.
-            let o = open[rand::random::<u32>() as usize % open.len()];
-            let (order, owner, returned) = &mut orders[o];
-            let lines: Vec<usize> = (0..returned.len()).filter(|&l| !returned[l]).collect();
-            lines.iter().for_each(|&l| returned[l] = true);
-            let all = lines.iter().map(|&l| client.give_back(order, owner, l));
-            for r in futures::future::join_all(all).await {
-                r?;
-            }
-        } else {
-            let hold = 50 + i64::from(rand::random::<u32>() % 500);
-            let capture = hold - i64::from(rand::random::<u32>() % 50);
-            client
-                .checkout(&who, &format!("w{worker}-cart{n}"), hold, capture)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
 /// Kills a random service every 2-5 s and restarts it, until `until`.
 async fn chaos(cluster: &mut Cluster, until: tokio::time::Instant) -> anyhow::Result<()> {
     while tokio::time::Instant::now() < until {
@@ -142,7 +50,7 @@ async fn money_survives_kill_9_of_any_service() -> anyhow::Result<()> {
         postgres_enabled(),
         "the crash test needs PostgreSQL (BOOMERANG_TEST_POSTGRES=off is not allowed here)"
     );
-    let mut cluster = Cluster::start().await?;
+    let mut cluster = Cluster::start(1).await?;
     let outcome = run(&mut cluster).await;
     if let Err(e) = &outcome {
         eprintln!("crash test failed: {e:#}\n{}", cluster.tails());
@@ -152,7 +60,7 @@ async fn money_survives_kill_9_of_any_service() -> anyhow::Result<()> {
 
 async fn run(cluster: &mut Cluster) -> anyhow::Result<()> {
     let chan = gateway(cluster).await?;
-    let client = Client::new(chan.clone(), shop_key(chan.clone()).await?);
+    let client = Client::new(chan.clone(), shop_key(chan.clone(), ADMIN_KEY).await?);
     client.set_up().await?;
 
     let started = std::time::Instant::now();
@@ -182,21 +90,7 @@ async fn run(cluster: &mut Cluster) -> anyhow::Result<()> {
     };
     anyhow::ensure!(report.ok(), "{report}");
 
-    let expected = client
-        .record
-        .lock()
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .expected
-        .clone();
-    let mut off = Vec::new();
-    for (who, want) in &expected {
-        let got = client.total(who).await?;
-        if got != *want {
-            off.push(format!(
-                "{who}: acknowledged {want}, the wallet holds {got}"
-            ));
-        }
-    }
+    let off = client.ledger_differences().await?;
     let record = client.record.lock().map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "crash test: {load_secs:.0} s of load, drained in {:.1} s, {} kills (each followed by a restart), acknowledged {:?}, refused {:?}, {} retries; {report}",
