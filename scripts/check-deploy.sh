@@ -14,7 +14,7 @@ trap 'rm -rf "$out"' EXIT
 echo "hadolint Dockerfile"
 "$bin/hadolint" --failure-threshold warning Dockerfile
 
-for values in default "$chart/ci/all-features-values.yaml"; do
+for values in default "$chart/ci/all-features-values.yaml" "$chart/examples/own-registry.yaml"; do
   args=()
   [ "$values" = default ] || args=(-f "$values")
   name="$(basename "$values" .yaml)"
