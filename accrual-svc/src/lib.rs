@@ -47,7 +47,8 @@ impl App {
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let credentials = Credentials::load(&cfg.internal_auth)?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let upstream = accrual::Upstream::new(&cfg.upstreams, &credentials)?;
+        let upstream =
+            accrual::Upstream::new(&cfg.upstreams, &credentials, cfg.server.tls.client()?)?;
         let accrual = accrual::Accrual::new(db.clone(), clock.clone(), upstream);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new()

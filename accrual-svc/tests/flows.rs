@@ -384,7 +384,7 @@ backend_tests! {
         let (campaign, clock, wallet_addr) = (format!("http://{}", s.campaign_addr), s.clock.clone(), s.wallet_addr);
         let relay = |wallet: SocketAddr, topic: Topic| -> anyhow::Result<_> {
             let urls = accrual_svc::config::Upstreams { wallet: format!("http://{wallet}"), campaign: campaign.clone(), referral: "http://127.0.0.1:9".into() };
-            let up = Upstream::new(&urls, &Credentials::load(&internal_auth())?)?;
+            let up = Upstream::new(&urls, &Credentials::load(&internal_auth())?, None)?;
             let accrual = Accrual::new(db.clone(), clock.clone(), up);
             Ok(boomerang_common::outbox::relay(db.clone(), topic.name(), Relay::new(accrual, topic), fast_jobs()))
         };

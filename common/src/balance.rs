@@ -32,7 +32,7 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use tonic::{
     Status,
     body::Body,
-    transport::{Channel, Endpoint},
+    transport::{Channel, ClientTlsConfig, Endpoint},
 };
 use tower::{Service, ServiceExt as _};
 
@@ -153,10 +153,16 @@ impl std::fmt::Debug for Balanced {
 
 impl Balanced {
     /// Over `urls` (one URL, or several separated by commas) of upstream
-    /// `name`, each replica's endpoint made by `configure`. A DNS name is
-    /// re-resolved in the background while the service lives (needs a
+    /// `name`, each replica's endpoint made by `configure`, and `https://`
+    /// ones verified with `tls` against their URL's host name. A DNS name
+    /// is re-resolved in the background while the service lives (needs a
     /// Tokio runtime); until it first resolves, calls go to the name itself.
-    pub fn new(name: &str, urls: &str, configure: Configure) -> anyhow::Result<Self> {
+    pub fn new(
+        name: &str,
+        urls: &str,
+        configure: Configure,
+        tls: Option<ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
         let urls: Vec<&str> = urls
             .split(',')
             .map(str::trim)
@@ -169,7 +175,14 @@ impl Balanced {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("upstreams.{name} {url:?}: {e}"))?;
             let authority = uri.authority().map(ToString::to_string).unwrap_or_default();
-            replicas.push(Replica::new(authority, configure(url)?.connect_lazy()));
+            let endpoint = secure(
+                configure(url)?,
+                &uri,
+                uri.host().unwrap_or_default(),
+                &tls,
+                name,
+            )?;
+            replicas.push(Replica::new(authority, endpoint.connect_lazy()));
         }
         let shared = Arc::new(Shared {
             name: name.to_owned(),
@@ -181,7 +194,7 @@ impl Balanced {
             let handle = tokio::runtime::Handle::try_current().map_err(|_| {
                 anyhow::anyhow!("upstreams.{name}: resolving needs a Tokio runtime")
             })?;
-            handle.spawn(resolve(Arc::downgrade(&shared), target, configure));
+            handle.spawn(resolve(Arc::downgrade(&shared), target, configure, tls));
         }
         Ok(Self { shared })
     }
@@ -194,6 +207,23 @@ impl Balanced {
             .map(|r| r.addr.clone())
             .collect()
     }
+}
+
+/// `endpoint` for `url`, with TLS verifying `server_name` when it is `https://`.
+fn secure(
+    endpoint: Endpoint,
+    url: &Uri,
+    server_name: &str,
+    tls: &Option<ClientTlsConfig>,
+    upstream: &str,
+) -> anyhow::Result<Endpoint> {
+    if url.scheme_str() != Some("https") {
+        return Ok(endpoint);
+    }
+    let tls = tls.clone().ok_or_else(|| {
+        anyhow::anyhow!("upstreams.{upstream} is https:// but server.tls.ca_file is not set")
+    })?;
+    Ok(endpoint.tls_config(tls.domain_name(server_name.trim_matches(['[', ']'])))?)
 }
 
 /// Checks an upstream setting (`upstreams.<name>`): one `http(s)://host:port`
@@ -259,7 +289,12 @@ impl Target {
 /// Keeps `shared`'s replicas those `target` resolves to, until it is dropped.
 /// A failed or empty answer keeps what was there: DNS trouble never empties
 /// an upstream.
-async fn resolve(shared: Weak<Shared>, target: Target, configure: Configure) {
+async fn resolve(
+    shared: Weak<Shared>,
+    target: Target,
+    configure: Configure,
+    tls: Option<ClientTlsConfig>,
+) {
     let mut interval = Duration::ZERO;
     loop {
         tokio::time::sleep(interval).await;
@@ -288,7 +323,9 @@ async fn resolve(shared: Weak<Shared>, target: Target, configure: Configure) {
                 continue;
             }
             // The origin stays the name (the `:authority` and, with TLS, the SNI).
-            let endpoint = match configure(&target.at(*addr)) {
+            let endpoint = configure(&target.at(*addr))
+                .and_then(|e| secure(e, &target.url, &target.host, &tls, &shared.name));
+            let endpoint = match endpoint {
                 Ok(e) => e.origin(target.url.clone()),
                 Err(e) => {
                     tracing::warn!(upstream = %shared.name, error = %e, "bad resolved address");
@@ -423,7 +460,12 @@ mod tests {
 
     #[tokio::test]
     async fn lists_and_literals_are_not_resolved() -> anyhow::Result<()> {
-        let two = Balanced::new("wallet", "http://127.0.0.1:1, http://127.0.0.2:1", plain())?;
+        let two = Balanced::new(
+            "wallet",
+            "http://127.0.0.1:1, http://127.0.0.2:1",
+            plain(),
+            None,
+        )?;
         assert_eq!(two.addrs(), ["127.0.0.1:1", "127.0.0.2:1"]);
         assert!(Target::of("http://127.0.0.1:1")?.is_none());
         assert!(Target::of("http://[::1]:1")?.is_none());
@@ -440,7 +482,9 @@ mod tests {
                 "http://10.0.0.7:50061".into()
             ))
         );
-        assert!(Balanced::new("wallet", " , ", plain()).is_err());
+        assert!(Balanced::new("wallet", " , ", plain(), None).is_err());
+        let no_ca = Balanced::new("wallet", "https://127.0.0.1:1", plain(), None).err();
+        assert!(no_ca.is_some_and(|e| e.to_string().contains("ca_file")));
         assert!(validate_urls("upstreams.wallet", "http://a:1, https://b:2").is_ok());
         for bad in ["", "a:1", "http://a:1,b:2", "http://"] {
             assert!(validate_urls("upstreams.wallet", bad).is_err(), "{bad:?}");
@@ -450,7 +494,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_resolve_to_a_replica_per_address() -> anyhow::Result<()> {
-        let b = Balanced::new("wallet", "http://localhost:50061", plain())?;
+        let b = Balanced::new("wallet", "http://localhost:50061", plain(), None)?;
         assert_eq!(b.addrs(), ["localhost:50061"], "the name until it resolves");
         crate::testing::eventually("localhost resolved", || {
             let b = b.clone();

@@ -12,7 +12,7 @@ use tonic::{
     Request, Status,
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::Endpoint,
+    transport::{ClientTlsConfig, Endpoint},
 };
 
 use crate::{auth::Issuer, balance::Balanced, telemetry, tenant::TenantId};
@@ -44,14 +44,21 @@ pub fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
 }
 
 /// Lazily connected channels to the replicas of service `name` at `urls`
-/// (a DNS name, re-resolved, or a comma-separated list; see [`Balanced`]),
-/// every call carrying a credential from `issuer` for `name`.
-pub fn upstream(name: &str, urls: &str, issuer: Arc<Issuer>) -> anyhow::Result<Upstream> {
+/// (a DNS name, re-resolved, or a comma-separated list; see [`Balanced`];
+/// `https://` ones verified with `tls`), every call carrying a credential
+/// from `issuer` for `name`.
+pub fn upstream(
+    name: &str,
+    urls: &str,
+    issuer: Arc<Issuer>,
+    tls: Option<ClientTlsConfig>,
+) -> anyhow::Result<Upstream> {
     let owned = name.to_owned();
     let balanced = Balanced::new(
         name,
         urls,
         Arc::new(move |url: &str| Ok(endpoint(&owned, url)?.timeout(REQUEST_TIMEOUT))),
+        tls,
     )?;
     Ok(InterceptedService::new(
         balanced,

@@ -80,6 +80,8 @@ pub struct ServerConfig {
     /// calls finish), so callers reconnect and spread over replicas added since;
     /// 0 keeps connections for ever.
     pub max_connection_age_ms: u64,
+    /// TLS on this port and to `https://` upstreams (off by default).
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl ServerConfig {
@@ -102,7 +104,7 @@ impl ServerConfig {
         if self.max_concurrent_requests == 0 {
             return Err("server.max_concurrent_requests must be > 0".into());
         }
-        Ok(())
+        self.tls.validate()
     }
 }
 
@@ -115,6 +117,7 @@ impl Default for ServerConfig {
             drain_timeout_ms: 10_000,
             readiness_interval_ms: 5_000,
             max_connection_age_ms: 300_000,
+            tls: crate::tls::TlsConfig::default(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`db`]: one pool for SQLite or PostgreSQL, migrations at start, write transactions.
 //! - [`server`]: the gRPC server: health, reflection, the tower stack, graceful shutdown.
 //! - [`error`]: the `AppError` every service maps to `tonic::Status` in one place.
+//! - [`tls`]: TLS on a gRPC port and to `https://` upstreams, from PEM files.
 //! - [`money`]: the contract's money codec: decimal strings <-> integer minor units.
 //! - [`tenant`]: the tenant a call acts for, from its verified credential.
 //! - [`id`]: the one id rule, and references built from ids that stay ids.
@@ -37,3 +38,4 @@ pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod tls;

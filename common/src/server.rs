@@ -242,6 +242,9 @@ impl GrpcServer {
         let drain = Duration::from_millis(cfg.drain_timeout_ms);
         let stopped = token.clone();
         let mut builder = Server::builder();
+        if let Some(tls) = cfg.tls.server()? {
+            builder = builder.tls_config(tls)?;
+        }
         if cfg.max_connection_age_ms > 0 {
             builder = builder
                 .max_connection_age(Duration::from_millis(cfg.max_connection_age_ms))

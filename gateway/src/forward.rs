@@ -43,6 +43,7 @@ impl Forward {
         auth: Authenticator,
         limits: Limits,
         issuer: Arc<Issuer>,
+        tls: Option<tonic::transport::ClientTlsConfig>,
     ) -> anyhow::Result<Self> {
         // The caller's deadline bounds each call (no fixed request timeout).
         let upstream = Balanced::new(
@@ -53,6 +54,7 @@ impl Forward {
                     .connect_timeout(connect_timeout)
                     .http2_adaptive_window(true))
             }),
+            tls,
         )?;
         // "boomerang.wallet.v1.WalletService" -> "wallet": who the credential is for.
         let audience = service

@@ -85,12 +85,18 @@ impl App {
         let limits = limits::Limits::new(&cfg.rate_limits);
         let connect_timeout = Duration::from_millis(cfg.upstreams.connect_timeout_ms);
         let credentials = Credentials::load(&cfg.internal_auth)?;
+        let tls = cfg.server.tls.client()?;
         // Forwarded calls carry the caller's own scopes; operators' job
         // calls (platform admins only, checked first) the admin scope.
         let issuer = credentials.issuer(GATEWAY, &[])?;
         let operator = credentials.issuer(GATEWAY, &["admin:admin"])?;
-        let jobs =
-            grpc::jobs::JobsHandler::new(auth.clone(), platform.clone(), &cfg.upstreams, operator)?;
+        let jobs = grpc::jobs::JobsHandler::new(
+            auth.clone(),
+            platform.clone(),
+            &cfg.upstreams,
+            operator,
+            tls.clone(),
+        )?;
         let admin = grpc::AdminHandler::new(auth.clone(), keys.clone(), platform);
         let mut server = GrpcServer::new()
             .at_the_gateway()
@@ -105,6 +111,7 @@ impl App {
                 auth.clone(),
                 limits.clone(),
                 issuer.clone(),
+                tls.clone(),
             )?;
             server = server.add_named(name, forward);
         }

@@ -45,6 +45,7 @@ impl App {
             clock.clone(),
             &cfg.wallet_url,
             &credentials,
+            cfg.server.tls.client()?,
             cfg.velocity_per_hour,
         )?;
         let handler = grpc::ReferralServiceHandler::new(referrals.clone());

@@ -82,10 +82,11 @@ impl Referrals {
         clock: Clock,
         wallet_url: &str,
         credentials: &Credentials,
+        tls: Option<tonic::transport::ClientTlsConfig>,
         velocity_per_hour: u32,
     ) -> anyhow::Result<Self> {
         let me = credentials.issuer("referral", &["wallet:write"])?;
-        let wallet = channel::upstream("wallet", wallet_url, me)?;
+        let wallet = channel::upstream("wallet", wallet_url, me, tls)?;
         Ok(Self {
             db,
             clock,

@@ -195,9 +195,12 @@ impl Suite {
     /// Builds every service (databases migrated, ports bound), then serves
     /// them; long because each service's configuration is spelled out.
     pub async fn start(opts: Options) -> anyhow::Result<Self> {
-        // A service's server settings from its config, on the address `up` gives it.
+        // A service's server settings from its config, on the address `up`
+        // gives it; the hops inside one process stay plaintext (TLS applies to
+        // the gateway's port only).
         let server = |base: &ServerConfig, port: u16| ServerConfig {
             listen: SocketAddr::new(opts.host, port),
+            tls: Default::default(),
             ..base.clone()
         };
         let dbs = &opts.databases;
@@ -258,7 +261,10 @@ impl Suite {
         };
         let gateway = gateway::App::build_with_clock(
             gateway::Config {
-                server: server(&opts.configs.gateway.server, opts.ports.gateway),
+                server: ServerConfig {
+                    tls: opts.configs.gateway.server.tls.clone(),
+                    ..server(&opts.configs.gateway.server, opts.ports.gateway)
+                },
                 database: dbs.gateway.clone(),
                 upstreams: gateway::config::Upstreams {
                     wallet: url(addrs.wallet),
@@ -376,6 +382,7 @@ impl Suite {
             "accrual",
             &format!("http://{}", self.addrs.accrual),
             self.setup.clone(),
+            None,
         )?;
         let mut client = pb::accrual_service_client::AccrualServiceClient::new(channel);
         let tenant = TenantId::parse(tenant).map_err(anyhow::Error::msg)?;

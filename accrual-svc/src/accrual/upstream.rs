@@ -136,30 +136,24 @@ fn undecodable(service: &str, e: money::MoneyError) -> AppError {
 }
 
 impl Upstream {
-    /// To the given URLs, connecting on first use, with accrual's credential.
-    pub fn new(urls: &crate::config::Upstreams, credentials: &Credentials) -> anyhow::Result<Self> {
+    /// To the given URLs, connecting on first use, with accrual's credential
+    /// (`https://` upstreams verified with `tls`).
+    pub fn new(
+        urls: &crate::config::Upstreams,
+        credentials: &Credentials,
+        tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
         // What accrual does upstream: credits, reversals and releases;
         // budget reservations; referral attributions and reward triggers.
         let me = credentials.issuer(
             "accrual",
             &["wallet:write", "campaign:write", "referral:write"],
         )?;
+        let to = |name: &str, url: &str| channel::upstream(name, url, me.clone(), tls.clone());
         Ok(Self {
-            wallet: WalletServiceClient::new(channel::upstream(
-                "wallet",
-                &urls.wallet,
-                me.clone(),
-            )?),
-            campaign: CampaignServiceClient::new(channel::upstream(
-                "campaign",
-                &urls.campaign,
-                me.clone(),
-            )?),
-            referral: ReferralServiceClient::new(channel::upstream(
-                "referral",
-                &urls.referral,
-                me,
-            )?),
+            wallet: WalletServiceClient::new(to("wallet", &urls.wallet)?),
+            campaign: CampaignServiceClient::new(to("campaign", &urls.campaign)?),
+            referral: ReferralServiceClient::new(to("referral", &urls.referral)?),
         })
     }
 

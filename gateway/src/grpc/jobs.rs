@@ -38,9 +38,10 @@ impl JobsHandler {
         platform: TenantId,
         up: &Upstreams,
         operator: Arc<Issuer>,
+        tls: Option<tonic::transport::ClientTlsConfig>,
     ) -> anyhow::Result<Self> {
         let client = |name: &str, url: &str| {
-            boomerang_common::channel::upstream(name, url, operator.clone())
+            boomerang_common::channel::upstream(name, url, operator.clone(), tls.clone())
                 .map(JobServiceClient::new)
         };
         Ok(Self {
