@@ -23,10 +23,20 @@ for name, dep in deployments.items():
     (c,) = pod["containers"]
     port = next(p["containerPort"] for p in c["ports"] if p["name"] == "grpc")
     ready, live = c.get("readinessProbe", {}), c.get("livenessProbe", {})
-    if ready.get("grpc") != {"port": port, "service": "readiness"}:
-        errors.append(f"{name}: readinessProbe must be grpc on {port}, service readiness")
-    if live.get("grpc") != {"port": port}:
-        errors.append(f"{name}: livenessProbe must be grpc on {port} with no service")
+
+    def asks(probe, service):
+        """gRPC health of `service` on the port, natively or, over TLS, by `boomerang health`."""
+        if "grpc" in probe:
+            want = {"port": port, "service": service} if service else {"port": port}
+            return probe["grpc"] == want
+        cmd = probe.get("exec", {}).get("command", [])
+        return (cmd[:2] == ["/usr/local/bin/boomerang", "health"]
+                and f"https://127.0.0.1:{port}" in cmd and cmd[cmd.index("--service") + 1] == service)
+
+    if not asks(ready, "readiness"):
+        errors.append(f"{name}: readinessProbe must ask health readiness on {port}")
+    if not asks(live, ""):
+        errors.append(f"{name}: livenessProbe must ask health \"\" on {port}")
     sc = c.get("securityContext", {})
     if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
             and sc.get("capabilities", {}).get("drop") == ["ALL"]):
@@ -73,6 +83,10 @@ for pod in tests:
     (c,) = pod["spec"]["containers"]
     if c["command"][:2] != ["/usr/local/bin/boomerang", "health"]:
         errors.append(f"{pod['metadata']['name']}: the test must run `boomerang health`")
+    addr = c["command"][c["command"].index("--addr") + 1]
+    host = addr.split("://")[-1].split(":")[0]
+    if host not in by_kind.get("Service", {}):
+        errors.append(f"{pod['metadata']['name']}: tests {host}, which is not rendered")
 
 for e in errors:
     print(f"check_manifests: {e}", file=sys.stderr)

@@ -43,6 +43,13 @@ struct Health {
     /// or a gRPC service such as boomerang.wallet.v1.WalletService.
     #[arg(long, default_value = "readiness")]
     service: String,
+    /// With an https:// address: the CA certificate (PEM) to verify the server with.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// With an https:// address: the name its certificate must carry, when
+    /// not the address's host (a probe dialling 127.0.0.1).
+    #[arg(long)]
+    server_name: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -148,10 +155,17 @@ async fn run_one(service: Service, file: Option<&std::path::Path>) -> anyhow::Re
 
 async fn run_health(health: Health) -> anyhow::Result<()> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let channel = boomerang_common::channel::endpoint("health", &health.addr)?
-        .timeout(std::time::Duration::from_secs(5))
-        .connect()
-        .await?;
+    let mut endpoint = boomerang_common::channel::endpoint("health", &health.addr)?
+        .timeout(std::time::Duration::from_secs(5));
+    if let Some(ca) = &health.ca_file {
+        let ca = tonic::transport::Certificate::from_pem(std::fs::read(ca)?);
+        let mut tls = tonic::transport::ClientTlsConfig::new().ca_certificate(ca);
+        if let Some(name) = &health.server_name {
+            tls = tls.domain_name(name);
+        }
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    let channel = endpoint.connect().await?;
     let answer = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: health.service.clone(),

@@ -96,14 +96,18 @@ blocks. JSON, not TOML: Helm's toToml writes every integer as a float. */}}
 {{- end -}}
 
 {{/* The URL callers use for a service: its headless Service (one address per
-ready pod, which callers spread over), or externalUrl when it is not run by
+ready pod, which callers spread over; the gateway's own Service for the
+gateway), https:// with tls.enabled, or externalUrl when it is not run by
 this release. Call with (list $ "wallet"). */}}
 {{- define "boomerang.url" -}}
 {{- $root := index . 0 -}}
 {{- $name := index . 1 -}}
 {{- $svc := index $root.Values $name -}}
 {{- if $svc.enabled -}}
-{{- printf "http://%s-headless:%v" (include "boomerang.component" (list $root $name)) $svc.port -}}
+{{- $scheme := ternary "https" "http" $root.Values.tls.enabled -}}
+{{- $host := include "boomerang.component" (list $root $name) -}}
+{{- if ne $name "gateway" }}{{ $host = printf "%s-headless" $host }}{{ end -}}
+{{- printf "%s://%s:%v" $scheme $host $svc.port -}}
 {{- else -}}
 {{- required (printf "%s.externalUrl is required when %s.enabled is false" $name $name) $svc.externalUrl -}}
 {{- end -}}
@@ -116,4 +120,23 @@ this release. Call with (list $ "wallet"). */}}
 {{- $paths = append $paths (printf "%q" (printf "/var/run/secrets/boomerang/%s" .)) -}}
 {{- end -}}
 {{- join ", " $paths -}}
+{{- end -}}
+
+{{/* A probe asking health `service` of the container on `port`: gRPC, or
+`boomerang health` over TLS (kubelet's gRPC probes are plaintext only).
+Call with (list $ port service name). */}}
+{{- define "boomerang.probe" -}}
+{{- $root := index . 0 -}}
+{{- $port := index . 1 -}}
+{{- $service := index . 2 -}}
+{{- $name := index . 3 -}}
+{{- if $root.Values.tls.enabled -}}
+{{- $host := include "boomerang.component" (list $root $name) -}}
+{{- if ne $name "gateway" }}{{ $host = printf "%s-headless" $host }}{{ end -}}
+exec: {command: ["/usr/local/bin/boomerang", "health", "--addr", "https://127.0.0.1:{{ $port }}", "--ca-file", "/var/run/secrets/boomerang-tls/ca.crt", "--server-name", {{ $host | quote }}, "--service", {{ $service | quote }}]}
+{{- else if $service -}}
+grpc: {port: {{ $port }}, service: {{ $service }}}
+{{- else -}}
+grpc: {port: {{ $port }}}
+{{- end -}}
 {{- end -}}
