@@ -350,11 +350,11 @@ async fn resolve(
     }
 }
 
-/// Whether `err` says the connection was never made (the call never left).
-fn never_connected(err: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether `err`, or an error it wraps, is an `E`.
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(e) = source {
-        if e.is::<tonic::ConnectError>() {
+        if e.is::<E>() {
             return true;
         }
         source = e.source();
@@ -362,15 +362,13 @@ fn never_connected(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The connection was never made: the call never left.
+fn never_connected(err: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<tonic::ConnectError>(err)
+}
+
 fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(e) = source {
-        if e.is::<tonic::TimeoutExpired>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    caused_by::<tonic::TimeoutExpired>(err)
 }
 
 /// Sends `req` (its parts and buffered body) to `replica`.
