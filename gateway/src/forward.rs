@@ -2,9 +2,10 @@
 //!
 //! Each call is authenticated, then goes out with an internal credential for
 //! its upstream in place of the caller's (tenant, key id and scopes, signed
-//! with the platform key, short-lived), the caller's W3C trace context, on
-//! one pooled HTTP/2 channel per upstream. Bodies, unary or streaming, pass
-//! through as bytes; upstream statuses and their details pass back untouched.
+//! with the platform key, short-lived) and the caller's W3C trace context,
+//! spread over the upstream's replicas (`common::balance`). Bodies pass
+//! through as bytes (a request's one message buffered, responses and streams
+//! not); upstream statuses and their details pass back untouched.
 use std::{
     convert::Infallible,
     future::Future,
