@@ -383,10 +383,31 @@ async fn send(
         .version(parts.version)
         .body(Body::new(Full::new(body).map_err(|never| match never {})))?;
     *req.headers_mut() = parts.headers.clone();
-    replica.in_flight.fetch_add(1, Ordering::Relaxed);
-    let res = replica.channel.clone().oneshot(req).await;
-    replica.in_flight.fetch_sub(1, Ordering::Relaxed);
-    res.map_err(Into::into)
+    let _counted = InFlight::new(&replica.in_flight);
+    replica
+        .channel
+        .clone()
+        .oneshot(req)
+        .await
+        .map_err(Into::into)
+}
+
+/// Counts a call in flight until it ends, or is dropped (a caller's
+/// deadline, a cancelled stream): a leaked count would make a replica look
+/// busy for ever.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -502,6 +523,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_given_up_on_is_no_longer_in_flight() -> anyhow::Result<()> {
+        // A peer that accepts and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", silent.local_addr()?);
+        let replica = Replica::new(url.clone(), Endpoint::from_shared(url)?.connect_lazy());
+        let parts = Request::post("/boomerang.wallet.v1.WalletService/GetBalance")
+            .body(())?
+            .into_parts()
+            .0;
+        let call = send(&replica, &parts, Bytes::new());
+        let gave_up = tokio::time::timeout(Duration::from_millis(100), call).await;
+        assert!(gave_up.is_err(), "the silent peer answered");
+        assert_eq!(replica.in_flight.load(Ordering::Relaxed), 0);
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn the_less_busy_healthy_replica_is_picked() {
         let lazy = |a: &str| {
             Replica::new(
@@ -528,5 +566,8 @@ mod tests {
             .filter(|_| shared.pick(None).is_some_and(|r| Arc::ptr_eq(&r, &b)))
             .count();
         assert!((400..=600).contains(&picks_b), "{picks_b} of 1000");
+        // A call dropped before it ends (its caller gave up) is no longer counted.
+        drop(InFlight::new(&a.in_flight));
+        assert_eq!(a.in_flight.load(Ordering::Relaxed), 0);
     }
 }
