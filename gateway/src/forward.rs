@@ -57,10 +57,8 @@ impl Forward {
             }),
             tls,
         )?;
-        // "boomerang.wallet.v1.WalletService" -> "wallet": who the credential is for.
-        let audience = service
-            .strip_prefix("boomerang.")
-            .and_then(|s| s.split('.').next())
+        // Who the credential is for.
+        let audience = boomerang_common::auth::scope::short_name(service)
             .ok_or_else(|| anyhow::anyhow!("{service} is no Boomerang service"))?;
         Ok(Self {
             service,

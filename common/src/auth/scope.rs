@@ -103,11 +103,17 @@ pub fn is_service_only(path: &str) -> bool {
     SERVICE_ONLY.contains(&path)
 }
 
+/// The short name of a Boomerang service ("boomerang.wallet.v1.WalletService"
+/// -> "wallet"): scopes' service and credentials' audience.
+pub fn short_name(service: &str) -> Option<&str> {
+    service.strip_prefix("boomerang.")?.split('.').next()
+}
+
 /// What calling `path` (`/boomerang.wallet.v1.WalletService/Credit`) needs:
 /// the short service name and the access level.
 pub fn required(path: &str) -> Option<(&str, Access)> {
     let (service, method) = path.trim_start_matches('/').split_once('/')?;
-    let short = service.strip_prefix("boomerang.")?.split('.').next()?;
+    let short = short_name(service)?;
     // Deciding on fraud (a held purchase) and releasing held money are for
     // reviewers, not for the keys that record the purchases.
     let access = if short == "admin" || REVIEW_METHODS.contains(&method) {

@@ -95,6 +95,16 @@ blocks. JSON, not TOML: Helm's toToml writes every integer as a float. */}}
 {{- toPrettyJson $tables -}}
 {{- end -}}
 
+{{/* The host name callers use for a service (and its certificate names):
+the headless Service, or the gateway's own. Call with (list $ "wallet"). */}}
+{{- define "boomerang.callHost" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $host := include "boomerang.component" (list $root $name) -}}
+{{- if ne $name "gateway" }}{{ $host = printf "%s-headless" $host }}{{ end -}}
+{{- $host -}}
+{{- end -}}
+
 {{/* The URL callers use for a service: its headless Service (one address per
 ready pod, which callers spread over; the gateway's own Service for the
 gateway), https:// with tls.enabled, or externalUrl when it is not run by
@@ -105,9 +115,7 @@ this release. Call with (list $ "wallet"). */}}
 {{- $svc := index $root.Values $name -}}
 {{- if $svc.enabled -}}
 {{- $scheme := ternary "https" "http" $root.Values.tls.enabled -}}
-{{- $host := include "boomerang.component" (list $root $name) -}}
-{{- if ne $name "gateway" }}{{ $host = printf "%s-headless" $host }}{{ end -}}
-{{- printf "%s://%s:%v" $scheme $host $svc.port -}}
+{{- printf "%s://%s:%v" $scheme (include "boomerang.callHost" (list $root $name)) $svc.port -}}
 {{- else -}}
 {{- required (printf "%s.externalUrl is required when %s.enabled is false" $name $name) $svc.externalUrl -}}
 {{- end -}}
@@ -131,9 +139,7 @@ Call with (list $ port service name). */}}
 {{- $service := index . 2 -}}
 {{- $name := index . 3 -}}
 {{- if $root.Values.tls.enabled -}}
-{{- $host := include "boomerang.component" (list $root $name) -}}
-{{- if ne $name "gateway" }}{{ $host = printf "%s-headless" $host }}{{ end -}}
-exec: {command: ["/usr/local/bin/boomerang", "health", "--addr", "https://127.0.0.1:{{ $port }}", "--ca-file", "/var/run/secrets/boomerang-tls/ca.crt", "--server-name", {{ $host | quote }}, "--service", {{ $service | quote }}]}
+exec: {command: ["/usr/local/bin/boomerang", "health", "--addr", "https://127.0.0.1:{{ $port }}", "--ca-file", "/var/run/secrets/boomerang-tls/ca.crt", "--server-name", {{ include "boomerang.callHost" (list $root $name) | quote }}, "--service", {{ $service | quote }}]}
 {{- else if $service -}}
 grpc: {port: {{ $port }}, service: {{ $service }}}
 {{- else -}}
