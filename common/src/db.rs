@@ -331,3 +331,51 @@ fn sqlite_url(url: &str) -> anyhow::Result<String> {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// The SQL type of a column fed to [`json_rows`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    /// `text`.
+    Text,
+    /// `bigint`.
+    Int,
+}
+
+/// A multi-row statement's input as one bound parameter: `$param` is a JSON
+/// array of objects, read as a row source aliased `r` with the named columns
+/// (`SELECT r.a, r.b FROM {json_rows} WHERE true`). One statement text for
+/// any number of rows, so it is prepared once; rows come in array order.
+/// (`WHERE true` lets SQLite parse an upsert after `INSERT ... SELECT`.)
+pub fn json_rows(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String {
+    let sql_type = |t: Col| match t {
+        Col::Text => "text",
+        Col::Int => "bigint",
+    };
+    match backend {
+        Backend::Postgres => {
+            let cols: Vec<String> = cols
+                .iter()
+                .map(|(name, t)| format!("{name} {}", sql_type(*t)))
+                .collect();
+            format!(
+                "json_to_recordset(${param}::json) AS r({})",
+                cols.join(", ")
+            )
+        }
+        Backend::Sqlite => {
+            let cols: Vec<String> = cols
+                .iter()
+                .map(|(name, _)| format!("value ->> '{name}' AS {name}"))
+                .collect();
+            format!("(SELECT {} FROM json_each(${param})) AS r", cols.join(", "))
+        }
+    }
+}
+
+/// The SQL that turns a hex text column of [`json_rows`] into bytes.
+pub fn unhex(backend: Backend, expr: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("decode({expr}, 'hex')"),
+        Backend::Sqlite => format!("unhex({expr})"),
+    }
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::{
-    db::{Conn, Db},
+    db::{Backend, Col, Conn, Db, json_rows, unhex},
     error::AppError,
     tenant::TenantId,
     time::Clock,
@@ -50,6 +50,16 @@ impl IdempotencyKey {
             scope,
             key: key.to_owned(),
         })
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The caller's key.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
@@ -90,7 +100,16 @@ pub async fn claim<R: Message + Default>(
     request: &impl Message,
     now_us: i64,
 ) -> Result<Claim<R>, AppError> {
-    let hash = request_hash(request);
+    claim_hashed(conn, key, &request_hash(request), now_us).await
+}
+
+/// As [`claim`], for a request already hashed with [`request_hash`].
+pub async fn claim_hashed<R: Message + Default>(
+    conn: &mut Conn,
+    key: &IdempotencyKey,
+    hash: &[u8],
+    now_us: i64,
+) -> Result<Claim<R>, AppError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -98,7 +117,7 @@ pub async fn claim<R: Message + Default>(
     .bind(key.tenant.as_str())
     .bind(key.scope)
     .bind(&key.key)
-    .bind(&hash)
+    .bind(hash)
     .bind(now_us)
     .execute(&mut *conn)
     .await?
@@ -106,6 +125,15 @@ pub async fn claim<R: Message + Default>(
     if inserted == 1 {
         return Ok(Claim::New);
     }
+    let stored = stored(&mut *conn, key).await?;
+    judge(key, hash, stored).map(Claim::Replay)
+}
+
+/// The hash and response stored under a key.
+async fn stored(
+    conn: &mut Conn,
+    key: &IdempotencyKey,
+) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, AppError> {
     let row = sqlx::query(
         "SELECT request_hash, response FROM idempotency_keys \
          WHERE tenant_id = $1 AND scope = $2 AND key = $3",
@@ -113,25 +141,135 @@ pub async fn claim<R: Message + Default>(
     .bind(key.tenant.as_str())
     .bind(key.scope)
     .bind(&key.key)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let stored_hash: Vec<u8> = row.try_get("request_hash")?;
+    row.map(|r| Ok((r.try_get("request_hash")?, r.try_get("response")?)))
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
+}
+
+/// What a request with `hash` gets from what its key stored: the first
+/// answer, ALREADY_EXISTS for another payload, ABORTED while in progress.
+fn judge<R: Message + Default>(
+    key: &IdempotencyKey,
+    hash: &[u8],
+    stored: Option<(Vec<u8>, Option<Vec<u8>>)>,
+) -> Result<R, AppError> {
+    let in_progress = || {
+        AppError::Aborted(format!(
+            "request with idempotency_key {:?} is in progress",
+            key.key
+        ))
+    };
+    let (stored_hash, response) = stored.ok_or_else(in_progress)?;
     if stored_hash != hash {
         return Err(AppError::AlreadyExists(format!(
             "idempotency_key {:?} was already used for a different {} request; use a new key",
             key.key, key.scope
         )));
     }
-    let response: Option<Vec<u8>> = row.try_get("response")?;
-    let response = response.ok_or_else(|| {
-        AppError::Aborted(format!(
-            "request with idempotency_key {:?} is in progress",
-            key.key
-        ))
-    })?;
-    let decoded = R::decode(response.as_slice())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored response undecodable: {e}")))?;
-    Ok(Claim::Replay(decoded))
+    let response = response.ok_or_else(in_progress)?;
+    R::decode(response.as_slice())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored response undecodable: {e}")))
+}
+
+/// A key whose answer is known before its effect is written (group commit).
+#[derive(Debug)]
+pub struct Answered<'a> {
+    /// The key.
+    pub key: &'a IdempotencyKey,
+    /// [`request_hash`] of the request.
+    pub hash: &'a [u8],
+    /// The encoded response.
+    pub response: Vec<u8>,
+}
+
+/// Claims many keys, each stored with its answer, in one statement inside
+/// the caller's transaction; says for each whether it was claimed. One not
+/// claimed was used before: answer it with [`replay`] once this transaction
+/// ends. Keys are claimed in a fixed order, so concurrent batches never deadlock.
+pub async fn claim_answered(
+    conn: &mut Conn,
+    backend: Backend,
+    keys: &[Answered<'_>],
+    now_us: i64,
+) -> Result<Vec<bool>, AppError> {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        t: &'a str,
+        s: &'static str,
+        k: &'a str,
+        h: String,
+        r: String,
+    }
+    let mut order: Vec<&Answered<'_>> = keys.iter().collect();
+    order.sort_by_key(|a| (a.key.tenant.as_str(), a.key.scope, a.key.key.as_str()));
+    let rows: Vec<Row<'_>> = order
+        .iter()
+        .map(|a| Row {
+            t: a.key.tenant.as_str(),
+            s: a.key.scope,
+            k: &a.key.key,
+            h: hex::encode(a.hash),
+            r: hex::encode(&a.response),
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash, response, created_at) \
+         SELECT r.t, r.s, r.k, {}, {}, $2 FROM {} WHERE true ON CONFLICT DO NOTHING \
+         RETURNING tenant_id, scope, key",
+        unhex(backend, "r.h"),
+        unhex(backend, "r.r"),
+        json_rows(
+            backend,
+            1,
+            &[
+                ("t", Col::Text),
+                ("s", Col::Text),
+                ("k", Col::Text),
+                ("h", Col::Text),
+                ("r", Col::Text)
+            ]
+        ),
+    );
+    let json = serde_json::to_string(&rows).map_err(|e| AppError::Internal(e.into()))?;
+    let claimed: std::collections::HashSet<(String, String, String)> = sqlx::query(&sql)
+        .bind(json)
+        .bind(now_us)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("scope")?,
+                r.try_get("key")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(keys
+        .iter()
+        .map(|a| {
+            claimed.contains(&(
+                a.key.tenant.as_str().to_owned(),
+                a.key.scope.to_owned(),
+                a.key.key.clone(),
+            ))
+        })
+        .collect())
+}
+
+/// The answer for a request whose key was used before (see [`claim_answered`]):
+/// the stored response, ALREADY_EXISTS for another payload, ABORTED while the
+/// first is still in progress.
+pub async fn replay<R: Message + Default>(
+    db: &Db,
+    key: &IdempotencyKey,
+    hash: &[u8],
+) -> Result<R, AppError> {
+    let mut conn = db.pool().acquire().await?;
+    let stored = stored(&mut conn, key).await?;
+    judge(key, hash, stored)
 }
 
 /// Stores the response of a claimed key, in the same transaction as the effect.
@@ -169,8 +307,24 @@ where
     R: Message + Default,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
 {
+    once_hashed(db, key, &request_hash(request), now_us, work, stored).await
+}
+
+/// As [`once_storing`], for a request already hashed with [`request_hash`].
+pub async fn once_hashed<R, F>(
+    db: &Db,
+    key: &IdempotencyKey,
+    hash: &[u8],
+    now_us: i64,
+    work: F,
+    stored: impl FnOnce(&R) -> Option<R>,
+) -> Result<R, AppError>
+where
+    R: Message + Default,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<R, AppError>>,
+{
     let mut tx = db.begin().await?;
-    if let Claim::Replay(first) = claim(&mut tx, key, request, now_us).await? {
+    if let Claim::Replay(first) = claim_hashed(&mut tx, key, hash, now_us).await? {
         return Ok(first);
     }
     let response = work(&mut tx).await?;

@@ -61,6 +61,7 @@ impl Config {
             .and(self.database.validate())
             .and(self.jobs.validate())
             .and(self.internal_auth.validate())
+            .and(self.ledger.group_commit.validate())
             .map_err(|e| anyhow::anyhow!("invalid wallet configuration: {e}"))
     }
 }

@@ -6,14 +6,13 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use boomerang_common::{backend_tests, db::Db};
+use boomerang_common::backend_tests;
 use boomerang_proto::{common::v1::ClawbackPolicy, wallet::v1 as pb};
 use proptest::{
     prelude::*,
     test_runner::{Config as ProptestConfig, TestRunner},
 };
-use sqlx::Row as _;
-use support::{Wallet, eur};
+use support::{Wallet, check::check, eur};
 use tonic::Code;
 
 #[derive(Clone, Debug)]
@@ -207,91 +206,6 @@ async fn apply(w: &mut Wallet, ops: &[Op]) -> anyhow::Result<BTreeSet<String>> {
         }
     }
     Ok(negative_allowed)
-}
-
-/// The invariants, read straight from the database.
-async fn check(db: &Db, negative_allowed: &BTreeSet<String>) -> anyhow::Result<()> {
-    let unbalanced = sqlx::query(
-        "SELECT transaction_id, asset FROM postings GROUP BY transaction_id, asset HAVING SUM(amount) <> 0",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    anyhow::ensure!(
-        unbalanced.is_empty(),
-        "{} unbalanced transactions",
-        unbalanced.len()
-    );
-
-    let accounts = sqlx::query(
-        "SELECT id, ref, available, pending, held FROM accounts WHERE kind = 'customer'",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    for a in accounts {
-        let id: i64 = a.try_get("id")?;
-        let customer: String = a.try_get("ref")?;
-        let stored: (i64, i64, i64) = (
-            a.try_get("available")?,
-            a.try_get("pending")?,
-            a.try_get("held")?,
-        );
-        let sum = |layer: &'static str| {
-            let pool = db.pool().clone();
-            async move {
-                let row = sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM postings WHERE account_id = $1 AND layer = $2",
-                )
-                .bind(id)
-                .bind(layer)
-                .fetch_one(&pool)
-                .await?;
-                anyhow::Ok(row.try_get::<i64, _>("s")?)
-            }
-        };
-        let summed = (
-            sum("available").await?,
-            sum("pending").await?,
-            sum("held").await?,
-        );
-        anyhow::ensure!(
-            stored == summed,
-            "{customer}: stored {stored:?} != postings {summed:?}"
-        );
-        anyhow::ensure!(
-            stored.1 >= 0 && stored.2 >= 0,
-            "{customer}: negative pending or held {stored:?}"
-        );
-        anyhow::ensure!(
-            stored.0 >= 0 || negative_allowed.contains(&customer),
-            "{customer}: overdrawn without ALLOW_NEGATIVE: {stored:?}"
-        );
-        let one = |sql: &'static str| {
-            let pool = db.pool().clone();
-            async move {
-                let row = sqlx::query(sql).bind(id).fetch_one(&pool).await?;
-                anyhow::Ok(row.try_get::<i64, _>("s")?)
-            }
-        };
-        let lots = one("SELECT CAST(COALESCE(SUM(remaining), 0) AS BIGINT) AS s FROM credits WHERE account_id = $1").await?;
-        anyhow::ensure!(
-            lots == stored.0.max(0),
-            "{customer}: lots {lots} != spendable {}",
-            stored.0
-        );
-        let pending = one("SELECT CAST(COALESCE(SUM(pending), 0) AS BIGINT) AS s FROM credits WHERE account_id = $1").await?;
-        anyhow::ensure!(
-            pending == stored.1,
-            "{customer}: pending credits {pending} != pending {}",
-            stored.1
-        );
-        let held = one("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM holds WHERE account_id = $1 AND status = 'authorized'").await?;
-        anyhow::ensure!(
-            held == stored.2,
-            "{customer}: open holds {held} != held {}",
-            stored.2
-        );
-    }
-    Ok(())
 }
 
 backend_tests! {

@@ -164,6 +164,49 @@ pub async fn schedule(
     Ok(inserted == 1)
 }
 
+/// A payload-less job for [`schedule_many_sql`].
+#[derive(Clone, Debug, Serialize)]
+pub struct NewJob<'a> {
+    /// Tenant.
+    #[serde(rename = "t")]
+    pub tenant: &'a str,
+    /// Queue.
+    #[serde(rename = "q")]
+    pub queue: &'a str,
+    /// Deterministic key.
+    #[serde(rename = "k")]
+    pub dedupe_key: String,
+    /// Due time, unix microseconds.
+    #[serde(rename = "at")]
+    pub run_at: i64,
+    /// W3C trace context of the request that scheduled it.
+    #[serde(rename = "tp")]
+    pub traceparent: Option<String>,
+}
+
+/// The statement that schedules many payload-less jobs at once (as
+/// [`schedule`], a (tenant, queue, key) seen before keeps the first): `$json` the jobs as JSON
+/// ([`NewJob`]s), `$now` the time; for embedding in a service's own multi-row statement.
+pub fn schedule_many_sql(backend: crate::db::Backend, json: usize, now: usize) -> String {
+    use crate::db::{Col, json_rows};
+    let rows = json_rows(
+        backend,
+        json,
+        &[
+            ("t", Col::Text),
+            ("q", Col::Text),
+            ("k", Col::Text),
+            ("at", Col::Int),
+            ("tp", Col::Text),
+        ],
+    );
+    format!(
+        "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at, traceparent) \
+         SELECT r.t, r.q, r.k, {empty}, r.at, ${now}, r.tp FROM {rows} WHERE true ON CONFLICT DO NOTHING",
+        empty = crate::db::unhex(backend, "''"),
+    )
+}
+
 /// Polls one queue and runs its due jobs.
 pub struct Runner<H> {
     db: Db,

@@ -23,7 +23,7 @@ use crate::{
         command::{Capture, Credit, PostTransaction, ReleaseHeld, Reverse, Transfer},
         hold::HoldStatus,
     },
-    ledger::{Ledger, Page, WatchFilter},
+    ledger::{Ledger, Page, WatchFilter, group::Credits},
     repo::reads::EntryFilter,
 };
 
@@ -32,6 +32,7 @@ use crate::{
 pub struct WalletServiceHandler {
     ledger: Ledger,
     mutations: Mutations,
+    credits: std::sync::Arc<Credits<pb::CreditResponse>>,
 }
 
 impl WalletServiceHandler {
@@ -42,6 +43,7 @@ impl WalletServiceHandler {
                 let ledger = ledger.clone();
                 move |_| ledger.committed()
             }),
+            credits: std::sync::Arc::new(Credits::start(&ledger, &ledger.config().group_commit)),
             ledger,
         }
     }
@@ -76,18 +78,11 @@ impl WalletService for WalletServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let cmd = Credit::try_from(&req)?;
-        let (ledger, t) = (self.ledger.clone(), tenant.clone());
-        self.mutations
-            .run(
-                &tenant,
-                "wallet.Credit",
-                &req.idempotency_key,
-                &req,
-                move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                    Box::pin(async move { ledger.credit(conn, &t, cmd).await.map(Into::into) })
-                },
-            )
-            .await
+        let answer = self
+            .credits
+            .credit(&tenant, &req.idempotency_key, &req, cmd)
+            .await?;
+        Ok(Response::new(answer))
     }
 
     async fn reverse(

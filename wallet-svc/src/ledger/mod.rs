@@ -3,6 +3,8 @@
 //! touches, posts balanced transactions, keeps lots, schedules its timers and
 //! appends its events, so all of it commits or none of it does.
 mod credit;
+mod credit_batch;
+pub mod group;
 mod hold;
 pub mod jobs;
 mod read;
@@ -48,6 +50,8 @@ pub struct LedgerConfig {
     pub default_hold_ttl_s: u64,
     /// Longest hold lifetime, seconds.
     pub max_hold_ttl_s: u64,
+    /// Credits written in groups.
+    pub group_commit: group::GroupCommitConfig,
 }
 
 impl Default for LedgerConfig {
@@ -56,6 +60,7 @@ impl Default for LedgerConfig {
             expiry_warning_days: 7,
             default_hold_ttl_s: 15 * 60,
             max_hold_ttl_s: 7 * 24 * 3_600,
+            group_commit: group::GroupCommitConfig::default(),
         }
     }
 }
@@ -72,6 +77,8 @@ struct Inner {
     clock: Clock,
     cfg: LedgerConfig,
     system_accounts: SystemAccounts,
+    /// Ids reserved ahead for credits written in groups.
+    ids: crate::repo::batch::Ids,
     /// Wakes event watchers and job runners after a commit in this process.
     committed: Arc<Notify>,
 }
@@ -85,6 +92,7 @@ impl Ledger {
                 clock,
                 cfg,
                 system_accounts: SystemAccounts::default(),
+                ids: crate::repo::batch::Ids::default(),
                 committed: Arc::new(Notify::new()),
             }),
         }

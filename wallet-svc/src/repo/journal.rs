@@ -55,6 +55,27 @@ impl SystemAccounts {
             known.insert(key, id);
         }
     }
+
+    /// The id of a system account of `tenant`, created on first use.
+    pub async fn id(
+        &self,
+        conn: &mut Conn,
+        tenant: &str,
+        account: &AccountRef,
+        asset: &str,
+        now: i64,
+    ) -> Result<i64, AppError> {
+        let key = (tenant.to_owned(), account.clone(), asset.to_owned());
+        if let Some(id) = self.get(&key) {
+            return Ok(id);
+        }
+        let (id, existed) = super::ensure_account(conn, tenant, account, asset, now).await?;
+        // Only a row committed before this transaction may be shared: ours could roll back.
+        if existed {
+            self.remember(key, id);
+        }
+        Ok(id)
+    }
 }
 
 /// One ledger operation inside one database transaction.
@@ -153,19 +174,10 @@ impl<'a> Journal<'a> {
         if let Some(id) = self.systems.get(&key) {
             return Ok(*id);
         }
-        let shared = (self.tenant.to_owned(), account.clone(), asset.to_owned());
-        let id = match self.known.get(&shared) {
-            Some(id) => id,
-            None => {
-                let (id, existed) =
-                    super::ensure_account(conn, self.tenant, account, asset, self.now).await?;
-                // Only a row committed before this transaction may be shared: ours could roll back.
-                if existed {
-                    self.known.remember(shared, id);
-                }
-                id
-            }
-        };
+        let id = self
+            .known
+            .id(conn, self.tenant, account, asset, self.now)
+            .await?;
         self.systems.insert(key, id);
         Ok(id)
     }

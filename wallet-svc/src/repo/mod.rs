@@ -1,5 +1,6 @@
 //! SQL for the ledger. Functions take the caller's connection (inside its
 //! transaction); database errors become [`AppError`]s here.
+pub mod batch;
 pub mod credits;
 pub mod events;
 pub mod holds;

@@ -2,6 +2,8 @@
 //! and a generated gRPC client that calls as one tenant.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod check;
+
 #[allow(unused_imports)] // not every test file waits
 pub use boomerang_common::testing::eventually;
 
