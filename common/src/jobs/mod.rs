@@ -310,13 +310,21 @@ impl<H: Handler> Runner<H> {
         Ok(())
     }
 
-    /// Leases one batch of due jobs and runs it; returns how many ran.
+    /// Leases one batch of due jobs and runs it; returns how many ran. The
+    /// jobs that succeeded are marked done together, in one statement.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let jobs = self.lease().await?;
         let n = jobs.len();
-        futures::stream::iter(jobs)
-            .for_each_concurrent(None, |job| self.run(job))
+        let done: Vec<i64> = futures::stream::iter(jobs)
+            .map(|job| self.run(job))
+            .buffer_unordered(n.max(1))
+            .filter_map(std::future::ready)
+            .collect()
             .await;
+        if let Err(e) = self.mark_done(&done).await {
+            // The leases will lapse and the jobs run again; their effects are idempotent.
+            tracing::warn!(queue = self.queue, jobs = done.len(), error = ?e, "could not record jobs done");
+        }
         Ok(n)
     }
 
@@ -358,7 +366,8 @@ impl<H: Handler> Runner<H> {
             .collect()
     }
 
-    async fn run(&self, job: Job) {
+    /// Runs a job; its id when it succeeded (a failure is recorded here).
+    async fn run(&self, job: Job) -> Option<i64> {
         let span = tracing::info_span!(
             "job.run",
             queue = self.queue,
@@ -372,29 +381,41 @@ impl<H: Handler> Runner<H> {
         let outcome = if result.is_ok() { "done" } else { "retry" };
         metrics::counter!("boomerang_jobs_total", "queue" => self.queue, "outcome" => outcome)
             .increment(1);
-        let marked = match result {
-            Ok(()) => self.mark_done(&job).await,
+        match result {
+            Ok(()) => Some(job.id),
             Err(e) => {
                 tracing::warn!(queue = self.queue, job = job.id, attempts = job.attempts, error = ?e, "job failed");
-                self.mark_failed(&job, &e).await
+                if let Err(e) = self.mark_failed(&job, &e).await {
+                    // The lease will lapse and the job run again; its effect is idempotent.
+                    tracing::warn!(queue = self.queue, job = job.id, error = ?e, "could not record job outcome");
+                }
+                None
             }
-        };
-        if let Err(e) = marked {
-            // The lease will lapse and the job run again; its effect is idempotent.
-            tracing::warn!(queue = self.queue, job = job.id, error = ?e, "could not record job outcome");
         }
     }
 
-    async fn mark_done(&self, job: &Job) -> sqlx::Result<()> {
+    async fn mark_done(&self, ids: &[i64]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let backend = self.db.backend();
+        let sql = format!(
+            "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL \
+             WHERE id IN (SELECT r.id FROM {})",
+            crate::db::json_rows(backend, 2, &[("id", crate::db::Col::Int)])
+        );
+        let rows: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| serde_json::json!({ "id": id }))
+            .collect();
         let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
-        )
-        .bind(self.clock.now())
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
+        sqlx::query(&sql)
+            .bind(self.clock.now())
+            .bind(serde_json::to_string(&rows)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn mark_failed(&self, job: &Job, err: &anyhow::Error) -> sqlx::Result<()> {

@@ -19,30 +19,26 @@ pub async fn check(db: &Db, negative_allowed: &BTreeSet<String>) -> anyhow::Resu
 
     // Every posting and credit points at its transaction and accounts (what
     // foreign keys checked before group commit wrote these rows in bulk).
-    let orphans = sqlx::query(
-        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM postings p \
-         LEFT JOIN transactions t ON t.id = p.transaction_id LEFT JOIN accounts a ON a.id = p.account_id \
-         WHERE t.id IS NULL OR a.id IS NULL",
-    )
-    .fetch_one(db.pool())
-    .await?
-    .try_get::<i64, _>("n")?;
-    anyhow::ensure!(
-        orphans == 0,
-        "{orphans} postings without their transaction or account"
-    );
-    let orphans = sqlx::query(
-        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM credits c \
-         LEFT JOIN transactions t ON t.id = c.transaction_id LEFT JOIN accounts a ON a.id = c.account_id \
-         LEFT JOIN accounts f ON f.id = c.funding_id WHERE t.id IS NULL OR a.id IS NULL OR f.id IS NULL",
-    )
-    .fetch_one(db.pool())
-    .await?
-    .try_get::<i64, _>("n")?;
-    anyhow::ensure!(
-        orphans == 0,
-        "{orphans} credits without their transaction or accounts"
-    );
+    for (orphans, what) in [
+        (
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM postings p \
+             LEFT JOIN transactions t ON t.id = p.transaction_id LEFT JOIN accounts a ON a.id = p.account_id \
+             WHERE t.id IS NULL OR a.id IS NULL",
+            "postings without their transaction or account",
+        ),
+        (
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM credits c \
+             LEFT JOIN transactions t ON t.id = c.transaction_id LEFT JOIN accounts a ON a.id = c.account_id \
+             LEFT JOIN accounts f ON f.id = c.funding_id WHERE t.id IS NULL OR a.id IS NULL OR f.id IS NULL",
+            "credits without their transaction or accounts",
+        ),
+    ] {
+        let n: i64 = sqlx::query(orphans)
+            .fetch_one(db.pool())
+            .await?
+            .try_get("n")?;
+        anyhow::ensure!(n == 0, "{n} {what}");
+    }
 
     let accounts = sqlx::query(
         "SELECT id, ref, available, pending, held FROM accounts WHERE kind = 'customer'",
