@@ -37,6 +37,14 @@ pub fn describe() {
         "boomerang_campaign_budget_minor_total",
         "Campaign budget in minor units, by currency and outcome (reserved, confirmed, released)"
     );
+    describe_histogram!(
+        "boomerang_wallet_group_commit_size",
+        "Credits written per wallet transaction (group commit)"
+    );
+    describe_counter!(
+        "boomerang_wallet_group_commit_fallbacks_total",
+        "Wallet credit groups that failed as a whole and were written again one credit at a time"
+    );
     describe_counter!(
         "boomerang_jobs_total",
         "Durable jobs run, by queue and outcome (done, retry)"
