@@ -293,90 +293,116 @@ pub struct CreditRows<'a> {
     pub jobs: Vec<NewJob<'a>>,
 }
 
-/// One table's statement of a batch: `$json` its rows, `$now` the time.
-fn part(backend: Backend, table: usize, json: usize, now: usize) -> String {
-    use Col::{Int, Text};
-    let rows = |cols: &[(&str, Col)]| json_rows(backend, json, cols);
-    match table {
-        0 => format!(
-            "INSERT INTO transactions (id, tenant_id, kind, source_kind, source_ref, rule_version, inputs, description, posted_at) \
-             SELECT r.id, r.t, 'credit', r.sk, r.sr, r.rv, r.i, r.d, ${now} FROM {}",
-            rows(&[
-                ("id", Int),
-                ("t", Text),
-                ("sk", Text),
-                ("sr", Text),
-                ("rv", Text),
-                ("i", Text),
-                ("d", Text)
-            ])
-        ),
-        1 => format!(
-            "INSERT INTO postings (tenant_id, transaction_id, account_id, layer, asset, amount, balance_after, posted_at) \
-             SELECT r.t, r.tx, r.a, r.l, r.s, r.m, r.b, ${now} FROM {}",
-            rows(&[
-                ("t", Text),
-                ("tx", Int),
-                ("a", Int),
-                ("l", Text),
-                ("s", Text),
-                ("m", Int),
-                ("b", Int)
-            ])
-        ),
-        2 => format!(
-            "INSERT INTO credits (id, tenant_id, account_id, funding_id, transaction_id, amount, pending, remaining, \
-             status, release_at, expires_at, source_kind, source_ref, rule_version, labels, tax_treatment, created_at) \
-             SELECT r.id, r.t, r.a, r.f, r.tx, r.m, r.p, r.r, r.st, r.ra, r.ea, r.sk, r.sr, r.rv, r.lb, r.tt, ${now} FROM {}",
-            rows(&[
-                ("id", Int),
-                ("t", Text),
-                ("a", Int),
-                ("f", Int),
-                ("tx", Int),
-                ("m", Int),
-                ("p", Int),
-                ("r", Int),
-                ("st", Text),
-                ("ra", Int),
-                ("ea", Int),
-                ("sk", Text),
-                ("sr", Text),
-                ("rv", Text),
-                ("lb", Text),
-                ("tt", Text),
-            ])
-        ),
-        3 => format!(
-            "INSERT INTO lot_consumptions (transaction_id, credit_id, amount) SELECT r.tx, r.c, r.m FROM {}",
-            rows(&[("tx", Int), ("c", Int), ("m", Int)])
-        ),
-        4 => format!(
-            "INSERT INTO events (commit_order, tenant_id, type, customer_id, asset, amount, reference, \
-             source_kind, source_ref, occurred_at) \
-             SELECT {}, r.t, r.k, r.c, r.s, r.m, r.r, r.sk, r.sr, ${now} FROM {}",
-            commit_order_sql(backend),
-            rows(&[
-                ("t", Text),
-                ("k", Text),
-                ("c", Text),
-                ("s", Text),
-                ("m", Int),
-                ("r", Text),
-                ("sk", Text),
-                ("sr", Text)
-            ])
-        ),
-        5 => format!(
-            "UPDATE accounts SET available = r.av, pending = r.pe, held = r.he FROM {} WHERE accounts.id = r.id",
-            rows(&[("id", Int), ("av", Int), ("pe", Int), ("he", Int)])
-        ),
-        _ => schedule_many_sql(backend, json, now),
-    }
+/// The tables a group writes, in the order of their statements.
+#[derive(Clone, Copy, Debug)]
+enum Table {
+    Transactions,
+    Postings,
+    Credits,
+    Consumptions,
+    Events,
+    Balances,
+    Jobs,
 }
 
-/// Which tables' statements use the time.
-const USES_NOW: [bool; 7] = [true, true, true, false, true, false, true];
+impl Table {
+    const ALL: [Self; 7] = [
+        Self::Transactions,
+        Self::Postings,
+        Self::Credits,
+        Self::Consumptions,
+        Self::Events,
+        Self::Balances,
+        Self::Jobs,
+    ];
+
+    /// Whether its statement takes the time (`$now`).
+    fn uses_now(self) -> bool {
+        !matches!(self, Self::Consumptions | Self::Balances)
+    }
+
+    /// Its statement: `$json` its rows, `$now` the time.
+    fn sql(self, backend: Backend, json: usize, now: usize) -> String {
+        use Col::{Int, Text};
+        let rows = |cols: &[(&str, Col)]| json_rows(backend, json, cols);
+        match self {
+            Self::Transactions => format!(
+                "INSERT INTO transactions (id, tenant_id, kind, source_kind, source_ref, rule_version, inputs, description, posted_at) \
+             SELECT r.id, r.t, 'credit', r.sk, r.sr, r.rv, r.i, r.d, ${now} FROM {}",
+                rows(&[
+                    ("id", Int),
+                    ("t", Text),
+                    ("sk", Text),
+                    ("sr", Text),
+                    ("rv", Text),
+                    ("i", Text),
+                    ("d", Text)
+                ])
+            ),
+            Self::Postings => format!(
+                "INSERT INTO postings (tenant_id, transaction_id, account_id, layer, asset, amount, balance_after, posted_at) \
+             SELECT r.t, r.tx, r.a, r.l, r.s, r.m, r.b, ${now} FROM {}",
+                rows(&[
+                    ("t", Text),
+                    ("tx", Int),
+                    ("a", Int),
+                    ("l", Text),
+                    ("s", Text),
+                    ("m", Int),
+                    ("b", Int)
+                ])
+            ),
+            Self::Credits => format!(
+                "INSERT INTO credits (id, tenant_id, account_id, funding_id, transaction_id, amount, pending, remaining, \
+             status, release_at, expires_at, source_kind, source_ref, rule_version, labels, tax_treatment, created_at) \
+             SELECT r.id, r.t, r.a, r.f, r.tx, r.m, r.p, r.r, r.st, r.ra, r.ea, r.sk, r.sr, r.rv, r.lb, r.tt, ${now} FROM {}",
+                rows(&[
+                    ("id", Int),
+                    ("t", Text),
+                    ("a", Int),
+                    ("f", Int),
+                    ("tx", Int),
+                    ("m", Int),
+                    ("p", Int),
+                    ("r", Int),
+                    ("st", Text),
+                    ("ra", Int),
+                    ("ea", Int),
+                    ("sk", Text),
+                    ("sr", Text),
+                    ("rv", Text),
+                    ("lb", Text),
+                    ("tt", Text),
+                ])
+            ),
+            Self::Consumptions => format!(
+                "INSERT INTO lot_consumptions (transaction_id, credit_id, amount) SELECT r.tx, r.c, r.m FROM {}",
+                rows(&[("tx", Int), ("c", Int), ("m", Int)])
+            ),
+            Self::Events => format!(
+                "INSERT INTO events (commit_order, tenant_id, type, customer_id, asset, amount, reference, \
+             source_kind, source_ref, occurred_at) \
+             SELECT {}, r.t, r.k, r.c, r.s, r.m, r.r, r.sk, r.sr, ${now} FROM {}",
+                commit_order_sql(backend),
+                rows(&[
+                    ("t", Text),
+                    ("k", Text),
+                    ("c", Text),
+                    ("s", Text),
+                    ("m", Int),
+                    ("r", Text),
+                    ("sk", Text),
+                    ("sr", Text)
+                ])
+            ),
+            Self::Balances => format!(
+                "UPDATE accounts SET available = r.av, pending = r.pe, held = r.he FROM {} WHERE accounts.id = r.id",
+                rows(&[("id", Int), ("av", Int), ("pe", Int), ("he", Int)])
+            ),
+            Self::Jobs => schedule_many_sql(backend, json, now),
+        }
+    }
+}
 
 /// Writes a batch's rows. On PostgreSQL, one statement for all tables (each
 /// table's insert a data-modifying CTE: one round trip, foreign keys checked
@@ -399,8 +425,10 @@ pub async fn write_credits(
     match backend {
         Backend::Postgres => {
             let now_param = parts.len() + 1;
-            let ctes: Vec<String> = (0..parts.len())
-                .map(|t| format!("w{t} AS ({})", part(backend, t, t + 1, now_param)))
+            let ctes: Vec<String> = Table::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("w{i} AS ({})", t.sql(backend, i + 1, now_param)))
                 .collect();
             let sql = format!("WITH {} SELECT 1", ctes.join(", "));
             let mut query = sqlx::query(&sql);
@@ -410,15 +438,19 @@ pub async fn write_credits(
             query.bind(now).execute(&mut *conn).await?;
         }
         Backend::Sqlite => {
-            for (t, p) in parts.into_iter().enumerate() {
+            for (table, p) in Table::ALL.into_iter().zip(parts) {
                 if p == "[]" {
                     continue;
                 }
-                let sql = part(backend, t, 1, 2);
+                let sql = table.sql(backend, 1, 2);
                 let query = sqlx::query(&sql).bind(p);
-                if USES_NOW[t] { query.bind(now) } else { query }
-                    .execute(&mut *conn)
-                    .await?;
+                if table.uses_now() {
+                    query.bind(now)
+                } else {
+                    query
+                }
+                .execute(&mut *conn)
+                .await?;
             }
         }
     }
