@@ -372,6 +372,11 @@ pub fn json_rows(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String
     }
 }
 
+/// Rows as the JSON parameter a [`json_rows`] statement reads.
+pub fn json_param(rows: &impl Serialize) -> Result<String, crate::error::AppError> {
+    serde_json::to_string(rows).map_err(|e| crate::error::AppError::Internal(e.into()))
+}
+
 /// The SQL that turns a hex text column of [`json_rows`] into bytes.
 pub fn unhex(backend: Backend, expr: &str) -> String {
     match backend {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::{
-    db::{Backend, Col, Conn, Db, json_rows, unhex},
+    db::{Backend, Col, Conn, Db, json_param, json_rows, unhex},
     error::AppError,
     tenant::TenantId,
     time::Clock,
@@ -232,7 +232,7 @@ pub async fn claim_answered(
             ]
         ),
     );
-    let json = serde_json::to_string(&rows).map_err(|e| AppError::Internal(e.into()))?;
+    let json = json_param(&rows)?;
     let claimed: std::collections::HashSet<(String, String, String)> = sqlx::query(&sql)
         .bind(json)
         .bind(now_us)

@@ -411,7 +411,7 @@ impl<H: Handler> Runner<H> {
         let mut tx = self.db.begin().await?;
         sqlx::query(&sql)
             .bind(self.clock.now())
-            .bind(serde_json::to_string(&rows)?)
+            .bind(crate::db::json_param(&rows)?)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use boomerang_common::{
-    db::{Backend, Col, Conn, json_rows},
+    db::{Backend, Col, Conn, json_param, json_rows},
     error::AppError,
     events::commit_order_sql,
     jobs::{NewJob, schedule_many_sql},
@@ -13,10 +13,6 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::domain::Balances;
-
-fn json(rows: &impl Serialize) -> Result<String, AppError> {
-    serde_json::to_string(rows).map_err(|e| AppError::Internal(e.into()))
-}
 
 /// Reserves `n` transaction ids and `n` credit ids, so rows can be written
 /// with their ids known (no reliance on the order of `RETURNING`).
@@ -132,7 +128,7 @@ pub async fn lock_customers(
         )
     );
     let rows = sqlx::query(&sql)
-        .bind(json(&rows)?)
+        .bind(json_param(&rows)?)
         .bind(now)
         .fetch_all(&mut *conn)
         .await?;
@@ -414,13 +410,13 @@ pub async fn write_credits(
     now: i64,
 ) -> Result<(), AppError> {
     let parts = [
-        json(&rows.transactions)?,
-        json(&rows.postings)?,
-        json(&rows.credits)?,
-        json(&rows.consumptions)?,
-        json(&rows.events)?,
-        json(&rows.balances)?,
-        json(&rows.jobs)?,
+        json_param(&rows.transactions)?,
+        json_param(&rows.postings)?,
+        json_param(&rows.credits)?,
+        json_param(&rows.consumptions)?,
+        json_param(&rows.events)?,
+        json_param(&rows.balances)?,
+        json_param(&rows.jobs)?,
     ];
     match backend {
         Backend::Postgres => {
