@@ -46,6 +46,43 @@ impl std::ops::DerefMut for Tx {
         &mut self.tx
     }
 }
+/// A connection for statements that each commit on their own ([`Db::single`]).
+pub enum Single {
+    /// PostgreSQL: a pooled connection, each statement its own transaction.
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+    /// SQLite: a write transaction, so the statement takes the writer's turn.
+    Tx(Tx),
+}
+
+impl Single {
+    /// Commits what was written (on SQLite; on PostgreSQL it is already).
+    pub async fn finish(self) -> sqlx::Result<()> {
+        match self {
+            Self::Pooled(_) => Ok(()),
+            Self::Tx(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl std::ops::Deref for Single {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        match self {
+            Self::Pooled(c) => c,
+            Self::Tx(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Single {
+    fn deref_mut(&mut self) -> &mut Conn {
+        match self {
+            Self::Pooled(c) => c,
+            Self::Tx(tx) => tx,
+        }
+    }
+}
+
 /// A connection on either backend (what `&mut *tx` derefs to).
 pub type Conn = sqlx::AnyConnection;
 
@@ -265,6 +302,16 @@ impl Db {
                 tx: self.pool.begin().await?,
                 _writer: None,
             }),
+        }
+    }
+
+    /// A connection for one writing statement that needs no transaction
+    /// around it: on PostgreSQL no BEGIN and COMMIT round trips; on SQLite a
+    /// write transaction as [`Db::begin`], so it waits its turn at the writer.
+    pub async fn single(&self) -> sqlx::Result<Single> {
+        match self.backend {
+            Backend::Sqlite => Ok(Single::Tx(self.begin().await?)),
+            Backend::Postgres => Ok(Single::Pooled(self.pool.acquire().await?)),
         }
     }
 

@@ -99,6 +99,63 @@ pub async fn append(
     Ok(())
 }
 
+/// One event of [`append_many`]: its type name, subject and encoded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent<'a> {
+    /// Type name.
+    pub kind: &'a str,
+    /// Who it is about.
+    pub subject: &'a str,
+    /// The encoded message.
+    pub payload: Vec<u8>,
+}
+
+/// Appends `events` in the caller's transaction with one statement, in order.
+pub async fn append_many(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: &TenantId,
+    events: &[NewEvent<'_>],
+    now: i64,
+) -> Result<(), AppError> {
+    use crate::db::{Col, json_param, json_rows, unhex};
+    if events.is_empty() {
+        return Ok(());
+    }
+    let backend = db.backend();
+    let rows = json_rows(
+        backend,
+        1,
+        &[
+            ("i", Col::Int),
+            ("ty", Col::Text),
+            ("s", Col::Text),
+            ("p", Col::Text),
+        ],
+    );
+    // In the given order: `seq` is handed out row by row.
+    let sql = format!(
+        "INSERT INTO event_log (commit_order, tenant_id, type, subject, payload, occurred_at) \
+         SELECT {order}, $2, r.ty, r.s, {payload}, $3 FROM {rows} ORDER BY r.i",
+        order = commit_order_sql(backend),
+        payload = unhex(backend, "r.p"),
+    );
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            serde_json::json!({ "i": i, "ty": e.kind, "s": e.subject, "p": hex::encode(&e.payload) })
+        })
+        .collect();
+    sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .bind(tenant.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Events after `cursor`, oldest first, at most `limit`.
 pub async fn after(
     db: &Db,

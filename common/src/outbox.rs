@@ -10,7 +10,7 @@
 use prost::Message;
 
 use crate::{
-    db::Conn,
+    db::{Backend, Col, Conn, json_param, json_rows, unhex},
     error::AppError,
     jobs::{self, Handler, Runner, RunnerConfig},
     tenant::TenantId,
@@ -50,6 +50,54 @@ pub async fn enqueue_raw(
 ) -> Result<bool, AppError> {
     // Due at once (run_at 0), whatever clock the relay judges due-ness by.
     jobs::schedule(conn, tenant, topic, key, 0, now_micros, payload).await
+}
+
+/// One message of [`enqueue_many`]: its topic, deterministic key and encoded payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing<'a> {
+    /// The topic (the relay's queue).
+    pub topic: &'a str,
+    /// Deterministic key, as for [`enqueue`].
+    pub key: String,
+    /// The encoded message.
+    pub payload: Vec<u8>,
+}
+
+/// Enqueues `messages` in the caller's transaction with one statement, as
+/// [`enqueue`] would each (a key enqueued before keeps its first message).
+pub async fn enqueue_many(
+    conn: &mut Conn,
+    backend: Backend,
+    tenant: &TenantId,
+    messages: &[Outgoing<'_>],
+    now_micros: i64,
+) -> Result<(), AppError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows = json_rows(
+        backend,
+        1,
+        &[("q", Col::Text), ("k", Col::Text), ("p", Col::Text)],
+    );
+    // Due at once (run_at 0), whatever clock the relay judges due-ness by.
+    let sql = format!(
+        "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at, traceparent) \
+         SELECT $2, r.q, r.k, {payload}, 0, $3, $4 FROM {rows} WHERE true ON CONFLICT DO NOTHING",
+        payload = unhex(backend, "r.p"),
+    );
+    let rows: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| serde_json::json!({ "q": m.topic, "k": m.key, "p": hex::encode(&m.payload) }))
+        .collect();
+    sqlx::query(&sql)
+        .bind(json_param(&rows)?)
+        .bind(tenant.as_str())
+        .bind(now_micros)
+        .bind(crate::telemetry::current_traceparent())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The relay for one topic: a job runner whose handler delivers.

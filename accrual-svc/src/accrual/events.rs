@@ -3,11 +3,9 @@
 //! Each event is appended in the transaction of the change it reports
 //! (`common::events`), so a stream never shows what did not commit.
 use boomerang_common::{
-    db::Conn,
     error::AppError,
     events::{self, Cursor},
     tenant::TenantId,
-    time::to_timestamp,
 };
 use boomerang_proto::accrual::v1 as pb;
 use prost::Message as _;
@@ -35,32 +33,6 @@ impl Filter {
 }
 
 impl Accrual {
-    /// Appends `event` (its cursor and time are set here) in the caller's transaction.
-    pub async fn emit(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        event: pb::WatchEventsResponse,
-    ) -> Result<(), AppError> {
-        let now = self.clock().now();
-        let kind = event.r#type().as_str_name();
-        let stored = pb::WatchEventsResponse {
-            cursor: String::new(),
-            occurred_at: Some(to_timestamp(now)),
-            ..event
-        };
-        events::append(
-            conn,
-            self.db(),
-            tenant,
-            kind,
-            &stored.customer_id,
-            &stored.encode_to_vec(),
-            now,
-        )
-        .await
-    }
-
     /// The tenant's events after `cursor` that `filter` keeps, then new ones as they commit.
     pub fn watch(
         &self,

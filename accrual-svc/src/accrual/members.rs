@@ -1,5 +1,7 @@
 //! Programs and members: versions, enrolment with its welcome bonus,
 //! birthdays (a durable yearly timer), tiers.
+use std::sync::Arc;
+
 use boomerang_common::{
     db::Conn,
     error::AppError,
@@ -42,8 +44,8 @@ pub struct MemberView {
     pub qualifying_asset: String,
     /// When the tier is reviewed.
     pub review_at: Option<i64>,
-    /// The program version it was judged by (the latest).
-    pub program: Program,
+    /// The program version it was judged by.
+    pub program: Arc<Program>,
 }
 
 /// Which of a member's details an update changes (`None`: kept).
@@ -188,7 +190,7 @@ impl Accrual {
                     },
                     credit,
                 });
-                self.enqueue(conn, tenant, &message).await?;
+                self.enqueue(conn, tenant, message).await?;
                 welcome = Some(bonus.clone());
             }
             self.schedule_birthday(conn, tenant, program_id, &program, &member)
@@ -326,7 +328,7 @@ impl Accrual {
             },
             credit,
         });
-        self.enqueue(conn, tenant, &message).await?;
+        self.enqueue(conn, tenant, message).await?;
         // Next year's timer, from the calendar (a 25-hour day cannot skip it).
         let next_year = year
             .parse::<i16>()
@@ -363,7 +365,7 @@ impl Accrual {
     }
 
     /// A member with the tier in force now (an upgrade applies at once, a
-    /// downgrade waits for the review date).
+    /// downgrade waits for the review date), judged by the latest version.
     #[instrument(name = "boomerang.accrual.members.get", skip_all, fields(tenant = %tenant, program = %program_id), err)]
     pub async fn member(
         &self,
@@ -372,16 +374,24 @@ impl Accrual {
         program_id: &str,
         customer: &str,
     ) -> Result<MemberView, AppError> {
-        let (_, program, _) = repo::program(conn, tenant.as_str(), program_id, None).await?;
-        let member = repo::get_member(
-            conn,
-            self.db(),
-            tenant.as_str(),
-            program_id,
-            customer,
-            false,
-        )
-        .await?;
+        let standing = repo::standing(conn, tenant.as_str(), program_id, customer).await?;
+        let version = standing.version(program_id)?;
+        let program = self.program_at(conn, tenant, program_id, version).await?;
+        let member = standing.member(program_id, customer)?;
+        self.judge(conn, tenant, program_id, program, member).await
+    }
+
+    /// A member's row judged by `program`: the tier in force now and the
+    /// progress to the next, counted from what is committed (one read).
+    pub(crate) async fn judge(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        program: Arc<Program>,
+        member: MemberRow,
+    ) -> Result<MemberView, AppError> {
+        let customer = member.customer_id.as_str();
         let now = self.clock().now();
         let policy = &program.tiers;
         let since = now - i64::from(policy.window_days.max(1)) * 86_400_000_000;

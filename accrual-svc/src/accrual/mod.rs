@@ -5,9 +5,11 @@
 //! transaction; the [`relay`] delivers them through the [`upstream`] port with
 //! deterministic idempotency keys.
 pub mod conversion;
+pub mod effects;
 pub mod events;
 pub mod members;
 pub mod outbound;
+mod programs;
 pub mod purchases;
 pub mod relay;
 pub mod reports;
@@ -38,6 +40,7 @@ struct Inner {
     clock: Clock,
     upstream: Upstream,
     committed: Arc<Notify>,
+    programs: programs::Programs,
 }
 
 impl Accrual {
@@ -49,6 +52,7 @@ impl Accrual {
                 clock,
                 upstream,
                 committed: Arc::new(Notify::new()),
+                programs: programs::Programs::default(),
             }),
         }
     }

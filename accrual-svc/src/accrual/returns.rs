@@ -183,7 +183,7 @@ impl Accrual {
             let reward = RewardRef::new(program_id, order, row.no);
             let customer = &purchase.customer_id;
             let message = take_back(reward, customer, row, amount, program.clawback, &cause);
-            self.enqueue(conn, tenant, &message).await?;
+            self.enqueue(conn, tenant, message).await?;
             repo::add_reversed(conn, t, program_id, order, row.no, amount).await?;
             *reversed.entry(row.reward.asset.clone()).or_default() += amount;
         }
@@ -238,7 +238,7 @@ impl Accrual {
             return_id: r.return_id.clone(),
             notice,
         });
-        self.enqueue(conn, tenant, &message).await?;
+        self.enqueue(conn, tenant, message).await?;
         Ok(())
     }
 }

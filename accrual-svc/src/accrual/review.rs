@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::{
     Accrual, RecordedReward,
+    effects::Effects,
     outbound::{Outbound, Release, RewardRef},
     program_ref,
     purchases::{HELD, REJECTED, Sale, recorded, release_at},
@@ -123,7 +124,7 @@ impl Accrual {
                 ..Default::default()
             };
             let message = Outbound::Release(Release { reward, release });
-            self.enqueue(conn, tenant, &message).await?;
+            self.enqueue(conn, tenant, message).await?;
         }
         let kept = kept_eligible(
             conn,
@@ -143,8 +144,8 @@ impl Accrual {
         };
         let release = release_at(h.program, h.purchase.occurred_at);
         let currency = &h.program.currency;
-        self.tell_referral(conn, tenant, &sale, kept, currency, release)
-            .await?;
+        let mut fx = Effects::default();
+        Self::tell_referral(&mut fx, &sale, kept, currency, release);
         repo::set_review(conn, t, h.program_id, h.order, APPROVED).await?;
         let added = if h.program.tiers.by_points {
             let points = h.rows.iter().filter(|r| r.reward.asset == "PTS");
@@ -153,8 +154,9 @@ impl Accrual {
             kept
         };
         let customer = &h.purchase.customer_id;
-        self.refresh_tier(conn, tenant, h.program_id, customer, added)
+        self.refresh_tier(conn, &mut fx, tenant, h.program_id, customer, added)
             .await?;
+        self.write_effects(conn, tenant, fx).await?;
         Ok(APPROVED)
     }
 
@@ -180,7 +182,7 @@ impl Accrual {
             let reward = RewardRef::new(h.program_id, h.order, row.no);
             let customer = &h.purchase.customer_id;
             let message = take_back(reward, customer, row, left, h.program.clawback, &cause);
-            self.enqueue(conn, tenant, &message).await?;
+            self.enqueue(conn, tenant, message).await?;
             repo::add_reversed(conn, tenant.as_str(), h.program_id, h.order, row.no, left).await?;
         }
         repo::set_review(conn, tenant.as_str(), h.program_id, h.order, REJECTED).await?;

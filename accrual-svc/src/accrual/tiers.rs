@@ -11,7 +11,7 @@ use boomerang_common::{
 use boomerang_proto::accrual::v1 as pb;
 use tracing::instrument;
 
-use super::{Accrual, outbound::key};
+use super::{Accrual, MemberView, effects::Effects, outbound::key};
 use crate::{domain::tier, repo};
 
 /// Tier review timer.
@@ -22,17 +22,33 @@ impl Accrual {
     /// when a purchase that `added` to the qualifying amount brought the next
     /// tier within reach, and schedules the review that may downgrade it.
     /// The caller holds the member's lock.
-    #[instrument(name = "boomerang.accrual.tiers.refresh", skip_all,
-                 fields(tenant = %tenant, program = %program_id, customer = %customer), err)]
     pub(crate) async fn refresh_tier(
         &self,
         conn: &mut Conn,
+        fx: &mut Effects,
         tenant: &TenantId,
         program_id: &str,
         customer: &str,
         added: i64,
     ) -> Result<(), AppError> {
         let view = self.member(conn, tenant, program_id, customer).await?;
+        self.apply_tier(conn, fx, tenant, program_id, view, added)
+            .await
+    }
+
+    /// As [`Self::refresh_tier`], for a member judged already.
+    #[instrument(name = "boomerang.accrual.tiers.refresh", skip_all,
+                 fields(tenant = %tenant, program = %program_id, customer = %view.member.customer_id), err)]
+    pub(crate) async fn apply_tier(
+        &self,
+        conn: &mut Conn,
+        fx: &mut Effects,
+        tenant: &TenantId,
+        program_id: &str,
+        view: MemberView,
+        added: i64,
+    ) -> Result<(), AppError> {
+        let customer = view.member.customer_id.as_str();
         let policy = &view.program.tiers;
         let mut member = view.member.clone();
         // What the member held: the stored tier, or the entry tier every member
@@ -64,7 +80,7 @@ impl Accrual {
                 previous_tier_id: previous.unwrap_or_default(),
                 ..event(pb::EventType::TierChanged)
             };
-            self.emit(conn, tenant, changed).await?;
+            fx.tell(changed);
         }
         // Only a program with tiers has reviews (a review a window of 0 days away
         // would be due again at once). Scheduling is keyed by the review time,
@@ -106,7 +122,7 @@ impl Accrual {
                 amount: Some(needed),
                 ..event(pb::EventType::TierThresholdReached)
             };
-            self.emit(conn, tenant, reached).await?;
+            fx.tell(reached);
         }
         Ok(())
     }
@@ -127,9 +143,11 @@ impl Handler for TierReviews {
         let mut tx = self.0.db().begin().await?;
         let t = tenant.as_str();
         repo::get_member(&mut tx, self.0.db(), t, program, customer, true).await?;
+        let mut fx = Effects::default();
         self.0
-            .refresh_tier(&mut tx, &tenant, program, customer, 0)
+            .refresh_tier(&mut tx, &mut fx, &tenant, program, customer, 0)
             .await?;
+        self.0.write_effects(&mut tx, &tenant, fx).await?;
         tx.commit().await?;
         self.0.committed();
         Ok(())

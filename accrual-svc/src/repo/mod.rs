@@ -144,6 +144,64 @@ pub async fn enroll(
     Ok(n == 1)
 }
 
+/// What pricing needs to know first, in one read: the program's latest
+/// version, the member, and whether they bought before.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    /// The program's latest version; `None`: no such program.
+    pub version: Option<i64>,
+    /// The member; `None`: not a member.
+    pub member: Option<MemberRow>,
+    /// Whether the member has recorded purchases.
+    pub bought_before: bool,
+}
+
+impl Standing {
+    /// The latest version, or NOT_FOUND.
+    pub fn version(&self, program: &str) -> Result<i64, AppError> {
+        self.version
+            .ok_or_else(|| AppError::NotFound(format!("no program {program}")))
+    }
+
+    /// The member, or NOT_FOUND.
+    pub fn member(self, program: &str, customer: &str) -> Result<MemberRow, AppError> {
+        self.member.ok_or_else(|| not_a_member(program, customer))
+    }
+}
+
+fn not_a_member(program: &str, customer: &str) -> AppError {
+    AppError::NotFound(format!(
+        "customer {customer} is not a member of program {program}"
+    ))
+}
+
+/// The [`Standing`] of `customer` in `program`.
+pub async fn standing(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    customer: &str,
+) -> Result<Standing, AppError> {
+    let row = sqlx::query(
+        "SELECT v.version, m.customer_id, m.birthday, m.segment, m.opt_ins, m.tier_id, m.tier, m.tier_review_at, m.enrolled_at, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3) \
+         THEN 1 ELSE 0 END AS BIGINT) AS bought \
+         FROM (SELECT MAX(version) AS version FROM programs WHERE tenant_id = $1 AND program_id = $2) v \
+         LEFT JOIN members m ON m.tenant_id = $1 AND m.program_id = $2 AND m.customer_id = $3",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(customer)
+    .fetch_one(&mut *conn)
+    .await?;
+    let known: Option<String> = row.try_get("customer_id")?;
+    Ok(Standing {
+        version: row.try_get("version")?,
+        member: known.is_some().then(|| member(&row)).transpose()?,
+        bought_before: row.try_get::<i64, _>("bought")? == 1,
+    })
+}
+
 /// A member, locked on PostgreSQL when `lock` (its purchases serialise on it).
 pub async fn get_member(
     conn: &mut Conn,
@@ -164,11 +222,10 @@ pub async fn get_member(
         .bind(customer)
         .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(member).transpose()?.ok_or_else(|| {
-        AppError::NotFound(format!(
-            "customer {customer} is not a member of program {program}"
-        ))
-    })
+    row.as_ref()
+        .map(member)
+        .transpose()?
+        .ok_or_else(|| not_a_member(program, customer))
 }
 
 /// Saves a member's details and tier; a legacy tier index is kept until a
@@ -252,20 +309,4 @@ pub async fn base_earned(
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("earned")?)
-}
-
-/// Whether the customer bought before (first-purchase campaigns).
-pub async fn has_purchases(
-    conn: &mut Conn,
-    tenant: &str,
-    program: &str,
-    customer: &str,
-) -> Result<bool, AppError> {
-    let row = sqlx::query("SELECT 1 AS one FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3 LIMIT 1")
-        .bind(tenant)
-        .bind(program)
-        .bind(customer)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.is_some())
 }

@@ -1,6 +1,6 @@
 //! SQL of purchases, their rewards and returns.
 use boomerang_common::{
-    db::{Conn, Db},
+    db::{Backend, Col, Conn, Db, json_param, json_rows},
     error::AppError,
 };
 use sqlx::Row as _;
@@ -217,32 +217,61 @@ pub struct RewardRow {
     pub release_at: i64,
 }
 
-/// Inserts a reward.
-pub async fn insert_reward(
+/// Inserts an order's rewards, in one statement.
+pub async fn insert_rewards(
     conn: &mut Conn,
+    backend: Backend,
     tenant: &str,
     program: &str,
     order: &str,
-    r: &RewardRow,
+    rows: &[RewardRow],
 ) -> Result<(), AppError> {
-    sqlx::query(
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let source = json_rows(
+        backend,
+        4,
+        &[
+            ("no", Col::Int),
+            ("kind", Col::Text),
+            ("asset", Col::Text),
+            ("amount", Col::Int),
+            ("earned", Col::Int),
+            ("offer", Col::Text),
+            ("reservation", Col::Text),
+            ("explanations", Col::Text),
+            ("release_at", Col::Int),
+        ],
+    );
+    let sql = format!(
         "INSERT INTO rewards (tenant_id, program_id, order_id, reward_no, kind, asset, amount, earned, offer, \
-         reservation_id, explanations, release_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(tenant)
-    .bind(program)
-    .bind(order)
-    .bind(r.no)
-    .bind(json(&r.reward.kind)?)
-    .bind(&r.reward.asset)
-    .bind(r.reward.amount)
-    .bind(r.reward.earned.max(r.reward.amount))
-    .bind(json(&(&r.reward.offer, r.reward.valid_days))?)
-    .bind(&r.reservation_id)
-    .bind(json(&r.reward.explanations)?)
-    .bind(r.release_at)
-    .execute(&mut *conn)
-    .await?;
+         reservation_id, explanations, release_at) SELECT $1, $2, $3, r.no, r.kind, r.asset, r.amount, r.earned, \
+         r.offer, r.reservation, r.explanations, r.release_at FROM {source}"
+    );
+    let json_rows = rows
+        .iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "no": r.no,
+                "kind": json(&r.reward.kind)?,
+                "asset": r.reward.asset,
+                "amount": r.reward.amount,
+                "earned": r.reward.earned.max(r.reward.amount),
+                "offer": json(&(&r.reward.offer, r.reward.valid_days))?,
+                "reservation": r.reservation_id,
+                "explanations": json(&r.reward.explanations)?,
+                "release_at": r.release_at,
+            }))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(order)
+        .bind(json_param(&json_rows)?)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

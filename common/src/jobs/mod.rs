@@ -340,15 +340,15 @@ impl<H: Handler> Runner<H> {
             self.db.skip_locked()
         );
         let lease = micros(Duration::from_millis(self.cfg.lease_ms));
-        let mut tx = self.db.begin().await?;
+        let mut conn = self.db.single().await?;
         let rows = sqlx::query(&sql)
             .bind(now.saturating_add(lease))
             .bind(self.queue)
             .bind(now)
             .bind(i64::from(self.cfg.batch_size))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
-        tx.commit().await?;
+        conn.finish().await?;
         rows.iter()
             .map(|r| {
                 let lag = lag_micros(now, r.try_get("run_at")?, r.try_get("created_at")?);
@@ -408,13 +408,13 @@ impl<H: Handler> Runner<H> {
             .iter()
             .map(|id| serde_json::json!({ "id": id }))
             .collect();
-        let mut tx = self.db.begin().await?;
+        let mut conn = self.db.single().await?;
         sqlx::query(&sql)
             .bind(self.clock.now())
             .bind(crate::db::json_param(&rows)?)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
+        conn.finish().await?;
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! Everything accrual-svc delivers after its transaction commits: one typed
 //! enum, each message with its topic, its deterministic idempotency key and
-//! its encoding. `Accrual::enqueue` is the only way to write accrual's
+//! its encoding. `Accrual::write_effects` is the only way to write accrual's
 //! outbox; the relay decodes a job back into an [`Outbound`] and matches on it.
 //!
 //! Encodings, per topic: a credit, a budget confirmation and the referral
@@ -11,9 +11,7 @@
 //! them ([`RewardRef`]) as one protobuf message on `*.v2` queues; the old
 //! queues of those two are still read ([`Topic::Legacy`]), so an upgrade
 //! drains what is in flight.
-use boomerang_common::{
-    db::Conn, error::AppError, idempotency::derived_key, outbox, tenant::TenantId,
-};
+use boomerang_common::{idempotency::derived_key, tenant::TenantId};
 use boomerang_proto::{campaign::v1 as cpb, referral::v1 as rpb, wallet::v1 as wpb};
 use prost::Message as _;
 
@@ -386,21 +384,6 @@ impl Outbound {
             }),
             Topic::Legacy(old) => legacy::decode(old, payload)?,
         })
-    }
-}
-
-impl super::Accrual {
-    /// Enqueues `message` in the caller's transaction: the only way accrual
-    /// writes its outbox. False when the same message was already enqueued.
-    pub async fn enqueue(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        message: &Outbound,
-    ) -> Result<bool, AppError> {
-        let (topic, k) = (message.topic().name(), message.key(tenant));
-        let now = self.clock().now();
-        outbox::enqueue_raw(conn, tenant, topic, &k, now, &message.to_payload()).await
     }
 }
 

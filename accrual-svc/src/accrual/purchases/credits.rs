@@ -13,6 +13,7 @@ use super::{PurchaseInput, RecordedReward};
 use crate::{
     accrual::{
         Accrual,
+        effects::Effects,
         members::points_expiry,
         outbound::{self, ConfirmThenCredit, Outbound, ReferralPurchase, RewardRef},
         program_ref,
@@ -72,128 +73,58 @@ pub(in crate::accrual) struct Sale<'a> {
 
 impl Accrual {
     /// Stores each reward, numbered by its place among the computed ones, and
-    /// enqueues its credit; a reward a period cap cut to nothing is explained
+    /// sends its credit; a reward a period cap cut to nothing is explained
     /// in skipped and not stored.
     pub(super) async fn store_rewards(
         &self,
         conn: &mut Conn,
+        fx: &mut Effects,
         tenant: &TenantId,
         s: &Storing<'_>,
         rewards: Vec<Reward>,
         reservations: &BTreeMap<usize, String>,
     ) -> Result<Vec<RecordedReward>, AppError> {
-        let mut out = Vec::with_capacity(rewards.len());
-        for (i, reward) in rewards.into_iter().enumerate() {
-            if reward.amount == 0 {
-                continue;
-            }
-            let no = i64::try_from(i).unwrap_or_default();
-            let row = RewardRow {
-                no,
+        let rows: Vec<RewardRow> = rewards
+            .into_iter()
+            .enumerate()
+            .filter(|(_, reward)| reward.amount != 0)
+            .map(|(i, reward)| RewardRow {
+                no: i64::try_from(i).unwrap_or_default(),
                 reward,
                 reversed: 0,
                 reservation_id: reservations.get(&i).cloned().unwrap_or_default(),
                 release_at: s.release_at_us.unwrap_or(s.now),
-            };
-            let (program, order) = (&s.p.program_id, &s.p.order_id);
-            repo::insert_reward(conn, tenant.as_str(), program, order, &row).await?;
-            self.credit_reward(conn, tenant, s, &row).await?;
-            out.push(RecordedReward {
-                no,
-                reward: row.reward,
-                reversed: 0,
-                release_at_us: s.release_at_us,
-                held: s.held,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Enqueues the credit of a stored reward: at once, or, for a campaign
-    /// reward, once its budget is confirmed (a reservation that lapsed before
-    /// the relay got to it pays nothing).
-    async fn credit_reward(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        c: &Storing<'_>,
-        r: &RewardRow,
-    ) -> Result<(), AppError> {
-        let p = c.p;
-        let reward = &r.reward;
-        let from = c.release_at_us.unwrap_or(p.occurred_at_us);
-        let expires_at = match (reward.kind, reward.valid_days) {
-            (Kind::Voucher, Some(days)) => Some(from + i64::from(days) * 86_400_000_000),
-            _ => points_expiry(c.program, &reward.asset, from),
-        };
-        let (kind, rule_version, funded_by) = match &reward.offer {
-            Some(o) => (
-                "campaign",
-                format!("campaign:{}@{}", o.campaign_id, o.version),
-                wpb::AccountRef {
-                    kind: wpb::AccountKind::Campaign as i32,
-                    id: o.campaign_id.clone(),
-                },
-            ),
-            None => (
-                "order",
-                program_ref(&p.program_id, c.version),
-                wpb::AccountRef {
-                    kind: wpb::AccountKind::Funding as i32,
-                    id: p.program_id.clone(),
-                },
-            ),
-        };
-        let of = RewardRef::new(&p.program_id, &p.order_id, r.no);
-        let credit = wpb::CreditRequest {
-            customer_id: p.customer.clone(),
-            amount: Some(wire(reward.amount, &reward.asset)),
-            funded_by: Some(funded_by),
-            release_at: c.release_at_us.map(to_timestamp),
-            expires_at: expires_at.map(to_timestamp),
-            source: Some(wpb::Source {
-                kind: kind.into(),
-                reference: of.credit_reference(),
-                rule_version,
-                inputs: serde_json::json!({ "order": p.order_id, "reward": r.no }).to_string(),
-            }),
-            tax_treatment: wpb::TaxTreatment::Discount as i32,
-            description: format!("reward for order {}", p.order_id),
-            // Held for review: pending until ReviewPurchase approves it.
-            hold_release: c.held,
-            ..Default::default()
-        };
-        let message = if r.reservation_id.is_empty() {
-            Outbound::Credit(outbound::RewardCredit { reward: of, credit })
-        } else {
-            let confirm = cpb::ConfirmBudgetRequest {
-                reservation_id: r.reservation_id.clone(),
-                amount: Some(wire(reward.amount, &reward.asset)),
-                ..Default::default()
-            };
-            Outbound::ConfirmThenCredit(ConfirmThenCredit {
-                reward: of,
-                confirm,
-                credit,
             })
-        };
-        self.enqueue(conn, tenant, &message).await?;
-        Ok(())
+            .collect();
+        let (program, order) = (&s.p.program_id, &s.p.order_id);
+        let backend = self.db().backend();
+        repo::insert_rewards(conn, backend, tenant.as_str(), program, order, &rows).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                fx.send(reward_credit(s, &row));
+                RecordedReward {
+                    no: row.no,
+                    reward: row.reward,
+                    reversed: 0,
+                    release_at_us: s.release_at_us,
+                    held: s.held,
+                }
+            })
+            .collect())
     }
 
     /// Hands a purchase of `eligible` to referral-svc through the outbox, keyed
     /// by program and order (once, whether from the record or its approval).
-    pub(in crate::accrual) async fn tell_referral(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
+    pub(in crate::accrual) fn tell_referral(
+        fx: &mut Effects,
         sale: &Sale<'_>,
         eligible: i64,
         currency: &str,
         release_at_us: Option<i64>,
-    ) -> Result<(), AppError> {
+    ) {
         if eligible <= 0 {
-            return Ok(());
+            return;
         }
         let notice = rpb::OnPurchaseRequest {
             referee_customer_id: sale.customer.into(),
@@ -208,17 +139,11 @@ impl Accrual {
             order: sale.order.into(),
             notice,
         });
-        self.enqueue(conn, tenant, &message).await?;
-        Ok(())
+        fx.send(message);
     }
 
     /// The events of a stored purchase: recorded, flagged, and a pending reward each.
-    pub(super) async fn announce(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        a: &Announcement<'_>,
-    ) -> Result<(), AppError> {
+    pub(super) fn announce(fx: &mut Effects, a: &Announcement<'_>) {
         let Announcement {
             p,
             currency,
@@ -238,7 +163,7 @@ impl Accrual {
             amount: Some(wire(eligible, currency)),
             ..event(pb::EventType::PurchaseRecorded)
         };
-        self.emit(conn, tenant, recorded).await?;
+        fx.tell(recorded);
         if !flagged.is_empty() {
             let reasons: Vec<&str> = flagged.iter().map(|(_, why)| why.as_str()).collect();
             let tail = if held {
@@ -250,7 +175,7 @@ impl Accrual {
                 message: format!("{}{tail}", reasons.join("; ")),
                 ..event(pb::EventType::PurchaseFlagged)
             };
-            self.emit(conn, tenant, flagged_event).await?;
+            fx.tell(flagged_event);
         }
         for r in rewards.iter().filter(|r| r.release_at_us.is_some()) {
             let pending = pb::WatchEventsResponse {
@@ -258,8 +183,71 @@ impl Accrual {
                 release_at: r.release_at_us.map(to_timestamp),
                 ..event(pb::EventType::RewardPending)
             };
-            self.emit(conn, tenant, pending).await?;
+            fx.tell(pending);
         }
-        Ok(())
+    }
+}
+
+/// The credit of a stored reward: at once, or, for a campaign
+/// reward, once its budget is confirmed (a reservation that lapsed before
+/// the relay got to it pays nothing).
+fn reward_credit(c: &Storing<'_>, r: &RewardRow) -> Outbound {
+    let p = c.p;
+    let reward = &r.reward;
+    let from = c.release_at_us.unwrap_or(p.occurred_at_us);
+    let expires_at = match (reward.kind, reward.valid_days) {
+        (Kind::Voucher, Some(days)) => Some(from + i64::from(days) * 86_400_000_000),
+        _ => points_expiry(c.program, &reward.asset, from),
+    };
+    let (kind, rule_version, funded_by) = match &reward.offer {
+        Some(o) => (
+            "campaign",
+            format!("campaign:{}@{}", o.campaign_id, o.version),
+            wpb::AccountRef {
+                kind: wpb::AccountKind::Campaign as i32,
+                id: o.campaign_id.clone(),
+            },
+        ),
+        None => (
+            "order",
+            program_ref(&p.program_id, c.version),
+            wpb::AccountRef {
+                kind: wpb::AccountKind::Funding as i32,
+                id: p.program_id.clone(),
+            },
+        ),
+    };
+    let of = RewardRef::new(&p.program_id, &p.order_id, r.no);
+    let credit = wpb::CreditRequest {
+        customer_id: p.customer.clone(),
+        amount: Some(wire(reward.amount, &reward.asset)),
+        funded_by: Some(funded_by),
+        release_at: c.release_at_us.map(to_timestamp),
+        expires_at: expires_at.map(to_timestamp),
+        source: Some(wpb::Source {
+            kind: kind.into(),
+            reference: of.credit_reference(),
+            rule_version,
+            inputs: serde_json::json!({ "order": p.order_id, "reward": r.no }).to_string(),
+        }),
+        tax_treatment: wpb::TaxTreatment::Discount as i32,
+        description: format!("reward for order {}", p.order_id),
+        // Held for review: pending until ReviewPurchase approves it.
+        hold_release: c.held,
+        ..Default::default()
+    };
+    if r.reservation_id.is_empty() {
+        Outbound::Credit(outbound::RewardCredit { reward: of, credit })
+    } else {
+        let confirm = cpb::ConfirmBudgetRequest {
+            reservation_id: r.reservation_id.clone(),
+            amount: Some(wire(reward.amount, &reward.asset)),
+            ..Default::default()
+        };
+        Outbound::ConfirmThenCredit(ConfirmThenCredit {
+            reward: of,
+            confirm,
+            credit,
+        })
     }
 }

@@ -12,7 +12,7 @@ use tracing::instrument;
 
 pub(super) use credits::Sale;
 
-use super::{Accrual, program_ref};
+use super::{Accrual, effects::Effects, program_ref};
 use crate::{
     domain::{
         caps,
@@ -194,7 +194,7 @@ impl Accrual {
         let now = self.clock().now();
         // Purchases of one member serialise on the member row (tier, first
         // purchase, per-period caps, fraud history).
-        repo::get_member(
+        let member = repo::get_member(
             conn,
             self.db(),
             tenant.as_str(),
@@ -240,9 +240,10 @@ impl Accrual {
             held,
             now,
         };
+        let mut fx = Effects::default();
         let rewards = std::mem::take(&mut computed.rewards);
         let out = self
-            .store_rewards(conn, tenant, &storing, rewards, &reservations)
+            .store_rewards(conn, &mut fx, tenant, &storing, rewards, &reservations)
             .await?;
         // Every purchase goes to referral-svc (it pays referrers and knows who
         // already bought); a held one only once it is approved.
@@ -254,8 +255,7 @@ impl Accrual {
                 occurred_at_us: p.occurred_at_us,
             };
             let (eligible, currency) = (computed.eligible, &program.currency);
-            self.tell_referral(conn, tenant, &sale, eligible, currency, release)
-                .await?;
+            Self::tell_referral(&mut fx, &sale, eligible, currency, release);
         }
         let announcement = credits::Announcement {
             p: &p,
@@ -265,9 +265,15 @@ impl Accrual {
             held,
             rewards: &out,
         };
-        self.announce(conn, tenant, &announcement).await?;
-        self.refresh_tier(conn, tenant, &p.program_id, &p.customer, added)
+        Self::announce(&mut fx, &announcement);
+        // The tier, judged by the version this purchase was priced by, with
+        // the purchase counted.
+        let view = self
+            .judge(conn, tenant, &p.program_id, program.clone(), member)
             .await?;
+        self.apply_tier(conn, &mut fx, tenant, &p.program_id, view, added)
+            .await?;
+        self.write_effects(conn, tenant, fx).await?;
         Ok(Recorded {
             program_version: version,
             rewards: out,

@@ -1,6 +1,6 @@
 //! Pricing a purchase: the program version, the member's tier, the campaigns
 //! that apply at `occurred_at`, and the campaign budget each reward reserves.
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use boomerang_common::{db::Conn, error::AppError, money::MAX_REQUEST_MINOR, tenant::TenantId};
 
@@ -23,7 +23,7 @@ pub(super) struct Priced {
     /// Program version.
     pub version: i64,
     /// That version.
-    pub program: Program,
+    pub program: Arc<Program>,
     /// The member's tier: id and multiplier.
     pub tier: Option<(String, String)>,
     /// The rewards with their explanations.
@@ -41,8 +41,11 @@ impl Accrual {
         tenant: &TenantId,
         p: &PurchaseInput,
     ) -> Result<Priced, AppError> {
-        let (version, program, _) =
-            repo::program(conn, tenant.as_str(), &p.program_id, None).await?;
+        let standing = repo::standing(conn, tenant.as_str(), &p.program_id, &p.customer).await?;
+        let version = standing.version(&p.program_id)?;
+        let program = self
+            .program_at(conn, tenant, &p.program_id, version)
+            .await?;
         if p.currency != program.currency {
             return Err(AppError::invalid(
                 "purchase.currency",
@@ -52,8 +55,10 @@ impl Accrual {
                 ),
             ));
         }
+        let first = !standing.bought_before;
+        let row = standing.member(&p.program_id, &p.customer)?;
         let member = self
-            .member(conn, tenant, &p.program_id, &p.customer)
+            .judge(conn, tenant, &p.program_id, program.clone(), row)
             .await?;
         let tier = member.tier.as_ref().and_then(|id| {
             let t = program.tiers.tiers.iter().find(|t| &t.id == id)?;
@@ -66,7 +71,6 @@ impl Accrual {
         let mut categories: Vec<String> = p.lines.iter().map(|l| l.category.clone()).collect();
         categories.sort();
         categories.dedup();
-        let first = !repo::has_purchases(conn, tenant.as_str(), &p.program_id, &p.customer).await?;
         let query = OfferQuery {
             at_us: p.occurred_at_us,
             channel: p.channel,
