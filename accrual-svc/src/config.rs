@@ -58,7 +58,13 @@ impl Default for Config {
             server: ServerConfig::on(SocketAddr::from(([127, 0, 0, 1], 50062))),
             database: DatabaseConfig::sqlite_in(".boomerang", "accrual"),
             telemetry: TelemetryConfig::default(),
-            jobs: RunnerConfig::default(),
+            // The relay delivers a purchase's credits by the hundred: wider
+            // leases keep up with purchases at peak and give the wallet's
+            // group commit full groups.
+            jobs: RunnerConfig {
+                batch_size: 128,
+                ..RunnerConfig::default()
+            },
             internal_auth: InternalAuthConfig::default(),
             upstreams: Upstreams::default(),
             relay: true,

@@ -1,6 +1,6 @@
 //! Where a scenario runs: in-process services on SQLite files in a
 //! temporary folder, or on PostgreSQL in fresh schemas; one platform key.
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use boomerang_common::{
     auth::{Credentials, InternalAuthConfig, generate_pem},
@@ -126,6 +126,52 @@ impl Env {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics of the run's PostgreSQL schemas
+    /// once `after` has passed (the warm-up: the tables hold rows by then), as
+    /// autovacuum does within a minute on a live database. Without it a run
+    /// keeps the plans its prepared statements got while the tables were
+    /// empty: sequential scans of tables that grow all run long.
+    pub fn analyze_after(&self, after: Duration) -> JoinHandle<anyhow::Result<()>> {
+        let schemas = self.schemas.lock().map(|s| s.clone()).unwrap_or_default();
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            use sqlx::{Connection as _, Row as _};
+            if schemas.is_empty() || !url.starts_with("postgres") {
+                return Ok(());
+            }
+            tokio::time::sleep(after).await;
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&url).await?;
+            let tables = sqlx::query(
+                "SELECT schemaname || '.' || tablename AS t FROM pg_tables WHERE schemaname = ANY(string_to_array($1, ','))",
+            )
+            .bind(schemas.join(","))
+            .fetch_all(&mut conn)
+            .await?;
+            for table in tables {
+                let table: String = table.try_get("t")?;
+                sqlx::query(&format!("ANALYZE {table}"))
+                    .execute(&mut conn)
+                    .await?;
+            }
+            anyhow::Ok(())
+        })
+    }
+
+    /// Drives `op` under `load` against this environment, its statistics
+    /// refreshed at the end of the warm-up ([`Env::analyze_after`]).
+    pub async fn drive(
+        &self,
+        scenario: &str,
+        load: crate::drive::Load,
+        op: crate::drive::Op,
+    ) -> anyhow::Result<crate::drive::Run> {
+        let analyzed = self.analyze_after(load.warmup);
+        let run = crate::drive::drive(scenario, self.backend(), load, op).await?;
+        analyzed.await??;
+        Ok(run)
+    }
+
     /// The platform key of the run.
     pub fn auth(&self) -> &InternalAuthConfig {
         &self.auth
@@ -161,7 +207,10 @@ impl Env {
 
     /// Every service in-process, the demo program set up for [`TENANT`].
     pub async fn suite(&self, name: &str) -> anyhow::Result<boomerang::Suite> {
-        let db = |service: &str| self.database(&format!("{name}_{service}"), 32);
+        // All five share one PostgreSQL of 100 connections (the default):
+        // pools that could grow past it leave a service unable to connect
+        // while the others hold theirs idle.
+        let db = |service: &str, pool| self.database(&format!("{name}_{service}"), pool);
         let mut configs = boomerang::Configs::default().with_internal_auth(&self.auth);
         configs.wallet.ledger.group_commit.enabled = self.group_commit;
         let suite = boomerang::Suite::start(boomerang::Options {
@@ -169,11 +218,11 @@ impl Env {
             host: std::net::Ipv4Addr::LOCALHOST.into(),
             ports: boomerang::Ports::ANY,
             databases: boomerang::Databases {
-                gateway: db("gateway"),
-                wallet: db("wallet"),
-                accrual: db("accrual"),
-                campaign: db("campaign"),
-                referral: db("referral"),
+                gateway: db("gateway", 4),
+                wallet: db("wallet", 20),
+                accrual: db("accrual", 32),
+                campaign: db("campaign", 12),
+                referral: db("referral", 20),
             },
             rate_limits: gateway::limits::RateLimitConfig {
                 per_key_per_second: 1_000_000,

@@ -23,7 +23,7 @@ use tonic::{
 
 use crate::{
     Common,
-    drive::{Op, Run, drive},
+    drive::{Op, Run},
     env::{Env, TENANT},
     wallet::channels,
 };
@@ -77,7 +77,7 @@ async fn drained(accrual: &Db) -> anyhow::Result<Duration> {
             since.elapsed() < Duration::from_secs(300),
             "the outbox did not drain in 5 minutes"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(since.elapsed())
 }
@@ -137,7 +137,7 @@ pub async fn purchases(common: &Common, members: u32) -> anyhow::Result<Vec<Run>
             Box::pin(async move { client.record_purchase(req).await.map(drop) })
         });
         let load = common.load(clients);
-        let mut measured = drive("purchase", env.backend(), load, op).await?;
+        let mut measured = env.drive("purchase", load, op).await?;
         let drain = drained(&accrual).await?;
         let whole = measured.seconds + drain.as_secs_f64();
         measured
@@ -184,7 +184,7 @@ pub async fn gateway_overhead(common: &Common) -> anyhow::Result<Vec<Run>> {
                 );
                 Box::pin(async move { client.get_balance(req).await.map(drop) })
             });
-            pair.push(drive(name, env.backend(), common.load(clients), op).await?);
+            pair.push(env.drive(name, common.load(clients), op).await?);
         }
         let (mut via, direct) = (pair.remove(1), pair.remove(0));
         via.extra

@@ -18,7 +18,7 @@ use tonic::{
 
 use crate::{
     Common,
-    drive::{Op, Run, drive},
+    drive::{Op, Run},
     env::{Env, Running},
 };
 
@@ -113,7 +113,7 @@ pub async fn credit(common: &Common, customers: u32) -> anyhow::Result<Vec<Run>>
             run,
         );
         let load = common.load(clients);
-        runs.push(common.report(drive("wallet-credit", env.backend(), load, op).await?));
+        runs.push(common.report(env.drive("wallet-credit", load, op).await?));
     }
     wallet.stop().await?;
     env.finish().await?;
@@ -190,7 +190,7 @@ pub async fn capture(common: &Common, customers: u32) -> anyhow::Result<Vec<Run>
             })
         });
         let load = common.load(clients);
-        runs.push(common.report(drive("wallet-capture", env.backend(), load, op).await?));
+        runs.push(common.report(env.drive("wallet-capture", load, op).await?));
     }
     wallet.stop().await?;
     env.finish().await?;
