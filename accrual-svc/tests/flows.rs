@@ -363,6 +363,32 @@ async fn slow_answers(to: SocketAddr, delay: Duration) -> anyhow::Result<SocketA
 }
 
 backend_tests! {
+    async fn a_version_published_through_another_replica_prices_the_next_purchase(backend) -> anyhow::Result<()> {
+        // Two replicas on one database; the second has read (and keeps) version 1.
+        let mut s = Stack::start(backend, true).await?;
+        let mut guards = Vec::new();
+        let other = accrual_svc::App::build_with_clock(accrual_config(&s.accrual_db, s.wallet_addr, s.campaign_addr, false)?, s.clock.clone()).await?;
+        let addr = other.local_addr()?;
+        tokio::spawn(other.run_until(stopper(&mut guards)));
+        let mut other = AccrualServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("accrual", "acme")?);
+        s.program("cb", cashback("5", None)).await?;
+        s.enroll("cb", "ann").await?;
+        let buy = |order: &str| pb::RecordPurchaseRequest {
+            idempotency_key: format!("buy-{order}"),
+            purchase: Some(purchase("cb", order, "ann", &[("shoes", "100.00")], NOW)),
+        };
+        let first = other.record_purchase(buy("o-1")).await?.into_inner();
+        assert_eq!((amounts(&first), first.program_version), (vec!["5.00".to_owned()], 1));
+        // Version 2 through the first replica: the second prices by it at once.
+        s.accrual.upsert_program(pb::UpsertProgramRequest {
+            idempotency_key: "p-cb-2".into(),
+            program: Some(pb::Program { program_id: "cb".into(), ..cashback("8", None) }),
+        }).await?;
+        let second = other.record_purchase(buy("o-2")).await?.into_inner();
+        assert_eq!((amounts(&second), second.program_version), (vec!["8.00".to_owned()], 2));
+        Ok(())
+    }
+
     async fn a_reversal_that_overtakes_its_credit_is_never_dropped(backend) -> anyhow::Result<()> {
         use accrual_svc::accrual::{Accrual, Upstream, outbound::Topic, relay::Relay};
         // accrual without its relays; they are run by hand below, in the order of the race.

@@ -424,6 +424,26 @@ pub fn json_param(rows: &impl Serialize) -> Result<String, crate::error::AppErro
     serde_json::to_string(rows).map_err(|e| crate::error::AppError::Internal(e.into()))
 }
 
+/// `id IN` a set of ids bound as one parameter ([`ids_param`]): on
+/// PostgreSQL `= ANY` of an array, which plans as index lookups whatever the
+/// number of ids (a row source of unknown size may be hashed against a
+/// sequential scan); on SQLite a JSON array.
+pub fn in_ids(backend: Backend, column: &str, param: usize) -> String {
+    match backend {
+        Backend::Postgres => format!("{column} = ANY(CAST(${param} AS bigint[]))"),
+        Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each(${param}))"),
+    }
+}
+
+/// The parameter of [`in_ids`].
+pub fn ids_param(backend: Backend, ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    match backend {
+        Backend::Postgres => format!("{{{}}}", list.join(",")),
+        Backend::Sqlite => format!("[{}]", list.join(",")),
+    }
+}
+
 /// The SQL that turns a hex text column of [`json_rows`] into bytes.
 pub fn unhex(backend: Backend, expr: &str) -> String {
     match backend {

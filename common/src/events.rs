@@ -73,32 +73,6 @@ pub struct Event {
     pub occurred_at: i64,
 }
 
-/// Appends an event in the caller's transaction.
-pub async fn append(
-    conn: &mut Conn,
-    db: &Db,
-    tenant: &TenantId,
-    kind: &str,
-    subject: &str,
-    payload: &[u8],
-    now: i64,
-) -> Result<(), AppError> {
-    let order = commit_order_sql(db.backend());
-    let sql = format!(
-        "INSERT INTO event_log (commit_order, tenant_id, type, subject, payload, occurred_at) \
-         VALUES ({order}, $1, $2, $3, $4, $5)"
-    );
-    sqlx::query(&sql)
-        .bind(tenant.as_str())
-        .bind(kind)
-        .bind(subject)
-        .bind(payload)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 /// One event of [`append_many`]: its type name, subject and encoded message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent<'a> {

@@ -400,18 +400,13 @@ impl<H: Handler> Runner<H> {
         }
         let backend = self.db.backend();
         let sql = format!(
-            "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL \
-             WHERE id IN (SELECT r.id FROM {})",
-            crate::db::json_rows(backend, 2, &[("id", crate::db::Col::Int)])
+            "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE {}",
+            crate::db::in_ids(backend, "id", 2)
         );
-        let rows: Vec<serde_json::Value> = ids
-            .iter()
-            .map(|id| serde_json::json!({ "id": id }))
-            .collect();
         let mut conn = self.db.single().await?;
         sqlx::query(&sql)
             .bind(self.clock.now())
-            .bind(crate::db::json_param(&rows)?)
+            .bind(crate::db::ids_param(backend, ids))
             .execute(&mut *conn)
             .await?;
         conn.finish().await?;
