@@ -374,7 +374,7 @@ impl Accrual {
         program_id: &str,
         customer: &str,
     ) -> Result<MemberView, AppError> {
-        let standing = repo::standing(conn, tenant.as_str(), program_id, customer).await?;
+        let standing = repo::standing(conn, tenant.as_str(), program_id, customer, None).await?;
         let version = standing.version(program_id)?;
         let program = self.program_at(conn, tenant, program_id, version).await?;
         let member = standing.member(program_id, customer)?;

@@ -154,6 +154,8 @@ pub struct Standing {
     pub member: Option<MemberRow>,
     /// Whether the member has recorded purchases.
     pub bought_before: bool,
+    /// Whether the order asked about is recorded already.
+    pub order_recorded: bool,
 }
 
 impl Standing {
@@ -175,23 +177,27 @@ fn not_a_member(program: &str, customer: &str) -> AppError {
     ))
 }
 
-/// The [`Standing`] of `customer` in `program`.
+/// The [`Standing`] of `customer` in `program`, and whether `order` is recorded.
 pub async fn standing(
     conn: &mut Conn,
     tenant: &str,
     program: &str,
     customer: &str,
+    order: Option<&str>,
 ) -> Result<Standing, AppError> {
     let row = sqlx::query(
         "SELECT v.version, m.customer_id, m.birthday, m.segment, m.opt_ins, m.tier_id, m.tier, m.tier_review_at, m.enrolled_at, \
          CAST(CASE WHEN EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3) \
-         THEN 1 ELSE 0 END AS BIGINT) AS bought \
+         THEN 1 ELSE 0 END AS BIGINT) AS bought, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM purchases o WHERE o.tenant_id = $1 AND o.program_id = $2 AND o.order_id = $4) \
+         THEN 1 ELSE 0 END AS BIGINT) AS recorded \
          FROM (SELECT MAX(version) AS version FROM programs WHERE tenant_id = $1 AND program_id = $2) v \
          LEFT JOIN members m ON m.tenant_id = $1 AND m.program_id = $2 AND m.customer_id = $3",
     )
     .bind(tenant)
     .bind(program)
     .bind(customer)
+    .bind(order.unwrap_or_default())
     .fetch_one(&mut *conn)
     .await?;
     let known: Option<String> = row.try_get("customer_id")?;
@@ -199,6 +205,7 @@ pub async fn standing(
         version: row.try_get("version")?,
         member: known.is_some().then(|| member(&row)).transpose()?,
         bought_before: row.try_get::<i64, _>("bought")? == 1,
+        order_recorded: row.try_get::<i64, _>("recorded")? == 1,
     })
 }
 

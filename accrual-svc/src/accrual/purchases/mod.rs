@@ -113,7 +113,9 @@ impl Accrual {
         p: &PurchaseInput,
     ) -> Result<Recorded, AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        let mut priced = self.price(&mut conn, tenant, p).await?;
+        let standing =
+            repo::standing(&mut conn, tenant.as_str(), &p.program_id, &p.customer, None).await?;
+        let mut priced = self.price(&mut conn, tenant, p, standing).await?;
         // Per-period caps as they stand now, read without the member's lock
         // (a record re-reads them under it, in `store`).
         let rooms = self.rooms(&mut conn, tenant, p, &priced.program).await?;
@@ -150,13 +152,17 @@ impl Accrual {
                  fields(tenant = %tenant, program = %p.program_id, order = %p.order_id), err)]
     pub async fn prepare(&self, tenant: &TenantId, p: PurchaseInput) -> Result<Prepared, AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        if let Some(done) = self.stored(&mut conn, tenant, &p).await? {
+        let (t, order) = (tenant.as_str(), Some(p.order_id.as_str()));
+        let standing = repo::standing(&mut conn, t, &p.program_id, &p.customer, order).await?;
+        if standing.order_recorded
+            && let Some(done) = self.stored(&mut conn, tenant, &p).await?
+        {
             return Ok(Prepared {
                 input: p,
                 stage: Stage::Recorded(done),
             });
         }
-        let mut priced = self.price(&mut conn, tenant, &p).await?;
+        let mut priced = self.price(&mut conn, tenant, &p, standing).await?;
         drop(conn);
         self.reserve_budgets(tenant, &p, &mut priced).await?;
         Ok(Prepared {

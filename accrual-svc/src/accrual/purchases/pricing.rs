@@ -34,14 +34,15 @@ pub(super) struct Priced {
 
 impl Accrual {
     /// Computes what a purchase earns: the member's tier, the program, the
-    /// campaigns that apply at `occurred_at`. No effect anywhere.
+    /// campaigns that apply at `occurred_at`, from the member's `standing`.
+    /// No effect anywhere.
     pub(super) async fn price(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         p: &PurchaseInput,
+        standing: repo::Standing,
     ) -> Result<Priced, AppError> {
-        let standing = repo::standing(conn, tenant.as_str(), &p.program_id, &p.customer).await?;
         let version = standing.version(&p.program_id)?;
         let program = self
             .program_at(conn, tenant, &p.program_id, version)
