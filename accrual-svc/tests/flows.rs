@@ -131,6 +131,25 @@ impl Stack {
         })
     }
 
+    /// Another accrual replica on the same database, without its relays,
+    /// running until `guards` drop.
+    async fn replica(&self, guards: &mut Vec<DropGuard>) -> anyhow::Result<Accrual> {
+        let cfg = accrual_config(
+            &self.accrual_db,
+            self.wallet_addr,
+            self.campaign_addr,
+            false,
+        )?;
+        let app = accrual_svc::App::build_with_clock(cfg, self.clock.clone()).await?;
+        let addr = app.local_addr()?;
+        tokio::spawn(app.run_until(stopper(guards)));
+        let tenant = AsTenant::new("accrual", "acme")?;
+        Ok(AccrualServiceClient::with_interceptor(
+            channel(addr).await?,
+            tenant,
+        ))
+    }
+
     async fn program(&mut self, id: &str, program: pb::Program) -> anyhow::Result<()> {
         let program = pb::Program {
             program_id: id.into(),
@@ -367,10 +386,7 @@ backend_tests! {
         // Two replicas on one database; the second has read (and keeps) version 1.
         let mut s = Stack::start(backend, true).await?;
         let mut guards = Vec::new();
-        let other = accrual_svc::App::build_with_clock(accrual_config(&s.accrual_db, s.wallet_addr, s.campaign_addr, false)?, s.clock.clone()).await?;
-        let addr = other.local_addr()?;
-        tokio::spawn(other.run_until(stopper(&mut guards)));
-        let mut other = AccrualServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("accrual", "acme")?);
+        let mut other = s.replica(&mut guards).await?;
         s.program("cb", cashback("5", None)).await?;
         s.enroll("cb", "ann").await?;
         let buy = |order: &str| pb::RecordPurchaseRequest {
@@ -394,10 +410,7 @@ backend_tests! {
         // accrual without its relays; they are run by hand below, in the order of the race.
         let mut s = Stack::start(backend, false).await?;
         let mut guards = Vec::new();
-        let app = accrual_svc::App::build_with_clock(accrual_config(&s.accrual_db, s.wallet_addr, s.campaign_addr, false)?, s.clock.clone()).await?;
-        let addr = app.local_addr()?;
-        tokio::spawn(app.run_until(stopper(&mut guards)));
-        s.accrual = AccrualServiceClient::with_interceptor(channel(addr).await?, AsTenant::new("accrual", "acme")?);
+        s.accrual = s.replica(&mut guards).await?;
         s.program("cb", cashback("5", None)).await?;
         s.enroll("cb", "ann").await?;
         s.buy("cb", "o-1", "ann", &[("shoes", "60.00"), ("socks", "40.00")]).await?;
