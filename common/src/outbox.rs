@@ -10,9 +10,9 @@
 use prost::Message;
 
 use crate::{
-    db::{Backend, Col, Conn, json_param, json_rows, unhex},
+    db::{Backend, Conn, json_param},
     error::AppError,
-    jobs::{self, Handler, Runner, RunnerConfig},
+    jobs::{self, Handler, NewJob, Runner, RunnerConfig},
     tenant::TenantId,
 };
 
@@ -75,26 +75,22 @@ pub async fn enqueue_many(
     if messages.is_empty() {
         return Ok(());
     }
-    let rows = json_rows(
-        backend,
-        1,
-        &[("q", Col::Text), ("k", Col::Text), ("p", Col::Text)],
-    );
     // Due at once (run_at 0), whatever clock the relay judges due-ness by.
-    let sql = format!(
-        "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at, traceparent) \
-         SELECT $2, r.q, r.k, {payload}, 0, $3, $4 FROM {rows} WHERE true ON CONFLICT DO NOTHING",
-        payload = unhex(backend, "r.p"),
-    );
-    let rows: Vec<serde_json::Value> = messages
+    let traceparent = crate::telemetry::current_traceparent();
+    let jobs: Vec<NewJob<'_>> = messages
         .iter()
-        .map(|m| serde_json::json!({ "q": m.topic, "k": m.key, "p": hex::encode(&m.payload) }))
+        .map(|m| NewJob {
+            tenant: tenant.as_str(),
+            queue: m.topic,
+            dedupe_key: m.key.clone(),
+            run_at: 0,
+            traceparent: traceparent.clone(),
+            payload: hex::encode(&m.payload),
+        })
         .collect();
-    sqlx::query(&sql)
-        .bind(json_param(&rows)?)
-        .bind(tenant.as_str())
+    sqlx::query(&jobs::schedule_many_sql(backend, 1, 2))
+        .bind(json_param(&jobs)?)
         .bind(now_micros)
-        .bind(crate::telemetry::current_traceparent())
         .execute(&mut *conn)
         .await?;
     Ok(())

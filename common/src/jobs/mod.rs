@@ -164,7 +164,7 @@ pub async fn schedule(
     Ok(inserted == 1)
 }
 
-/// A payload-less job for [`schedule_many_sql`].
+/// A job for [`schedule_many_sql`].
 #[derive(Clone, Debug, Serialize)]
 pub struct NewJob<'a> {
     /// Tenant.
@@ -182,9 +182,12 @@ pub struct NewJob<'a> {
     /// W3C trace context of the request that scheduled it.
     #[serde(rename = "tp")]
     pub traceparent: Option<String>,
+    /// The payload, hex-encoded (empty: none, as for a timer).
+    #[serde(rename = "p")]
+    pub payload: String,
 }
 
-/// The statement that schedules many payload-less jobs at once (as
+/// The statement that schedules many jobs at once (as
 /// [`schedule`], a (tenant, queue, key) seen before keeps the first): `$json` the jobs as JSON
 /// ([`NewJob`]s), `$now` the time; for embedding in a service's own multi-row statement.
 pub fn schedule_many_sql(backend: crate::db::Backend, json: usize, now: usize) -> String {
@@ -198,12 +201,13 @@ pub fn schedule_many_sql(backend: crate::db::Backend, json: usize, now: usize) -
             ("k", Col::Text),
             ("at", Col::Int),
             ("tp", Col::Text),
+            ("p", Col::Text),
         ],
     );
     format!(
         "INSERT INTO jobs (tenant_id, queue, dedupe_key, payload, run_at, created_at, traceparent) \
-         SELECT r.t, r.q, r.k, {empty}, r.at, ${now}, r.tp FROM {rows} WHERE true ON CONFLICT DO NOTHING",
-        empty = crate::db::unhex(backend, "''"),
+         SELECT r.t, r.q, r.k, {payload}, r.at, ${now}, r.tp FROM {rows} WHERE true ON CONFLICT DO NOTHING",
+        payload = crate::db::unhex(backend, "r.p"),
     )
 }
 

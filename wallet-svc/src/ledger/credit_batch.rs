@@ -223,6 +223,7 @@ impl Ledger {
                 dedupe_key: credit_ref(p.credited.credit_id),
                 run_at,
                 traceparent: p.item.traceparent.clone(),
+                payload: String::new(),
             };
             if let Some(release_at) = p.credited.release_at {
                 jobs.push(job(SETTLE, release_at));
