@@ -20,6 +20,8 @@ pub const TENANT: &str = "bench";
 pub struct Env {
     /// Group commit of wallet credits.
     pub group_commit: bool,
+    /// Rows each campaign budget is split over.
+    pub budget_slots: u32,
     dir: tempfile::TempDir,
     url: String,
     run: String,
@@ -37,6 +39,7 @@ impl Env {
     pub fn of(common: &crate::Common) -> anyhow::Result<Self> {
         let mut env = Self::new(&common.database_url)?;
         env.group_commit = !common.no_group_commit;
+        env.budget_slots = common.budget_slots;
         Ok(env)
     }
 
@@ -51,6 +54,7 @@ impl Env {
     fn keyed(url: &str, pem: String) -> anyhow::Result<Self> {
         Ok(Self {
             group_commit: true,
+            budget_slots: campaign_svc::domain::budget::SLOTS,
             dir: tempfile::tempdir()?,
             url: url.to_owned(),
             run: format!("bench_{}", now_micros()),
@@ -195,14 +199,24 @@ impl Env {
         };
         cfg.ledger.group_commit.enabled = self.group_commit;
         let app = wallet_svc::App::build(cfg).await?;
-        let addr = app.local_addr()?;
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
-        Ok(Running {
-            addr,
-            own: Some((stop, task)),
-        })
+        Ok(Running::spawned(app.local_addr()?, |stopped| {
+            tokio::spawn(app.run_until(async move { stopped.cancelled().await }))
+        }))
+    }
+
+    /// A campaign-svc on loopback over a fresh database.
+    pub async fn campaign(&self, max_connections: u32) -> anyhow::Result<Running> {
+        let mut cfg = campaign_svc::Config {
+            server: ServerConfig::on("127.0.0.1:0".parse()?),
+            database: self.database("campaign", max_connections),
+            internal_auth: self.auth.clone(),
+            ..campaign_svc::Config::default()
+        };
+        cfg.budget.slots = self.budget_slots;
+        let app = campaign_svc::App::build(cfg).await?;
+        Ok(Running::spawned(app.local_addr()?, |stopped| {
+            tokio::spawn(app.run_until(async move { stopped.cancelled().await }))
+        }))
     }
 
     /// Every service in-process, the demo program set up for [`TENANT`].
@@ -213,6 +227,7 @@ impl Env {
         let db = |service: &str, pool| self.database(&format!("{name}_{service}"), pool);
         let mut configs = boomerang::Configs::default().with_internal_auth(&self.auth);
         configs.wallet.ledger.group_commit.enabled = self.group_commit;
+        configs.campaign.budget.slots = self.budget_slots;
         let suite = boomerang::Suite::start(boomerang::Options {
             configs,
             host: std::net::Ipv4Addr::LOCALHOST.into(),
@@ -244,6 +259,19 @@ pub struct Running {
 }
 
 impl Running {
+    /// One `start` spawns here, stopped when its token is cancelled.
+    fn spawned(
+        addr: SocketAddr,
+        start: impl FnOnce(CancellationToken) -> JoinHandle<anyhow::Result<()>>,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let task = start(stop.clone());
+        Self {
+            addr,
+            own: Some((stop, task)),
+        }
+    }
+
     /// One running elsewhere, at `address` (`http://host:port`).
     pub fn at(address: &str) -> anyhow::Result<Self> {
         let hostport = address.trim_start_matches("http://").trim_end_matches('/');

@@ -2,8 +2,10 @@
 //! in-process services, a closed- or open-loop driver, and `report`, which
 //! runs pgbench's reference beside every scenario and prints the table of
 //! docs/PERFORMANCE.md. Figures, never assertions on timings.
+pub mod campaign;
 pub mod drive;
 pub mod env;
+pub mod mixed;
 pub mod purchase;
 pub mod report;
 pub mod wallet;
@@ -11,6 +13,17 @@ pub mod wallet;
 use std::time::Duration;
 
 use drive::{Load, Run};
+use tonic::{
+    Request,
+    metadata::{Ascii, MetadataValue},
+};
+
+/// `message` with the caller's `authorization` (`Bearer ...`).
+pub fn authed<T>(auth: &MetadataValue<Ascii>, message: T) -> Request<T> {
+    let mut req = Request::new(message);
+    req.metadata_mut().insert("authorization", auth.clone());
+    req
+}
 
 /// What every scenario takes.
 #[derive(clap::Args, Clone, Debug)]
@@ -38,6 +51,9 @@ pub struct Common {
     /// for an A/B in one run.
     #[arg(long)]
     pub no_group_commit: bool,
+    /// Rows each campaign budget is split over (1: the single-row design).
+    #[arg(long, default_value_t = campaign_svc::domain::budget::SLOTS)]
+    pub budget_slots: u32,
     /// Call a running service here (e.g. http://127.0.0.1:50061) instead of
     /// starting one in this process (wallet scenarios; with `--key-file`).
     #[arg(long)]

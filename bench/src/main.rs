@@ -2,7 +2,7 @@
 //! percentiles, errors by code); it never asserts timings. `report` runs
 //! pgbench's reference and every scenario in one run and prints the table of
 //! docs/PERFORMANCE.md.
-use boomerang_bench::{Common, purchase, report, wallet};
+use boomerang_bench::{Common, campaign, mixed, purchase, report, wallet};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -45,6 +45,30 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         members: u32,
     },
+    /// As `purchase`, every purchase also earning 1% extra from one campaign
+    /// and so reserving from its one budget.
+    PurchaseHotCampaign {
+        #[command(flatten)]
+        common: Common,
+        /// Members buying at random.
+        #[arg(long, default_value_t = 1_000)]
+        members: u32,
+    },
+    /// Budget reservations alone, on one campaign, against an in-process
+    /// campaign-svc (`--budget-slots 1` is the single-row design).
+    CampaignReserve {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// 70% purchases, 10% returns, 15% checkout redemptions (hold and
+    /// capture), 5% balance reads, through the gateway, until delivered.
+    Mixed {
+        #[command(flatten)]
+        common: Common,
+        /// Members at random.
+        #[arg(long, default_value_t = 1_000)]
+        members: u32,
+    },
     /// What the gateway adds: GetBalance directly and through the gateway.
     GatewayOverhead {
         #[command(flatten)]
@@ -67,6 +91,11 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Purchase { common, members } => {
             purchase::purchases(&common, members).await.map(drop)
         }
+        Scenario::PurchaseHotCampaign { common, members } => {
+            purchase::hot_campaign(&common, members).await.map(drop)
+        }
+        Scenario::CampaignReserve { common } => campaign::reserve(&common).await.map(drop),
+        Scenario::Mixed { common, members } => mixed::mixed(&common, members).await.map(drop),
         Scenario::GatewayOverhead { common } => purchase::gateway_overhead(&common).await.map(drop),
         Scenario::Report(args) => report::report(args).await,
     }

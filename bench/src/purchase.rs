@@ -1,6 +1,7 @@
 //! Scenarios through the gateway with every service in-process: purchases
 //! until their rewards reached the wallet, and what the gateway adds.
 use std::{
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -14,27 +15,22 @@ use boomerang_proto::{
     common::v1::Money,
     wallet::v1::{GetBalanceRequest, wallet_service_client::WalletServiceClient},
 };
+use futures::future::BoxFuture;
 use rand::Rng as _;
 use sqlx::Row as _;
 use tonic::{
-    Request,
     metadata::{Ascii, MetadataValue},
+    transport::Channel,
 };
 
 use crate::{
-    Common,
-    drive::{Op, Run},
+    Common, authed, campaign,
+    drive::{Load, Op, Run},
     env::{Env, TENANT},
     wallet::channels,
 };
 
-fn authed<T>(auth: &MetadataValue<Ascii>, message: T) -> Request<T> {
-    let mut req = Request::new(message);
-    req.metadata_mut().insert("authorization", auth.clone());
-    req
-}
-
-/// A purchase of the demo program: one 90.00 EUR line (cashback and points).
+/// A purchase of the demo program: one 90.00 EUR line `1` (cashback and points).
 fn purchase(customer: u32, order: String) -> pb::Purchase {
     pb::Purchase {
         program_id: "demo".into(),
@@ -58,87 +54,105 @@ fn purchase(customer: u32, order: String) -> pb::Purchase {
     }
 }
 
-/// Outbox messages due and not yet delivered by accrual-svc.
-async fn undelivered(accrual: &Db) -> anyhow::Result<i64> {
+/// Outbox messages due and not yet delivered by accrual-svc, and those
+/// parked as failed.
+async fn outbox(accrual: &Db) -> anyhow::Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM jobs WHERE done_at IS NULL AND failed_at IS NULL AND run_at <= $1",
+        "SELECT COALESCE(SUM(CASE WHEN failed_at IS NULL THEN 1 ELSE 0 END), 0) AS due, \
+                COALESCE(SUM(CASE WHEN failed_at IS NULL THEN 0 ELSE 1 END), 0) AS parked \
+         FROM jobs WHERE done_at IS NULL AND run_at <= $1",
     )
     .bind(now_micros())
     .fetch_one(accrual.pool())
     .await?;
-    Ok(row.try_get("n")?)
+    Ok((row.try_get("due")?, row.try_get("parked")?))
 }
 
-/// Waits until accrual-svc delivered everything due; how long it took.
-async fn drained(accrual: &Db) -> anyhow::Result<Duration> {
-    let since = Instant::now();
-    while undelivered(accrual).await? > 0 {
-        anyhow::ensure!(
-            since.elapsed() < Duration::from_secs(300),
-            "the outbox did not drain in 5 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(since.elapsed())
+/// Every service in-process with the demo program's members enrolled: what
+/// the scenarios through the gateway call.
+pub struct Shop {
+    /// Where it runs.
+    pub env: Env,
+    suite: boomerang::Suite,
+    accrual: Db,
+    /// `Bearer <key>` of a tenant key with `*:write`.
+    pub auth: MetadataValue<Ascii>,
+    /// The gateway.
+    pub gateway: SocketAddr,
+    /// A channel to the gateway, for set-up calls.
+    pub channel: Channel,
 }
 
-/// `purchase`: RecordPurchase through the gateway on `members` members; a
-/// run ends when the last reward of its purchases reached the wallet
-/// (`delivered_per_s` counts the measured purchases over the measured
-/// time plus the time the outbox took to drain after it).
-pub async fn purchases(common: &Common, members: u32) -> anyhow::Result<Vec<Run>> {
-    let env = Env::of(common)?;
-    let suite = env.suite("purchase").await?;
-    let accrual = Db::connect(
-        &env.database("purchase_accrual", 2),
-        &accrual_svc::repo::MIGRATIONS,
-    )
-    .await?;
-    let key = suite.create_key(TENANT, &["*:write"]).await?;
-    let auth: MetadataValue<Ascii> = format!("Bearer {key}").parse()?;
-    let gateway = suite.addrs().gateway;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{gateway}"))?
-        .connect()
+impl Shop {
+    /// Starts the suite as `name` and enrols `members` customers `c-0`...
+    pub async fn open(common: &Common, name: &str, members: u32) -> anyhow::Result<Self> {
+        let env = Env::of(common)?;
+        let suite = env.suite(name).await?;
+        let accrual = Db::connect(
+            &env.database(&format!("{name}_accrual"), 2),
+            &accrual_svc::repo::MIGRATIONS,
+        )
         .await?;
-    let mut enrolling = tokio::task::JoinSet::new();
-    for part in 0..16u32 {
-        let mut client = AccrualServiceClient::new(channel.clone());
-        let auth = auth.clone();
-        enrolling.spawn(async move {
-            for c in (part..members).step_by(16) {
-                let req = pb::EnrollMemberRequest {
-                    idempotency_key: format!("enrol-{c}"),
-                    program_id: "demo".into(),
-                    customer_id: format!("c-{c}"),
-                    ..Default::default()
-                };
-                client.enroll_member(authed(&auth, req)).await?;
+        let key = suite.create_key(TENANT, &["*:write"]).await?;
+        let auth: MetadataValue<Ascii> = format!("Bearer {key}").parse()?;
+        let gateway = suite.addrs().gateway;
+        let channel = Channel::from_shared(format!("http://{gateway}"))?
+            .connect()
+            .await?;
+        let mut enrolling = tokio::task::JoinSet::new();
+        for part in 0..16u32 {
+            let mut client = AccrualServiceClient::new(channel.clone());
+            let auth = auth.clone();
+            enrolling.spawn(async move {
+                for c in (part..members).step_by(16) {
+                    let req = pb::EnrollMemberRequest {
+                        idempotency_key: format!("enrol-{c}"),
+                        program_id: "demo".into(),
+                        customer_id: format!("c-{c}"),
+                        ..Default::default()
+                    };
+                    client.enroll_member(authed(&auth, req)).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = enrolling.join_next().await {
+            done??;
+        }
+        let shop = Self {
+            env,
+            suite,
+            accrual,
+            auth,
+            gateway,
+            channel,
+        };
+        shop.drained().await?;
+        Ok(shop)
+    }
+
+    /// Waits until accrual-svc delivered everything due; how long it took
+    /// and how many messages are parked as failed.
+    pub async fn drained(&self) -> anyhow::Result<(Duration, i64)> {
+        let since = Instant::now();
+        loop {
+            let (due, parked) = outbox(&self.accrual).await?;
+            if due == 0 {
+                return Ok((since.elapsed(), parked));
             }
-            anyhow::Ok(())
-        });
+            anyhow::ensure!(
+                since.elapsed() < Duration::from_secs(300),
+                "the outbox did not drain in 5 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
-    while let Some(done) = enrolling.join_next().await {
-        done??;
-    }
-    drained(&accrual).await?;
-    let mut runs = Vec::new();
-    for (run, &clients) in common.clients.iter().enumerate() {
-        let channels = channels(gateway, clients).await?;
-        let auth = auth.clone();
-        let op: Op = Arc::new(move |worker, n| {
-            let mut client = AccrualServiceClient::new(channels[worker % channels.len()].clone());
-            let customer = rand::rng().random_range(0..members);
-            let order = format!("o-{run}-{worker}-{n}");
-            let req = pb::RecordPurchaseRequest {
-                idempotency_key: order.clone(),
-                purchase: Some(purchase(customer, order)),
-            };
-            let req = authed(&auth, req);
-            Box::pin(async move { client.record_purchase(req).await.map(drop) })
-        });
-        let load = common.load(clients);
-        let mut measured = env.drive("purchase", load, op).await?;
-        let drain = drained(&accrual).await?;
+
+    /// Drives `op`, then waits for the outbox: `delivered_per_s` counts the
+    /// measured calls over the measured time plus the drain after it.
+    pub async fn drive(&self, scenario: &str, load: Load, op: Op) -> anyhow::Result<Run> {
+        let mut measured = self.env.drive(scenario, load, op).await?;
+        let (drain, parked) = self.drained().await?;
         let whole = measured.seconds + drain.as_secs_f64();
         measured
             .extra
@@ -146,11 +160,75 @@ pub async fn purchases(common: &Common, members: u32) -> anyhow::Result<Vec<Run>
         measured
             .extra
             .insert("delivered_per_s".into(), measured.ok as f64 / whole);
+        measured.extra.insert("parked".into(), parked as f64);
+        Ok(measured)
+    }
+
+    /// Stops everything and drops the run's databases.
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.accrual.close().await;
+        self.suite.stop().await?;
+        self.env.finish().await
+    }
+}
+
+/// A RecordPurchase of a random member, order `o-<run>-<worker>-<n>`.
+pub fn record(
+    channel: Channel,
+    auth: &MetadataValue<Ascii>,
+    members: u32,
+    order: String,
+) -> BoxFuture<'static, Result<(), tonic::Status>> {
+    let mut client = AccrualServiceClient::new(channel);
+    let customer = rand::rng().random_range(0..members);
+    let req = pb::RecordPurchaseRequest {
+        idempotency_key: order.clone(),
+        purchase: Some(purchase(customer, order)),
+    };
+    let req = authed(auth, req);
+    Box::pin(async move { client.record_purchase(req).await.map(drop) })
+}
+
+/// `purchase`: RecordPurchase through the gateway on `members` members; a
+/// run ends when the last reward of its purchases reached the wallet.
+pub async fn purchases(common: &Common, members: u32) -> anyhow::Result<Vec<Run>> {
+    buying(common, members, false).await
+}
+
+/// `purchase-hot-campaign`: as `purchase`, every purchase also earning from
+/// one campaign and so reserving from its one budget.
+pub async fn hot_campaign(common: &Common, members: u32) -> anyhow::Result<Vec<Run>> {
+    buying(common, members, true).await
+}
+
+async fn buying(common: &Common, members: u32, hot: bool) -> anyhow::Result<Vec<Run>> {
+    let (name, scenario) = if hot {
+        ("hot", "purchase-hot-campaign")
+    } else {
+        ("purchase", "purchase")
+    };
+    let shop = Shop::open(common, name, members).await?;
+    if hot {
+        campaign::create_hot(shop.channel.clone(), &shop.auth).await?;
+    }
+    let mut runs = Vec::new();
+    for (run, &clients) in common.clients.iter().enumerate() {
+        let channels = channels(shop.gateway, clients).await?;
+        let auth = shop.auth.clone();
+        let op: Op = Arc::new(move |worker, n| {
+            let channel = channels[worker % channels.len()].clone();
+            record(channel, &auth, members, format!("o-{run}-{worker}-{n}"))
+        });
+        let mut measured = shop.drive(scenario, common.load(clients), op).await?;
+        if hot {
+            let used = campaign::hot_used(shop.channel.clone(), &shop.auth).await?;
+            measured
+                .extra
+                .insert("budget_used_eur".into(), used as f64 / 100.0);
+        }
         runs.push(common.report(measured));
     }
-    accrual.close().await;
-    suite.stop().await?;
-    env.finish().await?;
+    shop.close().await?;
     Ok(runs)
 }
 

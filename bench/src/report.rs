@@ -93,6 +93,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         rate,
         json: false,
         no_group_commit: false,
+        budget_slots: campaign_svc::domain::budget::SLOTS,
         address: None,
         key_file: None,
     };

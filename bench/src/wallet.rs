@@ -11,13 +11,12 @@ use boomerang_proto::{
 };
 use rand::Rng as _;
 use tonic::{
-    Request,
     metadata::{Ascii, MetadataValue},
     transport::Channel,
 };
 
 use crate::{
-    Common,
+    Common, authed,
     drive::{Op, Run},
     env::{Env, Running},
 };
@@ -40,12 +39,6 @@ pub async fn channels(addr: SocketAddr, clients: usize) -> anyhow::Result<Vec<Ch
         );
     }
     Ok(channels)
-}
-
-fn authed<T>(bearer: &MetadataValue<Ascii>, message: T) -> Request<T> {
-    let mut req = Request::new(message);
-    req.metadata_mut().insert("authorization", bearer.clone());
-    req
 }
 
 /// The wallet a scenario calls: at `--address`, or a new one in this process.

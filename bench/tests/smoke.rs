@@ -1,7 +1,7 @@
 //! Every scenario runs for five seconds without one failed call, on SQLite
 //! and (unless opted out) PostgreSQL: the figures are not checked, only that
 //! the bench measures a working system.
-use boomerang_bench::{Common, drive::Run, purchase, wallet};
+use boomerang_bench::{Common, campaign, drive::Run, mixed, purchase, wallet};
 use boomerang_common::testing::{postgres_enabled, postgres_url};
 
 fn common(database_url: &str) -> Common {
@@ -13,6 +13,7 @@ fn common(database_url: &str) -> Common {
         rate: 0.0,
         json: false,
         no_group_commit: false,
+        budget_slots: 8,
         address: None,
         key_file: None,
     }
@@ -55,7 +56,58 @@ async fn purchase_until_delivered() -> anyhow::Result<()> {
     for url in urls() {
         let runs = purchase::purchases(&common(&url), 50).await?;
         clean(&runs);
-        assert!(runs.iter().all(|r| r.extra.contains_key("delivered_per_s")));
+        delivered(&runs);
+    }
+    Ok(())
+}
+
+/// Every run waited for its outbox, and nothing was parked as failed.
+fn delivered(runs: &[Run]) {
+    for r in runs {
+        assert!(r.extra.contains_key("delivered_per_s"), "{}", r.line());
+        assert_eq!(r.extra.get("parked"), Some(&0.0), "{}", r.line());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchase_hot_campaign() -> anyhow::Result<()> {
+    for url in urls() {
+        let runs = purchase::hot_campaign(&common(&url), 50).await?;
+        clean(&runs);
+        delivered(&runs);
+        // 1% of 90.00 EUR a purchase, reserved from the one budget.
+        let used = runs
+            .iter()
+            .map(|r| r.extra.get("budget_used_eur").copied().unwrap_or(0.0));
+        assert!(
+            used.clone().all(|u| u > 0.0),
+            "{:?}",
+            used.collect::<Vec<_>>()
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_reserve_on_slots_and_one_row() -> anyhow::Result<()> {
+    for url in urls() {
+        for slots in [8, 1] {
+            let opts = Common {
+                budget_slots: slots,
+                ..common(&url)
+            };
+            clean(&campaign::reserve(&opts).await?);
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_day() -> anyhow::Result<()> {
+    for url in urls() {
+        let runs = mixed::mixed(&common(&url), 50).await?;
+        clean(&runs);
+        delivered(&runs);
     }
     Ok(())
 }

@@ -22,6 +22,27 @@ pub struct Config {
     pub jobs: RunnerConfig,
     /// The platform key: verifies callers' credentials, signs its own.
     pub internal_auth: InternalAuthConfig,
+    /// How budgets are stored.
+    pub budget: BudgetConfig,
+}
+
+/// How budgets are stored.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    /// Rows a budget's free capacity is split over, so concurrent reservations
+    /// of one campaign lock different rows (1 to 64). Applies when a budget's
+    /// total is set (a campaign created or updated); rows a budget already has
+    /// beyond it keep what they hold and get nothing new.
+    pub slots: u32,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self {
+            slots: crate::domain::budget::SLOTS,
+        }
+    }
 }
 
 impl Default for Config {
@@ -32,6 +53,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             jobs: RunnerConfig::default(),
             internal_auth: InternalAuthConfig::default(),
+            budget: BudgetConfig::default(),
         }
     }
 }
@@ -56,6 +78,10 @@ impl Config {
             .and(self.database.validate())
             .and(self.jobs.validate())
             .and(self.internal_auth.validate())
+            .and(match self.budget.slots {
+                1..=64 => Ok(()),
+                n => Err(format!("budget.slots must be 1 to 64, not {n}")),
+            })
             .map_err(|e| anyhow::anyhow!("invalid campaign configuration: {e}"))
     }
 }

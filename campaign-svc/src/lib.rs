@@ -45,7 +45,7 @@ impl App {
         let db = Db::connect(&cfg.database, &repo::MIGRATIONS).await?;
         let credentials = Credentials::load(&cfg.internal_auth)?;
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let campaigns = campaigns::Campaigns::new(db.clone(), clock.clone());
+        let campaigns = campaigns::Campaigns::new(db.clone(), clock.clone(), cfg.budget.slots);
         let handler = grpc::CampaignServiceHandler::new(campaigns.clone());
         let server = GrpcServer::new()
             .verifying(credentials.verifier("campaign"))

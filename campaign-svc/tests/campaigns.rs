@@ -38,6 +38,21 @@ struct Service {
 impl Service {
     async fn start(backend: TestBackend, now: &str) -> anyhow::Result<Self> {
         let db = TestDb::fresh(backend, "campaign").await?;
+        Self::on(
+            db,
+            Clock::manual(micros(now)),
+            campaign_svc::domain::budget::SLOTS,
+        )
+        .await
+    }
+
+    /// The same database and clock, served again with budgets of `slots` rows.
+    async fn restart(self, slots: u32) -> anyhow::Result<Self> {
+        drop(self._stop);
+        Self::on(self._db, self.clock, slots).await
+    }
+
+    async fn on(db: TestDb, clock: Clock, slots: u32) -> anyhow::Result<Self> {
         let mut cfg = Config {
             database: db.config.clone(),
             jobs: RunnerConfig {
@@ -45,11 +60,11 @@ impl Service {
                 ..RunnerConfig::default()
             },
             internal_auth: boomerang_common::testing::internal_auth(),
+            budget: campaign_svc::config::BudgetConfig { slots },
             ..Config::default()
         };
         cfg.server.listen = "127.0.0.1:0".parse()?;
         cfg.database.max_connections = 32;
-        let clock = Clock::manual(micros(now));
         let app = App::build_with_clock(cfg, clock.clone()).await?;
         let addr = app.local_addr()?;
         let stop = CancellationToken::new();
@@ -235,6 +250,43 @@ backend_tests! {
             granted.push(r.map(|r| r.into_inner().reservation.unwrap_or_default().granted.unwrap_or_default().amount).map_err(|s| s.code()));
         }
         assert_eq!(granted, vec![Ok("4.00".into()), Ok("4.00".into()), Err(Code::ResourceExhausted), Ok("2.00".into())]);
+        Ok(())
+    }
+
+    async fn a_budget_keeps_its_total_when_the_slot_count_changes(backend) -> anyhow::Result<()> {
+        let window = || spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z");
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        s.create("b", with_budget(window(), "8.00")).await?;
+        s.schedule("b").await?;
+        // 1.00 a slot: 6.00 comes from six of the eight.
+        s.client.reserve_budget(reserve("b", "six", "6.00", false)).await?;
+        let update = |key: &str, total: &str| pb::UpdateCampaignRequest {
+            idempotency_key: key.into(),
+            campaign_id: "b".into(),
+            spec: Some(with_budget(window(), total)),
+            expected_version: 0,
+        };
+        let used = |r: pb::GetCampaignReportResponse| {
+            let b = r.budgets.first().cloned().unwrap_or_default();
+            let cents = |m: Option<Money>| m.map(|m| m.amount.replace('.', "").parse::<i64>().unwrap_or(-1)).unwrap_or(0);
+            cents(b.reserved) + cents(b.confirmed)
+        };
+        // One slot now: the new total's free part goes to slot 0 alone, and the
+        // rows beyond it keep only what they hold.
+        let mut s = s.restart(1).await?;
+        s.client.update_campaign(update("to-7", "7.00")).await?;
+        s.client.reserve_budget(reserve("b", "one", "1.00", false)).await?;
+        let more = s.client.reserve_budget(reserve("b", "cent", "0.01", true)).await;
+        assert_eq!(more.err().map(|e| e.code()), Some(Code::ResourceExhausted));
+        let report = pb::GetCampaignReportRequest { campaign_id: "b".into() };
+        assert_eq!(used(s.client.get_campaign_report(report.clone()).await?.into_inner()), 700);
+        // Back to eight: 3.00 more, spread again.
+        let mut s = s.restart(8).await?;
+        s.client.update_campaign(update("to-10", "10.00")).await?;
+        s.client.reserve_budget(reserve("b", "three", "3.00", false)).await?;
+        let more = s.client.reserve_budget(reserve("b", "cent2", "0.01", true)).await;
+        assert_eq!(more.err().map(|e| e.code()), Some(Code::ResourceExhausted));
+        assert_eq!(used(s.client.get_campaign_report(report).await?.into_inner()), 1_000);
         Ok(())
     }
 

@@ -3,11 +3,7 @@ use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId};
 
 use super::Campaigns;
 use crate::{
-    domain::{
-        budget::{SLOTS, spread},
-        lifecycle::Status,
-        spec::Money,
-    },
+    domain::{budget::spread, lifecycle::Status, spec::Money},
     repo::{
         budget::{self, Counter, Key, Reservation},
         campaigns as repo,
@@ -143,8 +139,9 @@ impl Campaigns {
             None => Vec::new(), // a campaign without budgets is not limited
             Some(_) if want == 0 => Vec::new(),
             Some(_) => {
-                let start = i64::from(rand::random::<u16>()) % SLOTS;
-                budget::take(conn, self.db(), key, want, start, r.allow_partial).await?
+                let start = i64::from(rand::random::<u16>()) % self.slots();
+                let spread = (start, self.slots());
+                budget::take(conn, self.db(), key, want, spread, r.allow_partial).await?
             }
         };
         let granted = if limit.is_some() {

@@ -87,7 +87,7 @@ impl Campaigns {
                 campaign: id,
                 asset: b.total.code(),
             };
-            budget::set_total(conn, self.db(), key, b.total.minor()).await?;
+            budget::set_total(conn, self.db(), key, b.total.minor(), self.slots()).await?;
         }
         let view = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "created", None, &view)
@@ -155,7 +155,7 @@ impl Campaigns {
                 campaign: id,
                 asset: b.total.code(),
             };
-            budget::set_total(conn, self.db(), key, b.total.minor()).await?;
+            budget::set_total(conn, self.db(), key, b.total.minor(), self.slots()).await?;
         }
         let after = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "updated", Some(&before), &after)

@@ -26,16 +26,18 @@ struct Inner {
     db: Db,
     clock: Clock,
     cache: ApplicableCache,
+    slots: i64,
 }
 
 impl Campaigns {
-    /// Over a migrated database.
-    pub fn new(db: Db, clock: Clock) -> Self {
+    /// Over a migrated database, budgets split over `slots` rows.
+    pub fn new(db: Db, clock: Clock, slots: u32) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 clock,
                 cache: ApplicableCache::default(),
+                slots: i64::from(slots.max(1)),
             }),
         }
     }
@@ -48,6 +50,11 @@ impl Campaigns {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
+    }
+
+    /// Rows a budget's free capacity is split over.
+    pub fn slots(&self) -> i64 {
+        self.inner.slots
     }
 
     /// Forgets cached applicable campaigns of `tenant` (after any change).

@@ -4,8 +4,8 @@
 //! each slot's conditional update checks `capacity - reserved - confirmed`,
 //! so the sum over slots never exceeds the total.
 
-/// Slots per budget.
-pub const SLOTS: i64 = 8;
+/// Slots per budget unless configured otherwise (`budget.slots`).
+pub const SLOTS: u32 = 8;
 
 /// Capacities of the slots: as equal as possible, summing to `total`.
 pub fn split(total: i64, slots: i64) -> Vec<i64> {

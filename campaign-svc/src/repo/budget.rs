@@ -9,7 +9,7 @@ use boomerang_common::{
 };
 use sqlx::{Row as _, any::AnyRow};
 
-use crate::domain::budget::{SLOTS, split};
+use crate::domain::budget::split;
 
 /// Identifies a campaign's budget in one asset.
 #[derive(Clone, Copy, Debug)]
@@ -22,10 +22,18 @@ pub struct Key<'a> {
     pub asset: &'a str,
 }
 
-/// Sets a budget's total (new campaign or new version). What each slot
-/// already holds stays its own; the rest of the total, if any, is shared out,
-/// so lowering a budget below what is used grants nothing more.
-pub async fn set_total(conn: &mut Conn, db: &Db, k: Key<'_>, total: i64) -> Result<(), AppError> {
+/// Sets a budget's total (new campaign or new version), split over `slots`
+/// rows. What each row already holds stays its own; the rest of the total, if
+/// any, is shared out over the first `slots` rows (rows beyond, from a time of
+/// more slots, keep only what they hold), so lowering a budget below what is
+/// used grants nothing more.
+pub async fn set_total(
+    conn: &mut Conn,
+    db: &Db,
+    k: Key<'_>,
+    total: i64,
+    slots: i64,
+) -> Result<(), AppError> {
     let sql = format!(
         "SELECT slot, reserved + confirmed AS used FROM budget_slots \
          WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 ORDER BY slot {}",
@@ -37,15 +45,21 @@ pub async fn set_total(conn: &mut Conn, db: &Db, k: Key<'_>, total: i64) -> Resu
         .bind(k.asset)
         .fetch_all(&mut *conn)
         .await?;
-    let mut used = vec![0i64; usize::try_from(SLOTS).unwrap_or(8)];
+    let slots = usize::try_from(slots.max(1)).unwrap_or(1);
+    let mut used = vec![0i64; slots];
     for r in rows {
-        let slot: i64 = r.try_get("slot")?;
-        if let Some(u) = used.get_mut(usize::try_from(slot).unwrap_or(usize::MAX)) {
+        let slot = usize::try_from(r.try_get::<i64, _>("slot")?).unwrap_or(usize::MAX);
+        if slot >= used.len() && slot < 4_096 {
+            used.resize(slot + 1, 0);
+        }
+        if let Some(u) = used.get_mut(slot) {
             *u = r.try_get("used")?;
         }
     }
     let free = (total - used.iter().sum::<i64>()).max(0);
-    for (slot, (share, held)) in split(free, SLOTS).into_iter().zip(used).enumerate() {
+    let shares = split(free, i64::try_from(slots).unwrap_or(1));
+    for (slot, held) in used.into_iter().enumerate() {
+        let share = shares.get(slot).copied().unwrap_or(0);
         sqlx::query(
             "INSERT INTO budget_slots (tenant_id, campaign_id, asset, slot, capacity) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, campaign_id, asset, slot) DO UPDATE SET capacity = excluded.capacity",
@@ -68,13 +82,13 @@ pub async fn set_total(conn: &mut Conn, db: &Db, k: Key<'_>, total: i64) -> Resu
 /// has it (never waiting; the first slot tried depends on `start`), holding at
 /// most that one slot lock. Only if none is free, a second pass takes what each
 /// slot has, locking in ascending order. Two transactions therefore never wait
-/// on each other in a cycle.
+/// on each other in a cycle. `start` (of `slots`) spreads the first tries.
 pub async fn take(
     conn: &mut Conn,
     db: &Db,
     k: Key<'_>,
     need: i64,
-    start: i64,
+    (start, slots): (i64, i64),
     allow_partial: bool,
 ) -> Result<Vec<(i64, i64)>, AppError> {
     let row = sqlx::query(
@@ -94,7 +108,7 @@ pub async fn take(
     // concurrent reservations spread over the slots instead of queueing on one.
     let pick = format!(
         "SELECT slot FROM budget_slots WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 \
-           AND capacity - reserved - confirmed >= $4 ORDER BY (slot + $5) % {SLOTS} LIMIT 1 {}",
+           AND capacity - reserved - confirmed >= $4 ORDER BY (slot + $5) % $6 LIMIT 1 {}",
         db.skip_locked()
     );
     let picked = sqlx::query(&pick)
@@ -103,6 +117,7 @@ pub async fn take(
         .bind(k.asset)
         .bind(need)
         .bind(start)
+        .bind(slots.max(1))
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(row) = picked {
