@@ -192,54 +192,90 @@ fn reserve(id: &str, key: &str, amount: &str, partial: bool) -> pb::ReserveBudge
     }
 }
 
+/// 200 concurrent reservations of 1.00 (half confirmed at once) on a budget
+/// of 50.00: exactly 50 granted, and reserved + confirmed never above 50.00.
+async fn race_fifty(s: &Service, id: &str) -> anyhow::Result<()> {
+    let report = |mut c: Client, id: String| async move {
+        let r = c
+            .get_campaign_report(pb::GetCampaignReportRequest { campaign_id: id })
+            .await?
+            .into_inner();
+        let b = r.budgets.first().cloned().unwrap_or_default();
+        let cents = |m: Option<Money>| {
+            m.map(|m| m.amount.replace('.', "").parse::<i64>().unwrap_or(-1))
+                .unwrap_or(0)
+        };
+        anyhow::Ok(cents(b.reserved) + cents(b.confirmed))
+    };
+    // Watch the spent budget while the race runs.
+    let watching = CancellationToken::new();
+    let (watch_client, stop_watch, watched) = (s.client.clone(), watching.clone(), id.to_owned());
+    let watcher = tokio::spawn(async move {
+        let mut highest = 0;
+        while !stop_watch.is_cancelled() {
+            highest = highest.max(report(watch_client.clone(), watched.clone()).await?);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        anyhow::Ok(highest)
+    });
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let (mut c, id) = (s.client.clone(), id.to_owned());
+        calls.spawn(async move {
+            let reserved = c
+                .reserve_budget(reserve(&id, &format!("{id}-r{i}"), "1.00", false))
+                .await?;
+            let rid = reserved
+                .into_inner()
+                .reservation
+                .unwrap_or_default()
+                .reservation_id;
+            if i % 2 == 0 {
+                c.confirm_budget(pb::ConfirmBudgetRequest {
+                    idempotency_key: format!("{id}-c{i}"),
+                    reservation_id: rid,
+                    amount: None,
+                })
+                .await?;
+            }
+            Ok::<_, tonic::Status>(())
+        });
+    }
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    while let Some(done) = calls.join_next().await {
+        let key = match done? {
+            Ok(()) => "granted".to_owned(),
+            Err(s) => format!("{:?}", s.code()),
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    watching.cancel();
+    let highest = watcher.await??;
+    assert_eq!(counts.get("granted"), Some(&50), "{id}: {counts:?}");
+    assert_eq!(
+        counts.get("ResourceExhausted"),
+        Some(&150),
+        "{id}: {counts:?}"
+    );
+    assert!(
+        highest <= 5_000,
+        "{id}: reserved + confirmed reached {highest} cents"
+    );
+    assert_eq!(report(s.client.clone(), id.to_owned()).await?, 5_000);
+    Ok(())
+}
+
 backend_tests! {
     async fn two_hundred_reservations_never_overspend_fifty(backend) -> anyhow::Result<()> {
         let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
         s.create("budgeted", with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "50.00")).await?;
         s.schedule("budgeted").await?;
-        let report = |mut c: Client| async move {
-            let r = c.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "budgeted".into() }).await?.into_inner();
-            let b = r.budgets.first().cloned().unwrap_or_default();
-            let cents = |m: Option<Money>| m.map(|m| m.amount.replace('.', "").parse::<i64>().unwrap_or(-1)).unwrap_or(0);
-            anyhow::Ok(cents(b.reserved) + cents(b.confirmed))
-        };
-        // Watch the spent budget while the race runs.
-        let watching = CancellationToken::new();
-        let (watch_client, stop_watch) = (s.client.clone(), watching.clone());
-        let watcher = tokio::spawn(async move {
-            let mut highest = 0;
-            while !stop_watch.is_cancelled() {
-                highest = highest.max(report(watch_client.clone()).await?);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            anyhow::Ok(highest)
-        });
-        let mut calls = tokio::task::JoinSet::new();
-        for i in 0..200 {
-            let mut c = s.client.clone();
-            calls.spawn(async move {
-                let reserved = c.reserve_budget(reserve("budgeted", &format!("r{i}"), "1.00", false)).await?;
-                let id = reserved.into_inner().reservation.unwrap_or_default().reservation_id;
-                if i % 2 == 0 {
-                    c.confirm_budget(pb::ConfirmBudgetRequest { idempotency_key: format!("c{i}"), reservation_id: id, amount: None }).await?;
-                }
-                Ok::<_, tonic::Status>(())
-            });
-        }
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        while let Some(done) = calls.join_next().await {
-            let key = match done? {
-                Ok(()) => "granted".to_owned(),
-                Err(s) => format!("{:?}", s.code()),
-            };
-            *counts.entry(key).or_default() += 1;
-        }
-        watching.cancel();
-        let highest = watcher.await??;
-        assert_eq!(counts.get("granted"), Some(&50), "{counts:?}");
-        assert_eq!(counts.get("ResourceExhausted"), Some(&150), "{counts:?}");
-        assert!(highest <= 5_000, "reserved + confirmed reached {highest} cents");
-        assert_eq!(report(s.client.clone()).await?, 5_000);
+        race_fifty(&s, "budgeted").await?;
+        // The single-row design (one slot) holds as well.
+        let mut s = s.restart(1).await?;
+        s.create("one-row", with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "50.00")).await?;
+        s.schedule("one-row").await?;
+        race_fifty(&s, "one-row").await?;
 
         // Partial grants: what is left, when asked for.
         s.create("small", with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "10.00")).await?;

@@ -135,27 +135,29 @@ impl Campaigns {
             }
         }
         let want = want.max(0);
-        let parts = match limit {
-            None => Vec::new(), // a campaign without budgets is not limited
-            Some(_) if want == 0 => Vec::new(),
-            Some(_) => {
-                let start = i64::from(rand::random::<u16>()) % self.slots();
-                let spread = (start, self.slots());
-                budget::take(conn, self.db(), key, want, spread, r.allow_partial).await?
-            }
+        let asked = r.amount.minor();
+        let exhausted = |available: i64| {
+            AppError::Exhausted(format!(
+                "campaign {}: {why} (asked {asked}, available {available} in minor units)",
+                r.campaign
+            ))
         };
-        let granted = if limit.is_some() {
-            parts.iter().map(|(_, n)| n).sum()
-        } else {
-            want
+        // What the budget can give, looked at without locks: with too little
+        // left, refuse before queueing on a slot. A campaign without budgets
+        // is not limited.
+        let left = match limit {
+            Some(_) if want > 0 => Some(budget::left(conn, key).await?),
+            _ => None,
         };
-        if granted == 0 || (granted < r.amount.minor() && !r.allow_partial) {
+        let offer = match (limit, left) {
+            (None, _) => want,
+            (Some(_), None) => 0,
+            (Some(_), Some(l)) if r.allow_partial => want.min(l.free),
+            (Some(_), Some(l)) => want * i64::from(l.free >= want),
+        };
+        if offer == 0 || (offer < asked && !r.allow_partial) {
             // Dropping the transaction gives back whatever was taken.
-            return Err(AppError::Exhausted(format!(
-                "campaign {}: {why} (asked {}, available {granted} in minor units)",
-                r.campaign,
-                r.amount.minor()
-            )));
+            return Err(exhausted(offer));
         }
         let mut reservation = Reservation {
             id: 0,
@@ -165,27 +167,46 @@ impl Campaigns {
             order_id: r.order,
             variant: r.variant,
             day,
-            requested: r.amount.minor(),
-            granted,
+            requested: asked,
+            granted: offer,
             confirmed: 0,
             released: 0,
             status: "reserved".into(),
             expires_at: now.saturating_add(r.ttl),
         };
-        self.add_use(conn, key, &reservation, granted).await?;
+        self.add_use(conn, key, &reservation, offer).await?;
         reservation.id =
-            budget::insert_reservation(conn, tenant.as_str(), &reservation, &parts, now).await?;
-        let lapse_key = reservation_ref(reservation.id);
+            budget::insert_reservation(conn, tenant.as_str(), &reservation, now).await?;
         jobs::schedule(
             conn,
             tenant,
             LAPSE,
-            &lapse_key,
+            &reservation_ref(reservation.id),
             reservation.expires_at,
             self.clock().now(),
             b"",
         )
         .await?;
+        // The slots last: a slot is then held only until the commit, and
+        // reservations of one campaign queue on it as briefly as can be.
+        if let Some(left) = left {
+            let start = i64::from(rand::random::<u16>()) % self.slots();
+            let spread = (start, self.slots());
+            let parts = budget::take(conn, self.db(), key, offer, spread, left).await?;
+            let granted: i64 = parts.iter().map(|(_, n)| n).sum();
+            if granted < offer {
+                if granted == 0 || !r.allow_partial {
+                    return Err(exhausted(granted));
+                }
+                // Less than seen unlocked: a partial grant of what was there.
+                self.add_use(conn, key, &reservation, granted - offer)
+                    .await?;
+                reservation.granted = granted;
+                budget::update_reservation(conn, &reservation).await?;
+            }
+            budget::insert_parts(conn, &reservation, &parts).await?;
+        }
+        let granted = reservation.granted;
         count_budget(&reservation.asset, "reserved", granted);
         Ok(reservation)
     }
@@ -228,14 +249,22 @@ impl Campaigns {
         self.add_use(conn, key, &r, confirmed - r.granted).await?;
         let parts = budget::parts(conn, id).await?;
         let held: Vec<i64> = parts.iter().map(|p| p.amount).collect();
-        for (p, c) in parts.iter().zip(spread(confirmed, &held)) {
-            budget::move_slot(conn, key, p.slot, -p.amount, c).await?;
-            budget::set_part_confirmed(conn, id, p.slot, c).await?;
+        let moves: Vec<(i64, i64, i64)> = parts
+            .iter()
+            .zip(spread(confirmed, &held))
+            .map(|(p, c)| (p.slot, -p.amount, c))
+            .collect();
+        for &(slot, _, c) in &moves {
+            budget::set_part_confirmed(conn, id, slot, c).await?;
         }
         r.confirmed = confirmed;
         r.released = r.granted - confirmed;
         r.status = "confirmed".into();
         budget::update_reservation(conn, &r).await?;
+        // The slots last, held only until the commit.
+        for (slot, reserved, c) in moves {
+            budget::move_slot(conn, key, slot, reserved, c).await?;
+        }
         count_budget(&r.asset, "confirmed", confirmed);
         count_budget(&r.asset, "released", r.granted - confirmed);
         Ok(r)
@@ -260,6 +289,8 @@ impl Campaigns {
             asset: &r.asset,
         };
         let released_before = r.released;
+        // (slot, reserved, confirmed) deltas, applied last.
+        let mut moves = Vec::new();
         match r.status.as_str() {
             "reserved" => {
                 if asked.is_some_and(|n| n != r.granted) {
@@ -269,7 +300,7 @@ impl Campaigns {
                 }
                 self.add_use(conn, key, &r, -r.granted).await?;
                 for p in budget::parts(conn, id).await? {
-                    budget::move_slot(conn, key, p.slot, -p.amount, 0).await?;
+                    moves.push((p.slot, -p.amount, 0));
                 }
                 r.released = r.granted;
                 r.status = if lapse { "expired" } else { "released" }.into();
@@ -286,8 +317,8 @@ impl Campaigns {
                 let parts = budget::parts(conn, id).await?;
                 let held: Vec<i64> = parts.iter().map(|p| p.confirmed).collect();
                 for (p, back) in parts.iter().zip(spread(amount, &held)) {
-                    budget::move_slot(conn, key, p.slot, 0, -back).await?;
                     budget::set_part_confirmed(conn, id, p.slot, p.confirmed - back).await?;
+                    moves.push((p.slot, 0, -back));
                 }
                 r.confirmed -= amount;
                 r.released += amount;
@@ -304,6 +335,10 @@ impl Campaigns {
             }
         }
         budget::update_reservation(conn, &r).await?;
+        // The slots last, held only until the commit.
+        for (slot, reserved, confirmed) in moves {
+            budget::move_slot(conn, key, slot, reserved, confirmed).await?;
+        }
         count_budget(&r.asset, "released", r.released - released_before);
         Ok(r)
     }
@@ -325,8 +360,7 @@ impl Campaigns {
             (Counter::Day, &r.day),
         ] {
             if !who.is_empty() {
-                budget::lock_use(conn, key, counter, who).await?;
-                budget::add_use(conn, key, counter, who, delta).await?;
+                budget::bump(conn, key, counter, who, delta).await?;
             }
         }
         Ok(())

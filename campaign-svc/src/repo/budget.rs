@@ -4,7 +4,7 @@
 //! read `FOR UPDATE` on PostgreSQL (SQLite's single writer serialises), so
 //! reserved + confirmed never passes a limit whatever the concurrency.
 use boomerang_common::{
-    db::{Conn, Db},
+    db::{Backend, Conn, Db},
     error::AppError,
 };
 use sqlx::{Row as _, any::AnyRow};
@@ -75,24 +75,21 @@ pub async fn set_total(
     Ok(())
 }
 
-/// Takes up to `need` from the slots; returns (slot, amount) taken.
-///
-/// First an unlocked look: with too little left, refuse at once rather than
-/// queue on locked slots. Then the whole amount from one unlocked slot that
-/// has it (never waiting; the first slot tried depends on `start`), holding at
-/// most that one slot lock. Only if none is free, a second pass takes what each
-/// slot has, locking in ascending order. Two transactions therefore never wait
-/// on each other in a cycle. `start` (of `slots`) spreads the first tries.
-pub async fn take(
-    conn: &mut Conn,
-    db: &Db,
-    k: Key<'_>,
-    need: i64,
-    (start, slots): (i64, i64),
-    allow_partial: bool,
-) -> Result<Vec<(i64, i64)>, AppError> {
+/// What a budget has left, read without locks: in all, and in its fullest slot.
+#[derive(Clone, Copy, Debug)]
+pub struct Left {
+    /// Sum over the slots.
+    pub free: i64,
+    /// The most one slot has.
+    pub most: i64,
+}
+
+/// What the budget has left, without locking: to refuse at once rather than
+/// queue on locked slots, and to know whether one slot can give it all.
+pub async fn left(conn: &mut Conn, k: Key<'_>) -> Result<Left, AppError> {
     let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(capacity - reserved - confirmed), 0) AS BIGINT) AS free FROM budget_slots \
+        "SELECT CAST(COALESCE(SUM(capacity - reserved - confirmed), 0) AS BIGINT) AS free, \
+                CAST(COALESCE(MAX(capacity - reserved - confirmed), 0) AS BIGINT) AS most FROM budget_slots \
          WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND capacity - reserved - confirmed > 0",
     )
     .bind(k.tenant)
@@ -100,30 +97,80 @@ pub async fn take(
     .bind(k.asset)
     .fetch_one(&mut *conn)
     .await?;
-    let free: i64 = row.try_get("free")?;
-    if free == 0 || (free < need && !allow_partial) {
-        return Ok(Vec::new());
-    }
-    // One slot that has it all and that nobody holds (SKIP LOCKED on PostgreSQL):
-    // concurrent reservations spread over the slots instead of queueing on one.
-    let pick = format!(
-        "SELECT slot FROM budget_slots WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 \
-           AND capacity - reserved - confirmed >= $4 ORDER BY (slot + $5) % $6 LIMIT 1 {}",
-        db.skip_locked()
-    );
-    let picked = sqlx::query(&pick)
-        .bind(k.tenant)
-        .bind(k.campaign)
-        .bind(k.asset)
-        .bind(need)
-        .bind(start)
-        .bind(slots.max(1))
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(row) = picked {
-        let slot: i64 = row.try_get("slot")?;
-        move_slot(conn, k, slot, need, 0).await?;
-        return Ok(vec![(slot, need)]);
+    Ok(Left {
+        free: row.try_get("free")?,
+        most: row.try_get("most")?,
+    })
+}
+
+/// Takes up to `need` from the slots; returns (slot, amount) taken.
+///
+/// When one slot had the whole amount (`left`), it comes from one slot, in
+/// one statement: the first that nobody holds (SKIP LOCKED; the first tried
+/// depends on `start`, of `slots`), or else the first in slot order that has
+/// it, waiting for it. Only when no slot has it all does a last pass take
+/// what each slot has, locking all in slot order. Callers take last, just
+/// before they commit, so a slot is held for as short as can be.
+///
+/// Never a cycle of waits: a transaction waits for slots only in slot order
+/// and only when it holds none. A locking read keeps the lock of a row it
+/// rejected on recheck (PostgreSQL), so the locks of an attempt that found
+/// nothing are rolled back to a savepoint before the next one.
+pub async fn take(
+    conn: &mut Conn,
+    db: &Db,
+    k: Key<'_>,
+    need: i64,
+    (start, slots): (i64, i64),
+    left: Left,
+) -> Result<Vec<(i64, i64)>, AppError> {
+    let pg = db.backend() == Backend::Postgres;
+    if left.most >= need {
+        // The outer check too: whatever the plan, a slot never goes below zero.
+        let one = |order: &str, lock: &str| {
+            format!(
+                "UPDATE budget_slots SET reserved = reserved + $4 \
+                 WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND capacity - reserved - confirmed >= $4 \
+                   AND slot = (SELECT slot FROM budget_slots WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 \
+                     AND capacity - reserved - confirmed >= $4 ORDER BY {order} LIMIT 1 {lock}) \
+                 RETURNING slot"
+            )
+        };
+        if pg {
+            sqlx::query("SAVEPOINT budget_take")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let unheld = sqlx::query(&one("(slot + $5) % $6", db.skip_locked()))
+            .bind(k.tenant)
+            .bind(k.campaign)
+            .bind(k.asset)
+            .bind(need)
+            .bind(start)
+            .bind(slots.max(1))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = unheld {
+            return Ok(vec![(row.try_get("slot")?, need)]);
+        }
+        if pg {
+            sqlx::query("ROLLBACK TO SAVEPOINT budget_take")
+                .execute(&mut *conn)
+                .await?;
+            let waited = sqlx::query(&one("slot", db.for_update()))
+                .bind(k.tenant)
+                .bind(k.campaign)
+                .bind(k.asset)
+                .bind(need)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = waited {
+                return Ok(vec![(row.try_get("slot")?, need)]);
+            }
+            sqlx::query("ROLLBACK TO SAVEPOINT budget_take")
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     let sql = format!(
         "SELECT slot, capacity - reserved - confirmed AS free FROM budget_slots \
@@ -196,8 +243,8 @@ pub async fn lock_use(
     Ok(row.try_get("used")?)
 }
 
-/// Adds to a use counter.
-pub async fn add_use(
+/// Adds `delta` to a use counter, creating it at `delta`.
+pub async fn bump(
     conn: &mut Conn,
     k: Key<'_>,
     table: Counter,
@@ -206,7 +253,8 @@ pub async fn add_use(
 ) -> Result<(), AppError> {
     let (t, col) = table.names();
     let sql = format!(
-        "UPDATE {t} SET used = used + $5 WHERE tenant_id = $1 AND campaign_id = $2 AND asset = $3 AND {col} = $4"
+        "INSERT INTO {t} (tenant_id, campaign_id, asset, {col}, used) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id, campaign_id, asset, {col}) DO UPDATE SET used = {t}.used + excluded.used"
     );
     sqlx::query(&sql)
         .bind(k.tenant)
@@ -294,7 +342,6 @@ pub async fn insert_reservation(
     conn: &mut Conn,
     tenant: &str,
     r: &Reservation,
-    parts: &[(i64, i64)],
     now: i64,
 ) -> Result<i64, AppError> {
     let row = sqlx::query(
@@ -315,18 +362,26 @@ pub async fn insert_reservation(
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    let id: i64 = row.try_get("id")?;
+    Ok(row.try_get("id")?)
+}
+
+/// Records which slots a reservation took from, and how much each gave.
+pub async fn insert_parts(
+    conn: &mut Conn,
+    r: &Reservation,
+    parts: &[(i64, i64)],
+) -> Result<(), AppError> {
     for (slot, amount) in parts {
         sqlx::query(
             "INSERT INTO reservation_slots (reservation_id, slot, amount) VALUES ($1, $2, $3)",
         )
-        .bind(id)
+        .bind(r.id)
         .bind(slot)
         .bind(amount)
         .execute(&mut *conn)
         .await?;
     }
-    Ok(id)
+    Ok(())
 }
 
 /// A reservation by id, within the tenant, locked on PostgreSQL.
@@ -400,8 +455,11 @@ pub async fn set_part_confirmed(
 
 /// Records a reservation's new state.
 pub async fn update_reservation(conn: &mut Conn, r: &Reservation) -> Result<(), AppError> {
-    sqlx::query("UPDATE reservations SET confirmed = $1, released = $2, status = $3 WHERE id = $4")
-        .bind(r.confirmed)
+    sqlx::query(
+        "UPDATE reservations SET granted = $1, confirmed = $2, released = $3, status = $4 WHERE id = $5",
+    )
+    .bind(r.granted)
+    .bind(r.confirmed)
         .bind(r.released)
         .bind(&r.status)
         .bind(r.id)
