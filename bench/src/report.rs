@@ -3,7 +3,7 @@
 //! docs/PERFORMANCE.md). Figures, never assertions.
 use std::{fmt::Write as _, path::PathBuf, process::Command};
 
-use crate::{Common, drive::Run, purchase, wallet};
+use crate::{Common, campaign, drive::Run, mixed, purchase, wallet};
 
 /// Drops the reference's tables (as `schema.sql` does first).
 const DROP_REFERENCE: &str =
@@ -189,6 +189,62 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
     }
     runs.extend(sqlite);
 
+    let hot = purchase::hot_campaign(&common(url, vec![32], 0.0), 1_000).await?;
+    for r in &hot {
+        let delivered = r.extra.get("delivered_per_s").copied().unwrap_or(0.0);
+        rows.push(Row {
+            workload: "RecordPurchase, every purchase reserving from one campaign budget".into(),
+            clients: r.clients,
+            measured: format!("{delivered:.0}/s delivered, p99 {:.1} ms", r.p99_ms),
+            ratio: format!("{:.0}%", delivered / ref_at(r.clients) * 100.0),
+            target: "",
+            met: r.failed() == 0,
+        });
+    }
+    runs.extend(hot);
+    let mut reserved = Vec::new();
+    for slots in [campaign_svc::domain::budget::SLOTS, 1] {
+        let opts = Common {
+            budget_slots: slots,
+            ..common(url, vec![32], 0.0)
+        };
+        reserved.extend(campaign::reserve(&opts).await?);
+    }
+    if let [split, one] = reserved.as_slice() {
+        let times = split.per_second / one.per_second;
+        rows.push(Row {
+            workload: format!(
+                "ReserveBudget on one budget: {} slots against one row",
+                campaign_svc::domain::budget::SLOTS
+            ),
+            clients: split.clients,
+            measured: format!(
+                "{:.0}/s against {:.0}/s (p99 {:.1} ms against {:.1} ms)",
+                split.per_second, one.per_second, split.p99_ms, one.p99_ms
+            ),
+            ratio: format!("{times:.1}x"),
+            target: ">= 5x",
+            met: times >= 5.0 && split.failed() + one.failed() == 0,
+        });
+    }
+    runs.extend(reserved);
+    let day = mixed::mixed(&common(url, vec![32], 0.0), 1_000).await?;
+    for r in &day {
+        let delivered = r.extra.get("delivered_per_s").copied().unwrap_or(0.0);
+        rows.push(Row {
+            workload: "mixed: 70% purchase, 10% return, 15% checkout redeem, 5% read".into(),
+            clients: r.clients,
+            measured: format!(
+                "{delivered:.0}/s delivered, p50 {:.1} ms, p99 {:.1} ms",
+                r.p50_ms, r.p99_ms
+            ),
+            ratio: format!("{:.0}%", delivered / ref_at(r.clients) * 100.0),
+            target: "",
+            met: r.failed() == 0,
+        });
+    }
+    runs.extend(day);
+
     // Paced well below capacity: what the gateway adds to a call, not the
     // queue of a saturated 2-core machine.
     let overhead = purchase::gateway_overhead(&common("", vec![8], 1_000.0)).await?;
@@ -215,6 +271,22 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         ratio: String::new(),
         target: "< 200 MB per service",
         met: peak < 200.0,
+    });
+    let idle = idle_rss_mb().await;
+    rows.push(Row {
+        workload: "idle RSS per service (`boomerang serve <service>`, SQLite)".into(),
+        clients: 0,
+        measured: match &idle {
+            Ok(each) => each
+                .iter()
+                .map(|(s, mb)| format!("{s} {mb:.0} MB"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("not measured: {e}"),
+        },
+        ratio: String::new(),
+        target: "< 60 MB",
+        met: idle.is_ok_and(|each| each.iter().all(|(_, mb)| *mb < 60.0)),
     });
 
     print!("{}", table(url, &reference, &rows)?);
@@ -300,4 +372,51 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1_024.0)
+}
+
+/// Resident set (VmRSS) of process `pid`, in MB.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse::<f64>()
+        .ok()?;
+    Some(kb / 1_024.0)
+}
+
+/// Each service as its own process (`boomerang serve`, the binary built next
+/// to this one), on SQLite in a temporary folder: its RSS once serving.
+async fn idle_rss_mb() -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let exe = std::env::current_exe()?;
+    let boomerang = exe.with_file_name("boomerang");
+    anyhow::ensure!(
+        boomerang.exists(),
+        "no {} (cargo build --release -p boomerang)",
+        boomerang.display()
+    );
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("internal.key");
+    std::fs::write(&key, run_cmd(Command::new(&boomerang).arg("keygen"))?)?;
+    let mut each = Vec::new();
+    for service in ["gateway", "wallet", "accrual", "campaign", "referral"] {
+        let upper = service.to_uppercase();
+        let mut child = Command::new(&boomerang)
+            .args(["serve", service])
+            .current_dir(dir.path())
+            .env(format!("BOOMERANG_{upper}__INTERNAL_AUTH__KEY_FILE"), &key)
+            .env(format!("BOOMERANG_{upper}__SERVER__LISTEN"), "127.0.0.1:0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        // Migrated and serving within a few seconds; then idle.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let mb = rss_mb(child.id());
+        child.kill()?;
+        child.wait()?;
+        each.push((service, mb.ok_or_else(|| anyhow::anyhow!("{service} exited"))?));
+    }
+    Ok(each)
 }
