@@ -416,7 +416,10 @@ async fn idle_rss_mb() -> anyhow::Result<Vec<(&'static str, f64)>> {
         let mb = rss_mb(child.id());
         child.kill()?;
         child.wait()?;
-        each.push((service, mb.ok_or_else(|| anyhow::anyhow!("{service} exited"))?));
+        each.push((
+            service,
+            mb.ok_or_else(|| anyhow::anyhow!("{service} exited"))?,
+        ));
     }
     Ok(each)
 }
