@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "boomerang/wallet/v1/wallet.proto",
     "boomerang/accrual/v1/accrual.proto",
     "boomerang/campaign/v1/campaign.proto",
+    "boomerang/campaign/v1/coupons.proto",
     "boomerang/referral/v1/referral.proto",
     "boomerang/admin/v1/admin.proto",
     "boomerang/admin/v1/jobs.proto",

@@ -1,8 +1,10 @@
-//! campaign-svc: time-boxed campaigns, schedules, targeting and budgets.
+//! campaign-svc: time-boxed campaigns, schedules, targeting, budgets and
+//! coupon codes.
 //!
 //! [`App::build`] connects the database (running migrations), binds the
 //! listener and wires the handlers; [`App::run_until`] serves gRPC and runs
-//! the campaign timers (start, end, reservation lapse) until shutdown.
+//! the campaign timers (start, end, reservation lapse, coupon generation and
+//! lapse) until shutdown.
 pub mod campaigns;
 pub mod config;
 pub mod domain;
@@ -19,7 +21,9 @@ use boomerang_common::{
     server::GrpcServer,
     time::Clock,
 };
-use boomerang_proto::campaign::v1::campaign_service_server::CampaignServiceServer;
+use boomerang_proto::campaign::v1::{
+    campaign_service_server::CampaignServiceServer, coupon_service_server::CouponServiceServer,
+};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -55,7 +59,10 @@ impl App {
                 db.clone(),
                 clock,
             )
-            .serve_service(CampaignServiceServer::new(handler));
+            .serve_service(CampaignServiceServer::new(handler))
+            .serve_service(CouponServiceServer::new(
+                grpc::coupons::CouponServiceHandler::new(campaigns.clone()),
+            ));
         Ok(Self {
             cfg,
             db,

@@ -3,181 +3,21 @@
 //! stacking, variants, audit, bad input.
 use std::{collections::BTreeMap, time::Duration};
 
+mod support;
+
 use boomerang_common::{
     backend_tests,
-    jobs::RunnerConfig,
-    testing::{AsTenant, TestBackend, TestDb, channel, eventually},
-    time::{Clock, to_timestamp},
+    testing::{AsTenant, channel, eventually},
+    time::to_timestamp,
 };
 use boomerang_proto::{
     campaign::v1::{self as pb, campaign_service_client::CampaignServiceClient},
     common::v1::{Channel, Money},
 };
-use campaign_svc::{App, Config};
+use support::{Client, Service, eur, micros, spec, with_budget};
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, service::interceptor::InterceptedService, transport};
+use tonic::{Code, Request};
 use tonic_types::StatusExt as _;
-
-type Client = CampaignServiceClient<InterceptedService<transport::Channel, AsTenant>>;
-
-fn micros(rfc3339: &str) -> i64 {
-    rfc3339
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_microsecond())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-struct Service {
-    client: Client,
-    clock: Clock,
-    addr: std::net::SocketAddr,
-    _stop: tokio_util::sync::DropGuard,
-    _db: TestDb,
-}
-
-impl Service {
-    async fn start(backend: TestBackend, now: &str) -> anyhow::Result<Self> {
-        let db = TestDb::fresh(backend, "campaign").await?;
-        Self::on(
-            db,
-            Clock::manual(micros(now)),
-            campaign_svc::domain::budget::SLOTS,
-        )
-        .await
-    }
-
-    /// The same database and clock, served again with budgets of `slots` rows.
-    async fn restart(self, slots: u32) -> anyhow::Result<Self> {
-        drop(self._stop);
-        Self::on(self._db, self.clock, slots).await
-    }
-
-    async fn on(db: TestDb, clock: Clock, slots: u32) -> anyhow::Result<Self> {
-        let mut cfg = Config {
-            database: db.config.clone(),
-            jobs: RunnerConfig {
-                poll_interval_ms: 10,
-                ..RunnerConfig::default()
-            },
-            internal_auth: boomerang_common::testing::internal_auth(),
-            budget: campaign_svc::config::BudgetConfig { slots },
-            ..Config::default()
-        };
-        cfg.server.listen = "127.0.0.1:0".parse()?;
-        cfg.database.max_connections = 32;
-        let app = App::build_with_clock(cfg, clock.clone()).await?;
-        let addr = app.local_addr()?;
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        tokio::spawn(app.run_until(async move { stopped.cancelled().await }));
-        let client = CampaignServiceClient::with_interceptor(
-            channel(addr).await?,
-            AsTenant::new("campaign", "acme")?,
-        );
-        Ok(Self {
-            client,
-            clock,
-            addr,
-            _stop: stop.drop_guard(),
-            _db: db,
-        })
-    }
-
-    async fn create(&mut self, id: &str, spec: pb::CampaignSpec) -> anyhow::Result<pb::Campaign> {
-        let req = pb::CreateCampaignRequest {
-            idempotency_key: format!("create-{id}"),
-            campaign_id: id.into(),
-            spec: Some(spec),
-        };
-        Ok(self
-            .client
-            .create_campaign(req)
-            .await?
-            .into_inner()
-            .campaign
-            .unwrap_or_default())
-    }
-
-    async fn schedule(&mut self, id: &str) -> anyhow::Result<pb::Campaign> {
-        let req = pb::ScheduleCampaignRequest {
-            idempotency_key: format!("schedule-{id}"),
-            campaign_id: id.into(),
-        };
-        Ok(self
-            .client
-            .schedule_campaign(req)
-            .await?
-            .into_inner()
-            .campaign
-            .unwrap_or_default())
-    }
-
-    async fn status(&mut self, id: &str) -> anyhow::Result<i32> {
-        let req = pb::GetCampaignRequest {
-            campaign_id: id.into(),
-            terms_at: None,
-        };
-        Ok(self
-            .client
-            .get_campaign(req)
-            .await?
-            .into_inner()
-            .campaign
-            .unwrap_or_default()
-            .status)
-    }
-
-    async fn applicable(
-        &mut self,
-        at: &str,
-        ctx: pb::ListApplicableCampaignsRequest,
-    ) -> anyhow::Result<Vec<String>> {
-        let req = pb::ListApplicableCampaignsRequest {
-            at: Some(to_timestamp(micros(at))),
-            ..ctx
-        };
-        let reply = self
-            .client
-            .list_applicable_campaigns(req)
-            .await?
-            .into_inner();
-        Ok(reply.campaigns.into_iter().map(|c| c.campaign_id).collect())
-    }
-}
-
-fn eur(amount: &str) -> Money {
-    Money {
-        amount: amount.into(),
-        asset: "EUR".into(),
-    }
-}
-
-fn spec(start: &str, end: &str) -> pb::CampaignSpec {
-    pb::CampaignSpec {
-        name: "Double points".into(),
-        terms: "Double points on every purchase while the campaign runs. Limited budget.".into(),
-        schedule: Some(pb::Schedule {
-            timezone: "Europe/Rome".into(),
-            starts_at: Some(to_timestamp(micros(start))),
-            ends_at: Some(to_timestamp(micros(end))),
-            windows: vec![],
-        }),
-        effect: Some(pb::Effect {
-            kind: Some(pb::effect::Kind::PointsMultiplier(pb::PointsMultiplier {
-                multiplier: "2".into(),
-            })),
-        }),
-        ..Default::default()
-    }
-}
-
-fn with_budget(mut s: pb::CampaignSpec, total: &str) -> pb::CampaignSpec {
-    s.budgets = vec![pb::Budget {
-        total: Some(eur(total)),
-        per_day: None,
-    }];
-    s
-}
 
 fn reserve(id: &str, key: &str, amount: &str, partial: bool) -> pb::ReserveBudgetRequest {
     pb::ReserveBudgetRequest {

@@ -141,6 +141,18 @@ pub enum AppError {
     /// The state does not allow it (overdraft, illegal transition). FAILED_PRECONDITION.
     #[error("{0}")]
     Precondition(String),
+    /// A refusal the caller can act on, with a machine-readable reason
+    /// (`google.rpc.ErrorInfo`, domain `boomerang`, e.g. `COUPON_EXPIRED`):
+    /// FAILED_PRECONDITION, or RESOURCE_EXHAUSTED when a limit was reached.
+    #[error("{message}")]
+    Refused {
+        /// Upper snake case, stable: callers match on it.
+        reason: String,
+        /// For people.
+        message: String,
+        /// A limit was reached (RESOURCE_EXHAUSTED), not a state.
+        limit: bool,
+    },
     /// A concurrent change won; retry. ABORTED.
     #[error("{0}")]
     Aborted(String),
@@ -207,6 +219,17 @@ impl AppError {
             }
             Code::NotFound => Self::NotFound(message),
             Code::AlreadyExists => Self::AlreadyExists(message),
+            Code::FailedPrecondition | Code::ResourceExhausted
+                if status.get_error_details().error_info().is_some() =>
+            {
+                let details = status.get_error_details();
+                let reason = details.error_info().map(|i| i.reason.clone());
+                Self::Refused {
+                    reason: reason.unwrap_or_default().chars().take(64).collect(),
+                    message,
+                    limit: status.code() == Code::ResourceExhausted,
+                }
+            }
             Code::FailedPrecondition | Code::OutOfRange => Self::Precondition(message),
             Code::Aborted => Self::Aborted(message),
             Code::ResourceExhausted => Self::Exhausted(message),
@@ -275,6 +298,23 @@ impl From<AppError> for Status {
             AppError::NotFound(m) => Status::not_found(bounded(&m, MAX_MESSAGE)),
             AppError::AlreadyExists(m) => Status::already_exists(bounded(&m, MAX_MESSAGE)),
             AppError::Precondition(m) => Status::failed_precondition(bounded(&m, MAX_MESSAGE)),
+            AppError::Refused {
+                reason,
+                message,
+                limit,
+            } => Status::with_error_details(
+                if limit {
+                    Code::ResourceExhausted
+                } else {
+                    Code::FailedPrecondition
+                },
+                bounded(&message, MAX_MESSAGE),
+                ErrorDetails::with_error_info(
+                    bounded(&reason, 64),
+                    "boomerang",
+                    std::collections::HashMap::<String, String>::new(),
+                ),
+            ),
             AppError::Aborted(m) => Status::aborted(bounded(&m, MAX_MESSAGE)),
             AppError::Unauthenticated(m) => Status::unauthenticated(bounded(&m, MAX_MESSAGE)),
             AppError::PermissionDenied(m) => Status::permission_denied(bounded(&m, MAX_MESSAGE)),
@@ -312,6 +352,29 @@ mod tests {
         let bad = details.bad_request().map(|b| b.field_violations.len());
         assert_eq!(bad, Some(2));
         assert!(status.message().contains("amount: must be positive"));
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_reason_across_a_hop() {
+        let refused = AppError::Refused {
+            reason: "COUPON_USED_UP".into(),
+            message: "BF26-X is used up".into(),
+            limit: true,
+        };
+        let status = Status::from(refused);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        match AppError::upstream("campaign-svc", &status) {
+            AppError::Refused {
+                reason,
+                message,
+                limit,
+            } => {
+                assert_eq!(reason, "COUPON_USED_UP");
+                assert_eq!(message, "campaign-svc: BF26-X is used up");
+                assert!(limit);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 /// The services the gateway forwards, by full name, with their upstream URL.
-fn routes(cfg: &Config) -> [(&'static str, &str); 4] {
+fn routes(cfg: &Config) -> [(&'static str, &str); 5] {
     [
         ("boomerang.wallet.v1.WalletService", &cfg.upstreams.wallet),
         (
@@ -41,6 +41,10 @@ fn routes(cfg: &Config) -> [(&'static str, &str); 4] {
         ),
         (
             "boomerang.campaign.v1.CampaignService",
+            &cfg.upstreams.campaign,
+        ),
+        (
+            "boomerang.campaign.v1.CouponService",
             &cfg.upstreams.campaign,
         ),
         (

@@ -1,5 +1,6 @@
-//! Campaign timers: start, end, reservation lapse. Each runs in its own
-//! transaction and re-checks the state, so late or repeated runs change nothing.
+//! Campaign timers: start, end, reservation lapse, coupon generation and
+//! coupon lapse. Each runs in its own transaction and re-checks the state, so
+//! late or repeated runs change nothing.
 use boomerang_common::{
     error::AppError,
     jobs::{Handler, Job},
@@ -9,11 +10,12 @@ use boomerang_common::{
 use super::{
     Campaigns,
     budget::LAPSE,
+    coupons::{self, GENERATE},
     lifecycle::{END, START},
 };
 
 /// Every queue the campaigns run.
-pub const QUEUES: [&str; 3] = [START, END, LAPSE];
+pub const QUEUES: [&str; 5] = [START, END, LAPSE, GENERATE, coupons::LAPSE];
 
 /// Runs one queue's jobs.
 #[derive(Clone, Debug)]
@@ -42,14 +44,29 @@ impl Timer {
                     self.campaigns.on_end(&mut tx, &tenant, &id).await?;
                 }
             }
+            GENERATE => {
+                let (campaign, batch, chunk) = coupons::parse_chunk_key(&job.dedupe_key)
+                    .ok_or_else(|| bad_key(&job.dedupe_key))?;
+                self.campaigns
+                    .generate(&mut tx, &tenant, (campaign, batch, chunk))
+                    .await?;
+            }
+            coupons::LAPSE => {
+                let id = job
+                    .dedupe_key
+                    .strip_prefix("cr_")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| bad_key(&job.dedupe_key))?;
+                self.campaigns
+                    .release_coupon(&mut tx, &tenant, id, true)
+                    .await?;
+            }
             _ => {
                 let id = job
                     .dedupe_key
                     .strip_prefix("rs_")
                     .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| {
-                        AppError::Internal(anyhow::anyhow!("bad job key {}", job.dedupe_key))
-                    })?;
+                    .ok_or_else(|| bad_key(&job.dedupe_key))?;
                 self.campaigns
                     .release(&mut tx, &tenant, id, None, true)
                     .await?;
@@ -59,6 +76,10 @@ impl Timer {
         self.campaigns.changed(tenant.as_str());
         Ok(())
     }
+}
+
+fn bad_key(key: &str) -> AppError {
+    AppError::Internal(anyhow::anyhow!("bad job key {key}"))
 }
 
 impl Handler for Timer {

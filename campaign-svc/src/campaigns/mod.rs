@@ -3,6 +3,7 @@
 //! (start, end, reservation lapse) in that same transaction.
 mod budget;
 mod cache;
+pub mod coupons;
 pub mod jobs;
 mod lifecycle;
 

@@ -237,6 +237,46 @@ fn channel_name(c: i32) -> Option<&'static str> {
     }
 }
 
+/// Conditions on a cart, checked field by field under `prefix`.
+pub fn conditions(v: &mut Violations, prefix: &str, c: Option<&pb::Conditions>) -> Conditions {
+    let c = c.cloned().unwrap_or_default();
+    let channels: Vec<String> = c
+        .channels
+        .iter()
+        .filter_map(|x| channel_name(*x).map(str::to_owned))
+        .collect();
+    if c.channels.len() > 8 {
+        v.add(format!("{prefix}.channels"), "at most 8 channels");
+    } else if channels.len() != c.channels.len() {
+        v.add(format!("{prefix}.channels"), "unknown channel");
+    }
+    Conditions {
+        categories: list(v, &format!("{prefix}.categories"), &c.categories),
+        channels,
+        stores: list(v, &format!("{prefix}.stores"), &c.stores),
+        segments: list(v, &format!("{prefix}.segments"), &c.segments),
+        tiers: list(v, &format!("{prefix}.tiers"), &c.tiers),
+        min_order_amount: money(
+            v,
+            &format!("{prefix}.min_order_amount"),
+            c.min_order_amount.as_ref(),
+        ),
+        first_purchase_only: c.first_purchase_only,
+    }
+}
+
+/// A decimal percent above 0 and at most 100, normalised; "" with a violation otherwise.
+pub fn percent(v: &mut Violations, field: &str, s: &str) -> String {
+    decimal(
+        v,
+        field,
+        s,
+        Decimal::ZERO,
+        Decimal::from(100),
+        "a percent above 0 and at most 100",
+    )
+}
+
 /// Validates a campaign spec: every bad field of the message reported at
 /// once, section after section in message order (hence its length).
 pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
@@ -255,30 +295,7 @@ pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
     if s.effect.is_none() && s.variants.is_empty() {
         v.add("spec.effect", "required unless variants give the effects");
     }
-    let c = s.conditions.clone().unwrap_or_default();
-    let channels: Vec<String> = c
-        .channels
-        .iter()
-        .filter_map(|x| channel_name(*x).map(str::to_owned))
-        .collect();
-    if c.channels.len() > 8 {
-        v.add("spec.conditions.channels", "at most 8 channels");
-    } else if channels.len() != c.channels.len() {
-        v.add("spec.conditions.channels", "unknown channel");
-    }
-    let conditions = Conditions {
-        categories: list(&mut v, "spec.conditions.categories", &c.categories),
-        channels,
-        stores: list(&mut v, "spec.conditions.stores", &c.stores),
-        segments: list(&mut v, "spec.conditions.segments", &c.segments),
-        tiers: list(&mut v, "spec.conditions.tiers", &c.tiers),
-        min_order_amount: money(
-            &mut v,
-            "spec.conditions.min_order_amount",
-            c.min_order_amount.as_ref(),
-        ),
-        first_purchase_only: c.first_purchase_only,
-    };
+    let conditions = conditions(&mut v, "spec.conditions", s.conditions.as_ref());
     let caps = s.caps.clone().unwrap_or_default();
     let caps = Caps {
         per_customer: money(&mut v, "spec.caps.per_customer", caps.per_customer.as_ref()),

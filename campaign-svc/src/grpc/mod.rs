@@ -2,6 +2,7 @@
 //! metadata, request validated, the operation run once per idempotency key in
 //! one transaction, the result rendered, the tenant's cache invalidated.
 pub mod convert;
+pub mod coupons;
 pub mod render;
 
 use boomerang_common::{

@@ -1,6 +1,7 @@
-//! SQL for campaigns, versions, budgets, reservations and the audit trail.
+//! SQL for campaigns, versions, budgets, reservations, coupons and the audit trail.
 pub mod budget;
 pub mod campaigns;
+pub mod coupons;
 
 use boomerang_common::db::Migrations;
 

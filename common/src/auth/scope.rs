@@ -95,6 +95,9 @@ pub const SERVICE_ONLY: &[&str] = &[
     "/boomerang.campaign.v1.CampaignService/ReserveBudget",
     "/boomerang.campaign.v1.CampaignService/ConfirmBudget",
     "/boomerang.campaign.v1.CampaignService/ReleaseBudget",
+    "/boomerang.campaign.v1.CouponService/ReserveCoupon",
+    "/boomerang.campaign.v1.CouponService/ConfirmCoupon",
+    "/boomerang.campaign.v1.CouponService/ReleaseCoupon",
     "/boomerang.wallet.v1.WalletService/ReleaseCredit",
 ];
 

@@ -1,0 +1,521 @@
+//! gRPC handlers of `boomerang.campaign.v1.CouponService`: parse, one
+//! facade call (once per idempotency key for mutations), render.
+use boomerang_common::{
+    db::Conn,
+    error::{AppError, Violations},
+    idempotency::Mutations,
+    tenant::tenant_of,
+    time::{instant, to_timestamp},
+};
+use boomerang_proto::campaign::v1::{self as pb, coupon_service_server::CouponService};
+use futures::future::BoxFuture;
+use tonic::{Request, Response, Status};
+
+use super::{convert, render};
+use crate::{
+    campaigns::{
+        Campaigns,
+        coupons::{BatchView, Codes, CouponView, DEFAULT_TTL, Hold, MAX_TTL, redemption_ref},
+    },
+    domain::coupon::{Code, CouponEffect, MAX_GENERATED, MAX_GIVEN, Pattern, Rules, Scope, State},
+    repo::coupons::{Filter, RedemptionRow},
+};
+
+/// The `CouponService` implementation.
+#[derive(Clone, Debug)]
+pub struct CouponServiceHandler {
+    campaigns: Campaigns,
+    mutations: Mutations,
+}
+
+impl CouponServiceHandler {
+    /// Handlers over `campaigns`.
+    pub fn new(campaigns: Campaigns) -> Self {
+        Self {
+            mutations: Mutations::new(campaigns.db().clone(), campaigns.clock().clone()),
+            campaigns,
+        }
+    }
+}
+
+fn scope(v: &mut Violations, field: &str, s: i32) -> Scope {
+    match pb::DiscountScope::try_from(s) {
+        Ok(pb::DiscountScope::Order) => Scope::Order,
+        Ok(pb::DiscountScope::MatchingLines) => Scope::MatchingLines,
+        _ => {
+            v.add(field, "ORDER or MATCHING_LINES");
+            Scope::Order
+        }
+    }
+}
+
+fn effect(v: &mut Violations, e: Option<&pb::CouponEffect>) -> Option<CouponEffect> {
+    use pb::coupon_effect::Kind;
+    let f = "rules.effect";
+    let required = |v: &mut Violations, field: String, m: &Option<_>| {
+        if m.is_none() {
+            v.add(field, "required");
+        }
+    };
+    match e.and_then(|e| e.kind.as_ref()) {
+        None => {
+            v.add(f, "give one effect");
+            None
+        }
+        Some(Kind::PercentOff(p)) => Some(CouponEffect::PercentOff {
+            percent: convert::percent(v, &format!("{f}.percent_off.percent"), &p.percent),
+            scope: scope(v, &format!("{f}.percent_off.scope"), p.scope),
+        }),
+        Some(Kind::AmountOff(a)) => {
+            required(v, format!("{f}.amount_off.amount"), &a.amount);
+            let amount = convert::money(v, &format!("{f}.amount_off.amount"), a.amount.as_ref());
+            let scope = scope(v, &format!("{f}.amount_off.scope"), a.scope);
+            amount.map(|amount| CouponEffect::AmountOff { amount, scope })
+        }
+        Some(Kind::ExtraReward(x)) => {
+            if boomerang_common::money::Asset::builtin(&x.asset).is_none() {
+                v.add(format!("{f}.extra_reward.asset"), "unknown asset");
+            }
+            Some(CouponEffect::ExtraReward {
+                asset: x.asset.clone(),
+                percent: convert::percent(v, &format!("{f}.extra_reward.percent"), &x.percent),
+            })
+        }
+        Some(Kind::FixedReward(b)) => {
+            required(v, format!("{f}.fixed_reward.amount"), &b.amount);
+            convert::money(v, &format!("{f}.fixed_reward.amount"), b.amount.as_ref())
+                .map(|amount| CouponEffect::FixedReward { amount })
+        }
+    }
+}
+
+fn rules(v: &mut Violations, r: Option<&pb::CouponRules>) -> Option<Rules> {
+    let Some(r) = r else {
+        v.add("rules", "required");
+        return None;
+    };
+    let valid_from = instant(v, "rules.valid_from", r.valid_from.as_ref());
+    let valid_until = instant(v, "rules.valid_until", r.valid_until.as_ref());
+    if let (Some(from), Some(until)) = (valid_from, valid_until)
+        && until <= from
+    {
+        v.add("rules.valid_until", "after valid_from");
+    }
+    let conditions = convert::conditions(v, "rules.conditions", r.conditions.as_ref());
+    let effect = effect(v, r.effect.as_ref())?;
+    Some(Rules {
+        max_uses: r.max_uses,
+        per_customer: r.max_uses_per_customer,
+        valid_from,
+        valid_until,
+        conditions,
+        effect,
+        uses_given_back: r.uses_given_back,
+    })
+}
+
+fn codes(v: &mut Violations, c: Option<&pb::create_coupon_batch_request::Codes>) -> Option<Codes> {
+    use pb::create_coupon_batch_request::Codes as Given;
+    match c {
+        None => {
+            v.add("codes", "give a pattern or the codes");
+            None
+        }
+        Some(Given::Pattern(p)) => {
+            let pattern = Pattern::parse(&p.pattern)
+                .map_err(|e| v.add("pattern.pattern", e))
+                .ok();
+            if !(1..=MAX_GENERATED).contains(&p.count) {
+                v.add("pattern.count", format!("1 to {MAX_GENERATED}"));
+            }
+            let pattern = pattern?;
+            if !pattern.allows(p.count) {
+                v.add(
+                    "pattern.pattern",
+                    format!(
+                        "allows {} codes: at most half of them can be generated",
+                        pattern.combinations()
+                    ),
+                );
+            }
+            Some(Codes::Pattern {
+                pattern,
+                text: p.pattern.to_ascii_uppercase(),
+                count: p.count,
+            })
+        }
+        Some(Given::Given(g)) => {
+            if g.codes.is_empty() || g.codes.len() > MAX_GIVEN {
+                v.add("given.codes", format!("1 to {MAX_GIVEN} codes"));
+                return None;
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            let mut out = Vec::with_capacity(g.codes.len());
+            for (i, c) in g.codes.iter().enumerate() {
+                match Code::parse(&c.code) {
+                    Ok(code) if !seen.insert(code.clone()) => {
+                        v.add(format!("given.codes[{i}].code"), "given twice");
+                    }
+                    Ok(code) => {
+                        if !c.customer_id.is_empty() {
+                            boomerang_common::id::field(
+                                v,
+                                &format!("given.codes[{i}].customer_id"),
+                                &c.customer_id,
+                            );
+                        }
+                        out.push((code, c.customer_id.clone()));
+                    }
+                    Err(e) => v.add(format!("given.codes[{i}].code"), e),
+                }
+            }
+            Some(Codes::Given(out))
+        }
+    }
+}
+
+fn code(v: &mut Violations, field: &str, raw: &str) -> Code {
+    Code::parse(raw).unwrap_or_else(|e| {
+        v.add(field, e);
+        Code::parse("X").unwrap_or_else(|_| unreachable!("X is a code"))
+    })
+}
+
+fn redemption_id(raw: &str) -> Result<i64, AppError> {
+    raw.strip_prefix("cr_")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| AppError::invalid("redemption_id", "not a redemption id (cr_...)"))
+}
+
+fn to_rules(r: &Rules) -> pb::CouponRules {
+    use pb::coupon_effect::Kind;
+    let scope = |s: Scope| match s {
+        Scope::Order => pb::DiscountScope::Order as i32,
+        Scope::MatchingLines => pb::DiscountScope::MatchingLines as i32,
+    };
+    let kind = match &r.effect {
+        CouponEffect::PercentOff { percent, scope: s } => Kind::PercentOff(pb::PercentOff {
+            percent: percent.clone(),
+            scope: scope(*s),
+        }),
+        CouponEffect::AmountOff { amount, scope: s } => Kind::AmountOff(pb::AmountOff {
+            amount: Some(amount.to_wire()),
+            scope: scope(*s),
+        }),
+        CouponEffect::ExtraReward { asset, percent } => Kind::ExtraReward(pb::ExtraPercent {
+            asset: asset.clone(),
+            percent: percent.clone(),
+        }),
+        CouponEffect::FixedReward { amount } => Kind::FixedReward(pb::FixedBonus {
+            amount: Some(amount.to_wire()),
+        }),
+    };
+    pb::CouponRules {
+        max_uses: r.max_uses,
+        max_uses_per_customer: r.per_customer,
+        valid_from: r.valid_from.map(to_timestamp),
+        valid_until: r.valid_until.map(to_timestamp),
+        conditions: Some(render::to_conditions(&r.conditions)),
+        effect: Some(pb::CouponEffect { kind: Some(kind) }),
+        uses_given_back: r.uses_given_back,
+    }
+}
+
+fn to_batch(b: &BatchView) -> pb::CouponBatch {
+    let count = |n: i64| u64::try_from(n).unwrap_or_default();
+    pb::CouponBatch {
+        campaign_id: b.row.campaign_id.clone(),
+        batch_id: b.row.batch_id.clone(),
+        rules: Some(to_rules(&b.rules)),
+        pattern: b.row.pattern.clone(),
+        requested: count(b.row.requested),
+        created: count(b.row.created),
+        state: i32::from(match b.row.state.as_str() {
+            "generating" => pb::CouponBatchState::Generating,
+            "ready" => pb::CouponBatchState::Ready,
+            _ => pb::CouponBatchState::Failed,
+        }),
+        created_at: Some(to_timestamp(b.row.created_at)),
+        reserved_uses: count(b.figures.0),
+        redeemed_uses: count(b.figures.1),
+        redeemed_codes: count(b.figures.2),
+    }
+}
+
+fn to_state(s: State) -> i32 {
+    let state = match s {
+        State::Available => pb::CouponState::Available,
+        State::UsedUp => pb::CouponState::UsedUp,
+        State::NotYetValid => pb::CouponState::NotYetValid,
+        State::Expired => pb::CouponState::Expired,
+    };
+    state as i32
+}
+
+fn to_coupon(c: &CouponView) -> pb::Coupon {
+    pb::Coupon {
+        code: c.row.code.clone(),
+        campaign_id: c.row.campaign_id.clone(),
+        batch_id: c.row.batch_id.clone(),
+        customer_id: c.row.customer_id.clone(),
+        state: to_state(c.state),
+        reserved_uses: u64::try_from(c.row.reserved).unwrap_or_default(),
+        redeemed_uses: u64::try_from(c.row.redeemed).unwrap_or_default(),
+        rules: Some(to_rules(&c.rules)),
+    }
+}
+
+fn to_redemption(r: &RedemptionRow) -> pb::CouponRedemption {
+    pb::CouponRedemption {
+        redemption_id: redemption_ref(r.id),
+        code: r.code.clone(),
+        customer_id: r.customer_id.clone(),
+        order_id: r.order_id.clone(),
+        status: i32::from(match r.status.as_str() {
+            "reserved" => pb::RedemptionStatus::Reserved,
+            "redeemed" => pb::RedemptionStatus::Redeemed,
+            "released" => pb::RedemptionStatus::Released,
+            _ => pb::RedemptionStatus::Expired,
+        }),
+        created_at: Some(to_timestamp(r.created_at)),
+        expires_at: Some(to_timestamp(r.expires_at)),
+    }
+}
+
+#[tonic::async_trait]
+impl CouponService for CouponServiceHandler {
+    async fn create_coupon_batch(
+        &self,
+        req: Request<pb::CreateCouponBatchRequest>,
+    ) -> Result<Response<pb::CreateCouponBatchResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let campaign = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        let batch = convert::id(&mut v, "batch_id", &req.batch_id);
+        let rules = rules(&mut v, req.rules.as_ref());
+        let codes = codes(&mut v, req.codes.as_ref());
+        v.check()?;
+        let (Some(rules), Some(codes)) = (rules, codes) else {
+            return Err(AppError::invalid("rules", "required").into());
+        };
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.CreateCouponBatch",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let b = c
+                            .create_batch(conn, &t, (&campaign, &batch), rules, codes)
+                            .await?;
+                        Ok(pb::CreateCouponBatchResponse {
+                            batch: Some(to_batch(&b)),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn get_coupon_batch(
+        &self,
+        req: Request<pb::GetCouponBatchRequest>,
+    ) -> Result<Response<pb::GetCouponBatchResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let campaign = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        let batch = convert::id(&mut v, "batch_id", &req.batch_id);
+        v.check()?;
+        let b = self.campaigns.batch(&tenant, &campaign, &batch).await?;
+        Ok(Response::new(pb::GetCouponBatchResponse {
+            batch: Some(to_batch(&b)),
+        }))
+    }
+
+    async fn get_coupon(
+        &self,
+        req: Request<pb::GetCouponRequest>,
+    ) -> Result<Response<pb::GetCouponResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let code = code(&mut v, "code", &req.code);
+        v.check()?;
+        let (coupon, redemptions) = self.campaigns.coupon(&tenant, &code).await?;
+        Ok(Response::new(pb::GetCouponResponse {
+            coupon: Some(to_coupon(&coupon)),
+            redemptions: redemptions.iter().map(to_redemption).collect(),
+        }))
+    }
+
+    async fn list_coupons(
+        &self,
+        req: Request<pb::ListCouponsRequest>,
+    ) -> Result<Response<pb::ListCouponsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        if req.campaign_id.is_empty() && req.customer_id.is_empty() {
+            v.add("campaign_id", "required unless customer_id is given");
+        }
+        if !req.campaign_id.is_empty() {
+            convert::id(&mut v, "campaign_id", &req.campaign_id);
+        }
+        if !req.batch_id.is_empty() {
+            if req.campaign_id.is_empty() {
+                v.add("batch_id", "only with campaign_id");
+            }
+            convert::id(&mut v, "batch_id", &req.batch_id);
+        }
+        if !req.customer_id.is_empty() {
+            boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
+        }
+        let state = match pb::CouponState::try_from(req.state) {
+            Ok(pb::CouponState::Unspecified) => None,
+            Ok(pb::CouponState::Available) => Some(State::Available),
+            Ok(pb::CouponState::UsedUp) => Some(State::UsedUp),
+            Ok(pb::CouponState::NotYetValid) => Some(State::NotYetValid),
+            Ok(pb::CouponState::Expired) => Some(State::Expired),
+            Err(_) => {
+                v.add("state", "unknown state");
+                None
+            }
+        };
+        let (size, after) = super::page(req.page.as_ref());
+        if !after.is_empty() && Code::parse(&after).is_err() {
+            v.add("page.page_token", "not a token from this list");
+        }
+        v.check()?;
+        let filter = Filter {
+            campaign: &req.campaign_id,
+            batch: &req.batch_id,
+            customer: &req.customer_id,
+            after: &after,
+            limit: size + 1,
+        };
+        // A page is read by code, then filtered by state: a page may hold
+        // fewer than asked, and the token still moves on.
+        let rows = self.campaigns.coupons(&tenant, filter).await?;
+        let more = rows.len() as i64 > size;
+        let page: Vec<&CouponView> = rows
+            .iter()
+            .take(usize::try_from(size).unwrap_or(0))
+            .collect();
+        let next = if more {
+            page.last().map(|c| c.row.code.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListCouponsResponse {
+            coupons: page
+                .into_iter()
+                .filter(|c| state.is_none_or(|s| c.state == s))
+                .map(to_coupon)
+                .collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn reserve_coupon(
+        &self,
+        req: Request<pb::ReserveCouponRequest>,
+    ) -> Result<Response<pb::ReserveCouponResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let code = code(&mut v, "code", &req.code);
+        boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
+        boomerang_common::id::field(&mut v, "order_id", &req.order_id);
+        let ttl = match &req.ttl {
+            None => DEFAULT_TTL,
+            Some(d) => {
+                let t = d.seconds.saturating_mul(1_000_000);
+                if !(1_000_000..=MAX_TTL).contains(&t) {
+                    v.add("ttl", "1 second to 1 day");
+                }
+                t
+            }
+        };
+        v.check()?;
+        let hold = Hold {
+            code,
+            customer: req.customer_id.clone(),
+            order: req.order_id.clone(),
+            ttl,
+        };
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.ReserveCoupon",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let (r, coupon) = c.reserve_coupon(conn, &t, hold).await?;
+                        Ok(pb::ReserveCouponResponse {
+                            redemption: Some(to_redemption(&r)),
+                            coupon: Some(to_coupon(&coupon)),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn confirm_coupon(
+        &self,
+        req: Request<pb::ConfirmCouponRequest>,
+    ) -> Result<Response<pb::ConfirmCouponResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let id = redemption_id(&req.redemption_id)?;
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.ConfirmCoupon",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let r = c.confirm_coupon(conn, &t, id).await?;
+                        Ok(pb::ConfirmCouponResponse {
+                            redemption: Some(to_redemption(&r)),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn release_coupon(
+        &self,
+        req: Request<pb::ReleaseCouponRequest>,
+    ) -> Result<Response<pb::ReleaseCouponResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let id = redemption_id(&req.redemption_id)?;
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "campaign.ReleaseCoupon",
+                &req.idempotency_key,
+                &req,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let r = c.release_coupon(conn, &t, id, false).await?;
+                        Ok(pb::ReleaseCouponResponse {
+                            redemption: Some(to_redemption(&r)),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+}
