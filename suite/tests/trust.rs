@@ -12,7 +12,10 @@ use boomerang_common::{
 };
 use boomerang_proto::{
     accrual::v1::{GetProgramRequest, accrual_service_client::AccrualServiceClient},
-    campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
+    campaign::v1::{
+        self as cpb, campaign_service_client::CampaignServiceClient,
+        coupon_service_client::CouponServiceClient,
+    },
     common::v1::Money,
     referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
@@ -152,6 +155,9 @@ backend_tests! {
         let mut campaign = CampaignServiceClient::new(gw.clone());
         let reserve = cpb::ReserveBudgetRequest { idempotency_key: "r".into(), campaign_id: "x".into(), amount: Some(eur("1.00")), ..Default::default() };
         assert_eq!(code(campaign.reserve_budget(with_key(reserve, &shop)?).await), Some(Code::PermissionDenied));
+        let mut coupons = CouponServiceClient::new(gw.clone());
+        let hold = cpb::ReserveCouponRequest { idempotency_key: "h".into(), code: "FREE".into(), customer_id: "ron".into(), order_id: "o".into(), ttl: None };
+        assert_eq!(code(coupons.reserve_coupon(with_key(hold, &shop)?).await), Some(Code::PermissionDenied));
         let mut wallet = WalletServiceClient::new(gw);
         let release = wpb::ReleaseCreditRequest::default();
         assert_eq!(code(wallet.release_credit(with_key(release, &shop)?).await), Some(Code::PermissionDenied));
