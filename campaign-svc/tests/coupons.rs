@@ -184,6 +184,9 @@ backend_tests! {
         let each = race(&s.coupons, "EACH", 20, |_| "anna".into()).await;
         assert_eq!(each.get("held"), Some(&1), "{each:?}");
         assert_eq!(each.get("ResourceExhausted COUPON_USED_UP_BY_CUSTOMER"), Some(&19), "{each:?}");
+        let checked = c.check_coupons(pb::CheckCouponsRequest { codes: vec!["ONCE".into(), "EACH".into()], customer_id: "anna".into() }).await?.into_inner();
+        let why: Vec<&str> = checked.checks.iter().map(|c| c.refusal.as_str()).collect();
+        assert_eq!(why, vec!["COUPON_USED_UP", "COUPON_USED_UP_BY_CUSTOMER"]);
         c.reserve_coupon(hold("EACH", "bob", "bob")).await?;
         Ok(())
     }
@@ -239,6 +242,10 @@ backend_tests! {
         c.create_coupon_batch(batch("draft", "d", rules(0, 0), given(&[("DRAFTY", "")]))).await?;
         let refusal = |r: Result<tonic::Response<pb::ReserveCouponResponse>, Status>| r.err().map(|e| (e.code(), reason(&e)));
         let pre = |reason: &str| Some((Code::FailedPrecondition, reason.to_owned()));
+        // A check holds nothing and says what a hold would.
+        let checked = c.check_coupons(pb::CheckCouponsRequest { codes: vec!["later".into(), "NOPE".into(), "annas".into()], customer_id: "bob".into() }).await?.into_inner();
+        let why: Vec<(&str, &str)> = checked.checks.iter().map(|c| (c.code.as_str(), c.refusal.as_str())).collect();
+        assert_eq!(why, vec![("LATER", "COUPON_NOT_YET_VALID"), ("NOPE", "COUPON_UNKNOWN"), ("ANNAS", "COUPON_NOT_YET_VALID")]);
         assert_eq!(refusal(c.reserve_coupon(hold("LATER", "k1", "bob")).await), pre("COUPON_NOT_YET_VALID"));
         assert_eq!(refusal(c.reserve_coupon(hold("DRAFTY", "k2", "bob")).await), pre("CAMPAIGN_NOT_RUNNING"));
         assert_eq!(c.reserve_coupon(hold("NOPE", "k3", "bob")).await.err().map(|e| e.code()), Some(Code::NotFound));

@@ -9,6 +9,7 @@ use crate::{
     domain::{
         coupon::{Code, Pattern, Rules, State},
         lifecycle::Status,
+        spec::Stacking,
     },
     repo::coupons::{self as repo, BatchRow, CouponRow, NewCodes, RedemptionRow},
 };
@@ -60,6 +61,21 @@ pub struct CouponView {
     pub rules: Rules,
     /// State now.
     pub state: State,
+}
+
+/// A code checked for a customer.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The code.
+    pub code: Code,
+    /// The code, when it exists.
+    pub coupon: Option<CouponView>,
+    /// Why it cannot be used now: (reason, message).
+    pub refusal: Option<(String, String)>,
+    /// Its campaign's priority.
+    pub priority: i32,
+    /// Its campaign's stacking.
+    pub stacking: Stacking,
 }
 
 /// A use to hold.
@@ -330,41 +346,7 @@ impl Campaigns {
         let row = repo::get_coupon(conn, tenant.as_str(), code)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no coupon {code}")))?;
-        let view = self.view(conn, tenant, &row.campaign_id, None).await?;
-        let running = matches!(view.head.status, Status::Active | Status::Scheduled)
-            && view.version.spec.schedule.applies_at(now);
-        if !running {
-            return Err(refused(
-                "CAMPAIGN_NOT_RUNNING",
-                format!("the campaign of {code} is not running"),
-                false,
-            ));
-        }
-        let rules = rules_of(&row.rules)?;
-        match State::at(&rules, 0, now) {
-            State::NotYetValid => {
-                return Err(refused(
-                    "COUPON_NOT_YET_VALID",
-                    format!("{code} is not valid yet"),
-                    false,
-                ));
-            }
-            State::Expired => {
-                return Err(refused(
-                    "COUPON_EXPIRED",
-                    format!("{code} has expired"),
-                    false,
-                ));
-            }
-            State::Available | State::UsedUp => {}
-        }
-        if !row.customer_id.is_empty() && row.customer_id != hold.customer {
-            return Err(refused(
-                "COUPON_NOT_YOURS",
-                format!("{code} is someone else's"),
-                false,
-            ));
-        }
+        let (rules, _) = self.usable(conn, tenant, &row, &hold.customer, now).await?;
         if rules.per_customer > 0
             && !repo::take_customer_use(
                 conn,
@@ -409,6 +391,126 @@ impl Campaigns {
             ..row
         };
         Ok((redemption, self.coupon_view(row)?))
+    }
+
+    /// Whether `row` can be used by `customer` at `now`, uses aside: its
+    /// campaign runs, it is valid, it is not someone else's. Its rules and
+    /// campaign.
+    async fn usable(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        row: &CouponRow,
+        customer: &str,
+        now: i64,
+    ) -> Result<(Rules, super::CampaignView), AppError> {
+        let code = &row.code;
+        let view = self.view(conn, tenant, &row.campaign_id, None).await?;
+        let running = matches!(view.head.status, Status::Active | Status::Scheduled)
+            && view.version.spec.schedule.applies_at(now);
+        if !running {
+            return Err(refused(
+                "CAMPAIGN_NOT_RUNNING",
+                format!("the campaign of {code} is not running"),
+                false,
+            ));
+        }
+        let rules = rules_of(&row.rules)?;
+        match State::at(&rules, 0, now) {
+            State::NotYetValid => {
+                return Err(refused(
+                    "COUPON_NOT_YET_VALID",
+                    format!("{code} is not valid yet"),
+                    false,
+                ));
+            }
+            State::Expired => {
+                return Err(refused(
+                    "COUPON_EXPIRED",
+                    format!("{code} has expired"),
+                    false,
+                ));
+            }
+            State::Available | State::UsedUp => {}
+        }
+        if !row.customer_id.is_empty() && row.customer_id != customer {
+            return Err(refused(
+                "COUPON_NOT_YOURS",
+                format!("{code} is someone else's"),
+                false,
+            ));
+        }
+        Ok((rules, view))
+    }
+
+    /// Whether each code can be used by `customer` now, holding nothing:
+    /// what [`Campaigns::reserve_coupon`] would answer, uses as they stand.
+    #[tracing::instrument(name = "boomerang.campaign.coupons.check", skip_all, fields(tenant = %tenant), err)]
+    pub async fn check_coupons(
+        &self,
+        tenant: &TenantId,
+        codes: &[Code],
+        customer: &str,
+    ) -> Result<Vec<Check>, AppError> {
+        let now = self.clock().now();
+        let mut conn = self.db().pool().acquire().await?;
+        let mut checks = Vec::with_capacity(codes.len());
+        for code in codes {
+            let Some(row) = repo::get_coupon(&mut conn, tenant.as_str(), code.as_str()).await?
+            else {
+                checks.push(Check {
+                    code: code.clone(),
+                    coupon: None,
+                    refusal: Some((
+                        "COUPON_UNKNOWN".into(),
+                        format!("no coupon {}", code.as_str()),
+                    )),
+                    priority: 0,
+                    stacking: Stacking::Stackable,
+                });
+                continue;
+            };
+            let usable = self.usable(&mut conn, tenant, &row, customer, now).await;
+            let (refusal, priority, stacking) = match usable {
+                Ok((rules, view)) => {
+                    let mine = if rules.per_customer > 0 {
+                        repo::customer_uses(&mut conn, tenant.as_str(), code.as_str(), customer)
+                            .await?
+                    } else {
+                        0
+                    };
+                    let spec = &view.version.spec;
+                    let refusal = if rules.max_uses > 0
+                        && row.reserved + row.redeemed >= i64::from(rules.max_uses)
+                    {
+                        Some((
+                            "COUPON_USED_UP".into(),
+                            format!("{} is used up", code.as_str()),
+                        ))
+                    } else if rules.per_customer > 0 && mine >= i64::from(rules.per_customer) {
+                        Some((
+                            "COUPON_USED_UP_BY_CUSTOMER".into(),
+                            format!("{} is used up by this customer", code.as_str()),
+                        ))
+                    } else {
+                        None
+                    };
+                    (refusal, spec.priority, spec.stacking)
+                }
+                Err(AppError::Refused {
+                    reason, message, ..
+                }) => (Some((reason, message)), 0, Stacking::Stackable),
+                Err(e) => return Err(e),
+            };
+            checks.push(Check {
+                code: code.clone(),
+                coupon: Some(self.coupon_view(row)?),
+                refusal,
+                priority,
+                stacking,
+            });
+        }
+        Ok(checks)
     }
 
     /// Redeems a held use.

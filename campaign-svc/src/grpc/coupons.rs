@@ -21,6 +21,9 @@ use crate::{
     repo::coupons::{Filter, RedemptionRow},
 };
 
+/// Most codes one check takes.
+const MAX_CHECKED: usize = 20;
+
 /// The `CouponService` implementation.
 #[derive(Clone, Debug)]
 pub struct CouponServiceHandler {
@@ -417,6 +420,46 @@ impl CouponService for CouponServiceHandler {
                 .map(to_coupon)
                 .collect(),
             next_page_token: next,
+        }))
+    }
+
+    async fn check_coupons(
+        &self,
+        req: Request<pb::CheckCouponsRequest>,
+    ) -> Result<Response<pb::CheckCouponsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        if req.codes.len() > MAX_CHECKED {
+            v.add("codes", format!("at most {MAX_CHECKED} codes"));
+        }
+        let codes: Vec<Code> = req
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| code(&mut v, &format!("codes[{i}]"), c))
+            .collect();
+        boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
+        v.check()?;
+        let checks = self
+            .campaigns
+            .check_coupons(&tenant, &codes, &req.customer_id)
+            .await?;
+        Ok(Response::new(pb::CheckCouponsResponse {
+            checks: checks
+                .iter()
+                .map(|c| {
+                    let (refusal, message) = c.refusal.clone().unwrap_or_default();
+                    pb::CouponCheck {
+                        code: c.code.as_str().to_owned(),
+                        coupon: c.coupon.as_ref().map(to_coupon),
+                        refusal,
+                        message,
+                        priority: c.priority,
+                        stacking: render::to_stacking(c.stacking),
+                    }
+                })
+                .collect(),
         }))
     }
 

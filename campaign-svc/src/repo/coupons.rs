@@ -327,6 +327,24 @@ pub async fn take_customer_use(
     Ok(row.is_some())
 }
 
+/// A customer's uses (held or redeemed) of a code.
+pub async fn customer_uses(
+    conn: &mut Conn,
+    tenant: &str,
+    code: &str,
+    customer: &str,
+) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT used FROM coupon_customer_uses WHERE tenant_id = $1 AND code = $2 AND customer_id = $3",
+    )
+    .bind(tenant)
+    .bind(code)
+    .bind(customer)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get("used")).transpose()?.unwrap_or(0))
+}
+
 /// Gives one of a customer's uses of a code back.
 pub async fn give_customer_use(
     conn: &mut Conn,
