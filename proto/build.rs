@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "boomerang/common/v1/common.proto",
     "boomerang/wallet/v1/wallet.proto",
     "boomerang/accrual/v1/accrual.proto",
+    "boomerang/accrual/v1/checkout.proto",
     "boomerang/campaign/v1/campaign.proto",
     "boomerang/campaign/v1/coupons.proto",
     "boomerang/referral/v1/referral.proto",

@@ -21,7 +21,9 @@ use boomerang_common::{
     server::GrpcServer,
     time::Clock,
 };
-use boomerang_proto::accrual::v1::accrual_service_server::AccrualServiceServer;
+use boomerang_proto::accrual::v1::{
+    accrual_service_server::AccrualServiceServer, checkout_service_server::CheckoutServiceServer,
+};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -59,7 +61,10 @@ impl App {
                 db.clone(),
                 clock,
             )
-            .serve_service(AccrualServiceServer::new(handler));
+            .serve_service(AccrualServiceServer::new(handler))
+            .serve_service(CheckoutServiceServer::new(
+                grpc::checkout::CheckoutServiceHandler::new(accrual.clone()),
+            ));
         Ok(Self {
             cfg,
             db,

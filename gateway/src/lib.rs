@@ -32,11 +32,15 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 /// The services the gateway forwards, by full name, with their upstream URL.
-fn routes(cfg: &Config) -> [(&'static str, &str); 5] {
+fn routes(cfg: &Config) -> [(&'static str, &str); 6] {
     [
         ("boomerang.wallet.v1.WalletService", &cfg.upstreams.wallet),
         (
             "boomerang.accrual.v1.AccrualService",
+            &cfg.upstreams.accrual,
+        ),
+        (
+            "boomerang.accrual.v1.CheckoutService",
             &cfg.upstreams.accrual,
         ),
         (

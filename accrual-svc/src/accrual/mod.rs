@@ -1,9 +1,11 @@
 //! The accrual facade, one module per aggregate: programs and members
 //! (`members`), purchases (`purchases`: preview, prepare, store), returns,
-//! review of held purchases, tiers, points conversion, reports and events.
+//! review of held purchases, tiers, points conversion, checkout, reports and
+//! events.
 //! Each mutation commits its state and its [`outbound`] messages in one
 //! transaction; the [`relay`] delivers them through the [`upstream`] port with
 //! deterministic idempotency keys.
+pub mod checkout;
 pub mod conversion;
 pub mod effects;
 pub mod events;

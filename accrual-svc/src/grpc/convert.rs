@@ -161,6 +161,7 @@ pub fn purchase(
         store,
         occurred_at_us: occurred_at,
         request_hash,
+        coupon_offers: Vec::new(),
     })
 }
 

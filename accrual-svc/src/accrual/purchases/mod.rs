@@ -49,6 +49,9 @@ pub struct PurchaseInput {
     pub occurred_at_us: i64,
     /// Hash of the request (replays must match).
     pub request_hash: Vec<u8>,
+    /// Rewards of coupon codes applied at checkout, priced with the
+    /// campaigns that apply.
+    pub coupon_offers: Vec<crate::domain::rewards::Offer>,
 }
 
 /// A reward with its state.

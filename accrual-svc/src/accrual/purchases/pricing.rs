@@ -84,7 +84,8 @@ impl Accrual {
             currency: program.currency.clone(),
             first_purchase: first,
         };
-        let offers = self.upstream().applicable_offers(tenant, query).await?;
+        let mut offers = self.upstream().applicable_offers(tenant, query).await?;
+        offers.extend(p.coupon_offers.iter().cloned());
         let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
         // What is acknowledged must be what the wallet will take: no reward
         // above what one credit may carry.

@@ -1,6 +1,7 @@
-//! The one port to the services accrual calls: campaign-svc (offers, budget),
-//! wallet-svc (credits, reversals, releases, conversions, funding summary) and
-//! referral-svc (attribution, purchase and return notices).
+//! The one port to the services accrual calls: campaign-svc (offers, budget,
+//! coupon codes), wallet-svc (credits, reversals, releases, conversions,
+//! funding summary, balances) and referral-svc (attribution, purchase and
+//! return notices).
 //!
 //! It speaks domain types where accrual decides on the answer (offers, budget
 //! grants, what a reversal took, conversions, attribution) and takes the
@@ -16,13 +17,20 @@ use boomerang_common::{
     time::to_timestamp,
 };
 use boomerang_proto::{
-    campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
+    campaign::v1::{
+        self as cpb, campaign_service_client::CampaignServiceClient,
+        coupon_service_client::CouponServiceClient,
+    },
     referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
 };
 use tracing::instrument;
 
 use crate::domain::rewards::{Effect, Offer};
+
+mod checkout;
+
+pub use checkout::CouponCheck;
 
 const WALLET: &str = "wallet-svc";
 const CAMPAIGN: &str = "campaign-svc";
@@ -33,6 +41,7 @@ const REFERRAL: &str = "referral-svc";
 pub struct Upstream {
     wallet: WalletServiceClient<Channel>,
     campaign: CampaignServiceClient<Channel>,
+    coupons: CouponServiceClient<Channel>,
     referral: ReferralServiceClient<Channel>,
 }
 
@@ -150,9 +159,11 @@ impl Upstream {
             &["wallet:write", "campaign:write", "referral:write"],
         )?;
         let to = |name: &str, url: &str| channel::upstream(name, url, me.clone(), tls.clone());
+        let campaign = to("campaign", &urls.campaign)?;
         Ok(Self {
             wallet: WalletServiceClient::new(to("wallet", &urls.wallet)?),
-            campaign: CampaignServiceClient::new(to("campaign", &urls.campaign)?),
+            coupons: CouponServiceClient::new(campaign.clone()),
+            campaign: CampaignServiceClient::new(campaign),
             referral: ReferralServiceClient::new(to("referral", &urls.referral)?),
         })
     }
