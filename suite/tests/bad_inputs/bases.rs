@@ -142,6 +142,35 @@ pub const BASES: &[(&str, &str)] = &[
         "CampaignService/ListAuditEvents",
         r#"campaign_id: "boost" page { page_size: 10 }"#,
     ),
+    // coupons
+    (
+        "CouponService/CreateCouponBatch",
+        r#"campaign_id: "boost" batch_id: "b1" rules { max_uses: 1 max_uses_per_customer: 1 valid_from { seconds: 1767225600 } valid_until { seconds: 1767312000 } conditions { categories: "shoes" channels: CHANNEL_ONLINE min_order_amount { amount: "50.00" asset: "EUR" } } effect { percent_off { percent: "10" scope: DISCOUNT_SCOPE_ORDER } } } given { codes { code: "BF26-AB" customer_id: "alice" } }"#,
+    ),
+    (
+        "CouponService/GetCouponBatch",
+        r#"campaign_id: "boost" batch_id: "b1""#,
+    ),
+    ("CouponService/GetCoupon", r#"code: "BF26-AB""#),
+    (
+        "CouponService/ListCoupons",
+        r#"campaign_id: "boost" batch_id: "b1" customer_id: "alice" state: COUPON_STATE_AVAILABLE page { page_size: 10 }"#,
+    ),
+    (
+        "CouponService/CheckCoupons",
+        r#"codes: "BF26-AB" customer_id: "alice""#,
+    ),
+    (
+        "CouponService/ReserveCoupon",
+        r#"code: "BF26-AB" customer_id: "alice" order_id: "o-1" ttl { seconds: 600 }"#,
+    ),
+    ("CouponService/ConfirmCoupon", r#"redemption_id: "cr_1""#),
+    ("CouponService/ReleaseCoupon", r#"redemption_id: "cr_1""#),
+    // checkout
+    (
+        "CheckoutService/EvaluateCart",
+        r#"cart { program_id: "cb" customer_id: "alice" currency: "EUR" channel: CHANNEL_ONLINE store_id: "s1" lines { line_id: "1" sku: "x" category: "shoes" unit_price { amount: "10.00" asset: "EUR" } quantity: 1 } coupon_codes: "BF26-AB" pay_with_points { amount: "100" asset: "PTS" } pay_with_cashback { amount: "1.00" asset: "EUR" } }"#,
+    ),
     // referral
     (
         "ReferralService/UpsertReferralProgram",
