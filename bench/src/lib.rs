@@ -3,6 +3,7 @@
 //! runs pgbench's reference beside every scenario and prints the table of
 //! docs/PERFORMANCE.md. Figures, never assertions on timings.
 pub mod campaign;
+pub mod checkout;
 pub mod drive;
 pub mod env;
 pub mod mixed;

@@ -2,7 +2,7 @@
 //! percentiles, errors by code); it never asserts timings. `report` runs
 //! pgbench's reference and every scenario in one run and prints the table of
 //! docs/PERFORMANCE.md.
-use boomerang_bench::{Common, campaign, mixed, purchase, report, wallet};
+use boomerang_bench::{Common, campaign, checkout, mixed, purchase, report, wallet};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -69,6 +69,15 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         members: u32,
     },
+    /// EvaluateCart through the gateway: 20 lines, three codes, points and
+    /// cashback asked.
+    EvaluateCart {
+        #[command(flatten)]
+        common: Common,
+        /// Members at random.
+        #[arg(long, default_value_t = 1_000)]
+        members: u32,
+    },
     /// What the gateway adds: GetBalance directly and through the gateway.
     GatewayOverhead {
         #[command(flatten)]
@@ -96,6 +105,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::CampaignReserve { common } => campaign::reserve(&common).await.map(drop),
         Scenario::Mixed { common, members } => mixed::mixed(&common, members).await.map(drop),
+        Scenario::EvaluateCart { common, members } => {
+            checkout::evaluate(&common, members).await.map(drop)
+        }
         Scenario::GatewayOverhead { common } => purchase::gateway_overhead(&common).await.map(drop),
         Scenario::Report(args) => report::report(args).await,
     }

@@ -33,7 +33,7 @@ fn eur(amount: &str) -> Money {
 type Orders = Arc<Vec<Mutex<Vec<String>>>>;
 
 /// Gives every member 1,000.00 EUR of available cashback to redeem.
-async fn seed(shop: &Shop, members: u32) -> anyhow::Result<()> {
+pub async fn seed(shop: &Shop, members: u32) -> anyhow::Result<()> {
     let mut seeding = tokio::task::JoinSet::new();
     for part in 0..16u32 {
         let mut client = WalletServiceClient::new(shop.channel.clone());

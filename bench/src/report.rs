@@ -3,7 +3,7 @@
 //! docs/PERFORMANCE.md). Figures, never assertions.
 use std::{fmt::Write as _, path::PathBuf, process::Command};
 
-use crate::{Common, campaign, drive::Run, mixed, purchase, wallet};
+use crate::{Common, campaign, checkout, drive::Run, mixed, purchase, wallet};
 
 /// Drops the reference's tables (as `schema.sql` does first).
 const DROP_REFERENCE: &str =
@@ -244,6 +244,24 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         });
     }
     runs.extend(day);
+
+    let carts = checkout::evaluate(&common(url, vec![1, 8], 0.0), 1_000).await?;
+    for r in &carts {
+        rows.push(Row {
+            workload:
+                "EvaluateCart via gateway: 20 lines, 3 codes, points and cashback (PostgreSQL)"
+                    .into(),
+            clients: r.clients,
+            measured: format!(
+                "{:.0}/s, p50 {:.2} ms, p99 {:.1} ms",
+                r.per_second, r.p50_ms, r.p99_ms
+            ),
+            ratio: String::new(),
+            target: if r.clients == 1 { "p50 < 5 ms" } else { "" },
+            met: (r.clients != 1 || r.p50_ms < 5.0) && r.failed() == 0,
+        });
+    }
+    runs.extend(carts);
 
     // Paced well below capacity: what the gateway adds to a call, not the
     // queue of a saturated 2-core machine.

@@ -175,19 +175,15 @@ impl Accrual {
         )
         .await?;
         let first_purchase = !standing.bought_before;
-        let version = standing.version(&cart.program_id)?;
-        let program = self
-            .program_at(&mut conn, tenant, &cart.program_id, version)
+        let (_, program) = self
+            .program_for(
+                &mut conn,
+                tenant,
+                &cart.program_id,
+                &standing,
+                (&cart.currency, "cart.currency"),
+            )
             .await?;
-        if cart.currency != program.currency {
-            return Err(AppError::invalid(
-                "cart.currency",
-                format!(
-                    "program {} takes {} carts",
-                    cart.program_id, program.currency
-                ),
-            ));
-        }
         let row = standing.member(&cart.program_id, &cart.customer)?;
         let member = self
             .judge(&mut conn, tenant, &cart.program_id, program.clone(), row)

@@ -33,6 +33,28 @@ pub(super) struct Priced {
 }
 
 impl Accrual {
+    /// The program version a purchase or cart in `currency` is priced by,
+    /// from the member's `standing`; a cart in another currency is refused
+    /// on `field`.
+    pub(in crate::accrual) async fn program_for(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program_id: &str,
+        standing: &repo::Standing,
+        (currency, field): (&str, &str),
+    ) -> Result<(i64, Arc<Program>), AppError> {
+        let version = standing.version(program_id)?;
+        let program = self.program_at(conn, tenant, program_id, version).await?;
+        if currency != program.currency {
+            return Err(AppError::invalid(
+                field,
+                format!("program {program_id} earns on {} orders", program.currency),
+            ));
+        }
+        Ok((version, program))
+    }
+
     /// Computes what a purchase earns: the member's tier, the program, the
     /// campaigns that apply at `occurred_at`, from the member's `standing`.
     /// No effect anywhere.
@@ -43,19 +65,15 @@ impl Accrual {
         p: &PurchaseInput,
         standing: repo::Standing,
     ) -> Result<Priced, AppError> {
-        let version = standing.version(&p.program_id)?;
-        let program = self
-            .program_at(conn, tenant, &p.program_id, version)
+        let (version, program) = self
+            .program_for(
+                conn,
+                tenant,
+                &p.program_id,
+                &standing,
+                (&p.currency, "purchase.currency"),
+            )
             .await?;
-        if p.currency != program.currency {
-            return Err(AppError::invalid(
-                "purchase.currency",
-                format!(
-                    "program {} earns on {} orders",
-                    p.program_id, program.currency
-                ),
-            ));
-        }
         let first = !standing.bought_before;
         let row = standing.member(&p.program_id, &p.customer)?;
         let member = self
