@@ -177,11 +177,14 @@ fn codes(v: &mut Violations, c: Option<&pb::create_coupon_batch_request::Codes>)
     }
 }
 
-fn code(v: &mut Violations, field: &str, raw: &str) -> Code {
-    Code::parse(raw).unwrap_or_else(|e| {
-        v.add(field, e);
-        Code::parse("X").unwrap_or_else(|_| unreachable!("X is a code"))
-    })
+/// A code, or a violation on `field` (and None).
+fn code(v: &mut Violations, field: &str, raw: &str) -> Option<Code> {
+    Code::parse(raw).map_err(|e| v.add(field, e)).ok()
+}
+
+/// What a checked request's one code is: there once the violations are none.
+fn parsed(code: Option<Code>) -> Result<Code, AppError> {
+    code.ok_or_else(|| AppError::invalid("code", "required"))
 }
 
 fn redemption_id(raw: &str) -> Result<i64, AppError> {
@@ -348,7 +351,7 @@ impl CouponService for CouponServiceHandler {
         let mut v = Violations::new();
         let code = code(&mut v, "code", &req.code);
         v.check()?;
-        let (coupon, redemptions) = self.campaigns.coupon(&tenant, &code).await?;
+        let (coupon, redemptions) = self.campaigns.coupon(&tenant, &parsed(code)?).await?;
         Ok(Response::new(pb::GetCouponResponse {
             coupon: Some(to_coupon(&coupon)),
             redemptions: redemptions.iter().map(to_redemption).collect(),
@@ -437,7 +440,7 @@ impl CouponService for CouponServiceHandler {
             .codes
             .iter()
             .enumerate()
-            .map(|(i, c)| code(&mut v, &format!("codes[{i}]"), c))
+            .filter_map(|(i, c)| code(&mut v, &format!("codes[{i}]"), c))
             .collect();
         boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
         v.check()?;
@@ -485,7 +488,7 @@ impl CouponService for CouponServiceHandler {
         };
         v.check()?;
         let hold = Hold {
-            code,
+            code: parsed(code)?,
             customer: req.customer_id.clone(),
             order: req.order_id.clone(),
             ttl,
