@@ -167,6 +167,30 @@ backend_tests! {
         Ok(())
     }
 
+    async fn a_small_pattern_fills_up_over_several_jobs(backend) -> anyhow::Result<()> {
+        // "##" makes 64 codes; 32 wanted. One draw of 32 repeats itself (the
+        // birthday problem), so the batch needs further jobs, each drawing
+        // what is still missing, until every code exists once.
+        let s = running(backend).await?;
+        let mut c = s.coupons.clone();
+        let pattern = pb::create_coupon_batch_request::Codes::Pattern(pb::CodePattern { pattern: "X##".into(), count: 32 });
+        c.create_coupon_batch(batch("c", "tiny", rules(1, 0), pattern)).await?;
+        let get = pb::GetCouponBatchRequest { campaign_id: "c".into(), batch_id: "tiny".into() };
+        eventually("the small batch is generated", || {
+            let (mut c, get) = (c.clone(), get.clone());
+            async move {
+                let b = c.get_coupon_batch(get).await?.into_inner().batch.unwrap_or_default();
+                Ok(b.state == pb::CouponBatchState::Ready as i32 && b.created == 32)
+            }
+        })
+        .await?;
+        let page = c.list_coupons(pb::ListCouponsRequest { campaign_id: "c".into(), batch_id: "tiny".into(), ..Default::default() }).await?.into_inner();
+        let codes: std::collections::BTreeSet<String> = page.coupons.iter().map(|c| c.code.clone()).collect();
+        assert_eq!(codes.len(), 32);
+        assert!(codes.iter().all(|c| c.len() == 3 && c.starts_with('X')), "{codes:?}");
+        Ok(())
+    }
+
     async fn uses_are_counted_exactly_under_concurrency(backend) -> anyhow::Result<()> {
         let s = running(backend).await?;
         let mut c = s.coupons.clone();
