@@ -11,6 +11,17 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("boomerang.common.v1");
+
+        /// The stable name of a channel enum value ("online", "store", "app"),
+        /// as rules and conditions store it; None when unspecified or unknown.
+        pub fn channel_name(value: i32) -> Option<&'static str> {
+            match Channel::try_from(value) {
+                Ok(Channel::Online) => Some("online"),
+                Ok(Channel::Store) => Some("store"),
+                Ok(Channel::App) => Some("app"),
+                _ => None,
+            }
+        }
     }
 }
 pub mod wallet {

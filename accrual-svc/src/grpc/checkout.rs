@@ -40,15 +40,6 @@ impl CheckoutServiceHandler {
     }
 }
 
-fn channel_name(c: i32) -> Option<String> {
-    match pc::Channel::try_from(c) {
-        Ok(pc::Channel::Online) => Some("online".into()),
-        Ok(pc::Channel::Store) => Some("store".into()),
-        Ok(pc::Channel::App) => Some("app".into()),
-        _ => None,
-    }
-}
-
 /// Validates a cart: every bad field at once.
 fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
     let Some(c) = c else {
@@ -160,7 +151,7 @@ fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
         customer,
         currency: c.currency.clone(),
         channel: c.channel,
-        channel_name: channel_name(c.channel),
+        channel_name: pc::channel_name(c.channel).map(str::to_owned),
         store,
         lines,
         codes,

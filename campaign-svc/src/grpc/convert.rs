@@ -228,22 +228,13 @@ fn schedule(v: &mut Violations, s: Option<&pb::Schedule>) -> Schedule {
     }
 }
 
-fn channel_name(c: i32) -> Option<&'static str> {
-    match pc::Channel::try_from(c) {
-        Ok(pc::Channel::Online) => Some("online"),
-        Ok(pc::Channel::Store) => Some("store"),
-        Ok(pc::Channel::App) => Some("app"),
-        _ => None,
-    }
-}
-
 /// Conditions on a cart, checked field by field under `prefix`.
 pub fn conditions(v: &mut Violations, prefix: &str, c: Option<&pb::Conditions>) -> Conditions {
     let c = c.cloned().unwrap_or_default();
     let channels: Vec<String> = c
         .channels
         .iter()
-        .filter_map(|x| channel_name(*x).map(str::to_owned))
+        .filter_map(|x| pc::channel_name(*x).map(str::to_owned))
         .collect();
     if c.channels.len() > 8 {
         v.add(format!("{prefix}.channels"), "at most 8 channels");

@@ -354,12 +354,10 @@ impl CampaignService for CampaignServiceHandler {
                 v.add(format!("categories[{i}]"), "at most 128 characters");
             }
         }
-        let channel = match v.known("channel", req.channel) {
-            Some(boomerang_proto::common::v1::Channel::Online) => Some("online".to_owned()),
-            Some(boomerang_proto::common::v1::Channel::Store) => Some("store".to_owned()),
-            Some(boomerang_proto::common::v1::Channel::App) => Some("app".to_owned()),
-            _ => None,
-        };
+        let channel = v
+            .known::<boomerang_proto::common::v1::Channel>("channel", req.channel)
+            .and_then(|c| boomerang_proto::common::v1::channel_name(c as i32))
+            .map(str::to_owned);
         v.check()?;
         let ctx = Context {
             channel,

@@ -3,7 +3,7 @@
 use boomerang_common::{channel::acting_for, error::AppError, money::Amount, tenant::TenantId};
 use boomerang_proto::{
     campaign::v1::{self as cpb, coupon_effect::Kind},
-    common::v1::Channel as WireChannel,
+    common::v1::channel_name,
     wallet::v1 as wpb,
 };
 use tracing::instrument;
@@ -27,15 +27,6 @@ pub struct CouponCheck {
     pub offer: Option<Offer>,
     /// What it adds to the order's rewards, when it is a reward code.
     pub reward: Option<rewards::Offer>,
-}
-
-fn channel_name(c: i32) -> Option<String> {
-    match WireChannel::try_from(c) {
-        Ok(WireChannel::Online) => Some("online".into()),
-        Ok(WireChannel::Store) => Some("store".into()),
-        Ok(WireChannel::App) => Some("app".into()),
-        _ => None,
-    }
 }
 
 /// A minor amount in `currency` from campaign-svc; `Err` names a mismatch.
@@ -74,7 +65,11 @@ fn offers(
     };
     let conditions = Conditions {
         categories: c.categories.clone(),
-        channels: c.channels.iter().filter_map(|x| channel_name(*x)).collect(),
+        channels: c
+            .channels
+            .iter()
+            .filter_map(|x| channel_name(*x).map(str::to_owned))
+            .collect(),
         stores: c.stores,
         segments: c.segments,
         tiers: c.tiers,
