@@ -2,14 +2,16 @@
 //!
 //! [`App::build`] connects the database (running migrations), binds the
 //! listener and wires the handlers; [`App::run_until`] serves gRPC and runs the
-//! outbox relay (wallet credits and reversals, campaign budget) and the
-//! birthday timers until shutdown.
+//! outbox relay (wallet credits and reversals, campaign budget, checkout
+//! holds) and the birthday, tier review and checkout lapse timers until
+//! shutdown.
 pub mod accrual;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod repo;
+pub mod wire;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -108,6 +110,14 @@ impl App {
             self.db.clone(),
             accrual::tiers::TIER_REVIEW,
             reviews,
+            self.cfg.jobs.clone(),
+        );
+        background.spawn(runner.with_clock(clock.clone()));
+        let lapses = accrual::checkout::endings::CheckoutLapses(self.accrual.clone());
+        let runner = Runner::new(
+            self.db.clone(),
+            accrual::checkout::sessions::CHECKOUT_LAPSE,
+            lapses,
             self.cfg.jobs.clone(),
         );
         background.spawn(runner.with_clock(clock));

@@ -82,6 +82,29 @@ pub fn instant(
     micros
 }
 
+/// An optional duration of a request (a TTL), in microseconds: `default`
+/// when absent; one not positive, with bad nanos, or over `max` is recorded
+/// under `field`.
+pub fn duration(
+    v: &mut crate::error::Violations,
+    field: &str,
+    d: Option<&prost_types::Duration>,
+    default: i64,
+    max: i64,
+) -> i64 {
+    let Some(d) = d else {
+        return default;
+    };
+    let micros = d
+        .seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(d.nanos / 1_000));
+    if !(0..1_000_000_000).contains(&d.nanos) || micros <= 0 || micros > max {
+        v.add(field, format!("positive, at most {} s", max / 1_000_000));
+    }
+    micros
+}
+
 /// Unix microseconds to a wire timestamp.
 pub fn to_timestamp(micros: i64) -> Timestamp {
     Timestamp {

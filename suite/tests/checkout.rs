@@ -4,195 +4,25 @@
 //! left to pay, no side effects, bad carts refused.
 mod support;
 
-use boomerang_common::{
-    backend_tests,
-    time::{now_micros, to_timestamp},
-};
+use boomerang_common::backend_tests;
 use boomerang_proto::{
-    accrual::v1::{
-        self as apb, accrual_service_client::AccrualServiceClient,
-        checkout_service_client::CheckoutServiceClient,
-    },
-    campaign::v1::{
-        self as cpb, campaign_service_client::CampaignServiceClient,
-        coupon_service_client::CouponServiceClient,
-    },
-    common::v1::Money,
-    wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
+    accrual::v1 as apb,
+    campaign::v1::{self as cpb, coupon_service_client::CouponServiceClient},
 };
 use gateway::limits::RateLimitConfig;
-use support::{start, with_key};
-use tonic::{Code, transport::Channel};
-
-fn money(amount: &str, asset: &str) -> Money {
-    Money {
-        amount: amount.into(),
-        asset: asset.into(),
-    }
-}
-
-fn eur(amount: &str) -> Option<Money> {
-    Some(money(amount, "EUR"))
-}
-
-/// A campaign running since an hour ago, of `priority` and `stacking`.
-fn campaign(priority: i32, stacking: cpb::Stacking) -> cpb::CampaignSpec {
-    let hour = 3_600_000_000;
-    cpb::CampaignSpec {
-        name: "Checkout codes".into(),
-        terms: "Codes at checkout.".into(),
-        schedule: Some(cpb::Schedule {
-            timezone: "Europe/Rome".into(),
-            starts_at: Some(to_timestamp(now_micros() - hour)),
-            ends_at: Some(to_timestamp(now_micros() + 720 * hour)),
-            windows: vec![],
-        }),
-        effect: Some(cpb::Effect {
-            kind: Some(cpb::effect::Kind::ExtraPercent(cpb::ExtraPercent {
-                asset: "PTS".into(),
-                percent: "1".into(),
-            })),
-        }),
-        conditions: Some(cpb::Conditions {
-            categories: vec!["none-at-all".into()],
-            ..Default::default()
-        }),
-        priority,
-        stacking: stacking as i32,
-        ..Default::default()
-    }
-}
-
-fn off(
-    kind: cpb::coupon_effect::Kind,
-    min_order: Option<Money>,
-    categories: &[&str],
-) -> cpb::CouponRules {
-    cpb::CouponRules {
-        max_uses: 1,
-        conditions: Some(cpb::Conditions {
-            min_order_amount: min_order,
-            categories: categories.iter().map(|c| (*c).into()).collect(),
-            ..Default::default()
-        }),
-        effect: Some(cpb::CouponEffect { kind: Some(kind) }),
-        ..Default::default()
-    }
-}
-
-fn percent(p: &str, scope: cpb::DiscountScope) -> cpb::coupon_effect::Kind {
-    cpb::coupon_effect::Kind::PercentOff(cpb::PercentOff {
-        percent: p.into(),
-        scope: scope as i32,
-    })
-}
-
-fn line(id: &str, category: &str, price: &str) -> apb::CartLine {
-    apb::CartLine {
-        line_id: id.into(),
-        sku: format!("sku-{id}"),
-        category: category.into(),
-        unit_price: eur(price),
-        quantity: 1,
-    }
-}
-
-fn cart(lines: Vec<apb::CartLine>, codes: &[&str]) -> apb::Cart {
-    apb::Cart {
-        program_id: "demo".into(),
-        customer_id: "ann".into(),
-        currency: "EUR".into(),
-        lines,
-        coupon_codes: codes.iter().map(|c| (*c).into()).collect(),
-        ..Default::default()
-    }
-}
-
-struct Shop {
-    gw: Channel,
-    key: String,
-}
-
-impl Shop {
-    async fn evaluate(&self, cart: apb::Cart) -> Result<apb::EvaluateCartResponse, tonic::Status> {
-        let mut c = CheckoutServiceClient::new(self.gw.clone());
-        let req = with_key(apb::EvaluateCartRequest { cart: Some(cart) }, &self.key)
-            .map_err(|e| tonic::Status::internal(e.to_string()))?;
-        Ok(c.evaluate_cart(req).await?.into_inner())
-    }
-
-    async fn campaign(&self, id: &str, spec: cpb::CampaignSpec) -> anyhow::Result<()> {
-        let mut c = CampaignServiceClient::new(self.gw.clone());
-        let create = cpb::CreateCampaignRequest {
-            idempotency_key: format!("c-{id}"),
-            campaign_id: id.into(),
-            spec: Some(spec),
-        };
-        c.create_campaign(with_key(create, &self.key)?).await?;
-        let schedule = cpb::ScheduleCampaignRequest {
-            idempotency_key: format!("s-{id}"),
-            campaign_id: id.into(),
-        };
-        c.schedule_campaign(with_key(schedule, &self.key)?).await?;
-        Ok(())
-    }
-
-    async fn code(
-        &self,
-        campaign: &str,
-        code: &str,
-        customer: &str,
-        rules: cpb::CouponRules,
-    ) -> anyhow::Result<()> {
-        let mut c = CouponServiceClient::new(self.gw.clone());
-        let given = cpb::create_coupon_batch_request::Codes::Given(cpb::GivenCodes {
-            codes: vec![cpb::GivenCode {
-                code: code.into(),
-                customer_id: customer.into(),
-            }],
-        });
-        let req = cpb::CreateCouponBatchRequest {
-            idempotency_key: format!("b-{code}"),
-            campaign_id: campaign.into(),
-            batch_id: code.to_lowercase(),
-            rules: Some(rules),
-            codes: Some(given),
-        };
-        c.create_coupon_batch(with_key(req, &self.key)?).await?;
-        Ok(())
-    }
-}
-
-fn amount(m: &Option<Money>) -> String {
-    m.as_ref()
-        .map(|m| format!("{} {}", m.amount, m.asset))
-        .unwrap_or_default()
-}
+use support::{
+    shop::{Shop, amount, campaign, cart, eur, line, money, off, percent},
+    start, with_key,
+};
+use tonic::Code;
 
 backend_tests! {
     async fn a_cart_takes_its_codes_points_and_cashback(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
-        suite.demo_program("shop").await?;
-        let key = suite.create_key("shop", &["*:write"]).await?;
-        let shop = Shop { gw: boomerang_common::testing::channel(suite.addrs().gateway).await?, key: key.clone() };
-        let mut accrual = AccrualServiceClient::new(shop.gw.clone());
-        let enrol = apb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "demo".into(), customer_id: "ann".into(), ..Default::default() };
-        accrual.enroll_member(with_key(enrol, &key)?).await?;
-        let mut wallet = WalletServiceClient::new(shop.gw.clone());
-        for (k, m) in [("eur", money("20.00", "EUR")), ("pts", money("300", "PTS"))] {
-            let credit = wpb::CreditRequest { idempotency_key: k.into(), customer_id: "ann".into(), amount: Some(m), ..Default::default() };
-            wallet.credit(with_key(credit, &key)?).await?;
-        }
-        // The 50 PTS welcome bonus reaches the wallet through the outbox.
-        boomerang_common::testing::eventually("the welcome bonus arrived", || {
-            let (mut wallet, key) = (wallet.clone(), key.clone());
-            async move {
-                let read = wpb::GetBalanceRequest { customer_id: "ann".into(), ..Default::default() };
-                let b = wallet.get_balance(with_key(read, &key)?).await?.into_inner().balances;
-                Ok(b.iter().any(|b| b.asset == "PTS" && b.available.as_ref().is_some_and(|m| m.amount == "350")))
-            }
-        })
-        .await?;
+        let shop = Shop::open(&suite).await?;
+        let key = shop.key.clone();
+        // 20.00 EUR and 300 PTS, and the 50 PTS welcome bonus.
+        shop.member("ann", "20.00", "300").await?;
         shop.campaign("low", campaign(1, cpb::Stacking::Stackable)).await?;
         shop.campaign("high", campaign(5, cpb::Stacking::Stackable)).await?;
         shop.campaign("alone", campaign(0, cpb::Stacking::Exclusive)).await?;
@@ -248,9 +78,7 @@ backend_tests! {
 
     async fn bad_carts_are_refused_field_by_field(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
-        suite.demo_program("shop").await?;
-        let key = suite.create_key("shop", &["*:write"]).await?;
-        let shop = Shop { gw: boomerang_common::testing::channel(suite.addrs().gateway).await?, key };
+        let shop = Shop::open(&suite).await?;
         let thousand: Vec<String> = (0..1_000).map(|i| format!("C{i}")).collect();
         let thousand: Vec<&str> = thousand.iter().map(String::as_str).collect();
         let long = "A".repeat(65);

@@ -14,8 +14,8 @@ use tracing::instrument;
 use super::{
     Accrual,
     outbound::{
-        BonusCredit, ConfirmThenCredit, Outbound, Release, ReverseThenRelease, RewardCredit,
-        RewardRef, Topic,
+        BonusCredit, CheckoutStep, ConfirmThenCredit, Outbound, Release, ReverseThenRelease,
+        RewardCredit, RewardRef, Step, Topic,
     },
 };
 use crate::repo;
@@ -170,6 +170,44 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// A checkout session's hold captured, redeemed or given back. Giving
+    /// back what is held no longer (lapsed, given back before) is done; a
+    /// capture or redemption of what is held no longer is parked at once for
+    /// an operator: the order was recorded as paid with it.
+    async fn checkout(&self, tenant: &TenantId, job: &Job, m: CheckoutStep) -> anyhow::Result<()> {
+        let up = self.accrual.upstream();
+        let key = job.dedupe_key.clone();
+        let Some(step) = m.step else {
+            let why = format!(
+                "{}: a step of {} without action",
+                self.topic.name(),
+                m.session
+            );
+            return Err(Permanent(why).into());
+        };
+        let (sent, giving_back) = match &step {
+            Step::Capture(hold) => (up.capture(tenant, key, hold).await, false),
+            Step::Void(hold) => (up.void(tenant, key, hold).await, true),
+            Step::Redeem(r) => (up.confirm_coupon(tenant, key, r).await, false),
+            Step::GiveBack(r) => (up.release_coupon(tenant, key, r).await, true),
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            Err(
+                e @ (AppError::Precondition(_) | AppError::Refused { .. } | AppError::NotFound(_)),
+            ) => {
+                if giving_back {
+                    settle(self.topic, job, e, true)
+                } else {
+                    Err(Permanent(format!("{}: {e}", self.topic.name())).into())
+                }
+            }
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
+}
+
 impl Handler for Relay {
     #[instrument(name = "boomerang.accrual.relay.deliver", skip_all, fields(topic = self.topic.name(), key = %job.dedupe_key), err)]
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
@@ -199,6 +237,7 @@ impl Handler for Relay {
                 notice.idempotency_key = key;
                 up.on_return(&tenant, notice).await
             }
+            Outbound::Checkout(m) => return self.checkout(&tenant, job, m).await,
         };
         sent.or_else(|e| settle(self.topic, job, e, false))
     }

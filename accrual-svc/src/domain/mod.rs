@@ -1,10 +1,11 @@
 //! The accrual domain, pure: programs, the reward computation with its
-//! explanation lines, tiers, carts at checkout. No I/O; the same code serves
-//! preview, record and the recomputation after a return.
+//! explanation lines, tiers, carts and sessions at checkout. No I/O; the same
+//! code serves preview, record and the recomputation after a return.
 pub mod caps;
 pub mod checkout;
 pub mod fraud;
 pub mod program;
 pub mod returns;
 pub mod rewards;
+pub mod session;
 pub mod tier;

@@ -2,8 +2,9 @@
 //! (field violations), one facade call, render.
 use boomerang_common::{
     error::{AppError, Violations},
-    money::wire,
+    idempotency::{self, IdempotencyKey, Mutations},
     tenant::tenant_of,
+    time::duration,
 };
 use boomerang_proto::{
     accrual::v1::{self as pb, checkout_service_server::CheckoutService},
@@ -11,13 +12,14 @@ use boomerang_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, MAX_ORDER_MINOR, id, money, text};
+use super::convert::{MAX_ORDER_MINOR, id, money, text};
 use crate::{
     accrual::{
         Accrual,
-        checkout::{CartInput, Evaluation, Why},
+        checkout::{CartInput, sessions::Reservation},
     },
-    domain::rewards::Line,
+    domain::{rewards::Line, session::State},
+    wire::evaluated,
 };
 
 /// Most lines in a cart.
@@ -31,23 +33,35 @@ const MAX_CODE: usize = 64;
 #[derive(Clone, Debug)]
 pub struct CheckoutServiceHandler {
     accrual: Accrual,
+    mutations: Mutations,
 }
 
 impl CheckoutServiceHandler {
     /// Handlers over `accrual`.
     pub fn new(accrual: Accrual) -> Self {
-        Self { accrual }
+        Self {
+            mutations: super::mutations(&accrual),
+            accrual,
+        }
     }
 }
 
 /// Validates a cart: every bad field at once.
 fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
-    let Some(c) = c else {
-        return Err(AppError::invalid("cart", "required"));
-    };
     let mut v = Violations::new();
-    let program_id = id(&mut v, "cart.program_id", &c.program_id);
-    let customer = id(&mut v, "cart.customer_id", &c.customer_id);
+    let cart = cart_into(&mut v, c);
+    v.check()?;
+    Ok(cart)
+}
+
+/// A cart's fields, their violations recorded in `v`.
+fn cart_into(v: &mut Violations, c: Option<&pb::Cart>) -> CartInput {
+    let Some(c) = c else {
+        v.add("cart", "required");
+        return CartInput::default();
+    };
+    let program_id = id(v, "cart.program_id", &c.program_id);
+    let customer = id(v, "cart.customer_id", &c.customer_id);
     let known = boomerang_common::money::Asset::builtin(&c.currency).is_some();
     if !known {
         v.add("cart.currency", "a known currency, e.g. EUR");
@@ -64,19 +78,14 @@ fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
         .enumerate()
         .map(|(i, l)| {
             let f = format!("cart.lines[{i}]");
-            let line_id = id(&mut v, &format!("{f}.line_id"), &l.line_id);
+            let line_id = id(v, &format!("{f}.line_id"), &l.line_id);
             if !seen.insert(line_id.clone()) {
                 v.add(format!("{f}.line_id"), "line ids are unique in a cart");
             }
             if l.unit_price.is_none() {
                 v.add(format!("{f}.unit_price"), "required");
             }
-            let unit = money(
-                &mut v,
-                &format!("{f}.unit_price"),
-                l.unit_price.as_ref(),
-                false,
-            );
+            let unit = money(v, &format!("{f}.unit_price"), l.unit_price.as_ref(), false);
             if known && unit.as_ref().is_some_and(|m| m.code() != c.currency) {
                 v.add(format!("{f}.unit_price.asset"), "the cart's currency");
             }
@@ -87,8 +96,8 @@ fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
             total = total.saturating_add(unit.saturating_mul(i64::from(l.quantity)));
             Line {
                 line_id,
-                sku: text(&mut v, &format!("{f}.sku"), &l.sku, 128),
-                category: text(&mut v, &format!("{f}.category"), &l.category, 128),
+                sku: text(v, &format!("{f}.sku"), &l.sku, 128),
+                category: text(v, &format!("{f}.category"), &l.category, 128),
                 unit_price: unit,
                 quantity: l.quantity,
                 discount: 0,
@@ -125,17 +134,12 @@ fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
             code
         })
         .collect();
-    let points = money(
-        &mut v,
-        "cart.pay_with_points",
-        c.pay_with_points.as_ref(),
-        false,
-    );
+    let points = money(v, "cart.pay_with_points", c.pay_with_points.as_ref(), false);
     if points.as_ref().is_some_and(|m| m.code() != "PTS") {
         v.add("cart.pay_with_points.asset", "PTS");
     }
     let cashback = money(
-        &mut v,
+        v,
         "cart.pay_with_cashback",
         c.pay_with_cashback.as_ref(),
         false,
@@ -143,10 +147,9 @@ fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
     if known && cashback.as_ref().is_some_and(|m| m.code() != c.currency) {
         v.add("cart.pay_with_cashback.asset", "the cart's currency");
     }
-    let store = text(&mut v, "cart.store_id", &c.store_id, 128);
+    let store = text(v, "cart.store_id", &c.store_id, 128);
     v.known::<pc::Channel>("cart.channel", c.channel);
-    v.check()?;
-    Ok(CartInput {
+    CartInput {
         program_id,
         customer,
         currency: c.currency.clone(),
@@ -157,82 +160,17 @@ fn cart(c: Option<&pb::Cart>) -> Result<CartInput, AppError> {
         codes,
         points: points.map_or(0, |m| m.minor()),
         cashback: cashback.map_or(0, |m| m.minor()),
-    })
-}
-
-fn refusal(w: Why) -> i32 {
-    let r = match w {
-        Why::Unknown => pb::CodeRefusal::Unknown,
-        Why::Expired => pb::CodeRefusal::Expired,
-        Why::NotYetValid => pb::CodeRefusal::NotYetValid,
-        Why::UsedUp => pb::CodeRefusal::UsedUp,
-        Why::UsedUpByCustomer => pb::CodeRefusal::UsedUpByCustomer,
-        Why::NotYours => pb::CodeRefusal::NotYours,
-        Why::BelowMinimum => pb::CodeRefusal::BelowMinimum,
-        Why::NotCombinable => pb::CodeRefusal::NotCombinable,
-        Why::ConditionsNotMet => pb::CodeRefusal::ConditionsNotMet,
-        Why::CampaignNotRunning => pb::CodeRefusal::CampaignNotRunning,
-        Why::Duplicate => pb::CodeRefusal::Duplicate,
-    };
-    r as i32
-}
-
-fn evaluated(e: &Evaluation, now: i64) -> pb::EvaluateCartResponse {
-    let cur = |minor: i64| Some(wire(minor, &e.currency));
-    let pts = |n: i64| Some(wire(n, "PTS"));
-    pb::EvaluateCartResponse {
-        lines: e
-            .lines
-            .iter()
-            .map(|l| {
-                let off: i64 = l.discounts.iter().map(|(_, d)| d).sum();
-                pb::LineEffect {
-                    line_id: l.line_id.clone(),
-                    subtotal: cur(l.subtotal),
-                    discounts: l
-                        .discounts
-                        .iter()
-                        .map(|(code, d)| pb::LineDiscount {
-                            code: code.clone(),
-                            amount: cur(*d),
-                        })
-                        .collect(),
-                    total: cur(l.subtotal - off),
-                }
-            })
-            .collect(),
-        codes: e
-            .codes
-            .iter()
-            .map(|c| pb::CodeVerdict {
-                code: c.code.clone(),
-                accepted: c.why.is_none(),
-                refusal: c.why.map_or(0, refusal),
-                message: c.message.clone(),
-                campaign_id: c.campaign.clone(),
-                discount: cur(c.discount),
-            })
-            .collect(),
-        subtotal: cur(e.subtotal),
-        discount: cur(e.discount),
-        payment: Some(pb::Payment {
-            points_available: pts(e.held.0),
-            points_payable: pts(e.paid.points_payable),
-            points_used: pts(e.paid.points_used),
-            points_value: cur(e.paid.points_value),
-            cashback_available: cur(e.held.1),
-            cashback_payable: cur(e.paid.cashback_payable),
-            cashback_used: cur(e.paid.cashback_used),
-        }),
-        to_pay: cur(e.to_pay),
-        earn: e
-            .earn
-            .rewards
-            .iter()
-            .map(|r| convert::to_reward("cart", r, true, now))
-            .collect(),
-        skipped: e.earn.skipped.iter().map(convert::to_explanation).collect(),
     }
+}
+
+/// How long a session holds when the request says nothing.
+const DEFAULT_TTL_US: i64 = 15 * 60 * 1_000_000;
+/// Longest session.
+const MAX_TTL_US: i64 = 12 * 3_600 * 1_000_000;
+
+/// A required session id.
+fn session_id(v: &mut Violations, raw: &str) -> String {
+    id(v, "session_id", raw)
 }
 
 #[tonic::async_trait]
@@ -245,5 +183,108 @@ impl CheckoutService for CheckoutServiceHandler {
         let cart = cart(req.get_ref().cart.as_ref())?;
         let done = self.accrual.evaluate(&tenant, cart).await?;
         Ok(Response::new(evaluated(&done, self.accrual.clock().now())))
+    }
+
+    async fn reserve_checkout(
+        &self,
+        req: Request<pb::ReserveCheckoutRequest>,
+    ) -> Result<Response<pb::ReserveCheckoutResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let session_id = session_id(&mut v, &req.session_id);
+        let ttl_us = duration(&mut v, "ttl", req.ttl.as_ref(), DEFAULT_TTL_US, MAX_TTL_US);
+        let cart = cart_into(&mut v, req.cart.as_ref());
+        v.check()?;
+        let asked = Reservation {
+            session_id,
+            cart,
+            ttl_us,
+            request_hash: idempotency::request_hash(&req),
+        };
+        let session = self.accrual.reserve_checkout(&tenant, asked).await?;
+        Ok(Response::new(pb::ReserveCheckoutResponse {
+            session: Some(session),
+        }))
+    }
+
+    async fn confirm_checkout(
+        &self,
+        req: Request<pb::ConfirmCheckoutRequest>,
+    ) -> Result<Response<pb::ConfirmCheckoutResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let session = session_id(&mut v, &req.session_id);
+        let order = id(&mut v, "order_id", &req.order_id);
+        v.check()?;
+        IdempotencyKey::new(&tenant, "accrual.ConfirmCheckout", &req.idempotency_key)?;
+        let confirmation = self
+            .accrual
+            .prepare_confirm(&tenant, &session, &order)
+            .await?;
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.ConfirmCheckout",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let session = a.confirm_checkout_in_op(conn, &t, confirmation).await?;
+                        Ok(pb::ConfirmCheckoutResponse {
+                            session: Some(session),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn cancel_checkout(
+        &self,
+        req: Request<pb::CancelCheckoutRequest>,
+    ) -> Result<Response<pb::CancelCheckoutResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let session = session_id(&mut v, &req.session_id);
+        v.check()?;
+        IdempotencyKey::new(&tenant, "accrual.CancelCheckout", &req.idempotency_key)?;
+        let ending = self.accrual.prepare_end(&tenant, &session).await?;
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.CancelCheckout",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let session = a
+                            .end_checkout_in_op(conn, &t, ending, State::Cancelled)
+                            .await?;
+                        Ok(pb::CancelCheckoutResponse {
+                            session: Some(session),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn get_checkout(
+        &self,
+        req: Request<pb::GetCheckoutRequest>,
+    ) -> Result<Response<pb::GetCheckoutResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let mut v = Violations::new();
+        let session = session_id(&mut v, &req.get_ref().session_id);
+        v.check()?;
+        let session = self.accrual.checkout(&tenant, &session).await?;
+        Ok(Response::new(pb::GetCheckoutResponse {
+            session: Some(session),
+        }))
     }
 }

@@ -9,13 +9,10 @@ use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
 
 use std::collections::BTreeMap;
 
+pub use crate::wire::{to_explanation, to_reward};
 use crate::{
-    accrual::{MemberChange, MemberView, PurchaseInput, RecordedReward},
-    domain::{
-        fraud::Flag,
-        program::Money,
-        rewards::{Explanation, Kind, Line},
-    },
+    accrual::{MemberChange, MemberView, PurchaseInput},
+    domain::{fraud::Flag, program::Money, rewards::Line},
     repo::MemberRow,
 };
 
@@ -201,65 +198,11 @@ pub fn member_change(v: &mut Violations, changed: &MemberRow, paths: &[String]) 
     }
 }
 
-/// An explanation on the wire.
-pub fn to_explanation(e: &Explanation) -> pc::Explanation {
-    pc::Explanation {
-        rule: e.rule.clone(),
-        source_ref: e.source_ref.clone(),
-        description: e.description.clone(),
-        base: e.base.as_ref().map(|(amount, asset)| pc::Money {
-            amount: amount.clone(),
-            asset: asset.clone(),
-        }),
-        rate: e.rate.clone(),
-        unrounded: e.unrounded.clone(),
-        result: e.result.as_ref().map(|(minor, asset)| wire(*minor, asset)),
-        skipped: e.skipped,
-        skip_reason: e.skip_reason.clone(),
-    }
-}
-
 /// A fraud flag on the wire.
 pub fn fraud_flag(f: Flag) -> pb::FraudFlag {
     match f {
         Flag::Velocity => pb::FraudFlag::Velocity,
         Flag::ReturnRate => pb::FraudFlag::ReturnRate,
-    }
-}
-
-/// A reward on the wire; `now` decides pending or available.
-pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb::Reward {
-    let status = if preview {
-        pb::RewardStatus::Preview
-    } else if r.reversed >= r.reward.amount {
-        pb::RewardStatus::Reversed
-    } else if r.reversed > 0 {
-        pb::RewardStatus::PartlyReversed
-    } else if r.held {
-        pb::RewardStatus::Held
-    } else if r.release_at_us.is_some_and(|t| t > now) {
-        pb::RewardStatus::Pending
-    } else {
-        pb::RewardStatus::Available
-    };
-    pb::Reward {
-        reward_id: format!("{order}#{}", r.no),
-        kind: (match r.reward.kind {
-            Kind::Base => pb::RewardKind::Base,
-            Kind::Campaign => pb::RewardKind::Campaign,
-            Kind::Voucher => pb::RewardKind::Voucher,
-        }) as i32,
-        amount: Some(wire(r.reward.amount - r.reversed, &r.reward.asset)),
-        status: status as i32,
-        release_at: r.release_at_us.filter(|_| !preview).map(to_timestamp),
-        campaign_id: r
-            .reward
-            .offer
-            .as_ref()
-            .map(|o| o.campaign_id.clone())
-            .unwrap_or_default(),
-        campaign_version: r.reward.offer.as_ref().map_or(0, |o| o.version),
-        explanations: r.reward.explanations.iter().map(to_explanation).collect(),
     }
 }
 

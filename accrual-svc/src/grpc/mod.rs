@@ -35,15 +35,18 @@ impl AccrualServiceHandler {
     /// Handlers over `accrual`.
     pub fn new(accrual: Accrual) -> Self {
         Self {
-            mutations: Mutations::new(accrual.db().clone(), accrual.clock().clone()).after_commit(
-                {
-                    let accrual = accrual.clone();
-                    move |_| accrual.committed()
-                },
-            ),
+            mutations: mutations(&accrual),
             accrual,
         }
     }
+}
+
+/// Accrual's mutations: each once per idempotency key, its event watchers
+/// woken once it committed.
+fn mutations(accrual: &Accrual) -> Mutations {
+    let woken = accrual.clone();
+    Mutations::new(accrual.db().clone(), accrual.clock().clone())
+        .after_commit(move |_| woken.committed())
 }
 
 /// A member's fields, found in the request under `at` ("member." or "").

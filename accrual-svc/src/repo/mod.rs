@@ -1,8 +1,10 @@
 //! SQL only: programs and members here; purchases, rewards and returns in
 //! [`purchases`]; the program report in [`report`].
+mod checkout;
 mod purchases;
 mod report;
 
+pub use checkout::*;
 pub use purchases::*;
 pub use report::*;
 

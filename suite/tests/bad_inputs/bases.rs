@@ -171,6 +171,16 @@ pub const BASES: &[(&str, &str)] = &[
         "CheckoutService/EvaluateCart",
         r#"cart { program_id: "cb" customer_id: "alice" currency: "EUR" channel: CHANNEL_ONLINE store_id: "s1" lines { line_id: "1" sku: "x" category: "shoes" unit_price { amount: "10.00" asset: "EUR" } quantity: 1 } coupon_codes: "BF26-AB" pay_with_points { amount: "100" asset: "PTS" } pay_with_cashback { amount: "1.00" asset: "EUR" } }"#,
     ),
+    (
+        "CheckoutService/ReserveCheckout",
+        r#"session_id: "s-1" cart { program_id: "cb" customer_id: "alice" currency: "EUR" channel: CHANNEL_ONLINE store_id: "s1" lines { line_id: "1" sku: "x" category: "shoes" unit_price { amount: "10.00" asset: "EUR" } quantity: 1 } coupon_codes: "BF26-AB" pay_with_points { amount: "100" asset: "PTS" } pay_with_cashback { amount: "1.00" asset: "EUR" } } ttl { seconds: 600 }"#,
+    ),
+    (
+        "CheckoutService/ConfirmCheckout",
+        r#"session_id: "s-1" order_id: "o-1""#,
+    ),
+    ("CheckoutService/CancelCheckout", r#"session_id: "s-1""#),
+    ("CheckoutService/GetCheckout", r#"session_id: "s-1""#),
     // referral
     (
         "ReferralService/UpsertReferralProgram",

@@ -2,6 +2,8 @@
 //! through the gateway with an API key.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod shop;
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use boomerang::{Databases, Options, Ports, Suite};
@@ -29,6 +31,17 @@ pub async fn start_with_clock(
     for name in ["gateway", "wallet", "accrual", "campaign", "referral"] {
         dbs.push(TestDb::fresh(backend, name).await?);
     }
+    let suite = start_on(&dbs, rate_limits, clock).await?;
+    Ok((suite, dbs))
+}
+
+/// The suite on the databases [`start`] made (a restart after a stop).
+pub async fn start_on(
+    dbs: &[TestDb],
+    rate_limits: gateway::limits::RateLimitConfig,
+    clock: Clock,
+) -> anyhow::Result<Suite> {
+    anyhow::ensure!(dbs.len() == 5, "five databases, as start made them");
     let databases = Databases {
         gateway: dbs[0].config.clone(),
         wallet: dbs[1].config.clone(),
@@ -36,7 +49,7 @@ pub async fn start_with_clock(
         campaign: dbs[3].config.clone(),
         referral: dbs[4].config.clone(),
     };
-    let suite = Suite::start(Options {
+    Suite::start(Options {
         configs: boomerang::Configs::default()
             .with_internal_auth(&boomerang_common::testing::internal_auth()),
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -45,8 +58,7 @@ pub async fn start_with_clock(
         rate_limits,
         clock,
     })
-    .await?;
-    Ok((suite, dbs))
+    .await
 }
 
 /// `message` with `authorization: Bearer <key>`.

@@ -177,6 +177,47 @@ pub struct ReferralReturn {
     pub notice: rpb::OnReturnRequest,
 }
 
+/// One step of a checkout session's end: a wallet hold captured or given
+/// back, a code's held use redeemed or given back.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct CheckoutStep {
+    /// The session.
+    #[prost(string, tag = "1")]
+    pub session: String,
+    /// What to do.
+    #[prost(oneof = "Step", tags = "2, 3, 4, 5")]
+    pub step: Option<Step>,
+}
+
+/// What a [`CheckoutStep`] does, and to which hold or redemption.
+#[derive(Clone, PartialEq, Eq, prost::Oneof)]
+pub enum Step {
+    /// Spend a wallet hold (the session was confirmed).
+    #[prost(string, tag = "2")]
+    Capture(String),
+    /// Release a wallet hold (cancelled, lapsed or refused).
+    #[prost(string, tag = "3")]
+    Void(String),
+    /// Redeem a code's held use (confirmed).
+    #[prost(string, tag = "4")]
+    Redeem(String),
+    /// Give a code's held use back (cancelled, lapsed or refused).
+    #[prost(string, tag = "5")]
+    GiveBack(String),
+}
+
+impl Step {
+    /// Its name in keys, and the hold or redemption it acts on.
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::Capture(h) => ("capture", h),
+            Self::Void(h) => ("void", h),
+            Self::Redeem(r) => ("redeem", r),
+            Self::GiveBack(r) => ("give-back", r),
+        }
+    }
+}
+
 /// Everything accrual-svc delivers after its transaction commits.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outbound {
@@ -194,6 +235,8 @@ pub enum Outbound {
     ReferralPurchase(ReferralPurchase),
     /// A return for referral-svc.
     ReferralReturn(ReferralReturn),
+    /// A checkout session's hold captured, redeemed or given back.
+    Checkout(CheckoutStep),
 }
 
 /// A queue the relay delivers: one per upstream effect, so a slow wallet
@@ -213,6 +256,8 @@ pub enum Topic {
     ReferralPurchase,
     /// Returns for referral-svc: the `OnReturnRequest`.
     ReferralReturn,
+    /// Checkout sessions' holds: a [`CheckoutStep`].
+    Checkout,
     /// Read only: a queue written before reversals and releases carried their reward.
     Legacy(LegacyTopic),
 }
@@ -230,13 +275,14 @@ pub enum LegacyTopic {
 
 impl Topic {
     /// Every topic the relay runs, the legacy ones included.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::WalletCredit,
         Self::BudgetConfirm,
         Self::WalletReverse,
         Self::WalletRelease,
         Self::ReferralPurchase,
         Self::ReferralReturn,
+        Self::Checkout,
         Self::Legacy(LegacyTopic::WalletReverse),
         Self::Legacy(LegacyTopic::WalletRelease),
     ];
@@ -250,6 +296,7 @@ impl Topic {
             Self::WalletRelease => "accrual.wallet_release.v2",
             Self::ReferralPurchase => "accrual.referral_purchase",
             Self::ReferralReturn => "accrual.referral_return",
+            Self::Checkout => "accrual.checkout",
             Self::Legacy(LegacyTopic::WalletReverse) => "accrual.wallet_reverse",
             Self::Legacy(LegacyTopic::WalletRelease) => "accrual.wallet_release",
         }
@@ -278,6 +325,7 @@ impl Outbound {
             Self::Release(_) => Topic::WalletRelease,
             Self::ReferralPurchase(_) => Topic::ReferralPurchase,
             Self::ReferralReturn(_) => Topic::ReferralReturn,
+            Self::Checkout(_) => Topic::Checkout,
         }
     }
 
@@ -328,6 +376,10 @@ impl Outbound {
                 tenant,
                 &[&m.program, &m.order, "referral-return", &m.return_id],
             ),
+            Self::Checkout(m) => {
+                let (step, target) = m.step.as_ref().map_or(("none", ""), Step::parts);
+                key(tenant, &["checkout", &m.session, step, target])
+            }
         }
     }
 
@@ -346,6 +398,7 @@ impl Outbound {
             Self::Release(m) => m.encode_to_vec(),
             Self::ReferralPurchase(m) => m.notice.encode_to_vec(),
             Self::ReferralReturn(m) => m.notice.encode_to_vec(),
+            Self::Checkout(m) => m.encode_to_vec(),
         }
     }
 
@@ -382,6 +435,7 @@ impl Outbound {
                 return_id: String::new(),
                 notice: rpb::OnReturnRequest::decode(payload)?,
             }),
+            Topic::Checkout => Self::Checkout(CheckoutStep::decode(payload)?),
             Topic::Legacy(old) => legacy::decode(old, payload)?,
         })
     }

@@ -53,6 +53,10 @@ fn every_message_round_trips_through_its_topic() -> anyhow::Result<()> {
                 ..Default::default()
             },
         }),
+        Outbound::Checkout(CheckoutStep {
+            session: "s-1".into(),
+            step: Some(Step::GiveBack("cr_7".into())),
+        }),
     ];
     for m in messages {
         assert_eq!(Outbound::from_payload(m.topic(), &m.to_payload())?, m);
@@ -87,6 +91,11 @@ fn keys_are_the_ones_accrual_always_derived() -> anyhow::Result<()> {
         release: None,
     });
     assert_eq!(rejected.key(&t), "acc:acme:p:o-1:rejected:2");
+    let capture = Outbound::Checkout(CheckoutStep {
+        session: "s-1".into(),
+        step: Some(Step::Capture("hd_9".into())),
+    });
+    assert_eq!(capture.key(&t), "acc:acme:checkout:s-1:capture:hd_9");
     Ok(())
 }
 

@@ -29,8 +29,10 @@ use tracing::instrument;
 use crate::domain::rewards::{Effect, Offer};
 
 mod checkout;
+mod holds;
 
 pub use checkout::CouponCheck;
+pub use holds::{BalanceHold, CouponHold};
 
 const WALLET: &str = "wallet-svc";
 const CAMPAIGN: &str = "campaign-svc";

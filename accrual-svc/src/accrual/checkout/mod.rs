@@ -1,6 +1,11 @@
 //! Checkout: a member's cart with its coupon codes, points and cashback,
 //! evaluated with no side effects (what each code takes off, what balances
-//! can pay, what the member earns on what is left).
+//! can pay, what the member earns on what is left); [`sessions`] hold what a
+//! cart uses until it [`endings`]: confirmed into a purchase, cancelled or
+//! lapsed.
+pub mod endings;
+pub mod sessions;
+
 use std::collections::BTreeSet;
 
 use boomerang_common::{error::AppError, tenant::TenantId};
@@ -16,10 +21,10 @@ use crate::{
 };
 
 /// Points' asset.
-const POINTS: &str = "PTS";
+pub(crate) const POINTS: &str = "PTS";
 
 /// A cart as asked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CartInput {
     /// Program.
     pub program_id: String,
@@ -71,16 +76,44 @@ pub enum Why {
 }
 
 impl Why {
+    const ALL: [Self; 11] = [
+        Self::Unknown,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::UsedUp,
+        Self::UsedUpByCustomer,
+        Self::NotYours,
+        Self::BelowMinimum,
+        Self::NotCombinable,
+        Self::ConditionsNotMet,
+        Self::CampaignNotRunning,
+        Self::Duplicate,
+    ];
+
+    /// From campaign-svc's reason; one it does not say is conditions not met.
     fn of_reason(reason: &str) -> Self {
-        match reason {
-            "COUPON_UNKNOWN" => Self::Unknown,
-            "COUPON_EXPIRED" => Self::Expired,
-            "COUPON_NOT_YET_VALID" => Self::NotYetValid,
-            "COUPON_USED_UP" => Self::UsedUp,
-            "COUPON_USED_UP_BY_CUSTOMER" => Self::UsedUpByCustomer,
-            "COUPON_NOT_YOURS" => Self::NotYours,
-            "CAMPAIGN_NOT_RUNNING" => Self::CampaignNotRunning,
-            _ => Self::ConditionsNotMet,
+        Self::ALL
+            .into_iter()
+            .find(|w| w.reason().0 == reason)
+            .unwrap_or(Self::ConditionsNotMet)
+    }
+
+    /// The `google.rpc.ErrorInfo` reason a reservation refused for it
+    /// answers (campaign-svc's, for what campaign-svc decides), and whether
+    /// a limit was reached (RESOURCE_EXHAUSTED) rather than a state.
+    pub fn reason(self) -> (&'static str, bool) {
+        match self {
+            Self::Unknown => ("COUPON_UNKNOWN", false),
+            Self::Expired => ("COUPON_EXPIRED", false),
+            Self::NotYetValid => ("COUPON_NOT_YET_VALID", false),
+            Self::UsedUp => ("COUPON_USED_UP", true),
+            Self::UsedUpByCustomer => ("COUPON_USED_UP_BY_CUSTOMER", true),
+            Self::NotYours => ("COUPON_NOT_YOURS", false),
+            Self::BelowMinimum => ("COUPON_BELOW_MINIMUM", false),
+            Self::NotCombinable => ("COUPON_NOT_COMBINABLE", false),
+            Self::ConditionsNotMet => ("COUPON_CONDITIONS_NOT_MET", false),
+            Self::CampaignNotRunning => ("CAMPAIGN_NOT_RUNNING", false),
+            Self::Duplicate => ("COUPON_DUPLICATE", false),
         }
     }
 
@@ -152,6 +185,9 @@ pub struct Evaluation {
     pub to_pay: i64,
     /// What the member earns on what is left.
     pub earn: Recorded,
+    /// The purchase the preview priced: each line less its codes' discounts
+    /// and its share of the payment, with the rewards of reward codes.
+    pub purchase: PurchaseInput,
 }
 
 impl Accrual {
@@ -350,6 +386,7 @@ impl Accrual {
             })
             .collect();
         Ok(Evaluation {
+            purchase: input,
             currency: cart.currency,
             lines: line_outcomes,
             codes: verdicts,
