@@ -79,6 +79,7 @@ fn refusal(w: Why) -> i32 {
         Why::ConditionsNotMet => pb::CodeRefusal::ConditionsNotMet,
         Why::CampaignNotRunning => pb::CodeRefusal::CampaignNotRunning,
         Why::Duplicate => pb::CodeRefusal::Duplicate,
+        Why::Voided => pb::CodeRefusal::Voided,
     };
     r as i32
 }

@@ -15,7 +15,7 @@ use super::{
     Accrual,
     outbound::{
         BonusCredit, CheckoutStep, ConfirmThenCredit, Outbound, Release, ReverseThenRelease,
-        RewardCredit, RewardRef, Step, Topic,
+        RewardCredit, RewardRef, Step, Topic, VoucherIssue, VoucherVoid,
     },
 };
 use crate::repo;
@@ -208,6 +208,79 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// Confirms a voucher's budget (a lapsed reservation issues nothing),
+    /// then issues it.
+    async fn voucher_issue(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        m: VoucherIssue,
+    ) -> anyhow::Result<()> {
+        let up = self.accrual.upstream();
+        if let Some(mut confirm) = m.confirm {
+            confirm.idempotency_key = job.dedupe_key.clone();
+            match up.confirm_budget(tenant, confirm).await {
+                Ok(()) => {}
+                Err(e @ (AppError::Precondition(_) | AppError::NotFound(_))) => {
+                    return settle(self.topic, job, e, true);
+                }
+                Err(e) => return settle(self.topic, job, e, false),
+            }
+        }
+        let mut issue = m.issue;
+        issue.idempotency_key = derived_key("acc", &[&job.dedupe_key, "issue"]);
+        match up.issue_voucher(tenant, issue).await {
+            Ok(()) => Ok(()),
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
+
+    /// Voids a voucher, then gives its budget back if it was voided unused.
+    /// One not issued yet is waited for while its issue is on its way.
+    async fn voucher_void(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        m: VoucherVoid,
+    ) -> anyhow::Result<()> {
+        let up = self.accrual.upstream();
+        let mut void = m.void;
+        void.idempotency_key = job.dedupe_key.clone();
+        let voided = match up.void_voucher(tenant, void.clone()).await {
+            Ok(voided) => voided,
+            Err(AppError::NotFound(_)) => {
+                let issue = Topic::VoucherIssue.name();
+                let key = m.reward.voucher_key(tenant);
+                let (queues, keys) = ([issue, issue], [key.clone(), key]);
+                if repo::jobs_pending(self.accrual.db(), tenant.as_str(), &queues, &keys).await? {
+                    return Err(
+                        NotYet(format!("the voucher of {:?} is not issued yet", m.reward)).into(),
+                    );
+                }
+                match up.void_voucher(tenant, void).await {
+                    Ok(voided) => voided,
+                    Err(AppError::NotFound(_)) => {
+                        self.never_credited(&m.reward);
+                        return Ok(());
+                    }
+                    Err(e) => return settle(self.topic, job, e, false),
+                }
+            }
+            Err(e) => return settle(self.topic, job, e, false),
+        };
+        let Some(mut release) = m.release.filter(|_| voided) else {
+            return Ok(());
+        };
+        release.idempotency_key = derived_key("acc", &[&job.dedupe_key, "release"]);
+        match up.release_budget(tenant, release).await {
+            Ok(()) => Ok(()),
+            Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
+}
+
 impl Handler for Relay {
     #[instrument(name = "boomerang.accrual.relay.deliver", skip_all, fields(topic = self.topic.name(), key = %job.dedupe_key), err)]
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
@@ -238,6 +311,8 @@ impl Handler for Relay {
                 up.on_return(&tenant, notice).await
             }
             Outbound::Checkout(m) => return self.checkout(&tenant, job, m).await,
+            Outbound::VoucherIssue(m) => return self.voucher_issue(&tenant, job, m).await,
+            Outbound::VoucherVoid(m) => return self.voucher_void(&tenant, job, m).await,
         };
         sent.or_else(|e| settle(self.topic, job, e, false))
     }

@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use super::{
     Accrual, RecordedReward,
-    outbound::{Outbound, ReferralReturn, ReverseThenRelease, RewardRef},
+    outbound::{Outbound, ReferralReturn, ReverseThenRelease, RewardRef, VoucherVoid},
     program_ref,
     purchases::{HELD, REJECTED, recorded},
 };
@@ -20,7 +20,7 @@ use crate::{
     domain::{
         program::Clawback,
         returns::{self, OverReturn},
-        rewards::{self, Explanation, Offer, Reward},
+        rewards::{self, Explanation, Kind, Offer, Reward},
     },
     repo::{self, RewardRow},
 };
@@ -69,7 +69,7 @@ pub(super) struct Cause<'a> {
 
 /// The message that takes `amount` of reward `row` back through the wallet
 /// under `policy`, then gives its campaign budget back for what the wallet
-/// actually took.
+/// actually took. A voucher is voided whole, unless it was used.
 pub(super) fn take_back(
     reward: RewardRef,
     customer: &str,
@@ -79,6 +79,23 @@ pub(super) fn take_back(
     cause: &Cause<'_>,
 ) -> Outbound {
     let money = || Some(wire(amount, &row.reward.asset));
+    let release = (!row.reservation_id.is_empty()).then(|| cpb::ReleaseBudgetRequest {
+        reservation_id: row.reservation_id.clone(),
+        amount: money(),
+        ..Default::default()
+    });
+    if row.reward.kind == Kind::Voucher {
+        let void = cpb::VoidVoucherRequest {
+            reference: reward.credit_reference(),
+            ..Default::default()
+        };
+        return Outbound::VoucherVoid(VoucherVoid {
+            reward,
+            return_id: cause.return_id.into(),
+            void,
+            release,
+        });
+    }
     let reverse = wpb::ReverseRequest {
         customer_id: customer.into(),
         source_reference: reward.credit_reference(),
@@ -92,11 +109,6 @@ pub(super) fn take_back(
         }),
         ..Default::default()
     };
-    let release = (!row.reservation_id.is_empty()).then(|| cpb::ReleaseBudgetRequest {
-        reservation_id: row.reservation_id.clone(),
-        amount: money(),
-        ..Default::default()
-    });
     Outbound::ReverseThenRelease(ReverseThenRelease {
         reward,
         return_id: cause.return_id.into(),

@@ -13,11 +13,15 @@ use super::{
     effects::Effects,
     outbound::{Outbound, Release, RewardRef},
     program_ref,
-    purchases::{HELD, REJECTED, Sale, recorded, release_at},
+    purchases::{HELD, REJECTED, Sale, recorded, release_at, voucher_issue},
     returns::{Cause, take_back},
 };
 use crate::{
-    domain::{program::Program, returns, rewards},
+    domain::{
+        program::Program,
+        returns,
+        rewards::{self, Kind},
+    },
     repo,
 };
 
@@ -115,7 +119,20 @@ impl Accrual {
         h: &Held<'_>,
     ) -> Result<&'static str, AppError> {
         let (t, now) = (tenant.as_str(), self.clock().now());
+        let sale = Sale {
+            program_id: h.program_id,
+            order: h.order,
+            customer: &h.purchase.customer_id,
+            occurred_at_us: h.purchase.occurred_at,
+        };
+        let release = release_at(h.program, h.purchase.occurred_at);
         for row in h.rows.iter().filter(|r| r.reward.amount > r.reversed) {
+            // A voucher held back was never issued: it is now.
+            if row.reward.kind == Kind::Voucher {
+                self.enqueue(conn, tenant, voucher_issue(&sale, release, row))
+                    .await?;
+                continue;
+            }
             let reward = RewardRef::new(h.program_id, h.order, row.no);
             let release = wpb::ReleaseCreditRequest {
                 customer_id: h.purchase.customer_id.clone(),
@@ -136,13 +153,6 @@ impl Accrual {
             h.pref,
         )
         .await?;
-        let sale = Sale {
-            program_id: h.program_id,
-            order: h.order,
-            customer: &h.purchase.customer_id,
-            occurred_at_us: h.purchase.occurred_at,
-        };
-        let release = release_at(h.program, h.purchase.occurred_at);
         let currency = &h.program.currency;
         let mut fx = Effects::default();
         Self::tell_referral(&mut fx, &sale, kept, currency, release);

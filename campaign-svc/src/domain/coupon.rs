@@ -201,12 +201,16 @@ pub enum State {
     NotYetValid,
     /// After its validity.
     Expired,
+    /// A voucher voided (its earning order was returned).
+    Voided,
 }
 
 impl State {
     /// A code's state at `now`, with `held` uses reserved or redeemed.
-    pub fn at(rules: &Rules, held: i64, now: i64) -> Self {
-        if rules.valid_from.is_some_and(|from| now < from) {
+    pub fn at(rules: &Rules, held: i64, voided: bool, now: i64) -> Self {
+        if voided {
+            Self::Voided
+        } else if rules.valid_from.is_some_and(|from| now < from) {
             Self::NotYetValid
         } else if rules.valid_until.is_some_and(|until| now >= until) {
             Self::Expired
@@ -300,9 +304,10 @@ mod tests {
             },
             uses_given_back: false,
         };
-        assert_eq!(State::at(&rules, 0, 9), State::NotYetValid);
-        assert_eq!(State::at(&rules, 1, 10), State::Available);
-        assert_eq!(State::at(&rules, 2, 15), State::UsedUp);
-        assert_eq!(State::at(&rules, 0, 20), State::Expired);
+        assert_eq!(State::at(&rules, 0, false, 9), State::NotYetValid);
+        assert_eq!(State::at(&rules, 1, false, 10), State::Available);
+        assert_eq!(State::at(&rules, 2, false, 15), State::UsedUp);
+        assert_eq!(State::at(&rules, 0, false, 20), State::Expired);
+        assert_eq!(State::at(&rules, 0, true, 15), State::Voided);
     }
 }

@@ -34,6 +34,9 @@ pub enum Effect {
         min_next_order: Option<Money>,
         /// Validity in days.
         valid_days: u32,
+        /// Usable at once, not only once the earning order's return window ends.
+        #[serde(default)]
+        usable_at_once: bool,
     },
 }
 

@@ -149,6 +149,7 @@ fn to_domain_effect(v: &mut Violations, field: &str, e: &pb::Effect) -> Option<E
                 value,
                 min_next_order,
                 valid_days: x.valid_days,
+                usable_at_once: x.usable_at_once,
             })
         }
     }

@@ -254,11 +254,12 @@ fn to_state(s: State) -> i32 {
         State::UsedUp => pb::CouponState::UsedUp,
         State::NotYetValid => pb::CouponState::NotYetValid,
         State::Expired => pb::CouponState::Expired,
+        State::Voided => pb::CouponState::Voided,
     };
     state as i32
 }
 
-fn to_coupon(c: &CouponView) -> pb::Coupon {
+pub(super) fn to_coupon(c: &CouponView) -> pb::Coupon {
     pb::Coupon {
         code: c.row.code.clone(),
         campaign_id: c.row.campaign_id.clone(),
@@ -268,6 +269,7 @@ fn to_coupon(c: &CouponView) -> pb::Coupon {
         reserved_uses: u64::try_from(c.row.reserved).unwrap_or_default(),
         redeemed_uses: u64::try_from(c.row.redeemed).unwrap_or_default(),
         rules: Some(to_rules(&c.rules)),
+        reference: c.row.reference.clone(),
     }
 }
 
@@ -290,6 +292,20 @@ fn to_redemption(r: &RedemptionRow) -> pb::CouponRedemption {
 
 #[tonic::async_trait]
 impl CouponService for CouponServiceHandler {
+    async fn issue_voucher(
+        &self,
+        req: Request<pb::IssueVoucherRequest>,
+    ) -> Result<Response<pb::IssueVoucherResponse>, Status> {
+        super::vouchers::issue(&self.campaigns, &self.mutations, req).await
+    }
+
+    async fn void_voucher(
+        &self,
+        req: Request<pb::VoidVoucherRequest>,
+    ) -> Result<Response<pb::VoidVoucherResponse>, Status> {
+        super::vouchers::void(&self.campaigns, &self.mutations, req).await
+    }
+
     async fn create_coupon_batch(
         &self,
         req: Request<pb::CreateCouponBatchRequest>,
@@ -386,6 +402,7 @@ impl CouponService for CouponServiceHandler {
             Ok(pb::CouponState::UsedUp) => Some(State::UsedUp),
             Ok(pb::CouponState::NotYetValid) => Some(State::NotYetValid),
             Ok(pb::CouponState::Expired) => Some(State::Expired),
+            Ok(pb::CouponState::Voided) => Some(State::Voided),
             Err(_) => {
                 v.add("state", "unknown state");
                 None

@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod coupons;
 pub mod render;
+mod vouchers;
 
 use boomerang_common::{
     db::Conn,

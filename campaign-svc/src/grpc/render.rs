@@ -33,10 +33,12 @@ pub fn to_effect(e: &Effect) -> pb::Effect {
             value,
             min_next_order,
             valid_days,
+            usable_at_once,
         } => Kind::NextPurchaseVoucher(pb::NextPurchaseVoucher {
             value: Some(value.to_wire()),
             min_next_order: min_next_order.as_ref().map(Money::to_wire),
             valid_days: *valid_days,
+            usable_at_once: *usable_at_once,
         }),
     };
     pb::Effect { kind: Some(kind) }

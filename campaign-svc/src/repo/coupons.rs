@@ -220,8 +220,19 @@ pub struct CouponRow {
     pub reserved: i64,
     /// Uses redeemed.
     pub redeemed: i64,
-    /// The batch's rules, JSON.
+    /// Its rules, JSON: a voucher's own, else its batch's.
     pub rules: String,
+    /// What earned a voucher; "" for a batch's code.
+    pub reference: String,
+    /// When a voucher was voided.
+    pub voided_at: Option<i64>,
+}
+
+impl CouponRow {
+    /// A voucher: its own validity governs, whether or not its campaign still runs.
+    pub fn is_voucher(&self) -> bool {
+        !self.reference.is_empty()
+    }
 }
 
 fn coupon(r: &AnyRow) -> Result<CouponRow, AppError> {
@@ -233,10 +244,13 @@ fn coupon(r: &AnyRow) -> Result<CouponRow, AppError> {
         reserved: r.try_get("reserved")?,
         redeemed: r.try_get("redeemed")?,
         rules: r.try_get("rules")?,
+        reference: r.try_get("reference")?,
+        voided_at: r.try_get("voided_at")?,
     })
 }
 
-const COUPON: &str = "SELECT c.code, c.campaign_id, c.batch_id, c.customer_id, c.reserved, c.redeemed, b.rules \
+const COUPON: &str = "SELECT c.code, c.campaign_id, c.batch_id, c.customer_id, c.reserved, c.redeemed, \
+     CASE WHEN c.rules = '' THEN b.rules ELSE c.rules END AS rules, c.reference, c.voided_at \
      FROM coupons c JOIN coupon_batches b ON b.tenant_id = c.tenant_id AND b.campaign_id = c.campaign_id AND b.batch_id = c.batch_id";
 
 /// A code.
@@ -252,6 +266,84 @@ pub async fn get_coupon(
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(coupon).transpose()
+}
+
+/// The voucher issued for `reference`.
+pub async fn voucher(
+    conn: &mut Conn,
+    tenant: &str,
+    reference: &str,
+) -> Result<Option<CouponRow>, AppError> {
+    let sql = format!("{COUPON} WHERE c.tenant_id = $1 AND c.reference = $2");
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(coupon).transpose()
+}
+
+/// A voucher to insert: one single-use code with its own rules.
+#[derive(Clone, Copy, Debug)]
+pub struct NewVoucher<'a> {
+    /// Campaign.
+    pub campaign: &'a str,
+    /// Its vouchers' batch.
+    pub batch: &'a str,
+    /// The code.
+    pub code: &'a str,
+    /// Its customer.
+    pub customer: &'a str,
+    /// Its rules, JSON.
+    pub rules: &'a str,
+    /// What earned it.
+    pub reference: &'a str,
+}
+
+/// Inserts a voucher; false when the code is taken.
+pub async fn insert_voucher(
+    conn: &mut Conn,
+    tenant: &str,
+    v: NewVoucher<'_>,
+    now: i64,
+) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "INSERT INTO coupons (tenant_id, code, campaign_id, batch_id, customer_id, max_uses, per_customer, \
+         created_at, rules, reference) VALUES ($1, $2, $3, $4, $5, 1, 1, $6, $7, $8) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(v.code)
+    .bind(v.campaign)
+    .bind(v.batch)
+    .bind(v.customer)
+    .bind(now)
+    .bind(v.rules)
+    .bind(v.reference)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Voids the voucher of `reference` if no use of it is held or redeemed;
+/// whether it is void now.
+pub async fn void_voucher(
+    conn: &mut Conn,
+    tenant: &str,
+    reference: &str,
+    now: i64,
+) -> Result<bool, AppError> {
+    sqlx::query(
+        "UPDATE coupons SET voided_at = $3 WHERE tenant_id = $1 AND reference = $2 \
+         AND voided_at IS NULL AND reserved = 0 AND redeemed = 0",
+    )
+    .bind(tenant)
+    .bind(reference)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(voucher(conn, tenant, reference)
+        .await?
+        .is_some_and(|v| v.voided_at.is_some()))
 }
 
 /// Which codes a list shows.

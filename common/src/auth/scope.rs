@@ -98,6 +98,8 @@ pub const SERVICE_ONLY: &[&str] = &[
     "/boomerang.campaign.v1.CouponService/ReserveCoupon",
     "/boomerang.campaign.v1.CouponService/ConfirmCoupon",
     "/boomerang.campaign.v1.CouponService/ReleaseCoupon",
+    "/boomerang.campaign.v1.CouponService/IssueVoucher",
+    "/boomerang.campaign.v1.CouponService/VoidVoucher",
     "/boomerang.wallet.v1.WalletService/ReleaseCredit",
 ];
 

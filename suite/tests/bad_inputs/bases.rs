@@ -166,6 +166,11 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     ("CouponService/ConfirmCoupon", r#"redemption_id: "cr_1""#),
     ("CouponService/ReleaseCoupon", r#"redemption_id: "cr_1""#),
+    (
+        "CouponService/IssueVoucher",
+        r#"campaign_id: "boost" customer_id: "alice" reference: "o-1" value { amount: "5.00" asset: "EUR" } min_order { amount: "50.00" asset: "EUR" } valid_from { seconds: 1767225600 } valid_until { seconds: 1767312000 }"#,
+    ),
+    ("CouponService/VoidVoucher", r#"reference: "o-1""#),
     // checkout
     (
         "CheckoutService/EvaluateCart",

@@ -124,7 +124,7 @@ impl Shop {
     }
 
     /// Enrols `customer` in the demo program and credits them `eur` and
-    /// `pts` available, then waits for the 50 PTS welcome bonus.
+    /// `pts` available (unless zero), then waits for the 50 PTS welcome bonus.
     pub async fn member(&self, customer: &str, eur: &str, pts: &str) -> anyhow::Result<()> {
         let mut accrual = AccrualServiceClient::new(self.gw.clone());
         let enrol = apb::EnrollMemberRequest {
@@ -135,7 +135,11 @@ impl Shop {
         };
         accrual.enroll_member(with_key(enrol, &self.key)?).await?;
         let mut wallet = WalletServiceClient::new(self.gw.clone());
-        for m in [money(eur, "EUR"), money(pts, "PTS")] {
+        let given = [money(eur, "EUR"), money(pts, "PTS")];
+        for m in given
+            .into_iter()
+            .filter(|m| !m.amount.trim_matches(['0', '.']).is_empty())
+        {
             let credit = wpb::CreditRequest {
                 idempotency_key: format!("{customer}-{}", m.asset),
                 customer_id: customer.into(),

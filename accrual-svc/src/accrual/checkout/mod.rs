@@ -73,10 +73,12 @@ pub enum Why {
     CampaignNotRunning,
     /// Given twice.
     Duplicate,
+    /// A voucher voided.
+    Voided,
 }
 
 impl Why {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 12] = [
         Self::Unknown,
         Self::Expired,
         Self::NotYetValid,
@@ -88,6 +90,7 @@ impl Why {
         Self::ConditionsNotMet,
         Self::CampaignNotRunning,
         Self::Duplicate,
+        Self::Voided,
     ];
 
     /// From campaign-svc's reason; one it does not say is conditions not met.
@@ -114,6 +117,7 @@ impl Why {
             Self::ConditionsNotMet => ("COUPON_CONDITIONS_NOT_MET", false),
             Self::CampaignNotRunning => ("CAMPAIGN_NOT_RUNNING", false),
             Self::Duplicate => ("COUPON_DUPLICATE", false),
+            Self::Voided => ("COUPON_VOIDED", false),
         }
     }
 

@@ -53,6 +53,14 @@ impl RewardRef {
         boomerang_common::id::reference(format!("{program}:{order}"))
     }
 
+    /// The key of the job that issues it as a voucher.
+    pub fn voucher_key(&self, tenant: &TenantId) -> String {
+        key(
+            tenant,
+            &[&self.program, &self.order, "voucher", &self.no.to_string()],
+        )
+    }
+
     /// The keys of the jobs that credit it: directly, or after its budget is confirmed.
     pub fn credit_keys(&self, tenant: &TenantId) -> [String; 2] {
         let no = self.no.to_string();
@@ -177,6 +185,40 @@ pub struct ReferralReturn {
     pub notice: rpb::OnReturnRequest,
 }
 
+/// A next-purchase voucher issued as a code assigned to its customer, once
+/// its campaign budget is confirmed (a reservation that lapsed first issues
+/// nothing).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct VoucherIssue {
+    /// The reward.
+    #[prost(message, required, tag = "1")]
+    pub reward: RewardRef,
+    /// The budget confirmation, for a budgeted campaign.
+    #[prost(message, optional, tag = "2")]
+    pub confirm: Option<cpb::ConfirmBudgetRequest>,
+    /// The voucher.
+    #[prost(message, required, tag = "3")]
+    pub issue: cpb::IssueVoucherRequest,
+}
+
+/// A voucher voided (its order returned below the threshold, or rejected in
+/// review), then its budget given back if it was voided unused.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct VoucherVoid {
+    /// The reward.
+    #[prost(message, required, tag = "1")]
+    pub reward: RewardRef,
+    /// The return; empty when a review rejected the purchase.
+    #[prost(string, tag = "2")]
+    pub return_id: String,
+    /// The void.
+    #[prost(message, required, tag = "3")]
+    pub void: cpb::VoidVoucherRequest,
+    /// The budget to give back, for a budgeted campaign.
+    #[prost(message, optional, tag = "4")]
+    pub release: Option<cpb::ReleaseBudgetRequest>,
+}
+
 /// One step of a checkout session's end: a wallet hold captured or given
 /// back, a code's held use redeemed or given back.
 #[derive(Clone, PartialEq, Eq, prost::Message)]
@@ -237,6 +279,10 @@ pub enum Outbound {
     ReferralReturn(ReferralReturn),
     /// A checkout session's hold captured, redeemed or given back.
     Checkout(CheckoutStep),
+    /// A voucher issued as a code.
+    VoucherIssue(VoucherIssue),
+    /// A voucher voided.
+    VoucherVoid(VoucherVoid),
 }
 
 /// A queue the relay delivers: one per upstream effect, so a slow wallet
@@ -258,6 +304,10 @@ pub enum Topic {
     ReferralReturn,
     /// Checkout sessions' holds: a [`CheckoutStep`].
     Checkout,
+    /// Vouchers issued: a [`VoucherIssue`].
+    VoucherIssue,
+    /// Vouchers voided: a [`VoucherVoid`].
+    VoucherVoid,
     /// Read only: a queue written before reversals and releases carried their reward.
     Legacy(LegacyTopic),
 }
@@ -275,7 +325,7 @@ pub enum LegacyTopic {
 
 impl Topic {
     /// Every topic the relay runs, the legacy ones included.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::WalletCredit,
         Self::BudgetConfirm,
         Self::WalletReverse,
@@ -283,6 +333,8 @@ impl Topic {
         Self::ReferralPurchase,
         Self::ReferralReturn,
         Self::Checkout,
+        Self::VoucherIssue,
+        Self::VoucherVoid,
         Self::Legacy(LegacyTopic::WalletReverse),
         Self::Legacy(LegacyTopic::WalletRelease),
     ];
@@ -297,6 +349,8 @@ impl Topic {
             Self::ReferralPurchase => "accrual.referral_purchase",
             Self::ReferralReturn => "accrual.referral_return",
             Self::Checkout => "accrual.checkout",
+            Self::VoucherIssue => "accrual.voucher_issue",
+            Self::VoucherVoid => "accrual.voucher_void",
             Self::Legacy(LegacyTopic::WalletReverse) => "accrual.wallet_reverse",
             Self::Legacy(LegacyTopic::WalletRelease) => "accrual.wallet_release",
         }
@@ -326,6 +380,8 @@ impl Outbound {
             Self::ReferralPurchase(_) => Topic::ReferralPurchase,
             Self::ReferralReturn(_) => Topic::ReferralReturn,
             Self::Checkout(_) => Topic::Checkout,
+            Self::VoucherIssue(_) => Topic::VoucherIssue,
+            Self::VoucherVoid(_) => Topic::VoucherVoid,
         }
     }
 
@@ -380,6 +436,25 @@ impl Outbound {
                 let (step, target) = m.step.as_ref().map_or(("none", ""), Step::parts);
                 key(tenant, &["checkout", &m.session, step, target])
             }
+            Self::VoucherIssue(m) => m.reward.voucher_key(tenant),
+            Self::VoucherVoid(m) => {
+                let r = &m.reward;
+                let cause = if m.return_id.is_empty() {
+                    "rejected"
+                } else {
+                    &m.return_id
+                };
+                key(
+                    tenant,
+                    &[
+                        &r.program,
+                        &r.order,
+                        "voucher-void",
+                        cause,
+                        &r.no.to_string(),
+                    ],
+                )
+            }
         }
     }
 
@@ -399,6 +474,8 @@ impl Outbound {
             Self::ReferralPurchase(m) => m.notice.encode_to_vec(),
             Self::ReferralReturn(m) => m.notice.encode_to_vec(),
             Self::Checkout(m) => m.encode_to_vec(),
+            Self::VoucherIssue(m) => m.encode_to_vec(),
+            Self::VoucherVoid(m) => m.encode_to_vec(),
         }
     }
 
@@ -436,6 +513,8 @@ impl Outbound {
                 notice: rpb::OnReturnRequest::decode(payload)?,
             }),
             Topic::Checkout => Self::Checkout(CheckoutStep::decode(payload)?),
+            Topic::VoucherIssue => Self::VoucherIssue(VoucherIssue::decode(payload)?),
+            Topic::VoucherVoid => Self::VoucherVoid(VoucherVoid::decode(payload)?),
             Topic::Legacy(old) => legacy::decode(old, payload)?,
         })
     }

@@ -15,13 +15,13 @@ use crate::{
         Accrual,
         effects::Effects,
         members::points_expiry,
-        outbound::{self, ConfirmThenCredit, Outbound, ReferralPurchase, RewardRef},
+        outbound::{self, ConfirmThenCredit, Outbound, ReferralPurchase, RewardRef, VoucherIssue},
         program_ref,
     },
     domain::{
         fraud::Flag,
         program::Program,
-        rewards::{Kind, Reward},
+        rewards::{Effect, Kind, Offer, Reward},
     },
     repo::{self, RewardRow},
 };
@@ -102,7 +102,9 @@ impl Accrual {
         Ok(rows
             .into_iter()
             .map(|row| {
-                fx.send(reward_credit(s, &row));
+                if let Some(credit) = reward_credit(s, &row) {
+                    fx.send(credit);
+                }
                 RecordedReward {
                     no: row.no,
                     reward: row.reward,
@@ -188,17 +190,86 @@ impl Accrual {
     }
 }
 
+/// The budget confirmation of a campaign reward.
+fn confirmation(r: &RewardRow) -> Option<cpb::ConfirmBudgetRequest> {
+    (!r.reservation_id.is_empty()).then(|| cpb::ConfirmBudgetRequest {
+        reservation_id: r.reservation_id.clone(),
+        amount: Some(wire(r.reward.amount, &r.reward.asset)),
+        ..Default::default()
+    })
+}
+
+/// A voucher issued as a code assigned to the customer: usable from the end
+/// of the return window (`release_at_us`, or at once if its campaign says
+/// so), for its days, on a next order of at least its minimum.
+pub(in crate::accrual) fn voucher_issue(
+    sale: &Sale<'_>,
+    release_at_us: Option<i64>,
+    r: &RewardRow,
+) -> Outbound {
+    let reward = &r.reward;
+    let of = RewardRef::new(sale.program_id, sale.order, r.no);
+    let (campaign, min_next_order, at_once) = match &reward.offer {
+        Some(Offer {
+            campaign_id,
+            effect:
+                Effect::Voucher {
+                    min_next_order,
+                    usable_at_once,
+                    ..
+                },
+            ..
+        }) => (campaign_id.clone(), *min_next_order, *usable_at_once),
+        other => (
+            other
+                .as_ref()
+                .map(|o| o.campaign_id.clone())
+                .unwrap_or_default(),
+            None,
+            false,
+        ),
+    };
+    let from = if at_once {
+        sale.occurred_at_us
+    } else {
+        release_at_us.unwrap_or(sale.occurred_at_us)
+    };
+    let days = i64::from(reward.valid_days.unwrap_or_default().max(1));
+    let issue = cpb::IssueVoucherRequest {
+        campaign_id: campaign,
+        customer_id: sale.customer.into(),
+        reference: of.credit_reference(),
+        value: Some(wire(reward.amount, &reward.asset)),
+        min_order: min_next_order.map(|m| wire(m, &reward.asset)),
+        valid_from: Some(to_timestamp(from)),
+        valid_until: Some(to_timestamp(from + days * 86_400_000_000)),
+        ..Default::default()
+    };
+    Outbound::VoucherIssue(VoucherIssue {
+        reward: of,
+        confirm: confirmation(r),
+        issue,
+    })
+}
+
 /// The credit of a stored reward: at once, or, for a campaign
 /// reward, once its budget is confirmed (a reservation that lapsed before
-/// the relay got to it pays nothing).
-fn reward_credit(c: &Storing<'_>, r: &RewardRow) -> Outbound {
+/// the relay got to it pays nothing). A voucher is a code, not a credit,
+/// issued once its purchase is not held for review.
+fn reward_credit(c: &Storing<'_>, r: &RewardRow) -> Option<Outbound> {
     let p = c.p;
     let reward = &r.reward;
+    if reward.kind == Kind::Voucher {
+        let sale = Sale {
+            program_id: &p.program_id,
+            order: &p.order_id,
+            customer: &p.customer,
+            occurred_at_us: p.occurred_at_us,
+        };
+        return (!c.held).then(|| voucher_issue(&sale, c.release_at_us, r));
+    }
     let from = c.release_at_us.unwrap_or(p.occurred_at_us);
-    let expires_at = match (reward.kind, reward.valid_days) {
-        (Kind::Voucher, Some(days)) => Some(from + i64::from(days) * 86_400_000_000),
-        _ => points_expiry(c.program, &reward.asset, from),
-    };
+    let expires_at = points_expiry(c.program, &reward.asset, from);
     let (kind, rule_version, funded_by) = match &reward.offer {
         Some(o) => (
             "campaign",
@@ -236,18 +307,12 @@ fn reward_credit(c: &Storing<'_>, r: &RewardRow) -> Outbound {
         hold_release: c.held,
         ..Default::default()
     };
-    if r.reservation_id.is_empty() {
-        Outbound::Credit(outbound::RewardCredit { reward: of, credit })
-    } else {
-        let confirm = cpb::ConfirmBudgetRequest {
-            reservation_id: r.reservation_id.clone(),
-            amount: Some(wire(reward.amount, &reward.asset)),
-            ..Default::default()
-        };
-        Outbound::ConfirmThenCredit(ConfirmThenCredit {
+    Some(match confirmation(r) {
+        None => Outbound::Credit(outbound::RewardCredit { reward: of, credit }),
+        Some(confirm) => Outbound::ConfirmThenCredit(ConfirmThenCredit {
             reward: of,
             confirm,
             credit,
-        })
-    }
+        }),
+    })
 }

@@ -10,7 +10,7 @@ mod pricing;
 use boomerang_common::{db::Conn, error::AppError, tenant::TenantId};
 use tracing::instrument;
 
-pub(super) use credits::Sale;
+pub(super) use credits::{Sale, voucher_issue};
 
 use super::{Accrual, effects::Effects, program_ref};
 use crate::{

@@ -30,6 +30,7 @@ use crate::domain::rewards::{Effect, Offer};
 
 mod checkout;
 mod holds;
+mod vouchers;
 
 pub use checkout::CouponCheck;
 pub use holds::{BalanceHold, CouponHold};
@@ -458,6 +459,8 @@ fn offer(c: &cpb::ApplicableCampaign) -> Result<Option<Offer>, AppError> {
                 minor,
                 asset,
                 valid_days: v.valid_days,
+                min_next_order: amount(&v.min_next_order)?.map(|(m, _)| m),
+                usable_at_once: v.usable_at_once,
             }
         }
     };

@@ -49,7 +49,8 @@ pub enum Effect {
         /// Asset.
         asset: String,
     },
-    /// A voucher for a next order, credited as an expiring amount.
+    /// A voucher for a next order, issued as a code assigned to the
+    /// customer (campaign-svc), usable from the end of the return window.
     Voucher {
         /// Minor units.
         minor: i64,
@@ -57,6 +58,12 @@ pub enum Effect {
         asset: String,
         /// Days valid.
         valid_days: u32,
+        /// Smallest next order it applies to, minor units.
+        #[serde(default)]
+        min_next_order: Option<i64>,
+        /// Usable at once rather than from the end of the return window.
+        #[serde(default)]
+        usable_at_once: bool,
     },
 }
 
@@ -438,6 +445,7 @@ pub fn compute(
                 minor,
                 asset,
                 valid_days,
+                ..
             } => {
                 let v = units(*minor, asset);
                 let step = Explanation {

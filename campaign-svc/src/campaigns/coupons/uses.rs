@@ -89,8 +89,10 @@ impl Campaigns {
     ) -> Result<(Rules, CampaignView), AppError> {
         let code = &row.code;
         let view = self.view(conn, tenant, &row.campaign_id, None).await?;
-        let running = matches!(view.head.status, Status::Active | Status::Scheduled)
-            && view.version.spec.schedule.applies_at(now);
+        // A voucher is used within its own validity, after its campaign too.
+        let running = row.is_voucher()
+            || matches!(view.head.status, Status::Active | Status::Scheduled)
+                && view.version.spec.schedule.applies_at(now);
         if !running {
             return Err(refused(
                 "CAMPAIGN_NOT_RUNNING",
@@ -99,7 +101,14 @@ impl Campaigns {
             ));
         }
         let rules = rules_of(&row.rules)?;
-        match State::at(&rules, 0, now) {
+        match State::at(&rules, 0, row.voided_at.is_some(), now) {
+            State::Voided => {
+                return Err(refused(
+                    "COUPON_VOIDED",
+                    format!("{code} was voided: the order that earned it was returned"),
+                    false,
+                ));
+            }
             State::NotYetValid => {
                 return Err(refused(
                     "COUPON_NOT_YET_VALID",

@@ -1,0 +1,7 @@
+-- Vouchers: codes with their own rules (value, minimum order, validity;
+-- '' means the batch's), the reference of what earned them, and when they
+-- were voided.
+ALTER TABLE coupons ADD COLUMN rules TEXT NOT NULL DEFAULT '';
+ALTER TABLE coupons ADD COLUMN reference TEXT NOT NULL DEFAULT '';
+ALTER TABLE coupons ADD COLUMN voided_at BIGINT;
+CREATE INDEX coupons_reference ON coupons (tenant_id, reference);

@@ -1,0 +1,194 @@
+//! "Spend over 100 EUR, get 5 EUR off a next order of at least 50 EUR",
+//! end to end through the gateway on both backends: the order over the
+//! threshold issues a voucher, a code assigned to its customer and usable
+//! once the return window ends; a cart below its minimum is refused with
+//! why; a cart at the minimum uses it, once; a second use is refused; an
+//! order returned below the threshold voids its voucher.
+mod support;
+
+use std::time::Duration;
+
+use boomerang_common::{
+    backend_tests,
+    testing::eventually,
+    time::{Clock, now_micros, to_timestamp},
+};
+use boomerang_proto::{
+    accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
+    campaign::v1::{self as cpb, coupon_service_client::CouponServiceClient},
+};
+use gateway::limits::RateLimitConfig;
+use support::{
+    shop::{Shop, amount, cart, eur, line},
+    start_with_clock, with_key,
+};
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+/// The promotion: over 100.00 EUR, 5.00 EUR off a next order of at least
+/// 50.00 EUR, valid 30 days.
+fn promotion() -> cpb::CampaignSpec {
+    let day = 86_400_000_000;
+    cpb::CampaignSpec {
+        name: "Come back".into(),
+        terms: "5 EUR off your next order of 50 EUR or more.".into(),
+        schedule: Some(cpb::Schedule {
+            timezone: "Europe/Rome".into(),
+            starts_at: Some(to_timestamp(now_micros() - day)),
+            ends_at: Some(to_timestamp(now_micros() + 60 * day)),
+            windows: vec![],
+        }),
+        effect: Some(cpb::Effect {
+            kind: Some(cpb::effect::Kind::NextPurchaseVoucher(
+                cpb::NextPurchaseVoucher {
+                    value: eur("5.00"),
+                    min_next_order: eur("50.00"),
+                    valid_days: 30,
+                    usable_at_once: false,
+                },
+            )),
+        }),
+        conditions: Some(cpb::Conditions {
+            min_order_amount: eur("100.00"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+impl Shop {
+    async fn purchase(
+        &self,
+        order: &str,
+        prices: &[&str],
+    ) -> anyhow::Result<apb::RecordPurchaseResponse> {
+        let lines = prices
+            .iter()
+            .enumerate()
+            .map(|(i, price)| apb::PurchaseLine {
+                line_id: i.to_string(),
+                sku: format!("sku-{i}"),
+                category: "shoes".into(),
+                unit_price: eur(price),
+                quantity: 1,
+                discount: None,
+            })
+            .collect();
+        let req = apb::RecordPurchaseRequest {
+            idempotency_key: order.into(),
+            purchase: Some(apb::Purchase {
+                program_id: "demo".into(),
+                order_id: order.into(),
+                customer_id: "ann".into(),
+                currency: "EUR".into(),
+                lines,
+                channel: boomerang_proto::common::v1::Channel::Online as i32,
+                ..Default::default()
+            }),
+        };
+        let mut c = AccrualServiceClient::new(self.gw.clone());
+        Ok(c.record_purchase(with_key(req, &self.key)?)
+            .await?
+            .into_inner())
+    }
+
+    /// Ann's vouchers, by code.
+    async fn vouchers(&self) -> anyhow::Result<Vec<cpb::Coupon>> {
+        let mut c = CouponServiceClient::new(self.gw.clone());
+        let req = cpb::ListCouponsRequest {
+            customer_id: "ann".into(),
+            ..Default::default()
+        };
+        Ok(c.list_coupons(with_key(req, &self.key)?)
+            .await?
+            .into_inner()
+            .coupons)
+    }
+
+    /// Ann's voucher earned by `order`, once issued.
+    async fn voucher_of(&self, order: &str, before: &[cpb::Coupon]) -> anyhow::Result<cpb::Coupon> {
+        let new = |now: Vec<cpb::Coupon>| {
+            now.into_iter()
+                .find(|c| !before.iter().any(|b| b.code == c.code))
+        };
+        eventually(&format!("the voucher of {order} issued"), || async {
+            Ok(new(self.vouchers().await?).is_some())
+        })
+        .await?;
+        new(self.vouchers().await?).ok_or_else(|| anyhow::anyhow!("no voucher"))
+    }
+}
+
+fn coupon_state(c: &cpb::Coupon) -> cpb::CouponState {
+    cpb::CouponState::try_from(c.state).unwrap_or_default()
+}
+
+backend_tests! {
+    async fn a_voucher_keeps_its_conditions_from_issue_to_use(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(now_micros());
+        let (suite, _dbs) = start_with_clock(backend, RateLimitConfig::default(), clock.clone()).await?;
+        let shop = Shop::open(&suite).await?;
+        shop.member("ann", "0.00", "0").await?;
+        shop.campaign("back", promotion()).await?;
+
+        // Below the threshold: no voucher. Over it: a voucher, pending for
+        // the return window, issued as Ann's code, not usable yet.
+        let small = shop.purchase("o-0", &["60.00"]).await?;
+        assert!(small.rewards.iter().all(|r| r.kind != apb::RewardKind::Voucher as i32));
+        let big = shop.purchase("o-1", &["70.00", "50.00"]).await?;
+        let voucher = big.rewards.iter().find(|r| r.kind == apb::RewardKind::Voucher as i32);
+        assert_eq!(voucher.map(|r| amount(&r.amount)), Some("5.00 EUR".into()));
+        let code = shop.voucher_of("o-1", &[]).await?;
+        assert_eq!((code.customer_id.as_str(), coupon_state(&code)), ("ann", cpb::CouponState::NotYetValid));
+        // Not spendable as balance: the wallet has no EUR for Ann beyond her cashback.
+        let early = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&code.code])).await?;
+        assert_eq!(early.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::NotYetValid as i32));
+
+        // The return window ends: usable, under its minimum.
+        clock.advance(Duration::from_secs(15 * 86_400));
+        let below = shop.evaluate(cart(vec![line("1", "shoes", "49.99")], &[&code.code])).await?;
+        assert_eq!(below.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::BelowMinimum as i32));
+        let refused = shop.reserve("s-below", cart(vec![line("1", "shoes", "49.99")], &[&code.code]), 60).await.err();
+        let reason = refused.as_ref().and_then(|e| e.get_error_details().error_info().map(|i| i.reason.clone()));
+        assert_eq!(reason.as_deref(), Some("COUPON_BELOW_MINIMUM"));
+
+        // At the minimum: 5.00 off, once.
+        let at = cart(vec![line("1", "shoes", "50.00")], &[&code.code]);
+        let s = shop.reserve("s-at", at, 60).await?;
+        assert_eq!(amount(&s.cart.unwrap_or_default().to_pay), "45.00 EUR");
+        shop.confirm("k-at", "s-at", "o-2").await?;
+        eventually("the voucher redeemed", || {
+            let (shop, code) = (&shop, &code.code);
+            async move { Ok(shop.coupon(code).await?.redeemed_uses == 1) }
+        })
+        .await?;
+        let again = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&code.code])).await?;
+        assert_eq!(again.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::UsedUp as i32));
+        let twice = shop.reserve("s-again", cart(vec![line("1", "shoes", "80.00")], &[&code.code]), 60).await.err();
+        assert_eq!(twice.map(|e| e.code()), Some(Code::ResourceExhausted));
+
+        // An order returned below the threshold voids its unused voucher.
+        let before = shop.vouchers().await?;
+        shop.purchase("o-3", &["70.00", "50.00"]).await?;
+        let second = shop.voucher_of("o-3", &before).await?;
+        let back = apb::RecordReturnRequest {
+            idempotency_key: "r-3".into(),
+            program_id: "demo".into(),
+            order_id: "o-3".into(),
+            return_id: "r-3".into(),
+            lines: vec![apb::ReturnLine { line_id: "1".into(), quantity: 1 }],
+            occurred_at: None,
+        };
+        let mut accrual = AccrualServiceClient::new(shop.gw.clone());
+        accrual.record_return(with_key(back, &shop.key)?).await?;
+        eventually("the voucher voided", || {
+            let (shop, code) = (&shop, &second.code);
+            async move { Ok(coupon_state(&shop.coupon(code).await?) == cpb::CouponState::Voided) }
+        })
+        .await?;
+        clock.advance(Duration::from_secs(15 * 86_400));
+        let void = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&second.code])).await?;
+        assert_eq!(void.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::Voided as i32));
+        suite.stop().await
+    }
+}
