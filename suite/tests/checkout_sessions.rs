@@ -12,11 +12,14 @@ use boomerang_common::{
     testing::eventually,
     time::{Clock, now_micros},
 };
-use boomerang_proto::{accrual::v1 as apb, campaign::v1 as cpb};
+use boomerang_proto::{
+    accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
+    campaign::v1 as cpb,
+};
 use gateway::limits::RateLimitConfig;
 use support::{
     shop::{Shop, amount, campaign, cart, eur, line, money, off, percent},
-    start, start_on, start_with_clock,
+    start, start_on, start_with_clock, with_key,
 };
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
@@ -219,6 +222,35 @@ backend_tests! {
         let paid = s.cart.unwrap_or_default().payment.unwrap_or_default();
         assert_eq!(amount(&paid.points_used), "300 PTS");
         assert_eq!(shop.balance("ann", "PTS").await?, ("50".into(), "300".into()));
+        suite.stop().await
+    }
+
+    async fn a_program_that_enrols_on_the_first_purchase_enrols_at_checkout(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let shop = Shop::open(&suite).await?;
+        let mut accrual = AccrualServiceClient::new(shop.gw.clone());
+        let read = apb::GetProgramRequest { program_id: "demo".into(), version: 0 };
+        let program = accrual.get_program(with_key(read, &shop.key)?).await?.into_inner().program;
+        let program = apb::Program { auto_enroll: true, ..program.unwrap_or_default() };
+        let upsert = apb::UpsertProgramRequest { idempotency_key: "auto".into(), program: Some(program) };
+        accrual.upsert_program(with_key(upsert, &shop.key)?).await?;
+        let member = |customer: &str| apb::GetMemberRequest { program_id: "demo".into(), customer_id: customer.into() };
+
+        // Evaluated as the member zoe would be; enrolled by nothing.
+        let zoe = apb::Cart { customer_id: "zoe".into(), ..cart(vec![line("1", "shoes", "40.00")], &[]) };
+        let e = shop.evaluate(zoe.clone()).await?;
+        assert_eq!(e.earn.iter().map(|r| amount(&r.amount)).collect::<Vec<_>>(), vec!["2.00 EUR", "40 PTS"]);
+        let unknown = accrual.get_member(with_key(member("zoe"), &shop.key)?).await.err();
+        assert_eq!(unknown.map(|e| e.code()), Some(Code::NotFound));
+        // Reserved and confirmed: enrolled, welcome bonus once.
+        shop.reserve("s-zoe", zoe, 60).await?;
+        shop.confirm("k-zoe", "s-zoe", "o-zoe").await?;
+        accrual.get_member(with_key(member("zoe"), &shop.key)?).await?;
+        eventually("the welcome bonus and the order's points", || {
+            let shop = &shop;
+            async move { Ok(shop.balance("zoe", "PTS").await?.0 == "50") }
+        })
+        .await?;
         suite.stop().await
     }
 }

@@ -170,4 +170,7 @@ pub struct Program {
     /// Fraud signals and hold-back.
     #[serde(default)]
     pub fraud: super::fraud::FraudPolicy,
+    /// A purchase or checkout of a non-member enrols them first.
+    #[serde(default)]
+    pub auto_enroll: bool,
 }

@@ -144,6 +144,7 @@ pub fn program(p: Option<&pb::Program>) -> Result<(String, Program), AppError> {
             clawback,
             tiers,
             fraud,
+            auto_enroll: p.auto_enroll,
         },
     ))
 }
@@ -544,6 +545,7 @@ pub fn to_program(id: &str, version: i64, published_at: i64, p: &Program) -> pb:
         points_expiry_months: p.points_expiry_months,
         welcome_bonus: p.welcome_bonus.as_ref().map(Money::to_wire),
         birthday_bonus: p.birthday_bonus.as_ref().map(Money::to_wire),
+        auto_enroll: p.auto_enroll,
         conversion: p.conversion.as_ref().map(|c| pb::Conversion {
             points: money(c.points, "PTS"),
             value: Some(c.value.to_wire()),

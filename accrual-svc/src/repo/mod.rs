@@ -171,6 +171,39 @@ impl Standing {
     pub fn member(self, program: &str, customer: &str) -> Result<MemberRow, AppError> {
         self.member.ok_or_else(|| not_a_member(program, customer))
     }
+
+    /// The member; a customer who is none yet, of a program that enrols
+    /// on the first purchase (`auto_enroll`), as the member they would be if
+    /// enrolled `now`; else NOT_FOUND.
+    pub fn member_or_newcomer(
+        self,
+        program: &str,
+        customer: &str,
+        auto_enroll: bool,
+        now: i64,
+    ) -> Result<MemberRow, AppError> {
+        match self.member {
+            Some(m) => Ok(m),
+            None if auto_enroll => Ok(MemberRow::newcomer(customer, now)),
+            None => Err(not_a_member(program, customer)),
+        }
+    }
+}
+
+impl MemberRow {
+    /// A customer enrolled at `now` with nothing but their id.
+    pub fn newcomer(customer: &str, now: i64) -> Self {
+        Self {
+            customer_id: customer.into(),
+            birthday: String::new(),
+            segment: String::new(),
+            opt_ins: "[]".into(),
+            tier: None,
+            legacy_tier_index: None,
+            tier_review_at: None,
+            enrolled_at: now,
+        }
+    }
 }
 
 fn not_a_member(program: &str, customer: &str) -> AppError {

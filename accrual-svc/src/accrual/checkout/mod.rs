@@ -224,7 +224,9 @@ impl Accrual {
                 (&cart.currency, "cart.currency"),
             )
             .await?;
-        let row = standing.member(&cart.program_id, &cart.customer)?;
+        let now = self.clock().now();
+        let auto = program.auto_enroll;
+        let row = standing.member_or_newcomer(&cart.program_id, &cart.customer, auto, now)?;
         let member = self
             .judge(&mut conn, tenant, &cart.program_id, program.clone(), row)
             .await?;

@@ -156,7 +156,14 @@ impl Accrual {
     pub async fn prepare(&self, tenant: &TenantId, p: PurchaseInput) -> Result<Prepared, AppError> {
         let mut conn = self.db().pool().acquire().await?;
         let (t, order) = (tenant.as_str(), Some(p.order_id.as_str()));
-        let standing = repo::standing(&mut conn, t, &p.program_id, &p.customer, order).await?;
+        let mut standing = repo::standing(&mut conn, t, &p.program_id, &p.customer, order).await?;
+        if standing.member.is_none()
+            && self
+                .enrolls_on_purchase(&mut conn, tenant, &p, &standing)
+                .await?
+        {
+            standing = repo::standing(&mut conn, t, &p.program_id, &p.customer, order).await?;
+        }
         if standing.order_recorded
             && let Some(done) = self.stored(&mut conn, tenant, &p).await?
         {
@@ -172,6 +179,34 @@ impl Accrual {
             input: p,
             stage: Stage::Priced(Box::new(priced)),
         })
+    }
+
+    /// Enrols the buyer of `p` who is no member yet when the program says a
+    /// first purchase does (`auto_enroll`): the welcome bonus once, a
+    /// concurrent enrolment being the same one. Whether they were.
+    async fn enrolls_on_purchase(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        p: &PurchaseInput,
+        standing: &repo::Standing,
+    ) -> Result<bool, AppError> {
+        let Some(version) = standing.version else {
+            return Ok(false);
+        };
+        let program = self
+            .program_at(conn, tenant, &p.program_id, version)
+            .await?;
+        if !program.auto_enroll {
+            return Ok(false);
+        }
+        let newcomer = repo::MemberRow::newcomer(&p.customer, self.clock().now());
+        let mut tx = self.db().begin().await?;
+        self.enroll(&mut tx, tenant, &p.program_id, newcomer)
+            .await?;
+        tx.commit().await?;
+        self.committed();
+        Ok(true)
     }
 
     /// Stores a prepared purchase in the caller's transaction: under the

@@ -75,7 +75,9 @@ impl Accrual {
             )
             .await?;
         let first = !standing.bought_before;
-        let row = standing.member(&p.program_id, &p.customer)?;
+        let now = self.clock().now();
+        let row =
+            standing.member_or_newcomer(&p.program_id, &p.customer, program.auto_enroll, now)?;
         let member = self
             .judge(conn, tenant, &p.program_id, program.clone(), row)
             .await?;
