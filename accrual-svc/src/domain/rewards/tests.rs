@@ -22,6 +22,7 @@ fn program(rules: Vec<EarnRule>, thresholds: Vec<Threshold>) -> Program {
         clawback: Clawback::WithinBalance,
         tiers: TierPolicy::default(),
         fraud: Default::default(),
+        auto_enroll: false,
     }
 }
 
