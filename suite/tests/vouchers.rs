@@ -2,8 +2,9 @@
 //! end to end through the gateway on both backends: the order over the
 //! threshold issues a voucher, a code assigned to its customer and usable
 //! once the return window ends; a cart below its minimum is refused with
-//! why; a cart at the minimum uses it, once; a second use is refused; an
-//! order returned below the threshold voids its voucher.
+//! why; a cart at the minimum uses it, once; a second use is refused; the
+//! order that used it, returned, gives it back; an order returned below the
+//! threshold voids its voucher.
 mod support;
 
 use std::time::Duration;
@@ -92,6 +93,23 @@ impl Shop {
             .into_inner())
     }
 
+    async fn return_line(&self, order: &str, line: &str) -> anyhow::Result<()> {
+        let back = apb::RecordReturnRequest {
+            idempotency_key: format!("r-{order}"),
+            program_id: "demo".into(),
+            order_id: order.into(),
+            return_id: format!("r-{order}"),
+            lines: vec![apb::ReturnLine {
+                line_id: line.into(),
+                quantity: 1,
+            }],
+            occurred_at: None,
+        };
+        let mut accrual = AccrualServiceClient::new(self.gw.clone());
+        accrual.record_return(with_key(back, &self.key)?).await?;
+        Ok(())
+    }
+
     /// Ann's vouchers, by code.
     async fn vouchers(&self) -> anyhow::Result<Vec<cpb::Coupon>> {
         let mut c = CouponServiceClient::new(self.gw.clone());
@@ -166,21 +184,21 @@ backend_tests! {
         assert_eq!(again.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::UsedUp as i32));
         let twice = shop.reserve("s-again", cart(vec![line("1", "shoes", "80.00")], &[&code.code]), 60).await.err();
         assert_eq!(twice.map(|e| e.code()), Some(Code::ResourceExhausted));
+        // The order that used it, returned in full, gives it back.
+        shop.return_line("o-2", "1").await?;
+        eventually("the voucher given back", || {
+            let (shop, code) = (&shop, &code.code);
+            async move { Ok(shop.coupon(code).await?.redeemed_uses == 0) }
+        })
+        .await?;
+        let back = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&code.code])).await?;
+        assert_eq!(back.codes.first().map(|c| c.accepted), Some(true));
 
         // An order returned below the threshold voids its unused voucher.
         let before = shop.vouchers().await?;
         shop.purchase("o-3", &["70.00", "50.00"]).await?;
         let second = shop.voucher_of("o-3", &before).await?;
-        let back = apb::RecordReturnRequest {
-            idempotency_key: "r-3".into(),
-            program_id: "demo".into(),
-            order_id: "o-3".into(),
-            return_id: "r-3".into(),
-            lines: vec![apb::ReturnLine { line_id: "1".into(), quantity: 1 }],
-            occurred_at: None,
-        };
-        let mut accrual = AccrualServiceClient::new(shop.gw.clone());
-        accrual.record_return(with_key(back, &shop.key)?).await?;
+        shop.return_line("o-3", "1").await?;
         eventually("the voucher voided", || {
             let (shop, code) = (&shop, &second.code);
             async move { Ok(coupon_state(&shop.coupon(code).await?) == cpb::CouponState::Voided) }

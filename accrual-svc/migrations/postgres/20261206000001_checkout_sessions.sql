@@ -19,3 +19,5 @@ CREATE TABLE checkout_sessions (
     updated_at    BIGINT  NOT NULL,
     PRIMARY KEY (tenant_id, session_id)
 );
+-- The session an order came from (a full return gives its codes' uses back).
+CREATE INDEX checkout_sessions_order ON checkout_sessions (tenant_id, program_id, order_id);

@@ -173,6 +173,10 @@ impl Accrual {
         }
         let mut kept = kept_before.clone();
         returns::subtract(&purchase.lines, &mut kept, &r.lines)?;
+        if kept.iter().all(|&k| k == 0) {
+            self.give_back_codes_of(conn, tenant, program_id, order)
+                .await?;
+        }
         let (_, program, _) =
             repo::program(conn, t, program_id, Some(purchase.program_version)).await?;
         let offers: Vec<Offer> = rows.iter().filter_map(|x| x.reward.offer.clone()).collect();

@@ -64,6 +64,9 @@ pub async fn insert_session(
     Ok(inserted == 1)
 }
 
+const SESSION: &str = "SELECT session_id, state, request_hash, plan, holds, view, answer, refusal, \
+     order_id, expires_at FROM checkout_sessions";
+
 /// A session; locked on PostgreSQL when `lock` (its moves serialise on it).
 pub async fn get_session(
     conn: &mut Conn,
@@ -73,21 +76,40 @@ pub async fn get_session(
     lock: bool,
 ) -> Result<Option<SessionRow>, AppError> {
     let sql = format!(
-        "SELECT session_id, state, request_hash, plan, holds, view, answer, refusal, order_id, expires_at \
-         FROM checkout_sessions WHERE tenant_id = $1 AND session_id = $2 {}",
+        "{SESSION} WHERE tenant_id = $1 AND session_id = $2 {}",
         if lock { db.for_update() } else { "" }
     );
-    let Some(r) = sqlx::query(&sql)
+    let row = sqlx::query(&sql)
         .bind(tenant)
         .bind(session)
         .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(None);
-    };
+        .await?;
+    row.as_ref().map(session_row).transpose()
+}
+
+/// The session confirmed as `order` of `program`, if the order came from one.
+pub async fn session_of_order(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+) -> Result<Option<SessionRow>, AppError> {
+    let sql = format!(
+        "{SESSION} WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3 AND state = 'confirmed'"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(order)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(session_row).transpose()
+}
+
+fn session_row(r: &sqlx::any::AnyRow) -> Result<SessionRow, AppError> {
     let state: String = r.try_get("state")?;
     let refusal: String = r.try_get("refusal")?;
-    Ok(Some(SessionRow {
+    Ok(SessionRow {
         session_id: r.try_get("session_id")?,
         state: State::parse(&state).ok_or_else(|| internal(format!("session state {state}")))?,
         request_hash: r.try_get("request_hash")?,
@@ -102,7 +124,7 @@ pub async fn get_session(
         },
         order_id: r.try_get("order_id")?,
         expires_at: r.try_get("expires_at")?,
-    }))
+    })
 }
 
 /// A session's move from `from` to `to`, with what it holds, its answer,

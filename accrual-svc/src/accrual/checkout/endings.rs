@@ -247,6 +247,28 @@ impl Accrual {
         Ok(view)
     }
 
+    /// An order returned in full gives back the uses of the codes its
+    /// checkout redeemed (campaign-svc honours it where the codes' batch
+    /// gives uses back: a voucher does), in the return's transaction.
+    pub(crate) async fn give_back_codes_of(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        program: &str,
+        order: &str,
+    ) -> Result<(), AppError> {
+        let Some(row) = repo::session_of_order(conn, tenant.as_str(), program, order).await? else {
+            return Ok(());
+        };
+        let codes = Holds {
+            coupons: row.holds.coupons.clone(),
+            ..Holds::default()
+        };
+        let mut fx = Effects::default();
+        give_back(&mut fx, &row.session_id, &codes);
+        self.write_effects(conn, tenant, fx).await
+    }
+
     /// Lapses a session at its expiry (its timer), unless it ended before.
     #[instrument(name = "boomerang.accrual.checkout.lapse", skip_all,
                  fields(tenant = %tenant, session = %session), err)]
