@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the README's grpcurl walkthrough as written: every ```sh block from
-# "## Calling it with grpcurl" up to "## Configuration", extracted from the
-# README (never a copy), in a fresh folder where `boomerang up --demo` runs on
-# its default ports, as a reader would in a second shell. Any command that
+# "## Calling it with grpcurl" up to "## Configuration", then docs/checkout.md's
+# from "## Walkthrough" up to "## Not yet", extracted from the documents (never
+# a copy), in a fresh folder where `boomerang up --demo` runs on its default
+# ports, as a reader would in a second shell. Any command that
 # fails fails the run. Streams (WatchEvents, "Ctrl-C to stop") get 3 s.
 # Usage: scripts/readme-walkthrough.sh [path to the boomerang binary]
 set -euo pipefail
@@ -13,17 +14,22 @@ bin="$(scripts/install-tools.sh)"
 work="$(mktemp -d)"
 script="$work/walkthrough.sh"
 
-python3 - "$root/README.md" "$script" <<'PY'
+python3 - "$root" "$script" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-start, end = text.index("## Calling it with grpcurl"), text.index("## Configuration")
-blocks = re.findall(r"```sh\n(.*?)```", text[start:end], re.S)
-if len(blocks) < 3:
-    sys.exit(f"readme-walkthrough: expected 3 sh blocks, found {len(blocks)}")
+walks = [
+    ("README.md", "## Calling it with grpcurl", "## Configuration", 3),
+    ("docs/checkout.md", "## Walkthrough", "## Not yet", 1),
+]
 with open(sys.argv[2], "w") as f:
     f.write("set -euo pipefail\n")
-    for i, b in enumerate(blocks, 1):
-        f.write(f"echo '--- README block {i}'\n{b}\n")
+    for doc, first, last, least in walks:
+        text = open(f"{sys.argv[1]}/{doc}").read()
+        start, end = text.index(first), text.index(last)
+        blocks = re.findall(r"```sh\n(.*?)```", text[start:end], re.S)
+        if len(blocks) < least:
+            sys.exit(f"readme-walkthrough: expected {least} sh blocks in {doc}, found {len(blocks)}")
+        for i, b in enumerate(blocks, 1):
+            f.write(f"echo '--- README block {i} ({doc})'\n{b}\n")
 PY
 
 cd "$work"
