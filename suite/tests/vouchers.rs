@@ -4,7 +4,7 @@
 //! once the return window ends; a cart below its minimum is refused with
 //! why; a cart at the minimum uses it, once; a second use is refused; the
 //! order that used it, returned, gives it back; an order returned below the
-//! threshold voids its voucher.
+//! threshold voids its voucher; campaign-svc's event log tells each step.
 mod support;
 
 use std::time::Duration;
@@ -16,7 +16,10 @@ use boomerang_common::{
 };
 use boomerang_proto::{
     accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
-    campaign::v1::{self as cpb, coupon_service_client::CouponServiceClient},
+    campaign::v1::{
+        self as cpb, campaign_service_client::CampaignServiceClient,
+        coupon_service_client::CouponServiceClient,
+    },
 };
 use gateway::limits::RateLimitConfig;
 use support::{
@@ -207,6 +210,27 @@ backend_tests! {
         clock.advance(Duration::from_secs(15 * 86_400));
         let void = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&second.code])).await?;
         assert_eq!(void.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::Voided as i32));
+
+        // campaign-svc's event log told each step, in order.
+        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
+        let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
+        let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
+        let mut told = Vec::new();
+        while told.len() < 5 {
+            let Some(e) = tokio::time::timeout(Duration::from_secs(10), events.message()).await?? else {
+                break;
+            };
+            told.push((cpb::EventType::try_from(e.r#type).unwrap_or_default(), e.code));
+        }
+        use cpb::EventType as T;
+        assert_eq!(told, vec![
+            (T::VoucherIssued, code.code.clone()),
+            (T::CouponRedeemed, code.code.clone()),
+            (T::CouponReleased, code.code.clone()),
+            (T::VoucherIssued, second.code.clone()),
+            (T::VoucherVoided, second.code.clone()),
+        ]);
+        drop(events);
         suite.stop().await
     }
 }

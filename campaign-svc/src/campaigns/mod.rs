@@ -4,12 +4,14 @@
 mod budget;
 mod cache;
 pub mod coupons;
+pub mod events;
 pub mod jobs;
 mod lifecycle;
 
 use std::sync::Arc;
 
 use boomerang_common::{db::Db, time::Clock};
+use tokio::sync::Notify;
 
 pub use budget::{Report, Reserve, reservation_ref};
 pub use lifecycle::CampaignView;
@@ -28,6 +30,7 @@ struct Inner {
     clock: Clock,
     cache: ApplicableCache,
     slots: i64,
+    committed: Arc<Notify>,
 }
 
 impl Campaigns {
@@ -39,6 +42,7 @@ impl Campaigns {
                 clock,
                 cache: ApplicableCache::default(),
                 slots: i64::from(slots.max(1)),
+                committed: Arc::new(Notify::new()),
             }),
         }
     }
@@ -58,8 +62,20 @@ impl Campaigns {
         self.inner.slots
     }
 
-    /// Forgets cached applicable campaigns of `tenant` (after any change).
+    /// Forgets cached applicable campaigns of `tenant` (after any change)
+    /// and wakes this replica's event watchers.
     pub fn changed(&self, tenant: &str) {
         self.inner.cache.invalidate(tenant);
+        self.committed();
+    }
+
+    /// Wakes this replica's event watchers (after a commit that may have
+    /// appended events).
+    pub fn committed(&self) {
+        self.inner.committed.notify_waiters();
+    }
+
+    fn committed_signal(&self) -> Arc<Notify> {
+        self.inner.committed.clone()
     }
 }

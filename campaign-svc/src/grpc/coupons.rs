@@ -34,8 +34,10 @@ pub struct CouponServiceHandler {
 impl CouponServiceHandler {
     /// Handlers over `campaigns`.
     pub fn new(campaigns: Campaigns) -> Self {
+        let woken = campaigns.clone();
         Self {
-            mutations: Mutations::new(campaigns.db().clone(), campaigns.clock().clone()),
+            mutations: Mutations::new(campaigns.db().clone(), campaigns.clock().clone())
+                .after_commit(move |_| woken.committed()),
             campaigns,
         }
     }

@@ -10,11 +10,13 @@ use boomerang_common::{
     db::Conn,
     error::{AppError, Violations},
     idempotency::{self, Mutations},
+    stream::BoxStream,
     tenant::{actor_of, tenant_of},
 };
 use boomerang_proto::campaign::v1::{self as pb, campaign_service_server::CampaignService};
-use futures::future::BoxFuture;
+use futures::{StreamExt as _, future::BoxFuture};
 use prost::Message;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -105,6 +107,34 @@ fn page(p: Option<&boomerang_proto::common::v1::PageRequest>) -> (i64, String) {
 
 #[tonic::async_trait]
 impl CampaignService for CampaignServiceHandler {
+    type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;
+
+    async fn watch_events(
+        &self,
+        req: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let cursor = boomerang_common::events::Cursor::parse(&req.from_cursor)?;
+        let mut v = Violations::new();
+        if !req.campaign_id.is_empty() {
+            convert::id(&mut v, "campaign_id", &req.campaign_id);
+        }
+        if !req.customer_id.is_empty() {
+            boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
+        }
+        v.known_each::<pb::EventType>("types", &req.types, 8);
+        v.check()?;
+        let filter = crate::campaigns::events::Filter {
+            types: req.types,
+            campaign_id: req.campaign_id,
+            customer_id: req.customer_id,
+        };
+        let events = ReceiverStream::new(self.campaigns.watch(tenant, cursor, filter))
+            .map(|e| e.map_err(Status::from));
+        Ok(Response::new(Box::pin(events)))
+    }
+
     async fn create_campaign(
         &self,
         req: Request<pb::CreateCampaignRequest>,

@@ -325,14 +325,14 @@ pub async fn insert_voucher(
 }
 
 /// Voids the voucher of `reference` if no use of it is held or redeemed;
-/// whether it is void now.
+/// whether this voided it.
 pub async fn void_voucher(
     conn: &mut Conn,
     tenant: &str,
     reference: &str,
     now: i64,
 ) -> Result<bool, AppError> {
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE coupons SET voided_at = $3 WHERE tenant_id = $1 AND reference = $2 \
          AND voided_at IS NULL AND reserved = 0 AND redeemed = 0",
     )
@@ -341,9 +341,7 @@ pub async fn void_voucher(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(voucher(conn, tenant, reference)
-        .await?
-        .is_some_and(|v| v.voided_at.is_some()))
+    Ok(done.rows_affected() == 1)
 }
 
 /// Which codes a list shows.

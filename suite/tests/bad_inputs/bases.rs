@@ -151,6 +151,10 @@ pub const BASES: &[(&str, &str)] = &[
         "CouponService/GetCouponBatch",
         r#"campaign_id: "boost" batch_id: "b1""#,
     ),
+    (
+        "CampaignService/WatchEvents",
+        r#"campaign_id: "boost" customer_id: "alice" types: EVENT_TYPE_COUPON_REDEEMED"#,
+    ),
     ("CouponService/GetCoupon", r#"code: "BF26-AB""#),
     (
         "CouponService/ListCoupons",

@@ -1,6 +1,7 @@
 //! Uses of codes: checked, held with a TTL, redeemed, given back, lapsed.
 //! Locks in one order: redemption, customer use, code.
 use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId};
+use boomerang_proto::campaign::v1 as pb;
 
 use super::{Check, CouponView, Hold, LAPSE, redemption_ref, refused, rules_of};
 use crate::{
@@ -12,6 +13,18 @@ use crate::{
     },
     repo::coupons::{self as repo, CouponRow, RedemptionRow},
 };
+
+/// An event about a use of a code.
+fn use_event(kind: pb::EventType, campaign: String, r: &RedemptionRow) -> pb::WatchEventsResponse {
+    pb::WatchEventsResponse {
+        r#type: kind as i32,
+        campaign_id: campaign,
+        customer_id: r.customer_id.clone(),
+        code: r.code.clone(),
+        order_id: r.order_id.clone(),
+        ..Default::default()
+    }
+}
 
 impl Campaigns {
     /// Holds one use of a code for `hold.customer`'s order until confirmed,
@@ -231,6 +244,16 @@ impl Campaigns {
         repo::move_uses(conn, tenant.as_str(), &r.code, -1, 1).await?;
         r.status = "redeemed".into();
         repo::set_status(conn, tenant.as_str(), id, &r.status, now).await?;
+        let campaign = repo::get_coupon(conn, tenant.as_str(), &r.code)
+            .await?
+            .map(|c| c.campaign_id)
+            .unwrap_or_default();
+        self.emit(
+            conn,
+            tenant,
+            use_event(pb::EventType::CouponRedeemed, campaign, &r),
+        )
+        .await?;
         Ok(r)
     }
 
@@ -275,6 +298,10 @@ impl Campaigns {
         repo::move_uses(conn, tenant.as_str(), &r.code, reserved, redeemed).await?;
         r.status = if lapse { "expired" } else { "released" }.into();
         repo::set_status(conn, tenant.as_str(), id, &r.status, now).await?;
+        if redeemed < 0 {
+            let event = use_event(pb::EventType::CouponReleased, coupon.campaign_id, &r);
+            self.emit(conn, tenant, event).await?;
+        }
         Ok(r)
     }
 

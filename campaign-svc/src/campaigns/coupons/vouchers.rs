@@ -2,7 +2,8 @@
 //! purchase that earned it) as a single-use code assigned to that customer,
 //! with its own value, minimum order and validity, in the campaign's
 //! [`VOUCHERS`] batch; voided unused when the earning order is returned.
-use boomerang_common::{db::Conn, error::AppError, tenant::TenantId};
+use boomerang_common::{db::Conn, error::AppError, tenant::TenantId, time::to_timestamp};
+use boomerang_proto::campaign::v1 as pb;
 
 use super::CouponView;
 use crate::{
@@ -11,7 +12,7 @@ use crate::{
         coupon::{CouponEffect, Pattern, Rules, Scope},
         spec::{Conditions, Money},
     },
-    repo::coupons::{self as repo, BatchRow, NewVoucher},
+    repo::coupons::{self as repo, BatchRow, CouponRow, NewVoucher},
 };
 
 /// The batch of a campaign's vouchers (made with its first voucher).
@@ -63,6 +64,22 @@ impl Voucher {
     }
 }
 
+/// An amount as people read it: "5.00 EUR".
+fn spoken(m: &Money) -> String {
+    format!("{m} {}", m.asset().code())
+}
+
+/// An event about a voucher.
+fn voucher_event(kind: pb::EventType, row: &CouponRow) -> pb::WatchEventsResponse {
+    pb::WatchEventsResponse {
+        r#type: kind as i32,
+        campaign_id: row.campaign_id.clone(),
+        customer_id: row.customer_id.clone(),
+        code: row.code.clone(),
+        ..Default::default()
+    }
+}
+
 fn json(rules: &Rules) -> Result<String, AppError> {
     serde_json::to_string(rules).map_err(|e| AppError::Internal(e.into()))
 }
@@ -110,6 +127,22 @@ impl Campaigns {
             if repo::insert_voucher(conn, t, new, now).await? {
                 let row = repo::get_coupon(conn, t, code.as_str()).await?;
                 let row = row.ok_or_else(|| AppError::Internal(anyhow::anyhow!("voucher lost")))?;
+                let issued = pb::WatchEventsResponse {
+                    amount: Some(v.value.to_wire()),
+                    valid_from: Some(to_timestamp(v.valid_from)),
+                    valid_until: Some(to_timestamp(v.valid_until)),
+                    message: format!(
+                        "voucher {} takes {} off an order{}",
+                        code.as_str(),
+                        spoken(&v.value),
+                        v.min_order
+                            .as_ref()
+                            .map(|m| format!(" of at least {}", spoken(m)))
+                            .unwrap_or_default()
+                    ),
+                    ..voucher_event(pb::EventType::VoucherIssued, &row)
+                };
+                self.emit(conn, tenant, issued).await?;
                 return self.coupon_view(row);
             }
         }
@@ -128,10 +161,15 @@ impl Campaigns {
         reference: &str,
     ) -> Result<(CouponView, bool), AppError> {
         let t = tenant.as_str();
-        let voided = repo::void_voucher(conn, t, reference, self.clock().now()).await?;
+        let now_void = repo::void_voucher(conn, t, reference, self.clock().now()).await?;
         let row = repo::voucher(conn, t, reference)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no voucher for {reference}")))?;
+        if now_void {
+            let voided = voucher_event(pb::EventType::VoucherVoided, &row);
+            self.emit(conn, tenant, voided).await?;
+        }
+        let voided = row.voided_at.is_some();
         Ok((self.coupon_view(row)?, voided))
     }
 }
