@@ -1,6 +1,7 @@
 //! The crash test: the five services as separate processes on PostgreSQL, a
 //! mixed load of purchases, returns (concurrent ones of one order too),
-//! checkout holds and captures, and referred customers, while a random
+//! checkout holds and captures, checkout sessions (confirmed, cancelled,
+//! left to lapse), and referred customers, while a random
 //! service is killed with SIGKILL every 2-5 s and restarted. Then the load
 //! stops, deliveries drain, and the client's record of what was acknowledged
 //! must match the ledger to the cent, with every invariant holding.
@@ -80,7 +81,9 @@ async fn run(cluster: &mut Cluster) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let report = loop {
         let report = boomerang::check::check(&databases, now_micros()).await?;
-        if report.ok() || tokio::time::Instant::now() > deadline {
+        // Every checkout session ended: nothing is held any more.
+        let settled = report.ok() && client.holding().await?.is_empty();
+        if settled || tokio::time::Instant::now() > deadline {
             break report;
         }
         if std::env::var_os("BOOMERANG_CRASH_VERBOSE").is_some() {
@@ -89,6 +92,12 @@ async fn run(cluster: &mut Cluster) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     anyhow::ensure!(report.ok(), "{report}");
+    let holding = client.holding().await?;
+    anyhow::ensure!(
+        holding.is_empty(),
+        "holds nothing captures or voids: {}",
+        holding.join(", ")
+    );
 
     let off = client.ledger_differences().await?;
     let record = client.record.lock().map_err(|e| anyhow::anyhow!("{e}"))?;
