@@ -217,6 +217,37 @@ where
     rx
 }
 
+/// Follows the `event_log` of `tenant` after `cursor`: each event decoded as
+/// the service's message `M`, given its cursor by `keep`, which also says
+/// whether the watcher wants it (its filter). The backlog, then new events
+/// as they commit (see [`follow`]).
+pub fn watch<M, K>(
+    db: Db,
+    committed: Arc<Notify>,
+    tenant: TenantId,
+    cursor: Cursor,
+    keep: K,
+) -> mpsc::Receiver<Result<M, AppError>>
+where
+    M: prost::Message + Default + Send + 'static,
+    K: Fn(&mut M, Cursor) -> bool + Clone + Send + Sync + 'static,
+{
+    follow(committed, cursor, move |after| {
+        let (db, tenant, keep) = (db.clone(), tenant.clone(), keep.clone());
+        async move {
+            let page = self::after(&db, &tenant, after, PAGE).await?;
+            page.into_iter()
+                .map(|e| {
+                    let mut m = M::decode(e.payload.as_slice())
+                        .map_err(|err| AppError::Internal(err.into()))?;
+                    let kept = keep(&mut m, e.cursor);
+                    Ok((e.cursor, kept.then_some(m)))
+                })
+                .collect()
+        }
+    })
+}
+
 /// The SQL value of a new event's `commit_order`: 0 on SQLite (one writer,
 /// commits in `seq` order), the writing transaction's id on PostgreSQL.
 pub fn commit_order_sql(backend: Backend) -> &'static str {

@@ -8,7 +8,6 @@ use boomerang_common::{
     tenant::TenantId,
 };
 use boomerang_proto::accrual::v1 as pb;
-use prost::Message as _;
 use tokio::sync::mpsc;
 
 use super::Accrual;
@@ -40,23 +39,16 @@ impl Accrual {
         cursor: Cursor,
         filter: Filter,
     ) -> mpsc::Receiver<Result<pb::WatchEventsResponse, AppError>> {
-        let db = self.db().clone();
-        events::follow(self.committed_signal(), cursor, move |after| {
-            let (db, tenant, filter) = (db.clone(), tenant.clone(), filter.clone());
-            async move {
-                let page = events::after(&db, &tenant, after, events::PAGE).await?;
-                page.into_iter()
-                    .map(|e| {
-                        let m = pb::WatchEventsResponse::decode(e.payload.as_slice())
-                            .map_err(|err| AppError::Internal(err.into()))?;
-                        let m = pb::WatchEventsResponse {
-                            cursor: e.cursor.to_string(),
-                            ..m
-                        };
-                        Ok((e.cursor, filter.keeps(&m).then_some(m)))
-                    })
-                    .collect()
-            }
-        })
+        let keep = move |m: &mut pb::WatchEventsResponse, at: Cursor| {
+            m.cursor = at.to_string();
+            filter.keeps(m)
+        };
+        events::watch(
+            self.db().clone(),
+            self.committed_signal(),
+            tenant,
+            cursor,
+            keep,
+        )
     }
 }

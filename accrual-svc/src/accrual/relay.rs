@@ -74,6 +74,51 @@ impl Relay {
         Ok(())
     }
 
+    /// Confirms a campaign reward's budget reservation: whether it was (one
+    /// that lapsed before we confirmed pays nothing, in the wallet or as a
+    /// voucher; that is logged and the job done).
+    async fn confirmed(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        mut confirm: boomerang_proto::campaign::v1::ConfirmBudgetRequest,
+    ) -> anyhow::Result<bool> {
+        confirm.idempotency_key = job.dedupe_key.clone();
+        match self
+            .accrual
+            .upstream()
+            .confirm_budget(tenant, confirm)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e @ (AppError::Precondition(_) | AppError::NotFound(_))) => {
+                settle(self.topic, job, e, true).map(|()| false)
+            }
+            Err(e) => settle(self.topic, job, e, false).map(|()| false),
+        }
+    }
+
+    /// Gives budget back after what took a reward back (keyed from the job;
+    /// a reservation released before is done).
+    async fn release_budget(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        mut release: boomerang_proto::campaign::v1::ReleaseBudgetRequest,
+    ) -> anyhow::Result<()> {
+        release.idempotency_key = derived_key("acc", &[&job.dedupe_key, "release"]);
+        match self
+            .accrual
+            .upstream()
+            .release_budget(tenant, release)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
+            Err(e) => settle(self.topic, job, e, false),
+        }
+    }
+
     /// A reward whose credit's job is done and which the wallet still does not know.
     fn never_credited(&self, reward: &RewardRef) {
         tracing::warn!(
@@ -89,17 +134,10 @@ impl Relay {
         job: &Job,
         m: ConfirmThenCredit,
     ) -> anyhow::Result<()> {
-        let up = self.accrual.upstream();
-        let mut confirm = m.confirm;
-        confirm.idempotency_key = job.dedupe_key.clone();
-        match up.confirm_budget(tenant, confirm).await {
-            Ok(()) => {}
-            // Lapsed before we confirmed: the campaign pays nothing, so neither does the wallet.
-            Err(e @ (AppError::Precondition(_) | AppError::NotFound(_))) => {
-                return settle(self.topic, job, e, true);
-            }
-            Err(e) => return settle(self.topic, job, e, false),
+        if !self.confirmed(tenant, job, m.confirm).await? {
+            return Ok(());
         }
+        let up = self.accrual.upstream();
         let mut credit = m.credit;
         credit.idempotency_key = derived_key("acc", &[&job.dedupe_key, "credit"]);
         match up.credit(tenant, credit).await {
@@ -140,12 +178,7 @@ impl Relay {
             let planned = money::minor_of(Some(amount)).map_err(anyhow::Error::new)?;
             *amount = money::wire(taken.min(planned), &amount.asset);
         }
-        release.idempotency_key = derived_key("acc", &[&job.dedupe_key, "release"]);
-        match up.release_budget(tenant, release).await {
-            Ok(()) => Ok(()),
-            Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
-            Err(e) => settle(self.topic, job, e, false),
-        }
+        self.release_budget(tenant, job, release).await
     }
 
     async fn release(&self, tenant: &TenantId, job: &Job, m: Release) -> anyhow::Result<()> {
@@ -217,17 +250,12 @@ impl Relay {
         job: &Job,
         m: VoucherIssue,
     ) -> anyhow::Result<()> {
-        let up = self.accrual.upstream();
-        if let Some(mut confirm) = m.confirm {
-            confirm.idempotency_key = job.dedupe_key.clone();
-            match up.confirm_budget(tenant, confirm).await {
-                Ok(()) => {}
-                Err(e @ (AppError::Precondition(_) | AppError::NotFound(_))) => {
-                    return settle(self.topic, job, e, true);
-                }
-                Err(e) => return settle(self.topic, job, e, false),
-            }
+        if let Some(confirm) = m.confirm
+            && !self.confirmed(tenant, job, confirm).await?
+        {
+            return Ok(());
         }
+        let up = self.accrual.upstream();
         let mut issue = m.issue;
         issue.idempotency_key = derived_key("acc", &[&job.dedupe_key, "issue"]);
         match up.issue_voucher(tenant, issue).await {
@@ -269,15 +297,10 @@ impl Relay {
             }
             Err(e) => return settle(self.topic, job, e, false),
         };
-        let Some(mut release) = m.release.filter(|_| voided) else {
+        let Some(release) = m.release.filter(|_| voided) else {
             return Ok(());
         };
-        release.idempotency_key = derived_key("acc", &[&job.dedupe_key, "release"]);
-        match up.release_budget(tenant, release).await {
-            Ok(()) => Ok(()),
-            Err(e @ AppError::Precondition(_)) => settle(self.topic, job, e, true),
-            Err(e) => settle(self.topic, job, e, false),
-        }
+        self.release_budget(tenant, job, release).await
     }
 }
 

@@ -64,23 +64,16 @@ impl Campaigns {
         cursor: Cursor,
         filter: Filter,
     ) -> mpsc::Receiver<Result<pb::WatchEventsResponse, AppError>> {
-        let db = self.db().clone();
-        events::follow(self.committed_signal(), cursor, move |after| {
-            let (db, tenant, filter) = (db.clone(), tenant.clone(), filter.clone());
-            async move {
-                let page = events::after(&db, &tenant, after, events::PAGE).await?;
-                page.into_iter()
-                    .map(|e| {
-                        let m = pb::WatchEventsResponse::decode(e.payload.as_slice())
-                            .map_err(|err| AppError::Internal(err.into()))?;
-                        let m = pb::WatchEventsResponse {
-                            cursor: e.cursor.to_string(),
-                            ..m
-                        };
-                        Ok((e.cursor, filter.keeps(&m).then_some(m)))
-                    })
-                    .collect()
-            }
-        })
+        let keep = move |m: &mut pb::WatchEventsResponse, at: Cursor| {
+            m.cursor = at.to_string();
+            filter.keeps(m)
+        };
+        events::watch(
+            self.db().clone(),
+            self.committed_signal(),
+            tenant,
+            cursor,
+            keep,
+        )
     }
 }
