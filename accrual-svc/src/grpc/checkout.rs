@@ -12,13 +12,13 @@ use boomerang_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::convert::{MAX_ORDER_MINOR, id, money, text};
+use super::convert::{LineAsked, id, lines, money, text};
 use crate::{
     accrual::{
         Accrual,
         checkout::{CartInput, sessions::Reservation},
     },
-    domain::{rewards::Line, session::State},
+    domain::session::State,
     wire::evaluated,
 };
 
@@ -69,47 +69,15 @@ fn cart_into(v: &mut Violations, c: Option<&pb::Cart>) -> CartInput {
     if c.lines.is_empty() || c.lines.len() > MAX_LINES {
         v.add("cart.lines", format!("1 to {MAX_LINES} lines"));
     }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut total: i64 = 0;
-    let lines: Vec<Line> = c
-        .lines
-        .iter()
-        .take(MAX_LINES)
-        .enumerate()
-        .map(|(i, l)| {
-            let f = format!("cart.lines[{i}]");
-            let line_id = id(v, &format!("{f}.line_id"), &l.line_id);
-            if !seen.insert(line_id.clone()) {
-                v.add(format!("{f}.line_id"), "line ids are unique in a cart");
-            }
-            if l.unit_price.is_none() {
-                v.add(format!("{f}.unit_price"), "required");
-            }
-            let unit = money(v, &format!("{f}.unit_price"), l.unit_price.as_ref(), false);
-            if known && unit.as_ref().is_some_and(|m| m.code() != c.currency) {
-                v.add(format!("{f}.unit_price.asset"), "the cart's currency");
-            }
-            if !(1..=10_000).contains(&l.quantity) {
-                v.add(format!("{f}.quantity"), "1 to 10000");
-            }
-            let unit = unit.map_or(0, |m| m.minor());
-            total = total.saturating_add(unit.saturating_mul(i64::from(l.quantity)));
-            Line {
-                line_id,
-                sku: text(v, &format!("{f}.sku"), &l.sku, 128),
-                category: text(v, &format!("{f}.category"), &l.category, 128),
-                unit_price: unit,
-                quantity: l.quantity,
-                discount: 0,
-            }
-        })
-        .collect();
-    if total > MAX_ORDER_MINOR {
-        v.add(
-            "cart.lines",
-            "a cart is at most 10^10 minor units of its currency",
-        );
-    }
+    let asked = c.lines.iter().take(MAX_LINES).map(|l| LineAsked {
+        line_id: &l.line_id,
+        sku: &l.sku,
+        category: &l.category,
+        unit_price: l.unit_price.as_ref(),
+        quantity: l.quantity,
+        discount: None,
+    });
+    let lines = lines(v, "cart.lines", known.then_some(c.currency.as_str()), asked);
     if c.coupon_codes.len() > MAX_CODES {
         v.add("cart.coupon_codes", format!("at most {MAX_CODES} codes"));
     }

@@ -60,6 +60,82 @@ const ORDER_BOUND: &str =
     "an order is at most 10^10 minor units of its currency (100000000.00 EUR)";
 
 /// Validates a purchase: every bad field reported at once (long for that).
+/// A line of an order or a cart, as sent.
+pub(super) struct LineAsked<'a> {
+    /// Line id.
+    pub line_id: &'a str,
+    /// SKU.
+    pub sku: &'a str,
+    /// Category.
+    pub category: &'a str,
+    /// Price of a unit.
+    pub unit_price: Option<&'a pc::Money>,
+    /// Units.
+    pub quantity: u32,
+    /// Discount on the line (a cart's lines have none).
+    pub discount: Option<&'a pc::Money>,
+}
+
+/// Validates the lines of an order or a cart under `at` (`at[i].field`):
+/// unique ids, a price and an optional discount in `currency` (when known),
+/// 1 to 10,000 units, and the order's bound on each line and on the whole.
+pub(super) fn lines<'a>(
+    v: &mut Violations,
+    at: &str,
+    currency: Option<&str>,
+    asked: impl Iterator<Item = LineAsked<'a>>,
+) -> Vec<Line> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total: i64 = 0;
+    let lines = asked
+        .enumerate()
+        .map(|(i, l)| {
+            let f = format!("{at}[{i}]");
+            let line_id = id(v, &format!("{f}.line_id"), l.line_id);
+            if !seen.insert(line_id.clone()) {
+                v.add(format!("{f}.line_id"), "line ids are unique");
+            }
+            if l.unit_price.is_none() {
+                v.add(format!("{f}.unit_price"), "required");
+            }
+            let unit = money(v, &format!("{f}.unit_price"), l.unit_price, false);
+            let discount = money(v, &format!("{f}.discount"), l.discount, false);
+            for (name, m) in [("unit_price", &unit), ("discount", &discount)] {
+                if let (Some(currency), Some(m)) = (currency, m)
+                    && m.code() != currency
+                {
+                    v.add(format!("{f}.{name}.asset"), "the order currency");
+                }
+            }
+            if !(1..=10_000).contains(&l.quantity) {
+                v.add(format!("{f}.quantity"), "1 to 10000");
+            }
+            let unit = unit.map_or(0, |m| m.minor());
+            let discount = discount.map_or(0, |m| m.minor());
+            let line_total = unit.saturating_mul(i64::from(l.quantity));
+            if line_total > MAX_ORDER_MINOR {
+                v.add(format!("{f}.unit_price"), ORDER_BOUND);
+            }
+            if discount > line_total {
+                v.add(format!("{f}.discount"), "at most the line total");
+            }
+            total = total.saturating_add(line_total - discount.min(line_total));
+            Line {
+                line_id,
+                sku: text(v, &format!("{f}.sku"), l.sku, 128),
+                category: text(v, &format!("{f}.category"), l.category, 128),
+                unit_price: unit,
+                quantity: l.quantity,
+                discount,
+            }
+        })
+        .collect();
+    if total > MAX_ORDER_MINOR {
+        v.add(at, ORDER_BOUND);
+    }
+    lines
+}
+
 pub fn purchase(
     p: Option<&pb::Purchase>,
     request_hash: Vec<u8>,
@@ -79,59 +155,16 @@ pub fn purchase(
     if p.lines.is_empty() || p.lines.len() > 500 {
         v.add("purchase.lines", "1 to 500 lines");
     }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut total: i64 = 0;
-    let lines: Vec<Line> = p
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let f = format!("purchase.lines[{i}]");
-            let line_id = id(&mut v, &format!("{f}.line_id"), &l.line_id);
-            if !seen.insert(line_id.clone()) {
-                v.add(format!("{f}.line_id"), "line ids are unique in an order");
-            }
-            if l.unit_price.is_none() {
-                v.add(format!("{f}.unit_price"), "required");
-            }
-            let unit = money(
-                &mut v,
-                &format!("{f}.unit_price"),
-                l.unit_price.as_ref(),
-                false,
-            );
-            let discount = money(&mut v, &format!("{f}.discount"), l.discount.as_ref(), false);
-            for (name, m) in [("unit_price", &unit), ("discount", &discount)] {
-                if known_currency && m.as_ref().is_some_and(|m| m.code() != p.currency) {
-                    v.add(format!("{f}.{name}.asset"), "the order currency");
-                }
-            }
-            if !(1..=10_000).contains(&l.quantity) {
-                v.add(format!("{f}.quantity"), "1 to 10000");
-            }
-            let unit = unit.map_or(0, |m| m.minor());
-            let discount = discount.map_or(0, |m| m.minor());
-            let line_total = unit.saturating_mul(i64::from(l.quantity));
-            if line_total > MAX_ORDER_MINOR {
-                v.add(format!("{f}.unit_price"), ORDER_BOUND);
-            }
-            if discount > line_total {
-                v.add(format!("{f}.discount"), "at most the line total");
-            }
-            total = total.saturating_add(line_total - discount.min(line_total));
-            Line {
-                line_id,
-                sku: text(&mut v, &format!("{f}.sku"), &l.sku, 128),
-                category: text(&mut v, &format!("{f}.category"), &l.category, 128),
-                unit_price: unit,
-                quantity: l.quantity,
-                discount,
-            }
-        })
-        .collect();
-    if total > MAX_ORDER_MINOR {
-        v.add("purchase.lines", ORDER_BOUND);
-    }
+    let asked = p.lines.iter().map(|l| LineAsked {
+        line_id: &l.line_id,
+        sku: &l.sku,
+        category: &l.category,
+        unit_price: l.unit_price.as_ref(),
+        quantity: l.quantity,
+        discount: l.discount.as_ref(),
+    });
+    let currency = known_currency.then_some(p.currency.as_str());
+    let lines = lines(&mut v, "purchase.lines", currency, asked);
     // Since 2000, and not in the future beyond a day of clock skew.
     let latest = now + 86_400_000_000;
     let occurred_at = match p.occurred_at.as_ref().map(from_timestamp) {
