@@ -43,6 +43,50 @@ impl CouponServiceHandler {
     }
 }
 
+/// What becomes of a held use: redeemed, or given back.
+#[derive(Clone, Copy, Debug)]
+enum UseMove {
+    Confirm,
+    Release,
+}
+
+impl CouponServiceHandler {
+    /// Moves one use (`raw` the redemption id) once per idempotency key
+    /// (`key`), answering the redemption after it as `answer` makes it.
+    async fn move_use<R: prost::Message + Default + 'static>(
+        &self,
+        tenant: &boomerang_common::tenant::TenantId,
+        to: UseMove,
+        (key, raw): (&str, &str),
+        request: &impl prost::Message,
+        answer: impl FnOnce(pb::CouponRedemption) -> R + Send + 'static,
+    ) -> Result<Response<R>, Status> {
+        let id = redemption_id(raw)?;
+        let scope = match to {
+            UseMove::Confirm => "campaign.ConfirmCoupon",
+            UseMove::Release => "campaign.ReleaseCoupon",
+        };
+        let (c, t) = (self.campaigns.clone(), tenant.clone());
+        self.mutations
+            .run(
+                tenant,
+                scope,
+                key,
+                request,
+                move |conn: &mut Conn| -> BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let r = match to {
+                            UseMove::Confirm => c.confirm_coupon(conn, &t, id).await?,
+                            UseMove::Release => c.release_coupon(conn, &t, id, false).await?,
+                        };
+                        Ok(answer(to_redemption(&r)))
+                    })
+                },
+            )
+            .await
+    }
+}
+
 fn scope(v: &mut Violations, field: &str, s: i32) -> Scope {
     match pb::DiscountScope::try_from(s) {
         Ok(pb::DiscountScope::Order) => Scope::Order,
@@ -538,23 +582,11 @@ impl CouponService for CouponServiceHandler {
     ) -> Result<Response<pb::ConfirmCouponResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
-        let id = redemption_id(&req.redemption_id)?;
-        let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.mutations
-            .run(
-                &tenant,
-                "campaign.ConfirmCoupon",
-                &req.idempotency_key,
-                &req,
-                move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                    Box::pin(async move {
-                        let r = c.confirm_coupon(conn, &t, id).await?;
-                        Ok(pb::ConfirmCouponResponse {
-                            redemption: Some(to_redemption(&r)),
-                        })
-                    })
-                },
-            )
+        let redemption = |r| pb::ConfirmCouponResponse {
+            redemption: Some(r),
+        };
+        let (key, id) = (&req.idempotency_key, &req.redemption_id);
+        self.move_use(&tenant, UseMove::Confirm, (key, id), &req, redemption)
             .await
     }
 
@@ -564,23 +596,11 @@ impl CouponService for CouponServiceHandler {
     ) -> Result<Response<pb::ReleaseCouponResponse>, Status> {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
-        let id = redemption_id(&req.redemption_id)?;
-        let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.mutations
-            .run(
-                &tenant,
-                "campaign.ReleaseCoupon",
-                &req.idempotency_key,
-                &req,
-                move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                    Box::pin(async move {
-                        let r = c.release_coupon(conn, &t, id, false).await?;
-                        Ok(pb::ReleaseCouponResponse {
-                            redemption: Some(to_redemption(&r)),
-                        })
-                    })
-                },
-            )
+        let redemption = |r| pb::ReleaseCouponResponse {
+            redemption: Some(r),
+        };
+        let (key, id) = (&req.idempotency_key, &req.redemption_id);
+        self.move_use(&tenant, UseMove::Release, (key, id), &req, redemption)
             .await
     }
 }
