@@ -11,7 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod repo;
-pub mod wire;
+pub mod views;
 
 use std::{future::Future, net::SocketAddr};
 

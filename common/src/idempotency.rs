@@ -272,6 +272,22 @@ pub async fn replay<R: Message + Default>(
     judge(key, hash, stored)
 }
 
+/// The stored answer of `key`, if it was used before: for a mutation that
+/// does work before its transaction (prices, reserves upstream), so a replay
+/// answers without redoing it, and a key reused with another payload is
+/// ALREADY_EXISTS before anything is done. `None`: a new key.
+pub async fn peek<R: Message + Default>(
+    db: &Db,
+    key: &IdempotencyKey,
+    request: &impl Message,
+) -> Result<Option<R>, AppError> {
+    let mut conn = db.pool().acquire().await?;
+    match stored(&mut conn, key).await? {
+        None => Ok(None),
+        found => judge(key, &request_hash(request), found).map(Some),
+    }
+}
+
 /// Stores the response of a claimed key, in the same transaction as the effect.
 pub async fn complete(
     conn: &mut Conn,

@@ -249,7 +249,7 @@ fn compare(r: &mut Report, who: &str, owed: (i64, i64), credited: Option<&(i64, 
 }
 
 /// Every purchase reward is in the wallet exactly once, net of its returns
-/// (vouchers are codes at campaign-svc, not credits).
+/// (vouchers issued as codes are at campaign-svc, not in the wallet).
 async fn accrual_rewards(
     accrual: &Db,
     credited: &BTreeMap<(String, String), (i64, i64, i64)>,
@@ -257,7 +257,7 @@ async fn accrual_rewards(
 ) -> anyhow::Result<()> {
     let rewards = all(
         accrual,
-        "SELECT tenant_id, program_id, order_id, reward_no, amount, reversed FROM rewards WHERE kind <> '\"voucher\"'",
+        "SELECT tenant_id, program_id, order_id, reward_no, amount, reversed FROM rewards WHERE kind <> '\"voucher_code\"'",
     )
     .await?;
     r.count("purchase rewards", rewards.len());

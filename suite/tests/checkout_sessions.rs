@@ -146,7 +146,7 @@ backend_tests! {
 
         // Reserved, then the whole suite goes down and comes back; the
         // session's timer gives everything back at its TTL (the wallet's and
-        // campaign-svc's own holds would last 10 minutes longer).
+        // campaign-svc's own holds would last 12 hours longer).
         shop.reserve("s-l", paid_cart(&["TEN"]), 60).await?;
         assert_eq!(shop.balance("ann", "PTS").await?.1, "200");
         suite.stop().await?;

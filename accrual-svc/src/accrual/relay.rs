@@ -219,11 +219,25 @@ impl Relay {
             );
             return Err(Permanent(why).into());
         };
+        if let Step::Returned(r) = &step {
+            // Not before its redemption reached campaign-svc (a held use
+            // given back would be free again whatever its batch says).
+            let redeem = Outbound::Checkout(CheckoutStep {
+                session: m.session.clone(),
+                step: Some(Step::Redeem(r.clone())),
+            });
+            let (queue, key) = (self.topic.name(), redeem.key(tenant));
+            if repo::job_pending(self.accrual.db(), tenant.as_str(), queue, &key).await? {
+                return Err(NotYet(format!("the redemption {r} is not delivered yet")).into());
+            }
+        }
         let (sent, giving_back) = match &step {
             Step::Capture(hold) => (up.capture(tenant, key, hold).await, false),
             Step::Void(hold) => (up.void(tenant, key, hold).await, true),
             Step::Redeem(r) => (up.confirm_coupon(tenant, key, r).await, false),
-            Step::GiveBack(r) => (up.release_coupon(tenant, key, r).await, true),
+            Step::GiveBack(r) | Step::Returned(r) => {
+                (up.release_coupon(tenant, key, r).await, true)
+            }
         };
         match sent {
             Ok(()) => Ok(()),
@@ -255,17 +269,21 @@ impl Relay {
         {
             return Ok(());
         }
-        let up = self.accrual.upstream();
-        let mut issue = m.issue;
+        // Held for review: confirmed only; issued once approved.
+        let Some(mut issue) = m.issue else {
+            return Ok(());
+        };
         issue.idempotency_key = derived_key("acc", &[&job.dedupe_key, "issue"]);
-        match up.issue_voucher(tenant, issue).await {
+        match self.accrual.upstream().issue_voucher(tenant, issue).await {
             Ok(()) => Ok(()),
             Err(e) => settle(self.topic, job, e, false),
         }
     }
 
     /// Voids a voucher, then gives its budget back if it was voided unused.
-    /// One not issued yet is waited for while its issue is on its way.
+    /// One not issued yet is waited for while its issue is on its way, one
+    /// held by a checkout until that checkout ends (confirmed: used, and
+    /// kept; cancelled or lapsed: voided).
     async fn voucher_void(
         &self,
         tenant: &TenantId,
@@ -276,18 +294,26 @@ impl Relay {
         let mut void = m.void;
         void.idempotency_key = job.dedupe_key.clone();
         let voided = match up.void_voucher(tenant, void.clone()).await {
-            Ok(voided) => voided,
+            Ok((false, true)) => {
+                let why = format!("the voucher of {:?} is held by a checkout", m.reward);
+                return Err(NotYet(why).into());
+            }
+            Ok((voided, _)) => voided,
             Err(AppError::NotFound(_)) => {
                 let issue = Topic::VoucherIssue.name();
-                let key = m.reward.voucher_key(tenant);
-                let (queues, keys) = ([issue, issue], [key.clone(), key]);
-                if repo::jobs_pending(self.accrual.db(), tenant.as_str(), &queues, &keys).await? {
+                let keys = m.reward.voucher_keys(tenant);
+                let db = self.accrual.db();
+                if repo::jobs_pending(db, tenant.as_str(), &[issue, issue], &keys).await? {
                     return Err(
                         NotYet(format!("the voucher of {:?} is not issued yet", m.reward)).into(),
                     );
                 }
                 match up.void_voucher(tenant, void).await {
-                    Ok(voided) => voided,
+                    Ok((false, true)) => {
+                        let why = format!("the voucher of {:?} is held by a checkout", m.reward);
+                        return Err(NotYet(why).into());
+                    }
+                    Ok((voided, _)) => voided,
                     Err(AppError::NotFound(_)) => {
                         self.never_credited(&m.reward);
                         return Ok(());

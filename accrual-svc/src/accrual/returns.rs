@@ -84,7 +84,7 @@ pub(super) fn take_back(
         amount: money(),
         ..Default::default()
     });
-    if row.reward.kind == Kind::Voucher {
+    if row.reward.kind == Kind::VoucherCode {
         let void = cpb::VoidVoucherRequest {
             reference: reward.credit_reference(),
             ..Default::default()
@@ -273,7 +273,7 @@ fn take_backs<'a>(rows: &'a [RewardRow], after: &[Reward], pref: &str) -> Vec<Ta
     let mut out = Vec::new();
     for row in rows {
         let same = |x: &&Reward| {
-            x.kind == row.reward.kind
+            row.reward.kind.matches(x.kind)
                 && x.asset == row.reward.asset
                 && x.offer.as_ref().map(|o| &o.campaign_id)
                     == row.reward.offer.as_ref().map(|o| &o.campaign_id)

@@ -127,10 +127,12 @@ impl Accrual {
         };
         let release = release_at(h.program, h.purchase.occurred_at);
         for row in h.rows.iter().filter(|r| r.reward.amount > r.reversed) {
-            // A voucher held back was never issued: it is now.
-            if row.reward.kind == Kind::Voucher {
-                self.enqueue(conn, tenant, voucher_issue(&sale, release, row))
-                    .await?;
+            // A voucher held back was never issued (its budget was
+            // confirmed when recorded): it is now.
+            if row.reward.kind == Kind::VoucherCode {
+                if let Some(issue) = voucher_issue(&sale, release, row, (false, true)) {
+                    self.enqueue(conn, tenant, issue).await?;
+                }
                 continue;
             }
             let reward = RewardRef::new(h.program_id, h.order, row.no);

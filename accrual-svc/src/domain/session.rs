@@ -47,11 +47,6 @@ impl State {
         .into_iter()
         .find(|x| x.as_str() == s)
     }
-
-    /// Whether it may hold something that must be given back when it ends.
-    pub fn holding(self) -> bool {
-        matches!(self, Self::Reserving | Self::Reserved)
-    }
 }
 
 /// Why a session cannot be confirmed, as the reason callers match on.
@@ -65,8 +60,8 @@ pub enum NotConfirmable {
     Cancelled,
     /// A hold was refused when it was reserved.
     Refused,
-    /// Confirmed already, as another order.
-    OtherOrder,
+    /// Confirmed already (as another order, when confirming).
+    Confirmed,
 }
 
 impl NotConfirmable {
@@ -77,7 +72,7 @@ impl NotConfirmable {
             Self::Lapsed => "CHECKOUT_LAPSED",
             Self::Cancelled => "CHECKOUT_CANCELLED",
             Self::Refused => "CHECKOUT_REFUSED",
-            Self::OtherOrder => "CHECKOUT_CONFIRMED",
+            Self::Confirmed => "CHECKOUT_CONFIRMED",
         }
     }
 
@@ -90,7 +85,7 @@ impl NotConfirmable {
             Self::Lapsed => format!("checkout {session} lapsed; reserve a new session"),
             Self::Cancelled => format!("checkout {session} was cancelled"),
             Self::Refused => format!("checkout {session} was refused when reserved"),
-            Self::OtherOrder => format!("checkout {session} was confirmed as another order"),
+            Self::Confirmed => format!("checkout {session} was confirmed as another order"),
         }
     }
 }
@@ -107,7 +102,7 @@ pub fn confirmable(
 ) -> Result<bool, NotConfirmable> {
     match state {
         State::Confirmed if confirmed_order == order => Ok(false),
-        State::Confirmed => Err(NotConfirmable::OtherOrder),
+        State::Confirmed => Err(NotConfirmable::Confirmed),
         State::Reserving => Err(NotConfirmable::NotReserved),
         State::Cancelled => Err(NotConfirmable::Cancelled),
         State::Lapsed => Err(NotConfirmable::Lapsed),
@@ -209,7 +204,7 @@ mod tests {
         assert_eq!(c(State::Confirmed, 500, "o-1"), Ok(false));
         assert_eq!(
             c(State::Confirmed, 5, "o-2"),
-            Err(NotConfirmable::OtherOrder)
+            Err(NotConfirmable::Confirmed)
         );
         assert_eq!(
             c(State::Cancelled, 5, "o-1"),

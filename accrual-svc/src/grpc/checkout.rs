@@ -19,7 +19,7 @@ use crate::{
         checkout::{CartInput, sessions::Reservation},
     },
     domain::session::State,
-    wire::evaluated,
+    views::evaluated,
 };
 
 /// Most lines in a cart.
@@ -186,7 +186,10 @@ impl CheckoutService for CheckoutServiceHandler {
         let session = session_id(&mut v, &req.session_id);
         let order = id(&mut v, "order_id", &req.order_id);
         v.check()?;
-        IdempotencyKey::new(&tenant, "accrual.ConfirmCheckout", &req.idempotency_key)?;
+        let key = IdempotencyKey::new(&tenant, "accrual.ConfirmCheckout", &req.idempotency_key)?;
+        if let Some(first) = idempotency::peek(self.accrual.db(), &key, &req).await? {
+            return Ok(Response::new(first));
+        }
         let confirmation = self
             .accrual
             .prepare_confirm(&tenant, &session, &order)
@@ -219,7 +222,10 @@ impl CheckoutService for CheckoutServiceHandler {
         let mut v = Violations::new();
         let session = session_id(&mut v, &req.session_id);
         v.check()?;
-        IdempotencyKey::new(&tenant, "accrual.CancelCheckout", &req.idempotency_key)?;
+        let key = IdempotencyKey::new(&tenant, "accrual.CancelCheckout", &req.idempotency_key)?;
+        if let Some(first) = idempotency::peek(self.accrual.db(), &key, &req).await? {
+            return Ok(Response::new(first));
+        }
         let ending = self.accrual.prepare_end(&tenant, &session).await?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
         self.mutations

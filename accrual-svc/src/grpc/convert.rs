@@ -9,7 +9,7 @@ use boomerang_proto::{accrual::v1 as pb, common::v1 as pc};
 
 use std::collections::BTreeMap;
 
-pub use crate::wire::{to_explanation, to_reward};
+pub use crate::views::{to_explanation, to_reward};
 use crate::{
     accrual::{MemberChange, MemberView, PurchaseInput},
     domain::{fraud::Flag, program::Money, rewards::Line},

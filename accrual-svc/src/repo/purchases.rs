@@ -131,6 +131,17 @@ pub async fn jobs_pending(
     Ok(row.is_some())
 }
 
+/// Whether the job of `queue` with `key` is not done yet.
+pub async fn job_pending(db: &Db, tenant: &str, queue: &str, key: &str) -> Result<bool, AppError> {
+    jobs_pending(
+        db,
+        tenant,
+        &[queue, queue],
+        &[key.to_owned(), key.to_owned()],
+    )
+    .await
+}
+
 /// Sets a purchase's review state.
 pub async fn set_review(
     conn: &mut Conn,

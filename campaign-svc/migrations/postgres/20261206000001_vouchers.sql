@@ -4,4 +4,5 @@
 ALTER TABLE coupons ADD COLUMN rules TEXT NOT NULL DEFAULT '';
 ALTER TABLE coupons ADD COLUMN reference TEXT NOT NULL DEFAULT '';
 ALTER TABLE coupons ADD COLUMN voided_at BIGINT;
-CREATE INDEX coupons_reference ON coupons (tenant_id, reference);
+-- One voucher per reference (what earned it).
+CREATE UNIQUE INDEX coupons_reference ON coupons (tenant_id, reference) WHERE reference <> '';

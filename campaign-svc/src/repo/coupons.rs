@@ -389,7 +389,8 @@ pub async fn take_use(
 ) -> Result<Option<(i64, i64)>, AppError> {
     let row = sqlx::query(
         "UPDATE coupons SET reserved = reserved + 1 WHERE tenant_id = $1 AND code = $2 \
-           AND (max_uses = 0 OR reserved + redeemed < max_uses) RETURNING reserved, redeemed",
+           AND (max_uses = 0 OR reserved + redeemed < max_uses) AND voided_at IS NULL \
+         RETURNING reserved, redeemed",
     )
     .bind(tenant)
     .bind(code)

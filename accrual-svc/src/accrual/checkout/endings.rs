@@ -21,7 +21,7 @@ use crate::{
     },
     domain::session::{self, Holds, State},
     repo::{self, Move},
-    wire,
+    views,
 };
 
 /// A session confirmation priced, ready for [`Accrual::confirm_checkout_in_op`].
@@ -141,7 +141,7 @@ impl Accrual {
             rewards: recorded
                 .rewards
                 .iter()
-                .map(|r| wire::to_reward(&c.order_id, r, false, now))
+                .map(|r| views::to_reward(&c.order_id, r, false, now))
                 .collect(),
             ..restate(&row, State::Confirmed)?
         };
@@ -210,7 +210,7 @@ impl Accrual {
                 ));
             }
             (State::Confirmed, _) if to == State::Cancelled => {
-                let why = session::NotConfirmable::OtherOrder;
+                let why = session::NotConfirmable::Confirmed;
                 return Err(AppError::Refused {
                     reason: why.reason().into(),
                     message: format!(
@@ -220,7 +220,16 @@ impl Accrual {
                     limit: false,
                 });
             }
-            _ => return decode(&row.view),
+            (State::Confirmed, _) => return decode(&row.view),
+            (State::Refused | State::Cancelled | State::Lapsed, taken) => {
+                // Ended meanwhile; what this call found held (a hold a
+                // refusal did not know of) goes back too, keyed as the
+                // ending's own give-backs, so nothing is given back twice.
+                let mut fx = Effects::default();
+                give_back(&mut fx, &row.session_id, &taken.unwrap_or_default());
+                self.write_effects(conn, tenant, fx).await?;
+                return decode(&row.view);
+            }
         };
         let mut fx = Effects::default();
         give_back(&mut fx, &row.session_id, &holds);
@@ -242,7 +251,11 @@ impl Accrual {
             refusal: None,
             answer: None,
         };
-        repo::move_session(conn, t, moved, self.clock().now()).await?;
+        if !repo::move_session(conn, t, moved, self.clock().now()).await? {
+            return Err(AppError::Aborted(
+                "the session moved meanwhile, retry".into(),
+            ));
+        }
         self.write_effects(conn, tenant, fx).await?;
         Ok(view)
     }
@@ -260,12 +273,13 @@ impl Accrual {
         let Some(row) = repo::session_of_order(conn, tenant.as_str(), program, order).await? else {
             return Ok(());
         };
-        let codes = Holds {
-            coupons: row.holds.coupons.clone(),
-            ..Holds::default()
-        };
         let mut fx = Effects::default();
-        give_back(&mut fx, &row.session_id, &codes);
+        for r in row.holds.redemptions() {
+            fx.send(Outbound::Checkout(CheckoutStep {
+                session: row.session_id.clone(),
+                step: Some(Step::Returned(r.into())),
+            }));
+        }
         self.write_effects(conn, tenant, fx).await
     }
 

@@ -8,7 +8,9 @@
 //! transaction, enqueues the captures and redemptions; `CancelCheckout` and
 //! the lapse enqueue the give-backs. Upstream holds outlive the session by
 //! [`HOLD_GRACE_US`], so a confirmation made before the session expires is
-//! always captured; the lapse gives them back at the session's expiry.
+//! captured unless a service stays down longer than that (then the capture
+//! is parked for an operator); the lapse gives holds back at the session's
+//! expiry.
 use boomerang_common::{error::AppError, jobs, tenant::TenantId, time::to_timestamp};
 use boomerang_proto::accrual::v1 as pb;
 use prost::Message as _;
@@ -24,15 +26,17 @@ use crate::{
     },
     domain::session::{Holds, Plan, State, StoredRefusal},
     repo::{self, Move, SessionRow},
-    wire,
+    views,
 };
 
 /// The session lapse timer's queue.
 pub const CHECKOUT_LAPSE: &str = "accrual.checkout_lapse";
 
 /// How long upstream holds outlive their session: a confirmation accepted
-/// just before the session expires has this long to be captured.
-pub const HOLD_GRACE_US: i64 = 10 * 60 * 1_000_000;
+/// just before the session expires has this long to be captured, however
+/// long a service is down meanwhile (the lapse gives holds back at the
+/// session's expiry; the grace only matters when accrual is down too).
+pub const HOLD_GRACE_US: i64 = 12 * 3_600 * 1_000_000;
 
 /// A session asked for.
 #[derive(Clone, Debug)]
@@ -94,11 +98,17 @@ fn refused(r: &StoredRefusal) -> AppError {
     }
 }
 
-/// Whether an upstream error may pass on a retry (nothing was decided).
+/// Whether an upstream error may pass on a retry (nothing was decided):
+/// transport, a conflict, a bug, shed load or a rate limit. A refusal with a
+/// reason (a code used up) is not.
 fn transient(e: &AppError) -> bool {
     matches!(
         e,
-        AppError::Unavailable(_) | AppError::Aborted(_) | AppError::Internal(_)
+        AppError::Unavailable(_)
+            | AppError::Aborted(_)
+            | AppError::Internal(_)
+            | AppError::Exhausted(_)
+            | AppError::RateLimited { .. }
     )
 }
 
@@ -243,7 +253,7 @@ impl Accrual {
             program_id: r.cart.program_id.clone(),
             customer_id: r.cart.customer.clone(),
             expires_at: Some(to_timestamp(expires_at)),
-            cart: Some(wire::evaluated(&e, now)),
+            cart: Some(views::evaluated(&e, now)),
             order_id: String::new(),
             rewards: vec![],
         };

@@ -53,12 +53,17 @@ impl RewardRef {
         boomerang_common::id::reference(format!("{program}:{order}"))
     }
 
-    /// The key of the job that issues it as a voucher.
-    pub fn voucher_key(&self, tenant: &TenantId) -> String {
-        key(
-            tenant,
-            &[&self.program, &self.order, "voucher", &self.no.to_string()],
-        )
+    /// The keys of the jobs that issue it as a voucher: when recorded, or
+    /// when approved after a review.
+    pub fn voucher_keys(&self, tenant: &TenantId) -> [String; 2] {
+        let no = self.no.to_string();
+        [
+            key(tenant, &[&self.program, &self.order, "voucher", &no]),
+            key(
+                tenant,
+                &[&self.program, &self.order, "voucher-approved", &no],
+            ),
+        ]
     }
 
     /// The keys of the jobs that credit it: directly, or after its budget is confirmed.
@@ -187,7 +192,9 @@ pub struct ReferralReturn {
 
 /// A next-purchase voucher issued as a code assigned to its customer, once
 /// its campaign budget is confirmed (a reservation that lapsed first issues
-/// nothing).
+/// nothing). A purchase held for review confirms the budget when recorded
+/// (the reservation would lapse while a reviewer decides) and issues the
+/// code once approved, in a second message.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct VoucherIssue {
     /// The reward.
@@ -196,9 +203,12 @@ pub struct VoucherIssue {
     /// The budget confirmation, for a budgeted campaign.
     #[prost(message, optional, tag = "2")]
     pub confirm: Option<cpb::ConfirmBudgetRequest>,
-    /// The voucher.
-    #[prost(message, required, tag = "3")]
-    pub issue: cpb::IssueVoucherRequest,
+    /// The voucher; absent while its purchase is held for review.
+    #[prost(message, optional, tag = "3")]
+    pub issue: Option<cpb::IssueVoucherRequest>,
+    /// Sent by the approval of a held purchase.
+    #[prost(bool, tag = "4")]
+    pub after_review: bool,
 }
 
 /// A voucher voided (its order returned below the threshold, or rejected in
@@ -227,7 +237,7 @@ pub struct CheckoutStep {
     #[prost(string, tag = "1")]
     pub session: String,
     /// What to do.
-    #[prost(oneof = "Step", tags = "2, 3, 4, 5")]
+    #[prost(oneof = "Step", tags = "2, 3, 4, 5, 6")]
     pub step: Option<Step>,
 }
 
@@ -246,6 +256,10 @@ pub enum Step {
     /// Give a code's held use back (cancelled, lapsed or refused).
     #[prost(string, tag = "5")]
     GiveBack(String),
+    /// Give a code's redeemed use back (its order returned in full), once
+    /// its redemption was delivered.
+    #[prost(string, tag = "6")]
+    Returned(String),
 }
 
 impl Step {
@@ -256,6 +270,7 @@ impl Step {
             Self::Void(h) => ("void", h),
             Self::Redeem(r) => ("redeem", r),
             Self::GiveBack(r) => ("give-back", r),
+            Self::Returned(r) => ("returned", r),
         }
     }
 }
@@ -436,7 +451,10 @@ impl Outbound {
                 let (step, target) = m.step.as_ref().map_or(("none", ""), Step::parts);
                 key(tenant, &["checkout", &m.session, step, target])
             }
-            Self::VoucherIssue(m) => m.reward.voucher_key(tenant),
+            Self::VoucherIssue(m) => {
+                let [recorded, approved] = m.reward.voucher_keys(tenant);
+                if m.after_review { approved } else { recorded }
+            }
             Self::VoucherVoid(m) => {
                 let r = &m.reward;
                 let cause = if m.return_id.is_empty() {

@@ -199,14 +199,17 @@ fn confirmation(r: &RewardRow) -> Option<cpb::ConfirmBudgetRequest> {
     })
 }
 
-/// A voucher issued as a code assigned to the customer: usable from the end
-/// of the return window (`release_at_us`, or at once if its campaign says
-/// so), for its days, on a next order of at least its minimum.
+/// The voucher a stored reward is, as a code assigned to the customer:
+/// usable from the end of the return window (`release_at_us`, or at once if
+/// its campaign says so), for its days, on a next order of at least its
+/// minimum. Held for review, it is not issued until approved
+/// (`after_review`), but its budget is confirmed when recorded.
 pub(in crate::accrual) fn voucher_issue(
     sale: &Sale<'_>,
     release_at_us: Option<i64>,
     r: &RewardRow,
-) -> Outbound {
+    (held, after_review): (bool, bool),
+) -> Option<Outbound> {
     let reward = &r.reward;
     let of = RewardRef::new(sale.program_id, sale.order, r.no);
     let (campaign, min_next_order, at_once) = match &reward.offer {
@@ -245,11 +248,16 @@ pub(in crate::accrual) fn voucher_issue(
         valid_until: Some(to_timestamp(from + days * 86_400_000_000)),
         ..Default::default()
     };
-    Outbound::VoucherIssue(VoucherIssue {
+    let confirm = if after_review { None } else { confirmation(r) };
+    if held && confirm.is_none() {
+        return None;
+    }
+    Some(Outbound::VoucherIssue(VoucherIssue {
         reward: of,
-        confirm: confirmation(r),
-        issue,
-    })
+        confirm,
+        issue: (!held).then_some(issue),
+        after_review,
+    }))
 }
 
 /// The credit of a stored reward: at once, or, for a campaign
@@ -259,14 +267,14 @@ pub(in crate::accrual) fn voucher_issue(
 fn reward_credit(c: &Storing<'_>, r: &RewardRow) -> Option<Outbound> {
     let p = c.p;
     let reward = &r.reward;
-    if reward.kind == Kind::Voucher {
+    if reward.kind == Kind::VoucherCode {
         let sale = Sale {
             program_id: &p.program_id,
             order: &p.order_id,
             customer: &p.customer,
             occurred_at_us: p.occurred_at_us,
         };
-        return (!c.held).then(|| voucher_issue(&sale, c.release_at_us, r));
+        return voucher_issue(&sale, c.release_at_us, r, (c.held, false));
     }
     let from = c.release_at_us.unwrap_or(p.occurred_at_us);
     let expires_at = points_expiry(c.program, &reward.asset, from);

@@ -200,7 +200,9 @@ impl Accrual {
         if !program.auto_enroll {
             return Ok(false);
         }
-        let newcomer = repo::MemberRow::newcomer(&p.customer, self.clock().now());
+        // A member since the purchase (reports count their purchases from then).
+        let since = p.occurred_at_us.min(self.clock().now());
+        let newcomer = repo::MemberRow::newcomer(&p.customer, since);
         let mut tx = self.db().begin().await?;
         self.enroll(&mut tx, tenant, &p.program_id, newcomer)
             .await?;

@@ -116,8 +116,21 @@ pub enum Kind {
     Base,
     /// A campaign's extra.
     Campaign,
-    /// A campaign's voucher.
+    /// A campaign's voucher credited to the wallet, as rewards recorded
+    /// before vouchers were codes are: their returns still reverse the credit.
     Voucher,
+    /// A campaign's voucher issued as a code assigned to the customer
+    /// (campaign-svc), never a wallet credit.
+    VoucherCode,
+}
+
+impl Kind {
+    /// Whether a recomputed reward of kind `other` is this stored one: a
+    /// voucher is the same reward whether it was credited or issued as a code.
+    pub fn matches(self, other: Self) -> bool {
+        let voucher = |k| matches!(k, Self::Voucher | Self::VoucherCode);
+        self == other || voucher(self) && voucher(other)
+    }
 }
 
 /// One computed reward.
@@ -454,7 +467,7 @@ pub fn compute(
                         "voucher of {v} {asset} for a next order, valid {valid_days} days"
                     ))
                 };
-                (asset.clone(), v, step, Kind::Voucher, Some(*valid_days))
+                (asset.clone(), v, step, Kind::VoucherCode, Some(*valid_days))
             }
         };
         let amount = round(unrounded, &asset, program.rounding);

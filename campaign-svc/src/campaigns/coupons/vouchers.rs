@@ -124,7 +124,12 @@ impl Campaigns {
                 rules: &rules,
                 reference: &v.reference,
             };
-            if repo::insert_voucher(conn, t, new, now).await? {
+            let inserted = repo::insert_voucher(conn, t, new, now).await?;
+            // One voucher per reference: a concurrent issue under another key won.
+            if !inserted && let Some(row) = repo::voucher(conn, t, &v.reference).await? {
+                return self.coupon_view(row);
+            }
+            if inserted {
                 let row = repo::get_coupon(conn, t, code.as_str()).await?;
                 let row = row.ok_or_else(|| AppError::Internal(anyhow::anyhow!("voucher lost")))?;
                 let issued = pb::WatchEventsResponse {
@@ -152,7 +157,8 @@ impl Campaigns {
     }
 
     /// Voids the voucher of `reference` unless a use of it is held or
-    /// redeemed; the code, and whether it is void.
+    /// redeemed; the code, and whether it is void (`held` tells a use held
+    /// now, to void once the checkout ends).
     #[tracing::instrument(name = "boomerang.campaign.vouchers.void", skip_all, fields(tenant = %tenant), err)]
     pub async fn void_voucher(
         &self,

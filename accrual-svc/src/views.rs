@@ -49,7 +49,7 @@ pub fn to_reward(order: &str, r: &RecordedReward, preview: bool, now: i64) -> pb
         kind: (match r.reward.kind {
             Kind::Base => pb::RewardKind::Base,
             Kind::Campaign => pb::RewardKind::Campaign,
-            Kind::Voucher => pb::RewardKind::Voucher,
+            Kind::Voucher | Kind::VoucherCode => pb::RewardKind::Voucher,
         }) as i32,
         amount: Some(wire(r.reward.amount - r.reversed, &r.reward.asset)),
         status: status as i32,
