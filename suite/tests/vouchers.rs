@@ -24,7 +24,7 @@ use boomerang_proto::{
 use gateway::limits::RateLimitConfig;
 use support::{
     shop::{Shop, amount, cart, eur, line},
-    start_with_clock, with_key,
+    start, start_with_clock, with_key,
 };
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -231,6 +231,92 @@ backend_tests! {
             (T::VoucherVoided, second.code.clone()),
         ]);
         drop(events);
+        suite.stop().await
+    }
+
+    async fn a_voucher_held_for_review_is_issued_once_approved(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(now_micros());
+        let (suite, _dbs) = start_with_clock(backend, RateLimitConfig::default(), clock.clone()).await?;
+        let shop = Shop::open(&suite).await?;
+        let admin = suite.create_key("shop", &["*:admin"]).await?;
+        let mut accrual = AccrualServiceClient::new(shop.gw.clone());
+        // A second purchase within the hour is held for review.
+        let read = apb::GetProgramRequest { program_id: "demo".into(), version: 0 };
+        let program = accrual.get_program(with_key(read, &shop.key)?).await?.into_inner().program;
+        let fraud = apb::FraudPolicy { max_purchases_per_hour: 1, hold_flagged: true, ..Default::default() };
+        let program = apb::Program { fraud: Some(fraud), ..program.unwrap_or_default() };
+        let upsert = apb::UpsertProgramRequest { idempotency_key: "guarded".into(), program: Some(program) };
+        accrual.upsert_program(with_key(upsert, &shop.key)?).await?;
+        shop.member("ann", "0.00", "0").await?;
+        let budgeted = cpb::CampaignSpec {
+            budgets: vec![cpb::Budget { total: eur("50.00"), per_day: None }],
+            ..promotion()
+        };
+        shop.campaign("back", budgeted).await?;
+
+        shop.purchase("o-1", &["120.00"]).await?;
+        let first = shop.voucher_of("o-1", &[]).await?;
+        let held = shop.purchase("o-2", &["120.00"]).await?;
+        assert!(held.held_for_review);
+        // Its budget is confirmed at once (both vouchers' 10.00 EUR), though
+        // no code is issued while it is held.
+        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
+        eventually("both vouchers' budget confirmed", || {
+            let (mut campaigns, key) = (campaigns.clone(), shop.key.clone());
+            async move {
+                let read = cpb::GetCampaignReportRequest { campaign_id: "back".into(), ..Default::default() };
+                let report = campaigns.get_campaign_report(with_key(read, &key)?).await?.into_inner();
+                Ok(report.budgets.first().and_then(|b| b.confirmed.clone()).map(|m| m.amount) == Some("10.00".into()))
+            }
+        })
+        .await?;
+        assert_eq!(shop.vouchers().await?.len(), 1);
+
+        // The reviewer decides a day later, long after any reservation's TTL.
+        clock.advance(Duration::from_secs(86_400));
+        let review = apb::ReviewPurchaseRequest {
+            idempotency_key: "rv-2".into(),
+            program_id: "demo".into(),
+            order_id: "o-2".into(),
+            decision: apb::ReviewDecision::Approve as i32,
+            note: "a regular".into(),
+        };
+        accrual.review_purchase(with_key(review, &admin)?).await?;
+        let second = shop.voucher_of("o-2", std::slice::from_ref(&first)).await?;
+        assert_eq!(second.customer_id, "ann");
+        let read = cpb::GetCampaignReportRequest { campaign_id: "back".into(), ..Default::default() };
+        let report = campaigns.get_campaign_report(with_key(read, &shop.key)?).await?.into_inner();
+        assert_eq!(report.budgets.first().and_then(|b| b.confirmed.clone()).map(|m| m.amount), Some("10.00".into()));
+        suite.stop().await
+    }
+
+    async fn a_voucher_held_by_a_checkout_is_voided_once_the_checkout_ends(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let shop = Shop::open(&suite).await?;
+        shop.member("ann", "0.00", "0").await?;
+        let mut at_once = promotion();
+        if let Some(cpb::effect::Kind::NextPurchaseVoucher(v)) = at_once.effect.as_mut().and_then(|e| e.kind.as_mut()) {
+            v.usable_at_once = true;
+        }
+        shop.campaign("back", at_once).await?;
+        shop.purchase("o-1", &["70.00", "50.00"]).await?;
+        let code = shop.voucher_of("o-1", &[]).await?;
+        assert_eq!(coupon_state(&code), cpb::CouponState::Available);
+        shop.reserve("s-1", cart(vec![line("1", "shoes", "60.00")], &[&code.code]), 600).await?;
+        // The earning order goes below the threshold while a checkout holds
+        // the voucher: it is voided once that checkout is cancelled.
+        shop.return_line("o-1", "1").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(coupon_state(&shop.coupon(&code.code).await?), cpb::CouponState::UsedUp);
+        shop.cancel("c-1", "s-1").await?;
+        eventually("the voucher voided", || {
+            let (shop, code) = (&shop, &code.code);
+            async move { Ok(coupon_state(&shop.coupon(code).await?) == cpb::CouponState::Voided) }
+        })
+        .await?;
+        let refused = shop.reserve("s-2", cart(vec![line("1", "shoes", "60.00")], &[&code.code]), 600).await.err();
+        let reason = refused.as_ref().and_then(|e| e.get_error_details().error_info().map(|i| i.reason.clone()));
+        assert_eq!(reason.as_deref(), Some("COUPON_VOIDED"));
         suite.stop().await
     }
 }

@@ -293,12 +293,10 @@ impl Relay {
         let up = self.accrual.upstream();
         let mut void = m.void;
         void.idempotency_key = job.dedupe_key.clone();
+        let held = |e: &AppError| matches!(e, AppError::Refused { reason, .. } if reason == "VOUCHER_HELD");
         let voided = match up.void_voucher(tenant, void.clone()).await {
-            Ok((false, true)) => {
-                let why = format!("the voucher of {:?} is held by a checkout", m.reward);
-                return Err(NotYet(why).into());
-            }
-            Ok((voided, _)) => voided,
+            Ok(voided) => voided,
+            Err(e) if held(&e) => return Err(NotYet(e.to_string()).into()),
             Err(AppError::NotFound(_)) => {
                 let issue = Topic::VoucherIssue.name();
                 let keys = m.reward.voucher_keys(tenant);
@@ -309,11 +307,8 @@ impl Relay {
                     );
                 }
                 match up.void_voucher(tenant, void).await {
-                    Ok((false, true)) => {
-                        let why = format!("the voucher of {:?} is held by a checkout", m.reward);
-                        return Err(NotYet(why).into());
-                    }
-                    Ok((voided, _)) => voided,
+                    Ok(voided) => voided,
+                    Err(e) if held(&e) => return Err(NotYet(e.to_string()).into()),
                     Err(AppError::NotFound(_)) => {
                         self.never_credited(&m.reward);
                         return Ok(());

@@ -100,7 +100,6 @@ pub(super) async fn void(
                 Box::pin(async move {
                     let (coupon, voided) = c.void_voucher(conn, &t, &reference).await?;
                     Ok(pb::VoidVoucherResponse {
-                        held: !voided && coupon.row.reserved > 0,
                         coupon: Some(to_coupon(&coupon)),
                         voided,
                     })

@@ -20,17 +20,16 @@ impl Upstream {
         call.await.map(drop).map_err(refused(CAMPAIGN))
     }
 
-    /// Voids a voucher: whether it is void (a used one is not), and whether
-    /// a checkout holds a use of it now (void it again once that ends).
+    /// Voids a voucher: whether it is void (a used one is not). One a
+    /// checkout holds now is refused with reason `VOUCHER_HELD`.
     #[instrument(name = "boomerang.accrual.upstream.void_voucher", skip_all, fields(tenant = %tenant), err)]
     pub async fn void_voucher(
         &self,
         tenant: &TenantId,
         req: cpb::VoidVoucherRequest,
-    ) -> Result<(bool, bool), AppError> {
+    ) -> Result<bool, AppError> {
         let mut client = self.coupons.clone();
         let call = client.void_voucher(acting_for(tenant, req));
-        let done = call.await.map_err(refused(CAMPAIGN))?.into_inner();
-        Ok((done.voided, done.held))
+        Ok(call.await.map_err(refused(CAMPAIGN))?.into_inner().voided)
     }
 }

@@ -156,9 +156,9 @@ impl Campaigns {
         )))
     }
 
-    /// Voids the voucher of `reference` unless a use of it is held or
-    /// redeemed; the code, and whether it is void (`held` tells a use held
-    /// now, to void once the checkout ends).
+    /// Voids the voucher of `reference` unless it was used; the code, and
+    /// whether it is void. One a checkout holds now is refused
+    /// (`VOUCHER_HELD`, nothing stored): void it again once that ends.
     #[tracing::instrument(name = "boomerang.campaign.vouchers.void", skip_all, fields(tenant = %tenant), err)]
     pub async fn void_voucher(
         &self,
@@ -174,6 +174,15 @@ impl Campaigns {
         if now_void {
             let voided = voucher_event(pb::EventType::VoucherVoided, &row);
             self.emit(conn, tenant, voided).await?;
+        } else if row.voided_at.is_none() && row.redeemed == 0 && row.reserved > 0 {
+            return Err(AppError::Refused {
+                reason: "VOUCHER_HELD".into(),
+                message: format!(
+                    "voucher {} is held by a checkout; void it once that ends",
+                    row.code
+                ),
+                limit: false,
+            });
         }
         let voided = row.voided_at.is_some();
         Ok((self.coupon_view(row)?, voided))
