@@ -137,14 +137,40 @@ pub async fn after(
     cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<Event>, AppError> {
+    let page = page(db, Some(tenant), cursor, limit).await?;
+    Ok(page.into_iter().map(|(_, e)| e).collect())
+}
+
+/// Every tenant's events after `cursor`, oldest first, at most `limit`,
+/// each with its tenant (for notify-svc, which delivers them all).
+pub async fn after_any(
+    db: &Db,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<(String, Event)>, AppError> {
+    page(db, None, cursor, limit).await
+}
+
+async fn page(
+    db: &Db,
+    tenant: Option<&TenantId>,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<(String, Event)>, AppError> {
     let visible = visible_sql(db.backend());
+    // One tenant's page walks event_log_tenant, every tenant's event_log_order.
+    let whose = if tenant.is_some() {
+        "tenant_id = $1"
+    } else {
+        "$1 = ''"
+    };
     let sql = format!(
-        "SELECT commit_order, seq, type, subject, payload, occurred_at FROM event_log \
-         WHERE tenant_id = $1 AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \
+        "SELECT tenant_id, commit_order, seq, type, subject, payload, occurred_at FROM event_log \
+         WHERE {whose} AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \
          ORDER BY commit_order, seq LIMIT $4"
     );
     let rows = sqlx::query(&sql)
-        .bind(tenant.as_str())
+        .bind(tenant.map_or("", TenantId::as_str))
         .bind(cursor.commit_order)
         .bind(cursor.seq)
         .bind(limit)
@@ -152,7 +178,7 @@ pub async fn after(
         .await?;
     rows.iter()
         .map(|r| {
-            Ok(Event {
+            let event = Event {
                 cursor: Cursor {
                     commit_order: r.try_get("commit_order")?,
                     seq: r.try_get("seq")?,
@@ -161,7 +187,8 @@ pub async fn after(
                 subject: r.try_get("subject")?,
                 payload: r.try_get("payload")?,
                 occurred_at: r.try_get("occurred_at")?,
-            })
+            };
+            Ok((r.try_get("tenant_id")?, event))
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
@@ -242,6 +269,35 @@ where
                         .map_err(|err| AppError::Internal(err.into()))?;
                     let kept = keep(&mut m, e.cursor);
                     Ok((e.cursor, kept.then_some(m)))
+                })
+                .collect()
+        }
+    })
+}
+
+/// Follows every tenant's `event_log` after `cursor`, each event decoded as
+/// `M` and given its cursor by `stamp`, with its tenant: the backlog, then
+/// new events as they commit (see [`follow`]). For service-only streams.
+pub fn watch_all<M, S>(
+    db: Db,
+    committed: Arc<Notify>,
+    cursor: Cursor,
+    stamp: S,
+) -> mpsc::Receiver<Result<(String, M), AppError>>
+where
+    M: prost::Message + Default + Send + 'static,
+    S: Fn(&mut M, Cursor) + Clone + Send + Sync + 'static,
+{
+    follow(committed, cursor, move |after| {
+        let (db, stamp) = (db.clone(), stamp.clone());
+        async move {
+            let page = after_any(&db, after, PAGE).await?;
+            page.into_iter()
+                .map(|(tenant, e)| {
+                    let mut m = M::decode(e.payload.as_slice())
+                        .map_err(|err| AppError::Internal(err.into()))?;
+                    stamp(&mut m, e.cursor);
+                    Ok((e.cursor, Some((tenant, m))))
                 })
                 .collect()
         }

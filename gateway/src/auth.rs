@@ -71,7 +71,7 @@ impl Authenticator {
             .ok_or_else(|| AppError::NotFound(format!("no such method {path}")))?;
         if scope::is_service_only(path) {
             return Err(AppError::PermissionDenied(format!(
-                "{path} is for services only (accrual-svc calls it); no key may"
+                "{path} is for services only (another Boomerang service calls it); no key may"
             )));
         }
         if !scope::allows(&principal.scopes, service, access) {

@@ -402,6 +402,26 @@ impl AccrualService for AccrualServiceHandler {
 
     type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;
 
+    type FollowEventsStream = BoxStream<pb::FollowEventsResponse>;
+
+    async fn follow_events(
+        &self,
+        req: Request<pb::FollowEventsRequest>,
+    ) -> Result<Response<Self::FollowEventsStream>, Status> {
+        // Every tenant's events: only services reach it, the caller's
+        // tenant is no filter.
+        tenant_of(&req)?;
+        let cursor = boomerang_common::events::Cursor::parse(&req.get_ref().from_cursor)?;
+        let events = ReceiverStream::new(self.accrual.follow(cursor)).map(|e| {
+            e.map(|(tenant_id, event)| pb::FollowEventsResponse {
+                tenant_id,
+                event: Some(event),
+            })
+            .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(events)))
+    }
+
     async fn watch_events(
         &self,
         req: Request<pb::WatchEventsRequest>,

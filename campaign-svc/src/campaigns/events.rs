@@ -76,4 +76,14 @@ impl Campaigns {
             keep,
         )
     }
+
+    /// Every tenant's events after `cursor`, with their tenant, then new ones
+    /// as they commit (notify-svc's stream).
+    pub fn follow(
+        &self,
+        cursor: Cursor,
+    ) -> mpsc::Receiver<Result<(String, pb::WatchEventsResponse), AppError>> {
+        let stamp = |m: &mut pb::WatchEventsResponse, at: Cursor| m.cursor = at.to_string();
+        events::watch_all(self.db().clone(), self.committed_signal(), cursor, stamp)
+    }
 }

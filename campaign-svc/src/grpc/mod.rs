@@ -3,6 +3,7 @@
 //! one transaction, the result rendered, the tenant's cache invalidated.
 pub mod convert;
 pub mod coupons;
+mod events;
 pub mod render;
 mod vouchers;
 
@@ -14,9 +15,8 @@ use boomerang_common::{
     tenant::{actor_of, tenant_of},
 };
 use boomerang_proto::campaign::v1::{self as pb, campaign_service_server::CampaignService};
-use futures::{StreamExt as _, future::BoxFuture};
+use futures::future::BoxFuture;
 use prost::Message;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -113,26 +113,16 @@ impl CampaignService for CampaignServiceHandler {
         &self,
         req: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let tenant = tenant_of(&req)?;
-        let req = req.into_inner();
-        let cursor = boomerang_common::events::Cursor::parse(&req.from_cursor)?;
-        let mut v = Violations::new();
-        if !req.campaign_id.is_empty() {
-            convert::id(&mut v, "campaign_id", &req.campaign_id);
-        }
-        if !req.customer_id.is_empty() {
-            boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
-        }
-        v.known_each::<pb::EventType>("types", &req.types, 8);
-        v.check()?;
-        let filter = crate::campaigns::events::Filter {
-            types: req.types,
-            campaign_id: req.campaign_id,
-            customer_id: req.customer_id,
-        };
-        let events = ReceiverStream::new(self.campaigns.watch(tenant, cursor, filter))
-            .map(|e| e.map_err(Status::from));
-        Ok(Response::new(Box::pin(events)))
+        events::watch(&self.campaigns, req)
+    }
+
+    type FollowEventsStream = BoxStream<pb::FollowEventsResponse>;
+
+    async fn follow_events(
+        &self,
+        req: Request<pb::FollowEventsRequest>,
+    ) -> Result<Response<Self::FollowEventsStream>, Status> {
+        events::follow(&self.campaigns, req)
     }
 
     async fn create_campaign(

@@ -6,7 +6,7 @@ use std::{fmt, str::FromStr};
 /// Access levels, each including the ones below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
-    /// Get*, List*, Preview*, Watch* RPCs.
+    /// Get*, List*, Preview*, Watch*, Follow* RPCs.
     Read,
     /// Every RPC of the service.
     Write,
@@ -101,6 +101,8 @@ pub const SERVICE_ONLY: &[&str] = &[
     "/boomerang.campaign.v1.CouponService/IssueVoucher",
     "/boomerang.campaign.v1.CouponService/VoidVoucher",
     "/boomerang.wallet.v1.WalletService/ReleaseCredit",
+    "/boomerang.accrual.v1.AccrualService/FollowEvents",
+    "/boomerang.campaign.v1.CampaignService/FollowEvents",
 ];
 
 /// Whether `path` is for services only (see [`SERVICE_ONLY`]).
@@ -123,7 +125,7 @@ pub fn required(path: &str) -> Option<(&str, Access)> {
     // reviewers, not for the keys that record the purchases.
     let access = if short == "admin" || REVIEW_METHODS.contains(&method) {
         Access::Admin
-    } else if ["Get", "List", "Preview", "Watch"]
+    } else if ["Get", "List", "Preview", "Watch", "Follow"]
         .iter()
         .any(|p| method.starts_with(p))
     {

@@ -85,6 +85,7 @@ pub const BASES: &[(&str, &str)] = &[
         "AccrualService/GetProgramReport",
         r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
     ),
+    ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "AccrualService/WatchEvents",
         r#"program_id: "cb" customer_id: "alice" types: EVENT_TYPE_MEMBER_ENROLLED"#,
@@ -151,6 +152,7 @@ pub const BASES: &[(&str, &str)] = &[
         "CouponService/GetCouponBatch",
         r#"campaign_id: "boost" batch_id: "b1""#,
     ),
+    ("CampaignService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "CampaignService/WatchEvents",
         r#"campaign_id: "boost" customer_id: "alice" types: EVENT_TYPE_COUPON_REDEEMED"#,

@@ -168,7 +168,7 @@ backend_tests! {
         let accrual = Credentials::load(&internal_auth())?.issuer("accrual", &["*:write"])?;
         let platform = TenantId::parse("boomerang").map_err(anyhow::Error::msg)?;
         let mut direct = BTreeMap::new();
-        for (service, addr) in [("wallet", suite.addrs().wallet), ("campaign", suite.addrs().campaign), ("referral", suite.addrs().referral)] {
+        for (service, addr) in [("wallet", suite.addrs().wallet), ("accrual", suite.addrs().accrual), ("campaign", suite.addrs().campaign), ("referral", suite.addrs().referral)] {
             let token = accrual.mint(service, &platform, "accrual", accrual.scopes())?;
             direct.insert(service, (channel(addr).await?, format!("Bearer {token}")));
         }
