@@ -27,6 +27,19 @@ fn clean(runs: &[Run]) {
     }
 }
 
+/// PostgreSQL runs take turns: each starts the whole suite with pools of up
+/// to 88 connections, its relays and timers busy under load, and the server
+/// takes 100 (in parallel they ran out of connections now and then).
+static POSTGRES_TURN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// A turn on PostgreSQL for a run on `url` ("" is SQLite, which needs none).
+async fn turn(url: &str) -> anyhow::Result<Option<tokio::sync::SemaphorePermit<'static>>> {
+    if url.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(POSTGRES_TURN.acquire().await?))
+}
+
 fn urls() -> Vec<String> {
     let mut urls = vec![String::new()];
     if postgres_enabled() {
@@ -38,6 +51,7 @@ fn urls() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_credit() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         clean(&wallet::credit(&common(&url), 1_000).await?);
     }
     Ok(())
@@ -46,6 +60,7 @@ async fn wallet_credit() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_capture() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         clean(&wallet::capture(&common(&url), 200).await?);
     }
     Ok(())
@@ -54,6 +69,7 @@ async fn wallet_capture() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purchase_until_delivered() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         let runs = purchase::purchases(&common(&url), 50).await?;
         clean(&runs);
         delivered(&runs);
@@ -72,6 +88,7 @@ fn delivered(runs: &[Run]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purchase_hot_campaign() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         let runs = purchase::hot_campaign(&common(&url), 50).await?;
         clean(&runs);
         delivered(&runs);
@@ -91,6 +108,7 @@ async fn purchase_hot_campaign() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaign_reserve_on_slots_and_one_row() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         for slots in [8, 1] {
             let opts = Common {
                 budget_slots: slots,
@@ -105,6 +123,7 @@ async fn campaign_reserve_on_slots_and_one_row() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_day() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         let runs = mixed::mixed(&common(&url), 50).await?;
         clean(&runs);
         delivered(&runs);
@@ -121,6 +140,7 @@ async fn gateway_overhead() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluate_cart() -> anyhow::Result<()> {
     for url in urls() {
+        let _turn = turn(&url).await?;
         clean(&checkout::evaluate(&common(&url), 20).await?);
     }
     Ok(())
