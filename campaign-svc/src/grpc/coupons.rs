@@ -11,7 +11,10 @@ use boomerang_proto::campaign::v1::{self as pb, coupon_service_server::CouponSer
 use futures::future::BoxFuture;
 use tonic::{Request, Response, Status};
 
-use super::{convert, render};
+use super::{
+    convert, render,
+    uses::{self, UseMove},
+};
 use crate::{
     campaigns::{
         Campaigns,
@@ -27,8 +30,8 @@ const MAX_CHECKED: usize = 20;
 /// The `CouponService` implementation.
 #[derive(Clone, Debug)]
 pub struct CouponServiceHandler {
-    campaigns: Campaigns,
-    mutations: Mutations,
+    pub(super) campaigns: Campaigns,
+    pub(super) mutations: Mutations,
 }
 
 impl CouponServiceHandler {
@@ -40,50 +43,6 @@ impl CouponServiceHandler {
                 .after_commit(move |_| woken.committed()),
             campaigns,
         }
-    }
-}
-
-/// What becomes of a held use: redeemed, or given back.
-#[derive(Clone, Copy, Debug)]
-enum UseMove {
-    Confirm,
-    Release,
-}
-
-impl CouponServiceHandler {
-    /// Moves one use (`raw` the redemption id) once per idempotency key
-    /// (`key`), answering the redemption after it as `answer` makes it.
-    async fn move_use<R: prost::Message + Default + 'static>(
-        &self,
-        tenant: &boomerang_common::tenant::TenantId,
-        to: UseMove,
-        (key, raw): (&str, &str),
-        request: &impl prost::Message,
-        answer: impl FnOnce(pb::CouponRedemption) -> R + Send + 'static,
-    ) -> Result<Response<R>, Status> {
-        let id = redemption_id(raw)?;
-        let scope = match to {
-            UseMove::Confirm => "campaign.ConfirmCoupon",
-            UseMove::Release => "campaign.ReleaseCoupon",
-        };
-        let (c, t) = (self.campaigns.clone(), tenant.clone());
-        self.mutations
-            .run(
-                tenant,
-                scope,
-                key,
-                request,
-                move |conn: &mut Conn| -> BoxFuture<'_, _> {
-                    Box::pin(async move {
-                        let r = match to {
-                            UseMove::Confirm => c.confirm_coupon(conn, &t, id).await?,
-                            UseMove::Release => c.release_coupon(conn, &t, id, false).await?,
-                        };
-                        Ok(answer(to_redemption(&r)))
-                    })
-                },
-            )
-            .await
     }
 }
 
@@ -233,7 +192,7 @@ fn parsed(code: Option<Code>) -> Result<Code, AppError> {
     code.ok_or_else(|| AppError::invalid("code", "required"))
 }
 
-fn redemption_id(raw: &str) -> Result<i64, AppError> {
+pub(super) fn redemption_id(raw: &str) -> Result<i64, AppError> {
     raw.strip_prefix("cr_")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| AppError::invalid("redemption_id", "not a redemption id (cr_...)"))
@@ -319,7 +278,7 @@ pub(super) fn to_coupon(c: &CouponView) -> pb::Coupon {
     }
 }
 
-fn to_redemption(r: &RedemptionRow) -> pb::CouponRedemption {
+pub(super) fn to_redemption(r: &RedemptionRow) -> pb::CouponRedemption {
     pb::CouponRedemption {
         redemption_id: redemption_ref(r.id),
         code: r.code.clone(),
@@ -586,8 +545,7 @@ impl CouponService for CouponServiceHandler {
             redemption: Some(r),
         };
         let (key, id) = (&req.idempotency_key, &req.redemption_id);
-        self.move_use(&tenant, UseMove::Confirm, (key, id), &req, redemption)
-            .await
+        uses::move_use(self, &tenant, UseMove::Confirm, (key, id), &req, redemption).await
     }
 
     async fn release_coupon(
@@ -600,7 +558,6 @@ impl CouponService for CouponServiceHandler {
             redemption: Some(r),
         };
         let (key, id) = (&req.idempotency_key, &req.redemption_id);
-        self.move_use(&tenant, UseMove::Release, (key, id), &req, redemption)
-            .await
+        uses::move_use(self, &tenant, UseMove::Release, (key, id), &req, redemption).await
     }
 }

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod coupons;
 mod events;
 pub mod render;
+mod uses;
 mod vouchers;
 
 use boomerang_common::{
