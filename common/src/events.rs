@@ -73,6 +73,26 @@ pub struct Event {
     pub occurred_at: i64,
 }
 
+/// Which events of a service's log a watcher wants; an empty part wants all.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Event types (the service's enum values).
+    pub types: Vec<i32>,
+    /// The one program, campaign... the events are about.
+    pub scope: String,
+    /// The customer.
+    pub customer: String,
+}
+
+impl Filter {
+    /// Whether an event of `kind`, about `scope` and `customer`, is wanted.
+    pub fn keeps(&self, kind: i32, scope: &str, customer: &str) -> bool {
+        (self.types.is_empty() || self.types.contains(&kind))
+            && (self.scope.is_empty() || self.scope == scope)
+            && (self.customer.is_empty() || self.customer == customer)
+    }
+}
+
 /// One event of [`append_many`]: its type name, subject and encoded message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent<'a> {

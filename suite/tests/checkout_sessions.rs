@@ -173,8 +173,19 @@ backend_tests! {
             let calls = (0..tries).map(|i| {
                 let shop = &shop;
                 async move {
+                    // As a careful client: what was not decided (the machine
+                    // busy) is asked again, with the same session.
                     let c = cart(vec![line("1", "shoes", "60.00")], &[code]);
-                    shop.reserve(&format!("{code}-{i}"), c, 60).await
+                    let mut tries = 0;
+                    loop {
+                        match shop.reserve(&format!("{code}-{i}"), c.clone(), 60).await {
+                            Err(e) if matches!(e.code(), Code::Unavailable | Code::Aborted) && tries < 20 => {
+                                tries += 1;
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            answer => return answer,
+                        }
+                    }
                 }
             });
             let answers = futures::future::join_all(calls).await;

@@ -4,32 +4,13 @@
 //! (`common::events`), so a stream never shows what did not commit.
 use boomerang_common::{
     error::AppError,
-    events::{self, Cursor},
+    events::{self, Cursor, Filter},
     tenant::TenantId,
 };
 use boomerang_proto::accrual::v1 as pb;
 use tokio::sync::mpsc;
 
 use super::Accrual;
-
-/// Which events a watcher wants.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    /// Event types; empty: all.
-    pub types: Vec<i32>,
-    /// Program; empty: all.
-    pub program_id: String,
-    /// Customer; empty: all.
-    pub customer_id: String,
-}
-
-impl Filter {
-    fn keeps(&self, e: &pb::WatchEventsResponse) -> bool {
-        (self.types.is_empty() || self.types.contains(&e.r#type))
-            && (self.program_id.is_empty() || self.program_id == e.program_id)
-            && (self.customer_id.is_empty() || self.customer_id == e.customer_id)
-    }
-}
 
 impl Accrual {
     /// The tenant's events after `cursor` that `filter` keeps, then new ones as they commit.
@@ -41,7 +22,7 @@ impl Accrual {
     ) -> mpsc::Receiver<Result<pb::WatchEventsResponse, AppError>> {
         let keep = move |m: &mut pb::WatchEventsResponse, at: Cursor| {
             m.cursor = at.to_string();
-            filter.keeps(m)
+            filter.keeps(m.r#type, &m.program_id, &m.customer_id)
         };
         events::watch(
             self.db().clone(),

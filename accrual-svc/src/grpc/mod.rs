@@ -438,10 +438,10 @@ impl AccrualService for AccrualServiceHandler {
         }
         v.known_each::<pb::EventType>("types", &req.types, 16);
         v.check()?;
-        let filter = crate::accrual::events::Filter {
+        let filter = boomerang_common::events::Filter {
             types: req.types,
-            program_id: req.program_id,
-            customer_id: req.customer_id,
+            scope: req.program_id,
+            customer: req.customer_id,
         };
         let events = ReceiverStream::new(self.accrual.watch(tenant, cursor, filter))
             .map(|e| e.map_err(Status::from));

@@ -5,7 +5,7 @@
 use boomerang_common::{
     db::Conn,
     error::AppError,
-    events::{self, Cursor, NewEvent},
+    events::{self, Cursor, Filter, NewEvent},
     tenant::TenantId,
     time::to_timestamp,
 };
@@ -14,25 +14,6 @@ use prost::Message as _;
 use tokio::sync::mpsc;
 
 use super::Campaigns;
-
-/// Which events a watcher wants.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    /// Event types; empty: all.
-    pub types: Vec<i32>,
-    /// Campaign; empty: all.
-    pub campaign_id: String,
-    /// Customer; empty: all.
-    pub customer_id: String,
-}
-
-impl Filter {
-    fn keeps(&self, e: &pb::WatchEventsResponse) -> bool {
-        (self.types.is_empty() || self.types.contains(&e.r#type))
-            && (self.campaign_id.is_empty() || self.campaign_id == e.campaign_id)
-            && (self.customer_id.is_empty() || self.customer_id == e.customer_id)
-    }
-}
 
 impl Campaigns {
     /// Appends `event` in the caller's transaction (its cursor and time set here).
@@ -66,7 +47,7 @@ impl Campaigns {
     ) -> mpsc::Receiver<Result<pb::WatchEventsResponse, AppError>> {
         let keep = move |m: &mut pb::WatchEventsResponse, at: Cursor| {
             m.cursor = at.to_string();
-            filter.keeps(m)
+            filter.keeps(m.r#type, &m.campaign_id, &m.customer_id)
         };
         events::watch(
             self.db().clone(),

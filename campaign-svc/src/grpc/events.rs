@@ -1,14 +1,19 @@
 //! gRPC handlers of CampaignService's event streams: a tenant's events
 //! (`WatchEvents`), and every tenant's for notify-svc (`FollowEvents`,
 //! services only).
-use boomerang_common::{error::Violations, events::Cursor, stream::BoxStream, tenant::tenant_of};
+use boomerang_common::{
+    error::Violations,
+    events::{Cursor, Filter},
+    stream::BoxStream,
+    tenant::tenant_of,
+};
 use boomerang_proto::campaign::v1 as pb;
 use futures::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::campaigns::{Campaigns, events::Filter};
+use crate::campaigns::Campaigns;
 
 /// A tenant's events, filtered, from a cursor.
 pub(super) fn watch(
@@ -29,8 +34,8 @@ pub(super) fn watch(
     v.check()?;
     let filter = Filter {
         types: req.types,
-        campaign_id: req.campaign_id,
-        customer_id: req.customer_id,
+        scope: req.campaign_id,
+        customer: req.customer_id,
     };
     let events = ReceiverStream::new(campaigns.watch(tenant, cursor, filter))
         .map(|e| e.map_err(Status::from));

@@ -303,13 +303,8 @@ impl Accrual {
             };
             async move { (code.clone(), up.reserve_coupon(tenant, hold).await) }
         }));
-        let balance = |asset: &'static str, minor: i64, currency: &str| {
-            let asset = if asset.is_empty() {
-                currency.to_owned()
-            } else {
-                asset.to_owned()
-            };
-            let hold_key = key("hold", &asset);
+        let balance = |asset: &str, minor: i64| {
+            let (asset, hold_key) = (asset.to_owned(), key("hold", asset));
             async move {
                 if minor == 0 {
                     return Ok(None);
@@ -327,8 +322,8 @@ impl Accrual {
         };
         let (coupons, points, cashback) = tokio::join!(
             coupons,
-            balance(POINTS, plan.points, &plan.currency),
-            balance("", plan.cashback, &plan.currency),
+            balance(POINTS, plan.points),
+            balance(&plan.currency, plan.cashback),
         );
         let mut holds = Holds::default();
         let mut first_refusal = None;
