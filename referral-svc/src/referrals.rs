@@ -106,7 +106,7 @@ impl Referrals {
     }
 
     /// Publishes a program version.
-    #[tracing::instrument(name = "boomerang.referral.referrals.publish", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.publish", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn publish(
         &self,
         conn: &mut Conn,
@@ -118,7 +118,7 @@ impl Referrals {
     }
 
     /// Creates a code (random, or the vanity code asked for).
-    #[tracing::instrument(name = "boomerang.referral.referrals.create_code", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.create_code", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn create_code(
         &self,
         conn: &mut Conn,
@@ -164,7 +164,7 @@ impl Referrals {
     }
 
     /// Disables a code.
-    #[tracing::instrument(name = "boomerang.referral.referrals.disable", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.disable", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn disable(
         &self,
         conn: &mut Conn,
@@ -182,7 +182,7 @@ impl Referrals {
     /// Attributes `referee` to `code`, or records the refusal with its reason.
     /// Long because the fraud checks run in their documented order, each a
     /// few lines with its own refusal reason.
-    #[tracing::instrument(name = "boomerang.referral.referrals.attribute", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.attribute", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn attribute(
         &self,
         conn: &mut Conn,
@@ -290,7 +290,7 @@ impl Referrals {
     /// and the referee's bonus on the first one. Nothing twice per order.
     /// Long because each reason a purchase pays nothing is said where it is judged.
     #[allow(clippy::too_many_arguments)]
-    #[tracing::instrument(name = "boomerang.referral.referrals.on_purchase", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.on_purchase", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn on_purchase(
         &self,
         conn: &mut Conn,
@@ -470,7 +470,7 @@ impl Referrals {
     }
 
     /// A referee's return: the referrer's reward for the order is taken back in proportion.
-    #[tracing::instrument(name = "boomerang.referral.referrals.on_return", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.referral.referrals.on_return", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn on_return(
         &self,
         conn: &mut Conn,
@@ -548,7 +548,7 @@ impl Relay {
 }
 
 impl Handler for Relay {
-    #[tracing::instrument(name = "boomerang.referral.relay.deliver", skip_all, fields(topic = self.topic, key = %job.dedupe_key), err)]
+    #[tracing::instrument(name = "boomerang.referral.relay.deliver", skip_all, fields(topic = self.topic, key = %job.dedupe_key), err(level = "info"))]
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
         let mut wallet = self.referrals.wallet.clone();

@@ -20,7 +20,7 @@ pub struct Converted {
 impl Accrual {
     /// Converts points into money in whole blocks, in one wallet transaction.
     #[instrument(name = "boomerang.accrual.conversion.convert", skip_all,
-                 fields(tenant = %tenant, program = %program_id, customer = %customer), err)]
+                 fields(tenant = %tenant, program = %program_id, customer = %customer), err(level = "info"))]
     pub async fn convert(
         &self,
         tenant: &TenantId,

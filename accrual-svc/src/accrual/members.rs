@@ -105,7 +105,7 @@ pub fn birthday_in(mmdd: &str, tz: &str, year: i16) -> Option<(Date, i64)> {
 
 impl Accrual {
     /// Publishes a program version.
-    #[instrument(name = "boomerang.accrual.programs.publish", skip_all, fields(tenant = %tenant, program = %id), err)]
+    #[instrument(name = "boomerang.accrual.programs.publish", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
     pub async fn publish(
         &self,
         conn: &mut Conn,
@@ -121,7 +121,7 @@ impl Accrual {
     /// Hands a referral code given at enrolment to referral-svc, before any
     /// purchase of the new member can be notified. Its fraud checks decide,
     /// and enrolment does not depend on them: a refusal is only logged.
-    #[instrument(name = "boomerang.accrual.members.attribute", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    #[instrument(name = "boomerang.accrual.members.attribute", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn attribute_at_enrolment(
         &self,
         tenant: &TenantId,
@@ -149,7 +149,7 @@ impl Accrual {
     }
 
     /// Enrols a customer; the welcome bonus is credited once, whatever the retries.
-    #[instrument(name = "boomerang.accrual.members.enroll", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    #[instrument(name = "boomerang.accrual.members.enroll", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn enroll(
         &self,
         conn: &mut Conn,
@@ -213,7 +213,7 @@ impl Accrual {
 
     /// Changes the details `change` names, keeping the others; a new birthday
     /// gets its timer (still once a year).
-    #[instrument(name = "boomerang.accrual.members.update", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    #[instrument(name = "boomerang.accrual.members.update", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn update_member(
         &self,
         conn: &mut Conn,
@@ -284,7 +284,7 @@ impl Accrual {
     }
 
     /// The birthday timer: credits the bonus once for the year and sets next year's.
-    #[instrument(name = "boomerang.accrual.members.birthday", skip_all, fields(tenant = %tenant, program = %program_id, year), err)]
+    #[instrument(name = "boomerang.accrual.members.birthday", skip_all, fields(tenant = %tenant, program = %program_id, year), err(level = "info"))]
     pub async fn on_birthday(
         &self,
         conn: &mut Conn,
@@ -342,7 +342,7 @@ impl Accrual {
     }
 
     /// A program version (the latest when `version` is `None`) and when it was published.
-    #[instrument(name = "boomerang.accrual.programs.get", skip_all, fields(tenant = %tenant, program = %id), err)]
+    #[instrument(name = "boomerang.accrual.programs.get", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
     pub async fn program(
         &self,
         tenant: &TenantId,
@@ -366,7 +366,7 @@ impl Accrual {
 
     /// A member with the tier in force now (an upgrade applies at once, a
     /// downgrade waits for the review date), judged by the latest version.
-    #[instrument(name = "boomerang.accrual.members.get", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    #[instrument(name = "boomerang.accrual.members.get", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn member(
         &self,
         conn: &mut Conn,

@@ -326,7 +326,7 @@ impl Relay {
 }
 
 impl Handler for Relay {
-    #[instrument(name = "boomerang.accrual.relay.deliver", skip_all, fields(topic = self.topic.name(), key = %job.dedupe_key), err)]
+    #[instrument(name = "boomerang.accrual.relay.deliver", skip_all, fields(topic = self.topic.name(), key = %job.dedupe_key), err(level = "info"))]
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
         let up = self.accrual.upstream();

@@ -83,7 +83,7 @@ fn minor(m: Option<&Wire>) -> Result<Option<i64>, AppError> {
 
 impl Accrual {
     /// The report of `program_id` for purchases and enrolments in `[from, to)` (unix micros).
-    #[instrument(name = "boomerang.accrual.reports.program", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    #[instrument(name = "boomerang.accrual.reports.program", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn program_report(
         &self,
         tenant: &TenantId,

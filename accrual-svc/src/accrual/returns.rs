@@ -133,7 +133,7 @@ impl Accrual {
     /// purchase row; a return id seen before answers as it did. Long because
     /// it is the return's transaction read top-down, one call a step.
     #[instrument(name = "boomerang.accrual.returns.record", skip_all,
-                 fields(tenant = %tenant, order = %r.order_id, return_id = %r.return_id), err)]
+                 fields(tenant = %tenant, order = %r.order_id, return_id = %r.return_id), err(level = "info"))]
     pub async fn record_return(
         &self,
         conn: &mut Conn,

@@ -40,7 +40,7 @@ pub enum Decision {
 impl Accrual {
     /// Applies `decision` to a held purchase; returns its rewards after it.
     #[instrument(name = "boomerang.accrual.review.decide", skip_all,
-                 fields(tenant = %tenant, order = %order, ?decision), err)]
+                 fields(tenant = %tenant, order = %order, ?decision), err(level = "info"))]
     pub async fn review(
         &self,
         conn: &mut Conn,

@@ -38,7 +38,7 @@ impl Accrual {
 
     /// As [`Self::refresh_tier`], for a member judged already.
     #[instrument(name = "boomerang.accrual.tiers.refresh", skip_all,
-                 fields(tenant = %tenant, program = %program_id, customer = %view.member.customer_id), err)]
+                 fields(tenant = %tenant, program = %program_id, customer = %view.member.customer_id), err(level = "info"))]
     pub(crate) async fn apply_tier(
         &self,
         conn: &mut Conn,

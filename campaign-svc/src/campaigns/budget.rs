@@ -54,7 +54,7 @@ impl Campaigns {
     /// per-customer and per-order caps, whatever the concurrency. Locks are
     /// taken in one order everywhere: counters (order, customer, day), then slots.
     /// Long because that lock order is easiest to check in one function.
-    #[tracing::instrument(name = "boomerang.campaign.budget.reserve", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.budget.reserve", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn reserve(
         &self,
         conn: &mut Conn,
@@ -212,7 +212,7 @@ impl Campaigns {
     }
 
     /// Confirms a reservation (all, or less: the rest goes back).
-    #[tracing::instrument(name = "boomerang.campaign.budget.confirm", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.budget.confirm", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn confirm(
         &self,
         conn: &mut Conn,
@@ -272,7 +272,7 @@ impl Campaigns {
 
     /// Releases a reservation (all of it), or gives back confirmed budget (a
     /// return, wholly or in part). The lapse timer releases reserved budget only.
-    #[tracing::instrument(name = "boomerang.campaign.budget.release", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.budget.release", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release(
         &self,
         conn: &mut Conn,
@@ -378,7 +378,7 @@ impl Campaigns {
     }
 
     /// Budget figures, participants and per-variant figures.
-    #[tracing::instrument(name = "boomerang.campaign.budget.report", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.budget.report", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn report(&self, tenant: &TenantId, campaign: &str) -> Result<Report, AppError> {
         repo::get_head(self.db(), tenant.as_str(), campaign).await?;
         Ok(Report {

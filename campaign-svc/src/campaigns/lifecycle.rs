@@ -70,7 +70,7 @@ fn json(view: Option<&CampaignView>) -> String {
 
 impl Campaigns {
     /// Creates a draft.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.create", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.create", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn create(
         &self,
         conn: &mut Conn,
@@ -96,7 +96,7 @@ impl Campaigns {
     }
 
     /// Edits a draft in place; a scheduled or live campaign gets a new version.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.update", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.update", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn update(
         &self,
         conn: &mut Conn,
@@ -164,7 +164,7 @@ impl Campaigns {
     }
 
     /// Applies a lifecycle transition (explicit call, or a timer with actor "system").
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.transition", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.transition", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn transition(
         &self,
         conn: &mut Conn,
@@ -235,7 +235,7 @@ impl Campaigns {
     }
 
     /// The start timer: scheduled -> active, if the current schedule has started.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.on_start", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.on_start", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn on_start(
         &self,
         conn: &mut Conn,
@@ -253,7 +253,7 @@ impl Campaigns {
     }
 
     /// The end timer: scheduled, active or paused -> ended, if the current schedule is over.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.on_end", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.on_end", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn on_end(
         &self,
         conn: &mut Conn,
@@ -274,7 +274,7 @@ impl Campaigns {
 
     /// The current version, or the one in force at `at`; the campaign row is
     /// locked (changes serialise on it).
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.view", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.view", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn view(
         &self,
         conn: &mut Conn,
@@ -286,7 +286,7 @@ impl Campaigns {
     }
 
     /// As [`Campaigns::view`], with every version.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.view_with_versions", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.view_with_versions", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn view_with_versions(
         &self,
         conn: &mut Conn,
@@ -316,7 +316,7 @@ impl Campaigns {
     }
 
     /// Reads a campaign outside a write transaction.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.get", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.get", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn get(
         &self,
         tenant: &TenantId,
@@ -329,7 +329,7 @@ impl Campaigns {
     }
 
     /// Campaigns with one of `statuses`, after id `after`.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.list", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.list", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn list(
         &self,
         tenant: &TenantId,
@@ -351,7 +351,7 @@ impl Campaigns {
     }
 
     /// The versions in force at `at` that apply to `ctx`, after stacking.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.applicable", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.applicable", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn applicable(
         &self,
         tenant: &TenantId,
@@ -388,7 +388,7 @@ impl Campaigns {
     }
 
     /// Audit entries, newest first.
-    #[tracing::instrument(name = "boomerang.campaign.campaigns.audit_log", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.audit_log", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn audit_log(
         &self,
         tenant: &TenantId,

@@ -53,7 +53,7 @@ pub struct Reversed {
 
 impl Ledger {
     /// Credits a customer: one ledger transaction read top-down (long for that).
-    #[tracing::instrument(name = "boomerang.wallet.ledger.credit", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.credit", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn credit(
         &self,
         conn: &mut Conn,
@@ -161,7 +161,7 @@ impl Ledger {
     /// reference (rewards of a purchase approved after review). Returns the
     /// credits scheduled and when; a credit already scheduled or settled is
     /// FAILED_PRECONDITION, none at all NOT_FOUND.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.release_held", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.release_held", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release_held(
         &self,
         conn: &mut Conn,
@@ -255,7 +255,7 @@ impl Ledger {
     }
 
     /// Releases a pending credit to available (the settle job); idempotent.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.settle", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.settle", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn settle(
         &self,
         conn: &mut Conn,
@@ -320,7 +320,7 @@ impl Ledger {
     ///
     /// Long because it is one ledger transaction read top-down (lock, what is
     /// left of the credit, the policy's split, postings, lots, debt, event).
-    #[tracing::instrument(name = "boomerang.wallet.ledger.reverse", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.reverse", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn reverse(
         &self,
         conn: &mut Conn,
@@ -496,7 +496,7 @@ impl Ledger {
     }
 
     /// Expires a lot's remainder (the expiry job); idempotent.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.expire", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.expire", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn expire(
         &self,
         conn: &mut Conn,
@@ -516,7 +516,7 @@ impl Ledger {
     }
 
     /// Warns that a lot expires soon (the warning job), if anything is left.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.warn_expiry", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.warn_expiry", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn warn_expiry(
         &self,
         conn: &mut Conn,

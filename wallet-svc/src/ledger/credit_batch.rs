@@ -92,7 +92,7 @@ struct Effect {
 
 impl Ledger {
     /// Writes `items` in the caller's transaction; one outcome per item, in order.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.credit_batch", skip_all, fields(size = items.len()), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.credit_batch", skip_all, fields(size = items.len()), err(level = "info"))]
     pub(super) async fn credit_batch<R>(
         &self,
         conn: &mut Conn,

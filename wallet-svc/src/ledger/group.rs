@@ -120,7 +120,7 @@ where
 
     /// Credits a customer once per idempotency key; the answer comes after
     /// the commit of the batch it was written in.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.credit", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.credit", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn credit(
         &self,
         tenant: &TenantId,

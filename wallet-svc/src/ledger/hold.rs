@@ -49,7 +49,7 @@ pub struct Captured {
 
 impl Ledger {
     /// Holds available balance; its lots are earmarked soonest-expiring first.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.authorize", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.authorize", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn authorize(
         &self,
         conn: &mut Conn,
@@ -123,7 +123,7 @@ impl Ledger {
 
     /// Spends a hold, wholly or in part; the rest goes back to available.
     /// One ledger transaction read top-down (long for that).
-    #[tracing::instrument(name = "boomerang.wallet.ledger.capture", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.capture", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn capture(
         &self,
         conn: &mut Conn,
@@ -214,7 +214,7 @@ impl Ledger {
     }
 
     /// Releases a hold (Void, or the lapse job with `Expired`); the lapse is idempotent.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.release", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.release", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release(
         &self,
         conn: &mut Conn,

@@ -35,7 +35,7 @@ pub type LotPage = (Vec<reads::LotRow>, Option<(i64, i64)>);
 
 impl Ledger {
     /// Balances per asset, now or as of an instant.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.balances", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.balances", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn balances(
         &self,
         tenant: &TenantId,
@@ -47,7 +47,7 @@ impl Ledger {
     }
 
     /// A statement page, newest first; the next cursor is the last entry's id.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.entries", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.entries", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn entries(
         &self,
         tenant: &TenantId,
@@ -66,7 +66,7 @@ impl Ledger {
     }
 
     /// Lots expiring before `until`, soonest first.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.expiring_lots", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.expiring_lots", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn expiring_lots(
         &self,
         tenant: &TenantId,

@@ -24,7 +24,7 @@ pub struct Transferred {
 
 impl Ledger {
     /// Moves available balance from a customer to a cause or another customer.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.transfer", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.transfer", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn transfer(
         &self,
         conn: &mut Conn,
@@ -106,7 +106,7 @@ impl Ledger {
     }
 
     /// Posts an operator's balanced multi-leg transaction.
-    #[tracing::instrument(name = "boomerang.wallet.ledger.post_transaction", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.wallet.ledger.post_transaction", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn post_transaction(
         &self,
         conn: &mut Conn,

@@ -52,7 +52,7 @@ impl Accrual {
     /// Checks a session can be confirmed as `order_id` and prices its
     /// purchase (campaign budget reserved, as a recorded purchase does).
     #[instrument(name = "boomerang.accrual.checkout.prepare_confirm", skip_all,
-                 fields(tenant = %tenant, session = %session, order = %order_id), err)]
+                 fields(tenant = %tenant, session = %session, order = %order_id), err(level = "info"))]
     pub async fn prepare_confirm(
         &self,
         tenant: &TenantId,
@@ -97,7 +97,7 @@ impl Accrual {
     /// purchase stored, the captures and redemptions enqueued, the session
     /// confirmed.
     #[instrument(name = "boomerang.accrual.checkout.confirm", skip_all,
-                 fields(tenant = %tenant, session = %c.session_id), err)]
+                 fields(tenant = %tenant, session = %c.session_id), err(level = "info"))]
     pub async fn confirm_checkout_in_op(
         &self,
         conn: &mut Conn,
@@ -169,7 +169,7 @@ impl Accrual {
     /// call keyed, so this finds what its reservation took) so they can be
     /// given back.
     #[instrument(name = "boomerang.accrual.checkout.prepare_end", skip_all,
-                 fields(tenant = %tenant, session = %session), err)]
+                 fields(tenant = %tenant, session = %session), err(level = "info"))]
     pub async fn prepare_end(&self, tenant: &TenantId, session: &str) -> Result<Ending, AppError> {
         let row = self
             .session_row(tenant, session)
@@ -189,7 +189,7 @@ impl Accrual {
     /// giving back what it holds; one ended already answers as it stands. A
     /// confirmed session cannot be cancelled, and does not lapse.
     #[instrument(name = "boomerang.accrual.checkout.end", skip_all,
-                 fields(tenant = %tenant, session = %e.session_id, to = to.as_str()), err)]
+                 fields(tenant = %tenant, session = %e.session_id, to = to.as_str()), err(level = "info"))]
     pub async fn end_checkout_in_op(
         &self,
         conn: &mut Conn,
@@ -285,7 +285,7 @@ impl Accrual {
 
     /// Lapses a session at its expiry (its timer), unless it ended before.
     #[instrument(name = "boomerang.accrual.checkout.lapse", skip_all,
-                 fields(tenant = %tenant, session = %session), err)]
+                 fields(tenant = %tenant, session = %session), err(level = "info"))]
     pub async fn lapse_checkout(&self, tenant: &TenantId, session: &str) -> Result<(), AppError> {
         let ending = self.prepare_end(tenant, session).await?;
         let mut tx = self.db().begin().await?;

@@ -199,7 +199,7 @@ impl Accrual {
     /// stacking, then points (whole blocks) and cashback, then what the
     /// member earns on what is left to pay. Holds nothing anywhere.
     #[instrument(name = "boomerang.accrual.checkout.evaluate", skip_all,
-                 fields(tenant = %tenant, program = %cart.program_id), err)]
+                 fields(tenant = %tenant, program = %cart.program_id), err(level = "info"))]
     pub async fn evaluate(
         &self,
         tenant: &TenantId,

@@ -181,7 +181,7 @@ pub(super) fn event(
 
 impl Accrual {
     /// A session as it stands.
-    #[instrument(name = "boomerang.accrual.checkout.get", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.checkout.get", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn checkout(
         &self,
         tenant: &TenantId,
@@ -204,7 +204,7 @@ impl Accrual {
     /// and request answer the first answer; a session left reserving (a
     /// crash, an upstream unreachable) is finished.
     #[instrument(name = "boomerang.accrual.checkout.reserve", skip_all,
-                 fields(tenant = %tenant, session = %r.session_id), err)]
+                 fields(tenant = %tenant, session = %r.session_id), err(level = "info"))]
     pub async fn reserve_checkout(
         &self,
         tenant: &TenantId,

@@ -109,7 +109,7 @@ pub(super) fn release_at(program: &Program, occurred_at_us: i64) -> Option<i64> 
 impl Accrual {
     /// What a purchase would earn ("you will earn X"), with no effect anywhere.
     #[instrument(name = "boomerang.accrual.purchases.preview", skip_all,
-                 fields(tenant = %tenant, program = %p.program_id, order = %p.order_id), err)]
+                 fields(tenant = %tenant, program = %p.program_id, order = %p.order_id), err(level = "info"))]
     pub async fn preview(
         &self,
         tenant: &TenantId,
@@ -152,7 +152,7 @@ impl Accrual {
     /// order and campaign, so a retry reuses the reservation). An order
     /// recorded already with the same content is answered as it was.
     #[instrument(name = "boomerang.accrual.purchases.prepare", skip_all,
-                 fields(tenant = %tenant, program = %p.program_id, order = %p.order_id), err)]
+                 fields(tenant = %tenant, program = %p.program_id, order = %p.order_id), err(level = "info"))]
     pub async fn prepare(&self, tenant: &TenantId, p: PurchaseInput) -> Result<Prepared, AppError> {
         let mut conn = self.db().pool().acquire().await?;
         let (t, order) = (tenant.as_str(), Some(p.order_id.as_str()));
@@ -218,7 +218,7 @@ impl Accrual {
     /// it was recorded. Long because it is the purchase's transaction read
     /// top-down, one call a step.
     #[instrument(name = "boomerang.accrual.purchases.store", skip_all,
-                 fields(tenant = %tenant, order = %prepared.input.order_id, held), err)]
+                 fields(tenant = %tenant, order = %prepared.input.order_id, held), err(level = "info"))]
     pub async fn store(
         &self,
         conn: &mut Conn,

@@ -150,7 +150,7 @@ fn offers(
 impl Upstream {
     /// Whether each code can be used by `customer` now, as offers on a cart
     /// in `currency`; nothing is held.
-    #[instrument(name = "boomerang.accrual.upstream.check_coupons", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.check_coupons", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn check_coupons(
         &self,
         tenant: &TenantId,
@@ -210,7 +210,7 @@ impl Upstream {
     }
 
     /// What `customer` can spend now, per asset, in minor units.
-    #[instrument(name = "boomerang.accrual.upstream.available", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.available", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn available(
         &self,
         tenant: &TenantId,

@@ -50,7 +50,7 @@ pub struct BalanceHold<'a> {
 
 impl Upstream {
     /// Holds one use of a code; the redemption's id.
-    #[instrument(name = "boomerang.accrual.upstream.reserve_coupon", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.reserve_coupon", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn reserve_coupon(
         &self,
         tenant: &TenantId,
@@ -74,7 +74,7 @@ impl Upstream {
     }
 
     /// Redeems a held use (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.confirm_coupon", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.confirm_coupon", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn confirm_coupon(
         &self,
         tenant: &TenantId,
@@ -91,7 +91,7 @@ impl Upstream {
     }
 
     /// Gives a held use back (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.release_coupon", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.release_coupon", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release_coupon(
         &self,
         tenant: &TenantId,
@@ -108,7 +108,7 @@ impl Upstream {
     }
 
     /// Holds available balance; the hold's id.
-    #[instrument(name = "boomerang.accrual.upstream.authorize", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.authorize", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn authorize(
         &self,
         tenant: &TenantId,
@@ -132,7 +132,7 @@ impl Upstream {
     }
 
     /// Spends a whole hold (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.capture", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.capture", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn capture(
         &self,
         tenant: &TenantId,
@@ -150,7 +150,7 @@ impl Upstream {
     }
 
     /// Releases a hold unspent (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.void", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.void", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn void(&self, tenant: &TenantId, key: String, hold: &str) -> Result<(), AppError> {
         let ask = wpb::VoidRequest {
             idempotency_key: key,

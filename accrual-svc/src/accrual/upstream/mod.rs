@@ -172,7 +172,7 @@ impl Upstream {
     }
 
     /// The campaigns that apply to a purchase, as offers the rules can price.
-    #[instrument(name = "boomerang.accrual.upstream.applicable_offers", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.applicable_offers", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn applicable_offers(
         &self,
         tenant: &TenantId,
@@ -206,7 +206,7 @@ impl Upstream {
 
     /// Reserves budget for a campaign reward. An exhausted, paused or ended
     /// campaign is `Exhausted` or `Precondition`: the reward is skipped.
-    #[instrument(name = "boomerang.accrual.upstream.reserve_budget", skip_all, fields(tenant = %tenant, campaign = %ask.campaign_id), err)]
+    #[instrument(name = "boomerang.accrual.upstream.reserve_budget", skip_all, fields(tenant = %tenant, campaign = %ask.campaign_id), err(level = "info"))]
     pub async fn reserve_budget(
         &self,
         tenant: &TenantId,
@@ -243,7 +243,7 @@ impl Upstream {
     }
 
     /// Confirms a reservation (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.confirm_budget", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.confirm_budget", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn confirm_budget(
         &self,
         tenant: &TenantId,
@@ -255,7 +255,7 @@ impl Upstream {
     }
 
     /// Gives (part of) a reservation back (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.release_budget", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.release_budget", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release_budget(
         &self,
         tenant: &TenantId,
@@ -267,7 +267,7 @@ impl Upstream {
     }
 
     /// Credits a customer (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.credit", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.credit", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn credit(&self, tenant: &TenantId, req: wpb::CreditRequest) -> Result<(), AppError> {
         let mut client = self.wallet.clone();
         let call = client.credit(acting_for(tenant, req));
@@ -276,7 +276,7 @@ impl Upstream {
 
     /// Takes (part of) a credit back; what the wallet actually took, pending
     /// and available together, in minor units (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.reverse", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.reverse", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn reverse(
         &self,
         tenant: &TenantId,
@@ -296,7 +296,7 @@ impl Upstream {
     }
 
     /// Releases a credit held for review (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.release_credit", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.release_credit", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release_credit(
         &self,
         tenant: &TenantId,
@@ -308,7 +308,7 @@ impl Upstream {
     }
 
     /// Posts a points conversion; the wallet transaction's id.
-    #[instrument(name = "boomerang.accrual.upstream.convert", skip_all, fields(tenant = %tenant, customer = %c.customer), err)]
+    #[instrument(name = "boomerang.accrual.upstream.convert", skip_all, fields(tenant = %tenant, customer = %c.customer), err(level = "info"))]
     pub async fn convert(&self, tenant: &TenantId, c: Conversion) -> Result<String, AppError> {
         let account = |kind: wpb::AccountKind, id: &str| wpb::AccountRef {
             kind: kind as i32,
@@ -356,7 +356,7 @@ impl Upstream {
     }
 
     /// What became of the credits a program's funding account paid in a period.
-    #[instrument(name = "boomerang.accrual.upstream.funding_summary", skip_all, fields(tenant = %tenant, program = %program_id), err)]
+    #[instrument(name = "boomerang.accrual.upstream.funding_summary", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn funding_summary(
         &self,
         tenant: &TenantId,
@@ -378,7 +378,7 @@ impl Upstream {
     }
 
     /// Hands a referral code to referral-svc; its fraud checks decide.
-    #[instrument(name = "boomerang.accrual.upstream.attribute_referral", skip_all, fields(tenant = %tenant, customer = %a.customer), err)]
+    #[instrument(name = "boomerang.accrual.upstream.attribute_referral", skip_all, fields(tenant = %tenant, customer = %a.customer), err(level = "info"))]
     pub async fn attribute_referral(
         &self,
         tenant: &TenantId,
@@ -399,7 +399,7 @@ impl Upstream {
     }
 
     /// A referee's purchase (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.on_purchase", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.on_purchase", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn on_purchase(
         &self,
         tenant: &TenantId,
@@ -411,7 +411,7 @@ impl Upstream {
     }
 
     /// A referee's return (delivered from the outbox).
-    #[instrument(name = "boomerang.accrual.upstream.on_return", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.on_return", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn on_return(
         &self,
         tenant: &TenantId,

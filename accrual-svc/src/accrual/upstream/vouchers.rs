@@ -9,7 +9,7 @@ use super::{CAMPAIGN, Upstream, refused};
 
 impl Upstream {
     /// Issues a voucher (once per reference).
-    #[instrument(name = "boomerang.accrual.upstream.issue_voucher", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.issue_voucher", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn issue_voucher(
         &self,
         tenant: &TenantId,
@@ -22,7 +22,7 @@ impl Upstream {
 
     /// Voids a voucher: whether it is void (a used one is not). One a
     /// checkout holds now is refused with reason `VOUCHER_HELD`.
-    #[instrument(name = "boomerang.accrual.upstream.void_voucher", skip_all, fields(tenant = %tenant), err)]
+    #[instrument(name = "boomerang.accrual.upstream.void_voucher", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn void_voucher(
         &self,
         tenant: &TenantId,

@@ -122,7 +122,7 @@ impl Campaigns {
     }
 
     /// A batch with its figures.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.batch", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.batch", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn batch(
         &self,
         tenant: &TenantId,
@@ -145,7 +145,7 @@ impl Campaigns {
     }
 
     /// A code and its latest redemptions.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.get", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.get", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn coupon(
         &self,
         tenant: &TenantId,
@@ -162,7 +162,7 @@ impl Campaigns {
     }
 
     /// A page of codes by code.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.list", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.list", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn coupons(
         &self,
         tenant: &TenantId,

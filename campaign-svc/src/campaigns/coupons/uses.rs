@@ -30,7 +30,7 @@ impl Campaigns {
     /// Holds one use of a code for `hold.customer`'s order until confirmed,
     /// released or lapsed. Refused with a reason: unknown code, campaign not
     /// running, not valid now, someone else's, used up, used up by this customer.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.reserve", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.reserve", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn reserve_coupon(
         &self,
         conn: &mut Conn,
@@ -150,7 +150,7 @@ impl Campaigns {
 
     /// Whether each code can be used by `customer` now, holding nothing:
     /// what [`Campaigns::reserve_coupon`] would answer, uses as they stand.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.check", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.check", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn check_coupons(
         &self,
         tenant: &TenantId,
@@ -219,7 +219,7 @@ impl Campaigns {
     }
 
     /// Redeems a held use.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.confirm", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.confirm", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn confirm_coupon(
         &self,
         conn: &mut Conn,
@@ -259,7 +259,7 @@ impl Campaigns {
 
     /// Gives a use back: a held one always (`lapse`: by its timer), a
     /// redeemed one when its batch gives uses back.
-    #[tracing::instrument(name = "boomerang.campaign.coupons.release", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.coupons.release", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release_coupon(
         &self,
         conn: &mut Conn,

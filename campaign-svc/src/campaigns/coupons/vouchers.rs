@@ -86,7 +86,7 @@ fn json(rules: &Rules) -> Result<String, AppError> {
 
 impl Campaigns {
     /// Issues a voucher, once per reference (a second issue answers the first).
-    #[tracing::instrument(name = "boomerang.campaign.vouchers.issue", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.vouchers.issue", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn issue_voucher(
         &self,
         conn: &mut Conn,
@@ -159,7 +159,7 @@ impl Campaigns {
     /// Voids the voucher of `reference` unless it was used; the code, and
     /// whether it is void. One a checkout holds now is refused
     /// (`VOUCHER_HELD`, nothing stored): void it again once that ends.
-    #[tracing::instrument(name = "boomerang.campaign.vouchers.void", skip_all, fields(tenant = %tenant), err)]
+    #[tracing::instrument(name = "boomerang.campaign.vouchers.void", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn void_voucher(
         &self,
         conn: &mut Conn,
