@@ -103,6 +103,7 @@ pub const SERVICE_ONLY: &[&str] = &[
     "/boomerang.wallet.v1.WalletService/ReleaseCredit",
     "/boomerang.accrual.v1.AccrualService/FollowEvents",
     "/boomerang.campaign.v1.CampaignService/FollowEvents",
+    "/boomerang.wallet.v1.WalletService/FollowEvents",
 ];
 
 /// Whether `path` is for services only (see [`SERVICE_ONLY`]).

@@ -49,6 +49,7 @@ pub const BASES: &[(&str, &str)] = &[
         "WalletService/ListExpiringLots",
         r#"customer_id: "alice" within { seconds: 86400 } asset: "EUR" page { page_size: 10 }"#,
     ),
+    ("WalletService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "WalletService/WatchEvents",
         r#"customer_id: "alice" types: EVENT_TYPE_CREDITED"#,

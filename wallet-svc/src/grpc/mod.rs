@@ -450,4 +450,24 @@ impl WalletService for WalletServiceHandler {
             .map(|e| e.map(|e| render::to_event(&e)).map_err(Status::from));
         Ok(Response::new(Box::pin(events)))
     }
+
+    type FollowEventsStream = BoxStream<pb::FollowEventsResponse>;
+
+    async fn follow_events(
+        &self,
+        req: Request<pb::FollowEventsRequest>,
+    ) -> Result<Response<Self::FollowEventsStream>, Status> {
+        // Every tenant's events: only services reach it, the caller's
+        // tenant is no filter.
+        tenant_of(&req)?;
+        let cursor = boomerang_common::events::Cursor::parse(&req.get_ref().from_cursor)?;
+        let events = ReceiverStream::new(self.ledger.follow(cursor)).map(|e| {
+            e.map(|e| pb::FollowEventsResponse {
+                tenant_id: e.tenant.clone(),
+                event: Some(render::to_event(&e)),
+            })
+            .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(events)))
+    }
 }

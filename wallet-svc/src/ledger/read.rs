@@ -104,7 +104,8 @@ impl Ledger {
             let (db, tenant, filter) = (db.clone(), tenant.clone(), filter.clone());
             async move {
                 let page =
-                    events::after(&db, tenant.as_str(), after.parts(), common_events::PAGE).await?;
+                    events::after(&db, Some(tenant.as_str()), after.parts(), common_events::PAGE)
+                        .await?;
                 Ok(page
                     .into_iter()
                     .map(|e| {
@@ -116,6 +117,22 @@ impl Ledger {
                                 .is_none_or(|c| *c == e.event.customer);
                         (Cursor::new(e.commit_order, e.seq), wanted.then_some(e))
                     })
+                    .collect())
+            }
+        })
+    }
+
+    /// Streams every tenant's events after `cursor`, each with its tenant
+    /// (for notify-svc): the backlog, then new ones as they commit.
+    pub fn follow(&self, cursor: Cursor) -> mpsc::Receiver<Result<events::Event, AppError>> {
+        let db = self.db().clone();
+        common_events::follow(self.inner.committed.clone(), cursor, move |after| {
+            let db = db.clone();
+            async move {
+                let page = events::after(&db, None, after.parts(), common_events::PAGE).await?;
+                Ok(page
+                    .into_iter()
+                    .map(|e| (Cursor::new(e.commit_order, e.seq), Some(e)))
                     .collect())
             }
         })

@@ -30,6 +30,8 @@ pub struct NewEvent {
 /// A stored event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// Whose.
+    pub tenant: String,
     /// Commit order.
     pub commit_order: i64,
     /// Sequence.
@@ -86,21 +88,28 @@ pub async fn exists(
     Ok(row.is_some())
 }
 
-/// Events after `(commit_order, seq)`, oldest first, at most `limit`.
+/// Events of `tenant` (every tenant's when `None`: notify-svc delivers
+/// them all) after `(commit_order, seq)`, oldest first, at most `limit`.
 pub async fn after(
     db: &Db,
-    tenant: &str,
+    tenant: Option<&str>,
     cursor: (i64, i64),
     limit: i64,
 ) -> Result<Vec<Event>, AppError> {
     let visible = events::visible_sql(db.backend());
+    // One tenant's page walks events_tenant, every tenant's events_order.
+    let whose = if tenant.is_some() {
+        "tenant_id = $1"
+    } else {
+        "$1 = ''"
+    };
     let sql = format!(
-        "SELECT commit_order, seq, type, customer_id, asset, amount, reference, source_kind, source_ref, occurred_at \
-         FROM events WHERE tenant_id = $1 AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \
+        "SELECT tenant_id, commit_order, seq, type, customer_id, asset, amount, reference, source_kind, source_ref, occurred_at \
+         FROM events WHERE {whose} AND (commit_order > $2 OR (commit_order = $2 AND seq > $3)) {visible} \
          ORDER BY commit_order, seq LIMIT $4"
     );
     let rows = sqlx::query(&sql)
-        .bind(tenant)
+        .bind(tenant.unwrap_or_default())
         .bind(cursor.0)
         .bind(cursor.1)
         .bind(limit)
@@ -110,6 +119,7 @@ pub async fn after(
         .map(|r| {
             let kind: String = r.try_get("type")?;
             Ok(Event {
+                tenant: r.try_get("tenant_id")?,
                 commit_order: r.try_get("commit_order")?,
                 seq: r.try_get("seq")?,
                 event: NewEvent {
