@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "boomerang/campaign/v1/campaign.proto",
     "boomerang/campaign/v1/coupons.proto",
     "boomerang/referral/v1/referral.proto",
+    "boomerang/notify/v1/notify.proto",
     "boomerang/admin/v1/admin.proto",
     "boomerang/admin/v1/jobs.proto",
 ];

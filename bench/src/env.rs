@@ -238,6 +238,7 @@ impl Env {
                 accrual: db("accrual", 32),
                 campaign: db("campaign", 12),
                 referral: db("referral", 20),
+                notify: db("notify", 4),
             },
             rate_limits: gateway::limits::RateLimitConfig {
                 per_key_per_second: 1_000_000,

@@ -20,6 +20,8 @@ pub struct Upstreams {
     pub campaign: String,
     /// referral-svc.
     pub referral: String,
+    /// notify-svc.
+    pub notify: String,
     /// TCP connect timeout.
     pub connect_timeout_ms: u64,
 }
@@ -31,6 +33,7 @@ impl Default for Upstreams {
             accrual: "http://127.0.0.1:50062".into(),
             campaign: "http://127.0.0.1:50063".into(),
             referral: "http://127.0.0.1:50064".into(),
+            notify: "http://127.0.0.1:50065".into(),
             connect_timeout_ms: 2_000,
         }
     }
@@ -105,6 +108,7 @@ impl Config {
             ("accrual", &self.upstreams.accrual),
             ("campaign", &self.upstreams.campaign),
             ("referral", &self.upstreams.referral),
+            ("notify", &self.upstreams.notify),
         ] {
             boomerang_common::balance::validate_urls(&format!("upstreams.{name}"), url)
                 .map_err(|e| anyhow::anyhow!("invalid gateway configuration: {e}"))?;

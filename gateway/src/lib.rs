@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 /// The services the gateway forwards, by full name, with their upstream URL.
-fn routes(cfg: &Config) -> [(&'static str, &str); 6] {
+fn routes(cfg: &Config) -> [(&'static str, &str); 7] {
     [
         ("boomerang.wallet.v1.WalletService", &cfg.upstreams.wallet),
         (
@@ -55,6 +55,7 @@ fn routes(cfg: &Config) -> [(&'static str, &str); 6] {
             "boomerang.referral.v1.ReferralService",
             &cfg.upstreams.referral,
         ),
+        ("boomerang.notify.v1.WebhookService", &cfg.upstreams.notify),
     ]
 }
 

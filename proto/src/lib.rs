@@ -44,6 +44,11 @@ pub mod referral {
         tonic::include_proto!("boomerang.referral.v1");
     }
 }
+pub mod notify {
+    pub mod v1 {
+        tonic::include_proto!("boomerang.notify.v1");
+    }
+}
 pub mod admin {
     pub mod v1 {
         tonic::include_proto!("boomerang.admin.v1");

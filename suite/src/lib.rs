@@ -1,4 +1,4 @@
-//! The whole of Boomerang in one process: the gateway and the four services,
+//! The whole of Boomerang in one process: the gateway and the five services,
 //! each with its own database (a SQLite file each, or a PostgreSQL schema
 //! each), for local use, demos and end-to-end tests.
 pub mod check;
@@ -35,6 +35,8 @@ pub struct Databases {
     pub campaign: DatabaseConfig,
     /// referral-svc.
     pub referral: DatabaseConfig,
+    /// notify-svc.
+    pub notify: DatabaseConfig,
 }
 
 impl Databases {
@@ -48,6 +50,7 @@ impl Databases {
             accrual: db("accrual"),
             campaign: db("campaign"),
             referral: db("referral"),
+            notify: db("notify"),
         }
     }
 
@@ -64,6 +67,7 @@ impl Databases {
             accrual: db("accrual"),
             campaign: db("campaign"),
             referral: db("referral"),
+            notify: db("notify"),
         }
     }
 }
@@ -81,16 +85,19 @@ pub struct Ports {
     pub campaign: u16,
     /// referral-svc.
     pub referral: u16,
+    /// notify-svc.
+    pub notify: u16,
 }
 
 impl Ports {
-    /// The documented defaults: gateway 50051, services 50061-50064.
+    /// The documented defaults: gateway 50051, services 50061-50065.
     pub const DEFAULT: Self = Self {
         gateway: 50051,
         wallet: 50061,
         accrual: 50062,
         campaign: 50063,
         referral: 50064,
+        notify: 50065,
     };
     /// Any free ports (tests).
     pub const ANY: Self = Self {
@@ -99,6 +106,7 @@ impl Ports {
         accrual: 0,
         campaign: 0,
         referral: 0,
+        notify: 0,
     };
 }
 
@@ -115,6 +123,8 @@ pub struct Configs {
     pub campaign: campaign_svc::Config,
     /// referral-svc.
     pub referral: referral_svc::Config,
+    /// notify-svc.
+    pub notify: notify_svc::Config,
 }
 
 impl Configs {
@@ -128,6 +138,7 @@ impl Configs {
             accrual: accrual_svc::Config::load_from(file)?,
             campaign: campaign_svc::Config::load_from(file)?,
             referral: referral_svc::Config::load_from(file)?,
+            notify: notify_svc::Config::load_from(file)?,
         })
     }
 
@@ -138,6 +149,7 @@ impl Configs {
         self.accrual.internal_auth = auth.clone();
         self.campaign.internal_auth = auth.clone();
         self.referral.internal_auth = auth.clone();
+        self.notify.internal_auth = auth.clone();
         self
     }
 }
@@ -173,6 +185,8 @@ pub struct Addrs {
     pub campaign: SocketAddr,
     /// referral-svc.
     pub referral: SocketAddr,
+    /// notify-svc.
+    pub notify: SocketAddr,
 }
 
 /// The running suite.
@@ -252,12 +266,29 @@ impl Suite {
             opts.clock.clone(),
         )
         .await?;
+        // notify-svc follows accrual, wallet and campaign-svc. Its retries
+        // wait real time: it runs on the system clock whatever the others'.
+        let notify = notify_svc::App::build_with_clock(
+            notify_svc::Config {
+                server: server(&opts.configs.notify.server, opts.ports.notify),
+                database: dbs.notify.clone(),
+                sources: notify_svc::config::Sources {
+                    accrual: url(accrual.local_addr()?),
+                    wallet: url(wallet.local_addr()?),
+                    campaign: url(campaign.local_addr()?),
+                },
+                ..opts.configs.notify.clone()
+            },
+            Clock::system(),
+        )
+        .await?;
         let mut addrs = Addrs {
             gateway: SocketAddr::new(opts.host, 0),
             wallet: wallet.local_addr()?,
             accrual: accrual.local_addr()?,
             campaign: campaign.local_addr()?,
             referral: referral.local_addr()?,
+            notify: notify.local_addr()?,
         };
         let gateway = gateway::App::build_with_clock(
             gateway::Config {
@@ -271,6 +302,7 @@ impl Suite {
                     accrual: url(addrs.accrual),
                     campaign: url(addrs.campaign),
                     referral: url(addrs.referral),
+                    notify: url(addrs.notify),
                     ..opts.configs.gateway.upstreams.clone()
                 },
                 rate_limits: opts.rate_limits.clone(),
@@ -293,6 +325,7 @@ impl Suite {
         tasks.spawn(accrual.run_until(until(&stop)));
         tasks.spawn(campaign.run_until(until(&stop)));
         tasks.spawn(referral.run_until(until(&stop)));
+        tasks.spawn(notify.run_until(until(&stop)));
         tasks.spawn(gateway.run_until(until(&stop)));
         Ok(Self {
             addrs,

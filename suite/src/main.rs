@@ -114,6 +114,9 @@ struct Up {
     /// referral-svc port.
     #[arg(long, default_value_t = Ports::DEFAULT.referral)]
     referral_port: u16,
+    /// notify-svc port.
+    #[arg(long, default_value_t = Ports::DEFAULT.notify)]
+    notify_port: u16,
     /// Serve Prometheus metrics of every service on this address (`/metrics`).
     #[arg(long, env = "BOOMERANG_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -223,6 +226,7 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
             accrual: up.accrual_port,
             campaign: up.campaign_port,
             referral: up.referral_port,
+            notify: up.notify_port,
         },
         databases,
         clock: boomerang_common::time::Clock::system(),
@@ -230,13 +234,14 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
     .await?;
     let addrs = suite.addrs();
     println!(
-        "boomerang is up in {} ms: gateway {}, wallet {}, accrual {}, campaign {}, referral {}",
+        "boomerang is up in {} ms: gateway {}, wallet {}, accrual {}, campaign {}, referral {}, notify {}",
         started.elapsed().as_millis(),
         addrs.gateway,
         addrs.wallet,
         addrs.accrual,
         addrs.campaign,
-        addrs.referral
+        addrs.referral,
+        addrs.notify
     );
     if up.demo {
         let key = suite.create_key("demo", &["*:write"]).await?;

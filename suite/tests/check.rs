@@ -61,6 +61,7 @@ backend_tests! {
             accrual: dbs[2].config.clone(),
             campaign: dbs[3].config.clone(),
             referral: dbs[4].config.clone(),
+            notify: dbs[5].config.clone(),
         };
         eventually("the reward delivered and every invariant holding", || {
             let databases = databases.clone();

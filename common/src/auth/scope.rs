@@ -15,7 +15,7 @@ pub enum Access {
 }
 
 /// A permission: `service:access`, where service is "wallet", "accrual",
-/// "campaign", "referral", "admin" or "*".
+/// "campaign", "referral", "notify", "admin" or "*".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
     /// Short service name or "*".
@@ -24,7 +24,9 @@ pub struct Scope {
     pub access: Access,
 }
 
-const SERVICES: &[&str] = &["wallet", "accrual", "campaign", "referral", "admin", "*"];
+const SERVICES: &[&str] = &[
+    "wallet", "accrual", "campaign", "referral", "notify", "admin", "*",
+];
 
 impl FromStr for Scope {
     type Err = String;
@@ -124,13 +126,16 @@ pub fn required(path: &str) -> Option<(&str, Access)> {
     let short = short_name(service)?;
     // Deciding on fraud (a held purchase) and releasing held money are for
     // reviewers, not for the keys that record the purchases.
+    // Where a tenant's events go (webhooks and their secrets) is its admins' call.
+    let read = ["Get", "List", "Preview", "Watch", "Follow"]
+        .iter()
+        .any(|p| method.starts_with(p));
     let access = if short == "admin" || REVIEW_METHODS.contains(&method) {
         Access::Admin
-    } else if ["Get", "List", "Preview", "Watch", "Follow"]
-        .iter()
-        .any(|p| method.starts_with(p))
-    {
+    } else if read {
         Access::Read
+    } else if short == "notify" {
+        Access::Admin
     } else {
         Access::Write
     };
@@ -165,6 +170,14 @@ mod tests {
         assert_eq!(
             required("/boomerang.wallet.v1.WalletService/Credit"),
             Some(("wallet", Access::Write))
+        );
+        assert_eq!(
+            required("/boomerang.notify.v1.WebhookService/CreateWebhook"),
+            Some(("notify", Access::Admin))
+        );
+        assert_eq!(
+            required("/boomerang.notify.v1.WebhookService/ListDeliveries"),
+            Some(("notify", Access::Read))
         );
         assert_eq!(
             required("/boomerang.admin.v1.AdminService/ListTenants"),

@@ -20,20 +20,53 @@ pub enum Next {
     DeadLetter,
 }
 
-/// After failed attempt number `attempt` (1 for the first) of a delivery
-/// first attempted at `first_us`, at `now_us`; `jitter` (any random number)
-/// draws the wait in `[1 s, ceiling]` (full jitter).
-pub fn next(attempt: u32, first_us: i64, now_us: i64, jitter: u64) -> Next {
-    let doubling = attempt.saturating_sub(1).min(30);
-    let ceiling = FIRST_US.saturating_mul(1i64 << doubling).min(LONGEST_US);
-    let span = u64::try_from(ceiling - 1_000_000).unwrap_or(0) + 1;
-    let wait = 1_000_000 + i64::try_from(jitter % span).unwrap_or(0);
-    let at = now_us.saturating_add(wait);
-    if at > first_us.saturating_add(BUDGET_US) {
-        Next::DeadLetter
-    } else {
-        Next::At(at)
+/// The schedule: the first retry's ceiling, the longest wait and the budget
+/// (microseconds); the shortest wait is a fifth of the first ceiling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// The first retry's ceiling.
+    pub first_us: i64,
+    /// The longest wait between two attempts.
+    pub longest_us: i64,
+    /// How long after the first attempt a delivery is given up on.
+    pub budget_us: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            first_us: FIRST_US,
+            longest_us: LONGEST_US,
+            budget_us: BUDGET_US,
+        }
     }
+}
+
+impl Policy {
+    /// After failed attempt number `attempt` (1 for the first) of a
+    /// delivery first attempted at `first_us`, at `now_us`; `jitter` (any
+    /// random number) draws the wait in `[first / 5, ceiling]` (full jitter).
+    pub fn next(&self, attempt: u32, first_us: i64, now_us: i64, jitter: u64) -> Next {
+        let doubling = attempt.saturating_sub(1).min(30);
+        let ceiling = self
+            .first_us
+            .saturating_mul(1i64 << doubling)
+            .min(self.longest_us);
+        let least = (self.first_us / 5).max(1);
+        let span = u64::try_from(ceiling - least).unwrap_or(0) + 1;
+        let wait = least + i64::try_from(jitter % span).unwrap_or(0);
+        let at = now_us.saturating_add(wait);
+        if at > first_us.saturating_add(self.budget_us) {
+            Next::DeadLetter
+        } else {
+            Next::At(at)
+        }
+    }
+}
+
+/// [`Policy::next`] of the default schedule (5 s, 1 h, 24 h).
+pub fn next(attempt: u32, first_us: i64, now_us: i64, jitter: u64) -> Next {
+    Policy::default().next(attempt, first_us, now_us, jitter)
 }
 
 #[cfg(test)]

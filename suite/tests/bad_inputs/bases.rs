@@ -234,6 +234,32 @@ pub const BASES: &[(&str, &str)] = &[
         r#"tenant { tenant_id: "acme" name: "Acme" timezone: "Europe/Rome" }"#,
     ),
     ("AdminService/ListTenants", r#"page { page_size: 10 }"#),
+    // notify
+    (
+        "WebhookService/CreateWebhook",
+        r#"url: "https://hooks.example.com/boomerang" types: "reward.pending" description: "crm""#,
+    ),
+    ("WebhookService/GetWebhook", r#"webhook_id: "wh_0001""#),
+    ("WebhookService/ListWebhooks", r#"page { page_size: 10 }"#),
+    (
+        "WebhookService/UpdateWebhook",
+        r#"webhook_id: "wh_0001" url: "https://hooks.example.com/b" types: "tier.changed" description: "crm""#,
+    ),
+    ("WebhookService/PauseWebhook", r#"webhook_id: "wh_0001""#),
+    ("WebhookService/ResumeWebhook", r#"webhook_id: "wh_0001""#),
+    ("WebhookService/DeleteWebhook", r#"webhook_id: "wh_0001""#),
+    (
+        "WebhookService/RotateWebhookSecret",
+        r#"webhook_id: "wh_0001""#,
+    ),
+    (
+        "WebhookService/ListDeliveries",
+        r#"webhook_id: "wh_0001" state: DELIVERY_STATE_DEAD_LETTER page { page_size: 10 }"#,
+    ),
+    (
+        "WebhookService/ReplayDeliveries",
+        r#"webhook_id: "wh_0001" delivery_ids: "dl_1""#,
+    ),
     (
         "AdminService/CreateApiKey",
         r#"tenant_id: "acme" name: "ci" scopes { service: "wallet" access: ACCESS_READ } expires_at { seconds: 1893456000 }"#,

@@ -36,6 +36,7 @@ const PACKAGES: &[&str] = &[
     "boomerang.accrual.v1",
     "boomerang.campaign.v1",
     "boomerang.referral.v1",
+    "boomerang.notify.v1",
     "boomerang.admin.v1",
 ];
 
@@ -179,6 +180,7 @@ backend_tests! {
             &accrual_svc::repo::MIGRATIONS,
             &campaign_svc::repo::MIGRATIONS,
             &referral_svc::repo::MIGRATIONS,
+            &notify_svc::repo::MIGRATIONS,
         ]) {
             service_dbs.push(Db::connect(&db.config, migrations).await?);
         }

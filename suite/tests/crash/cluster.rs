@@ -149,6 +149,8 @@ impl Cluster {
             accrual: db(Svc::Accrual),
             campaign: db(Svc::Campaign),
             referral: db(Svc::Referral),
+            // notify-svc is not run in the cluster; the checker reads none of its tables.
+            notify: boomerang_common::db::DatabaseConfig::default(),
         }
     }
 

@@ -27,12 +27,20 @@ pub async fn start_with_clock(
     rate_limits: gateway::limits::RateLimitConfig,
     clock: Clock,
 ) -> anyhow::Result<(Suite, Vec<TestDb>)> {
-    let mut dbs = Vec::new();
-    for name in ["gateway", "wallet", "accrual", "campaign", "referral"] {
-        dbs.push(TestDb::fresh(backend, name).await?);
-    }
+    let dbs = fresh(backend).await?;
     let suite = start_on(&dbs, rate_limits, clock).await?;
     Ok((suite, dbs))
+}
+
+/// A fresh database per service, in the order [`start_on`] takes them.
+async fn fresh(backend: TestBackend) -> anyhow::Result<Vec<TestDb>> {
+    let mut dbs = Vec::new();
+    for name in [
+        "gateway", "wallet", "accrual", "campaign", "referral", "notify",
+    ] {
+        dbs.push(TestDb::fresh(backend, name).await?);
+    }
+    Ok(dbs)
 }
 
 /// The suite on the databases [`start`] made (a restart after a stop).
@@ -41,17 +49,26 @@ pub async fn start_on(
     rate_limits: gateway::limits::RateLimitConfig,
     clock: Clock,
 ) -> anyhow::Result<Suite> {
-    anyhow::ensure!(dbs.len() == 5, "five databases, as start made them");
+    start_on_with(dbs, configs(), rate_limits, clock).await
+}
+
+async fn start_on_with(
+    dbs: &[TestDb],
+    configs: boomerang::Configs,
+    rate_limits: gateway::limits::RateLimitConfig,
+    clock: Clock,
+) -> anyhow::Result<Suite> {
+    anyhow::ensure!(dbs.len() == 6, "six databases, as start made them");
     let databases = Databases {
         gateway: dbs[0].config.clone(),
         wallet: dbs[1].config.clone(),
         accrual: dbs[2].config.clone(),
         campaign: dbs[3].config.clone(),
         referral: dbs[4].config.clone(),
+        notify: dbs[5].config.clone(),
     };
     Suite::start(Options {
-        configs: boomerang::Configs::default()
-            .with_internal_auth(&boomerang_common::testing::internal_auth()),
+        configs,
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ports: Ports::ANY,
         databases,
@@ -59,6 +76,30 @@ pub async fn start_on(
         clock,
     })
     .await
+}
+
+/// Every service's test configuration: the tests' platform key; webhooks
+/// may point at 127.0.0.1 and are retried within a second or two.
+pub fn configs() -> boomerang::Configs {
+    let mut c = boomerang::Configs::default()
+        .with_internal_auth(&boomerang_common::testing::internal_auth());
+    let d = &mut c.notify.delivery;
+    d.allow_private_targets = true;
+    d.poll_ms = 50;
+    d.retry_first_ms = 100;
+    d.retry_longest_ms = 1_000;
+    d.timeout_ms = 2_000;
+    c
+}
+
+/// The suite on fresh databases with `configs` (see [`configs`]).
+pub async fn start_configured(
+    backend: TestBackend,
+    configs: boomerang::Configs,
+) -> anyhow::Result<(Suite, Vec<TestDb>)> {
+    let dbs = fresh(backend).await?;
+    let suite = start_on_with(&dbs, configs, Default::default(), Clock::system()).await?;
+    Ok((suite, dbs))
 }
 
 /// `message` with `authorization: Bearer <key>`.

@@ -103,9 +103,13 @@ impl Ledger {
         common_events::follow(self.inner.committed.clone(), start, move |after| {
             let (db, tenant, filter) = (db.clone(), tenant.clone(), filter.clone());
             async move {
-                let page =
-                    events::after(&db, Some(tenant.as_str()), after.parts(), common_events::PAGE)
-                        .await?;
+                let page = events::after(
+                    &db,
+                    Some(tenant.as_str()),
+                    after.parts(),
+                    common_events::PAGE,
+                )
+                .await?;
                 Ok(page
                     .into_iter()
                     .map(|e| {
