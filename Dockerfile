@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image with every Boomerang binary (gateway, wallet-svc, accrual-svc,
-# campaign-svc, referral-svc, and `boomerang` for the all-in-one suite). The
+# campaign-svc, referral-svc, notify-svc, and `boomerang` for the all-in-one suite). The
 # services share ~95% of their code and dependencies, so one build and one
 # image to pin, scan and pull beats five near-identical ones; the Helm chart
 # picks the binary per Deployment with `command`.
@@ -32,6 +32,7 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /out/ /usr/local/bin/
 # nonroot (65532); the chart also runs it with a read-only root filesystem.
 USER 65532:65532
-# gateway 50051, wallet 50061, accrual 50062, campaign 50063, referral 50064, metrics 9464
-EXPOSE 50051 50061 50062 50063 50064 9464
+# gateway 50051, wallet 50061, accrual 50062, campaign 50063, referral 50064,
+# notify 50065, metrics 9464
+EXPOSE 50051 50061 50062 50063 50064 50065 9464
 ENTRYPOINT ["/usr/local/bin/gateway"]

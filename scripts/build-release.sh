@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/dist}"
-bins=(boomerang gateway wallet-svc accrual-svc campaign-svc referral-svc)
+bins=(boomerang gateway wallet-svc accrual-svc campaign-svc referral-svc notify-svc)
 packages=()
 for b in "${bins[@]}"; do packages+=(-p "$b"); done
 cargo build --release --locked "${packages[@]}"

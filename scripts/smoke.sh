@@ -12,7 +12,7 @@ data="$(mktemp -d)"
 log="$data/up.log"
 
 target/release/boomerang up --demo --data-dir "$data" --gateway-port "$port" \
-  --wallet-port 0 --accrual-port 0 --campaign-port 0 --referral-port 0 \
+  --wallet-port 0 --accrual-port 0 --campaign-port 0 --referral-port 0 --notify-port 0 \
   --metrics-listen "127.0.0.1:$metrics_port" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
@@ -31,11 +31,13 @@ listed="$("$grpcurl" -plaintext "localhost:$port" list)"
 for svc in boomerang.wallet.v1.WalletService boomerang.accrual.v1.AccrualService \
            boomerang.accrual.v1.CheckoutService \
            boomerang.campaign.v1.CampaignService boomerang.campaign.v1.CouponService \
-           boomerang.referral.v1.ReferralService boomerang.admin.v1.AdminService boomerang.admin.v1.JobService grpc.health.v1.Health; do
+           boomerang.referral.v1.ReferralService boomerang.notify.v1.WebhookService \
+           boomerang.admin.v1.AdminService boomerang.admin.v1.JobService grpc.health.v1.Health; do
   grep -qx "$svc" <<<"$listed" || { echo "smoke: $svc not listed:"; echo "$listed"; exit 1; } >&2
 done
 for svc in boomerang.wallet.v1.WalletService boomerang.accrual.v1.AccrualService \
-           boomerang.campaign.v1.CampaignService boomerang.referral.v1.ReferralService; do
+           boomerang.campaign.v1.CampaignService boomerang.referral.v1.ReferralService \
+           boomerang.notify.v1.WebhookService; do
   status="$("$grpcurl" -plaintext -d "{\"service\":\"$svc\"}" "localhost:$port" grpc.health.v1.Health/Check)"
   grep -q '"SERVING"' <<<"$status" || { echo "smoke: $svc health: $status" >&2; exit 1; }
 done

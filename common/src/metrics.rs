@@ -26,6 +26,23 @@ pub fn describe() {
         "Times a replica was left out after a transport failure, by upstream"
     );
     describe_counter!(
+        "boomerang_notify_deliveries_total",
+        "Webhook delivery attempts by outcome: delivered, failed (tried again later), dead_letter (out of retry budget)"
+    );
+    describe_histogram!(
+        "boomerang_notify_delivery_lag_seconds",
+        Unit::Seconds,
+        "From an event to its delivery to a webhook (retries included)"
+    );
+    describe_gauge!(
+        "boomerang_notify_dead_letters",
+        "Webhook deliveries parked as dead letters, waiting for a replay"
+    );
+    describe_counter!(
+        "boomerang_notify_events_read_total",
+        "Events notify-svc read from each followed service's log, by source"
+    );
+    describe_counter!(
         "boomerang_ledger_postings_total",
         "Ledger postings written, by asset"
     );

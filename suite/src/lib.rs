@@ -430,6 +430,32 @@ impl Suite {
         Ok(())
     }
 
+    /// Registers a webhook for `tenant`'s reward and tier events at `url`
+    /// (`up --demo --webhook`), as the tenant's admin would; its id and secret.
+    pub async fn demo_webhook(&self, tenant: &str, url: &str) -> anyhow::Result<(String, String)> {
+        use boomerang_proto::notify::v1 as pb;
+        let key = self.create_key(tenant, &["notify:admin"]).await?;
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", self.addrs.gateway))?
+                .connect()
+                .await?;
+        let mut hooks = pb::webhook_service_client::WebhookServiceClient::new(channel);
+        let mut req = tonic::Request::new(pb::CreateWebhookRequest {
+            // One webhook per URL, however often `up` restarts.
+            idempotency_key: format!(
+                "demo-webhook-{}",
+                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(url))[..16]
+            ),
+            url: url.to_owned(),
+            types: Vec::new(),
+            description: "boomerang up --demo --webhook".into(),
+        });
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {key}").parse()?);
+        let made = hooks.create_webhook(req).await?.into_inner();
+        Ok((made.webhook.unwrap_or_default().webhook_id, made.secret))
+    }
+
     /// Runs until `shutdown`, or until a service fails.
     pub async fn run_until(
         mut self,

@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway and the four services in this process.
+    /// Run the gateway and the five services in this process.
     Up(Up),
     /// Run one service, configured as its own binary is (`BOOMERANG_CONFIG`,
     /// `BOOMERANG_<SERVICE>__*`): one image, any service.
@@ -59,6 +59,7 @@ enum Service {
     Accrual,
     Campaign,
     Referral,
+    Notify,
 }
 
 #[derive(clap::Args)]
@@ -90,6 +91,10 @@ struct Up {
     /// Create a demo tenant and API key, and print grpcurl commands to try.
     #[arg(long)]
     demo: bool,
+    /// With --demo: send the demo tenant's events to this webhook (a local
+    /// receiver, e.g. http://127.0.0.1:8080/hook, is allowed here).
+    #[arg(long, value_name = "URL", requires = "demo")]
+    webhook: Option<String>,
     /// Folder of the SQLite files (one per service).
     #[arg(long, default_value = ".boomerang")]
     data_dir: PathBuf,
@@ -153,6 +158,7 @@ async fn run_one(service: Service, file: Option<&std::path::Path>) -> anyhow::Re
         Service::Accrual => serve!(accrual_svc, "accrual-svc"),
         Service::Campaign => serve!(campaign_svc, "campaign-svc"),
         Service::Referral => serve!(referral_svc, "referral-svc"),
+        Service::Notify => serve!(notify_svc, "notify-svc"),
     }
 }
 
@@ -215,7 +221,11 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
     };
     let configs = boomerang::Configs::load(up.config.as_deref())?;
     let internal_auth = platform_key(&up.data_dir, &configs.gateway.internal_auth)?;
-    let configs = configs.with_internal_auth(&internal_auth);
+    let mut configs = configs.with_internal_auth(&internal_auth);
+    if up.webhook.is_some() {
+        // The operator named a receiver, local ones included.
+        configs.notify.delivery.allow_private_targets = true;
+    }
     let suite = Suite::start(Options {
         rate_limits: configs.gateway.rate_limits.clone(),
         configs,
@@ -249,6 +259,10 @@ async fn run_up(up: Up) -> anyhow::Result<()> {
         print_demo(&addrs.gateway.to_string(), &key);
         // For scripts and the README's walkthrough: KEY=$(cat .boomerang/demo-key).
         write_private(&up.data_dir.join("demo-key"), &key)?;
+        if let Some(url) = &up.webhook {
+            let (id, secret) = suite.demo_webhook("demo", url).await?;
+            print_webhook(&addrs.gateway.to_string(), &key, url, &id, &secret);
+        }
         if let Some(admin) = suite.bootstrap_admin_key().await? {
             println!(
                 "Platform admin key (AdminService: tenants and keys), shown once; keep it safe:\n\n    {admin}\n"
@@ -292,6 +306,23 @@ fn write_private(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
         .open(path)?;
     writeln!(file, "{secret}")?;
     Ok(())
+}
+
+fn print_webhook(gateway: &str, key: &str, url: &str, id: &str, secret: &str) {
+    println!(
+        r#"
+The demo tenant's events go to {url} (webhook {id}), as CloudEvents signed
+the Standard Webhooks way with this secret (docs/events.md tells how to
+verify it):
+
+    {secret}
+
+Watch the deliveries, their attempts and status codes:
+
+    grpcurl -plaintext -H 'authorization: Bearer {key}' -d '{{"webhook_id":"{id}"}}' \
+        {gateway} boomerang.notify.v1.WebhookService/ListDeliveries
+"#
+    );
 }
 
 fn print_demo(gateway: &str, key: &str) {

@@ -1,10 +1,11 @@
 {{/* The services, their binaries, and who may call them (for NetworkPolicy). */}}
 {{- define "boomerang.services" -}}
 gateway: {binary: gateway, env: GATEWAY, callers: []}
-wallet: {binary: wallet-svc, env: WALLET, callers: [gateway, accrual, referral]}
-accrual: {binary: accrual-svc, env: ACCRUAL, callers: [gateway]}
-campaign: {binary: campaign-svc, env: CAMPAIGN, callers: [gateway, accrual]}
+wallet: {binary: wallet-svc, env: WALLET, callers: [gateway, accrual, referral, notify]}
+accrual: {binary: accrual-svc, env: ACCRUAL, callers: [gateway, notify]}
+campaign: {binary: campaign-svc, env: CAMPAIGN, callers: [gateway, accrual, notify]}
 referral: {binary: referral-svc, env: REFERRAL, callers: [gateway, accrual]}
+notify: {binary: notify-svc, env: NOTIFY, callers: [gateway]}
 {{- end -}}
 
 {{- define "boomerang.name" -}}

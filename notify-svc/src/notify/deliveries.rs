@@ -72,7 +72,7 @@ impl Notifier {
 /// Keeps the dead-letter gauge current (every 15 s) until `stop`.
 pub async fn gauge(n: Notifier, stop: tokio_util::sync::CancellationToken) {
     metrics::describe_gauge!(
-        "notify_dead_letters",
+        "boomerang_notify_dead_letters",
         "Webhook deliveries parked as dead letters, replayable."
     );
     metrics::describe_counter!(
@@ -91,7 +91,7 @@ pub async fn gauge(n: Notifier, stop: tokio_util::sync::CancellationToken) {
     loop {
         match deliveries::dead_letters(n.db()).await {
             #[allow(clippy::cast_precision_loss)] // a count, far below 2^52
-            Ok(count) => metrics::gauge!("notify_dead_letters").set(count as f64),
+            Ok(count) => metrics::gauge!("boomerang_notify_dead_letters").set(count as f64),
             Err(e) => tracing::warn!(error = %e, "dead letters not counted"),
         }
         tokio::select! {

@@ -265,7 +265,7 @@ impl Notifier {
             }
         }
         tx.commit().await?;
-        metrics::counter!("notify_events_read_total", "source" => source.to_owned())
+        metrics::counter!("boomerang_notify_events_read_total", "source" => source.to_owned())
             .increment(read.len() as u64);
         if queued > 0 {
             self.wake();

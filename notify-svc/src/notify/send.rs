@@ -225,7 +225,7 @@ impl Sender {
         let label = match outcome {
             Outcome::Delivered => {
                 let lag = (n.clock().now() - d.occurred_at).max(0) as f64 / 1e6;
-                metrics::histogram!("notify_delivery_lag_seconds").record(lag);
+                metrics::histogram!("boomerang_notify_delivery_lag_seconds").record(lag);
                 // The next of its lane is due now.
                 n.wake();
                 "delivered"
@@ -233,7 +233,7 @@ impl Sender {
             Outcome::RetryAt(_) => "failed",
             Outcome::Dead => "dead_letter",
         };
-        metrics::counter!("notify_deliveries_total", "outcome" => label).increment(1);
+        metrics::counter!("boomerang_notify_deliveries_total", "outcome" => label).increment(1);
         Ok(())
     }
 
