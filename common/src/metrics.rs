@@ -39,6 +39,14 @@ pub fn describe() {
         "Webhook deliveries parked as dead letters, waiting for a replay"
     );
     describe_counter!(
+        "boomerang_notify_published_total",
+        "Events notify-svc published on NATS JetStream (acknowledged)"
+    );
+    describe_gauge!(
+        "boomerang_notify_unpublished",
+        "Events waiting to be published on NATS JetStream (NATS unreachable when it grows)"
+    );
+    describe_counter!(
         "boomerang_notify_events_read_total",
         "Events notify-svc read from each followed service's log, by source"
     );

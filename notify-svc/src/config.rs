@@ -72,6 +72,78 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// NATS JetStream, when configured: every public event is published on
+/// `<subject_prefix>.<tenant>.<type>` (e.g. `boomerang.acme.reward.pending`)
+/// with `Nats-Msg-Id` = the event's id, into a stream created if missing.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// The server(s), e.g. `nats://127.0.0.1:4222`; empty: no publishing.
+    pub url: String,
+    /// The stream's name.
+    pub stream: String,
+    /// The first token of every subject (the stream takes `<prefix>.>`).
+    pub subject_prefix: String,
+    /// How long the stream keeps a message, seconds.
+    pub max_age_s: u64,
+    /// The stream's size limit, bytes (the oldest go first).
+    pub max_bytes: i64,
+    /// How long JetStream remembers a message id to drop a republished one,
+    /// seconds: longer than notify-svc is ever down mid-publish.
+    pub duplicate_window_s: u64,
+    /// Stream replicas (a clustered NATS).
+    pub replicas: usize,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            stream: "BOOMERANG".into(),
+            subject_prefix: "boomerang".into(),
+            max_age_s: 7 * 86_400,
+            max_bytes: 1 << 30,
+            duplicate_window_s: 3_600,
+            replicas: 1,
+        }
+    }
+}
+
+impl NatsConfig {
+    fn validate(&self) -> Result<(), String> {
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.split('.').all(|t| {
+                    !t.is_empty()
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+        };
+        if !token(&self.subject_prefix) {
+            return Err(
+                "nats.subject_prefix: letters, digits, - and _, in dot-separated tokens".into(),
+            );
+        }
+        if self.stream.is_empty()
+            || !self
+                .stream
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err("nats.stream: letters, digits, - and _".into());
+        }
+        if self.duplicate_window_s == 0 || self.max_age_s < self.duplicate_window_s {
+            return Err("nats.duplicate_window_s must be > 0 and at most nats.max_age_s".into());
+        }
+        if self.replicas == 0 || self.max_bytes == 0 {
+            return Err(
+                "nats.replicas must be > 0 and nats.max_bytes non-zero (-1: no limit)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Everything notify-svc needs to start.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -88,6 +160,8 @@ pub struct Config {
     pub sources: Sources,
     /// Webhook calls.
     pub delivery: DeliveryConfig,
+    /// NATS JetStream.
+    pub nats: NatsConfig,
 }
 
 impl Default for Config {
@@ -99,6 +173,7 @@ impl Default for Config {
             internal_auth: InternalAuthConfig::default(),
             sources: Sources::default(),
             delivery: DeliveryConfig::default(),
+            nats: NatsConfig::default(),
         }
     }
 }
@@ -138,6 +213,7 @@ impl Config {
             .and(validate_urls("sources.wallet", &self.sources.wallet))
             .and(validate_urls("sources.campaign", &self.sources.campaign))
             .and(delivery)
+            .and(self.nats.validate())
             .map_err(|e| anyhow::anyhow!("invalid notify configuration: {e}"))
     }
 }

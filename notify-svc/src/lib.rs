@@ -82,7 +82,8 @@ impl App {
             )?)),
         ];
         let listener = boomerang_common::server::bind(&cfg.server).await?;
-        let notifier = Notifier::new(db.clone(), clock, cfg.delivery.clone());
+        let bus = (!cfg.nats.url.is_empty()).then(|| cfg.nats.subject_prefix.clone());
+        let notifier = Notifier::new(db.clone(), clock, cfg.delivery.clone(), bus);
         let sender = Sender::new(notifier.clone())?;
         let handler = grpc::WebhookServiceHandler::new(notifier.clone());
         let server = GrpcServer::new()
@@ -120,6 +121,10 @@ impl App {
             work.spawn(async move { n.follow(source, p, s).await });
         }
         work.spawn(self.sender.run(stop.clone()));
+        if self.notifier.bus().is_some() {
+            let (n, s, nats) = (self.notifier.clone(), stop.clone(), self.cfg.nats.clone());
+            work.spawn(async move { n.publish(nats, s).await });
+        }
         work.spawn(notify::deliveries::gauge(
             self.notifier.clone(),
             stop.clone(),

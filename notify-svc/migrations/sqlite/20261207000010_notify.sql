@@ -58,3 +58,13 @@ CREATE TABLE delivery_attempts (
     error TEXT NOT NULL,
     PRIMARY KEY (delivery_id, n)
 );
+
+-- Events waiting to be published on NATS JetStream, oldest first (only
+-- when NATS is configured); a row goes once JetStream acknowledged it.
+CREATE TABLE bus_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

@@ -69,7 +69,7 @@ impl Notifier {
     }
 }
 
-/// Keeps the dead-letter gauge current (every 15 s) until `stop`.
+/// Keeps the dead-letter (and unpublished) gauges current (every 15 s) until `stop`.
 pub async fn gauge(n: Notifier, stop: tokio_util::sync::CancellationToken) {
     metrics::describe_gauge!(
         "boomerang_notify_dead_letters",
@@ -93,6 +93,13 @@ pub async fn gauge(n: Notifier, stop: tokio_util::sync::CancellationToken) {
             #[allow(clippy::cast_precision_loss)] // a count, far below 2^52
             Ok(count) => metrics::gauge!("boomerang_notify_dead_letters").set(count as f64),
             Err(e) => tracing::warn!(error = %e, "dead letters not counted"),
+        }
+        if n.bus().is_some() {
+            match crate::repo::bus::backlog(n.db()).await {
+                #[allow(clippy::cast_precision_loss)] // a count, far below 2^52
+                Ok(count) => metrics::gauge!("boomerang_notify_unpublished").set(count as f64),
+                Err(e) => tracing::warn!(error = %e, "unpublished events not counted"),
+            }
         }
         tokio::select! {
             () = stop.cancelled() => return,

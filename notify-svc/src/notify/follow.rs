@@ -229,24 +229,27 @@ impl Notifier {
             return Ok(false);
         }
         let mut hooks: BTreeMap<&str, Vec<repo::WebhookRow>> = BTreeMap::new();
-        let mut queued = 0u64;
+        let (mut queued, mut published) = (0u64, 0u64);
         for r in read {
             let Some(e) = &r.event else { continue };
             if !hooks.contains_key(r.tenant.as_str()) {
                 let live = webhooks::live(&mut tx, &r.tenant).await?;
                 hooks.insert(&r.tenant, live);
             }
-            let wanting = hooks.get(r.tenant.as_str()).into_iter().flatten();
+            let wanting: Vec<_> = hooks.get(r.tenant.as_str()).into_iter().flatten().collect();
             let name = e.kind.strip_prefix("boomerang.").unwrap_or(&e.kind);
             let name = name.strip_suffix(".v1").unwrap_or(name);
-            let mut body = None;
-            for w in wanting.filter(|w| w.wants(name)) {
-                let json = match &body {
-                    Some(json) => json,
-                    None => body.insert(
-                        serde_json::to_string(e).map_err(|e| AppError::Internal(e.into()))?,
-                    ),
-                };
+            let wanting: Vec<_> = wanting.into_iter().filter(|w| w.wants(name)).collect();
+            if wanting.is_empty() && self.bus().is_none() {
+                continue;
+            }
+            let json = serde_json::to_string(e).map_err(|e| AppError::Internal(e.into()))?;
+            if let Some(prefix) = self.bus() {
+                let subject = super::bus::subject(prefix, &r.tenant, &e.kind);
+                repo::bus::queue(&mut tx, &e.id, &subject, &json, now).await?;
+                published += 1;
+            }
+            for w in wanting {
                 let at = e
                     .time
                     .parse::<jiff::Timestamp>()
@@ -257,7 +260,7 @@ impl Notifier {
                     event_id: &e.id,
                     event_type: &e.kind,
                     subject: e.subject.as_deref().unwrap_or_default(),
-                    body: json,
+                    body: &json,
                     occurred_at: at,
                 };
                 repo::deliveries::queue(&mut tx, &d, now).await?;
@@ -269,6 +272,9 @@ impl Notifier {
             .increment(read.len() as u64);
         if queued > 0 {
             self.wake();
+        }
+        if published > 0 {
+            self.wake_publisher();
         }
         Ok(true)
     }

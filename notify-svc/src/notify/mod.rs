@@ -1,7 +1,9 @@
 //! The facade of notify-svc, split by aggregate: [`webhooks`] (a tenant's
 //! endpoints and their secrets), [`deliveries`] (the delivery log and
 //! dead-letter replays), [`follow`] (reading each service's event log into
-//! deliveries) and [`send`] (calling the webhooks).
+//! deliveries), [`send`] (calling the webhooks) and [`bus`] (publishing on
+//! NATS JetStream).
+pub mod bus;
 pub mod deliveries;
 pub mod follow;
 pub mod send;
@@ -24,22 +26,34 @@ struct Inner {
     db: Db,
     clock: Clock,
     delivery: DeliveryConfig,
+    /// The subject prefix on NATS when events are published there.
+    bus: Option<String>,
     /// Woken when deliveries are queued or replayed, so the sender does
     /// not wait for its next poll.
     queued: tokio::sync::Notify,
+    /// Woken when events are queued for NATS.
+    to_publish: tokio::sync::Notify,
 }
 
 impl Notifier {
-    /// Over `db`, on `clock`, delivering as `delivery` says.
-    pub fn new(db: Db, clock: Clock, delivery: DeliveryConfig) -> Self {
+    /// Over `db`, on `clock`, delivering as `delivery` says, and queueing
+    /// every event for NATS under subject prefix `bus` when given.
+    pub fn new(db: Db, clock: Clock, delivery: DeliveryConfig, bus: Option<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 clock,
                 delivery,
+                bus,
                 queued: tokio::sync::Notify::new(),
+                to_publish: tokio::sync::Notify::new(),
             }),
         }
+    }
+
+    /// The NATS subject prefix, when events are published there.
+    pub fn bus(&self) -> Option<&str> {
+        self.inner.bus.as_deref()
     }
 
     /// The database.
@@ -76,5 +90,15 @@ impl Notifier {
     /// Waits until woken.
     pub(crate) async fn woken(&self) {
         self.inner.queued.notified().await;
+    }
+
+    /// Wakes the publisher.
+    pub(crate) fn wake_publisher(&self) {
+        self.inner.to_publish.notify_one();
+    }
+
+    /// Waits until events are queued for NATS.
+    pub(crate) async fn published_wanted(&self) {
+        self.inner.to_publish.notified().await;
     }
 }

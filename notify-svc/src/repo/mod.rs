@@ -1,5 +1,6 @@
 //! SQL of notify-svc: webhooks, the cursor of each followed log, and
 //! deliveries with their attempts.
+pub mod bus;
 pub mod deliveries;
 pub mod webhooks;
 
