@@ -2,6 +2,7 @@
 //! through the gateway with an API key.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod receiver;
 pub mod shop;
 
 use std::net::{IpAddr, Ipv4Addr};
