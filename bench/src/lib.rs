@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod checkout;
 pub mod drive;
 pub mod env;
+pub mod events;
 pub mod mixed;
 pub mod purchase;
 pub mod report;

@@ -2,7 +2,7 @@
 //! percentiles, errors by code); it never asserts timings. `report` runs
 //! pgbench's reference and every scenario in one run and prints the table of
 //! docs/PERFORMANCE.md.
-use boomerang_bench::{Common, campaign, checkout, mixed, purchase, report, wallet};
+use boomerang_bench::{Common, campaign, checkout, events, mixed, purchase, report, wallet};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -78,6 +78,15 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         members: u32,
     },
+    /// What notify-svc delivers per second from a backlog (two events per
+    /// purchase): to one local webhook and to NATS JetStream (127.0.0.1:4222).
+    Events {
+        #[command(flatten)]
+        common: Common,
+        /// Purchases making the backlog.
+        #[arg(long, default_value_t = 2_500)]
+        purchases: u32,
+    },
     /// What the gateway adds: GetBalance directly and through the gateway.
     GatewayOverhead {
         #[command(flatten)]
@@ -107,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Mixed { common, members } => mixed::mixed(&common, members).await.map(drop),
         Scenario::EvaluateCart { common, members } => {
             checkout::evaluate(&common, members).await.map(drop)
+        }
+        Scenario::Events { common, purchases } => {
+            events::events(&common, purchases).await.map(drop)
         }
         Scenario::GatewayOverhead { common } => purchase::gateway_overhead(&common).await.map(drop),
         Scenario::Report(args) => report::report(args).await,

@@ -164,6 +164,11 @@ impl Shop {
         Ok(measured)
     }
 
+    /// Where each service listens.
+    pub fn addrs(&self) -> boomerang::Addrs {
+        self.suite.addrs()
+    }
+
     /// Stops everything and drops the run's databases.
     pub async fn close(self) -> anyhow::Result<()> {
         self.accrual.close().await;

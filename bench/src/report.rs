@@ -3,7 +3,7 @@
 //! docs/PERFORMANCE.md). Figures, never assertions.
 use std::{fmt::Write as _, path::PathBuf, process::Command};
 
-use crate::{Common, campaign, checkout, drive::Run, mixed, purchase, wallet};
+use crate::{Common, campaign, checkout, drive::Run, events, mixed, purchase, wallet};
 
 /// Drops the reference's tables (as `schema.sql` does first).
 const DROP_REFERENCE: &str =
@@ -262,6 +262,19 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         });
     }
     runs.extend(carts);
+
+    let out = events::events(&common(url, vec![1], 0.0), 2_500).await?;
+    for r in &out {
+        rows.push(Row {
+            workload: format!("{} from a backlog of 5,000 (PostgreSQL)", r.scenario),
+            clients: 1,
+            measured: format!("{:.0} events/s", r.per_second),
+            ratio: format!("{:.0}%", r.per_second / ref_at(32) * 100.0),
+            target: "",
+            met: r.failed() == 0,
+        });
+    }
+    runs.extend(out);
 
     // Paced well below capacity: what the gateway adds to a call, not the
     // queue of a saturated 2-core machine.

@@ -1,7 +1,7 @@
 //! Every scenario runs for five seconds without one failed call, on SQLite
 //! and (unless opted out) PostgreSQL: the figures are not checked, only that
 //! the bench measures a working system.
-use boomerang_bench::{Common, campaign, checkout, drive::Run, mixed, purchase, wallet};
+use boomerang_bench::{Common, campaign, checkout, drive::Run, events, mixed, purchase, wallet};
 use boomerang_common::testing::{postgres_enabled, postgres_url};
 
 fn common(database_url: &str) -> Common {
@@ -134,6 +134,15 @@ async fn mixed_day() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_overhead() -> anyhow::Result<()> {
     clean(&purchase::gateway_overhead(&common("")).await?);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_out() -> anyhow::Result<()> {
+    for url in urls() {
+        let _turn = turn(&url).await?;
+        clean(&events::events(&common(&url), 50).await?);
+    }
     Ok(())
 }
 
