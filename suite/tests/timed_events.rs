@@ -3,7 +3,8 @@
 //! the nudge line (80% of the next tier), once; `points.expiring_soon` seven
 //! days (the wallet's `expiry_warning_days`) before a lot of points expires
 //! (the welcome bonus's, a year on), once, not a day earlier; then
-//! `points.expired`.
+//! `points.expired`; `campaign.started` and `campaign.ended` when a
+//! campaign's schedule starts and ends, once each.
 mod support;
 
 use std::time::Duration;
@@ -15,11 +16,13 @@ use boomerang_common::{
 };
 use boomerang_proto::{
     accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
+    campaign::v1 as cpb,
     common::v1::Money,
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
 };
 use support::{
     receiver::{Receiver, purchase, tenant_with_hook},
+    shop::{Shop, campaign},
     start_with_clock, with_key,
 };
 
@@ -109,6 +112,43 @@ backend_tests! {
         refs.dedup();
         assert_eq!(refs.len(), warnings, "a lot warned twice: {refs:?}");
         assert_eq!(of_type(&all, "tier.threshold_near").len(), 1);
+        hook.verify_all(&secret)?;
+        suite.stop().await
+    }
+
+    async fn a_campaign_tells_when_it_starts_and_when_it_ends_once_each(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(now_micros());
+        let (suite, _dbs) = start_with_clock(backend, Default::default(), clock.clone()).await?;
+        let gw = channel(suite.addrs().gateway).await?;
+        let hook = Receiver::start(0).await?;
+        let (_, _, secret) = tenant_with_hook(&suite, &gw, "shop", &hook.url(), &["campaign.started", "campaign.ended"]).await?;
+        let shop = Shop::open(&suite).await?;
+        let hour = 3_600_000_000;
+        let spec = cpb::CampaignSpec {
+            name: "Spring days".into(),
+            schedule: Some(cpb::Schedule {
+                timezone: "Europe/Rome".into(),
+                starts_at: Some(boomerang_common::time::to_timestamp(clock.now() + 24 * hour)),
+                ends_at: Some(boomerang_common::time::to_timestamp(clock.now() + 72 * hour)),
+                windows: vec![],
+            }),
+            ..campaign(1, cpb::Stacking::Stackable)
+        };
+        shop.campaign("spring", spec).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(hook.accepted()?.is_empty(), "scheduled is not started");
+        clock.advance(DAY + Duration::from_secs(60));
+        hook.until("started", |e| !of_type(e, "campaign.started").is_empty()).await?;
+        clock.advance(2 * DAY);
+        let all = hook.until("ended", |e| !of_type(e, "campaign.ended").is_empty()).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let all = if hook.accepted()?.len() > all.len() { hook.accepted()? } else { all };
+        let kinds: Vec<&str> = all.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(kinds, vec!["boomerang.campaign.started.v1", "boomerang.campaign.ended.v1"]);
+        for e in &all {
+            assert_eq!((e["data"]["campaign_id"].as_str(), e["data"]["name"].as_str()), (Some("spring"), Some("Spring days")));
+            assert!(e.get("subject").is_none(), "about no customer: {e}");
+        }
         hook.verify_all(&secret)?;
         suite.stop().await
     }

@@ -1,7 +1,8 @@
 //! Creating, editing, scheduling and reading campaigns.
 use std::sync::Arc;
 
-use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId};
+use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId, time::to_timestamp};
+use boomerang_proto::campaign::v1 as pb;
 
 use super::Campaigns;
 use crate::{
@@ -199,6 +200,26 @@ impl Campaigns {
         let after = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, t.action(), Some(&before), &after)
             .await?;
+        // Started: first applicable (not a resume after a pause); ended: once.
+        let told = match (head.status, status) {
+            (Status::Draft | Status::Scheduled, Status::Active) => {
+                Some(pb::EventType::CampaignStarted)
+            }
+            (from, Status::Ended) if from != Status::Ended => Some(pb::EventType::CampaignEnded),
+            _ => None,
+        };
+        if let Some(kind) = told {
+            let schedule = &after.version.spec.schedule;
+            let event = pb::WatchEventsResponse {
+                r#type: kind as i32,
+                campaign_id: id.to_owned(),
+                message: after.version.spec.name.clone(),
+                valid_from: Some(to_timestamp(schedule.starts_at)),
+                valid_until: Some(to_timestamp(schedule.ends_at)),
+                ..Default::default()
+            };
+            self.emit(conn, tenant, event).await?;
+        }
         Ok(after)
     }
 

@@ -100,6 +100,17 @@ pub fn campaign(
             Kind::CouponRedeemed,
             json!({"campaign_id": e.campaign_id, "code": e.code, "order_id": e.order_id}),
         ),
+        Ok(t @ (T::CampaignStarted | T::CampaignEnded)) => (
+            if t == T::CampaignStarted {
+                Kind::CampaignStarted
+            } else {
+                Kind::CampaignEnded
+            },
+            json!({
+                "campaign_id": e.campaign_id, "name": e.message,
+                "starts_at": at(e.valid_from.as_ref()), "ends_at": at(e.valid_until.as_ref()),
+            }),
+        ),
         _ => return Ok(None),
     };
     CloudEvent::new(kind, origin, Some(&e.customer_id), data).map(Some)
@@ -228,6 +239,8 @@ mod tests {
         for t in [
             cpb::EventType::VoucherIssued,
             cpb::EventType::CouponRedeemed,
+            cpb::EventType::CampaignStarted,
+            cpb::EventType::CampaignEnded,
         ] {
             all.push(campaign(origin("campaign"), &c(t))?);
         }
