@@ -131,7 +131,12 @@ pub async fn events(common: &Common, purchases: u32) -> anyhow::Result<Vec<Run>>
     notify_svc::repo::webhooks::insert(&mut conn, &hook).await?;
     drop(conn);
 
-    let js = async_nats::jetstream::new(async_nats::connect(NATS).await?);
+    let nats = async_nats::connect(NATS).await.map_err(|e| {
+        anyhow::anyhow!(
+            "the events figure needs NATS with JetStream on {NATS} (`nats-server -js`): {e}"
+        )
+    })?;
+    let js = async_nats::jetstream::new(nats);
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     let started = Instant::now();

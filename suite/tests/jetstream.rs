@@ -138,7 +138,10 @@ backend_tests! {
         let run = format!("{:08x}", rand::random::<u32>());
         let (prefix, stream) = (format!("t{run}"), format!("T{run}"));
         let db = TestDb::fresh(backend, "notify_nats").await?;
-        let js = async_nats::jetstream::new(async_nats::connect(NATS).await?);
+        let nats = async_nats::connect(NATS).await.map_err(|e| {
+            anyhow::anyhow!("these tests need NATS with JetStream on {NATS} (start it with `nats-server -js`): {e}")
+        })?;
+        let js = async_nats::jetstream::new(nats);
 
         // Purchases keep coming while notify-svc is killed twice.
         let buying = tokio::spawn(purchases(gw.clone(), key.clone(), 0, 150));

@@ -44,8 +44,7 @@ CREATE TABLE deliveries (
     delivered_at BIGINT NOT NULL DEFAULT 0,
     UNIQUE (tenant_id, webhook_id, event_id)
 );
-CREATE INDEX deliveries_due ON deliveries (state, next_at);
-CREATE INDEX deliveries_lane ON deliveries (tenant_id, webhook_id, subject, state, id);
+CREATE INDEX deliveries_pending ON deliveries (state, tenant_id, webhook_id, subject, id);
 CREATE INDEX deliveries_list ON deliveries (tenant_id, webhook_id, state, id);
 
 -- Every attempt of a delivery: the delivery log.

@@ -94,20 +94,15 @@ impl Sender {
         let poll = Duration::from_millis(self.notifier.delivery().poll_ms);
         let mut calls = JoinSet::new();
         while !stop.is_cancelled() {
-            let started = match self.round(&mut calls).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook deliveries not read");
-                    0
-                }
-            };
+            if let Err(e) = self.round(&mut calls).await {
+                tracing::warn!(error = %e, "webhook deliveries not read");
+            }
             while calls.try_join_next().is_some() {}
-            if started == 0 {
-                tokio::select! {
-                    () = stop.cancelled() => {}
-                    () = self.notifier.woken() => {}
-                    () = tokio::time::sleep(poll) => {}
-                }
+            // Every call that ends, and every delivery queued, wakes it.
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = self.notifier.woken() => {}
+                () = tokio::time::sleep(poll) => {}
             }
         }
         while calls.join_next().await.is_some() {}
@@ -162,10 +157,13 @@ impl Sender {
         for (d, one, lane) in claimed {
             let sender = self.clone();
             calls.spawn(async move {
-                let _permits = (one, lane);
                 if let Err(e) = sender.deliver(&d).await {
                     tracing::warn!(delivery = d.id, error = %e, "delivery attempt not recorded");
                 }
+                // The permits go first, then the sender looks again: the
+                // next of this lane may be due, and this webhook has room.
+                drop((one, lane));
+                sender.notifier.wake();
             });
         }
         Ok(started)
@@ -226,8 +224,6 @@ impl Sender {
             Outcome::Delivered => {
                 let lag = (n.clock().now() - d.occurred_at).max(0) as f64 / 1e6;
                 metrics::histogram!("boomerang_notify_delivery_lag_seconds").record(lag);
-                // The next of its lane is due now.
-                n.wake();
                 "delivered"
             }
             Outcome::RetryAt(_) => "failed",

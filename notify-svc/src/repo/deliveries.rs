@@ -137,6 +137,9 @@ pub async fn queue(conn: &mut Conn, d: &NewDelivery<'_>, now: i64) -> Result<(),
 
 /// Due deliveries of active webhooks, each the oldest pending one of its
 /// lane (webhook and customer), oldest first, at most `limit`; unclaimed.
+/// The lanes' heads come first, from one grouped pass over the pending rows
+/// (materialized, so no plan turns it into a pass per row), then their rows
+/// by key.
 pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<DeliveryRow>, AppError> {
     let cols = COLUMNS
         .split(", ")
@@ -144,10 +147,11 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<DeliveryRow>, AppE
         .collect::<Vec<_>>()
         .join(", ");
     let rows = sqlx::query(&format!(
-        "SELECT {cols} FROM deliveries d JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id \
-         WHERE d.state = 'pending' AND d.next_at <= $1 AND d.locked_until < $1 AND w.state = 'active' \
-         AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.tenant_id = d.tenant_id \
-             AND o.webhook_id = d.webhook_id AND o.subject = d.subject AND o.state = 'pending' AND o.id < d.id) \
+        "WITH h AS MATERIALIZED (SELECT MIN(id) AS head FROM deliveries WHERE state = 'pending' \
+             GROUP BY tenant_id, webhook_id, subject) \
+         SELECT {cols} FROM h JOIN deliveries d ON d.id = h.head \
+         JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id \
+         WHERE d.next_at <= $1 AND d.locked_until < $1 AND w.state = 'active' \
          ORDER BY d.next_at, d.id LIMIT $2"
     ))
     .bind(now)
