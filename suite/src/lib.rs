@@ -453,6 +453,7 @@ impl Suite {
         req.metadata_mut()
             .insert("authorization", format!("Bearer {key}").parse()?);
         let made = hooks.create_webhook(req).await?.into_inner();
+        // Empty when `up` made it before (the secret is shown only once).
         Ok((made.webhook.unwrap_or_default().webhook_id, made.secret))
     }
 

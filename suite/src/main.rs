@@ -309,6 +309,11 @@ fn write_private(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
 }
 
 fn print_webhook(gateway: &str, key: &str, url: &str, id: &str, secret: &str) {
+    let secret = if secret.is_empty() {
+        "(shown when it was first registered; rotate it for a new one)"
+    } else {
+        secret
+    };
     println!(
         r#"
 The demo tenant's events go to {url} (webhook {id}), as CloudEvents signed

@@ -164,7 +164,7 @@ backend_tests! {
             types: types.iter().map(|t| (*t).to_owned()).collect(),
             description: String::new(),
         };
-        for url in ["http://127.0.0.1:8080/hook", "https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest", "https://localhost/hook", "https://[::1]/hook", "ftp://example.com/"] {
+        for url in ["http://127.0.0.1:8080/hook", "https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest", "https://localhost/hook", "https://[::1]/hook", "ftp://example.com/", "https://2130706433/hook", "https://0xa9.254.169.254/latest", "https://127.0.0.1./hook"] {
             let refused = hooks.create_webhook(with_key(create(url, &[]), &admin)?).await.err();
             assert_eq!(refused.map(|e| e.code()), Some(Code::InvalidArgument), "{url}");
         }
@@ -190,6 +190,12 @@ backend_tests! {
         assert!(rotated.secret.starts_with("whsec_") && rotated.secret != made.secret);
         let deleted = hooks.delete_webhook(with_key(npb::DeleteWebhookRequest { idempotency_key: "d".into(), webhook_id: id.clone() }, &admin)?).await?.into_inner();
         assert_eq!(deleted.webhook.map(|w| w.state), Some(npb::WebhookState::Deleted as i32));
+        // At most 20 live webhooks a tenant.
+        for i in 0..20 {
+            hooks.create_webhook(with_key(create(&format!("https://example.com/{i}"), &[]), &admin)?).await?;
+        }
+        let over = hooks.create_webhook(with_key(create("https://example.com/21", &[]), &admin)?).await.err();
+        assert_eq!(over.map(|e| e.code()), Some(Code::FailedPrecondition));
         let gone = hooks.pause_webhook(with_key(npb::PauseWebhookRequest { idempotency_key: "p2".into(), webhook_id: id.clone() }, &admin)?).await.err();
         assert_eq!(gone.map(|e| e.code()), Some(Code::FailedPrecondition));
         // Another tenant does not see it.

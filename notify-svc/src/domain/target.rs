@@ -45,57 +45,67 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn internal_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let first = s[0];
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        // fc00::/7 unique local, fe80::/10 link-local
+        // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 site-local
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        // ::/96 IPv4-compatible, 64:ff9b::/96 NAT64, 2002::/16 6to4: an IPv4
+        // address inside, which could be anything
+        || s[..6] == [0; 6]
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || first == 0x2002
 }
 
 impl Target {
     /// Checks a URL: `https://` (or `http://` when `allow_private`, for
     /// tests), a host, no credentials, at most [`MAX_URL`] characters, and no
-    /// internal address as its literal host unless `allow_private`.
-    pub fn parse(url: &str, allow_private: bool) -> Result<Self, String> {
-        if url.len() > MAX_URL {
+    /// internal address as its host unless `allow_private`. The URL is parsed
+    /// as the HTTP client will parse it (WHATWG), so every spelling of an
+    /// address (`2130706433`, `127.1`, `0xa9.254.169.254`, a trailing dot, a
+    /// backslash) is judged by the address it means; the normalised URL is
+    /// what is kept and called.
+    pub fn parse(raw: &str, allow_private: bool) -> Result<Self, String> {
+        if raw.len() > MAX_URL {
             return Err(format!("at most {MAX_URL} characters"));
         }
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| "an absolute URL, https://...".to_owned())?;
-        let default_port = match scheme {
-            "https" => 443,
-            "http" if allow_private => 80,
+        let url =
+            url::Url::parse(raw).map_err(|e| format!("an absolute URL, https://... ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_private => {}
             _ => return Err("https://, the only scheme a receiver is called on".into()),
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority.contains('@') {
+        }
+        if !url.username().is_empty() || url.password().is_some() {
             return Err("no credentials in the URL; the signature authenticates".into());
         }
-        let (host, port) = split_port(authority)?;
-        if host.is_empty() {
-            return Err("a host".into());
-        }
-        let literal = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .ok();
-        let local_name = host.eq_ignore_ascii_case("localhost")
-            || host.to_ascii_lowercase().ends_with(".localhost");
-        if !allow_private && (local_name || literal.is_some_and(is_internal)) {
+        let internal = match url.host().ok_or_else(|| "a host".to_owned())? {
+            url::Host::Ipv4(v4) => is_internal(IpAddr::V4(v4)),
+            url::Host::Ipv6(v6) => is_internal(IpAddr::V6(v6)),
+            url::Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                name.is_empty() || name == "localhost" || name.ends_with(".localhost")
+            }
+        };
+        if !allow_private && internal {
             return Err("not a loopback, private or link-local address".into());
         }
+        let port = url
+            .port_or_known_default()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| "a port from 1 to 65535".to_owned())?;
         Ok(Self {
-            url: url.to_owned(),
-            host: host.to_owned(),
-            port: port.unwrap_or(default_port),
+            host: url.host_str().unwrap_or_default().to_owned(),
+            url: url.as_str().to_owned(),
+            port,
         })
     }
 
-    /// The URL as given.
+    /// The URL, normalised.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -117,24 +127,6 @@ impl Target {
     }
 }
 
-/// `host[:port]`, IPv6 in brackets.
-fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => (&authority[..i], Some(&authority[i + 1..])),
-        _ => (authority, None),
-    };
-    let port = port
-        .map(|p| {
-            p.parse::<u16>()
-                .map_err(|_| "a port from 1 to 65535".to_owned())
-        })
-        .transpose()?;
-    if port == Some(0) {
-        return Err("a port from 1 to 65535".into());
-    }
-    Ok((host, port))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +146,18 @@ mod tests {
             "https://[fe80::1]/",
             "https://[fd00::1]/",
             "https://[::ffff:127.0.0.1]/",
+            // Other spellings of internal addresses, as the client reads them.
+            "https://2130706433/",
+            "https://127.1/",
+            "https://0x7f.0.0.1/",
+            "https://0xa9.254.169.254/latest",
+            "https://127.0.0.1./",
+            "https://127.0.0.%31/",
+            "https://169.254.169.254\\a.example.com/latest",
+            "https://LOCALHOST./",
+            "https://[::127.0.0.1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[2002:7f00:1::]/",
         ] {
             assert!(Target::parse(url, false).is_err(), "{url}");
             assert!(Target::parse(url, true).is_ok(), "{url} allowed for tests");
@@ -168,6 +172,9 @@ mod tests {
         assert_eq!(t.port(), 8443);
         let t = Target::parse("https://[2001:db8::1]:9000/h", false)?;
         assert_eq!((t.host(), t.port()), ("[2001:db8::1]", 9000));
+        // Kept as the client will call it.
+        let t = Target::parse("HTTPS://Hooks.Example.COM:443/a b", false)?;
+        assert_eq!(t.url(), "https://hooks.example.com/a%20b");
         Ok(())
     }
 

@@ -37,9 +37,14 @@ pub fn spec(
     description: &str,
     allow_private: bool,
 ) -> Spec {
-    if let Err(e) = Target::parse(url, allow_private) {
-        v.add("url", e);
-    }
+    // Kept as it will be called (normalised).
+    let url = match Target::parse(url, allow_private) {
+        Ok(t) => t.url().to_owned(),
+        Err(e) => {
+            v.add("url", e);
+            url.to_owned()
+        }
+    };
     let mut names: Vec<String> = Vec::new();
     if types.len() > Kind::ALL.len() {
         v.add("types", format!("at most {} types", Kind::ALL.len()));
@@ -67,7 +72,7 @@ pub fn spec(
         );
     }
     Spec {
-        url: url.to_owned(),
+        url,
         types: names,
         description: description.to_owned(),
     }

@@ -88,7 +88,7 @@ impl WebhookService for WebhookServiceHandler {
         v.check()?;
         let (n, t) = (self.notifier.clone(), tenant.clone());
         self.mutations
-            .run(
+            .run_storing(
                 &tenant,
                 "notify.CreateWebhook",
                 &req.idempotency_key,
@@ -100,6 +100,13 @@ impl WebhookService for WebhookServiceHandler {
                             webhook: Some(convert::to_webhook(&w)),
                             secret,
                         })
+                    })
+                },
+                // The secret is shown once: a replay answers without it.
+                |r: &pb::CreateWebhookResponse| {
+                    Some(pb::CreateWebhookResponse {
+                        secret: String::new(),
+                        ..r.clone()
                     })
                 },
             )
@@ -252,7 +259,7 @@ impl WebhookService for WebhookServiceHandler {
         v.check()?;
         let (n, t) = (self.notifier.clone(), tenant.clone());
         self.mutations
-            .run(
+            .run_storing(
                 &tenant,
                 "notify.RotateWebhookSecret",
                 &req.idempotency_key,
@@ -264,6 +271,13 @@ impl WebhookService for WebhookServiceHandler {
                             webhook: Some(convert::to_webhook(&w)),
                             secret,
                         })
+                    })
+                },
+                // The secret is shown once: a replay answers without it.
+                |r: &pb::RotateWebhookSecretResponse| {
+                    Some(pb::RotateWebhookSecretResponse {
+                        secret: String::new(),
+                        ..r.clone()
                     })
                 },
             )

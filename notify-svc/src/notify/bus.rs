@@ -55,7 +55,7 @@ impl Notifier {
     pub async fn publish(&self, cfg: NatsConfig, stop: CancellationToken) {
         let mut pause = Duration::from_millis(250);
         while !stop.is_cancelled() {
-            match self.publish_until_failure(&cfg, &stop).await {
+            match self.publish_until_failure(&cfg, &stop, &mut pause).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "NATS publishing paused");
@@ -73,8 +73,11 @@ impl Notifier {
         &self,
         cfg: &NatsConfig,
         stop: &CancellationToken,
+        pause: &mut Duration,
     ) -> anyhow::Result<()> {
         let js = connect(cfg).await?;
+        // Connected: a later failure starts its waits short again.
+        *pause = Duration::from_millis(250);
         let poll = Duration::from_millis(self.delivery().poll_ms);
         while !stop.is_cancelled() {
             let batch = bus::oldest(self.db(), BATCH).await?;

@@ -56,11 +56,14 @@ impl Notifier {
         webhook: &str,
         ids: &[i64],
     ) -> Result<u64, AppError> {
-        if webhooks::get(conn, tenant.as_str(), webhook)
-            .await?
-            .is_none()
-        {
-            return Err(AppError::NotFound(format!("no webhook {webhook}")));
+        match webhooks::get(conn, tenant.as_str(), webhook).await? {
+            None => return Err(AppError::NotFound(format!("no webhook {webhook}"))),
+            Some(w) if w.state == "deleted" => {
+                return Err(AppError::Precondition(format!(
+                    "webhook {webhook} is deleted"
+                )));
+            }
+            Some(_) => {}
         }
         let replayed =
             deliveries::replay(conn, tenant.as_str(), webhook, ids, self.clock().now()).await?;

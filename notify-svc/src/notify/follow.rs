@@ -233,7 +233,7 @@ impl Notifier {
         for r in read {
             let Some(e) = &r.event else { continue };
             if !hooks.contains_key(r.tenant.as_str()) {
-                let live = webhooks::live(&mut tx, &r.tenant).await?;
+                let live = webhooks::live(&mut tx, self.db(), &r.tenant).await?;
                 hooks.insert(&r.tenant, live);
             }
             let wanting: Vec<_> = hooks.get(r.tenant.as_str()).into_iter().flatten().collect();

@@ -61,6 +61,8 @@ pub fn client(n: &Notifier) -> anyhow::Result<reqwest::Client> {
         .timeout(Duration::from_millis(d.timeout_ms))
         .connect_timeout(Duration::from_millis(d.timeout_ms.min(5_000)))
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve (and reach) what the guard refuses.
+        .no_proxy()
         .dns_resolver(Arc::new(Guard {
             allow_private: d.allow_private_targets,
         }))
@@ -129,7 +131,8 @@ impl Sender {
         let n = &self.notifier;
         let now = n.clock().now();
         let limit = i64::try_from(free).unwrap_or(i64::MAX);
-        let due = deliveries::due(n.db(), now, limit).await?;
+        let per_webhook = i64::try_from(n.delivery().per_webhook).unwrap_or(i64::MAX);
+        let due = deliveries::due(n.db(), now, limit, per_webhook).await?;
         let mut picked = Vec::new();
         for d in due {
             let Ok(one) = self.all.clone().try_acquire_owned() else {
@@ -152,12 +155,14 @@ impl Sender {
                 claimed.push(p);
             }
         }
+        // Its claim fences what the attempt records: a sender whose lease
+        // lapsed (and whose delivery another took) changes nothing.
         tx.commit().await?;
         let started = claimed.len();
         for (d, one, lane) in claimed {
             let sender = self.clone();
             calls.spawn(async move {
-                if let Err(e) = sender.deliver(&d).await {
+                if let Err(e) = sender.deliver(&d, until).await {
                     tracing::warn!(delivery = d.id, error = %e, "delivery attempt not recorded");
                 }
                 // The permits go first, then the sender looks again: the
@@ -172,7 +177,7 @@ impl Sender {
     /// One attempt of `d`, recorded with what it ends the delivery as.
     #[instrument(name = "boomerang.notify.deliveries.send", skip_all,
                  fields(tenant = %d.tenant_id, webhook = %d.webhook_id, event = %d.event_id), err(level = "info"))]
-    async fn deliver(&self, d: &DeliveryRow) -> Result<(), AppError> {
+    async fn deliver(&self, d: &DeliveryRow, lease: i64) -> Result<(), AppError> {
         let n = &self.notifier;
         let hook = {
             let mut conn = n.db().pool().acquire().await?;
@@ -218,7 +223,13 @@ impl Sender {
             error,
         };
         let mut tx = n.db().begin().await?;
-        deliveries::attempted(&mut tx, &row, outcome).await?;
+        if !deliveries::attempted(&mut tx, &row, outcome, lease).await? {
+            tracing::warn!(
+                delivery = d.id,
+                "lease lapsed before the attempt was recorded; another sender has it"
+            );
+            return Ok(());
+        }
         tx.commit().await?;
         let label = match outcome {
             Outcome::Delivered => {

@@ -12,6 +12,9 @@ use crate::{
     repo::{WebhookRow, webhooks},
 };
 
+/// Webhooks of one tenant at most (not deleted): each is a delivery per event.
+pub const MAX_WEBHOOKS: i64 = 20;
+
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_OVERLAP_US: i64 = 24 * 3_600 * 1_000_000;
 
@@ -64,6 +67,11 @@ impl Notifier {
         tenant: &TenantId,
         spec: Spec,
     ) -> Result<(WebhookRow, String), AppError> {
+        if webhooks::count_live(conn, tenant.as_str()).await? >= MAX_WEBHOOKS {
+            return Err(AppError::Precondition(format!(
+                "at most {MAX_WEBHOOKS} webhooks per tenant; delete one first"
+            )));
+        }
         let now = self.clock().now();
         let secret = Secret::generate().reveal();
         let w = WebhookRow {

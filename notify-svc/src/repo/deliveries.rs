@@ -136,11 +136,18 @@ pub async fn queue(conn: &mut Conn, d: &NewDelivery<'_>, now: i64) -> Result<(),
 }
 
 /// Due deliveries of active webhooks, each the oldest pending one of its
-/// lane (webhook and customer), oldest first, at most `limit`; unclaimed.
+/// lane (webhook and customer), oldest first, at most `limit` in all and
+/// `per_webhook` of one webhook (a webhook with a backlog does not crowd
+/// the others out); unclaimed.
 /// The lanes' heads come first, from one grouped pass over the pending rows
 /// (materialized, so no plan turns it into a pass per row), then their rows
 /// by key.
-pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<DeliveryRow>, AppError> {
+pub async fn due(
+    db: &Db,
+    now: i64,
+    limit: i64,
+    per_webhook: i64,
+) -> Result<Vec<DeliveryRow>, AppError> {
     let cols = COLUMNS
         .split(", ")
         .map(|c| format!("d.{c}"))
@@ -148,14 +155,18 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<DeliveryRow>, AppE
         .join(", ");
     let rows = sqlx::query(&format!(
         "WITH h AS MATERIALIZED (SELECT MIN(id) AS head FROM deliveries WHERE state = 'pending' \
-             GROUP BY tenant_id, webhook_id, subject) \
-         SELECT {cols} FROM h JOIN deliveries d ON d.id = h.head \
-         JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id \
-         WHERE d.next_at <= $1 AND d.locked_until < $1 AND w.state = 'active' \
+             GROUP BY tenant_id, webhook_id, subject), \
+         r AS (SELECT d.id, ROW_NUMBER() OVER (PARTITION BY d.tenant_id, d.webhook_id \
+                 ORDER BY d.next_at, d.id) AS n \
+             FROM h JOIN deliveries d ON d.id = h.head \
+             JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id \
+             WHERE d.next_at <= $1 AND d.locked_until < $1 AND w.state = 'active') \
+         SELECT {cols} FROM r JOIN deliveries d ON d.id = r.id WHERE r.n <= $3 \
          ORDER BY d.next_at, d.id LIMIT $2"
     ))
     .bind(now)
     .bind(limit)
+    .bind(per_webhook)
     .fetch_all(db.pool())
     .await?;
     Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
@@ -164,7 +175,8 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<DeliveryRow>, AppE
 /// Claims `id` until `until` unless another sender holds it; whether it did.
 pub async fn claim(conn: &mut Conn, id: i64, now: i64, until: i64) -> Result<bool, AppError> {
     let done = sqlx::query(
-        "UPDATE deliveries SET locked_until = $3 WHERE id = $1 AND state = 'pending' AND locked_until < $2",
+        "UPDATE deliveries SET locked_until = $3 WHERE id = $1 AND state = 'pending' \
+         AND locked_until < $2 AND next_at <= $2",
     )
     .bind(id)
     .bind(now)
@@ -174,8 +186,36 @@ pub async fn claim(conn: &mut Conn, id: i64, now: i64, until: i64) -> Result<boo
     Ok(done.rows_affected() == 1)
 }
 
-/// Records attempt `a` and what it ends the delivery as.
-pub async fn attempted(conn: &mut Conn, a: &AttemptRow, outcome: Outcome) -> Result<(), AppError> {
+/// Records attempt `a` and what it ends the delivery as, if the delivery
+/// is still held by the claim that set `lease`; whether it was.
+pub async fn attempted(
+    conn: &mut Conn,
+    a: &AttemptRow,
+    outcome: Outcome,
+    lease: i64,
+) -> Result<bool, AppError> {
+    let (state, next_at, delivered_at) = match outcome {
+        Outcome::Delivered => ("delivered", 0, a.at),
+        Outcome::RetryAt(at) => ("pending", at, 0),
+        Outcome::Dead => ("dead", 0, 0),
+    };
+    let moved = sqlx::query(
+        "UPDATE deliveries SET state = $2, next_at = $3, delivered_at = $4, attempts = $5, \
+         first_attempt_at = CASE WHEN first_attempt_at = 0 THEN $6 ELSE first_attempt_at END, \
+         locked_until = 0 WHERE id = $1 AND state = 'pending' AND locked_until = $7",
+    )
+    .bind(a.delivery_id)
+    .bind(state)
+    .bind(next_at)
+    .bind(delivered_at)
+    .bind(a.n)
+    .bind(a.at)
+    .bind(lease)
+    .execute(&mut *conn)
+    .await?;
+    if moved.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO delivery_attempts (delivery_id, n, at, status_code, latency_ms, error) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id, n) DO NOTHING",
@@ -188,25 +228,7 @@ pub async fn attempted(conn: &mut Conn, a: &AttemptRow, outcome: Outcome) -> Res
     .bind(&a.error)
     .execute(&mut *conn)
     .await?;
-    let (state, next_at, delivered_at) = match outcome {
-        Outcome::Delivered => ("delivered", 0, a.at),
-        Outcome::RetryAt(at) => ("pending", at, 0),
-        Outcome::Dead => ("dead", 0, 0),
-    };
-    sqlx::query(
-        "UPDATE deliveries SET state = $2, next_at = $3, delivered_at = $4, attempts = $5, \
-         first_attempt_at = CASE WHEN first_attempt_at = 0 THEN $6 ELSE first_attempt_at END, \
-         locked_until = 0 WHERE id = $1",
-    )
-    .bind(a.delivery_id)
-    .bind(state)
-    .bind(next_at)
-    .bind(delivered_at)
-    .bind(a.n)
-    .bind(a.at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// A webhook's deliveries (in `state` unless empty) before id `before`

@@ -1,5 +1,8 @@
 //! A tenant's webhooks.
-use boomerang_common::{db::Conn, error::AppError};
+use boomerang_common::{
+    db::{Backend, Conn, Db},
+    error::AppError,
+};
 use sqlx::{Row as _, any::AnyRow};
 
 /// A stored webhook.
@@ -128,13 +131,30 @@ pub async fn list(
     Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
 }
 
-/// The webhooks of `tenant` events are queued for: active and paused ones.
-pub async fn live(conn: &mut Conn, tenant: &str) -> Result<Vec<WebhookRow>, AppError> {
+/// The webhooks of `tenant` events are queued for: active and paused ones,
+/// share-locked on PostgreSQL (a delete waits for the queueing, whose rows
+/// it then drops).
+pub async fn live(conn: &mut Conn, db: &Db, tenant: &str) -> Result<Vec<WebhookRow>, AppError> {
+    let lock = match db.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR SHARE",
+    };
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM webhooks WHERE tenant_id = $1 AND state IN ('active', 'paused') ORDER BY id"
+        "SELECT {COLUMNS} FROM webhooks WHERE tenant_id = $1 AND state IN ('active', 'paused') ORDER BY id {lock}"
     ))
     .bind(tenant)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+}
+
+/// `tenant`'s webhooks that are not deleted.
+pub async fn count_live(conn: &mut Conn, tenant: &str) -> Result<i64, AppError> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n FROM webhooks WHERE tenant_id = $1 AND state <> 'deleted'",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(r.try_get("n")?)
 }

@@ -164,12 +164,15 @@ pub async fn tenant_with_hook(
         .create_webhook(with_key(create.clone(), &key)?)
         .await?
         .into_inner();
-    // The same request answers the same webhook and secret.
     let again = hooks
         .create_webhook(with_key(create, &key)?)
         .await?
         .into_inner();
-    assert_eq!(again, made);
+    // The same request answers the same webhook; its secret only once.
+    assert_eq!(
+        (again.webhook.as_ref(), again.secret.as_str()),
+        (made.webhook.as_ref(), "")
+    );
     assert!(made.secret.starts_with("whsec_"));
     Ok((key, made.webhook.unwrap_or_default(), made.secret))
 }
