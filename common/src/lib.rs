@@ -30,6 +30,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod money;
 pub mod outbox;
+pub mod paging;
 pub mod server;
 pub mod shutdown;
 pub mod stream;

@@ -8,6 +8,7 @@ pub mod render;
 mod uses;
 mod vouchers;
 
+use boomerang_common::paging::page;
 use boomerang_common::{
     db::Conn,
     error::{AppError, Violations},
@@ -90,21 +91,6 @@ impl CampaignServiceHandler {
 
 /// The longest reason a pause or an end may give.
 const MAX_REASON: usize = 500;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
-
-fn page(p: Option<&boomerang_proto::common::v1::PageRequest>) -> (i64, String) {
-    let size = p.map_or(0, |p| p.page_size);
-    let size = if size == 0 {
-        DEFAULT_PAGE
-    } else {
-        size.min(MAX_PAGE)
-    };
-    (
-        i64::from(size),
-        p.map(|p| p.page_token.clone()).unwrap_or_default(),
-    )
-}
 
 #[tonic::async_trait]
 impl CampaignService for CampaignServiceHandler {

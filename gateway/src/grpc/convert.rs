@@ -1,6 +1,6 @@
 //! Conversions between `boomerang.admin.v1` messages and the gateway's domain.
 use boomerang_common::{error::Violations, time::to_timestamp};
-use boomerang_proto::{admin::v1 as pb, common::v1::PageRequest};
+use boomerang_proto::admin::v1 as pb;
 
 use crate::{
     domain::scope::{Access, Scope},
@@ -68,22 +68,4 @@ pub fn to_tenant(t: &TenantRow) -> pb::Tenant {
     }
 }
 
-/// Page size (default 50, at most 500) and the token to continue after.
-pub fn page(p: Option<&PageRequest>) -> (i64, String) {
-    let size = p.map_or(0, |p| p.page_size);
-    (
-        i64::from(if size == 0 { 50 } else { size.min(500) }),
-        p.map(|p| p.page_token.clone()).unwrap_or_default(),
-    )
-}
-
-/// Trims a page fetched with one extra row; the next token, or empty at the end.
-pub fn next<T>(rows: &mut Vec<T>, size: i64, token: impl Fn(&T) -> String) -> String {
-    let size = usize::try_from(size).unwrap_or(usize::MAX);
-    if rows.len() > size {
-        rows.truncate(size);
-        rows.last().map(token).unwrap_or_default()
-    } else {
-        String::new()
-    }
-}
+pub use boomerang_common::paging::{next, page};

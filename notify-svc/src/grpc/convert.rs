@@ -1,6 +1,6 @@
 //! Requests parsed into the facade's terms, rows rendered into messages.
 use boomerang_common::{error::Violations, time::to_timestamp};
-use boomerang_proto::{common::v1::PageRequest, notify::v1 as pb};
+use boomerang_proto::notify::v1 as pb;
 
 use crate::{
     domain::{envelope::Kind, target::Target},
@@ -10,24 +10,8 @@ use crate::{
 
 /// The longest description.
 const MAX_DESCRIPTION: usize = 256;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
 /// Most dead letters one replay names.
 pub const MAX_REPLAY: usize = 500;
-
-/// A page's size and token.
-pub fn page(p: Option<&PageRequest>) -> (i64, String) {
-    let size = p.map_or(0, |p| p.page_size);
-    let size = if size == 0 {
-        DEFAULT_PAGE
-    } else {
-        size.min(MAX_PAGE)
-    };
-    (
-        i64::from(size),
-        p.map(|p| p.page_token.clone()).unwrap_or_default(),
-    )
-}
 
 /// A webhook's URL, types and description, checked.
 pub fn spec(

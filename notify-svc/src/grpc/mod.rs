@@ -132,7 +132,7 @@ impl WebhookService for WebhookServiceHandler {
         req: Request<pb::ListWebhooksRequest>,
     ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
         let tenant = tenant_of(&req)?;
-        let (size, token) = convert::page(req.get_ref().page.as_ref());
+        let (size, token) = boomerang_common::paging::page(req.get_ref().page.as_ref());
         if !token.is_empty() {
             let mut v = Violations::new();
             convert::webhook_id(&mut v, &token);
@@ -140,12 +140,7 @@ impl WebhookService for WebhookServiceHandler {
                 .map_err(|_| AppError::invalid("page.page_token", "not a token of this list"))?;
         }
         let mut rows = self.notifier.webhooks(&tenant, &token, size + 1).await?;
-        let next = if rows.len() > usize::try_from(size).unwrap_or(usize::MAX) {
-            rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-            rows.last().map(|w| w.id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = boomerang_common::paging::next(&mut rows, size, |w| w.id.clone());
         Ok(Response::new(pb::ListWebhooksResponse {
             webhooks: rows.iter().map(convert::to_webhook).collect(),
             next_page_token: next,
@@ -293,7 +288,7 @@ impl WebhookService for WebhookServiceHandler {
         let mut v = Violations::new();
         let id = convert::webhook_id(&mut v, &req.webhook_id);
         let state = v.known::<pb::DeliveryState>("state", req.state);
-        let (size, token) = convert::page(req.page.as_ref());
+        let (size, token) = boomerang_common::paging::page(req.page.as_ref());
         let before = if token.is_empty() {
             0
         } else {
@@ -308,14 +303,7 @@ impl WebhookService for WebhookServiceHandler {
             .notifier
             .deliveries(&tenant, &id, state, before, size + 1)
             .await?;
-        let next = if rows.len() > usize::try_from(size).unwrap_or(usize::MAX) {
-            rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-            rows.last()
-                .map(|(d, _)| format!("dl_{}", d.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = boomerang_common::paging::next(&mut rows, size, |(d, _)| format!("dl_{}", d.id));
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: rows
                 .iter()
