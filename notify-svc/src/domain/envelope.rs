@@ -94,6 +94,13 @@ impl Kind {
     }
 }
 
+/// The public name of a CloudEvents type: `boomerang.reward.pending.v1` ->
+/// `reward.pending` (what webhooks filter on and NATS subjects end with).
+pub fn short_name(type_name: &str) -> &str {
+    let short = type_name.strip_prefix("boomerang.").unwrap_or(type_name);
+    short.strip_suffix(".v1").unwrap_or(short)
+}
+
 /// One event as delivered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CloudEvent {

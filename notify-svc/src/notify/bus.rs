@@ -22,8 +22,7 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(30);
 /// The subject of an event of `type_name` (`boomerang.reward.pending.v1`)
 /// for `tenant`: `<prefix>.<tenant>.reward.pending`.
 pub fn subject(prefix: &str, tenant: &str, type_name: &str) -> String {
-    let short = type_name.strip_prefix("boomerang.").unwrap_or(type_name);
-    let short = short.strip_suffix(".v1").unwrap_or(short);
+    let short = crate::domain::envelope::short_name(type_name);
     format!("{prefix}.{tenant}.{short}")
 }
 

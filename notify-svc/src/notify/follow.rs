@@ -26,7 +26,7 @@ use tracing::instrument;
 use super::Notifier;
 use crate::{
     domain::{
-        envelope::{CloudEvent, Origin},
+        envelope::{CloudEvent, Origin, short_name},
         mapping,
     },
     repo::{self, NewDelivery, webhooks},
@@ -236,10 +236,13 @@ impl Notifier {
                 let live = webhooks::live(&mut tx, self.db(), &r.tenant).await?;
                 hooks.insert(&r.tenant, live);
             }
-            let wanting: Vec<_> = hooks.get(r.tenant.as_str()).into_iter().flatten().collect();
-            let name = e.kind.strip_prefix("boomerang.").unwrap_or(&e.kind);
-            let name = name.strip_suffix(".v1").unwrap_or(name);
-            let wanting: Vec<_> = wanting.into_iter().filter(|w| w.wants(name)).collect();
+            let name = short_name(&e.kind);
+            let wanting: Vec<_> = hooks
+                .get(r.tenant.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|w| w.wants(name))
+                .collect();
             if wanting.is_empty() && self.bus().is_none() {
                 continue;
             }
