@@ -843,7 +843,7 @@ backend_tests! {
                 windows: vec![],
             }),
             effect: Some(cpb::Effect { kind: Some(cpb::effect::Kind::PointsMultiplier(cpb::PointsMultiplier { multiplier: "2".into() })) }),
-            budgets: vec![cpb::Budget { total: Some(Money { amount: "100000".into(), asset: "PTS".into() }), per_day: None }],
+            budgets: vec![cpb::Budget { total: Some(Money { amount: "100000".into(), asset: "PTS".into() }), per_day: None, low_percent: None }],
             ..Default::default()
         };
         s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec) }).await?;

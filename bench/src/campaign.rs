@@ -49,6 +49,7 @@ fn hot_spec() -> pb::CampaignSpec {
                 asset: "EUR".into(),
             }),
             per_day: None,
+            low_percent: None,
         }],
         ..Default::default()
     }

@@ -104,6 +104,7 @@ pub async fn events(common: &Common, purchases: u32) -> anyhow::Result<Vec<Run>>
             accrual: format!("http://{}", a.accrual),
             wallet: format!("http://{}", a.wallet),
             campaign: format!("http://{}", a.campaign),
+            referral: format!("http://{}", a.referral),
         },
         ..notify_svc::Config::default()
     };

@@ -32,6 +32,36 @@ fn reserve(id: &str, key: &str, amount: &str, partial: bool) -> pb::ReserveBudge
     }
 }
 
+/// The `budget.low` events of campaign `id`, once at least `least` are
+/// logged (10 s at most) and half a second more has added none.
+async fn low_events(
+    s: &Service,
+    id: &str,
+    least: usize,
+) -> anyhow::Result<Vec<pb::WatchEventsResponse>> {
+    let watch = pb::WatchEventsRequest {
+        types: vec![pb::EventType::BudgetLow as i32],
+        campaign_id: id.into(),
+        ..Default::default()
+    };
+    let mut stream = s.client.clone().watch_events(watch).await?.into_inner();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let wait = if seen.len() < least {
+            deadline.saturating_duration_since(tokio::time::Instant::now())
+        } else {
+            Duration::from_millis(500)
+        };
+        match tokio::time::timeout(wait, stream.message()).await {
+            Ok(Ok(Some(e))) => seen.push(e),
+            Ok(Ok(None)) => anyhow::bail!("the event stream ended"),
+            Ok(Err(status)) => return Err(status.into()),
+            Err(_) => return Ok(seen),
+        }
+    }
+}
+
 /// 200 concurrent reservations of 1.00 (half confirmed at once) on a budget
 /// of 50.00: exactly 50 granted, and reserved + confirmed never above 50.00.
 async fn race_fifty(s: &Service, id: &str) -> anyhow::Result<()> {
@@ -102,6 +132,16 @@ async fn race_fifty(s: &Service, id: &str) -> anyhow::Result<()> {
         "{id}: reserved + confirmed reached {highest} cents"
     );
     assert_eq!(report(s.client.clone(), id.to_owned()).await?, 5_000);
+    // Whichever reservation or refusal first saw 5.00 or less left told it: once.
+    let low = low_events(s, id, 1).await?;
+    assert_eq!(low.len(), 1, "{id}: {low:?}");
+    assert!(
+        low[0]
+            .message
+            .ends_with("of its 50.00 EUR budget left (10% or less)"),
+        "{}",
+        low[0].message
+    );
     Ok(())
 }
 
@@ -126,6 +166,40 @@ backend_tests! {
             granted.push(r.map(|r| r.into_inner().reservation.unwrap_or_default().granted.unwrap_or_default().amount).map_err(|s| s.code()));
         }
         assert_eq!(granted, vec![Ok("4.00".into()), Ok("4.00".into()), Err(Code::ResourceExhausted), Ok("2.00".into())]);
+        Ok(())
+    }
+
+    async fn a_budget_tells_when_it_runs_low_once_per_total(backend) -> anyhow::Result<()> {
+        let mut s = Service::start(backend, "2026-06-01T10:00:00Z").await?;
+        let mut budgeted = with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "10.00");
+        budgeted.budgets[0].low_percent = Some(20);
+        let made = s.create("low", budgeted.clone()).await?;
+        s.schedule("low").await?;
+        // 3.00 left is above the mark (2.00); 2.00 left is at it; 1.00 left is past it.
+        s.client.reserve_budget(reserve("low", "seven", "7.00", false)).await?;
+        assert!(low_events(&s, "low", 0).await?.is_empty());
+        s.client.reserve_budget(reserve("low", "one", "1.00", false)).await?;
+        s.client.reserve_budget(reserve("low", "two", "1.00", false)).await?;
+        let low = low_events(&s, "low", 1).await?;
+        assert_eq!(low.len(), 1, "{low:?}");
+        assert_eq!((low[0].amount.clone(), low[0].budget_total.clone()), (Some(eur("2.00")), Some(eur("10.00"))));
+        assert_eq!(low[0].message, "campaign Double points has 2.00 EUR of its 10.00 EUR budget left (20% or less)");
+        assert_eq!((low[0].customer_id.as_str(), low[0].campaign_id.as_str()), ("", "low"));
+        // A larger total arms it again: 20.00, 9.00 used, the mark at 4.00.
+        budgeted.budgets[0].total = Some(eur("20.00"));
+        let update = pb::UpdateCampaignRequest { idempotency_key: "raise".into(), campaign_id: "low".into(), spec: Some(budgeted), expected_version: made.version };
+        s.client.update_campaign(update).await?;
+        s.client.reserve_budget(reserve("low", "six", "6.00", false)).await?;
+        assert_eq!(low_events(&s, "low", 1).await?.len(), 1, "5.00 left is above 4.00");
+        s.client.reserve_budget(reserve("low", "last", "1.00", false)).await?;
+        let low = low_events(&s, "low", 2).await?;
+        assert_eq!(low.len(), 2, "{low:?}");
+        assert_eq!((low[1].amount.clone(), low[1].budget_total.clone()), (Some(eur("4.00")), Some(eur("20.00"))));
+        // A mark of 100% or more is refused.
+        let mut bad = with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "10.00");
+        bad.budgets[0].low_percent = Some(100);
+        let refused = s.client.create_campaign(pb::CreateCampaignRequest { idempotency_key: "bad".into(), campaign_id: "bad".into(), spec: Some(bad) }).await.err().map(|e| e.code());
+        assert_eq!(refused, Some(Code::InvalidArgument));
         Ok(())
     }
 

@@ -19,6 +19,8 @@ pub struct Sources {
     pub wallet: String,
     /// campaign-svc.
     pub campaign: String,
+    /// referral-svc.
+    pub referral: String,
 }
 
 impl Default for Sources {
@@ -27,6 +29,7 @@ impl Default for Sources {
             accrual: "http://127.0.0.1:50062".into(),
             wallet: "http://127.0.0.1:50061".into(),
             campaign: "http://127.0.0.1:50063".into(),
+            referral: "http://127.0.0.1:50064".into(),
         }
     }
 }
@@ -212,6 +215,7 @@ impl Config {
             .and(validate_urls("sources.accrual", &self.sources.accrual))
             .and(validate_urls("sources.wallet", &self.sources.wallet))
             .and(validate_urls("sources.campaign", &self.sources.campaign))
+            .and(validate_urls("sources.referral", &self.sources.referral))
             .and(delivery)
             .and(self.nats.validate())
             .map_err(|e| anyhow::anyhow!("invalid notify configuration: {e}"))

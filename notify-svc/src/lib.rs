@@ -1,5 +1,5 @@
 //! notify-svc: events out. It follows the durable event logs of accrual,
-//! wallet and campaign-svc (`FollowEvents`, with a service credential and a
+//! wallet, campaign and referral-svc (`FollowEvents`, with a service credential and a
 //! durable cursor per source), maps each event to one public CloudEvents
 //! 1.0 envelope, and delivers it to the tenant's webhooks, signed the
 //! Standard Webhooks way, retried with backoff for a day, then parked as a
@@ -24,6 +24,7 @@ use boomerang_proto::{
     accrual::v1::accrual_service_client::AccrualServiceClient,
     campaign::v1::campaign_service_client::CampaignServiceClient,
     notify::v1::webhook_service_server::WebhookServiceServer,
+    referral::v1::referral_service_client::ReferralServiceClient,
     wallet::v1::wallet_service_client::WalletServiceClient,
 };
 use tokio::{net::TcpListener, task::JoinSet};
@@ -77,6 +78,12 @@ impl App {
             Source::Campaign(CampaignServiceClient::new(upstream(
                 "campaign",
                 &s.campaign,
+                issuer.clone(),
+                tls.clone(),
+            )?)),
+            Source::Referral(ReferralServiceClient::new(upstream(
+                "referral",
+                &s.referral,
                 issuer,
                 tls,
             )?)),

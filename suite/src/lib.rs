@@ -266,7 +266,7 @@ impl Suite {
             opts.clock.clone(),
         )
         .await?;
-        // notify-svc follows accrual, wallet and campaign-svc. Its retries
+        // notify-svc follows accrual, wallet, campaign and referral-svc. Its retries
         // wait real time: it runs on the system clock whatever the others'.
         let notify = notify_svc::App::build_with_clock(
             notify_svc::Config {
@@ -276,6 +276,7 @@ impl Suite {
                     accrual: url(accrual.local_addr()?),
                     wallet: url(wallet.local_addr()?),
                     campaign: url(campaign.local_addr()?),
+                    referral: url(referral.local_addr()?),
                 },
                 ..opts.configs.notify.clone()
             },

@@ -37,6 +37,7 @@ async fn notify(
         ("SOURCES__ACCRUAL", format!("http://{}", a.accrual)),
         ("SOURCES__WALLET", format!("http://{}", a.wallet)),
         ("SOURCES__CAMPAIGN", format!("http://{}", a.campaign)),
+        ("SOURCES__REFERRAL", format!("http://{}", a.referral)),
         ("DELIVERY__POLL_MS", "20".into()),
         ("NATS__URL", NATS.into()),
         ("NATS__STREAM", stream.into()),

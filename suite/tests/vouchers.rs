@@ -249,7 +249,7 @@ backend_tests! {
         accrual.upsert_program(with_key(upsert, &shop.key)?).await?;
         shop.member("ann", "0.00", "0").await?;
         let budgeted = cpb::CampaignSpec {
-            budgets: vec![cpb::Budget { total: eur("50.00"), per_day: None }],
+            budgets: vec![cpb::Budget { total: eur("50.00"), per_day: None, low_percent: None }],
             ..promotion()
         };
         shop.campaign("back", budgeted).await?;

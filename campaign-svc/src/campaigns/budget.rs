@@ -1,9 +1,14 @@
 //! Reserving, confirming and releasing budget.
-use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId};
+use boomerang_common::{db::Conn, error::AppError, jobs, money::wire, tenant::TenantId};
+use boomerang_proto::campaign::v1 as pb;
 
 use super::Campaigns;
 use crate::{
-    domain::{budget::spread, lifecycle::Status, spec::Money},
+    domain::{
+        budget::spread,
+        lifecycle::Status,
+        spec::{Budget, Money},
+    },
     repo::{
         budget::{self, Counter, Key, Reservation},
         campaigns as repo,
@@ -156,6 +161,11 @@ impl Campaigns {
             (Some(_), Some(l)) => want * i64::from(l.free >= want),
         };
         if offer == 0 || (offer < asked && !r.allow_partial) {
+            if let (Some(b), Some(l)) = (limit, left)
+                && l.free <= b.low_mark()
+            {
+                self.check_low_later(tenant, key, &spec.name, b);
+            }
             // Dropping the transaction gives back whatever was taken.
             return Err(exhausted(offer));
         }
@@ -196,6 +206,9 @@ impl Campaigns {
             let granted: i64 = parts.iter().map(|(_, n)| n).sum();
             if granted < offer {
                 if granted == 0 || !r.allow_partial {
+                    if let Some(b) = limit {
+                        self.check_low_later(tenant, key, &spec.name, b);
+                    }
                     return Err(exhausted(granted));
                 }
                 // Less than seen unlocked: a partial grant of what was there.
@@ -205,6 +218,11 @@ impl Campaigns {
                 budget::update_reservation(conn, &reservation).await?;
             }
             budget::insert_parts(conn, &reservation, &parts).await?;
+            if let Some(b) = limit {
+                let after = left.free - reservation.granted;
+                self.tell_if_low(conn, tenant, key, &spec.name, b, after)
+                    .await?;
+            }
         }
         let granted = reservation.granted;
         count_budget(&reservation.asset, "reserved", granted);
@@ -341,6 +359,101 @@ impl Campaigns {
         }
         count_budget(&r.asset, "released", r.released - released_before);
         Ok(r)
+    }
+
+    /// Tells `budget.low` once per campaign, asset and total, when a
+    /// reservation leaves the budget at or below its low mark. `left` was
+    /// read before this reservation without locks, so reservations racing
+    /// over the mark can each see more left than there is: the next one
+    /// after them tells it. Asked of the database until one told it and
+    /// committed, then remembered here.
+    async fn tell_if_low(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        key: Key<'_>,
+        name: &str,
+        b: &Budget,
+        left: i64,
+    ) -> Result<(), AppError> {
+        let total = b.total.minor();
+        if left > b.low_mark() {
+            return Ok(());
+        }
+        let id = (
+            key.tenant.to_owned(),
+            key.campaign.to_owned(),
+            key.asset.to_owned(),
+            total,
+        );
+        let remembered = &self.inner.told_low;
+        if remembered.lock().is_ok_and(|set| set.contains(&id)) {
+            return Ok(());
+        }
+        let now = self.clock().now();
+        if !budget::told_low(conn, key, total, left.max(0), now).await? {
+            if let Ok(mut set) = remembered.lock() {
+                set.insert(id);
+            }
+            return Ok(());
+        }
+        let (left, total) = (wire(left.max(0), key.asset), b.total.to_wire());
+        let percent = b.low_percent.unwrap_or(Budget::LOW_PERCENT);
+        let event = pb::WatchEventsResponse {
+            r#type: pb::EventType::BudgetLow as i32,
+            campaign_id: key.campaign.to_owned(),
+            message: format!(
+                "campaign {name} has {} {} of its {} {} budget left ({percent}% or less)",
+                left.amount, left.asset, total.amount, total.asset
+            ),
+            amount: Some(left),
+            budget_total: Some(total),
+            ..Default::default()
+        };
+        self.emit(conn, tenant, event).await
+    }
+
+    /// After a refusal for want of budget: looks at the committed budget in a
+    /// transaction of its own, once the refusal's is gone, and tells
+    /// `budget.low` if it is at or below the mark and nobody told it yet
+    /// (reservations racing over the mark can all have seen more left than
+    /// there was). A failed look is logged; the next refusal looks again.
+    fn check_low_later(&self, tenant: &TenantId, key: Key<'_>, name: &str, b: &Budget) {
+        let id = (
+            key.tenant.to_owned(),
+            key.campaign.to_owned(),
+            key.asset.to_owned(),
+            b.total.minor(),
+        );
+        if self
+            .inner
+            .told_low
+            .lock()
+            .is_ok_and(|set| set.contains(&id))
+        {
+            return;
+        }
+        let (this, tenant, name, b) = (self.clone(), tenant.clone(), name.to_owned(), b.clone());
+        let (campaign, asset) = (id.1, id.2);
+        tokio::spawn(async move {
+            let key = Key {
+                tenant: tenant.as_str(),
+                campaign: &campaign,
+                asset: &asset,
+            };
+            let looked = async {
+                let mut tx = this.db().begin().await?;
+                let left = budget::left(&mut tx, key).await?.free;
+                this.tell_if_low(&mut tx, &tenant, key, &name, &b, left)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, AppError>(())
+            };
+            match looked.await {
+                Ok(()) => this.committed(),
+                Err(e) => tracing::warn!(campaign, error = %e, "budget low mark not checked"),
+            }
+        });
     }
 
     /// Moves the order, customer and day counters by `delta` (counters before slots).

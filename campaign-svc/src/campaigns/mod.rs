@@ -8,7 +8,10 @@ pub mod events;
 pub mod jobs;
 mod lifecycle;
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use boomerang_common::{db::Db, time::Clock};
 use tokio::sync::Notify;
@@ -31,6 +34,9 @@ struct Inner {
     cache: ApplicableCache,
     slots: i64,
     committed: Arc<Notify>,
+    /// Budgets (tenant, campaign, asset, total) whose `budget.low` was told
+    /// and committed: not asked for again.
+    told_low: Mutex<HashSet<(String, String, String, i64)>>,
 }
 
 impl Campaigns {
@@ -43,6 +49,7 @@ impl Campaigns {
                 cache: ApplicableCache::default(),
                 slots: i64::from(slots.max(1)),
                 committed: Arc::new(Notify::new()),
+                told_low: Mutex::default(),
             }),
         }
     }

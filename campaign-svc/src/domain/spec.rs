@@ -97,6 +97,22 @@ pub struct Budget {
     pub total: Money,
     /// Per local day.
     pub per_day: Option<i64>,
+    /// `budget.low` is told at this percent of the total left (None: 10).
+    #[serde(default)]
+    pub low_percent: Option<u32>,
+}
+
+impl Budget {
+    /// The low mark's default percent.
+    pub const LOW_PERCENT: u32 = 10;
+
+    /// The low mark in minor units: `budget.low` is told when at most this
+    /// much is left unreserved (rounded down, so 10% of 0.05 EUR is 0).
+    pub fn low_mark(&self) -> i64 {
+        let percent = i64::from(self.low_percent.unwrap_or(Self::LOW_PERCENT));
+        // i128: a total near i64::MAX times 99 does not fit in i64.
+        i64::try_from(i128::from(self.total.minor()) * i128::from(percent) / 100).unwrap_or(0)
+    }
 }
 
 /// A campaign version.

@@ -355,7 +355,14 @@ pub fn spec(s: Option<&pb::CampaignSpec>) -> Result<CampaignSpec, AppError> {
                 }
                 d.minor()
             });
-            Some(Budget { total, per_day })
+            if b.low_percent.is_some_and(|p| p > 99) {
+                v.add(format!("{field}.low_percent"), "0 to 99");
+            }
+            Some(Budget {
+                total,
+                per_day,
+                low_percent: b.low_percent,
+            })
         })
         .collect();
     v.check()?;

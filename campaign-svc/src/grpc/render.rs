@@ -122,6 +122,7 @@ fn to_spec(s: &CampaignSpec) -> pb::CampaignSpec {
             .map(|b| pb::Budget {
                 total: Some(b.total.to_wire()),
                 per_day: b.per_day.map(|d| wire(d, b.total.code())),
+                low_percent: b.low_percent,
             })
             .collect(),
     }

@@ -84,6 +84,31 @@ pub struct Left {
     pub most: i64,
 }
 
+/// Records that the budget of `total` fell to its low mark with `left`
+/// unreserved; false when that was recorded before (it is told once). On
+/// PostgreSQL a concurrent first record is waited for, so false means committed.
+pub async fn told_low(
+    conn: &mut Conn,
+    k: Key<'_>,
+    total: i64,
+    left: i64,
+    now: i64,
+) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "INSERT INTO budget_low_told (tenant_id, campaign_id, asset, total, left_minor, told_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(k.tenant)
+    .bind(k.campaign)
+    .bind(k.asset)
+    .bind(total)
+    .bind(left)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// What the budget has left, without locking: to refuse at once rather than
 /// queue on locked slots, and to know whether one slot can give it all.
 pub async fn left(conn: &mut Conn, k: Key<'_>) -> Result<Left, AppError> {

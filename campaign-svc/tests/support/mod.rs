@@ -188,6 +188,7 @@ pub fn with_budget(mut s: pb::CampaignSpec, total: &str) -> pb::CampaignSpec {
     s.budgets = vec![pb::Budget {
         total: Some(eur(total)),
         per_day: None,
+        low_percent: None,
     }];
     s
 }

@@ -105,6 +105,7 @@ pub const SERVICE_ONLY: &[&str] = &[
     "/boomerang.wallet.v1.WalletService/ReleaseCredit",
     "/boomerang.accrual.v1.AccrualService/FollowEvents",
     "/boomerang.campaign.v1.CampaignService/FollowEvents",
+    "/boomerang.referral.v1.ReferralService/FollowEvents",
     "/boomerang.wallet.v1.WalletService/FollowEvents",
 ];
 

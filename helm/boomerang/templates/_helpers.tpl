@@ -4,7 +4,7 @@ gateway: {binary: gateway, env: GATEWAY, callers: []}
 wallet: {binary: wallet-svc, env: WALLET, callers: [gateway, accrual, referral, notify]}
 accrual: {binary: accrual-svc, env: ACCRUAL, callers: [gateway, notify]}
 campaign: {binary: campaign-svc, env: CAMPAIGN, callers: [gateway, accrual, notify]}
-referral: {binary: referral-svc, env: REFERRAL, callers: [gateway, accrual]}
+referral: {binary: referral-svc, env: REFERRAL, callers: [gateway, accrual, notify]}
 notify: {binary: notify-svc, env: NOTIFY, callers: [gateway]}
 {{- end -}}
 

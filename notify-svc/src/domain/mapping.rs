@@ -3,7 +3,8 @@
 //! which data. Amounts stay as their services said them: decimal strings
 //! with their asset. An event nobody outside hears of maps to nothing.
 use boomerang_proto::{
-    accrual::v1 as apb, campaign::v1 as cpb, common::v1::Money, wallet::v1 as wpb,
+    accrual::v1 as apb, campaign::v1 as cpb, common::v1::Money, referral::v1 as rpb,
+    wallet::v1 as wpb,
 };
 use serde_json::{Value, json};
 
@@ -109,6 +110,42 @@ pub fn campaign(
             json!({
                 "campaign_id": e.campaign_id, "name": e.message,
                 "starts_at": at(e.valid_from.as_ref()), "ends_at": at(e.valid_until.as_ref()),
+            }),
+        ),
+        Ok(T::BudgetLow) => (
+            Kind::BudgetLow,
+            json!({
+                "campaign_id": e.campaign_id, "left": money(e.amount.as_ref()),
+                "total": money(e.budget_total.as_ref()), "message": e.message,
+            }),
+        ),
+        _ => return Ok(None),
+    };
+    CloudEvent::new(kind, origin, Some(&e.customer_id), data).map(Some)
+}
+
+/// A referral-svc event (`origin.service` "referral"). A reward taken back
+/// is told by wallet-svc (`reward.reversed`), as every other.
+pub fn referral(
+    origin: Origin<'_>,
+    e: &rpb::WatchEventsResponse,
+) -> Result<Option<CloudEvent>, String> {
+    use rpb::EventType as T;
+    let (kind, data) = match T::try_from(e.r#type) {
+        Ok(T::ReferralAttributed) => (
+            Kind::ReferralAttributed,
+            json!({
+                "referral_id": e.referral_id, "code": e.code, "referrer_id": e.referrer_id,
+                "referee_id": e.referee_id, "message": e.message,
+            }),
+        ),
+        Ok(T::ReferralRewarded) => (
+            Kind::ReferralRewarded,
+            json!({
+                "referral_id": e.referral_id, "referrer_id": e.referrer_id,
+                "referee_id": e.referee_id, "beneficiary": e.beneficiary, "order_id": e.order_id,
+                "amount": money(e.amount.as_ref()), "available_at": at(e.release_at.as_ref()),
+                "message": e.message,
             }),
         ),
         _ => return Ok(None),
@@ -241,8 +278,20 @@ mod tests {
             cpb::EventType::CouponRedeemed,
             cpb::EventType::CampaignStarted,
             cpb::EventType::CampaignEnded,
+            cpb::EventType::BudgetLow,
         ] {
             all.push(campaign(origin("campaign"), &c(t))?);
+        }
+        for t in [
+            rpb::EventType::ReferralAttributed,
+            rpb::EventType::ReferralRewarded,
+        ] {
+            let e = rpb::WatchEventsResponse {
+                r#type: t as i32,
+                customer_id: "ann".into(),
+                ..Default::default()
+            };
+            all.push(referral(origin("referral"), &e)?);
         }
         all.into_iter()
             .map(|e| e.ok_or_else(|| "unmapped".to_owned()))

@@ -17,6 +17,7 @@ use boomerang_common::{
 use boomerang_proto::{
     accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
     campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
+    referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
 };
 use futures::{StreamExt as _, stream::BoxStream};
@@ -55,6 +56,8 @@ pub enum Source {
     Wallet(WalletServiceClient<Upstream>),
     /// campaign-svc.
     Campaign(CampaignServiceClient<Upstream>),
+    /// referral-svc.
+    Referral(ReferralServiceClient<Upstream>),
 }
 
 fn read(
@@ -85,6 +88,7 @@ impl Source {
             Self::Accrual(_) => "accrual",
             Self::Wallet(_) => "wallet",
             Self::Campaign(_) => "campaign",
+            Self::Referral(_) => "referral",
         }
     }
 
@@ -135,6 +139,23 @@ impl Source {
                         e.cursor.clone(),
                         at.as_ref(),
                         |o| mapping::campaign(o, &e),
+                    )
+                })
+                .boxed()
+            }
+            Self::Referral(mut c) => {
+                let ask = acting_for(platform, rpb::FollowEventsRequest { from_cursor });
+                let s = c.follow_events(ask).await?.into_inner();
+                s.map(|r| {
+                    let r = r?;
+                    let e = r.event.unwrap_or_default();
+                    let at = e.occurred_at;
+                    read(
+                        "referral",
+                        r.tenant_id,
+                        e.cursor.clone(),
+                        at.as_ref(),
+                        |o| mapping::referral(o, &e),
                     )
                 })
                 .boxed()

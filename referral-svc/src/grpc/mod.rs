@@ -1,5 +1,6 @@
 //! gRPC handlers of `boomerang.referral.v1.ReferralService`.
 pub mod convert;
+mod events;
 
 use std::collections::BTreeMap;
 
@@ -33,8 +34,10 @@ pub struct ReferralServiceHandler {
 impl ReferralServiceHandler {
     /// Handlers over `referrals`.
     pub fn new(referrals: Referrals) -> Self {
+        let woken = referrals.clone();
         Self {
-            mutations: Mutations::new(referrals.db().clone(), referrals.clock().clone()),
+            mutations: Mutations::new(referrals.db().clone(), referrals.clock().clone())
+                .after_commit(move |_| woken.committed()),
             referrals,
         }
     }
@@ -62,6 +65,24 @@ fn referral_id(raw: &str) -> Option<i64> {
 
 #[tonic::async_trait]
 impl ReferralService for ReferralServiceHandler {
+    type WatchEventsStream = boomerang_common::stream::BoxStream<pb::WatchEventsResponse>;
+
+    async fn watch_events(
+        &self,
+        req: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        events::watch(&self.referrals, req)
+    }
+
+    type FollowEventsStream = boomerang_common::stream::BoxStream<pb::FollowEventsResponse>;
+
+    async fn follow_events(
+        &self,
+        req: Request<pb::FollowEventsRequest>,
+    ) -> Result<Response<Self::FollowEventsStream>, Status> {
+        events::follow(&self.referrals, req)
+    }
+
     async fn upsert_referral_program(
         &self,
         req: Request<pb::UpsertReferralProgramRequest>,

@@ -231,6 +231,7 @@ impl Client {
             budgets: vec![cpb::Budget {
                 total: Some(eur_minor(BOOST_BUDGET)),
                 per_day: None,
+                low_percent: None,
             }],
             ..Default::default()
         };

@@ -1,19 +1,24 @@
 //! The referral facade: codes, attribution with its fraud checks, rewards on
 //! the referee's purchases and their reversal on returns. Wallet credits and
-//! reversals go through the outbox with deterministic keys.
+//! reversals go through the outbox with deterministic keys; each attribution,
+//! reward and reversal is logged for `WatchEvents` in the same transaction.
+mod events;
+mod relay;
+
+use std::sync::Arc;
+
 use boomerang_common::{
     auth::Credentials,
-    channel::{self, acting_for},
+    channel,
     db::{Conn, Db},
     error::AppError,
-    jobs::{Handler, Job, Permanent},
     money::wire,
     outbox,
     tenant::TenantId,
     time::{Clock, to_timestamp},
 };
-use boomerang_proto::{common::v1 as pc, wallet::v1 as wpb};
-use prost::Message as _;
+use boomerang_proto::{common::v1 as pc, referral::v1 as pb, wallet::v1 as wpb};
+use tokio::sync::Notify;
 
 use crate::{
     domain::{
@@ -22,6 +27,8 @@ use crate::{
     },
     repo::{self, CodeRow, ReferralRow, RewardRow},
 };
+
+pub use relay::Relay;
 
 /// Outbox topic of wallet credits.
 pub const CREDIT: &str = "referral.wallet_credit";
@@ -72,6 +79,7 @@ pub struct Referrals {
     clock: Clock,
     wallet: wpb::wallet_service_client::WalletServiceClient<channel::Upstream>,
     velocity_per_hour: i64,
+    committed: Arc<Notify>,
 }
 
 impl Referrals {
@@ -92,6 +100,7 @@ impl Referrals {
             clock,
             wallet: wpb::wallet_service_client::WalletServiceClient::new(wallet),
             velocity_per_hour: i64::from(velocity_per_hour.max(1)),
+            committed: Arc::new(Notify::new()),
         })
     }
 
@@ -270,18 +279,24 @@ impl Referrals {
             .as_ref()
             .filter(|_| row.status == "attributed" && program.bonus_on_enrolment)
         {
-            let order = format!("signup:{}", row.id);
-            self.pay(
-                conn,
-                tenant,
-                &row,
-                &order,
-                "referee",
-                bonus.clone(),
-                0,
-                None,
-            )
-            .await?;
+            let pay = Pay {
+                key: &format!("signup:{}", row.id),
+                order: "signup",
+                beneficiary: "referee",
+                reward: bonus.clone(),
+                order_amount: 0,
+                release_at: None,
+            };
+            self.pay(conn, tenant, &row, pay).await?;
+        }
+        if row.status == "attributed" {
+            let event = pb::WatchEventsResponse {
+                r#type: pb::EventType::ReferralAttributed as i32,
+                customer_id: row.referrer_id.clone(),
+                message: format!("a friend you referred joined with code {}", row.code),
+                ..referral_event(&row)
+            };
+            self.emit(conn, tenant, event).await?;
         }
         Ok(row)
     }
@@ -341,17 +356,15 @@ impl Referrals {
                 program.max_rewarded_purchases
             ));
         } else if let Some(reward) = reward {
-            self.pay(
-                conn,
-                tenant,
-                &referral,
+            let pay = Pay {
+                key: order,
                 order,
-                "referrer",
-                reward.clone(),
-                amount.minor(),
+                beneficiary: "referrer",
+                reward: reward.clone(),
+                order_amount: amount.minor(),
                 release_at,
-            )
-            .await?;
+            };
+            self.pay(conn, tenant, &referral, pay).await?;
             paid.rewards.push(reward);
         } else {
             // Say which of the reasons referrer_reward weighs it was.
@@ -376,17 +389,15 @@ impl Referrals {
                 .filter(|_| !program.bonus_on_enrolment)
         {
             let bonus = bonus.clone();
-            self.pay(
-                conn,
-                tenant,
-                &referral,
-                "first_purchase",
-                "referee",
-                bonus.clone(),
-                amount.minor(),
+            let pay = Pay {
+                key: "first_purchase",
+                order,
+                beneficiary: "referee",
+                reward: bonus.clone(),
+                order_amount: amount.minor(),
                 release_at,
-            )
-            .await?;
+            };
+            self.pay(conn, tenant, &referral, pay).await?;
             paid.rewards.push(bonus);
         }
         Ok(paid)
@@ -415,58 +426,72 @@ impl Referrals {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Pays `p` once per referral, reward key and beneficiary: the wallet
+    /// credit through the outbox, the `REFERRAL_REWARDED` event in the log.
     async fn pay(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         referral: &ReferralRow,
-        order: &str,
-        beneficiary: &str,
-        reward: Money,
-        order_amount: i64,
-        release_at: Option<i64>,
+        p: Pay<'_>,
     ) -> Result<(), AppError> {
         let row = RewardRow {
             referral_id: referral.id,
-            order_id: order.to_owned(),
-            beneficiary: beneficiary.to_owned(),
-            asset: reward.code().to_owned(),
-            amount: reward.minor(),
-            order_amount,
+            order_id: p.key.to_owned(),
+            beneficiary: p.beneficiary.to_owned(),
+            asset: p.reward.code().to_owned(),
+            amount: p.reward.minor(),
+            order_amount: p.order_amount,
             reversed: 0,
             returned: 0,
         };
         if !repo::insert_reward(conn, tenant.as_str(), &row, self.clock.now()).await? {
             return Ok(()); // paid for this order already
         }
-        let customer = if beneficiary == "referrer" {
-            &referral.referrer_id
+        let (customer, why) = if p.beneficiary == "referrer" {
+            (
+                &referral.referrer_id,
+                "a friend you referred placed an order",
+            )
         } else {
-            &referral.referee_id
+            (
+                &referral.referee_id,
+                "a welcome bonus for joining through a friend",
+            )
         };
-        let reference = reward_reference(referral.id, order, beneficiary);
+        let reference = reward_reference(referral.id, p.key, p.beneficiary);
         let credit = wpb::CreditRequest {
             customer_id: customer.clone(),
-            amount: Some(reward.to_wire()),
+            amount: Some(p.reward.to_wire()),
             funded_by: Some(wpb::AccountRef {
                 kind: wpb::AccountKind::Funding as i32,
                 id: "referral".into(),
             }),
-            release_at: release_at.map(to_timestamp),
+            release_at: p.release_at.map(to_timestamp),
             source: Some(wpb::Source {
                 kind: "referral".into(),
                 reference: reference.clone(),
                 rule_version: format!("referral-program@{}", referral.program_version),
-                inputs: format!("referral {} order {order}", referral.id),
+                inputs: format!("referral {} order {}", referral.id, p.key),
             }),
             tax_treatment: wpb::TaxTreatment::Gift as i32,
-            description: format!("referral reward ({beneficiary})"),
+            description: format!("referral reward ({})", p.beneficiary),
             ..Default::default()
         };
         let key = boomerang_common::idempotency::derived_key("ref", &[tenant.as_str(), &reference]);
         outbox::enqueue(conn, tenant, CREDIT, &key, self.clock.now(), &credit).await?;
-        Ok(())
+        let amount = p.reward.to_wire();
+        let event = pb::WatchEventsResponse {
+            r#type: pb::EventType::ReferralRewarded as i32,
+            customer_id: customer.clone(),
+            order_id: p.order.to_owned(),
+            beneficiary: p.beneficiary.to_owned(),
+            message: format!("you earned {} {}: {why}", amount.amount, amount.asset),
+            amount: Some(amount),
+            release_at: p.release_at.map(to_timestamp),
+            ..referral_event(referral)
+        };
+        self.emit(conn, tenant, event).await
     }
 
     /// A referee's return: the referrer's reward for the order is taken back in proportion.
@@ -522,59 +547,54 @@ impl Referrals {
                 &[tenant.as_str(), &reference, "return", return_id],
             );
             outbox::enqueue(conn, tenant, REVERSE, &key, self.clock.now(), &reverse).await?;
-            out.push(Money::of(take, &r.asset).map_err(|e| AppError::Internal(e.into()))?);
+            let taken = Money::of(take, &r.asset).map_err(|e| AppError::Internal(e.into()))?;
+            let event = pb::WatchEventsResponse {
+                r#type: pb::EventType::ReferralRewardReversed as i32,
+                customer_id: referral.referrer_id.clone(),
+                order_id: order.to_owned(),
+                beneficiary: "referrer".into(),
+                amount: Some(taken.to_wire()),
+                message: format!(
+                    "{} {} of your referral reward was taken back: a friend you referred returned order {order}",
+                    taken.to_wire().amount,
+                    taken.code()
+                ),
+                ..referral_event(&referral)
+            };
+            self.emit(conn, tenant, event).await?;
+            out.push(taken);
         }
         Ok(out)
+    }
+}
+
+/// A reward to pay.
+struct Pay<'a> {
+    /// What it is paid for, once per referral and beneficiary: the order,
+    /// "first_purchase" or "signup:<referral>" (the wallet reference's part).
+    key: &'a str,
+    /// The referee's order it is for, as customers are told ("signup" at enrolment).
+    order: &'a str,
+    /// "referrer" or "referee".
+    beneficiary: &'static str,
+    reward: Money,
+    /// The order's amount in minor units (0 at signup).
+    order_amount: i64,
+    release_at: Option<i64>,
+}
+
+/// The parts of an event every referral event has.
+fn referral_event(r: &ReferralRow) -> pb::WatchEventsResponse {
+    pb::WatchEventsResponse {
+        referral_id: format!("rf_{}", r.id),
+        code: r.code.clone(),
+        referrer_id: r.referrer_id.clone(),
+        referee_id: r.referee_id.clone(),
+        ..Default::default()
     }
 }
 
 /// The wallet reference of a referral reward (`referral:<id>:<order>:<beneficiary>`, hashed when long).
 pub fn reward_reference(referral: i64, order: &str, beneficiary: &str) -> String {
     boomerang_common::id::reference(format!("referral:{referral}:{order}:{beneficiary}"))
-}
-
-/// Delivers wallet credits and reversals with the job's key.
-#[derive(Clone, Debug)]
-pub struct Relay {
-    referrals: Referrals,
-    topic: &'static str,
-}
-
-impl Relay {
-    /// The relay of `topic`.
-    pub fn new(referrals: Referrals, topic: &'static str) -> Self {
-        Self { referrals, topic }
-    }
-}
-
-impl Handler for Relay {
-    #[tracing::instrument(name = "boomerang.referral.relay.deliver", skip_all, fields(topic = self.topic, key = %job.dedupe_key), err(level = "info"))]
-    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
-        let mut wallet = self.referrals.wallet.clone();
-        let sent = if self.topic == CREDIT {
-            let mut m = wpb::CreditRequest::decode(job.payload.as_slice())?;
-            m.idempotency_key = job.dedupe_key.clone();
-            wallet.credit(acting_for(&tenant, m)).await.map(drop)
-        } else {
-            let mut m = wpb::ReverseRequest::decode(job.payload.as_slice())?;
-            m.idempotency_key = job.dedupe_key.clone();
-            wallet.reverse(acting_for(&tenant, m)).await.map(drop)
-        };
-        match sent {
-            Ok(()) => Ok(()),
-            // A refusal of our own request as invalid is a bug to surface: parked
-            // at once for an operator, never a silent success.
-            Err(s) if s.code() == tonic::Code::InvalidArgument => {
-                Err(Permanent(format!("{}: {}", self.topic, s.message())).into())
-            }
-            // Anything else is retried, then parked after max_attempts.
-            Err(s) => Err(anyhow::anyhow!(
-                "{}: {:?} {}",
-                self.topic,
-                s.code(),
-                s.message()
-            )),
-        }
-    }
 }

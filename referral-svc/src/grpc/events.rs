@@ -1,0 +1,57 @@
+//! gRPC handlers of ReferralService's event streams: a tenant's events
+//! (`WatchEvents`), and every tenant's for notify-svc (`FollowEvents`,
+//! services only).
+use boomerang_common::{
+    error::Violations,
+    events::{Cursor, Filter},
+    stream::BoxStream,
+    tenant::tenant_of,
+};
+use boomerang_proto::referral::v1 as pb;
+use futures::StreamExt as _;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::referrals::Referrals;
+
+/// A tenant's events, filtered, from a cursor.
+pub(super) fn watch(
+    referrals: &Referrals,
+    req: Request<pb::WatchEventsRequest>,
+) -> Result<Response<BoxStream<pb::WatchEventsResponse>>, Status> {
+    let tenant = tenant_of(&req)?;
+    let req = req.into_inner();
+    let cursor = Cursor::parse(&req.from_cursor)?;
+    let mut v = Violations::new();
+    if !req.customer_id.is_empty() {
+        boomerang_common::id::field(&mut v, "customer_id", &req.customer_id);
+    }
+    v.known_each::<pb::EventType>("types", &req.types, 8);
+    v.check()?;
+    let filter = Filter {
+        types: req.types,
+        scope: String::new(),
+        customer: req.customer_id,
+    };
+    let events = ReceiverStream::new(referrals.watch(tenant, cursor, filter))
+        .map(|e| e.map_err(Status::from));
+    Ok(Response::new(Box::pin(events)))
+}
+
+/// Every tenant's events from a cursor (the caller's tenant is no filter:
+/// only services reach it).
+pub(super) fn follow(
+    referrals: &Referrals,
+    req: Request<pb::FollowEventsRequest>,
+) -> Result<Response<BoxStream<pb::FollowEventsResponse>>, Status> {
+    tenant_of(&req)?;
+    let cursor = Cursor::parse(&req.get_ref().from_cursor)?;
+    let events = ReceiverStream::new(referrals.follow(cursor)).map(|e| {
+        e.map(|(tenant_id, event)| pb::FollowEventsResponse {
+            tenant_id,
+            event: Some(event),
+        })
+        .map_err(Status::from)
+    });
+    Ok(Response::new(Box::pin(events)))
+}
