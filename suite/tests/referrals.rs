@@ -13,11 +13,15 @@ use boomerang_common::{
 use boomerang_proto::{
     accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
     common::v1::{Channel as Ch, Money},
+    notify::v1::{self as npb, webhook_service_client::WebhookServiceClient},
     referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
     wallet::v1::{self as wpb, wallet_service_client::WalletServiceClient},
 };
 use gateway::limits::RateLimitConfig;
-use support::{start, start_with_clock, with_key};
+use support::{
+    receiver::{Receiver, types},
+    start, start_with_clock, with_key,
+};
 use tonic::transport::Channel;
 
 fn eur(a: &str) -> Money {
@@ -292,6 +296,64 @@ backend_tests! {
         let list = rpb::ListReferralsRequest { referrer_customer_id: "rita".into(), page: None };
         let earned = shop.referral.list_referrals(with_key(list, &shop.key)?).await?.into_inner().earned_total;
         assert!(earned.iter().all(|m| m.amount == "0.00"), "{earned:?}");
+        suite.stop().await
+    }
+
+    async fn referrals_are_told_on_the_event_stream_and_to_webhooks(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let mut shop = Shop::open(&suite).await?;
+        let hook = Receiver::start(0).await?;
+        let admin = suite.create_key("shop", &["notify:admin"]).await?;
+        let create = npb::CreateWebhookRequest {
+            idempotency_key: "hook".into(),
+            url: hook.url(),
+            types: vec!["referral.attributed".into(), "referral.rewarded".into()],
+            description: "referrals".into(),
+        };
+        let mut hooks = WebhookServiceClient::new(channel(suite.addrs().gateway).await?);
+        let secret = hooks.create_webhook(with_key(create, &admin)?).await?.into_inner().secret;
+        let code = shop.code("rita", "rita@example.com").await?;
+        shop.enroll("ron", &code).await?;
+        shop.buy("o-1", "ron", &["100.00"]).await?;
+        hook.until("attributed, then two rewards", |e| e.len() >= 3).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let told = hook.accepted()?;
+        assert_eq!(told.len(), 3, "{told:?}");
+        // In order per customer: rita's attribution, then her reward; ron's bonus.
+        let of = |who: &str| told.iter().filter(|e| e["subject"] == who).cloned().collect::<Vec<_>>();
+        let (rita, ron) = (of("rita"), of("ron"));
+        assert_eq!(types(&rita), ["boomerang.referral.attributed.v1", "boomerang.referral.rewarded.v1"]);
+        assert_eq!(types(&ron), ["boomerang.referral.rewarded.v1"]);
+        let (attributed, rita, ron) = (&rita[0]["data"], &rita[1]["data"], &ron[0]["data"]);
+        assert_eq!((attributed["code"].as_str(), attributed["referee_id"].as_str()), (Some(code.as_str()), Some("ron")));
+        assert_eq!(attributed["message"], format!("a friend you referred joined with code {code}"));
+        assert_eq!((rita["beneficiary"].as_str(), rita["order_id"].as_str()), (Some("referrer"), Some("cb:o-1")));
+        assert_eq!(rita["amount"], serde_json::json!({"amount": "5.00", "asset": "EUR"}));
+        assert_eq!(rita["message"], "you earned 5.00 EUR: a friend you referred placed an order");
+        assert!(rita["available_at"].is_string(), "pending for the return window: {rita}");
+        assert_eq!(ron["beneficiary"], "referee");
+        assert_eq!(ron["amount"], serde_json::json!({"amount": "10.00", "asset": "EUR"}));
+        assert_eq!(hook.verify_all(&secret)?, 3);
+
+        // The return takes rita's reward back: on the stream, filtered to her rewards.
+        shop.give_back("o-1", "r-1", "l0").await?;
+        let watch = rpb::WatchEventsRequest {
+            types: vec![rpb::EventType::ReferralRewarded as i32, rpb::EventType::ReferralRewardReversed as i32],
+            customer_id: "rita".into(),
+            ..Default::default()
+        };
+        let mut stream = shop.referral.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let next = tokio::time::timeout(Duration::from_secs(10), stream.message()).await;
+            let e = next.map_err(|_| anyhow::anyhow!("no reversal within 10 s: {seen:?}"))??;
+            seen.push(e.ok_or_else(|| anyhow::anyhow!("stream ended"))?);
+        }
+        let seen: Vec<(i32, String, String)> = seen.into_iter().map(|e| (e.r#type, e.customer_id, e.amount.unwrap_or_default().amount)).collect();
+        assert_eq!(seen, vec![
+            (rpb::EventType::ReferralRewarded as i32, "rita".into(), "5.00".into()),
+            (rpb::EventType::ReferralRewardReversed as i32, "rita".into(), "5.00".into()),
+        ]);
         suite.stop().await
     }
 
