@@ -228,6 +228,11 @@ pub const BASES: &[(&str, &str)] = &[
         "ReferralService/GetFunnelReport",
         r#"from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
     ),
+    ("ReferralService/FollowEvents", r#"from_cursor: "0.1""#),
+    (
+        "ReferralService/WatchEvents",
+        r#"customer_id: "alice" types: EVENT_TYPE_REFERRAL_REWARDED"#,
+    ),
     // admin
     (
         "AdminService/CreateTenant",
@@ -289,4 +294,4 @@ pub const BASES: &[(&str, &str)] = &[
 
 const PURCHASE: &str = r#"purchase { program_id: "cb" order_id: "o-1" customer_id: "alice" currency: "EUR" lines { line_id: "l1" sku: "s1" category: "shoes" unit_price { amount: "10.00" asset: "EUR" } quantity: 1 discount { amount: "1.00" asset: "EUR" } } channel: CHANNEL_ONLINE store_id: "s1" occurred_at { seconds: 1767225600 } }"#;
 
-const CAMPAIGN: &str = r#"campaign_id: "boost" spec { name: "Boost" description: "d" terms: "t" schedule { timezone: "Europe/Rome" starts_at { seconds: 1767225600 } ends_at { seconds: 1767312000 } } effect { extra_percent { asset: "EUR" percent: "2" } } conditions { categories: "shoes" channels: CHANNEL_ONLINE min_order_amount { amount: "10.00" asset: "EUR" } } budgets { total { amount: "100.00" asset: "EUR" } per_day { amount: "10.00" asset: "EUR" } } }"#;
+const CAMPAIGN: &str = r#"campaign_id: "boost" spec { name: "Boost" description: "d" terms: "t" schedule { timezone: "Europe/Rome" starts_at { seconds: 1767225600 } ends_at { seconds: 1767312000 } } effect { extra_percent { asset: "EUR" percent: "2" } } conditions { categories: "shoes" channels: CHANNEL_ONLINE min_order_amount { amount: "10.00" asset: "EUR" } } budgets { total { amount: "100.00" asset: "EUR" } per_day { amount: "10.00" asset: "EUR" } low_percent: 20 } }"#;
