@@ -864,6 +864,16 @@ backend_tests! {
             }
         }).await?;
         assert_eq!(report.participants, 1);
+
+        // An order placed within the campaign's dates but before it was
+        // scheduled, recorded now: the campaign's terms were not yet in force,
+        // so it gives nothing, and the answer says why.
+        let early = pb::RecordPurchaseRequest { idempotency_key: "buy-early".into(), purchase: Some(purchase("pts", "o-early", "ann", &[("green", "100.00")], NOW - DAY / 2)) };
+        let early = s.accrual.record_purchase(early).await?.into_inner();
+        assert_eq!(amounts(&early), ["300"]);
+        let why: Vec<(&str, &str)> = early.skipped.iter().map(|e| (e.source_ref.as_str(), e.skip_reason.as_str())).collect();
+        let at = jiff::Timestamp::from_microsecond(NOW)?;
+        assert_eq!(why, [("campaign:double@1", format!("scheduled at {at}, after this purchase: its terms apply to purchases from then").as_str())]);
         Ok(())
     }
 

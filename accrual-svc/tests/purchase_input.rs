@@ -24,6 +24,7 @@ fn order(occurred_at: Option<prost_types::Timestamp>) -> pb::Purchase {
             discount: None,
         }],
         occurred_at,
+        channel: boomerang_proto::common::v1::Channel::Online as i32,
         ..Default::default()
     }
 }
@@ -46,4 +47,26 @@ fn a_purchase_without_a_time_happened_now() -> anyhow::Result<()> {
         "{refused:?}"
     );
     Ok(())
+}
+
+#[test]
+fn a_purchase_names_its_channel() {
+    let unsaid = pb::Purchase {
+        channel: 0,
+        ..order(None)
+    };
+    let refused = purchase(Some(&unsaid), Vec::new(), NOW)
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("purchase.channel") && e.contains("required")),
+        "{refused:?}"
+    );
+    let unknown = pb::Purchase {
+        channel: 9,
+        ..order(None)
+    };
+    assert!(purchase(Some(&unknown), Vec::new(), NOW).is_err());
 }

@@ -362,6 +362,27 @@ backend_tests! {
             }
         }
         assert!((70..=130).contains(&bonus), "{bonus} of 200 in a 50% arm");
+
+        // Per-variant figures: the campaign's total (shared), each customer
+        // counted once whatever the assets, one given back wholly not at all.
+        let mut budgeted = spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z");
+        budgeted.variants = vec![pb::Variant { name: "only".into(), weight: 1, effect: None }];
+        budgeted.budgets = vec![
+            pb::Budget { total: Some(eur("50.00")), per_day: None, low_percent: None },
+            pb::Budget { total: Some(Money { amount: "1000".into(), asset: "PTS".into() }), per_day: None, low_percent: None },
+        ];
+        s.create("split", budgeted).await?;
+        s.schedule("split").await?;
+        let ask = |key: &str, customer: &str, amount: Money| pb::ReserveBudgetRequest { amount: Some(amount), customer_id: customer.into(), variant: "only".into(), ..reserve("split", key, "0.00", false) };
+        s.client.reserve_budget(ask("a1", "ann", eur("5.00"))).await?;
+        s.client.reserve_budget(ask("a2", "ann", Money { amount: "100".into(), asset: "PTS".into() })).await?;
+        let bob = s.client.reserve_budget(ask("b1", "bob", eur("1.00"))).await?.into_inner().reservation.unwrap_or_default();
+        s.client.release_budget(pb::ReleaseBudgetRequest { idempotency_key: "b1-back".into(), reservation_id: bob.reservation_id, amount: None }).await?;
+        let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "split".into() }).await?.into_inner();
+        let only = report.variants.iter().find(|v| v.variant == "only").cloned().unwrap_or_default();
+        assert_eq!((only.participants, report.participants), (1, 1));
+        let totals: Vec<Option<Money>> = only.budgets.iter().map(|b| b.total.clone()).collect();
+        assert_eq!(totals, [Some(eur("50.00")), Some(Money { amount: "1000".into(), asset: "PTS".into() })]);
         Ok(())
     }
 

@@ -85,6 +85,17 @@ impl Violations {
         known
     }
 
+    /// A wire enum that must be set: 0 is refused as required (naming the
+    /// values, e.g. "CHANNEL_ONLINE, CHANNEL_STORE or CHANNEL_APP"), an
+    /// unknown value as by [`Violations::known`].
+    pub fn required<E: TryFrom<i32>>(&mut self, field: &str, raw: i32, values: &str) -> Option<E> {
+        if raw == 0 {
+            self.add(field, format!("required: {values}"));
+            return None;
+        }
+        self.known(field, raw)
+    }
+
     /// A repeated wire enum: at most `max` values, each known and set (0 is
     /// no value in a list), each recorded as `field[i]` when not.
     pub fn known_each<E: TryFrom<i32>>(&mut self, field: &str, raw: &[i32], max: usize) {

@@ -388,6 +388,13 @@ pub fn wire(minor: i64, code: &str) -> Wire {
     }
 }
 
+/// `minor` units of `code` as people read them: "15.00 EUR", "120 PTS"
+/// (error messages and sentences for customers; never minor units).
+pub fn text(minor: i64, code: &str) -> String {
+    let w = wire(minor, code);
+    format!("{} {}", w.amount, w.asset)
+}
+
 /// Minor units of a wire amount another service answered with: an absent
 /// amount is zero; one that does not decode is an error, never zero.
 pub fn minor_of(m: Option<&Wire>) -> Result<i64, MoneyError> {

@@ -122,6 +122,7 @@ backend_tests! {
             currency: "EUR".into(),
             lines: vec![apb::PurchaseLine { line_id: "l".into(), sku: "s".into(), category: "c".into(), unit_price: Some(eur("100.00")), quantity: 1, discount: None }],
             occurred_at: Some(to_timestamp(suite.clock().now())),
+            channel: boomerang_proto::common::v1::Channel::Store as i32,
             ..Default::default()
         };
         let mut req = with_key(apb::RecordPurchaseRequest { idempotency_key: "o-1".into(), purchase: Some(purchase) }, &key)?;

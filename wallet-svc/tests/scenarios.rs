@@ -50,13 +50,24 @@ backend_tests! {
         Ok(())
     }
 
+    async fn a_customer_without_entries_has_zero_of_the_asset_asked(backend) -> anyhow::Result<()> {
+        let mut w = Wallet::start(backend).await?;
+        assert_eq!(w.balance("nobody", "PTS").await?, ("0".into(), "0".into(), "0".into()));
+        assert_eq!(w.balance("nobody", "EUR").await?, ("0.00".into(), "0.00".into(), "0.00".into()));
+        let all = w.client.get_balance(pb::GetBalanceRequest { customer_id: "nobody".into(), ..Default::default() }).await?.into_inner();
+        assert!(all.balances.is_empty(), "no asset asked, none had: {all:?}");
+        Ok(())
+    }
+
     async fn hold_capture_less_and_a_lapsed_hold(backend) -> anyhow::Result<()> {
         let mut w = Wallet::start(backend).await?;
         w.credit("seed", "c-1", eur("50.00")).await?;
         let hold = w.authorize("h-1", "c-1", eur("30.00"), 600).await?;
         assert_eq!(w.balance("c-1", "EUR").await?, ("20.00".into(), "0.00".into(), "30.00".into()));
         let more = w.client.capture(pb::CaptureRequest { idempotency_key: "cap-0".into(), hold_id: hold.clone(), amount: Some(eur("30.01")) }).await;
-        assert_eq!(more.err().map(|s| s.code()), Some(Code::FailedPrecondition));
+        let more = more.err().map(|s| (s.code(), s.message().to_owned()));
+        // In the request's words, not minor units.
+        assert_eq!(more, Some((Code::FailedPrecondition, "cannot capture 30.01 EUR, only 30.00 EUR is held".into())));
         let captured = w.client.capture(pb::CaptureRequest { idempotency_key: "cap-1".into(), hold_id: hold, amount: Some(eur("20.00")) }).await?.into_inner();
         assert_eq!(captured.hold.map(|h| h.status), Some(pb::HoldStatus::Captured as i32));
         assert_eq!(w.balance("c-1", "EUR").await?, ("30.00".into(), "0.00".into(), "0.00".into()));

@@ -4,7 +4,12 @@
 //! hears of the returned amount.
 use std::collections::BTreeMap;
 
-use boomerang_common::{db::Conn, error::AppError, money::wire, tenant::TenantId};
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    money::{text, wire},
+    tenant::TenantId,
+};
 use boomerang_proto::{
     accrual::v1 as pb, campaign::v1 as cpb, referral::v1 as rpb, wallet::v1 as wpb,
 };
@@ -289,9 +294,10 @@ fn take_backs<'a>(rows: &'a [RewardRow], after: &[Reward], pref: &str) -> Vec<Ta
             rule: "return".into(),
             source_ref: pref.to_owned(),
             description: format!(
-                "order now earns {now_earned} instead of {} (minor units of {}): {amount} taken back",
-                credited - row.reversed,
-                row.reward.asset
+                "order now earns {} instead of {}: {} taken back",
+                text(now_earned, &row.reward.asset),
+                text(credited - row.reversed, &row.reward.asset),
+                text(amount, &row.reward.asset),
             ),
             result: Some((now_earned, row.reward.asset.clone())),
             ..Explanation::default()

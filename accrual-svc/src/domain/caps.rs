@@ -9,6 +9,7 @@
 //! `min(rules, room)`, and the room was what the capped reward was cut to, so
 //! recomputing without the cap and keeping at most the stored amount gives the
 //! same result.
+use boomerang_common::money::text;
 use jiff::{Timestamp, ToSpan as _, Zoned, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
@@ -102,12 +103,11 @@ pub fn apply(computed: &mut Computed, rooms: &[Room], source_ref: &str) {
             rule: "period_cap".into(),
             source_ref: source_ref.into(),
             description: format!(
-                "capped at {} of {} for the {}: {} already earned in it (minor units of {})",
-                room.left(),
-                room.cap,
+                "capped at {} of {} for the {}: {} already earned in it",
+                text(room.left(), &room.asset),
+                text(room.cap, &room.asset),
                 room.period,
-                room.earned,
-                room.asset
+                text(room.earned, &room.asset),
             ),
             result: Some((room.left(), room.asset.clone())),
             ..Explanation::default()

@@ -11,7 +11,8 @@ pub fn reached(policy: &TierPolicy, qualifying: i64) -> Option<usize> {
 
 /// The member's tier after an evaluation at `now`: `current` (index) held
 /// until `review_at`; an upgrade applies at once; a downgrade waits for the review.
-/// Returns (tier, review_at).
+/// Returns (tier, review_at); a member in no tier (a program without tiers,
+/// or none reached) has no review.
 pub fn evaluate(
     policy: &TierPolicy,
     current: Option<usize>,
@@ -22,6 +23,7 @@ pub fn evaluate(
     let window = i64::from(policy.window_days) * 86_400_000_000;
     let earned = reached(policy, qualifying);
     match (current, earned) {
+        (None, None) => (None, None),
         (c, e) if e > c => (e, Some(now + window)),
         (c, e) if e < c && review_at.is_some_and(|r| now >= r) => (e, Some(now + window)),
         // Kept at its review: the next review is a window away.
@@ -84,6 +86,16 @@ mod tests {
                 tier("gold", 100_000),
             ],
         }
+    }
+
+    #[test]
+    fn no_tier_has_no_review() {
+        let none = TierPolicy {
+            tiers: vec![],
+            ..policy()
+        };
+        assert_eq!(evaluate(&none, None, None, 120_000, 7), (None, None));
+        assert_eq!(evaluate(&none, None, Some(3), 120_000, 7), (None, None));
     }
 
     #[test]

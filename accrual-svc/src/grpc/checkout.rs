@@ -12,7 +12,7 @@ use boomerang_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::convert::{LineAsked, id, lines, money, text};
+use super::convert::{CHANNELS, LineAsked, id, lines, money, text};
 use crate::{
     accrual::{
         Accrual,
@@ -116,7 +116,7 @@ fn cart_into(v: &mut Violations, c: Option<&pb::Cart>) -> CartInput {
         v.add("cart.pay_with_cashback.asset", "the cart's currency");
     }
     let store = text(v, "cart.store_id", &c.store_id, 128);
-    v.known::<pc::Channel>("cart.channel", c.channel);
+    v.required::<pc::Channel>("cart.channel", c.channel, CHANNELS);
     CartInput {
         program_id,
         customer,

@@ -43,21 +43,36 @@ pub fn money(
     let amount = boomerang_common::money::field(v, field, m, sign)?;
     // Nothing accrual is given may exceed what one wallet credit may carry.
     if amount.minor() > MAX_REQUEST_MINOR {
+        let most = boomerang_common::money::text(MAX_REQUEST_MINOR, amount.code());
         v.add(
             format!("{field}.amount"),
-            "more than one credit may carry (10^12 minor units)",
+            format!("more than one credit may carry (at most {most})"),
         );
         return None;
     }
     Some(amount)
 }
 
+/// The channels a purchase or cart names (one is required: channel drives
+/// campaign conditions and the omnichannel figures).
+pub const CHANNELS: &str = "CHANNEL_ONLINE, CHANNEL_STORE or CHANNEL_APP";
+
 /// The largest order accrual prices, in minor units of its currency
 /// (10^10: a hundred million euros), so that what it earns, whatever the
 /// rates and multipliers, is bounded where the order enters.
 pub const MAX_ORDER_MINOR: i64 = 10_000_000_000;
-const ORDER_BOUND: &str =
-    "an order is at most 10^10 minor units of its currency (100000000.00 EUR)";
+
+/// What the bound says, in the order's currency when it is known
+/// ("an order is at most 100000000.00 EUR").
+fn order_bound(currency: Option<&str>) -> String {
+    match currency {
+        Some(c) => format!(
+            "an order is at most {}",
+            boomerang_common::money::text(MAX_ORDER_MINOR, c)
+        ),
+        None => "an order is at most 10^10 minor units of its currency (100000000.00 EUR)".into(),
+    }
+}
 
 /// Validates a purchase: every bad field reported at once (long for that).
 /// A line of an order or a cart, as sent.
@@ -114,7 +129,7 @@ pub(super) fn lines<'a>(
             let discount = discount.map_or(0, |m| m.minor());
             let line_total = unit.saturating_mul(i64::from(l.quantity));
             if line_total > MAX_ORDER_MINOR {
-                v.add(format!("{f}.unit_price"), ORDER_BOUND);
+                v.add(format!("{f}.unit_price"), order_bound(currency));
             }
             if discount > line_total {
                 v.add(format!("{f}.discount"), "at most the line total");
@@ -131,7 +146,7 @@ pub(super) fn lines<'a>(
         })
         .collect();
     if total > MAX_ORDER_MINOR {
-        v.add(at, ORDER_BOUND);
+        v.add(at, order_bound(currency));
     }
     lines
 }
@@ -179,7 +194,7 @@ pub fn purchase(
         }
     };
     let store = text(&mut v, "purchase.store_id", &p.store_id, 128);
-    v.known::<pc::Channel>("purchase.channel", p.channel);
+    v.required::<pc::Channel>("purchase.channel", p.channel, CHANNELS);
     v.check()?;
     Ok(PurchaseInput {
         program_id,

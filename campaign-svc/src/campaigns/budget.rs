@@ -1,5 +1,11 @@
 //! Reserving, confirming and releasing budget.
-use boomerang_common::{db::Conn, error::AppError, jobs, money::wire, tenant::TenantId};
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    jobs,
+    money::{text, wire},
+    tenant::TenantId,
+};
 use boomerang_proto::campaign::v1 as pb;
 
 use super::Campaigns;
@@ -143,8 +149,10 @@ impl Campaigns {
         let asked = r.amount.minor();
         let exhausted = |available: i64| {
             AppError::Exhausted(format!(
-                "campaign {}: {why} (asked {asked}, available {available} in minor units)",
-                r.campaign
+                "campaign {}: {why} (asked {}, {} available)",
+                r.campaign,
+                text(asked, asset),
+                text(available, asset)
             ))
         };
         // What the budget can give, looked at without locks: with too little
@@ -255,8 +263,9 @@ impl Campaigns {
         let confirmed = in_asset(amount, &r)?.unwrap_or(r.granted);
         if confirmed > r.granted {
             return Err(AppError::Precondition(format!(
-                "cannot confirm {confirmed}, only {} was granted (minor units)",
-                r.granted
+                "cannot confirm {}, only {} was granted",
+                text(confirmed, &r.asset),
+                text(r.granted, &r.asset)
             )));
         }
         let key = Key {
@@ -327,8 +336,9 @@ impl Campaigns {
                 let amount = asked.unwrap_or(r.confirmed);
                 if amount > r.confirmed {
                     return Err(AppError::Precondition(format!(
-                        "cannot release {amount}, only {} is confirmed (minor units)",
-                        r.confirmed
+                        "cannot release {}, only {} is confirmed",
+                        text(amount, &r.asset),
+                        text(r.confirmed, &r.asset)
                     )));
                 }
                 self.add_use(conn, key, &r, -amount).await?;

@@ -371,14 +371,16 @@ impl Campaigns {
         Ok(out)
     }
 
-    /// The versions in force at `at` that apply to `ctx`, after stacking.
+    /// The versions in force at `at` that apply to `ctx`, after stacking;
+    /// and the campaigns that would have applied but were scheduled after
+    /// `at`, each with its first version in force after it.
     #[tracing::instrument(name = "boomerang.campaign.campaigns.applicable", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn applicable(
         &self,
         tenant: &TenantId,
         at: i64,
         ctx: &Context,
-    ) -> Result<Vec<Applicable>, AppError> {
+    ) -> Result<(Vec<Applicable>, Vec<(String, VersionRow)>), AppError> {
         let live = match self.inner.cache.get(tenant.as_str()) {
             Some(live) => live,
             None => {
@@ -387,11 +389,25 @@ impl Campaigns {
                 live
             }
         };
+        let mut later = Vec::new();
         let candidates = live
             .iter()
             .filter_map(|(head, versions)| {
                 // Only terms in force at the purchase apply: never a later or earlier version.
-                let version = versions.iter().find(|v| in_force(v, at))?;
+                let Some(version) = versions.iter().find(|v| in_force(v, at)) else {
+                    // Dated to cover it, but scheduled after it: said, not applied.
+                    let first_after = versions
+                        .iter()
+                        .filter(|v| v.effective_from.is_some_and(|from| from > at))
+                        .min_by_key(|v| v.effective_from);
+                    if let Some(v) = first_after.filter(|v| {
+                        v.spec.schedule.applies_at(at)
+                            && targeting::matches(&v.spec.conditions, ctx)
+                    }) {
+                        later.push((head.id.clone(), v.clone()));
+                    }
+                    return None;
+                };
                 let spec = &version.spec;
                 if !spec.schedule.applies_at(at) || !targeting::matches(&spec.conditions, ctx) {
                     return None;
@@ -405,7 +421,7 @@ impl Campaigns {
                 })
             })
             .collect();
-        Ok(targeting::stack(candidates))
+        Ok((targeting::stack(candidates), later))
     }
 
     /// Audit entries, newest first.

@@ -377,7 +377,7 @@ impl CampaignService for CampaignServiceHandler {
             order_amount,
             first_purchase: req.first_purchase,
         };
-        let applicable = self.campaigns.applicable(&tenant, at, &ctx).await?;
+        let (applicable, later) = self.campaigns.applicable(&tenant, at, &ctx).await?;
         let campaigns = applicable
             .iter()
             .map(|a| {
@@ -402,8 +402,17 @@ impl CampaignService for CampaignServiceHandler {
                 }
             })
             .collect();
+        let scheduled_later = later
+            .into_iter()
+            .map(|(campaign_id, v)| pb::ScheduledLater {
+                campaign_id,
+                version: u32::try_from(v.version).unwrap_or_default(),
+                effective_from: v.effective_from.map(boomerang_common::time::to_timestamp),
+            })
+            .collect();
         Ok(Response::new(pb::ListApplicableCampaignsResponse {
             campaigns,
+            scheduled_later,
         }))
     }
 
@@ -509,12 +518,15 @@ impl CampaignService for CampaignServiceHandler {
         let report = self.campaigns.report(&tenant, &id).await?;
         let mut variants: Vec<pb::VariantReport> = Vec::new();
         for (name, asset, participants, reserved, confirmed, released) in &report.variants {
-            let figures = render::to_figures(asset, 0, *reserved, *confirmed, *released);
+            // The budget is the campaign's, shared by its variants.
+            let total = report
+                .budgets
+                .iter()
+                .find(|b| b.0 == *asset)
+                .map_or(0, |b| b.1);
+            let figures = render::to_figures(asset, total, *reserved, *confirmed, *released);
             match variants.iter_mut().find(|v| v.variant == *name) {
-                Some(v) => {
-                    v.participants += u64::try_from(*participants).unwrap_or_default();
-                    v.budgets.push(figures);
-                }
+                Some(v) => v.budgets.push(figures),
                 None => variants.push(pb::VariantReport {
                     variant: name.clone(),
                     participants: u64::try_from(*participants).unwrap_or_default(),

@@ -531,12 +531,17 @@ pub async fn by_variant(
     tenant: &str,
     campaign: &str,
 ) -> Result<Vec<(String, String, i64, i64, i64, i64)>, AppError> {
+    // Participants as the campaign counts them: granted and not wholly given
+    // back, each customer once whatever the assets.
     let rows = sqlx::query(
-        "SELECT variant, asset, CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS participants, \
+        "SELECT variant, asset, \
+                CAST((SELECT COUNT(DISTINCT p.customer_id) FROM reservations p \
+                      WHERE p.tenant_id = $1 AND p.campaign_id = $2 AND p.variant = r.variant \
+                        AND p.granted > p.released AND p.status IN ('reserved', 'confirmed')) AS BIGINT) AS participants, \
                 CAST(SUM(CASE WHEN status = 'reserved' THEN granted ELSE 0 END) AS BIGINT) AS reserved, \
                 CAST(SUM(confirmed) AS BIGINT) AS confirmed, \
                 CAST(SUM(released) AS BIGINT) AS released \
-         FROM reservations WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
+         FROM reservations r WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
          GROUP BY variant, asset ORDER BY variant, asset",
     )
     .bind(tenant)

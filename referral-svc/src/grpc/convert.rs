@@ -22,9 +22,13 @@ pub fn money(v: &mut Violations, field: &str, m: Option<&pc::Money>) -> Option<M
     let amount = boomerang_common::money::field(v, field, m, Sign::Positive)?;
     // A bonus or reward is one wallet credit: never more than one may carry.
     if amount.minor() > boomerang_common::money::MAX_REQUEST_MINOR {
+        let most = boomerang_common::money::text(
+            boomerang_common::money::MAX_REQUEST_MINOR,
+            amount.code(),
+        );
         v.add(
             format!("{field}.amount"),
-            "more than one credit may carry (10^12 minor units)",
+            format!("more than one credit may carry (at most {most})"),
         );
         return None;
     }

@@ -102,6 +102,7 @@ pub fn cart(lines: Vec<apb::CartLine>, codes: &[&str]) -> apb::Cart {
         currency: "EUR".into(),
         lines,
         coupon_codes: codes.iter().map(|c| (*c).into()).collect(),
+        channel: boomerang_proto::common::v1::Channel::Online as i32,
         ..Default::default()
     }
 }

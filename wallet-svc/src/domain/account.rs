@@ -155,8 +155,14 @@ impl Balances {
         }
     }
 
-    /// No layer below zero, except available when a clawback allowed it.
-    pub fn check(&self, before: &Self, allow_negative_available: bool) -> Result<(), LedgerError> {
+    /// No layer below zero, except available when a clawback allowed it
+    /// (`asset` names the balances' asset in the refusal).
+    pub fn check(
+        &self,
+        before: &Self,
+        allow_negative_available: bool,
+        asset: &str,
+    ) -> Result<(), LedgerError> {
         for layer in [Layer::Pending, Layer::Held, Layer::Available] {
             let after = self.get(layer);
             let allowed = layer == Layer::Available && allow_negative_available;
@@ -164,6 +170,7 @@ impl Balances {
             if after < 0 && !allowed && after < before.get(layer) {
                 return Err(LedgerError::Insufficient {
                     layer: layer.as_str(),
+                    asset: asset.to_owned(),
                     has: before.get(layer),
                     needs: before.get(layer) - after,
                 });
@@ -185,11 +192,11 @@ mod tests {
         };
         let mut after = before;
         after.apply(Layer::Available, -11)?;
-        assert!(after.check(&before, false).is_err());
-        assert!(after.check(&before, true).is_ok());
+        assert!(after.check(&before, false, "EUR").is_err());
+        assert!(after.check(&before, true, "EUR").is_ok());
         let mut fine = before;
         fine.apply(Layer::Available, -10)?;
-        assert!(fine.check(&before, false).is_ok());
+        assert!(fine.check(&before, false, "EUR").is_ok());
         Ok(())
     }
 
@@ -201,7 +208,7 @@ mod tests {
         };
         let mut after = before;
         after.apply(Layer::Available, 3)?;
-        assert!(after.check(&before, false).is_ok());
+        assert!(after.check(&before, false, "EUR").is_ok());
         Ok(())
     }
 }

@@ -1,4 +1,6 @@
-//! What the ledger refuses, by rule.
+//! What the ledger refuses, by rule, in the words of the request: amounts
+//! as decimals with their asset.
+use boomerang_common::money::text;
 
 /// A ledger rule was broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,10 +14,12 @@ pub enum LedgerError {
         sum: i64,
     },
     /// A customer's layer would go below zero.
-    #[error("insufficient {layer} balance: has {has}, needs {needs} (minor units)")]
+    #[error("insufficient {layer} balance: has {}, needs {}", text(*.has, .asset), text(*.needs, .asset))]
     Insufficient {
         /// The layer.
         layer: &'static str,
+        /// The asset.
+        asset: String,
         /// Balance.
         has: i64,
         /// Amount asked.
@@ -30,16 +34,20 @@ pub enum LedgerError {
         action: &'static str,
     },
     /// Capture of more than held.
-    #[error("cannot capture {asked}, only {held} is held (minor units)")]
+    #[error("cannot capture {}, only {} is held", text(*.asked, .asset), text(*.held, .asset))]
     CaptureTooLarge {
+        /// The asset.
+        asset: String,
         /// Asked.
         asked: i64,
         /// Held.
         held: i64,
     },
     /// Reversal of more than is left of a credit.
-    #[error("cannot reverse {asked}, only {left} of the credit is left (minor units)")]
+    #[error("cannot reverse {}, only {} of the credit is left", text(*.asked, .asset), text(*.left, .asset))]
     ReverseTooLarge {
+        /// The asset.
+        asset: String,
         /// Asked.
         asked: i64,
         /// Left.

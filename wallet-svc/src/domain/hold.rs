@@ -38,12 +38,13 @@ impl HoldStatus {
     }
 }
 
-/// What a capture of `asked` (None: all) does to a hold of `held`:
-/// (captured, released back to available).
+/// What a capture of `asked` (None: all) does to a hold of `held` in
+/// `asset`: (captured, released back to available).
 pub fn capture(
     status: HoldStatus,
     held: i64,
     asked: Option<i64>,
+    asset: &str,
 ) -> Result<(i64, i64), LedgerError> {
     if status != HoldStatus::Authorized {
         return Err(LedgerError::HoldState {
@@ -54,6 +55,7 @@ pub fn capture(
     let captured = asked.unwrap_or(held);
     if captured > held {
         return Err(LedgerError::CaptureTooLarge {
+            asset: asset.to_owned(),
             asked: captured,
             held,
         });
@@ -80,15 +82,18 @@ mod tests {
     #[test]
     fn capture_less_releases_the_rest_and_more_is_refused() {
         assert_eq!(
-            capture(HoldStatus::Authorized, 3_000, Some(2_000)),
+            capture(HoldStatus::Authorized, 3_000, Some(2_000), "EUR"),
             Ok((2_000, 1_000))
         );
-        assert_eq!(capture(HoldStatus::Authorized, 3_000, None), Ok((3_000, 0)));
+        assert_eq!(
+            capture(HoldStatus::Authorized, 3_000, None, "EUR"),
+            Ok((3_000, 0))
+        );
         assert!(matches!(
-            capture(HoldStatus::Authorized, 3_000, Some(3_001)),
+            capture(HoldStatus::Authorized, 3_000, Some(3_001), "EUR"),
             Err(LedgerError::CaptureTooLarge { .. })
         ));
-        assert!(capture(HoldStatus::Voided, 3_000, None).is_err());
+        assert!(capture(HoldStatus::Voided, 3_000, None, "EUR").is_err());
         assert!(release(HoldStatus::Captured, "void").is_err());
     }
 }

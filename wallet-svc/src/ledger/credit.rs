@@ -368,7 +368,7 @@ impl Ledger {
             .sum();
         let asked = cmd.amount.as_ref().map_or(left, Amount::minor);
         if asked > left {
-            return Err(LedgerError::ReverseTooLarge { asked, left }.into());
+            return Err(LedgerError::ReverseTooLarge { asset, asked, left }.into());
         }
         let pending: i64 = targets.iter().map(|(c, _)| c.pending).sum();
         let plan = reversal::plan(asked, pending, account.after.available, cmd.policy);

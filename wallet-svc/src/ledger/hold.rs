@@ -158,7 +158,7 @@ impl Ledger {
                 Some(a.minor())
             }
         };
-        let (captured, released) = hold::capture(view.status, view.amount, asked)?;
+        let (captured, released) = hold::capture(view.status, view.amount, asked, &view.asset)?;
         let me = AccountRef::customer(&view.customer);
         let source = Source {
             kind: "capture".into(),

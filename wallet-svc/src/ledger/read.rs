@@ -34,7 +34,8 @@ pub struct WatchFilter {
 pub type LotPage = (Vec<reads::LotRow>, Option<(i64, i64)>);
 
 impl Ledger {
-    /// Balances per asset, now or as of an instant.
+    /// Balances per asset, now or as of an instant. An asset asked for that
+    /// the customer never had is zero in every layer, not absent.
     #[tracing::instrument(name = "boomerang.wallet.ledger.balances", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn balances(
         &self,
@@ -43,7 +44,11 @@ impl Ledger {
         asset: Option<&str>,
         as_of: Option<i64>,
     ) -> Result<Vec<(String, Balances)>, AppError> {
-        reads::balances(self.db(), tenant.as_str(), customer, asset, as_of).await
+        let mut found = reads::balances(self.db(), tenant.as_str(), customer, asset, as_of).await?;
+        if let Some(asset) = asset.filter(|_| found.is_empty()) {
+            found.push((asset.to_owned(), Balances::default()));
+        }
+        Ok(found)
     }
 
     /// A statement page, newest first; the next cursor is the last entry's id.

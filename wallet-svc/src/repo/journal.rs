@@ -225,8 +225,8 @@ impl<'a> Journal<'a> {
             rows.push((account_id, balance_after));
         }
         // Overdraft is judged on the net effect of all legs, not leg by leg.
-        for locked in self.customers.values() {
-            locked.after.check(&locked.before, allow_negative)?;
+        for ((_, asset), locked) in &self.customers {
+            locked.after.check(&locked.before, allow_negative, asset)?;
         }
         // All legs in one statement.
         let values: Vec<String> = (0..postings.len())

@@ -2,13 +2,18 @@
 //! that apply at `occurred_at`, and the campaign budget each reward reserves.
 use std::{collections::BTreeMap, sync::Arc};
 
-use boomerang_common::{db::Conn, error::AppError, money::MAX_REQUEST_MINOR, tenant::TenantId};
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    money::{MAX_REQUEST_MINOR, text},
+    tenant::TenantId,
+};
 
 use super::PurchaseInput;
 use crate::{
     accrual::{
         Accrual, outbound, program_ref,
-        upstream::{BudgetAsk, OfferQuery},
+        upstream::{BudgetAsk, OfferQuery, ScheduledLater},
     },
     domain::{
         program::Program,
@@ -104,9 +109,10 @@ impl Accrual {
             currency: program.currency.clone(),
             first_purchase: first,
         };
-        let mut offers = self.upstream().applicable_offers(tenant, query).await?;
+        let (mut offers, later) = self.upstream().applicable_offers(tenant, query).await?;
         offers.extend(p.coupon_offers.iter().cloned());
-        let computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
+        let mut computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
+        computed.skipped.extend(later.iter().map(scheduled_later));
         // What is acknowledged must be what the wallet will take: no reward
         // above what one credit may carry.
         if let Some(r) = computed
@@ -194,8 +200,9 @@ impl Accrual {
                     rule: "budget".into(),
                     source_ref: source.clone(),
                     description: format!(
-                        "campaign budget left {} of {} (minor units)",
-                        grant.minor, reward.amount
+                        "campaign budget left {} of {}",
+                        text(grant.minor, &reward.asset),
+                        text(reward.amount, &reward.asset)
                     ),
                     result: Some((grant.minor, reward.asset.clone())),
                     ..Explanation::default()
@@ -207,5 +214,22 @@ impl Accrual {
         }
         computed.rewards = keep;
         Ok(())
+    }
+}
+
+/// Why a campaign dated to cover the purchase gave it nothing: its terms
+/// apply from when it was scheduled, after the purchase.
+fn scheduled_later(l: &ScheduledLater) -> Explanation {
+    let from = jiff::Timestamp::from_microsecond(l.effective_from_us)
+        .map_or_else(|_| l.effective_from_us.to_string(), |t| t.to_string());
+    Explanation {
+        rule: "campaign".into(),
+        source_ref: format!("campaign:{}@{}", l.campaign_id, l.version),
+        description: format!("campaign {} not applied", l.campaign_id),
+        skipped: true,
+        skip_reason: format!(
+            "scheduled at {from}, after this purchase: its terms apply to purchases from then"
+        ),
+        ..Explanation::default()
     }
 }

@@ -14,7 +14,7 @@ use boomerang_common::{
     error::AppError,
     money::{self, Amount},
     tenant::TenantId,
-    time::to_timestamp,
+    time::{from_timestamp, to_timestamp},
 };
 use boomerang_proto::{
     campaign::v1::{
@@ -46,6 +46,18 @@ pub struct Upstream {
     campaign: CampaignServiceClient<Channel>,
     coupons: CouponServiceClient<Channel>,
     referral: ReferralServiceClient<Channel>,
+}
+
+/// A campaign dated to cover a purchase but scheduled after it: not applied,
+/// and said why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduledLater {
+    /// The campaign.
+    pub campaign_id: String,
+    /// Its first version in force after the purchase.
+    pub version: u32,
+    /// When that version came into force (unix micros).
+    pub effective_from_us: i64,
 }
 
 /// What a purchase asks campaign-svc: the campaigns that apply to it.
@@ -171,13 +183,14 @@ impl Upstream {
         })
     }
 
-    /// The campaigns that apply to a purchase, as offers the rules can price.
+    /// The campaigns that apply to a purchase, as offers the rules can price;
+    /// and those that would have but were scheduled after it.
     #[instrument(name = "boomerang.accrual.upstream.applicable_offers", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn applicable_offers(
         &self,
         tenant: &TenantId,
         q: OfferQuery,
-    ) -> Result<Vec<Offer>, AppError> {
+    ) -> Result<(Vec<Offer>, Vec<ScheduledLater>), AppError> {
         let ask = cpb::ListApplicableCampaignsRequest {
             at: Some(to_timestamp(q.at_us)),
             channel: q.channel,
@@ -195,13 +208,27 @@ impl Upstream {
             .list_applicable_campaigns(acting_for(tenant, ask))
             .await
             .map_err(refused(CAMPAIGN))?
-            .into_inner()
-            .campaigns;
-        found
+            .into_inner();
+        let offers = found
+            .campaigns
             .iter()
             .map(offer)
             .filter_map(Result::transpose)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let later = found
+            .scheduled_later
+            .into_iter()
+            .map(|l| ScheduledLater {
+                effective_from_us: l
+                    .effective_from
+                    .as_ref()
+                    .and_then(from_timestamp)
+                    .unwrap_or_default(),
+                campaign_id: l.campaign_id,
+                version: l.version,
+            })
+            .collect();
+        Ok((offers, later))
     }
 
     /// Reserves budget for a campaign reward. An exhausted, paused or ended

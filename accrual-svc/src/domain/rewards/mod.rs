@@ -96,7 +96,8 @@ pub struct Explanation {
     pub description: String,
     /// The base it was applied to: (decimal amount, asset).
     pub base: Option<(String, String)>,
-    /// Rate or multiplier.
+    /// What `base` is multiplied by: "0.05" for 5%, "2" for double points
+    /// (so base x rate is `unrounded`).
     pub rate: String,
     /// Exact result before rounding.
     pub unrounded: String,
@@ -285,7 +286,7 @@ pub fn compute(
             };
             steps.push(Explanation {
                 base: Some((eligible.to_string(), currency.into())),
-                rate: rate.into(),
+                rate: factor.normalize().to_string(),
                 unrounded: (eligible * factor).to_string(),
                 ..line(
                     "base_earn",
@@ -295,7 +296,7 @@ pub fn compute(
             if let Some(t) = passed {
                 steps.push(Explanation {
                     base: Some((eligible.to_string(), currency.into())),
-                    rate: t.rate.clone(),
+                    rate: factor.normalize().to_string(),
                     ..line(
                         "threshold",
                         format!(
@@ -440,7 +441,7 @@ pub fn compute(
                 let extra = base * dec(percent) / Decimal::from(100);
                 let step = Explanation {
                     base: Some((base.to_string(), currency.into())),
-                    rate: percent.clone(),
+                    rate: (dec(percent) / Decimal::from(100)).normalize().to_string(),
                     unrounded: extra.to_string(),
                     ..campaign_line(format!("extra {percent}% of {base} {currency}"))
                 };

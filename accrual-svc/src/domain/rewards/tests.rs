@@ -226,3 +226,37 @@ fn a_returned_line_recomputes_below_the_threshold() {
         vec![("EUR".into(), 450)]
     );
 }
+
+/// Every step with a base says the rate that turned it into its unrounded
+/// result: a client multiplying base by rate gets the same number (5% is
+/// "0.05", never "5").
+#[test]
+fn base_times_rate_is_the_unrounded_result() {
+    let t = Threshold {
+        over: 10_000,
+        inclusive: false,
+        asset: "EUR".into(),
+        rate: "10".into(),
+    };
+    let points = EarnRule {
+        asset: "PTS".into(),
+        basis: Basis::PerCurrencyUnit,
+        rate: "1".into(),
+    };
+    for (cents, rate) in [(9_000, "0.05"), (12_000, "0.1")] {
+        let p = program(vec![cashback("5"), points.clone()], vec![t.clone()]);
+        let (lines, kept) = order(&[(cents, "shoes")]);
+        let c = compute(&p, "program:p@1", &lines, &kept, None, &[]);
+        let steps: Vec<&Explanation> = c.rewards.iter().flat_map(|r| &r.explanations).collect();
+        assert!(steps.iter().any(|s| s.rate == rate), "{cents}: {steps:?}");
+        for s in steps
+            .iter()
+            .filter(|s| s.rule == "base_earn" || s.rule == "threshold")
+        {
+            let (Some((b, _)), false) = (&s.base, s.unrounded.is_empty()) else {
+                continue;
+            };
+            assert_eq!(dec(b) * dec(&s.rate), dec(&s.unrounded), "{s:?}");
+        }
+    }
+}
