@@ -43,6 +43,10 @@ pub struct Applicable {
     pub variant: Option<crate::domain::spec::Variant>,
 }
 
+/// A campaign that would have applied at an instant, but whose first
+/// version in force came after it: (campaign id, that version).
+pub type ScheduledLater = (String, VersionRow);
+
 impl Candidate for Applicable {
     fn priority(&self) -> i32 {
         self.version.spec.priority
@@ -380,7 +384,7 @@ impl Campaigns {
         tenant: &TenantId,
         at: i64,
         ctx: &Context,
-    ) -> Result<(Vec<Applicable>, Vec<(String, VersionRow)>), AppError> {
+    ) -> Result<(Vec<Applicable>, Vec<ScheduledLater>), AppError> {
         let live = match self.inner.cache.get(tenant.as_str()) {
             Some(live) => live,
             None => {
