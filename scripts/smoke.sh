@@ -84,3 +84,7 @@ for attempt in $(seq 1 50); do
   sleep 0.1
 done
 echo "smoke: ok (reflection lists every service, each SERVING, demo key issued, wallet credit and a demo purchase through the gateway, metrics served)"
+
+# The generated Python and TypeScript clients against the same suite (docs/sdks.md).
+scripts/sdk.sh "localhost:$port" "$key"
+echo "smoke: the generated Python and TypeScript clients enrol, buy and read the balance"
