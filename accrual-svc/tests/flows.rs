@@ -877,6 +877,57 @@ backend_tests! {
         Ok(())
     }
 
+    async fn a_campaign_report_says_what_its_orders_brought_in_and_cost(backend) -> anyhow::Result<()> {
+        let mut s = Stack::start(backend, true).await?;
+        let mut p = points("1");
+        // 100 PTS are worth 5.00 EUR: a point costs 0.05 EUR.
+        p.conversion = Some(pb::Conversion { points: Some(Money { amount: "100".into(), asset: "PTS".into() }), value: Some(eur("5.00")) });
+        s.program("pts", p).await?;
+        s.enroll("pts", "ann").await?;
+        let spec = cpb::CampaignSpec {
+            name: "Double points".into(),
+            terms: "Double points all day.".into(),
+            schedule: Some(cpb::Schedule { timezone: "Europe/Rome".into(), starts_at: Some(to_timestamp(NOW - DAY)), ends_at: Some(to_timestamp(NOW + DAY)), windows: vec![] }),
+            effect: Some(cpb::Effect { kind: Some(cpb::effect::Kind::PointsMultiplier(cpb::PointsMultiplier { multiplier: "2".into() })) }),
+            budgets: vec![cpb::Budget { total: Some(Money { amount: "100000".into(), asset: "PTS".into() }), per_day: None, low_percent: None }],
+            ..Default::default()
+        };
+        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec) }).await?;
+        s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s".into(), campaign_id: "double".into() }).await?;
+        // 150.00 EUR in two orders; the campaign gives 100 + 50 PTS more.
+        s.buy("pts", "o-1", "ann", &[("shoes", "60.00"), ("bags", "40.00")]).await?;
+        s.buy("pts", "o-2", "ann", &[("shoes", "50.00")]).await?;
+        let reports = s.campaign.clone();
+        let attribution = |want: &'static str| {
+            let c = reports.clone();
+            move || {
+                let mut c = c.clone();
+                async move {
+                    let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+                    Ok(r.attribution.first().and_then(|a| a.revenue.clone()).map(|m| m.amount) == Some(want.into()))
+                }
+            }
+        };
+        eventually("both orders confirmed", attribution("150.00")).await?;
+        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+        // Cost: 150 PTS x 0.05 = 7.50 EUR; ROI (150.00 - 7.50) / 7.50 = 19.
+        let want = cpb::Attribution { currency: "EUR".into(), orders: 2, revenue: Some(eur("150.00")), cost: Some(eur("7.50")), roi: "19".into(), unpriced: vec![] };
+        assert_eq!((r.attribution.clone(), r.attributed_revenue.clone(), r.rewarded_orders), (vec![want.clone()], Some(eur("150.00")), 2));
+        assert_eq!(r.variants.first().map(|v| v.attribution.clone()), Some(vec![want]));
+        // The bags (40.00) come back: 40 PTS of the campaign's go back with
+        // them, and its revenue is the order's 60.00 left.
+        let back = pb::RecordReturnRequest {
+            idempotency_key: "r-1".into(), program_id: "pts".into(), order_id: "o-1".into(), return_id: "r-1".into(),
+            lines: vec![pb::ReturnLine { line_id: "l1".into(), quantity: 1 }], occurred_at: None,
+        };
+        s.accrual.record_return(back).await?;
+        eventually("the return's release", attribution("110.00")).await?;
+        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+        let a = r.attribution.first().cloned().unwrap_or_default();
+        assert_eq!((a.orders, a.cost, a.roi.as_str()), (2, Some(eur("5.50")), "19"));
+        Ok(())
+    }
+
     async fn welcome_once_and_birthday_once_a_year(backend) -> anyhow::Result<()> {
         let mut s = Stack::start(backend, true).await?;
         let mut p = points("1");

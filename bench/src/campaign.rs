@@ -128,6 +128,8 @@ pub async fn reserve(common: &Common) -> anyhow::Result<Vec<Run>> {
                     customer_id: format!("c-{customer}"),
                     order_id: format!("o-{run}-{worker}-{n}"),
                     variant: String::new(),
+                    order_amount: None,
+                    unit_value: String::new(),
                 },
             );
             Box::pin(async move { client.reserve_budget(req).await.map(drop) })

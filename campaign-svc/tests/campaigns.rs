@@ -29,6 +29,8 @@ fn reserve(id: &str, key: &str, amount: &str, partial: bool) -> pb::ReserveBudge
         customer_id: format!("c-{key}"),
         order_id: format!("o-{key}"),
         variant: String::new(),
+        order_amount: None,
+        unit_value: String::new(),
     }
 }
 
@@ -256,7 +258,7 @@ backend_tests! {
         // Confirm 6.00, give back 2.00 then the rest: the slots end where they started.
         s.client.confirm_budget(pb::ConfirmBudgetRequest { idempotency_key: "c2".into(), reservation_id: r.reservation_id.clone(), amount: None }).await?;
         for (key, amount) in [("r1", Some(eur("2.00"))), ("r2", None)] {
-            s.client.release_budget(pb::ReleaseBudgetRequest { idempotency_key: key.into(), reservation_id: r.reservation_id.clone(), amount }).await?;
+            s.client.release_budget(pb::ReleaseBudgetRequest { order_amount: None, idempotency_key: key.into(), reservation_id: r.reservation_id.clone(), amount }).await?;
         }
         let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "b".into() }).await?.into_inner();
         let b = report.budgets.first().cloned().unwrap_or_default();
@@ -377,7 +379,7 @@ backend_tests! {
         s.client.reserve_budget(ask("a1", "ann", eur("5.00"))).await?;
         s.client.reserve_budget(ask("a2", "ann", Money { amount: "100".into(), asset: "PTS".into() })).await?;
         let bob = s.client.reserve_budget(ask("b1", "bob", eur("1.00"))).await?.into_inner().reservation.unwrap_or_default();
-        s.client.release_budget(pb::ReleaseBudgetRequest { idempotency_key: "b1-back".into(), reservation_id: bob.reservation_id, amount: None }).await?;
+        s.client.release_budget(pb::ReleaseBudgetRequest { order_amount: None, idempotency_key: "b1-back".into(), reservation_id: bob.reservation_id, amount: None }).await?;
         let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "split".into() }).await?.into_inner();
         let only = report.variants.iter().find(|v| v.variant == "only").cloned().unwrap_or_default();
         assert_eq!((only.participants, report.participants), (1, 1));

@@ -70,6 +70,9 @@ pub(super) struct Cause<'a> {
     pub rule_version: &'a str,
     /// The return, if one: its id keys the reversal.
     pub return_id: &'a str,
+    /// What the order is worth after it (eligible amount, minor units, and
+    /// currency), for the revenue its campaigns are credited with.
+    pub order_left: Option<(i64, &'a str)>,
 }
 
 /// The message that takes `amount` of reward `row` back through the wallet
@@ -87,6 +90,9 @@ pub(super) fn take_back(
     let release = (!row.reservation_id.is_empty()).then(|| cpb::ReleaseBudgetRequest {
         reservation_id: row.reservation_id.clone(),
         amount: money(),
+        order_amount: cause
+            .order_left
+            .map(|(minor, currency)| wire(minor, currency)),
         ..Default::default()
     });
     if row.reward.kind == Kind::VoucherCode {
@@ -198,6 +204,7 @@ impl Accrual {
             reference: &r.return_id,
             rule_version: &pref,
             return_id: &r.return_id,
+            order_left: Some((after.eligible, &program.currency)),
         };
         for TakeBack { row, amount, why } in take_backs(&rows, &after.rewards, &pref) {
             explanations.push(why);

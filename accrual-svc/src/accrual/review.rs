@@ -185,6 +185,8 @@ impl Accrual {
             reference: h.order,
             rule_version: h.pref,
             return_id: "",
+            // Rejected: every reward goes back, and with it the order's attribution.
+            order_left: None,
         };
         for row in h.rows {
             let left = row.reward.amount - row.reversed;

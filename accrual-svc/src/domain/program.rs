@@ -174,3 +174,18 @@ pub struct Program {
     #[serde(default)]
     pub auto_enroll: bool,
 }
+
+impl Program {
+    /// What one unit of `asset` is worth in the program currency: 1 for the
+    /// currency itself, a point at the conversion's rate (100 PTS = 5.00 EUR:
+    /// 0.05); None for what has no price here.
+    pub fn unit_value(&self, asset: &str) -> Option<rust_decimal::Decimal> {
+        if asset == self.currency {
+            return Some(rust_decimal::Decimal::ONE);
+        }
+        self.conversion
+            .as_ref()
+            .filter(|c| asset == "PTS" && c.points > 0 && c.value.code() == self.currency)
+            .map(|c| (c.value.to_decimal() / rust_decimal::Decimal::from(c.points)).normalize())
+    }
+}

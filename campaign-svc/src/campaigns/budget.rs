@@ -13,11 +13,12 @@ use crate::{
     domain::{
         budget::spread,
         lifecycle::Status,
+        report::Rewarded,
         spec::{Budget, Money},
     },
     repo::{
         budget::{self, Counter, Key, Reservation},
-        campaigns as repo,
+        campaigns as repo, report,
     },
 };
 
@@ -41,6 +42,10 @@ pub struct Reserve {
     pub order: String,
     /// Variant.
     pub variant: String,
+    /// The order's eligible amount, for attributed revenue.
+    pub order_amount: Option<Money>,
+    /// What one unit of `amount`'s asset is worth in the order's currency.
+    pub unit_value: String,
 }
 
 /// An amount given for a reservation, in its asset (minor units).
@@ -191,6 +196,13 @@ impl Campaigns {
             released: 0,
             status: "reserved".into(),
             expires_at: now.saturating_add(r.ttl),
+            order_amount: r.order_amount.as_ref().map_or(0, Money::minor),
+            order_currency: r
+                .order_amount
+                .as_ref()
+                .map(|m| m.code().to_owned())
+                .unwrap_or_default(),
+            unit_value: r.unit_value,
         };
         self.add_use(conn, key, &reservation, offer).await?;
         reservation.id =
@@ -298,7 +310,8 @@ impl Campaigns {
     }
 
     /// Releases a reservation (all of it), or gives back confirmed budget (a
-    /// return, wholly or in part). The lapse timer releases reserved budget only.
+    /// return, wholly or in part, with what the order is worth after it).
+    /// The lapse timer releases reserved budget only.
     #[tracing::instrument(name = "boomerang.campaign.budget.release", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn release(
         &self,
@@ -306,10 +319,20 @@ impl Campaigns {
         tenant: &TenantId,
         id: i64,
         amount: Option<Money>,
+        order_left: Option<Money>,
         lapse: bool,
     ) -> Result<Reservation, AppError> {
         let mut r = self.reservation(conn, tenant, id).await?;
         let asked = in_asset(amount, &r)?;
+        if let Some(left) = order_left {
+            if !r.order_currency.is_empty() && left.code() != r.order_currency {
+                return Err(AppError::invalid(
+                    "order_amount.asset",
+                    format!("the order is in {}", r.order_currency),
+                ));
+            }
+            r.order_amount = left.minor().min(r.order_amount);
+        }
         let key = Key {
             tenant: tenant.as_str(),
             campaign: &r.campaign_id,
@@ -505,9 +528,12 @@ impl Campaigns {
     pub async fn report(&self, tenant: &TenantId, campaign: &str) -> Result<Report, AppError> {
         repo::get_head(self.db(), tenant.as_str(), campaign).await?;
         Ok(Report {
-            budgets: budget::figures(self.db(), tenant.as_str(), campaign).await?,
-            participants: budget::participants(self.db(), tenant.as_str(), campaign).await?,
-            variants: budget::by_variant(self.db(), tenant.as_str(), campaign).await?,
+            budgets: report::figures(self.db(), tenant.as_str(), campaign).await?,
+            participants: report::participants(self.db(), tenant.as_str(), campaign).await?,
+            variants: report::by_variant(self.db(), tenant.as_str(), campaign).await?,
+            rewarded: report::rewarded(self.db(), tenant.as_str(), campaign).await?,
+            rewarded_orders: report::rewarded_orders(self.db(), tenant.as_str(), campaign).await?,
+            redemptions: report::redemptions(self.db(), tenant.as_str(), campaign).await?,
         })
     }
 }
@@ -521,6 +547,12 @@ pub struct Report {
     pub participants: i64,
     /// (variant, asset, participants, reserved, confirmed, released).
     pub variants: Vec<(String, String, i64, i64, i64, i64)>,
+    /// What the rewarded orders brought in, per variant (domain::report::attribute).
+    pub rewarded: Vec<(String, Rewarded)>,
+    /// Orders rewarded.
+    pub rewarded_orders: i64,
+    /// Code uses redeemed.
+    pub redemptions: i64,
 }
 
 /// Budget movements for dashboards (`boomerang_campaign_budget_minor_total`,

@@ -68,7 +68,7 @@ impl Timer {
                     .and_then(|n| n.parse().ok())
                     .ok_or_else(|| bad_key(&job.dedupe_key))?;
                 self.campaigns
-                    .release(&mut tx, &tenant, id, None, true)
+                    .release(&mut tx, &tenant, id, None, None, true)
                     .await?;
             }
         }

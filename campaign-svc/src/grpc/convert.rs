@@ -402,6 +402,24 @@ pub fn reserve(r: &pb::ReserveBudgetRequest, default_ttl: i64) -> Result<Reserve
     let customer = text(&mut v, "customer_id", &r.customer_id, 128, false);
     let order = text(&mut v, "order_id", &r.order_id, 128, false);
     let variant = text(&mut v, "variant", &r.variant, 64, false);
+    let order_amount = order_amount(&mut v, r.order_amount.as_ref());
+    // A price per unit: 0 to a million currency units, at most 12 decimals.
+    let unit_value = if r.unit_value.is_empty() {
+        String::new()
+    } else {
+        let d = decimal(
+            &mut v,
+            "unit_value",
+            &r.unit_value,
+            Decimal::NEGATIVE_ONE,
+            Decimal::from(1_000_000),
+            "a decimal from 0 to 1000000, e.g. \"0.05\"",
+        );
+        if Decimal::from_str_exact(&d).is_ok_and(|d| d.scale() > 12) {
+            v.add("unit_value", "at most 12 decimals");
+        }
+        d
+    };
     v.check()?;
     Ok(Reserve {
         campaign,
@@ -411,6 +429,20 @@ pub fn reserve(r: &pb::ReserveBudgetRequest, default_ttl: i64) -> Result<Reserve
         customer,
         order,
         variant,
+        order_amount,
+        unit_value,
+    })
+}
+
+/// An order's eligible amount: 0.00 (a free order) or more, in a known currency.
+pub fn order_amount(v: &mut Violations, m: Option<&pc::Money>) -> Option<Money> {
+    m.and_then(|m| {
+        boomerang_common::money::field(
+            v,
+            "order_amount",
+            Some(m),
+            boomerang_common::money::Sign::NotNegative,
+        )
     })
 }
 

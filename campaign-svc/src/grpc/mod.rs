@@ -486,6 +486,7 @@ impl CampaignService for CampaignServiceHandler {
             .amount
             .as_ref()
             .and_then(|m| convert::money(&mut v, "amount", Some(m)));
+        let order_left = convert::order_amount(&mut v, req.order_amount.as_ref());
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.mutations
@@ -496,7 +497,7 @@ impl CampaignService for CampaignServiceHandler {
                 &req,
                 move |conn: &mut Conn| -> BoxFuture<'_, _> {
                     Box::pin(async move {
-                        let r = c.release(conn, &t, id, amount, false).await?;
+                        let r = c.release(conn, &t, id, amount, order_left, false).await?;
                         Ok(pb::ReleaseBudgetResponse {
                             reservation: Some(render::to_reservation(&r)),
                         })
@@ -516,35 +517,7 @@ impl CampaignService for CampaignServiceHandler {
         let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
         v.check()?;
         let report = self.campaigns.report(&tenant, &id).await?;
-        let mut variants: Vec<pb::VariantReport> = Vec::new();
-        for (name, asset, participants, reserved, confirmed, released) in &report.variants {
-            // The budget is the campaign's, shared by its variants.
-            let total = report
-                .budgets
-                .iter()
-                .find(|b| b.0 == *asset)
-                .map_or(0, |b| b.1);
-            let figures = render::to_figures(asset, total, *reserved, *confirmed, *released);
-            match variants.iter_mut().find(|v| v.variant == *name) {
-                Some(v) => v.budgets.push(figures),
-                None => variants.push(pb::VariantReport {
-                    variant: name.clone(),
-                    participants: u64::try_from(*participants).unwrap_or_default(),
-                    budgets: vec![figures],
-                }),
-            }
-        }
-        Ok(Response::new(pb::GetCampaignReportResponse {
-            budgets: report
-                .budgets
-                .iter()
-                .map(|(a, t, r, c, rel)| render::to_figures(a, *t, *r, *c, *rel))
-                .collect(),
-            participants: u64::try_from(report.participants).unwrap_or_default(),
-            variants,
-            // Revenue is attributed by accrual-svc once it records purchases (issue #6).
-            attributed_revenue: None,
-        }))
+        Ok(Response::new(render::to_report(&report)))
     }
 
     async fn list_audit_events(

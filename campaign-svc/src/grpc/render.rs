@@ -4,9 +4,10 @@ use boomerang_common::{money::wire, time::to_timestamp};
 use boomerang_proto::{campaign::v1 as pb, common::v1 as pc};
 
 use crate::{
-    campaigns::CampaignView,
+    campaigns::{CampaignView, Report},
     domain::{
         lifecycle::Status,
+        report::{Rewarded, attribute},
         spec::{CampaignSpec, Caps, Conditions, Effect, Money, Stacking},
     },
     repo::{
@@ -220,4 +221,70 @@ pub fn to_figures(
         confirmed: Some(wire(confirmed, asset)),
         released: Some(wire(released, asset)),
     }
+}
+
+/// The campaign report: budget figures, participants, and what the rewarded
+/// orders brought in and cost, for the campaign and per variant.
+pub fn to_report(report: &Report) -> pb::GetCampaignReportResponse {
+    let mut variants: Vec<pb::VariantReport> = Vec::new();
+    for (name, asset, participants, reserved, confirmed, released) in &report.variants {
+        // The budget is the campaign's, shared by its variants.
+        let total = report
+            .budgets
+            .iter()
+            .find(|b| b.0 == *asset)
+            .map_or(0, |b| b.1);
+        let figures = to_figures(asset, total, *reserved, *confirmed, *released);
+        match variants.iter_mut().find(|v| v.variant == *name) {
+            Some(v) => v.budgets.push(figures),
+            None => variants.push(pb::VariantReport {
+                variant: name.clone(),
+                participants: u64::try_from(*participants).unwrap_or_default(),
+                budgets: vec![figures],
+                attribution: to_attribution(report, Some(name)),
+            }),
+        }
+    }
+    let attribution = to_attribution(report, None);
+    pb::GetCampaignReportResponse {
+        budgets: report
+            .budgets
+            .iter()
+            .map(|(a, t, r, c, rel)| to_figures(a, *t, *r, *c, *rel))
+            .collect(),
+        participants: u64::try_from(report.participants).unwrap_or_default(),
+        variants,
+        attributed_revenue: match attribution.as_slice() {
+            [one] => one.revenue.clone(),
+            _ => None,
+        },
+        attribution,
+        rewarded_orders: u64::try_from(report.rewarded_orders).unwrap_or_default(),
+        redemptions: u64::try_from(report.redemptions).unwrap_or_default(),
+    }
+}
+
+/// Revenue, cost and ROI per currency, of one variant's orders or of all.
+fn to_attribution(report: &Report, variant: Option<&str>) -> Vec<pb::Attribution> {
+    let rows: Vec<Rewarded> = report
+        .rewarded
+        .iter()
+        .filter(|(v, _)| variant.is_none_or(|name| name == v))
+        .map(|(_, r)| r.clone())
+        .collect();
+    attribute(&rows)
+        .into_iter()
+        .map(|a| pb::Attribution {
+            orders: u64::try_from(a.orders).unwrap_or_default(),
+            revenue: Some(wire(a.revenue, &a.currency)),
+            cost: Some(wire(a.cost, &a.currency)),
+            roi: a.roi.map(|r| r.to_string()).unwrap_or_default(),
+            unpriced: a
+                .unpriced
+                .iter()
+                .map(|(asset, minor)| wire(*minor, asset))
+                .collect(),
+            currency: a.currency,
+        })
+        .collect()
 }

@@ -342,6 +342,13 @@ pub struct Reservation {
     pub status: String,
     /// Lapse time.
     pub expires_at: i64,
+    /// The order's eligible amount (minor units of `order_currency`), net
+    /// of returns: the revenue the campaign is credited with.
+    pub order_amount: i64,
+    /// The order's currency ("" when not said).
+    pub order_currency: String,
+    /// What one unit of `asset` is worth in `order_currency` ("" when unpriced).
+    pub unit_value: String,
 }
 
 fn reservation(r: &AnyRow) -> Result<Reservation, sqlx::Error> {
@@ -359,6 +366,9 @@ fn reservation(r: &AnyRow) -> Result<Reservation, sqlx::Error> {
         released: r.try_get("released")?,
         status: r.try_get("status")?,
         expires_at: r.try_get("expires_at")?,
+        order_amount: r.try_get("order_amount")?,
+        order_currency: r.try_get("order_currency")?,
+        unit_value: r.try_get("unit_value")?,
     })
 }
 
@@ -371,8 +381,8 @@ pub async fn insert_reservation(
 ) -> Result<i64, AppError> {
     let row = sqlx::query(
         "INSERT INTO reservations (tenant_id, campaign_id, asset, customer_id, order_id, variant, day, requested, \
-         granted, status, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'reserved', $10, $11) \
-         RETURNING id",
+         granted, status, expires_at, created_at, order_amount, order_currency, unit_value) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'reserved', $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(tenant)
     .bind(&r.campaign_id)
@@ -385,6 +395,9 @@ pub async fn insert_reservation(
     .bind(r.granted)
     .bind(r.expires_at)
     .bind(now)
+    .bind(r.order_amount)
+    .bind(&r.order_currency)
+    .bind(&r.unit_value)
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("id")?)
@@ -418,7 +431,7 @@ pub async fn get_reservation(
 ) -> Result<Option<Reservation>, AppError> {
     let sql = format!(
         "SELECT id, campaign_id, asset, customer_id, order_id, variant, day, requested, granted, confirmed, released, \
-         status, expires_at FROM reservations WHERE tenant_id = $1 AND id = $2 {}",
+         status, expires_at, order_amount, order_currency, unit_value FROM reservations WHERE tenant_id = $1 AND id = $2 {}",
         db.for_update()
     );
     let row = sqlx::query(&sql)
@@ -481,97 +494,16 @@ pub async fn set_part_confirmed(
 /// Records a reservation's new state.
 pub async fn update_reservation(conn: &mut Conn, r: &Reservation) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE reservations SET granted = $1, confirmed = $2, released = $3, status = $4 WHERE id = $5",
+        "UPDATE reservations SET granted = $1, confirmed = $2, released = $3, status = $4, order_amount = $5 \
+         WHERE id = $6",
     )
     .bind(r.granted)
     .bind(r.confirmed)
-        .bind(r.released)
-        .bind(&r.status)
-        .bind(r.id)
-        .execute(&mut *conn)
-        .await?;
+    .bind(r.released)
+    .bind(&r.status)
+    .bind(r.order_amount)
+    .bind(r.id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
-}
-
-/// Budget figures of one asset: (total, reserved, confirmed, released).
-pub async fn figures(
-    db: &Db,
-    tenant: &str,
-    campaign: &str,
-) -> Result<Vec<(String, i64, i64, i64, i64)>, AppError> {
-    let rows = sqlx::query(
-        "SELECT s.asset, CAST(SUM(s.capacity) AS BIGINT) AS total, CAST(SUM(s.reserved) AS BIGINT) AS reserved, \
-                CAST(SUM(s.confirmed) AS BIGINT) AS confirmed, \
-                CAST(COALESCE((SELECT SUM(r.released) FROM reservations r WHERE r.tenant_id = s.tenant_id \
-                   AND r.campaign_id = s.campaign_id AND r.asset = s.asset), 0) AS BIGINT) AS released \
-         FROM budget_slots s WHERE s.tenant_id = $1 AND s.campaign_id = $2 GROUP BY s.tenant_id, s.campaign_id, s.asset \
-         ORDER BY s.asset",
-    )
-    .bind(tenant)
-    .bind(campaign)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("asset")?,
-                r.try_get("total")?,
-                r.try_get("reserved")?,
-                r.try_get("confirmed")?,
-                r.try_get("released")?,
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
-}
-
-/// Per variant: (variant, asset, participants, reserved, confirmed, released).
-pub async fn by_variant(
-    db: &Db,
-    tenant: &str,
-    campaign: &str,
-) -> Result<Vec<(String, String, i64, i64, i64, i64)>, AppError> {
-    // Participants as the campaign counts them: granted and not wholly given
-    // back, each customer once whatever the assets.
-    let rows = sqlx::query(
-        "SELECT variant, asset, \
-                CAST((SELECT COUNT(DISTINCT p.customer_id) FROM reservations p \
-                      WHERE p.tenant_id = $1 AND p.campaign_id = $2 AND p.variant = r.variant \
-                        AND p.granted > p.released AND p.status IN ('reserved', 'confirmed')) AS BIGINT) AS participants, \
-                CAST(SUM(CASE WHEN status = 'reserved' THEN granted ELSE 0 END) AS BIGINT) AS reserved, \
-                CAST(SUM(confirmed) AS BIGINT) AS confirmed, \
-                CAST(SUM(released) AS BIGINT) AS released \
-         FROM reservations r WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
-         GROUP BY variant, asset ORDER BY variant, asset",
-    )
-    .bind(tenant)
-    .bind(campaign)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("variant")?,
-                r.try_get("asset")?,
-                r.try_get("participants")?,
-                r.try_get("reserved")?,
-                r.try_get("confirmed")?,
-                r.try_get("released")?,
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
-}
-
-/// Distinct customers with budget granted and not wholly given back.
-pub async fn participants(db: &Db, tenant: &str, campaign: &str) -> Result<i64, AppError> {
-    let row = sqlx::query(
-        "SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM reservations \
-         WHERE tenant_id = $1 AND campaign_id = $2 AND granted > released AND status IN ('reserved', 'confirmed')",
-    )
-    .bind(tenant)
-    .bind(campaign)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(row.try_get("n")?)
 }

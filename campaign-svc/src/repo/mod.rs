@@ -1,7 +1,8 @@
-//! SQL for campaigns, versions, budgets, reservations, coupons and the audit trail.
+//! SQL for campaigns, versions, budgets, reservations, coupons, reports and the audit trail.
 pub mod budget;
 pub mod campaigns;
 pub mod coupons;
+pub mod report;
 
 use boomerang_common::db::Migrations;
 

@@ -126,7 +126,7 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     (
         "CampaignService/ReserveBudget",
-        r#"campaign_id: "boost" amount { amount: "1.00" asset: "EUR" } ttl { seconds: 60 } customer_id: "alice" order_id: "o-1""#,
+        r#"campaign_id: "boost" amount { amount: "1.00" asset: "EUR" } ttl { seconds: 60 } customer_id: "alice" order_id: "o-1" order_amount { amount: "100.00" asset: "EUR" } unit_value: "0.05""#,
     ),
     (
         "CampaignService/ConfirmBudget",
@@ -134,7 +134,7 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     (
         "CampaignService/ReleaseBudget",
-        r#"reservation_id: "rs_1" amount { amount: "1.00" asset: "EUR" }"#,
+        r#"reservation_id: "rs_1" amount { amount: "1.00" asset: "EUR" } order_amount { amount: "60.00" asset: "EUR" }"#,
     ),
     (
         "CampaignService/GetCampaignReport",

@@ -165,6 +165,9 @@ impl Accrual {
                 asset: reward.asset.clone(),
                 customer: p.customer.clone(),
                 order: p.order_id.clone(),
+                order_minor: computed.eligible,
+                currency: priced.program.currency.clone(),
+                unit_value: priced.program.unit_value(&reward.asset),
             };
             let source = format!("campaign:{}@{}", offer.campaign_id, offer.version);
             let not_applied = |why: String| Explanation {

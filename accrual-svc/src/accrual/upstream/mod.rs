@@ -102,6 +102,13 @@ pub struct BudgetAsk {
     pub customer: String,
     /// Order.
     pub order: String,
+    /// The order's eligible amount (minor units of `currency`): the revenue
+    /// the campaign is credited with.
+    pub order_minor: i64,
+    /// The order currency.
+    pub currency: String,
+    /// What one unit of `asset` is worth in `currency`, when it has a price.
+    pub unit_value: Option<rust_decimal::Decimal>,
 }
 
 /// What a budget granted: possibly less than asked, possibly nothing.
@@ -252,6 +259,8 @@ impl Upstream {
             customer_id: ask.customer,
             order_id: ask.order,
             variant: ask.variant,
+            order_amount: Some(money::wire(ask.order_minor, &ask.currency)),
+            unit_value: ask.unit_value.map(|v| v.to_string()).unwrap_or_default(),
         };
         let r = self
             .campaign
