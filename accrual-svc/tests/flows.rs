@@ -765,7 +765,7 @@ backend_tests! {
         assert_eq!(five.rewards[0].status, pb::RewardStatus::Pending as i32);
         assert_eq!(amounts(&s.buy("cb", "o-101", "bob", &[("shoes", "100.01")]).await?), ["10.00"], "10% of 100.01 rounds down");
         assert_eq!(amounts(&s.buy("pts", "o-57", "cat", &[("food", "57.99")]).await?), ["57"]);
-        let report = s.accrual.get_program_report(pb::GetProgramReportRequest { program_id: "cb".into(), from: None, to: None }).await?.into_inner();
+        let report = s.accrual.get_program_report(pb::GetProgramReportRequest { program_id: "cb".into(), from: None, to: None, repeat_within_days: 0 }).await?.into_inner();
         assert_eq!((report.purchases, report.active_members, report.members_enrolled), (2, 2, 4));
         assert_eq!(report.revenue.map(|m| m.amount), Some("200.01".into()));
         assert_eq!(report.totals.first().and_then(|t| t.issued.clone()).map(|m| m.amount), Some("15.00".into()));
@@ -787,7 +787,7 @@ backend_tests! {
             description: "checkout".into(),
         };
         s.wallet.post_transaction(spend).await?;
-        let report = s.accrual.get_program_report(pb::GetProgramReportRequest { program_id: "cb".into(), from: None, to: None }).await?.into_inner();
+        let report = s.accrual.get_program_report(pb::GetProgramReportRequest { program_id: "cb".into(), from: None, to: None, repeat_within_days: 0 }).await?.into_inner();
         let eur_totals = report.totals.iter().find(|t| t.asset == "EUR").cloned().unwrap_or_default();
         let amount = |m: Option<Money>| m.map(|m| m.amount).unwrap_or_default();
         assert_eq!(

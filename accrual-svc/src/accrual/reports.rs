@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use tracing::instrument;
 
 use super::Accrual;
-use crate::repo;
+use crate::{domain::cohorts, repo};
 
 /// Per asset: rewards issued and reversed, and what became of them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +55,29 @@ pub struct ProgramReport {
     pub average_order: Option<i64>,
     /// Average order of the same members before enrolment.
     pub average_order_before: Option<i64>,
+    /// Members who bought in more than one channel.
+    pub omnichannel: i64,
+    /// Their percent of active members.
+    pub omnichannel_share: Option<Decimal>,
+    /// Percent of active members who bought again within the window.
+    pub repeat_rate: Option<Decimal>,
+    /// That window, days.
+    pub repeat_within_days: u32,
+    /// (channel, purchases, members, eligible revenue).
+    pub channels: Vec<(String, i64, i64, i64)>,
+    /// Retention cohorts, oldest first.
+    pub cohorts: Vec<Cohort>,
+}
+
+/// Members enrolled in one month, and how many of them still buy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cohort {
+    /// "2026-06".
+    pub month: String,
+    /// Enrolled in it.
+    pub enrolled: i64,
+    /// (months after, buying, percent of `enrolled`).
+    pub retention: Vec<(u32, i64, Option<Decimal>)>,
 }
 
 /// `a / b` to four decimals; none when `b` is zero.
@@ -82,7 +105,8 @@ fn minor(m: Option<&Wire>) -> Result<Option<i64>, AppError> {
 }
 
 impl Accrual {
-    /// The report of `program_id` for purchases and enrolments in `[from, to)` (unix micros).
+    /// The report of `program_id` for purchases and enrolments in `[from, to)`
+    /// (unix micros), "coming back" meaning within `repeat_within_days`.
     #[instrument(name = "boomerang.accrual.reports.program", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
     pub async fn program_report(
         &self,
@@ -90,6 +114,7 @@ impl Accrual {
         program_id: &str,
         from_us: Option<i64>,
         to_us: Option<i64>,
+        repeat_within_days: u32,
     ) -> Result<ProgramReport, AppError> {
         let t = tenant.as_str();
         let mut conn = self.db().pool().acquire().await?;
@@ -133,7 +158,19 @@ impl Accrual {
             .filter(|(a, ..)| *a == program.currency)
             .map(|(_, issued, reversed)| issued - reversed)
             .sum();
+        let (omnichannel, channels) = repo::channels(self.db(), t, program_id, from, to).await?;
+        let within = i64::from(repeat_within_days) * 86_400_000_000;
+        let came_back = repo::came_back(self.db(), t, program_id, (from, to), within).await?;
+        let cohorts = self
+            .cohorts(t, program_id, &program.timezone, from_us, to_us)
+            .await?;
         Ok(ProgramReport {
+            omnichannel,
+            omnichannel_share: ratio(omnichannel * 100, figures.active),
+            repeat_rate: ratio(came_back * 100, figures.active),
+            repeat_within_days,
+            channels,
+            cohorts,
             currency: program.currency,
             retention_rate: ratio(figures.repeat * 100, figures.active),
             roi: ratio(figures.revenue, cost),
@@ -142,5 +179,41 @@ impl Accrual {
             totals: by_asset.into_values().collect(),
             figures,
         })
+    }
+}
+
+impl Accrual {
+    /// Members by enrolment month over `[from, to)` (the latest
+    /// [`cohorts::MOST`] months; from 24 months before `to` when the period
+    /// has no start), and how many bought 1, 3, 6 and 12 months later.
+    async fn cohorts(
+        &self,
+        tenant: &str,
+        program_id: &str,
+        tz: &str,
+        from_us: Option<i64>,
+        to_us: Option<i64>,
+    ) -> Result<Vec<Cohort>, AppError> {
+        let now = self.clock().now();
+        let to = to_us.unwrap_or(now).min(now);
+        let from = from_us.unwrap_or(to - 24 * 31 * 86_400_000_000);
+        let mut out = Vec::new();
+        for m in cohorts::months(tz, from, to) {
+            let windows = cohorts::windows(tz, m.start, now);
+            let spans: Vec<(i64, i64)> = windows.iter().map(|(_, s, e)| (*s, *e)).collect();
+            let enrolled_in = (m.start.max(from), m.end.min(to));
+            let (enrolled, buying) =
+                repo::cohort(self.db(), tenant, program_id, enrolled_in, &spans).await?;
+            out.push(Cohort {
+                month: m.label,
+                enrolled,
+                retention: windows
+                    .iter()
+                    .zip(buying)
+                    .map(|((k, ..), n)| (*k, n, ratio(n * 100, enrolled)))
+                    .collect(),
+            });
+        }
+        Ok(out)
     }
 }

@@ -1,8 +1,9 @@
 //! The accrual domain, pure: programs, the reward computation with its
-//! explanation lines, tiers, carts and sessions at checkout. No I/O; the same
+//! explanation lines, tiers, carts and sessions at checkout, report cohorts. No I/O; the same
 //! code serves preview, record and the recomputation after a return.
 pub mod caps;
 pub mod checkout;
+pub mod cohorts;
 pub mod fraud;
 pub mod program;
 pub mod returns;

@@ -392,10 +392,18 @@ impl AccrualService for AccrualServiceHandler {
         let program_id = convert::id(&mut v, "program_id", &req.program_id);
         let from = instant(&mut v, "from", req.from.as_ref());
         let to = instant(&mut v, "to", req.to.as_ref());
+        if req.repeat_within_days > 365 {
+            v.add("repeat_within_days", "1 to 365 (0 means 30)");
+        }
         v.check()?;
+        let within = if req.repeat_within_days == 0 {
+            30
+        } else {
+            req.repeat_within_days
+        };
         let report = self
             .accrual
-            .program_report(&tenant, &program_id, from, to)
+            .program_report(&tenant, &program_id, from, to, within)
             .await?;
         Ok(Response::new(render::report(&report)))
     }

@@ -116,6 +116,20 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
             }
         })
         .collect();
+    // In the enum's order: online, store, app.
+    let mut channels: Vec<pb::ChannelFigures> = r
+        .channels
+        .iter()
+        .map(
+            |(channel, purchases, members, revenue)| pb::ChannelFigures {
+                channel: channel_of(channel) as i32,
+                purchases: u64::try_from(*purchases).unwrap_or_default(),
+                members: u64::try_from(*members).unwrap_or_default(),
+                revenue: money(*revenue),
+            },
+        )
+        .collect();
+    channels.sort_by_key(|c| c.channel);
     pb::GetProgramReportResponse {
         members_enrolled: u64::try_from(f.enrolled).unwrap_or_default(),
         active_members: u64::try_from(f.active).unwrap_or_default(),
@@ -126,5 +140,38 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
         roi: rate(r.roi),
         average_order_value: r.average_order.and_then(money),
         average_order_value_before_enrolment: r.average_order_before.and_then(money),
+        omnichannel_members: u64::try_from(r.omnichannel).unwrap_or_default(),
+        omnichannel_share: rate(r.omnichannel_share),
+        repeat_rate: rate(r.repeat_rate),
+        repeat_within_days: r.repeat_within_days,
+        channels,
+        cohorts: r
+            .cohorts
+            .iter()
+            .map(|c| pb::Cohort {
+                month: c.month.clone(),
+                enrolled: u64::try_from(c.enrolled).unwrap_or_default(),
+                retention: c
+                    .retention
+                    .iter()
+                    .map(|(k, n, share)| pb::Retention {
+                        months_after: *k,
+                        buying: u64::try_from(*n).unwrap_or_default(),
+                        share: rate(*share),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// A stored channel name ("online") on the wire.
+fn channel_of(name: &str) -> boomerang_proto::common::v1::Channel {
+    use boomerang_proto::common::v1::Channel;
+    match name {
+        "online" => Channel::Online,
+        "store" => Channel::Store,
+        "app" => Channel::App,
+        _ => Channel::Unspecified,
     }
 }

@@ -40,6 +40,10 @@ pub struct NewPurchase<'a> {
     pub row: &'a PurchaseRow,
     /// Eligible amount.
     pub eligible: i64,
+    /// Channel ("online", "store", "app").
+    pub channel: &'a str,
+    /// Store.
+    pub store: &'a str,
 }
 
 /// Inserts a purchase; false when the order is already recorded (a concurrent
@@ -53,8 +57,8 @@ pub async fn insert_purchase(
 ) -> Result<bool, AppError> {
     let inserted = sqlx::query(
         "INSERT INTO purchases (tenant_id, program_id, order_id, customer_id, program_version, request_hash, lines, \
-         eligible, tier, occurred_at, recorded_at, flags, review) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+         eligible, tier, occurred_at, recorded_at, flags, review, channel, store_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING",
     )
     .bind(tenant)
     .bind(program)
@@ -69,6 +73,8 @@ pub async fn insert_purchase(
     .bind(now)
     .bind(json(&p.row.flags)?)
     .bind(&p.row.review)
+    .bind(p.channel)
+    .bind(p.store)
     .execute(&mut *conn)
     .await?
     .rows_affected();

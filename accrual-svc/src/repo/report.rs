@@ -78,3 +78,118 @@ pub async fn report(
             .collect::<Result<_, sqlx::Error>>()?,
     })
 }
+
+/// Members who bought in more than one channel in `[from, to)`, and per
+/// channel: (channel, purchases, members, eligible revenue).
+pub async fn channels(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    from: i64,
+    to: i64,
+) -> Result<(i64, Vec<(String, i64, i64, i64)>), AppError> {
+    const PERIOD: &str = "tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
+                          AND review <> 'rejected' AND channel <> ''";
+    let omni = sqlx::query(&format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT customer_id FROM purchases WHERE {PERIOD} \
+         GROUP BY customer_id HAVING COUNT(DISTINCT channel) > 1) omni"
+    ))
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    let rows = sqlx::query(&format!(
+        "SELECT channel, CAST(COUNT(*) AS BIGINT) AS purchases, CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS members, \
+                CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS revenue \
+         FROM purchases WHERE {PERIOD} GROUP BY channel ORDER BY channel"
+    ))
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    let per = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("channel")?,
+                r.try_get("purchases")?,
+                r.try_get("members")?,
+                r.try_get("revenue")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((omni, per))
+}
+
+/// Members whose first purchase in `[from, to)` was followed by another
+/// within `within` microseconds (the later one may fall after `to`).
+pub async fn came_back(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    (from, to): (i64, i64),
+    within: i64,
+) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM \
+           (SELECT customer_id, MIN(occurred_at) AS first FROM purchases \
+            WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected' \
+            GROUP BY customer_id) f \
+         WHERE EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = $1 AND p.program_id = $2 \
+           AND p.customer_id = f.customer_id AND p.review <> 'rejected' \
+           AND p.occurred_at > f.first AND p.occurred_at <= f.first + $5)",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .bind(within)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// A cohort: members enrolled in `[from, to)`, and of them how many bought
+/// in each of the `windows` (`[start, end)`, up to four).
+pub async fn cohort(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    (from, to): (i64, i64),
+    windows: &[(i64, i64)],
+) -> Result<(i64, Vec<i64>), AppError> {
+    let bought = |i: usize| {
+        format!(
+            "CAST(COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = m.tenant_id \
+               AND p.program_id = m.program_id AND p.customer_id = m.customer_id AND p.review <> 'rejected' \
+               AND p.occurred_at >= ${a} AND p.occurred_at < ${b}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS w{i}",
+            a = 5 + 2 * i,
+            b = 6 + 2 * i
+        )
+    };
+    let columns: Vec<String> = (0..windows.len()).map(bought).collect();
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n{}{} FROM members m \
+         WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.enrolled_at >= $3 AND m.enrolled_at < $4",
+        if columns.is_empty() { "" } else { ", " },
+        columns.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(from)
+        .bind(to);
+    for (start, end) in windows {
+        q = q.bind(*start).bind(*end);
+    }
+    let row = q.fetch_one(db.pool()).await?;
+    let buying = (0..windows.len())
+        .map(|i| row.try_get(format!("w{i}").as_str()))
+        .collect::<Result<_, _>>()?;
+    Ok((row.try_get("n")?, buying))
+}

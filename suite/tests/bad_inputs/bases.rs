@@ -84,7 +84,7 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     (
         "AccrualService/GetProgramReport",
-        r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
+        r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 } repeat_within_days: 30"#,
     ),
     ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (

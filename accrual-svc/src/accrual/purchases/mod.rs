@@ -270,6 +270,8 @@ impl Accrual {
             order_id: &p.order_id,
             row: &row,
             eligible: computed.eligible,
+            channel: boomerang_proto::common::v1::channel_name(p.channel).unwrap_or_default(),
+            store: &p.store,
         };
         if !repo::insert_purchase(conn, tenant.as_str(), &p.program_id, purchase, now).await? {
             return self.stored(conn, tenant, &p).await?.ok_or_else(|| {
