@@ -892,23 +892,34 @@ backend_tests! {
             budgets: vec![cpb::Budget { total: Some(Money { amount: "100000".into(), asset: "PTS".into() }), per_day: None, low_percent: None }],
             ..Default::default()
         };
+        // A second campaign: a 1.00 EUR bonus per order, which a partial return leaves whole.
+        let bonus = cpb::CampaignSpec {
+            name: "A euro back".into(),
+            effect: Some(cpb::Effect { kind: Some(cpb::effect::Kind::FixedBonus(cpb::FixedBonus { amount: Some(eur("1.00")) })) }),
+            budgets: vec![cpb::Budget { total: Some(eur("100.00")), per_day: None, low_percent: None }],
+            ..spec.clone()
+        };
         s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec) }).await?;
         s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s".into(), campaign_id: "double".into() }).await?;
+        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c2".into(), campaign_id: "euro".into(), spec: Some(bonus) }).await?;
+        s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s2".into(), campaign_id: "euro".into() }).await?;
         // 150.00 EUR in two orders; the campaign gives 100 + 50 PTS more.
         s.buy("pts", "o-1", "ann", &[("shoes", "60.00"), ("bags", "40.00")]).await?;
         s.buy("pts", "o-2", "ann", &[("shoes", "50.00")]).await?;
         let reports = s.campaign.clone();
-        let attribution = |want: &'static str| {
+        let revenue_of = |campaign: &'static str, want: &'static str| {
             let c = reports.clone();
             move || {
                 let mut c = c.clone();
                 async move {
-                    let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+                    let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: campaign.into() }).await?.into_inner();
                     Ok(r.attribution.first().and_then(|a| a.revenue.clone()).map(|m| m.amount) == Some(want.into()))
                 }
             }
         };
+        let attribution = |want: &'static str| revenue_of("double", want);
         eventually("both orders confirmed", attribution("150.00")).await?;
+        eventually("both bonuses confirmed", revenue_of("euro", "150.00")).await?;
         let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
         // Cost: 150 PTS x 0.05 = 7.50 EUR; ROI (150.00 - 7.50) / 7.50 = 19.
         let want = cpb::Attribution { currency: "EUR".into(), orders: 2, revenue: Some(eur("150.00")), cost: Some(eur("7.50")), roi: "19".into(), unpriced: vec![] };
@@ -925,6 +936,11 @@ backend_tests! {
         let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
         let a = r.attribution.first().cloned().unwrap_or_default();
         assert_eq!((a.orders, a.cost, a.roi.as_str()), (2, Some(eur("5.50")), "19"));
+        // The bonus stays whole (1.00 EUR an order), yet its orders are worth 110.00 now.
+        eventually("the bonus campaign told the order's worth", revenue_of("euro", "110.00")).await?;
+        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "euro".into() }).await?.into_inner();
+        let a = r.attribution.first().cloned().unwrap_or_default();
+        assert_eq!((a.orders, a.cost, a.roi.as_str()), (2, Some(eur("2.00")), "54"));
         Ok(())
     }
 

@@ -170,8 +170,9 @@ impl Relay {
             }
             Err(e) => return settle(self.topic, job, e, false),
         };
-        // The budget given back is what the wallet took, never more than planned.
-        let Some(mut release) = m.release.filter(|_| taken > 0) else {
+        // The budget given back is what the wallet took, never more than
+        // planned; when it took nothing, the order's worth is still told.
+        let Some(mut release) = m.release.filter(|r| taken > 0 || r.order_amount.is_some()) else {
             return Ok(());
         };
         if let Some(amount) = release.amount.as_mut() {
@@ -357,6 +358,7 @@ impl Handler for Relay {
             Outbound::Checkout(m) => return self.checkout(&tenant, job, m).await,
             Outbound::VoucherIssue(m) => return self.voucher_issue(&tenant, job, m).await,
             Outbound::VoucherVoid(m) => return self.voucher_void(&tenant, job, m).await,
+            Outbound::OrderWorth(m) => return self.release_budget(&tenant, job, m.release).await,
         };
         sent.or_else(|e| settle(self.topic, job, e, false))
     }

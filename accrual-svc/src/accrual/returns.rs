@@ -17,7 +17,7 @@ use tracing::instrument;
 
 use super::{
     Accrual, RecordedReward,
-    outbound::{Outbound, ReferralReturn, ReverseThenRelease, RewardRef, VoucherVoid},
+    outbound::{OrderWorth, Outbound, ReferralReturn, ReverseThenRelease, RewardRef, VoucherVoid},
     program_ref,
     purchases::{HELD, REJECTED, recorded},
 };
@@ -206,7 +206,9 @@ impl Accrual {
             return_id: &r.return_id,
             order_left: Some((after.eligible, &program.currency)),
         };
+        let mut touched = Vec::new();
         for TakeBack { row, amount, why } in take_backs(&rows, &after.rewards, &pref) {
+            touched.push(row.no);
             explanations.push(why);
             let reward = RewardRef::new(program_id, order, row.no);
             let customer = &purchase.customer_id;
@@ -214,6 +216,25 @@ impl Accrual {
             self.enqueue(conn, tenant, message).await?;
             repo::add_reversed(conn, t, program_id, order, row.no, amount).await?;
             *reversed.entry(row.reward.asset.clone()).or_default() += amount;
+        }
+        // A campaign whose reward the return left whole still hears what the
+        // order is worth now (its attributed revenue is net of returns).
+        for row in rows
+            .iter()
+            .filter(|row| !row.reservation_id.is_empty() && !touched.contains(&row.no))
+        {
+            let worth = OrderWorth {
+                reward: RewardRef::new(program_id, order, row.no),
+                return_id: r.return_id.clone(),
+                release: cpb::ReleaseBudgetRequest {
+                    reservation_id: row.reservation_id.clone(),
+                    amount: Some(wire(0, &row.reward.asset)),
+                    order_amount: Some(wire(after.eligible, &program.currency)),
+                    ..Default::default()
+                },
+            };
+            self.enqueue(conn, tenant, Outbound::OrderWorth(worth))
+                .await?;
         }
         let now = self.clock().now();
         repo::insert_return(conn, t, program_id, order, &r.return_id, &r.lines, now).await?;

@@ -178,7 +178,8 @@ pub struct Program {
 impl Program {
     /// What one unit of `asset` is worth in the program currency: 1 for the
     /// currency itself, a point at the conversion's rate (100 PTS = 5.00 EUR:
-    /// 0.05); None for what has no price here.
+    /// 0.05; 3 PTS = 1.00 EUR: 0.333333333333, rounded down to 12 decimals);
+    /// None for what has no price here.
     pub fn unit_value(&self, asset: &str) -> Option<rust_decimal::Decimal> {
         if asset == self.currency {
             return Some(rust_decimal::Decimal::ONE);
@@ -186,6 +187,10 @@ impl Program {
         self.conversion
             .as_ref()
             .filter(|c| asset == "PTS" && c.points > 0 && c.value.code() == self.currency)
-            .map(|c| (c.value.to_decimal() / rust_decimal::Decimal::from(c.points)).normalize())
+            .map(|c| {
+                (c.value.to_decimal() / rust_decimal::Decimal::from(c.points))
+                    .round_dp_with_strategy(12, rust_decimal::RoundingStrategy::ToZero)
+                    .normalize()
+            })
     }
 }

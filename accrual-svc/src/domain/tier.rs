@@ -22,14 +22,14 @@ pub fn evaluate(
 ) -> (Option<usize>, Option<i64>) {
     let window = i64::from(policy.window_days) * 86_400_000_000;
     let earned = reached(policy, qualifying);
-    match (current, earned) {
-        (None, None) => (None, None),
+    let (tier, review) = match (current, earned) {
         (c, e) if e > c => (e, Some(now + window)),
         (c, e) if e < c && review_at.is_some_and(|r| now >= r) => (e, Some(now + window)),
         // Kept at its review: the next review is a window away.
         (c, _) if review_at.is_none_or(|r| now >= r) => (c, Some(now + window)),
         (c, _) => (c, review_at),
-    }
+    };
+    (tier, review.filter(|_| tier.is_some()))
 }
 
 /// What the member needs for the next tier: (next tier, amount still needed).
@@ -96,6 +96,12 @@ mod tests {
         };
         assert_eq!(evaluate(&none, None, None, 120_000, 7), (None, None));
         assert_eq!(evaluate(&none, None, Some(3), 120_000, 7), (None, None));
+        // Down to no tier at the review: nothing left to review.
+        let above_zero = TierPolicy {
+            tiers: policy().tiers.into_iter().skip(1).collect(),
+            ..policy()
+        };
+        assert_eq!(evaluate(&above_zero, Some(0), Some(5), 0, 7), (None, None));
     }
 
     #[test]

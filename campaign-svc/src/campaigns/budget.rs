@@ -333,6 +333,11 @@ impl Campaigns {
             }
             r.order_amount = left.minor().min(r.order_amount);
         }
+        if asked == Some(0) {
+            // Nothing given back: a return that took none of the reward.
+            budget::update_reservation(conn, &r).await?;
+            return Ok(r);
+        }
         let key = Key {
             tenant: tenant.as_str(),
             campaign: &r.campaign_id,
@@ -466,25 +471,64 @@ impl Campaigns {
         {
             return;
         }
+        // A burst of refusals looks one at a time: a refusal that finds a
+        // look under way marks it to look once more after (it may have
+        // looked before this refusal's rivals committed).
+        let start =
+            self.inner
+                .looking_low
+                .lock()
+                .is_ok_and(|mut looking| match looking.get_mut(&id) {
+                    Some(again) => {
+                        *again = true;
+                        false
+                    }
+                    None => {
+                        looking.insert(id.clone(), false);
+                        true
+                    }
+                });
+        if !start {
+            return;
+        }
         let (this, tenant, name, b) = (self.clone(), tenant.clone(), name.to_owned(), b.clone());
-        let (campaign, asset) = (id.1, id.2);
         tokio::spawn(async move {
             let key = Key {
                 tenant: tenant.as_str(),
-                campaign: &campaign,
-                asset: &asset,
+                campaign: &id.1,
+                asset: &id.2,
             };
-            let looked = async {
-                let mut tx = this.db().begin().await?;
-                let left = budget::left(&mut tx, key).await?.free;
-                this.tell_if_low(&mut tx, &tenant, key, &name, &b, left)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, AppError>(())
-            };
-            match looked.await {
-                Ok(()) => this.committed(),
-                Err(e) => tracing::warn!(campaign, error = %e, "budget low mark not checked"),
+            loop {
+                let looked = async {
+                    let mut tx = this.db().begin().await?;
+                    let left = budget::left(&mut tx, key).await?.free;
+                    this.tell_if_low(&mut tx, &tenant, key, &name, &b, left)
+                        .await?;
+                    tx.commit().await?;
+                    Ok::<_, AppError>(())
+                };
+                match looked.await {
+                    Ok(()) => this.committed(),
+                    Err(e) => {
+                        tracing::warn!(campaign = key.campaign, error = %e, "budget low mark not checked");
+                    }
+                }
+                // Once more if a refusal came meanwhile; else done.
+                let again = this.inner.looking_low.lock().is_ok_and(|mut looking| {
+                    match looking.get_mut(&id) {
+                        Some(again) if *again => {
+                            *again = false;
+                            true
+                        }
+                        _ => {
+                            looking.remove(&id);
+                            false
+                        }
+                    }
+                });
+                if !again {
+                    return;
+                }
             }
         });
     }

@@ -9,7 +9,7 @@ pub mod jobs;
 mod lifecycle;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -37,6 +37,9 @@ struct Inner {
     /// Budgets (tenant, campaign, asset, total) whose `budget.low` was told
     /// and committed: not asked for again.
     told_low: Mutex<HashSet<(String, String, String, i64)>>,
+    /// Budgets a refusal is looking at now (one look at a time each), and
+    /// whether another refusal came meanwhile (then it looks again).
+    looking_low: Mutex<HashMap<(String, String, String, i64), bool>>,
 }
 
 impl Campaigns {
@@ -50,6 +53,7 @@ impl Campaigns {
                 slots: i64::from(slots.max(1)),
                 committed: Arc::new(Notify::new()),
                 told_low: Mutex::default(),
+                looking_low: Mutex::default(),
             }),
         }
     }

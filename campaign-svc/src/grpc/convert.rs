@@ -407,18 +407,18 @@ pub fn reserve(r: &pb::ReserveBudgetRequest, default_ttl: i64) -> Result<Reserve
     let unit_value = if r.unit_value.is_empty() {
         String::new()
     } else {
-        let d = decimal(
-            &mut v,
-            "unit_value",
-            &r.unit_value,
-            Decimal::NEGATIVE_ONE,
-            Decimal::from(1_000_000),
-            "a decimal from 0 to 1000000, e.g. \"0.05\"",
-        );
-        if Decimal::from_str_exact(&d).is_ok_and(|d| d.scale() > 12) {
-            v.add("unit_value", "at most 12 decimals");
+        match Decimal::from_str_exact(&r.unit_value) {
+            Ok(d) if d >= Decimal::ZERO && d <= Decimal::from(1_000_000) && d.scale() <= 12 => {
+                d.normalize().to_string()
+            }
+            _ => {
+                v.add(
+                    "unit_value",
+                    "a decimal from 0 to 1000000 with at most 12 decimals, e.g. \"0.05\"",
+                );
+                String::new()
+            }
         }
-        d
     };
     v.check()?;
     Ok(Reserve {

@@ -404,10 +404,12 @@ impl CampaignService for CampaignServiceHandler {
             .collect();
         let scheduled_later = later
             .into_iter()
-            .map(|(campaign_id, v)| pb::ScheduledLater {
-                campaign_id,
-                version: u32::try_from(v.version).unwrap_or_default(),
-                effective_from: v.effective_from.map(boomerang_common::time::to_timestamp),
+            .filter_map(|(campaign_id, v)| {
+                Some(pb::ScheduledLater {
+                    campaign_id,
+                    version: u32::try_from(v.version).unwrap_or_default(),
+                    effective_from: Some(boomerang_common::time::to_timestamp(v.effective_from?)),
+                })
             })
             .collect();
         Ok(Response::new(pb::ListApplicableCampaignsResponse {
@@ -482,11 +484,22 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let id = convert::reservation_id(&req.reservation_id)?;
         let mut v = Violations::new();
-        let amount = req
-            .amount
-            .as_ref()
-            .and_then(|m| convert::money(&mut v, "amount", Some(m)));
+        // 0 gives nothing back: with `order_amount`, the order's worth alone.
+        let amount = req.amount.as_ref().and_then(|m| {
+            boomerang_common::money::field(
+                &mut v,
+                "amount",
+                Some(m),
+                boomerang_common::money::Sign::NotNegative,
+            )
+        });
         let order_left = convert::order_amount(&mut v, req.order_amount.as_ref());
+        if amount.as_ref().is_some_and(|a| a.minor() == 0) && order_left.is_none() {
+            v.add(
+                "amount",
+                "above zero; 0 only with order_amount (the order's worth alone)",
+            );
+        }
         v.check()?;
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.mutations

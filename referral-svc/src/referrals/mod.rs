@@ -274,6 +274,15 @@ impl Referrals {
                     .ok_or_else(|| AppError::Internal(anyhow::anyhow!("refusal not recorded")))?;
             }
         }
+        if row.status == "attributed" {
+            let event = pb::WatchEventsResponse {
+                r#type: pb::EventType::ReferralAttributed as i32,
+                customer_id: row.referrer_id.clone(),
+                message: format!("a friend you referred joined with code {}", row.code),
+                ..referral_event(&row)
+            };
+            self.emit(conn, tenant, event).await?;
+        }
         if let Some(bonus) = program
             .referee_bonus
             .as_ref()
@@ -288,15 +297,6 @@ impl Referrals {
                 release_at: None,
             };
             self.pay(conn, tenant, &row, pay).await?;
-        }
-        if row.status == "attributed" {
-            let event = pb::WatchEventsResponse {
-                r#type: pb::EventType::ReferralAttributed as i32,
-                customer_id: row.referrer_id.clone(),
-                message: format!("a friend you referred joined with code {}", row.code),
-                ..referral_event(&row)
-            };
-            self.emit(conn, tenant, event).await?;
         }
         Ok(row)
     }

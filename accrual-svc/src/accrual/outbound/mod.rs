@@ -298,6 +298,24 @@ pub enum Outbound {
     VoucherIssue(VoucherIssue),
     /// A voucher voided.
     VoucherVoid(VoucherVoid),
+    /// What an order is worth after a return that took none of a campaign
+    /// reward back, for the revenue its campaign is credited with.
+    OrderWorth(OrderWorth),
+}
+
+/// The order's worth after a return, told to a campaign whose reward it
+/// left whole: a `ReleaseBudgetRequest` giving 0 back, with `order_amount`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OrderWorth {
+    /// The reward whose reservation it is.
+    #[prost(message, required, tag = "1")]
+    pub reward: RewardRef,
+    /// The return.
+    #[prost(string, tag = "2")]
+    pub return_id: String,
+    /// The release of nothing, with the order's amount left.
+    #[prost(message, required, tag = "3")]
+    pub release: cpb::ReleaseBudgetRequest,
 }
 
 /// A queue the relay delivers: one per upstream effect, so a slow wallet
@@ -323,6 +341,8 @@ pub enum Topic {
     VoucherIssue,
     /// Vouchers voided: a [`VoucherVoid`].
     VoucherVoid,
+    /// Orders' worth after returns, for campaign reports: an [`OrderWorth`].
+    OrderWorth,
     /// Read only: a queue written before reversals and releases carried their reward.
     Legacy(LegacyTopic),
 }
@@ -340,7 +360,7 @@ pub enum LegacyTopic {
 
 impl Topic {
     /// Every topic the relay runs, the legacy ones included.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::WalletCredit,
         Self::BudgetConfirm,
         Self::WalletReverse,
@@ -350,6 +370,7 @@ impl Topic {
         Self::Checkout,
         Self::VoucherIssue,
         Self::VoucherVoid,
+        Self::OrderWorth,
         Self::Legacy(LegacyTopic::WalletReverse),
         Self::Legacy(LegacyTopic::WalletRelease),
     ];
@@ -366,6 +387,7 @@ impl Topic {
             Self::Checkout => "accrual.checkout",
             Self::VoucherIssue => "accrual.voucher_issue",
             Self::VoucherVoid => "accrual.voucher_void",
+            Self::OrderWorth => "accrual.order_worth",
             Self::Legacy(LegacyTopic::WalletReverse) => "accrual.wallet_reverse",
             Self::Legacy(LegacyTopic::WalletRelease) => "accrual.wallet_release",
         }
@@ -397,6 +419,7 @@ impl Outbound {
             Self::Checkout(_) => Topic::Checkout,
             Self::VoucherIssue(_) => Topic::VoucherIssue,
             Self::VoucherVoid(_) => Topic::VoucherVoid,
+            Self::OrderWorth(_) => Topic::OrderWorth,
         }
     }
 
@@ -473,6 +496,11 @@ impl Outbound {
                     ],
                 )
             }
+            Self::OrderWorth(m) => {
+                let r = &m.reward;
+                let no = r.no.to_string();
+                key(tenant, &[&r.program, &r.order, "worth", &m.return_id, &no])
+            }
         }
     }
 
@@ -494,6 +522,7 @@ impl Outbound {
             Self::Checkout(m) => m.encode_to_vec(),
             Self::VoucherIssue(m) => m.encode_to_vec(),
             Self::VoucherVoid(m) => m.encode_to_vec(),
+            Self::OrderWorth(m) => m.encode_to_vec(),
         }
     }
 
@@ -533,6 +562,7 @@ impl Outbound {
             Topic::Checkout => Self::Checkout(CheckoutStep::decode(payload)?),
             Topic::VoucherIssue => Self::VoucherIssue(VoucherIssue::decode(payload)?),
             Topic::VoucherVoid => Self::VoucherVoid(VoucherVoid::decode(payload)?),
+            Topic::OrderWorth => Self::OrderWorth(OrderWorth::decode(payload)?),
             Topic::Legacy(old) => legacy::decode(old, payload)?,
         })
     }

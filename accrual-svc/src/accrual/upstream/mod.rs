@@ -225,14 +225,12 @@ impl Upstream {
         let later = found
             .scheduled_later
             .into_iter()
-            .map(|l| ScheduledLater {
-                effective_from_us: l
-                    .effective_from
-                    .as_ref()
-                    .and_then(from_timestamp)
-                    .unwrap_or_default(),
-                campaign_id: l.campaign_id,
-                version: l.version,
+            .filter_map(|l| {
+                Some(ScheduledLater {
+                    effective_from_us: l.effective_from.as_ref().and_then(from_timestamp)?,
+                    campaign_id: l.campaign_id,
+                    version: l.version,
+                })
             })
             .collect();
         Ok((offers, later))

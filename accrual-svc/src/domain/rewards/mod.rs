@@ -96,8 +96,10 @@ pub struct Explanation {
     pub description: String,
     /// The base it was applied to: (decimal amount, asset).
     pub base: Option<(String, String)>,
-    /// What `base` is multiplied by: "0.05" for 5%, "2" for double points
-    /// (so base x rate is `unrounded`).
+    /// What `base` is multiplied by: "0.05" for 5%, "1.5" for a tier's x1.5;
+    /// a campaign's extra on points already earned is the multiplier less one
+    /// ("1" for double points). When the step has an exact result, base x
+    /// rate is `unrounded`.
     pub rate: String,
     /// Exact result before rounding.
     pub unrounded: String,
@@ -426,9 +428,10 @@ pub fn compute(
                     .map(|(p, _)| *p)
                     .sum();
                 let extra = share * (m - Decimal::ONE);
+                // The step is the extra: its rate is the multiplier less one.
                 let step = Explanation {
                     base: Some((share.to_string(), "PTS".into())),
-                    rate: multiplier.clone(),
+                    rate: (m - Decimal::ONE).normalize().to_string(),
                     unrounded: extra.to_string(),
                     ..campaign_line(format!(
                         "x{multiplier} points on matching lines: {share} PTS earn {extra} more"

@@ -246,17 +246,71 @@ fn base_times_rate_is_the_unrounded_result() {
     for (cents, rate) in [(9_000, "0.05"), (12_000, "0.1")] {
         let p = program(vec![cashback("5"), points.clone()], vec![t.clone()]);
         let (lines, kept) = order(&[(cents, "shoes")]);
-        let c = compute(&p, "program:p@1", &lines, &kept, None, &[]);
+        let offer = |id: &str, effect: Effect| Offer {
+            campaign_id: id.into(),
+            version: 1,
+            variant: String::new(),
+            effect,
+            categories: vec![],
+            min_order: None,
+        };
+        let offers = [
+            offer(
+                "double",
+                Effect::PointsMultiplier {
+                    multiplier: "2".into(),
+                },
+            ),
+            offer(
+                "extra",
+                Effect::ExtraPercent {
+                    asset: "EUR".into(),
+                    percent: "2".into(),
+                },
+            ),
+        ];
+        let c = compute(&p, "program:p@1", &lines, &kept, None, &offers);
         let steps: Vec<&Explanation> = c.rewards.iter().flat_map(|r| &r.explanations).collect();
+        assert!(
+            steps.iter().any(|s| s.rule == "campaign" && s.rate == "1"),
+            "x2: one more: {steps:?}"
+        );
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.rule == "campaign" && s.rate == "0.02"),
+            "2% extra: {steps:?}"
+        );
         assert!(steps.iter().any(|s| s.rate == rate), "{cents}: {steps:?}");
-        for s in steps
-            .iter()
-            .filter(|s| s.rule == "base_earn" || s.rule == "threshold")
-        {
+        for s in &steps {
             let (Some((b, _)), false) = (&s.base, s.unrounded.is_empty()) else {
                 continue;
             };
             assert_eq!(dec(b) * dec(&s.rate), dec(&s.unrounded), "{s:?}");
         }
     }
+}
+
+/// A point's price in the currency, for campaign reports: exact when it
+/// can be, rounded down to 12 decimals when it repeats (3 PTS = 1.00 EUR).
+#[test]
+fn a_point_is_priced_at_the_conversion() {
+    let priced = |points: i64, cents: i64| {
+        let mut p = program(vec![cashback("5")], vec![]);
+        p.conversion = Some(Conversion {
+            points,
+            value: Money::of(cents, "EUR").unwrap_or_else(|_| Money::zero(&Asset::points())),
+        });
+        p.unit_value("PTS").map(|d| d.to_string())
+    };
+    assert_eq!(priced(100, 500), Some("0.05".into()));
+    assert_eq!(priced(3, 100), Some("0.333333333333".into()));
+    let p = program(vec![cashback("5")], vec![]);
+    assert_eq!(
+        (
+            p.unit_value("EUR").map(|d| d.to_string()),
+            p.unit_value("PTS")
+        ),
+        (Some("1".into()), None)
+    );
 }
