@@ -10,13 +10,11 @@ mod render;
 use boomerang_common::{
     error::{AppError, Violations},
     idempotency::{self, IdempotencyKey, Mutations},
-    stream::BoxStream,
+    stream::{self, BoxStream},
     tenant::tenant_of,
     time::instant,
 };
 use boomerang_proto::accrual::v1::{self as pb, accrual_service_server::AccrualService};
-use futures::StreamExt as _;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -420,14 +418,14 @@ impl AccrualService for AccrualServiceHandler {
         // tenant is no filter.
         tenant_of(&req)?;
         let cursor = boomerang_common::events::Cursor::parse(&req.get_ref().from_cursor)?;
-        let events = ReceiverStream::new(self.accrual.follow(cursor)).map(|e| {
-            e.map(|(tenant_id, event)| pb::FollowEventsResponse {
-                tenant_id,
-                event: Some(event),
-            })
-            .map_err(Status::from)
-        });
-        Ok(Response::new(Box::pin(events)))
+        let follow = |(tenant_id, event)| pb::FollowEventsResponse {
+            tenant_id,
+            event: Some(event),
+        };
+        Ok(Response::new(stream::of(
+            self.accrual.follow(cursor),
+            follow,
+        )))
     }
 
     async fn watch_events(
@@ -451,8 +449,7 @@ impl AccrualService for AccrualServiceHandler {
             scope: req.program_id,
             customer: req.customer_id,
         };
-        let events = ReceiverStream::new(self.accrual.watch(tenant, cursor, filter))
-            .map(|e| e.map_err(Status::from));
-        Ok(Response::new(Box::pin(events)))
+        let events = self.accrual.watch(tenant, cursor, filter);
+        Ok(Response::new(stream::of(events, |e| e)))
     }
 }

@@ -4,12 +4,10 @@
 use boomerang_common::{
     error::Violations,
     events::{Cursor, Filter},
-    stream::BoxStream,
+    stream::{self, BoxStream},
     tenant::tenant_of,
 };
 use boomerang_proto::campaign::v1 as pb;
-use futures::StreamExt as _;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
@@ -37,9 +35,10 @@ pub(super) fn watch(
         scope: req.campaign_id,
         customer: req.customer_id,
     };
-    let events = ReceiverStream::new(campaigns.watch(tenant, cursor, filter))
-        .map(|e| e.map_err(Status::from));
-    Ok(Response::new(Box::pin(events)))
+    Ok(Response::new(stream::of(
+        campaigns.watch(tenant, cursor, filter),
+        |e| e,
+    )))
 }
 
 /// Every tenant's events from a cursor (the caller's tenant is no filter:
@@ -50,12 +49,9 @@ pub(super) fn follow(
 ) -> Result<Response<BoxStream<pb::FollowEventsResponse>>, Status> {
     tenant_of(&req)?;
     let cursor = Cursor::parse(&req.get_ref().from_cursor)?;
-    let events = ReceiverStream::new(campaigns.follow(cursor)).map(|e| {
-        e.map(|(tenant_id, event)| pb::FollowEventsResponse {
-            tenant_id,
-            event: Some(event),
-        })
-        .map_err(Status::from)
-    });
-    Ok(Response::new(Box::pin(events)))
+    let follow = |(tenant_id, event)| pb::FollowEventsResponse {
+        tenant_id,
+        event: Some(event),
+    };
+    Ok(Response::new(stream::of(campaigns.follow(cursor), follow)))
 }

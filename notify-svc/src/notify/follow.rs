@@ -60,25 +60,38 @@ pub enum Source {
     Referral(ReferralServiceClient<Upstream>),
 }
 
-fn read(
+/// A source's stream of every tenant's events, each read as its public
+/// form: `split` takes a response apart into (tenant, event), `meta` gives
+/// an event's cursor and time, `map` its CloudEvent.
+fn mapped<Resp, E>(
     service: &'static str,
-    tenant: String,
-    cursor: String,
-    at: Option<&prost_types::Timestamp>,
-    map: impl FnOnce(Origin<'_>) -> Result<Option<CloudEvent>, String>,
-) -> Result<Read, tonic::Status> {
-    let origin = Origin {
-        service,
-        tenant: &tenant,
-        cursor: &cursor,
-        at_us: at.and_then(from_timestamp).unwrap_or_default(),
-    };
-    let event = map(origin).map_err(tonic::Status::internal)?;
-    Ok(Read {
-        tenant,
-        cursor,
-        event,
-    })
+    stream: tonic::Streaming<Resp>,
+    split: fn(Resp) -> (String, E),
+    meta: fn(&E) -> (String, Option<prost_types::Timestamp>),
+    map: fn(Origin<'_>, &E) -> Result<Option<CloudEvent>, String>,
+) -> BoxStream<'static, Result<Read, tonic::Status>>
+where
+    Resp: Send + 'static,
+    E: Send + 'static,
+{
+    stream
+        .map(move |r| {
+            let (tenant, event) = split(r?);
+            let (cursor, at) = meta(&event);
+            let origin = Origin {
+                service,
+                tenant: &tenant,
+                cursor: &cursor,
+                at_us: at.as_ref().and_then(from_timestamp).unwrap_or_default(),
+            };
+            let event = map(origin, &event).map_err(tonic::Status::internal)?;
+            Ok(Read {
+                tenant,
+                cursor,
+                event,
+            })
+        })
+        .boxed()
 }
 
 impl Source {
@@ -99,66 +112,39 @@ impl Source {
         cursor: &str,
     ) -> Result<BoxStream<'static, Result<Read, tonic::Status>>, tonic::Status> {
         let from_cursor = cursor.to_owned();
+        let name = self.name();
         Ok(match self.clone() {
             Self::Accrual(mut c) => {
                 let ask = acting_for(platform, apb::FollowEventsRequest { from_cursor });
                 let s = c.follow_events(ask).await?.into_inner();
-                s.map(|r| {
-                    let r = r?;
-                    let e = r.event.unwrap_or_default();
-                    let at = e.occurred_at;
-                    read("accrual", r.tenant_id, e.cursor.clone(), at.as_ref(), |o| {
-                        mapping::accrual(o, &e)
-                    })
-                })
-                .boxed()
+                let split =
+                    |r: apb::FollowEventsResponse| (r.tenant_id, r.event.unwrap_or_default());
+                let meta = |e: &apb::WatchEventsResponse| (e.cursor.clone(), e.occurred_at);
+                mapped(name, s, split, meta, mapping::accrual)
             }
             Self::Wallet(mut c) => {
                 let ask = acting_for(platform, wpb::FollowEventsRequest { from_cursor });
                 let s = c.follow_events(ask).await?.into_inner();
-                s.map(|r| {
-                    let r = r?;
-                    let e = r.event.unwrap_or_default();
-                    let at = e.occurred_at;
-                    read("wallet", r.tenant_id, e.cursor.clone(), at.as_ref(), |o| {
-                        mapping::wallet(o, &e)
-                    })
-                })
-                .boxed()
+                let split =
+                    |r: wpb::FollowEventsResponse| (r.tenant_id, r.event.unwrap_or_default());
+                let meta = |e: &wpb::WatchEventsResponse| (e.cursor.clone(), e.occurred_at);
+                mapped(name, s, split, meta, mapping::wallet)
             }
             Self::Campaign(mut c) => {
                 let ask = acting_for(platform, cpb::FollowEventsRequest { from_cursor });
                 let s = c.follow_events(ask).await?.into_inner();
-                s.map(|r| {
-                    let r = r?;
-                    let e = r.event.unwrap_or_default();
-                    let at = e.occurred_at;
-                    read(
-                        "campaign",
-                        r.tenant_id,
-                        e.cursor.clone(),
-                        at.as_ref(),
-                        |o| mapping::campaign(o, &e),
-                    )
-                })
-                .boxed()
+                let split =
+                    |r: cpb::FollowEventsResponse| (r.tenant_id, r.event.unwrap_or_default());
+                let meta = |e: &cpb::WatchEventsResponse| (e.cursor.clone(), e.occurred_at);
+                mapped(name, s, split, meta, mapping::campaign)
             }
             Self::Referral(mut c) => {
                 let ask = acting_for(platform, rpb::FollowEventsRequest { from_cursor });
                 let s = c.follow_events(ask).await?.into_inner();
-                s.map(|r| {
-                    let r = r?;
-                    let e = r.event.unwrap_or_default();
-                    let at = e.occurred_at;
-                    read(
-                        "referral",
-                        r.tenant_id,
-                        e.cursor.clone(),
-                        at.as_ref(),
-                        |o| mapping::referral(o, &e),
-                    )
-                })
-                .boxed()
+                let split =
+                    |r: rpb::FollowEventsResponse| (r.tenant_id, r.event.unwrap_or_default());
+                let meta = |e: &rpb::WatchEventsResponse| (e.cursor.clone(), e.occurred_at);
+                mapped(name, s, split, meta, mapping::referral)
             }
         })
     }

@@ -4,12 +4,10 @@
 use boomerang_common::{
     error::Violations,
     events::{Cursor, Filter},
-    stream::BoxStream,
+    stream::{self, BoxStream},
     tenant::tenant_of,
 };
 use boomerang_proto::referral::v1 as pb;
-use futures::StreamExt as _;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::referrals::Referrals;
@@ -33,9 +31,10 @@ pub(super) fn watch(
         scope: String::new(),
         customer: req.customer_id,
     };
-    let events = ReceiverStream::new(referrals.watch(tenant, cursor, filter))
-        .map(|e| e.map_err(Status::from));
-    Ok(Response::new(Box::pin(events)))
+    Ok(Response::new(stream::of(
+        referrals.watch(tenant, cursor, filter),
+        |e| e,
+    )))
 }
 
 /// Every tenant's events from a cursor (the caller's tenant is no filter:
@@ -46,12 +45,9 @@ pub(super) fn follow(
 ) -> Result<Response<BoxStream<pb::FollowEventsResponse>>, Status> {
     tenant_of(&req)?;
     let cursor = Cursor::parse(&req.get_ref().from_cursor)?;
-    let events = ReceiverStream::new(referrals.follow(cursor)).map(|e| {
-        e.map(|(tenant_id, event)| pb::FollowEventsResponse {
-            tenant_id,
-            event: Some(event),
-        })
-        .map_err(Status::from)
-    });
-    Ok(Response::new(Box::pin(events)))
+    let follow = |(tenant_id, event)| pb::FollowEventsResponse {
+        tenant_id,
+        event: Some(event),
+    };
+    Ok(Response::new(stream::of(referrals.follow(cursor), follow)))
 }

@@ -9,13 +9,12 @@ use boomerang_common::{
     error::AppError,
     idempotency::Mutations,
     money::wire,
-    stream::BoxStream,
+    stream::{self, BoxStream},
     tenant::tenant_of,
     time::{micros, to_timestamp},
 };
 use boomerang_proto::wallet::v1::{self as pb, wallet_service_server::WalletService};
-use futures::{StreamExt as _, future::BoxFuture};
-use tokio_stream::wrappers::ReceiverStream;
+use futures::future::BoxFuture;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -446,9 +445,8 @@ impl WalletService for WalletServiceHandler {
             kinds: render::event_kinds(&req.types),
             customer,
         };
-        let events = ReceiverStream::new(self.ledger.watch(tenant, cursor, filter))
-            .map(|e| e.map(|e| render::to_event(&e)).map_err(Status::from));
-        Ok(Response::new(Box::pin(events)))
+        let events = self.ledger.watch(tenant, cursor, filter);
+        Ok(Response::new(stream::of(events, |e| render::to_event(&e))))
     }
 
     type FollowEventsStream = BoxStream<pb::FollowEventsResponse>;
@@ -461,13 +459,13 @@ impl WalletService for WalletServiceHandler {
         // tenant is no filter.
         tenant_of(&req)?;
         let cursor = boomerang_common::events::Cursor::parse(&req.get_ref().from_cursor)?;
-        let events = ReceiverStream::new(self.ledger.follow(cursor)).map(|e| {
-            e.map(|e| pb::FollowEventsResponse {
-                tenant_id: e.tenant.clone(),
-                event: Some(render::to_event(&e)),
-            })
-            .map_err(Status::from)
-        });
-        Ok(Response::new(Box::pin(events)))
+        let follow = |e: crate::repo::events::Event| pb::FollowEventsResponse {
+            tenant_id: e.tenant.clone(),
+            event: Some(render::to_event(&e)),
+        };
+        Ok(Response::new(stream::of(
+            self.ledger.follow(cursor),
+            follow,
+        )))
     }
 }
