@@ -1,7 +1,8 @@
 //! The program report's engagement figures through the gateway, on both
 //! backends, each recomputed here from the purchases the test recorded:
 //! omnichannel members, coming back within N days, purchases per channel,
-//! and retention cohorts by enrolment month.
+//! and retention cohorts by enrolment month; and the tax report (cashback as
+//! a price discount, per channel and store).
 mod support;
 
 use std::{
@@ -111,6 +112,71 @@ impl Shop {
             .await?;
         self.bought
             .push((customer, channel, cents, self.clock.now()));
+        Ok(())
+    }
+
+    /// An order of `cents` lines ("1", "2", ...) at `store`, one per channel
+    /// and store; its id.
+    async fn order(
+        &mut self,
+        customer: &str,
+        channel: Ch,
+        store: &str,
+        cents: &[i64],
+    ) -> anyhow::Result<String> {
+        let order = format!("t-{}-{store}", channel as i32);
+        let lines = cents
+            .iter()
+            .enumerate()
+            .map(|(i, c)| apb::PurchaseLine {
+                line_id: (i + 1).to_string(),
+                sku: "s".into(),
+                category: "shoes".into(),
+                unit_price: Some(Money {
+                    amount: format!("{}.{:02}", c / 100, c % 100),
+                    asset: "EUR".into(),
+                }),
+                quantity: 1,
+                discount: None,
+            })
+            .collect();
+        let purchase = apb::Purchase {
+            program_id: "demo".into(),
+            order_id: order.clone(),
+            customer_id: customer.into(),
+            currency: "EUR".into(),
+            lines,
+            channel: channel as i32,
+            store_id: store.into(),
+            occurred_at: Some(to_timestamp(self.clock.now())),
+        };
+        self.accrual
+            .record_purchase(with_key(
+                apb::RecordPurchaseRequest {
+                    idempotency_key: order.clone(),
+                    purchase: Some(purchase),
+                },
+                &self.key,
+            )?)
+            .await?;
+        Ok(order)
+    }
+
+    async fn give_back(&mut self, order: &str, line: &str) -> anyhow::Result<()> {
+        let req = apb::RecordReturnRequest {
+            idempotency_key: format!("r-{order}-{line}"),
+            program_id: "demo".into(),
+            order_id: order.into(),
+            return_id: format!("r-{order}-{line}"),
+            lines: vec![apb::ReturnLine {
+                line_id: line.into(),
+                quantity: 1,
+            }],
+            occurred_at: None,
+        };
+        self.accrual
+            .record_return(with_key(req, &self.key)?)
+            .await?;
         Ok(())
     }
 
@@ -241,6 +307,53 @@ backend_tests! {
         let jan = &r.cohorts[0];
         let jan: Vec<(u32, u64)> = jan.retention.iter().map(|x| (x.months_after, x.buying)).collect();
         assert_eq!(jan, [(1, 1), (3, 1)], "bob in February, ann in April");
+        suite.stop().await
+    }
+
+    async fn cashback_lowers_the_taxable_base_per_channel_and_store(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(at("2026-06-15T12:00:00Z"));
+        let (suite, _dbs) = start_with_clock(backend, Default::default(), clock.clone()).await?;
+        suite.demo_program("shop").await?;
+        let key = suite.create_key("shop", &["*:write"]).await?;
+        let gw = channel(suite.addrs().gateway).await?;
+        let mut shop = Shop { accrual: AccrualServiceClient::new(gw), key, clock, bought: vec![], enrolled: vec![] };
+        shop.enroll("ann").await?; // its welcome bonus is a gift: in no line
+        // The demo program: 5% cashback, 10% on orders over 100.00 EUR, 1 PTS per EUR.
+        let cashback = |cents: i64| if cents > 10_000 { cents / 10 } else { cents / 20 };
+        let sales: [(Ch, &str, Vec<i64>, Option<&str>); 3] = [
+            (Ch::Online, "", vec![5_000], None),
+            (Ch::Store, "s1", vec![12_000, 8_000], Some("1")), // 200.00, then 120.00 back
+            (Ch::App, "s2", vec![3_000], None),
+        ];
+        let mut want = Vec::new();
+        for (ch, store, lines, back) in &sales {
+            let order = shop.order("ann", *ch, store, lines).await?;
+            let mut kept = lines.clone();
+            if let Some(line) = back {
+                shop.give_back(&order, line).await?;
+                kept.remove(line.parse::<usize>()? - 1);
+            }
+            let revenue: i64 = kept.iter().sum();
+            want.push((*ch as i32, store.to_string(), revenue, cashback(revenue), revenue / 100));
+        }
+        let req = apb::GetTaxReportRequest { program_id: "demo".into(), from: None, to: None };
+        let r = shop.accrual.get_tax_report(with_key(req, &shop.key)?).await?.into_inner();
+        let cents = |m: &Option<Money>| m.as_ref().map_or(-1, |m| m.amount.replace('.', "").parse::<i64>().unwrap_or(-1));
+        let got: Vec<(i32, String, i64, i64, i64)> = r
+            .lines
+            .iter()
+            .map(|l| {
+                assert_eq!(cents(&l.taxable_base), cents(&l.revenue) - cents(&l.cashback), "{l:?}");
+                let points = l.other_rewards.iter().find(|m| m.asset == "PTS").map_or(0, |m| m.amount.parse().unwrap_or(-1));
+                (l.channel, l.store_id.clone(), cents(&l.revenue), cents(&l.cashback), points)
+            })
+            .collect();
+        assert_eq!(got, want);
+        let total = r.total.unwrap_or_default();
+        let sum = |f: fn(&(i32, String, i64, i64, i64)) -> i64| want.iter().map(f).sum::<i64>();
+        assert_eq!((total.purchases, cents(&total.revenue), cents(&total.cashback), cents(&total.taxable_base)), (3, sum(|w| w.2), sum(|w| w.3), sum(|w| w.2 - w.3)));
+        // Here: 160.00 EUR of sales, 8.00 EUR of cashback, a base of 152.00 EUR.
+        assert_eq!((cents(&total.revenue), cents(&total.cashback)), (16_000, 800));
         suite.stop().await
     }
 }

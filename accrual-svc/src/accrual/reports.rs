@@ -1,4 +1,4 @@
-//! The program report: accrual's own figures (members, purchases, revenue,
+//! The program and tax reports. The program report: accrual's own figures (members, purchases, revenue,
 //! rewards issued and reversed) joined with what the wallet says became of
 //! the program-funded credits (pending, available, redeemed, expired).
 use std::collections::BTreeMap;
@@ -13,7 +13,13 @@ use rust_decimal::Decimal;
 use tracing::instrument;
 
 use super::Accrual;
-use crate::{domain::cohorts, repo};
+use crate::{
+    domain::{
+        cohorts,
+        tax::{self, TaxLine},
+    },
+    repo,
+};
 
 /// Per asset: rewards issued and reversed, and what became of them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -215,5 +221,42 @@ impl Accrual {
             });
         }
         Ok(out)
+    }
+}
+
+/// A program's tax report over a period: its currency, the lines per channel
+/// and store, and their total.
+#[derive(Clone, Debug)]
+pub struct TaxReport {
+    /// The program currency.
+    pub currency: String,
+    /// Per channel and store.
+    pub lines: Vec<TaxLine>,
+    /// All of them.
+    pub total: TaxLine,
+}
+
+impl Accrual {
+    /// The tax report of `program_id` for purchases in `[from, to)` (unix micros).
+    #[instrument(name = "boomerang.accrual.reports.tax", skip_all, fields(tenant = %tenant, program = %program_id), err(level = "info"))]
+    pub async fn tax_report(
+        &self,
+        tenant: &TenantId,
+        program_id: &str,
+        from_us: Option<i64>,
+        to_us: Option<i64>,
+    ) -> Result<TaxReport, AppError> {
+        let t = tenant.as_str();
+        let mut conn = self.db().pool().acquire().await?;
+        let (_, program, _) = repo::program(&mut conn, t, program_id, None).await?;
+        drop(conn);
+        let (from, to) = (from_us.unwrap_or(i64::MIN), to_us.unwrap_or(i64::MAX));
+        let (sales, rewards) = repo::tax(self.db(), t, program_id, from, to).await?;
+        let (lines, total) = tax::lines(&program.currency, &sales, &rewards);
+        Ok(TaxReport {
+            currency: program.currency,
+            lines,
+            total,
+        })
     }
 }

@@ -1,5 +1,5 @@
 //! The accrual domain, pure: programs, the reward computation with its
-//! explanation lines, tiers, carts and sessions at checkout, report cohorts. No I/O; the same
+//! explanation lines, tiers, carts and sessions at checkout, report cohorts and tax lines. No I/O; the same
 //! code serves preview, record and the recomputation after a return.
 pub mod caps;
 pub mod checkout;
@@ -9,4 +9,5 @@ pub mod program;
 pub mod returns;
 pub mod rewards;
 pub mod session;
+pub mod tax;
 pub mod tier;

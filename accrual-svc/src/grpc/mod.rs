@@ -406,6 +406,24 @@ impl AccrualService for AccrualServiceHandler {
         Ok(Response::new(render::report(&report)))
     }
 
+    async fn get_tax_report(
+        &self,
+        req: Request<pb::GetTaxReportRequest>,
+    ) -> Result<Response<pb::GetTaxReportResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, "program_id", &req.program_id);
+        let from = instant(&mut v, "from", req.from.as_ref());
+        let to = instant(&mut v, "to", req.to.as_ref());
+        v.check()?;
+        let report = self
+            .accrual
+            .tax_report(&tenant, &program_id, from, to)
+            .await?;
+        Ok(Response::new(render::tax_report(&report)))
+    }
+
     type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;
 
     type FollowEventsStream = BoxStream<pb::FollowEventsResponse>;

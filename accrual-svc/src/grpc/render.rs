@@ -6,10 +6,11 @@ use rust_decimal::Decimal;
 use super::convert::{fraud_flag, to_explanation, to_member, to_reward};
 use crate::{
     accrual::{
-        MemberView, Recorded, RecordedReward, Returned, conversion::Converted,
-        reports::ProgramReport,
+        MemberView, Recorded, RecordedReward, Returned,
+        conversion::Converted,
+        reports::{ProgramReport, TaxReport},
     },
-    domain::program::Money,
+    domain::{program::Money, tax::TaxLine},
 };
 
 /// Rewards of `order` as they stand at `now`.
@@ -173,5 +174,24 @@ fn channel_of(name: &str) -> boomerang_proto::common::v1::Channel {
         "store" => Channel::Store,
         "app" => Channel::App,
         _ => Channel::Unspecified,
+    }
+}
+
+/// The tax report: lines in channel order, then store.
+pub fn tax_report(r: &TaxReport) -> pb::GetTaxReportResponse {
+    let line = |l: &TaxLine| pb::TaxLine {
+        channel: channel_of(&l.channel) as i32,
+        store_id: l.store.clone(),
+        purchases: u64::try_from(l.purchases).unwrap_or_default(),
+        revenue: Some(wire(l.revenue, &r.currency)),
+        cashback: Some(wire(l.cashback, &r.currency)),
+        taxable_base: Some(wire(l.taxable_base(), &r.currency)),
+        other_rewards: l.other.iter().map(|(a, n)| wire(*n, a)).collect(),
+    };
+    let mut lines: Vec<pb::TaxLine> = r.lines.iter().map(line).collect();
+    lines.sort_by(|a, b| (a.channel, &a.store_id).cmp(&(b.channel, &b.store_id)));
+    pb::GetTaxReportResponse {
+        lines,
+        total: Some(line(&r.total)),
     }
 }

@@ -193,3 +193,69 @@ pub async fn cohort(
         .collect::<Result<_, _>>()?;
     Ok((row.try_get("n")?, buying))
 }
+
+/// The tax report's sums per channel and store, over `[from, to)`:
+/// (channel, store, purchases, eligible revenue) and (channel, store,
+/// asset, rewards credited net of reversals, vouchers left out).
+pub type TaxSums = (
+    Vec<(String, String, i64, i64)>,
+    Vec<(String, String, String, i64)>,
+);
+
+/// Sums of the tax report (see [`TaxSums`]).
+pub async fn tax(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    from: i64,
+    to: i64,
+) -> Result<TaxSums, AppError> {
+    let sales = sqlx::query(
+        "SELECT channel, store_id, CAST(COUNT(*) AS BIGINT) AS purchases, \
+                CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS revenue FROM purchases \
+         WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected' \
+         GROUP BY channel, store_id",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    let rewards = sqlx::query(
+        "SELECT p.channel, p.store_id, r.asset, CAST(COALESCE(SUM(r.amount - r.reversed), 0) AS BIGINT) AS kept \
+         FROM rewards r JOIN purchases p ON p.tenant_id = r.tenant_id AND p.program_id = r.program_id AND p.order_id = r.order_id \
+         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at >= $3 AND p.occurred_at < $4 \
+           AND p.review <> 'rejected' AND r.kind NOT LIKE '%voucher%' \
+         GROUP BY p.channel, p.store_id, r.asset",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    let sales = sales
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("channel")?,
+                r.try_get("store_id")?,
+                r.try_get("purchases")?,
+                r.try_get("revenue")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    let rewards = rewards
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("channel")?,
+                r.try_get("store_id")?,
+                r.try_get("asset")?,
+                r.try_get("kept")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((sales, rewards))
+}

@@ -86,6 +86,10 @@ pub const BASES: &[(&str, &str)] = &[
         "AccrualService/GetProgramReport",
         r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 } repeat_within_days: 30"#,
     ),
+    (
+        "AccrualService/GetTaxReport",
+        r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
+    ),
     ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "AccrualService/WatchEvents",
