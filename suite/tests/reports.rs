@@ -180,6 +180,31 @@ impl Shop {
         Ok(())
     }
 
+    /// An export of the whole history, its chunks joined.
+    async fn export(
+        &mut self,
+        kind: apb::ExportKind,
+        format: apb::ExportFormat,
+    ) -> anyhow::Result<String> {
+        let req = apb::ExportRowsRequest {
+            program_id: "demo".into(),
+            kind: kind as i32,
+            format: format as i32,
+            from: None,
+            to: None,
+        };
+        let mut chunks = self
+            .accrual
+            .export_rows(with_key(req, &self.key)?)
+            .await?
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(chunk) = chunks.message().await? {
+            out.extend(chunk.data);
+        }
+        Ok(String::from_utf8(out)?)
+    }
+
     fn to(&self, when: &str) {
         let wait = at(when) - self.clock.now();
         self.clock.advance(Duration::from_micros(
@@ -354,6 +379,26 @@ backend_tests! {
         assert_eq!((total.purchases, cents(&total.revenue), cents(&total.cashback), cents(&total.taxable_base)), (3, sum(|w| w.2), sum(|w| w.3), sum(|w| w.2 - w.3)));
         // Here: 160.00 EUR of sales, 8.00 EUR of cashback, a base of 152.00 EUR.
         assert_eq!((cents(&total.revenue), cents(&total.cashback)), (16_000, 800));
+
+        // The exports carry the same numbers.
+        let tax_csv = shop.export(apb::ExportKind::TaxReport, apb::ExportFormat::Csv).await?;
+        let rows: Vec<&str> = tax_csv.lines().collect();
+        assert_eq!(rows.first().copied(), Some("channel,store_id,purchases,revenue,cashback,taxable_base,currency,other_rewards"));
+        assert_eq!(rows.last().copied(), Some("total,,3,160.00,8.00,152.00,EUR,160 PTS"));
+        assert_eq!(rows.len(), 2 + r.lines.len());
+        let rewards = shop.export(apb::ExportKind::Rewards, apb::ExportFormat::Ndjson).await?;
+        let rewards: Vec<serde_json::Value> = rewards.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+        assert_eq!(rewards.len(), 6, "cashback and points of three orders");
+        let discount: i64 = rewards
+            .iter()
+            .filter(|r| r["tax_treatment"] == "discount")
+            .map(|r| r["net"].as_str().unwrap_or_default().replace('.', "").parse::<i64>().unwrap_or(-1))
+            .sum();
+        assert_eq!(discount, cents(&total.cashback));
+        let back = rewards.iter().find(|r| r["store_id"] == "s1" && r["asset"] == "EUR").cloned().unwrap_or_default();
+        assert_eq!((back["amount"].as_str(), back["reversed"].as_str(), back["net"].as_str(), back["channel"].as_str()), (Some("20.00"), Some("16.00"), Some("4.00"), Some("store")));
+        let rewards_csv = shop.export(apb::ExportKind::Rewards, apb::ExportFormat::Csv).await?;
+        assert_eq!(rewards_csv.lines().count(), 7, "a header and six rows");
         suite.stop().await
     }
 }

@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod conversion;
 pub mod effects;
 pub mod events;
+pub mod exports;
 pub mod members;
 pub mod outbound;
 mod programs;

@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod checkout;
 pub mod cohorts;
+pub mod export;
 pub mod fraud;
 pub mod program;
 pub mod returns;

@@ -4,6 +4,7 @@
 //! replayed idempotency key answers byte for byte.
 pub mod checkout;
 pub mod convert;
+mod exports;
 pub mod program;
 mod render;
 
@@ -404,6 +405,15 @@ impl AccrualService for AccrualServiceHandler {
             .program_report(&tenant, &program_id, from, to, within)
             .await?;
         Ok(Response::new(render::report(&report)))
+    }
+
+    type ExportRowsStream = BoxStream<pb::ExportRowsResponse>;
+
+    async fn export_rows(
+        &self,
+        req: Request<pb::ExportRowsRequest>,
+    ) -> Result<Response<Self::ExportRowsStream>, Status> {
+        exports::export_rows(&self.accrual, req)
     }
 
     async fn get_tax_report(

@@ -259,3 +259,79 @@ pub async fn tax(
         .collect::<Result<_, sqlx::Error>>()?;
     Ok((sales, rewards))
 }
+
+/// A reward as exported, with its purchase's facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportedReward {
+    /// Order.
+    pub order_id: String,
+    /// Reward number within the order.
+    pub no: i64,
+    /// Buyer.
+    pub customer_id: String,
+    /// When the purchase happened.
+    pub occurred_at: i64,
+    /// Channel.
+    pub channel: String,
+    /// Store.
+    pub store_id: String,
+    /// Kind, as stored (JSON).
+    pub kind: String,
+    /// The campaign offer, as stored (JSON or "null").
+    pub offer: String,
+    /// Asset.
+    pub asset: String,
+    /// Credited.
+    pub amount: i64,
+    /// Reversed so far.
+    pub reversed: i64,
+}
+
+/// A page of the rewards of purchases in `[from, to)`, in (occurred_at,
+/// order, reward) order, after `after`.
+pub async fn rewards_page(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    (from, to): (i64, i64),
+    after: Option<(i64, String, i64)>,
+    limit: i64,
+) -> Result<Vec<ExportedReward>, AppError> {
+    let (at, order, no) = after.unwrap_or((i64::MIN, String::new(), -1));
+    let rows = sqlx::query(
+        "SELECT p.order_id, r.reward_no, p.customer_id, p.occurred_at, p.channel, p.store_id, r.kind, r.offer, \
+                r.asset, r.amount, r.reversed \
+         FROM purchases p JOIN rewards r ON r.tenant_id = p.tenant_id AND r.program_id = p.program_id AND r.order_id = p.order_id \
+         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at >= $3 AND p.occurred_at < $4 AND p.review <> 'rejected' \
+           AND (p.occurred_at > $5 OR (p.occurred_at = $5 AND (p.order_id > $6 OR (p.order_id = $6 AND r.reward_no > $7)))) \
+         ORDER BY p.occurred_at, p.order_id, r.reward_no LIMIT $8",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .bind(at)
+    .bind(order)
+    .bind(no)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ExportedReward {
+                order_id: r.try_get("order_id")?,
+                no: r.try_get("reward_no")?,
+                customer_id: r.try_get("customer_id")?,
+                occurred_at: r.try_get("occurred_at")?,
+                channel: r.try_get("channel")?,
+                store_id: r.try_get("store_id")?,
+                kind: r.try_get("kind")?,
+                offer: r.try_get("offer")?,
+                asset: r.try_get("asset")?,
+                amount: r.try_get("amount")?,
+                reversed: r.try_get("reversed")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}

@@ -87,6 +87,10 @@ pub const BASES: &[(&str, &str)] = &[
         r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 } repeat_within_days: 30"#,
     ),
     (
+        "AccrualService/ExportRows",
+        r#"program_id: "cb" kind: EXPORT_KIND_TAX_REPORT format: EXPORT_FORMAT_CSV from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
+    ),
+    (
         "AccrualService/GetTaxReport",
         r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
     ),
