@@ -79,6 +79,23 @@ pub async fn report(
     })
 }
 
+/// The rows `sql` reads over ($1 tenant, $2 program, $3 from, $4 to).
+async fn over_period(
+    db: &Db,
+    sql: &str,
+    tenant: &str,
+    program: &str,
+    (from, to): (i64, i64),
+) -> Result<Vec<sqlx::any::AnyRow>, AppError> {
+    Ok(sqlx::query(sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(from)
+        .bind(to)
+        .fetch_all(db.pool())
+        .await?)
+}
+
 /// Members who bought in more than one channel in `[from, to)`, and per
 /// channel: (channel, purchases, members, eligible revenue).
 pub async fn channels(
@@ -90,28 +107,22 @@ pub async fn channels(
 ) -> Result<(i64, Vec<(String, i64, i64, i64)>), AppError> {
     const PERIOD: &str = "tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
                           AND review <> 'rejected' AND channel <> ''";
-    let omni = sqlx::query(&format!(
+    let omni_sql = format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT customer_id FROM purchases WHERE {PERIOD} \
          GROUP BY customer_id HAVING COUNT(DISTINCT channel) > 1) omni"
-    ))
-    .bind(tenant)
-    .bind(program)
-    .bind(from)
-    .bind(to)
-    .fetch_one(db.pool())
-    .await?
-    .try_get("n")?;
-    let rows = sqlx::query(&format!(
+    );
+    let omni = over_period(db, &omni_sql, tenant, program, (from, to)).await?;
+    let omni = omni
+        .first()
+        .map(|r| r.try_get("n"))
+        .transpose()?
+        .unwrap_or(0);
+    let per_sql = format!(
         "SELECT channel, CAST(COUNT(*) AS BIGINT) AS purchases, CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS members, \
                 CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS revenue \
          FROM purchases WHERE {PERIOD} GROUP BY channel ORDER BY channel"
-    ))
-    .bind(tenant)
-    .bind(program)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
-    .await?;
+    );
+    let rows = over_period(db, &per_sql, tenant, program, (from, to)).await?;
     let per = rows
         .iter()
         .map(|r| {
@@ -210,30 +221,28 @@ pub async fn tax(
     from: i64,
     to: i64,
 ) -> Result<TaxSums, AppError> {
-    let sales = sqlx::query(
+    let sales = over_period(
+        db,
         "SELECT channel, store_id, CAST(COUNT(*) AS BIGINT) AS purchases, \
                 CAST(COALESCE(SUM(eligible), 0) AS BIGINT) AS revenue FROM purchases \
          WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND review <> 'rejected' \
          GROUP BY channel, store_id",
+        tenant,
+        program,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(program)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
     .await?;
-    let rewards = sqlx::query(
+    let rewards = over_period(
+        db,
         "SELECT p.channel, p.store_id, r.asset, CAST(COALESCE(SUM(r.amount - r.reversed), 0) AS BIGINT) AS kept \
          FROM rewards r JOIN purchases p ON p.tenant_id = r.tenant_id AND p.program_id = r.program_id AND p.order_id = r.order_id \
          WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at >= $3 AND p.occurred_at < $4 \
            AND p.review <> 'rejected' AND r.kind NOT LIKE '%voucher%' \
          GROUP BY p.channel, p.store_id, r.asset",
+        tenant,
+        program,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(program)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
     .await?;
     let sales = sales
         .iter()
