@@ -855,11 +855,11 @@ backend_tests! {
         assert_eq!(rules, ["base_earn", "category_multiplier", "tier_multiplier", "rounding"]);
         assert_eq!(bought.rewards[1].campaign_id, "double");
         assert_eq!(s.balance_when("ann", "PTS", ("0", "600")).await?.1, "600");
-        let report = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+        let report = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into(), ..Default::default() }).await?.into_inner();
         eventually("the budget confirmation", || {
             let mut c = s.campaign.clone();
             async move {
-                let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+                let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into(), ..Default::default() }).await?.into_inner();
                 Ok(r.budgets.first().and_then(|b| b.confirmed.clone()).map(|m| m.amount) == Some("300".into()))
             }
         }).await?;
@@ -912,7 +912,7 @@ backend_tests! {
             move || {
                 let mut c = c.clone();
                 async move {
-                    let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: campaign.into() }).await?.into_inner();
+                    let r = c.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: campaign.into(), ..Default::default() }).await?.into_inner();
                     Ok(r.attribution.first().and_then(|a| a.revenue.clone()).map(|m| m.amount) == Some(want.into()))
                 }
             }
@@ -920,7 +920,7 @@ backend_tests! {
         let attribution = |want: &'static str| revenue_of("double", want);
         eventually("both orders confirmed", attribution("150.00")).await?;
         eventually("both bonuses confirmed", revenue_of("euro", "150.00")).await?;
-        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into(), ..Default::default() }).await?.into_inner();
         // Cost: 150 PTS x 0.05 = 7.50 EUR; ROI (150.00 - 7.50) / 7.50 = 19.
         let want = cpb::Attribution { currency: "EUR".into(), orders: 2, revenue: Some(eur("150.00")), cost: Some(eur("7.50")), roi: "19".into(), unpriced: vec![] };
         assert_eq!((r.attribution.clone(), r.attributed_revenue.clone(), r.rewarded_orders), (vec![want.clone()], Some(eur("150.00")), 2));
@@ -933,14 +933,21 @@ backend_tests! {
         };
         s.accrual.record_return(back).await?;
         eventually("the return's release", attribution("110.00")).await?;
-        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into() }).await?.into_inner();
+        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "double".into(), ..Default::default() }).await?.into_inner();
         let a = r.attribution.first().cloned().unwrap_or_default();
         assert_eq!((a.orders, a.cost, a.roi.as_str()), (2, Some(eur("5.50")), "19"));
         // The bonus stays whole (1.00 EUR an order), yet its orders are worth 110.00 now.
         eventually("the bonus campaign told the order's worth", revenue_of("euro", "110.00")).await?;
-        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "euro".into() }).await?.into_inner();
+        let r = s.campaign.get_campaign_report(cpb::GetCampaignReportRequest { campaign_id: "euro".into(), ..Default::default() }).await?.into_inner();
         let a = r.attribution.first().cloned().unwrap_or_default();
         assert_eq!((a.orders, a.cost, a.roi.as_str()), (2, Some(eur("2.00")), "54"));
+        // Over a period: only the reservations made in it; budgets as they stand.
+        let since = |from: i64| cpb::GetCampaignReportRequest { campaign_id: "euro".into(), from: Some(to_timestamp(from)), to: None };
+        let later = s.campaign.get_campaign_report(since(NOW + 1)).await?.into_inner();
+        assert_eq!((later.attribution.len(), later.rewarded_orders, later.participants), (0, 0, 0));
+        assert_eq!(later.budgets, r.budgets);
+        let all = s.campaign.get_campaign_report(since(NOW)).await?.into_inner();
+        assert_eq!((all.attribution, all.rewarded_orders), (r.attribution, 2));
         Ok(())
     }
 

@@ -77,6 +77,7 @@ pub async fn hot_used(channel: Channel, auth: &MetadataValue<Ascii>) -> anyhow::
     let mut client = CampaignServiceClient::new(channel);
     let req = pb::GetCampaignReportRequest {
         campaign_id: HOT.into(),
+        ..Default::default()
     };
     let report = client.get_campaign_report(authed(auth, req)).await?;
     let cents = |m: Option<Money>| {

@@ -69,7 +69,10 @@ async fn low_events(
 async fn race_fifty(s: &Service, id: &str) -> anyhow::Result<()> {
     let report = |mut c: Client, id: String| async move {
         let r = c
-            .get_campaign_report(pb::GetCampaignReportRequest { campaign_id: id })
+            .get_campaign_report(pb::GetCampaignReportRequest {
+                campaign_id: id,
+                ..Default::default()
+            })
             .await?
             .into_inner();
         let b = r.budgets.first().cloned().unwrap_or_default();
@@ -230,7 +233,7 @@ backend_tests! {
         s.client.reserve_budget(reserve("b", "one", "1.00", false)).await?;
         let more = s.client.reserve_budget(reserve("b", "cent", "0.01", true)).await;
         assert_eq!(more.err().map(|e| e.code()), Some(Code::ResourceExhausted));
-        let report = pb::GetCampaignReportRequest { campaign_id: "b".into() };
+        let report = pb::GetCampaignReportRequest { campaign_id: "b".into(), ..Default::default() };
         assert_eq!(used(s.client.get_campaign_report(report.clone()).await?.into_inner()), 700);
         // Back to eight: 3.00 more, spread again.
         let mut s = s.restart(8).await?;
@@ -260,7 +263,7 @@ backend_tests! {
         for (key, amount) in [("r1", Some(eur("2.00"))), ("r2", None)] {
             s.client.release_budget(pb::ReleaseBudgetRequest { order_amount: None, idempotency_key: key.into(), reservation_id: r.reservation_id.clone(), amount }).await?;
         }
-        let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "b".into() }).await?.into_inner();
+        let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "b".into(), ..Default::default() }).await?.into_inner();
         let b = report.budgets.first().cloned().unwrap_or_default();
         assert_eq!((b.confirmed.map(|m| m.amount), b.released.map(|m| m.amount)), (Some("0.00".into()), Some("6.00".into())));
         let again = s.client.reserve_budget(reserve("b", "third", "5.00", false)).await?;
@@ -380,7 +383,7 @@ backend_tests! {
         s.client.reserve_budget(ask("a2", "ann", Money { amount: "100".into(), asset: "PTS".into() })).await?;
         let bob = s.client.reserve_budget(ask("b1", "bob", eur("1.00"))).await?.into_inner().reservation.unwrap_or_default();
         s.client.release_budget(pb::ReleaseBudgetRequest { order_amount: None, idempotency_key: "b1-back".into(), reservation_id: bob.reservation_id, amount: None }).await?;
-        let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "split".into() }).await?.into_inner();
+        let report = s.client.get_campaign_report(pb::GetCampaignReportRequest { campaign_id: "split".into(), ..Default::default() }).await?.into_inner();
         let only = report.variants.iter().find(|v| v.variant == "only").cloned().unwrap_or_default();
         assert_eq!((only.participants, report.participants), (1, 1));
         let totals: Vec<Option<Money>> = only.budgets.iter().map(|b| b.total.clone()).collect();

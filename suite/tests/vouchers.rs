@@ -264,7 +264,7 @@ backend_tests! {
         eventually("both vouchers' budget confirmed", || {
             let (mut campaigns, key) = (campaigns.clone(), shop.key.clone());
             async move {
-                let read = cpb::GetCampaignReportRequest { campaign_id: "back".into() };
+                let read = cpb::GetCampaignReportRequest { campaign_id: "back".into(), ..Default::default() };
                 let report = campaigns.get_campaign_report(with_key(read, &key)?).await?.into_inner();
                 Ok(report.budgets.first().and_then(|b| b.confirmed.clone()).map(|m| m.amount) == Some("10.00".into()))
             }
@@ -284,7 +284,7 @@ backend_tests! {
         accrual.review_purchase(with_key(review, &admin)?).await?;
         let second = shop.voucher_of("o-2", std::slice::from_ref(&first)).await?;
         assert_eq!(second.customer_id, "ann");
-        let read = cpb::GetCampaignReportRequest { campaign_id: "back".into() };
+        let read = cpb::GetCampaignReportRequest { campaign_id: "back".into(), ..Default::default() };
         let report = campaigns.get_campaign_report(with_key(read, &shop.key)?).await?.into_inner();
         assert_eq!(report.budgets.first().and_then(|b| b.confirmed.clone()).map(|m| m.amount), Some("10.00".into()));
         suite.stop().await

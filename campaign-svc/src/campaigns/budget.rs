@@ -567,17 +567,25 @@ impl Campaigns {
             .ok_or_else(|| AppError::NotFound(format!("no reservation {}", reservation_ref(id))))
     }
 
-    /// Budget figures, participants and per-variant figures.
+    /// Budget figures as they stand; participants, per-variant figures,
+    /// attribution, rewarded orders and redemptions of `[from, to)`.
     #[tracing::instrument(name = "boomerang.campaign.budget.report", skip_all, fields(tenant = %tenant), err(level = "info"))]
-    pub async fn report(&self, tenant: &TenantId, campaign: &str) -> Result<Report, AppError> {
-        repo::get_head(self.db(), tenant.as_str(), campaign).await?;
+    pub async fn report(
+        &self,
+        tenant: &TenantId,
+        campaign: &str,
+        (from, to): (Option<i64>, Option<i64>),
+    ) -> Result<Report, AppError> {
+        let t = tenant.as_str();
+        repo::get_head(self.db(), t, campaign).await?;
+        let period = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
         Ok(Report {
-            budgets: report::figures(self.db(), tenant.as_str(), campaign).await?,
-            participants: report::participants(self.db(), tenant.as_str(), campaign).await?,
-            variants: report::by_variant(self.db(), tenant.as_str(), campaign).await?,
-            rewarded: report::rewarded(self.db(), tenant.as_str(), campaign).await?,
-            rewarded_orders: report::rewarded_orders(self.db(), tenant.as_str(), campaign).await?,
-            redemptions: report::redemptions(self.db(), tenant.as_str(), campaign).await?,
+            budgets: report::figures(self.db(), t, campaign).await?,
+            participants: report::participants(self.db(), t, campaign, period).await?,
+            variants: report::by_variant(self.db(), t, campaign, period).await?,
+            rewarded: report::rewarded(self.db(), t, campaign, period).await?,
+            rewarded_orders: report::rewarded_orders(self.db(), t, campaign, period).await?,
+            redemptions: report::redemptions(self.db(), t, campaign, period).await?,
         })
     }
 }

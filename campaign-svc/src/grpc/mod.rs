@@ -528,8 +528,10 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let mut v = Violations::new();
         let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        let from = boomerang_common::time::instant(&mut v, "from", req.from.as_ref());
+        let to = boomerang_common::time::instant(&mut v, "to", req.to.as_ref());
         v.check()?;
-        let report = self.campaigns.report(&tenant, &id).await?;
+        let report = self.campaigns.report(&tenant, &id, (from, to)).await?;
         Ok(Response::new(render::to_report(&report)))
     }
 

@@ -42,6 +42,7 @@ pub async fn by_variant(
     db: &Db,
     tenant: &str,
     campaign: &str,
+    (from, to): (i64, i64),
 ) -> Result<Vec<(String, String, i64, i64, i64, i64)>, AppError> {
     // Participants as the campaign counts them: granted and not wholly given
     // back, each customer once whatever the assets.
@@ -49,15 +50,19 @@ pub async fn by_variant(
         "SELECT variant, asset, \
                 CAST((SELECT COUNT(DISTINCT p.customer_id) FROM reservations p \
                       WHERE p.tenant_id = $1 AND p.campaign_id = $2 AND p.variant = r.variant \
-                        AND p.granted > p.released AND p.status IN ('reserved', 'confirmed')) AS BIGINT) AS participants, \
+                        AND p.granted > p.released AND p.status IN ('reserved', 'confirmed') \
+                        AND p.created_at >= $3 AND p.created_at < $4) AS BIGINT) AS participants, \
                 CAST(SUM(CASE WHEN status = 'reserved' THEN granted ELSE 0 END) AS BIGINT) AS reserved, \
                 CAST(SUM(confirmed) AS BIGINT) AS confirmed, \
                 CAST(SUM(released) AS BIGINT) AS released \
          FROM reservations r WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
+           AND created_at >= $3 AND created_at < $4 \
          GROUP BY variant, asset ORDER BY variant, asset",
     )
     .bind(tenant)
     .bind(campaign)
+    .bind(from)
+    .bind(to)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -76,13 +81,21 @@ pub async fn by_variant(
 }
 
 /// Distinct customers with budget granted and not wholly given back.
-pub async fn participants(db: &Db, tenant: &str, campaign: &str) -> Result<i64, AppError> {
+pub async fn participants(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+    (from, to): (i64, i64),
+) -> Result<i64, AppError> {
     let row = sqlx::query(
         "SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM reservations \
-         WHERE tenant_id = $1 AND campaign_id = $2 AND granted > released AND status IN ('reserved', 'confirmed')",
+         WHERE tenant_id = $1 AND campaign_id = $2 AND granted > released AND status IN ('reserved', 'confirmed') \
+           AND created_at >= $3 AND created_at < $4",
     )
     .bind(tenant)
     .bind(campaign)
+    .bind(from)
+    .bind(to)
     .fetch_one(db.pool())
     .await?;
     Ok(row.try_get("n")?)
@@ -94,15 +107,19 @@ pub async fn rewarded(
     db: &Db,
     tenant: &str,
     campaign: &str,
+    (from, to): (i64, i64),
 ) -> Result<Vec<(String, Rewarded)>, AppError> {
     let rows = sqlx::query(
         "SELECT variant, order_currency, asset, unit_value, CAST(COUNT(*) AS BIGINT) AS orders, \
                 CAST(SUM(order_amount) AS BIGINT) AS revenue, CAST(SUM(confirmed) AS BIGINT) AS confirmed \
          FROM reservations WHERE tenant_id = $1 AND campaign_id = $2 AND confirmed > 0 AND order_currency <> '' \
+           AND created_at >= $3 AND created_at < $4 \
          GROUP BY variant, order_currency, asset, unit_value ORDER BY variant, order_currency, asset, unit_value",
     )
     .bind(tenant)
     .bind(campaign)
+    .bind(from)
+    .bind(to)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -122,26 +139,43 @@ pub async fn rewarded(
 }
 
 /// Orders rewarded: reservations confirmed and not wholly given back.
-pub async fn rewarded_orders(db: &Db, tenant: &str, campaign: &str) -> Result<i64, AppError> {
+pub async fn rewarded_orders(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+    (from, to): (i64, i64),
+) -> Result<i64, AppError> {
     let row = sqlx::query(
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM reservations \
-         WHERE tenant_id = $1 AND campaign_id = $2 AND confirmed > 0",
+         WHERE tenant_id = $1 AND campaign_id = $2 AND confirmed > 0 AND created_at >= $3 AND created_at < $4",
     )
     .bind(tenant)
     .bind(campaign)
+    .bind(from)
+    .bind(to)
     .fetch_one(db.pool())
     .await?;
     Ok(row.try_get("n")?)
 }
 
-/// Uses of the campaign's codes redeemed by orders and not given back.
-pub async fn redemptions(db: &Db, tenant: &str, campaign: &str) -> Result<i64, AppError> {
+/// Uses of the campaign's codes redeemed by orders in the period and not
+/// given back.
+pub async fn redemptions(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+    (from, to): (i64, i64),
+) -> Result<i64, AppError> {
     let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(redeemed), 0) AS BIGINT) AS n FROM coupons \
-         WHERE tenant_id = $1 AND campaign_id = $2",
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM coupon_redemptions r \
+         JOIN coupons c ON c.tenant_id = r.tenant_id AND c.code = r.code \
+         WHERE r.tenant_id = $1 AND c.campaign_id = $2 AND r.status = 'redeemed' \
+           AND r.created_at >= $3 AND r.created_at < $4",
     )
     .bind(tenant)
     .bind(campaign)
+    .bind(from)
+    .bind(to)
     .fetch_one(db.pool())
     .await?;
     Ok(row.try_get("n")?)

@@ -146,7 +146,7 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     (
         "CampaignService/GetCampaignReport",
-        r#"campaign_id: "boost""#,
+        r#"campaign_id: "boost" from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
     ),
     (
         "CampaignService/ListAuditEvents",
