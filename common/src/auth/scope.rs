@@ -6,7 +6,7 @@ use std::{fmt, str::FromStr};
 /// Access levels, each including the ones below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
-    /// Get*, List*, Preview*, Watch*, Follow* RPCs.
+    /// Get*, List*, Preview*, Watch*, Follow*, Export* RPCs.
     Read,
     /// Every RPC of the service.
     Write,
@@ -128,7 +128,7 @@ pub fn required(path: &str) -> Option<(&str, Access)> {
     // Deciding on fraud (a held purchase) and releasing held money are for
     // reviewers, not for the keys that record the purchases.
     // Where a tenant's events go (webhooks and their secrets) is its admins' call.
-    let read = ["Get", "List", "Preview", "Watch", "Follow"]
+    let read = ["Get", "List", "Preview", "Watch", "Follow", "Export"]
         .iter()
         .any(|p| method.starts_with(p));
     let access = if short == "admin" || REVIEW_METHODS.contains(&method) {
@@ -187,6 +187,11 @@ mod tests {
         assert_eq!(
             required("/boomerang.accrual.v1.AccrualService/ReviewPurchase"),
             Some(("accrual", Access::Admin))
+        );
+        // Exports are reads: a BI key with accrual:read takes them.
+        assert_eq!(
+            required("/boomerang.accrual.v1.AccrualService/ExportRows"),
+            Some(("accrual", Access::Read))
         );
         assert_eq!(required("/grpc.health.v1.Health/Check"), None);
         assert!(is_service_only(
