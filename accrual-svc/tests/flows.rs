@@ -948,6 +948,24 @@ backend_tests! {
         assert_eq!(later.budgets, r.budgets);
         let all = s.campaign.get_campaign_report(since(NOW)).await?.into_inner();
         assert_eq!((all.attribution, all.rewarded_orders), (r.attribution, 2));
+        // The rewards export names each reward's campaign and tax treatment.
+        let ask = pb::ExportRowsRequest { program_id: "pts".into(), kind: pb::ExportKind::Rewards as i32, format: pb::ExportFormat::Ndjson as i32, from: None, to: None };
+        let mut chunks = s.accrual.export_rows(ask).await?.into_inner();
+        let mut text = Vec::new();
+        while let Some(c) = chunks.message().await? {
+            text.extend(c.data);
+        }
+        let rows: Vec<serde_json::Value> = String::from_utf8(text)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+        let of_o1: Vec<(String, String, String, String)> = rows
+            .iter()
+            .filter(|r| r["order_id"] == "o-1")
+            .map(|r| [&r["kind"], &r["campaign_id"], &r["net"], &r["tax_treatment"]].map(|v| v.as_str().unwrap_or_default().to_owned()).into())
+            .collect();
+        assert_eq!(of_o1, [
+            ("base".into(), String::new(), "60".into(), "none".into()),
+            ("campaign".into(), "double".into(), "60".into(), "none".into()),
+            ("campaign".into(), "euro".into(), "1.00".into(), "discount".into()),
+        ]);
         Ok(())
     }
 

@@ -10,8 +10,7 @@ use super::Accrual;
 use crate::{
     domain::{
         export::{self, Format},
-        rewards::Offer,
-        tax::TaxLine,
+        tax::{self, TaxLine},
     },
     repo::{self, ExportedReward},
 };
@@ -35,21 +34,15 @@ fn time(us: i64) -> String {
 /// A reward's row; cashback (the program currency, not a voucher) is a
 /// price discount, the rest changes no taxable base.
 fn reward_row(r: &ExportedReward, currency: &str) -> Vec<String> {
-    let kind = r.kind.trim_matches('"').to_owned();
-    let campaign = serde_json::from_str::<Option<Offer>>(&r.offer)
-        .ok()
-        .flatten()
-        .map(|o| o.campaign_id)
-        .unwrap_or_default();
-    let discount = r.asset == currency && !kind.starts_with("voucher");
+    let discount = tax::is_discount(&r.asset, &r.kind, currency);
     vec![
         r.order_id.clone(),
         r.customer_id.clone(),
         time(r.occurred_at),
         r.channel.clone(),
         r.store_id.clone(),
-        kind,
-        campaign,
+        r.kind.clone(),
+        r.campaign_id.clone(),
         r.asset.clone(),
         wire(r.amount, &r.asset).amount,
         wire(r.reversed, &r.asset).amount,
@@ -90,8 +83,10 @@ impl Accrual {
         let (tx, rx) = mpsc::channel(4);
         let this = self.clone();
         let span = tracing::info_span!("boomerang.accrual.exports.rows", tenant = %tenant, program = %program_id);
-        tokio::spawn(
+        let writer_tx = tx.clone();
+        let writer = tokio::spawn(
             async move {
+                let tx = writer_tx;
                 if let Err(e) = this
                     .write(&tenant, &program_id, what, format, period, &tx)
                     .await
@@ -101,6 +96,14 @@ impl Accrual {
             }
             .instrument(span),
         );
+        // A writer that died mid-way ends the stream with an error, never
+        // with a short file that looks whole.
+        tokio::spawn(async move {
+            if let Err(e) = writer.await {
+                let stopped = AppError::Internal(anyhow::anyhow!("export stopped: {e}"));
+                let _ = tx.send(Err(stopped)).await;
+            }
+        });
         rx
     }
 
@@ -122,15 +125,10 @@ impl Accrual {
                 let r = self.tax_report(tenant, program_id, from_us, to_us).await?;
                 let mut out = export::header(format, &export::TAX);
                 for l in &r.lines {
-                    let channel = if l.channel.is_empty() {
-                        "unknown"
-                    } else {
-                        &l.channel
-                    };
                     out.push_str(&export::row(
                         format,
                         &export::TAX,
-                        &tax_row(l, channel, &r.currency),
+                        &tax_row(l, &l.channel, &r.currency),
                     ));
                 }
                 out.push_str(&export::row(
@@ -146,7 +144,8 @@ impl Accrual {
                     repo::program(&mut conn, tenant.as_str(), program_id, None).await?;
                 drop(conn);
                 let period = (from_us.unwrap_or(i64::MIN), to_us.unwrap_or(i64::MAX));
-                if !send(export::header(format, &export::REWARDS)).await {
+                let header = export::header(format, &export::REWARDS);
+                if !header.is_empty() && !send(header).await {
                     return Ok(());
                 }
                 let mut after = None;

@@ -1,5 +1,7 @@
 //! Rows for finance and BI: each a list of named fields, written as RFC 4180
-//! CSV (a header row first) or as one JSON object per line.
+//! CSV (a header row first, CRLF line ends) or as one JSON object per line.
+//! Values are written as they are: a spreadsheet opening a CSV of ids that
+//! start with `=`, `+`, `-` or `@` may take them for formulas.
 
 /// How rows are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +26,7 @@ pub fn header(format: Format, columns: &[&str]) -> String {
     match format {
         Format::Csv => {
             let mut line = columns.join(",");
-            line.push('\n');
+            line.push_str("\r\n");
             line
         }
         Format::Ndjson => String::new(),
@@ -37,7 +39,7 @@ pub fn row(format: Format, columns: &[&str], values: &[String]) -> String {
         Format::Csv => {
             let fields: Vec<String> = values.iter().map(|v| csv_field(v)).collect();
             let mut line = fields.join(",");
-            line.push('\n');
+            line.push_str("\r\n");
             line
         }
         Format::Ndjson => {
@@ -89,10 +91,10 @@ mod tests {
     fn csv_quotes_what_needs_it_and_ndjson_names_every_field() {
         let columns = ["order_id", "store_id"];
         let values = ["o,1".to_owned(), "say \"hi\"".to_owned()];
-        assert_eq!(header(Format::Csv, &columns), "order_id,store_id\n");
+        assert_eq!(header(Format::Csv, &columns), "order_id,store_id\r\n");
         assert_eq!(
             row(Format::Csv, &columns, &values),
-            "\"o,1\",\"say \"\"hi\"\"\"\n"
+            "\"o,1\",\"say \"\"hi\"\"\"\r\n"
         );
         assert_eq!(
             row(Format::Ndjson, &columns, &values),

@@ -5,6 +5,14 @@
 //! other assets (points) change no base.
 use std::collections::BTreeMap;
 
+/// Whether a reward of `kind` ("base", "campaign", "voucher",
+/// "voucher_code") in `asset` is a price reduction of the purchase that
+/// earned it: cashback in the program `currency`. Points and vouchers are
+/// not (a voucher lowers the price of the order it pays).
+pub fn is_discount(asset: &str, kind: &str, currency: &str) -> bool {
+    asset == currency && !kind.starts_with("voucher")
+}
+
 /// One channel and store, or the total.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaxLine {
@@ -36,7 +44,18 @@ impl TaxLine {
     }
 }
 
-/// Lines per (channel, store), sorted by both, and their total, from the
+/// A channel's place in the report: the enum's order (online, store, app),
+/// purchases from before channels were kept first.
+fn rank(channel: &str) -> u8 {
+    match channel {
+        "online" => 1,
+        "store" => 2,
+        "app" => 3,
+        _ => 0,
+    }
+}
+
+/// Lines per (channel, store), in channel order then store, and their total, from the
 /// period's sales (channel, store, purchases, revenue) and rewards
 /// (channel, store, asset, credited net of reversals).
 pub fn lines(
@@ -44,13 +63,13 @@ pub fn lines(
     sales: &[(String, String, i64, i64)],
     rewards: &[(String, String, String, i64)],
 ) -> (Vec<TaxLine>, TaxLine) {
-    let mut by: BTreeMap<(String, String), TaxLine> = BTreeMap::new();
+    let mut by: BTreeMap<(u8, String, String), TaxLine> = BTreeMap::new();
     fn line<'a>(
-        by: &'a mut BTreeMap<(String, String), TaxLine>,
+        by: &'a mut BTreeMap<(u8, String, String), TaxLine>,
         channel: &str,
         store: &str,
     ) -> &'a mut TaxLine {
-        by.entry((channel.to_owned(), store.to_owned()))
+        by.entry((rank(channel), channel.to_owned(), store.to_owned()))
             .or_insert_with(|| TaxLine {
                 channel: channel.to_owned(),
                 store: store.to_owned(),
@@ -102,6 +121,11 @@ mod tests {
         ];
         let (lines, total) = lines("EUR", &sales, &rewards);
         assert_eq!(lines.len(), 2);
+        assert!(
+            is_discount("EUR", "campaign", "EUR")
+                && !is_discount("EUR", "voucher_code", "EUR")
+                && !is_discount("PTS", "base", "EUR")
+        );
         assert_eq!(
             (
                 lines[0].cashback,

@@ -177,7 +177,7 @@ fn channel_of(name: &str) -> boomerang_proto::common::v1::Channel {
     }
 }
 
-/// The tax report: lines in channel order, then store.
+/// The tax report (its lines already in channel order, then store).
 pub fn tax_report(r: &TaxReport) -> pb::GetTaxReportResponse {
     let line = |l: &TaxLine| pb::TaxLine {
         channel: channel_of(&l.channel) as i32,
@@ -188,10 +188,8 @@ pub fn tax_report(r: &TaxReport) -> pb::GetTaxReportResponse {
         taxable_base: Some(wire(l.taxable_base(), &r.currency)),
         other_rewards: l.other.iter().map(|(a, n)| wire(*n, a)).collect(),
     };
-    let mut lines: Vec<pb::TaxLine> = r.lines.iter().map(line).collect();
-    lines.sort_by(|a, b| (a.channel, &a.store_id).cmp(&(b.channel, &b.store_id)));
     pb::GetTaxReportResponse {
-        lines,
+        lines: r.lines.iter().map(line).collect(),
         total: Some(line(&r.total)),
     }
 }

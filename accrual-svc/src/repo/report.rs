@@ -2,6 +2,8 @@
 use boomerang_common::{db::Db, error::AppError};
 use sqlx::Row as _;
 
+use crate::domain::rewards::Offer;
+
 /// A program's figures over a period.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -284,10 +286,10 @@ pub struct ExportedReward {
     pub channel: String,
     /// Store.
     pub store_id: String,
-    /// Kind, as stored (JSON).
+    /// Kind ("base", "campaign", "voucher", "voucher_code").
     pub kind: String,
-    /// The campaign offer, as stored (JSON or "null").
-    pub offer: String,
+    /// The campaign that gave it ("" for the program's own rules).
+    pub campaign_id: String,
     /// Asset.
     pub asset: String,
     /// Credited.
@@ -334,13 +336,17 @@ pub async fn rewards_page(
                 occurred_at: r.try_get("occurred_at")?,
                 channel: r.try_get("channel")?,
                 store_id: r.try_get("store_id")?,
-                kind: r.try_get("kind")?,
-                offer: r.try_get("offer")?,
+                kind: r.try_get::<String, _>("kind")?.trim_matches('"').to_owned(),
+                campaign_id: super::parse::<(Option<Offer>, Option<u32>)>(
+                    &r.try_get::<String, _>("offer")?,
+                )?
+                .0
+                .map(|o| o.campaign_id)
+                .unwrap_or_default(),
                 asset: r.try_get("asset")?,
                 amount: r.try_get("amount")?,
                 reversed: r.try_get("reversed")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
+        .collect()
 }

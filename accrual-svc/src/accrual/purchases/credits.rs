@@ -22,6 +22,7 @@ use crate::{
         fraud::Flag,
         program::Program,
         rewards::{Effect, Kind, Offer, Reward},
+        tax,
     },
     repo::{self, RewardRow},
 };
@@ -309,7 +310,13 @@ fn reward_credit(c: &Storing<'_>, r: &RewardRow) -> Option<Outbound> {
             rule_version,
             inputs: serde_json::json!({ "order": p.order_id, "reward": r.no }).to_string(),
         }),
-        tax_treatment: wpb::TaxTreatment::Discount as i32,
+        // Cashback is a price reduction of this purchase; points and
+        // vouchers change no taxable base (the tax report says the same).
+        tax_treatment: if tax::is_discount(&reward.asset, reward.kind.name(), &c.program.currency) {
+            wpb::TaxTreatment::Discount
+        } else {
+            wpb::TaxTreatment::None
+        } as i32,
         description: format!("reward for order {}", p.order_id),
         // Held for review: pending until ReviewPurchase approves it.
         hold_release: c.held,

@@ -128,6 +128,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its stored name: "base", "campaign", "voucher", "voucher_code".
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Base => "base",
+            Self::Campaign => "campaign",
+            Self::Voucher => "voucher",
+            Self::VoucherCode => "voucher_code",
+        }
+    }
+
     /// Whether a recomputed reward of kind `other` is this stored one: a
     /// voucher is the same reward whether it was credited or issued as a code.
     pub fn matches(self, other: Self) -> bool {

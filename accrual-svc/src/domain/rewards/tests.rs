@@ -314,3 +314,12 @@ fn a_point_is_priced_at_the_conversion() {
         (Some("1".into()), None)
     );
 }
+
+/// The names the tax rules and exports read are the stored ones.
+#[test]
+fn kinds_are_named_as_stored() -> Result<(), serde_json::Error> {
+    for k in [Kind::Base, Kind::Campaign, Kind::Voucher, Kind::VoucherCode] {
+        assert_eq!(serde_json::to_string(&k)?, format!("\"{}\"", k.name()));
+    }
+    Ok(())
+}
