@@ -924,7 +924,10 @@ backend_tests! {
         // Cost: 150 PTS x 0.05 = 7.50 EUR; ROI (150.00 - 7.50) / 7.50 = 19.
         let want = cpb::Attribution { currency: "EUR".into(), orders: 2, revenue: Some(eur("150.00")), cost: Some(eur("7.50")), roi: "19".into(), unpriced: vec![] };
         assert_eq!((r.attribution.clone(), r.attributed_revenue.clone(), r.rewarded_orders), (vec![want.clone()], Some(eur("150.00")), 2));
-        assert_eq!(r.variants.first().map(|v| v.attribution.clone()), Some(vec![want]));
+        assert_eq!(r.variants.first().map(|v| v.attribution.clone()), Some(vec![want.clone()]));
+        // Where the orders were placed: both online, no store.
+        let places: Vec<(i32, String, Vec<cpb::Attribution>)> = r.places.iter().map(|p| (p.channel, p.store_id.clone(), p.attribution.clone())).collect();
+        assert_eq!(places, [(Channel::Online as i32, String::new(), vec![want])]);
         // The bags (40.00) come back: 40 PTS of the campaign's go back with
         // them, and its revenue is the order's 60.00 left.
         let back = pb::RecordReturnRequest {

@@ -131,6 +131,8 @@ pub async fn reserve(common: &Common) -> anyhow::Result<Vec<Run>> {
                     variant: String::new(),
                     order_amount: None,
                     unit_value: String::new(),
+                    channel: 0,
+                    store_id: String::new(),
                 },
             );
             Box::pin(async move { client.reserve_budget(req).await.map(drop) })

@@ -31,6 +31,8 @@ fn reserve(id: &str, key: &str, amount: &str, partial: bool) -> pb::ReserveBudge
         variant: String::new(),
         order_amount: None,
         unit_value: String::new(),
+        channel: 0,
+        store_id: String::new(),
     }
 }
 

@@ -46,6 +46,10 @@ pub struct Reserve {
     pub order_amount: Option<Money>,
     /// What one unit of `amount`'s asset is worth in the order's currency.
     pub unit_value: String,
+    /// Where the order was placed ("online", "store", "app"; "" when not said).
+    pub channel: String,
+    /// The store.
+    pub store: String,
 }
 
 /// An amount given for a reservation, in its asset (minor units).
@@ -203,6 +207,8 @@ impl Campaigns {
                 .map(|m| m.code().to_owned())
                 .unwrap_or_default(),
             unit_value: r.unit_value,
+            channel: r.channel,
+            store_id: r.store,
         };
         self.add_use(conn, key, &reservation, offer).await?;
         reservation.id =
@@ -590,6 +596,19 @@ impl Campaigns {
     }
 }
 
+/// Rewarded orders of one variant, channel and store.
+#[derive(Clone, Debug)]
+pub struct Place {
+    /// Variant.
+    pub variant: String,
+    /// Channel ("" when not said).
+    pub channel: String,
+    /// Store.
+    pub store: String,
+    /// What they brought in.
+    pub rewarded: Rewarded,
+}
+
 /// A campaign report.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -599,8 +618,9 @@ pub struct Report {
     pub participants: i64,
     /// (variant, asset, participants, reserved, confirmed, released).
     pub variants: Vec<(String, String, i64, i64, i64, i64)>,
-    /// What the rewarded orders brought in, per variant (domain::report::attribute).
-    pub rewarded: Vec<(String, Rewarded)>,
+    /// What the rewarded orders brought in, per variant, channel and store
+    /// (domain::report::attribute).
+    pub rewarded: Vec<Place>,
     /// Orders rewarded.
     pub rewarded_orders: i64,
     /// Code uses redeemed.

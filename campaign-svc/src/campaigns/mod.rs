@@ -16,7 +16,7 @@ use std::{
 use boomerang_common::{db::Db, time::Clock};
 use tokio::sync::Notify;
 
-pub use budget::{Report, Reserve, reservation_ref};
+pub use budget::{Place, Report, Reserve, reservation_ref};
 pub use lifecycle::CampaignView;
 
 use cache::ApplicableCache;

@@ -403,6 +403,12 @@ pub fn reserve(r: &pb::ReserveBudgetRequest, default_ttl: i64) -> Result<Reserve
     let order = text(&mut v, "order_id", &r.order_id, 128, false);
     let variant = text(&mut v, "variant", &r.variant, 64, false);
     let order_amount = order_amount(&mut v, r.order_amount.as_ref());
+    let channel = v
+        .known::<pc::Channel>("channel", r.channel)
+        .and_then(|c| pc::channel_name(c as i32))
+        .unwrap_or_default()
+        .to_owned();
+    let store = text(&mut v, "store_id", &r.store_id, 128, false);
     // A price per unit: 0 to a million currency units, at most 12 decimals.
     let unit_value = if r.unit_value.is_empty() {
         String::new()
@@ -431,6 +437,8 @@ pub fn reserve(r: &pb::ReserveBudgetRequest, default_ttl: i64) -> Result<Reserve
         variant,
         order_amount,
         unit_value,
+        channel,
+        store,
     })
 }
 

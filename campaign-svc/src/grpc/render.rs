@@ -4,7 +4,7 @@ use boomerang_common::{money::wire, time::to_timestamp};
 use boomerang_proto::{campaign::v1 as pb, common::v1 as pc};
 
 use crate::{
-    campaigns::{CampaignView, Report},
+    campaigns::{CampaignView, Place, Report},
     domain::{
         lifecycle::Status,
         report::{Rewarded, attribute},
@@ -241,12 +241,31 @@ pub fn to_report(report: &Report) -> pb::GetCampaignReportResponse {
                 variant: name.clone(),
                 participants: u64::try_from(*participants).unwrap_or_default(),
                 budgets: vec![figures],
-                attribution: to_attribution(report, Some(name)),
+                attribution: to_attribution(report, |p| p.variant == *name),
             }),
         }
     }
-    let attribution = to_attribution(report, None);
+    let attribution = to_attribution(report, |_| true);
+    // Per channel and store, in the channel enum's order then store.
+    let mut places: Vec<(i32, String)> = report
+        .rewarded
+        .iter()
+        .map(|p| (channel_of(&p.channel), p.store.clone()))
+        .collect();
+    places.sort();
+    places.dedup();
+    let places = places
+        .into_iter()
+        .map(|(channel, store_id)| pb::PlaceAttribution {
+            attribution: to_attribution(report, |p| {
+                channel_of(&p.channel) == channel && p.store == store_id
+            }),
+            channel,
+            store_id,
+        })
+        .collect();
     pb::GetCampaignReportResponse {
+        places,
         budgets: report
             .budgets
             .iter()
@@ -264,13 +283,19 @@ pub fn to_report(report: &Report) -> pb::GetCampaignReportResponse {
     }
 }
 
-/// Revenue, cost and ROI per currency, of one variant's orders or of all.
-fn to_attribution(report: &Report, variant: Option<&str>) -> Vec<pb::Attribution> {
+/// A stored channel name ("online") as the wire enum's value.
+fn channel_of(name: &str) -> i32 {
+    boomerang_proto::common::v1::Channel::from_str_name(&format!("CHANNEL_{}", name.to_uppercase()))
+        .map_or(0, |c| c as i32)
+}
+
+/// Revenue, cost and ROI per currency of the rewarded orders `keep` keeps.
+fn to_attribution(report: &Report, keep: impl Fn(&Place) -> bool) -> Vec<pb::Attribution> {
     let rows: Vec<Rewarded> = report
         .rewarded
         .iter()
-        .filter(|(v, _)| variant.is_none_or(|name| name == v))
-        .map(|(_, r)| r.clone())
+        .filter(|p| keep(p))
+        .map(|p| p.rewarded.clone())
         .collect();
     attribute(&rows)
         .into_iter()

@@ -349,6 +349,10 @@ pub struct Reservation {
     pub order_currency: String,
     /// What one unit of `asset` is worth in `order_currency` ("" when unpriced).
     pub unit_value: String,
+    /// Where the order was placed ("online", "store", "app"; "" when not said).
+    pub channel: String,
+    /// The store ("" when none).
+    pub store_id: String,
 }
 
 fn reservation(r: &AnyRow) -> Result<Reservation, sqlx::Error> {
@@ -369,6 +373,8 @@ fn reservation(r: &AnyRow) -> Result<Reservation, sqlx::Error> {
         order_amount: r.try_get("order_amount")?,
         order_currency: r.try_get("order_currency")?,
         unit_value: r.try_get("unit_value")?,
+        channel: r.try_get("channel")?,
+        store_id: r.try_get("store_id")?,
     })
 }
 
@@ -381,8 +387,8 @@ pub async fn insert_reservation(
 ) -> Result<i64, AppError> {
     let row = sqlx::query(
         "INSERT INTO reservations (tenant_id, campaign_id, asset, customer_id, order_id, variant, day, requested, \
-         granted, status, expires_at, created_at, order_amount, order_currency, unit_value) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'reserved', $10, $11, $12, $13, $14) RETURNING id",
+         granted, status, expires_at, created_at, order_amount, order_currency, unit_value, channel, store_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'reserved', $10, $11, $12, $13, $14, $15, $16) RETURNING id",
     )
     .bind(tenant)
     .bind(&r.campaign_id)
@@ -398,6 +404,8 @@ pub async fn insert_reservation(
     .bind(r.order_amount)
     .bind(&r.order_currency)
     .bind(&r.unit_value)
+    .bind(&r.channel)
+    .bind(&r.store_id)
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("id")?)
@@ -431,7 +439,8 @@ pub async fn get_reservation(
 ) -> Result<Option<Reservation>, AppError> {
     let sql = format!(
         "SELECT id, campaign_id, asset, customer_id, order_id, variant, day, requested, granted, confirmed, released, \
-         status, expires_at, order_amount, order_currency, unit_value FROM reservations WHERE tenant_id = $1 AND id = $2 {}",
+         status, expires_at, order_amount, order_currency, unit_value, channel, store_id FROM reservations \
+         WHERE tenant_id = $1 AND id = $2 {}",
         db.for_update()
     );
     let row = sqlx::query(&sql)

@@ -3,7 +3,7 @@
 use boomerang_common::{db::Db, error::AppError};
 use sqlx::Row as _;
 
-use crate::domain::report::Rewarded;
+use crate::{campaigns::Place, domain::report::Rewarded};
 
 /// Budget figures of one asset: (total, reserved, confirmed, released).
 pub async fn figures(
@@ -102,19 +102,20 @@ pub async fn participants(
 }
 
 /// Confirmed reservations with an order currency, grouped per variant,
-/// currency, asset and unit value: (variant, what they rewarded).
+/// channel, store, currency, asset and unit value.
 pub async fn rewarded(
     db: &Db,
     tenant: &str,
     campaign: &str,
     (from, to): (i64, i64),
-) -> Result<Vec<(String, Rewarded)>, AppError> {
+) -> Result<Vec<Place>, AppError> {
     let rows = sqlx::query(
-        "SELECT variant, order_currency, asset, unit_value, CAST(COUNT(*) AS BIGINT) AS orders, \
+        "SELECT variant, channel, store_id, order_currency, asset, unit_value, CAST(COUNT(*) AS BIGINT) AS orders, \
                 CAST(SUM(order_amount) AS BIGINT) AS revenue, CAST(SUM(confirmed) AS BIGINT) AS confirmed \
          FROM reservations WHERE tenant_id = $1 AND campaign_id = $2 AND confirmed > 0 AND order_currency <> '' \
            AND created_at >= $3 AND created_at < $4 \
-         GROUP BY variant, order_currency, asset, unit_value ORDER BY variant, order_currency, asset, unit_value",
+         GROUP BY variant, channel, store_id, order_currency, asset, unit_value \
+         ORDER BY variant, channel, store_id, order_currency, asset, unit_value",
     )
     .bind(tenant)
     .bind(campaign)
@@ -132,7 +133,12 @@ pub async fn rewarded(
                 revenue: r.try_get("revenue")?,
                 confirmed: r.try_get("confirmed")?,
             };
-            Ok((r.try_get("variant")?, rewarded))
+            Ok(Place {
+                variant: r.try_get("variant")?,
+                channel: r.try_get("channel")?,
+                store: r.try_get("store_id")?,
+                rewarded,
+            })
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)

@@ -134,7 +134,7 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     (
         "CampaignService/ReserveBudget",
-        r#"campaign_id: "boost" amount { amount: "1.00" asset: "EUR" } ttl { seconds: 60 } customer_id: "alice" order_id: "o-1" order_amount { amount: "100.00" asset: "EUR" } unit_value: "0.05""#,
+        r#"campaign_id: "boost" amount { amount: "1.00" asset: "EUR" } ttl { seconds: 60 } customer_id: "alice" order_id: "o-1" order_amount { amount: "100.00" asset: "EUR" } unit_value: "0.05" channel: CHANNEL_ONLINE store_id: "s1""#,
     ),
     (
         "CampaignService/ConfirmBudget",

@@ -168,6 +168,8 @@ impl Accrual {
                 order_minor: computed.eligible,
                 currency: priced.program.currency.clone(),
                 unit_value: priced.program.unit_value(&reward.asset),
+                channel: p.channel,
+                store: p.store.clone(),
             };
             let source = format!("campaign:{}@{}", offer.campaign_id, offer.version);
             let not_applied = |why: String| Explanation {

@@ -109,6 +109,10 @@ pub struct BudgetAsk {
     pub currency: String,
     /// What one unit of `asset` is worth in `currency`, when it has a price.
     pub unit_value: Option<rust_decimal::Decimal>,
+    /// Where the order was placed (the wire channel).
+    pub channel: i32,
+    /// The store.
+    pub store: String,
 }
 
 /// What a budget granted: possibly less than asked, possibly nothing.
@@ -259,6 +263,8 @@ impl Upstream {
             variant: ask.variant,
             order_amount: Some(money::wire(ask.order_minor, &ask.currency)),
             unit_value: ask.unit_value.map(|v| v.to_string()).unwrap_or_default(),
+            channel: ask.channel,
+            store_id: ask.store,
         };
         let r = self
             .campaign
