@@ -7,6 +7,8 @@ pub mod coupons;
 pub mod events;
 pub mod jobs;
 mod lifecycle;
+mod low;
+mod report;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -16,8 +18,9 @@ use std::{
 use boomerang_common::{db::Db, time::Clock};
 use tokio::sync::Notify;
 
-pub use budget::{Place, Report, Reserve, reservation_ref};
+pub use budget::{Reserve, reservation_ref};
 pub use lifecycle::CampaignView;
+pub use report::{Place, Report};
 
 use cache::ApplicableCache;
 
