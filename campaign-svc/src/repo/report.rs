@@ -1,7 +1,7 @@
 //! The campaign report's SQL: budget figures, participants, figures per
 //! variant, and what the rewarded orders brought in and cost.
 use boomerang_common::{db::Db, error::AppError};
-use sqlx::Row as _;
+use sqlx::{Row as _, any::AnyRow};
 
 use crate::{campaigns::Place, domain::report::Rewarded};
 
@@ -37,6 +37,39 @@ pub async fn figures(
         .map_err(AppError::from)
 }
 
+/// The rows `sql` reads over ($1 tenant, $2 campaign, $3 from, $4 to).
+async fn over_period(
+    db: &Db,
+    sql: &str,
+    tenant: &str,
+    campaign: &str,
+    (from, to): (i64, i64),
+) -> Result<Vec<AnyRow>, AppError> {
+    Ok(sqlx::query(sql)
+        .bind(tenant)
+        .bind(campaign)
+        .bind(from)
+        .bind(to)
+        .fetch_all(db.pool())
+        .await?)
+}
+
+/// The count (`n`) `sql` reads over ($1 tenant, $2 campaign, $3 from, $4 to).
+async fn count(
+    db: &Db,
+    sql: &str,
+    tenant: &str,
+    campaign: &str,
+    period: (i64, i64),
+) -> Result<i64, AppError> {
+    let rows = over_period(db, sql, tenant, campaign, period).await?;
+    Ok(rows
+        .first()
+        .map(|r| r.try_get("n"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
 /// Per variant: (variant, asset, participants, reserved, confirmed, released).
 pub async fn by_variant(
     db: &Db,
@@ -46,7 +79,8 @@ pub async fn by_variant(
 ) -> Result<Vec<(String, String, i64, i64, i64, i64)>, AppError> {
     // Participants as the campaign counts them: granted and not wholly given
     // back, each customer once whatever the assets.
-    let rows = sqlx::query(
+    let rows = over_period(
+        db,
         "SELECT variant, asset, \
                 CAST((SELECT COUNT(DISTINCT p.customer_id) FROM reservations p \
                       WHERE p.tenant_id = $1 AND p.campaign_id = $2 AND p.variant = r.variant \
@@ -58,12 +92,10 @@ pub async fn by_variant(
          FROM reservations r WHERE tenant_id = $1 AND campaign_id = $2 AND granted > 0 \
            AND created_at >= $3 AND created_at < $4 \
          GROUP BY variant, asset ORDER BY variant, asset",
+        tenant,
+        campaign,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(campaign)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|r| {
@@ -87,18 +119,16 @@ pub async fn participants(
     campaign: &str,
     (from, to): (i64, i64),
 ) -> Result<i64, AppError> {
-    let row = sqlx::query(
+    count(
+        db,
         "SELECT CAST(COUNT(DISTINCT customer_id) AS BIGINT) AS n FROM reservations \
          WHERE tenant_id = $1 AND campaign_id = $2 AND granted > released AND status IN ('reserved', 'confirmed') \
            AND created_at >= $3 AND created_at < $4",
+        tenant,
+        campaign,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(campaign)
-    .bind(from)
-    .bind(to)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(row.try_get("n")?)
+    .await
 }
 
 /// Confirmed reservations with an order currency, grouped per variant,
@@ -109,19 +139,18 @@ pub async fn rewarded(
     campaign: &str,
     (from, to): (i64, i64),
 ) -> Result<Vec<Place>, AppError> {
-    let rows = sqlx::query(
+    let rows = over_period(
+        db,
         "SELECT variant, channel, store_id, order_currency, asset, unit_value, CAST(COUNT(*) AS BIGINT) AS orders, \
                 CAST(SUM(order_amount) AS BIGINT) AS revenue, CAST(SUM(confirmed) AS BIGINT) AS confirmed \
          FROM reservations WHERE tenant_id = $1 AND campaign_id = $2 AND confirmed > 0 AND order_currency <> '' \
            AND created_at >= $3 AND created_at < $4 \
          GROUP BY variant, channel, store_id, order_currency, asset, unit_value \
          ORDER BY variant, channel, store_id, order_currency, asset, unit_value",
+        tenant,
+        campaign,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(campaign)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|r| {
@@ -151,17 +180,15 @@ pub async fn rewarded_orders(
     campaign: &str,
     (from, to): (i64, i64),
 ) -> Result<i64, AppError> {
-    let row = sqlx::query(
+    count(
+        db,
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM reservations \
          WHERE tenant_id = $1 AND campaign_id = $2 AND confirmed > 0 AND created_at >= $3 AND created_at < $4",
+        tenant,
+        campaign,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(campaign)
-    .bind(from)
-    .bind(to)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(row.try_get("n")?)
+    .await
 }
 
 /// Uses of the campaign's codes redeemed by orders in the period and not
@@ -172,17 +199,15 @@ pub async fn redemptions(
     campaign: &str,
     (from, to): (i64, i64),
 ) -> Result<i64, AppError> {
-    let row = sqlx::query(
+    count(
+        db,
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM coupon_redemptions r \
          JOIN coupons c ON c.tenant_id = r.tenant_id AND c.code = r.code \
          WHERE r.tenant_id = $1 AND c.campaign_id = $2 AND r.status = 'redeemed' \
            AND r.created_at >= $3 AND r.created_at < $4",
+        tenant,
+        campaign,
+        (from, to),
     )
-    .bind(tenant)
-    .bind(campaign)
-    .bind(from)
-    .bind(to)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(row.try_get("n")?)
+    .await
 }
