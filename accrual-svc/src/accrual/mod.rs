@@ -1,7 +1,7 @@
 //! The accrual facade, one module per aggregate: programs and members
 //! (`members`), purchases (`purchases`: preview, prepare, store), returns,
-//! review of held purchases, tiers, points conversion, checkout, reports and
-//! events.
+//! review of held purchases, tiers, points conversion, checkout, reports
+//! (`reports`, `experiments`, `exports`) and events.
 //! Each mutation commits its state and its [`outbound`] messages in one
 //! transaction; the [`relay`] delivers them through the [`upstream`] port with
 //! deterministic idempotency keys.
@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod conversion;
 pub mod effects;
 pub mod events;
+pub mod experiments;
 pub mod exports;
 pub mod members;
 pub mod outbound;

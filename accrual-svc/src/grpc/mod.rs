@@ -4,6 +4,7 @@
 //! replayed idempotency key answers byte for byte.
 pub mod checkout;
 pub mod convert;
+mod experiments;
 mod exports;
 pub mod program;
 mod render;
@@ -432,6 +433,13 @@ impl AccrualService for AccrualServiceHandler {
             .tax_report(&tenant, &program_id, from, to)
             .await?;
         Ok(Response::new(render::tax_report(&report)))
+    }
+
+    async fn get_experiment_report(
+        &self,
+        req: Request<pb::GetExperimentReportRequest>,
+    ) -> Result<Response<pb::GetExperimentReportResponse>, Status> {
+        experiments::experiment_report(&self.accrual, req).await
     }
 
     type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;

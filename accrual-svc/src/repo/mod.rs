@@ -1,10 +1,12 @@
 //! SQL only: programs and members here; purchases, rewards and returns in
 //! [`purchases`]; the program report in [`report`].
 mod checkout;
+mod experiments;
 mod purchases;
 mod report;
 
 pub use checkout::*;
+pub use experiments::*;
 pub use purchases::*;
 pub use report::*;
 

@@ -94,6 +94,10 @@ pub const BASES: &[(&str, &str)] = &[
         "AccrualService/GetTaxReport",
         r#"program_id: "cb" from { seconds: 1767225600 } to { seconds: 1767312000 }"#,
     ),
+    (
+        "AccrualService/GetExperimentReport",
+        r#"program_id: "cb" campaign_id: "ab" from { seconds: 1767225600 } to { seconds: 1767312000 } within_days: 30 control_variant: "control""#,
+    ),
     ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "AccrualService/WatchEvents",

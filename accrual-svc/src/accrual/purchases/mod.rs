@@ -236,6 +236,7 @@ impl Accrual {
             tier,
             mut computed,
             reservations,
+            exposures,
         } = *priced;
         let now = self.clock().now();
         // Purchases of one member serialise on the member row (tier, first
@@ -278,6 +279,13 @@ impl Accrual {
                 AppError::Aborted("concurrent record of the same order, retry".into())
             });
         }
+        let seen = repo::Seen {
+            program: &p.program_id,
+            customer: &p.customer,
+            order: &p.order_id,
+            at: p.occurred_at_us,
+        };
+        repo::expose(conn, tenant.as_str(), &seen, &exposures).await?;
         let release = release_at(&program, p.occurred_at_us);
         let added = qualifying_added(&program, &computed, held, p.occurred_at_us, now);
         let storing = credits::Storing {

@@ -13,9 +13,10 @@ use super::PurchaseInput;
 use crate::{
     accrual::{
         Accrual, outbound, program_ref,
-        upstream::{BudgetAsk, OfferQuery, ScheduledLater},
+        upstream::{Applicable, BudgetAsk, OfferQuery, ScheduledLater},
     },
     domain::{
+        experiment::Exposure,
         program::Program,
         rewards::{self, Computed, Explanation},
     },
@@ -35,6 +36,8 @@ pub(super) struct Priced {
     pub computed: Computed,
     /// The budget reservation of each campaign reward, by its index.
     pub reservations: BTreeMap<usize, String>,
+    /// The experiment arms the customer was shown.
+    pub exposures: Vec<Exposure>,
 }
 
 impl Accrual {
@@ -109,7 +112,11 @@ impl Accrual {
             currency: program.currency.clone(),
             first_purchase: first,
         };
-        let (mut offers, later) = self.upstream().applicable_offers(tenant, query).await?;
+        let Applicable {
+            mut offers,
+            later,
+            exposures,
+        } = self.upstream().applicable_offers(tenant, query).await?;
         offers.extend(p.coupon_offers.iter().cloned());
         let mut computed = rewards::compute(&program, &pref, &p.lines, &kept, tier_ref, &offers);
         computed.skipped.extend(later.iter().map(scheduled_later));
@@ -135,6 +142,7 @@ impl Accrual {
             tier,
             computed,
             reservations: BTreeMap::new(),
+            exposures,
         })
     }
 

@@ -26,9 +26,13 @@ use boomerang_proto::{
 };
 use tracing::instrument;
 
-use crate::domain::rewards::{Effect, Offer};
+use crate::domain::{
+    experiment::Exposure,
+    rewards::{Effect, Offer},
+};
 
 mod checkout;
+mod experiments;
 mod holds;
 mod vouchers;
 
@@ -58,6 +62,17 @@ pub struct ScheduledLater {
     pub version: u32,
     /// When that version came into force (unix micros).
     pub effective_from_us: i64,
+}
+
+/// What campaign-svc says applies to a purchase.
+#[derive(Clone, Debug, Default)]
+pub struct Applicable {
+    /// The campaigns that apply, as offers the rules can price.
+    pub offers: Vec<Offer>,
+    /// Those dated to cover it but scheduled after it.
+    pub later: Vec<ScheduledLater>,
+    /// The experiment arms the customer is shown, rewarded or not.
+    pub exposures: Vec<Exposure>,
 }
 
 /// What a purchase asks campaign-svc: the campaigns that apply to it.
@@ -195,13 +210,14 @@ impl Upstream {
     }
 
     /// The campaigns that apply to a purchase, as offers the rules can price;
-    /// and those that would have but were scheduled after it.
+    /// those that would have but were scheduled after it; and the experiment
+    /// arms the customer is in.
     #[instrument(name = "boomerang.accrual.upstream.applicable_offers", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn applicable_offers(
         &self,
         tenant: &TenantId,
         q: OfferQuery,
-    ) -> Result<(Vec<Offer>, Vec<ScheduledLater>), AppError> {
+    ) -> Result<Applicable, AppError> {
         let ask = cpb::ListApplicableCampaignsRequest {
             at: Some(to_timestamp(q.at_us)),
             channel: q.channel,
@@ -226,6 +242,17 @@ impl Upstream {
             .map(offer)
             .filter_map(Result::transpose)
             .collect::<Result<_, _>>()?;
+        // Every arm of an experiment is an exposure, the control's included.
+        let exposures = found
+            .campaigns
+            .iter()
+            .filter(|c| !c.variant.is_empty())
+            .map(|c| Exposure {
+                campaign_id: c.campaign_id.clone(),
+                variant: c.variant.clone(),
+                rewarded: c.effect.as_ref().is_some_and(|e| e.kind.is_some()),
+            })
+            .collect();
         let later = found
             .scheduled_later
             .into_iter()
@@ -237,7 +264,11 @@ impl Upstream {
                 })
             })
             .collect();
-        Ok((offers, later))
+        Ok(Applicable {
+            offers,
+            later,
+            exposures,
+        })
     }
 
     /// Reserves budget for a campaign reward. An exhausted, paused or ended
