@@ -12,7 +12,7 @@ use std::{
 
 use boomerang_common::{
     backend_tests,
-    testing::channel,
+    testing::{channel, eventually},
     time::{Clock, to_timestamp},
 };
 use boomerang_proto::{
@@ -401,4 +401,59 @@ backend_tests! {
         assert_eq!(rewards_csv.lines().count(), 7, "a header and six rows");
         suite.stop().await
     }
+
+    async fn breakage_and_the_liability_by_age(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(at("2026-01-15T12:00:00Z"));
+        let (suite, _dbs) = start_with_clock(backend, Default::default(), clock.clone()).await?;
+        suite.demo_program("shop").await?;
+        let key = suite.create_key("shop", &["*:write"]).await?;
+        let gw = channel(suite.addrs().gateway).await?;
+        let mut shop = Shop { accrual: AccrualServiceClient::new(gw), key, clock, bought: vec![], enrolled: vec![] };
+        // The whole history's report, on a clone of the client.
+        async fn report(shop: &Shop) -> anyhow::Result<apb::GetProgramReportResponse> {
+            let req = apb::GetProgramReportRequest { program_id: "demo".into(), from: None, to: None, repeat_within_days: 0 };
+            Ok(shop.accrual.clone().get_program_report(with_key(req, &shop.key)?).await?.into_inner())
+        }
+        // Per asset: (outstanding per age, breakage rate) as the report says them.
+        type Aged = (Vec<(u32, u32, String)>, String);
+        async fn aged(shop: &Shop, asset: &str) -> anyhow::Result<Aged> {
+            let t = report(shop).await?.totals.into_iter().find(|t| t.asset == asset).unwrap_or_default();
+            let ages = t.liability_aging.iter().map(|a| (a.from_days, a.to_days, a.outstanding.clone().unwrap_or_default().amount)).collect();
+            Ok((ages, t.breakage_rate))
+        }
+        let ages = |amounts: [&str; 5]| -> Vec<(u32, u32, String)> {
+            [(0, 30), (30, 90), (90, 180), (180, 365), (365, 0)].into_iter().zip(amounts).map(|((a, b), m)| (a, b, m.to_string())).collect()
+        };
+        // Each credit is made before the clock moves on: its age counts from it.
+        async fn settled(shop: &Shop, eur: &str, pts: &str) -> anyhow::Result<()> {
+            eventually("the credits made", || async move {
+                let r = report(shop).await?;
+                let liability = |a: &str| r.totals.iter().find(|t| t.asset == a).and_then(|t| t.liability.clone()).unwrap_or_default().amount;
+                Ok(liability("EUR") == eur && liability("PTS") == pts)
+            })
+            .await
+        }
+        // January: 50 PTS welcome, then 40.00 EUR bought: 2.00 EUR and 40 PTS.
+        shop.enroll("ann").await?;
+        shop.buy("ann", Ch::Online, 4_000).await?;
+        settled(&shop, "2.00", "90").await?;
+        // March: 60.00 EUR: 3.00 EUR and 60 PTS.
+        shop.to("2026-03-01T12:00:00Z");
+        shop.buy("ann", Ch::Online, 6_000).await?;
+        settled(&shop, "5.00", "150").await?;
+        shop.to("2026-03-20T12:00:00Z");
+        assert_eq!(aged(&shop, "EUR").await?, (ages(["3.00", "2.00", "0.00", "0.00", "0.00"]), "0".into()));
+        assert_eq!(aged(&shop, "PTS").await?, (ages(["60", "90", "0", "0", "0"]), "0".into()));
+        // A year on, January's points expire (12 months): 90 of 150 is 60%
+        // breakage; the cashback sits a year and more.
+        shop.to("2027-02-20T12:00:00Z");
+        let shop = &shop;
+        eventually("January's points expired", || async move {
+            Ok(aged(shop, "PTS").await? == (ages(["0", "0", "0", "60", "0"]), "60".into()))
+        })
+        .await?;
+        assert_eq!(aged(shop, "EUR").await?, (ages(["0.00", "0.00", "0.00", "3.00", "2.00"]), "0".into()));
+        suite.stop().await
+    }
+
 }

@@ -42,6 +42,11 @@ pub struct AssetTotals {
     pub liability: Option<i64>,
     /// Percent of what stayed credited that was redeemed.
     pub redemption_rate: Option<Decimal>,
+    /// Percent of what stayed credited that expired: breakage.
+    pub breakage_rate: Option<Decimal>,
+    /// Wallet: the liability by the credits' age now, (from days, to days
+    /// (0: no end), outstanding).
+    pub aging: Vec<(u32, u32, i64)>,
 }
 
 /// A program's figures over a period.
@@ -153,6 +158,12 @@ impl Accrual {
             t.redeemed = minor(f.redeemed.as_ref())?;
             t.expired = minor(f.expired.as_ref())?;
             t.redemption_rate = ratio(t.redeemed.unwrap_or(0) * 100, kept);
+            t.breakage_rate = ratio(t.expired.unwrap_or(0) * 100, kept);
+            t.aging = f
+                .aging
+                .iter()
+                .map(|a| Ok((a.from_days, a.to_days, minor(a.outstanding.as_ref())?.unwrap_or(0))))
+                .collect::<Result<_, AppError>>()?;
             t.liability = Some(pending.unwrap_or(0) + available.unwrap_or(0));
             t.pending = pending;
             t.available = available;

@@ -114,6 +114,16 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
                 available: of(t.available),
                 liability: of(t.liability),
                 redemption_rate: rate(t.redemption_rate),
+                breakage_rate: rate(t.breakage_rate),
+                liability_aging: t
+                    .aging
+                    .iter()
+                    .map(|(from_days, to_days, outstanding)| pb::LiabilityAge {
+                        from_days: *from_days,
+                        to_days: *to_days,
+                        outstanding: of(Some(*outstanding)),
+                    })
+                    .collect(),
             }
         })
         .collect();

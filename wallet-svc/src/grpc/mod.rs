@@ -23,7 +23,7 @@ use crate::{
         hold::HoldStatus,
     },
     ledger::{Ledger, Page, WatchFilter, group::Credits},
-    repo::reads::EntryFilter,
+    repo::reads::{AGES, EntryFilter},
 };
 
 /// The `WalletService` implementation.
@@ -279,27 +279,36 @@ impl WalletService for WalletServiceHandler {
             self.ledger.db(),
             tenant.as_str(),
             (funder.kind.as_str(), &funder.id),
-            from,
-            to,
+            (from, to),
+            self.ledger.clock().now(),
         )
         .await?;
         let totals = rows
             .into_iter()
-            .map(
-                |(asset, [credited, reversed, pending, available, expired])| {
-                    let redeemed = credited - reversed - pending - available - expired;
-                    let m = |minor| Some(wire(minor, &asset));
-                    pb::FundingTotals {
-                        credited: m(credited),
-                        reversed: m(reversed),
-                        pending: m(pending),
-                        available: m(available),
-                        redeemed: m(redeemed),
-                        expired: m(expired),
-                        asset: asset.clone(),
-                    }
-                },
-            )
+            .map(|f| {
+                let [credited, reversed, pending, available, expired] = f.totals;
+                let redeemed = credited - reversed - pending - available - expired;
+                let m = |minor| Some(wire(minor, &f.asset));
+                let aging = AGES
+                    .iter()
+                    .zip(f.aging)
+                    .map(|((from_days, to_days), outstanding)| pb::LiabilityAge {
+                        from_days: *from_days,
+                        to_days: *to_days,
+                        outstanding: m(outstanding),
+                    })
+                    .collect();
+                pb::FundingTotals {
+                    credited: m(credited),
+                    reversed: m(reversed),
+                    pending: m(pending),
+                    available: m(available),
+                    redeemed: m(redeemed),
+                    expired: m(expired),
+                    aging,
+                    asset: f.asset.clone(),
+                }
+            })
             .collect();
         Ok(Response::new(pb::GetFundingSummaryResponse { totals }))
     }

@@ -231,20 +231,41 @@ pub async fn liability(db: &Db) -> Result<Vec<(String, String, i64, i64, i64)>, 
         .map_err(AppError::from)
 }
 
+/// The ages the liability is told by, days: `[from, to)`, the last open.
+pub const AGES: [(u32, u32); 5] = [(0, 30), (30, 90), (90, 180), (180, 365), (365, 0)];
+
+/// What the credits of one asset paid by a system account became, minor units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Funded {
+    /// The asset.
+    pub asset: String,
+    /// Credited, reversed, pending, available, expired (what is none of
+    /// those was redeemed).
+    pub totals: [i64; 5],
+    /// Pending plus available, by the credits' age now (see [`AGES`]).
+    pub aging: [i64; 5],
+}
+
 /// What the credits paid by one system account (kind, id) in `[from, to)`
-/// became, per asset: (asset, credited, reversed, pending, available, expired),
-/// minor units. What is none of those was redeemed.
+/// became, per asset, and their outstanding part by age at `now`.
 pub async fn funding_summary(
     db: &Db,
     tenant: &str,
     funder: (&str, &str),
-    from: i64,
-    to: i64,
-) -> Result<Vec<(String, [i64; 5])>, AppError> {
+    (from, to): (i64, i64),
+    now: i64,
+) -> Result<Vec<Funded>, AppError> {
+    const DAY: i64 = 86_400_000_000;
+    // Credit made after $6 is younger than 30 days, after $7 than 90, ...
     let rows = sqlx::query(
         "SELECT f.asset, CAST(SUM(c.amount) AS BIGINT) AS credited, CAST(SUM(c.reversed) AS BIGINT) AS reversed, \
          CAST(SUM(c.pending) AS BIGINT) AS pending, CAST(SUM(c.remaining) AS BIGINT) AS available, \
-         CAST(SUM(c.expired) AS BIGINT) AS expired \
+         CAST(SUM(c.expired) AS BIGINT) AS expired, \
+         CAST(SUM(CASE WHEN c.created_at > $6 THEN c.pending + c.remaining ELSE 0 END) AS BIGINT) AS a0, \
+         CAST(SUM(CASE WHEN c.created_at <= $6 AND c.created_at > $7 THEN c.pending + c.remaining ELSE 0 END) AS BIGINT) AS a1, \
+         CAST(SUM(CASE WHEN c.created_at <= $7 AND c.created_at > $8 THEN c.pending + c.remaining ELSE 0 END) AS BIGINT) AS a2, \
+         CAST(SUM(CASE WHEN c.created_at <= $8 AND c.created_at > $9 THEN c.pending + c.remaining ELSE 0 END) AS BIGINT) AS a3, \
+         CAST(SUM(CASE WHEN c.created_at <= $9 THEN c.pending + c.remaining ELSE 0 END) AS BIGINT) AS a4 \
          FROM credits c JOIN accounts f ON f.id = c.funding_id \
          WHERE c.tenant_id = $1 AND f.tenant_id = $1 AND f.kind = $2 AND f.ref = $3 \
          AND c.created_at >= $4 AND c.created_at < $5 GROUP BY f.asset ORDER BY f.asset",
@@ -254,20 +275,26 @@ pub async fn funding_summary(
     .bind(funder.1)
     .bind(from)
     .bind(to)
+    .bind(now - 30 * DAY)
+    .bind(now - 90 * DAY)
+    .bind(now - 180 * DAY)
+    .bind(now - 365 * DAY)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|r| {
-            Ok((
-                r.try_get("asset")?,
-                [
-                    r.try_get("credited")?,
-                    r.try_get("reversed")?,
-                    r.try_get("pending")?,
-                    r.try_get("available")?,
-                    r.try_get("expired")?,
+            let get = |c: &str| r.try_get::<i64, _>(c);
+            Ok(Funded {
+                asset: r.try_get("asset")?,
+                totals: [
+                    get("credited")?,
+                    get("reversed")?,
+                    get("pending")?,
+                    get("available")?,
+                    get("expired")?,
                 ],
-            ))
+                aging: [get("a0")?, get("a1")?, get("a2")?, get("a3")?, get("a4")?],
+            })
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
