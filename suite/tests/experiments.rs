@@ -67,7 +67,10 @@ impl Experiment {
             idempotency_key: order.into(),
             purchase: Some(purchase),
         };
-        let done = accrual.record_purchase(with_key(req, &self.shop.key)?).await?.into_inner();
+        let done = accrual
+            .record_purchase(with_key(req, &self.shop.key)?)
+            .await?
+            .into_inner();
         let doubled = done.rewards.iter().any(|r| r.campaign_id == "ab");
         let c = self.customers.entry(customer.into()).or_default();
         if c.cents.is_empty() {
@@ -85,7 +88,9 @@ impl Experiment {
             customer_id: customer.into(),
             ..Default::default()
         };
-        accrual.enroll_member(with_key(req, &self.shop.key)?).await?;
+        accrual
+            .enroll_member(with_key(req, &self.shop.key)?)
+            .await?;
         Ok(())
     }
 
@@ -104,7 +109,8 @@ impl Experiment {
             within_days: None,
             control_variant: control.into(),
         };
-        let req = with_key(req, &self.shop.key).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        let req =
+            with_key(req, &self.shop.key).map_err(|e| tonic::Status::internal(e.to_string()))?;
         Ok(accrual.get_experiment_report(req).await?.into_inner())
     }
 }
@@ -124,8 +130,16 @@ fn ab() -> cpb::CampaignSpec {
         })),
     };
     spec.variants = vec![
-        cpb::Variant { name: "control".into(), weight: 1, effect: None },
-        cpb::Variant { name: "double".into(), weight: 1, effect: Some(double) },
+        cpb::Variant {
+            name: "control".into(),
+            weight: 1,
+            effect: None,
+        },
+        cpb::Variant {
+            name: "double".into(),
+            weight: 1,
+            effect: Some(double),
+        },
     ];
     spec
 }
@@ -165,7 +179,7 @@ backend_tests! {
         for (i, (who, arm)) in arms.iter().enumerate() {
             let k = seen.entry(arm.clone()).or_default();
             *k += 1;
-            let back = if arm == "double" { *k % 3 != 0 } else { *k % 5 == 0 };
+            let back = if arm == "double" { !k.is_multiple_of(3) } else { k.is_multiple_of(5) };
             if back {
                 x.buy(who, &format!("{who}-2"), 3_000 + 100 * (i as i64 % 5)).await?;
             }

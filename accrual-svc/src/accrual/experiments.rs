@@ -59,7 +59,10 @@ impl Accrual {
         let mut conn = self.db().pool().acquire().await?;
         let (_, program, _) = repo::program(&mut conn, t, &q.program_id, None).await?;
         drop(conn);
-        let declared = self.upstream().campaign_arms(tenant, &q.campaign_id).await?;
+        let declared = self
+            .upstream()
+            .campaign_arms(tenant, &q.campaign_id)
+            .await?;
         if declared.is_empty() {
             return Err(AppError::Precondition(format!(
                 "campaign {} has no variants: there is no experiment to report",

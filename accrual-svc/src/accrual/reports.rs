@@ -78,6 +78,8 @@ pub struct ProgramReport {
     pub channels: Vec<(String, i64, i64, i64)>,
     /// Retention cohorts, oldest first.
     pub cohorts: Vec<Cohort>,
+    /// Lifetime value per tier, by tier id.
+    pub tier_values: Vec<repo::TierValue>,
 }
 
 /// Members enrolled in one month, and how many of them still buy.
@@ -162,7 +164,13 @@ impl Accrual {
             t.aging = f
                 .aging
                 .iter()
-                .map(|a| Ok((a.from_days, a.to_days, minor(a.outstanding.as_ref())?.unwrap_or(0))))
+                .map(|a| {
+                    Ok((
+                        a.from_days,
+                        a.to_days,
+                        minor(a.outstanding.as_ref())?.unwrap_or(0),
+                    ))
+                })
                 .collect::<Result<_, AppError>>()?;
             t.liability = Some(pending.unwrap_or(0) + available.unwrap_or(0));
             t.pending = pending;
@@ -181,7 +189,29 @@ impl Accrual {
         let cohorts = self
             .cohorts(t, program_id, &program.timezone, from_us, to_us)
             .await?;
+        let until = to_us.unwrap_or_else(|| self.clock().now());
+        let mut tier_values: Vec<repo::TierValue> = Vec::new();
+        // A member never judged yet is in the entry tier, as GetMember says.
+        let entry = program.tiers.tiers.first().map(|t| t.id.clone());
+        for mut v in repo::tier_values(self.db(), t, program_id, &program.currency, until).await? {
+            if v.tier.is_empty()
+                && let Some(entry) = &entry
+            {
+                v.tier.clone_from(entry);
+            }
+            match tier_values.iter_mut().find(|w| w.tier == v.tier) {
+                Some(w) => {
+                    w.members += v.members;
+                    w.purchases += v.purchases;
+                    w.revenue += v.revenue;
+                    w.cost += v.cost;
+                }
+                None => tier_values.push(v),
+            }
+        }
+        tier_values.sort_by(|a, b| a.tier.cmp(&b.tier));
         Ok(ProgramReport {
+            tier_values,
             omnichannel,
             omnichannel_share: ratio(omnichannel * 100, figures.active),
             repeat_rate: ratio(came_back * 100, figures.active),

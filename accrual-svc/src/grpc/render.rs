@@ -141,6 +141,20 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
         )
         .collect();
     channels.sort_by_key(|c| c.channel);
+    let per_member = |total: i64, members: i64| (members > 0).then(|| total / members);
+    let tier_values = r
+        .tier_values
+        .iter()
+        .map(|v| pb::TierValue {
+            tier_id: v.tier.clone(),
+            members: u64::try_from(v.members).unwrap_or_default(),
+            purchases: u64::try_from(v.purchases).unwrap_or_default(),
+            revenue: money(v.revenue),
+            rewards_cost: money(v.cost),
+            lifetime_value: per_member(v.revenue - v.cost, v.members).and_then(money),
+            revenue_per_member: per_member(v.revenue, v.members).and_then(money),
+        })
+        .collect();
     pb::GetProgramReportResponse {
         members_enrolled: u64::try_from(f.enrolled).unwrap_or_default(),
         active_members: u64::try_from(f.active).unwrap_or_default(),
@@ -156,6 +170,7 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
         repeat_rate: rate(r.repeat_rate),
         repeat_within_days: r.repeat_within_days,
         channels,
+        tier_values,
         cohorts: r
             .cohorts
             .iter()

@@ -167,6 +167,67 @@ pub async fn came_back(
     Ok(row.try_get("n")?)
 }
 
+/// What the members of one tier brought in over their history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TierValue {
+    /// Tier id now ("" for none).
+    pub tier: String,
+    /// Members enrolled before `to`.
+    pub members: i64,
+    /// Their purchases before `to`.
+    pub purchases: i64,
+    /// Eligible amount of those, minor units.
+    pub revenue: i64,
+    /// Their rewards in the currency, net of reversals.
+    pub cost: i64,
+}
+
+/// Per tier (the members' tier now): the members enrolled before `to`, and
+/// their purchases before `to` (not rejected) with the rewards in
+/// `currency` they kept.
+pub async fn tier_values(
+    db: &Db,
+    tenant: &str,
+    program: &str,
+    currency: &str,
+    to: i64,
+) -> Result<Vec<TierValue>, AppError> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(m.tier_id, '') AS tier, CAST(COUNT(*) AS BIGINT) AS members, \
+                CAST(COALESCE(SUM(s.orders), 0) AS BIGINT) AS purchases, \
+                CAST(COALESCE(SUM(s.revenue), 0) AS BIGINT) AS revenue, \
+                CAST(COALESCE(SUM(s.cost), 0) AS BIGINT) AS cost \
+         FROM members m LEFT JOIN ( \
+           SELECT p.customer_id, COUNT(*) AS orders, SUM(p.eligible) AS revenue, \
+                  SUM((SELECT COALESCE(SUM(r.amount - r.reversed), 0) FROM rewards r \
+                       WHERE r.tenant_id = p.tenant_id AND r.program_id = p.program_id \
+                         AND r.order_id = p.order_id AND r.asset = $4)) AS cost \
+           FROM purchases p WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at < $3 \
+             AND p.review <> 'rejected' GROUP BY p.customer_id \
+         ) s ON s.customer_id = m.customer_id \
+         WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.enrolled_at < $3 \
+         GROUP BY COALESCE(m.tier_id, '') ORDER BY tier",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(to)
+    .bind(currency)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TierValue {
+                tier: r.try_get("tier")?,
+                members: r.try_get("members")?,
+                purchases: r.try_get("purchases")?,
+                revenue: r.try_get("revenue")?,
+                cost: r.try_get("cost")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
 /// A cohort: members enrolled in `[from, to)`, and of them how many bought
 /// in each of the `windows` (`[start, end)`, up to four).
 pub async fn cohort(

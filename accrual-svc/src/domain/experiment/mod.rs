@@ -103,7 +103,9 @@ fn dec(x: f64, dp: u32) -> Option<Decimal> {
 /// A p-value to four significant digits (a small one is not shown as 0
 /// while a decimal can hold it).
 fn p_value(p: f64) -> Option<Decimal> {
-    Decimal::from_f64(p).and_then(|d| d.round_sf(4)).map(|d| d.normalize())
+    Decimal::from_f64(p)
+        .and_then(|d| d.round_sf(4))
+        .map(|d| d.normalize())
 }
 
 /// Minor units, half to even; none when not finite or out of range.
@@ -154,15 +156,13 @@ pub struct MeanTest {
 
 /// Why `arms` are too small for any test, if they are.
 fn too_few(arms: [&Arm; 2]) -> Option<String> {
-    arms.iter()
-        .find(|a| a.measured() < MIN_PER_ARM)
-        .map(|a| {
-            format!(
-                "{} has {} customers measured; a test needs {MIN_PER_ARM} per arm",
-                a.variant,
-                a.measured()
-            )
-        })
+    arms.iter().find(|a| a.measured() < MIN_PER_ARM).map(|a| {
+        format!(
+            "{} has {} customers measured; a test needs {MIN_PER_ARM} per arm",
+            a.variant,
+            a.measured()
+        )
+    })
 }
 
 /// The z-test of `arm` against `control`.
