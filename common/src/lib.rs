@@ -15,6 +15,7 @@
 //! - [`id`]: the one id rule, and references built from ids that stay ids.
 //! - [`idempotency`], [`jobs`], [`outbox`]: exactly-once effects over at-least-once delivery.
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
+//! - [`export`]: CSV and NDJSON rows for finance and BI, streamed by a writer task.
 //! - [`metrics`]: what every Prometheus metric means (`# HELP`), and process metrics.
 pub mod auth;
 pub mod balance;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod id;
 pub mod idempotency;
 pub mod jobs;

@@ -259,4 +259,62 @@ backend_tests! {
         assert_eq!(code(x.report("missing", None, "").await), Some(Code::NotFound));
         suite.stop().await
     }
+
+    async fn a_rejected_exposure_leaves_the_experiment(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(now_micros());
+        let (suite, _dbs) = start_with_clock(backend, Default::default(), clock.clone()).await?;
+        let shop = Shop::open(&suite).await?;
+        shop.campaign("ab", ab()).await?;
+        let mut accrual = AccrualServiceClient::new(shop.gw.clone());
+        // A program that holds the purchases of members who return too much.
+        let guarded = apb::Program {
+            program_id: "guarded".into(),
+            name: "Guarded".into(),
+            currency: "EUR".into(),
+            timezone: "Europe/Rome".into(),
+            earn_rules: vec![apb::EarnRule { asset: "EUR".into(), basis: apb::EarnBasis::Percent as i32, rate: "5".into() }],
+            return_window_days: 14,
+            fraud: Some(apb::FraudPolicy { max_return_rate_percent: "50".into(), min_orders_for_return_rate: 1, hold_flagged: true, ..Default::default() }),
+            ..Default::default()
+        };
+        accrual.upsert_program(with_key(apb::UpsertProgramRequest { idempotency_key: "g".into(), program: Some(guarded) }, &shop.key)?).await?;
+        let enrol = apb::EnrollMemberRequest { idempotency_key: "e-rita".into(), program_id: "guarded".into(), customer_id: "rita".into(), ..Default::default() };
+        accrual.enroll_member(with_key(enrol, &shop.key)?).await?;
+        let order = |id: &str, at: i64| apb::RecordPurchaseRequest {
+            idempotency_key: id.into(),
+            purchase: Some(apb::Purchase {
+                program_id: "guarded".into(),
+                order_id: id.into(),
+                customer_id: "rita".into(),
+                currency: "EUR".into(),
+                lines: vec![apb::PurchaseLine { line_id: "1".into(), sku: "s".into(), category: "shoes".into(), unit_price: Some(Money { amount: "40.00".into(), asset: "EUR".into() }), quantity: 1, discount: None }],
+                channel: Ch::Online as i32,
+                store_id: String::new(),
+                occurred_at: Some(to_timestamp(at)),
+            }),
+        };
+        // Before the campaign: bought and returned (no exposure) ...
+        accrual.record_purchase(with_key(order("r-1", clock.now() - 2 * 3_600_000_000), &shop.key)?).await?;
+        let back = apb::RecordReturnRequest { idempotency_key: "rb".into(), program_id: "guarded".into(), order_id: "r-1".into(), return_id: "rb".into(), lines: vec![apb::ReturnLine { line_id: "1".into(), quantity: 1 }], occurred_at: None };
+        accrual.record_return(with_key(back, &shop.key)?).await?;
+        // ... so the purchase that exposes her is held for review.
+        let held = accrual.record_purchase(with_key(order("r-2", clock.now()), &shop.key)?).await?.into_inner();
+        assert!(held.held_for_review, "{held:?}");
+        let exposed = |accrual: AccrualServiceClient<tonic::transport::Channel>| {
+            let key = shop.key.clone();
+            async move {
+                let mut accrual = accrual;
+                let req = apb::GetExperimentReportRequest { program_id: "guarded".into(), campaign_id: "ab".into(), ..Default::default() };
+                let r = accrual.get_experiment_report(with_key(req, &key)?).await?.into_inner();
+                anyhow::Ok(r.arms.iter().map(|a| a.exposed).sum::<u64>())
+            }
+        };
+        assert_eq!(exposed(accrual.clone()).await?, 1, "held, not rejected: exposed");
+        let reject = apb::ReviewPurchaseRequest { idempotency_key: "rv".into(), program_id: "guarded".into(), order_id: "r-2".into(), decision: apb::ReviewDecision::Reject as i32, note: "returns".into() };
+        let admin = suite.create_key("shop", &["accrual:admin"]).await?;
+        accrual.review_purchase(with_key(reject, &admin)?).await?;
+        assert_eq!(exposed(accrual.clone()).await?, 0, "a rejected purchase counts nowhere");
+        suite.stop().await
+    }
+
 }

@@ -217,4 +217,61 @@ backend_tests! {
         assert_eq!(no_key.err().map(|s| s.code()), Some(Code::InvalidArgument));
         Ok(())
     }
+
+    async fn statements_export_as_the_statements_read(backend) -> anyhow::Result<()> {
+        let mut w = Wallet::start(backend).await?;
+        w.credit("a", "c-1", eur("50.00")).await?;
+        w.credit("b", "c-2", eur("25.50")).await?;
+        w.credit("c", "c-1", pts("120")).await?;
+        let hold = w.authorize("h", "c-1", eur("10.00"), 600).await?;
+        w.client.capture(pb::CaptureRequest { idempotency_key: "cap".into(), hold_id: hold, amount: None }).await?;
+        // Another tenant's entries never show.
+        let mut other = w.as_tenant("other").await?;
+        let theirs = pb::CreditRequest { idempotency_key: "x".into(), customer_id: "c-1".into(), amount: Some(eur("99.00")), ..Default::default() };
+        other.credit(theirs).await?;
+        let client = w.client.clone();
+        let export = |customer: &str, format: pb::ExportFormat| {
+            let mut c = client.clone();
+            let req = pb::ExportStatementsRequest { customer_id: customer.into(), format: format as i32, ..Default::default() };
+            async move {
+                let mut chunks = c.export_statements(req).await?.into_inner();
+                let mut out = Vec::new();
+                while let Some(chunk) = chunks.message().await? {
+                    out.extend(chunk.data);
+                }
+                anyhow::Ok(String::from_utf8(out)?)
+            }
+        };
+        let csv = export("", pb::ExportFormat::Csv).await?;
+        let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+        assert_eq!(lines.first().copied(), Some("posted_at,customer_id,entry_id,transaction_id,asset,layer,amount,balance_after,source_kind,source_ref,rule_version,description"));
+        assert!(!csv.contains("99.00"), "another tenant's credit");
+        let mut rows = 0;
+        for customer in ["c-1", "c-2"] {
+            let page = pb::ListEntriesRequest { customer_id: customer.into(), page: Some(boomerang_proto::common::v1::PageRequest { page_size: 100, page_token: String::new() }), ..Default::default() };
+            let statement = w.client.list_entries(page).await?.into_inner().entries;
+            let money = |m: &Option<boomerang_proto::common::v1::Money>| m.clone().unwrap_or_default();
+            let want: Vec<[String; 5]> = statement.iter().rev()
+                .map(|e| [e.entry_id.clone(), e.transaction_id.clone(), money(&e.amount).asset, money(&e.amount).amount, money(&e.running_balance).amount])
+                .collect();
+            let ndjson = export(customer, pb::ExportFormat::Ndjson).await?;
+            let got: Vec<[String; 5]> = ndjson.lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                    assert_eq!(v["customer_id"], customer);
+                    ["entry_id", "transaction_id", "asset", "amount", "balance_after"].map(|k| v[k].as_str().unwrap_or_default().to_owned())
+                })
+                .collect();
+            assert_eq!(got, want, "{customer}");
+            assert!(!want.is_empty());
+            rows += want.len();
+        }
+        assert_eq!(lines.len(), 1 + rows, "every customer's lines, once");
+        // Here: c-1 has its two credits, the hold (two lines) and the capture.
+        assert_eq!(rows, 6);
+        let unformatted = w.client.export_statements(pb::ExportStatementsRequest::default()).await;
+        assert_eq!(unformatted.err().map(|e| e.code()), Some(Code::InvalidArgument));
+        Ok(())
+    }
+
 }

@@ -2,9 +2,8 @@
 //! CSV or NDJSON rows streamed in chunks of whole rows. The tax report's
 //! rows are GetTaxReport's own figures; rewards are read a page at a time,
 //! so an export of any size holds one page in memory.
-use boomerang_common::{error::AppError, money::wire, tenant::TenantId};
+use boomerang_common::{error::AppError, export::Sink, money::wire, tenant::TenantId};
 use tokio::sync::mpsc;
-use tracing::Instrument as _;
 
 use super::Accrual;
 use crate::{
@@ -80,31 +79,12 @@ impl Accrual {
         format: Format,
         period: (Option<i64>, Option<i64>),
     ) -> mpsc::Receiver<Result<Vec<u8>, AppError>> {
-        let (tx, rx) = mpsc::channel(4);
         let this = self.clone();
         let span = tracing::info_span!("boomerang.accrual.exports.rows", tenant = %tenant, program = %program_id);
-        let writer_tx = tx.clone();
-        let writer = tokio::spawn(
-            async move {
-                let tx = writer_tx;
-                if let Err(e) = this
-                    .write(&tenant, &program_id, what, format, period, &tx)
-                    .await
-                {
-                    let _ = tx.send(Err(e)).await;
-                }
-            }
-            .instrument(span),
-        );
-        // A writer that died mid-way ends the stream with an error, never
-        // with a short file that looks whole.
-        tokio::spawn(async move {
-            if let Err(e) = writer.await {
-                let stopped = AppError::Internal(anyhow::anyhow!("export stopped: {e}"));
-                let _ = tx.send(Err(stopped)).await;
-            }
-        });
-        rx
+        boomerang_common::export::spawn(span, move |sink| async move {
+            this.write(&tenant, &program_id, what, format, period, &sink)
+                .await
+        })
     }
 
     async fn write(
@@ -114,12 +94,9 @@ impl Accrual {
         what: What,
         format: Format,
         (from_us, to_us): (Option<i64>, Option<i64>),
-        tx: &mpsc::Sender<Result<Vec<u8>, AppError>>,
+        sink: &Sink,
     ) -> Result<(), AppError> {
-        let send = |chunk: String| async move {
-            // A receiver gone (the client hung up) ends the export quietly.
-            tx.send(Ok(chunk.into_bytes())).await.is_ok()
-        };
+        let send = |chunk: String| sink.send(chunk);
         match what {
             What::TaxReport => {
                 let r = self.tax_report(tenant, program_id, from_us, to_us).await?;
@@ -144,8 +121,7 @@ impl Accrual {
                     repo::program(&mut conn, tenant.as_str(), program_id, None).await?;
                 drop(conn);
                 let period = (from_us.unwrap_or(i64::MIN), to_us.unwrap_or(i64::MAX));
-                let header = export::header(format, &export::REWARDS);
-                if !header.is_empty() && !send(header).await {
+                if !send(export::header(format, &export::REWARDS)).await {
                     return Ok(());
                 }
                 let mut after = None;
@@ -167,7 +143,7 @@ impl Accrual {
                             &reward_row(r, &program.currency),
                         ));
                     }
-                    if !out.is_empty() && !send(out).await {
+                    if !send(out).await {
                         return Ok(());
                     }
                     match page.last() {

@@ -11,6 +11,7 @@ pub mod effects;
 pub mod events;
 pub mod experiments;
 pub mod exports;
+pub mod guests;
 pub mod members;
 pub mod outbound;
 mod programs;

@@ -17,6 +17,7 @@ use crate::{
     domain::{
         cohorts,
         tax::{self, TaxLine},
+        tier,
     },
     repo,
 };
@@ -79,7 +80,24 @@ pub struct ProgramReport {
     /// Retention cohorts, oldest first.
     pub cohorts: Vec<Cohort>,
     /// Lifetime value per tier, by tier id.
-    pub tier_values: Vec<repo::TierValue>,
+    pub tier_values: Vec<TierValue>,
+    /// Members' and guests' (customers, purchases, revenue) in the period.
+    pub shoppers: (repo::Spent, repo::Spent),
+}
+
+/// What the members of one tier (held now) brought in over their history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TierValue {
+    /// Tier id ("" for none).
+    pub tier: String,
+    /// Members enrolled before the period's end.
+    pub members: i64,
+    /// Their purchases before it.
+    pub purchases: i64,
+    /// Eligible amount of those, minor units.
+    pub revenue: i64,
+    /// Their rewards in the currency, net of reversals.
+    pub cost: i64,
 }
 
 /// Members enrolled in one month, and how many of them still buy.
@@ -190,27 +208,31 @@ impl Accrual {
             .cohorts(t, program_id, &program.timezone, from_us, to_us)
             .await?;
         let until = to_us.unwrap_or_else(|| self.clock().now());
-        let mut tier_values: Vec<repo::TierValue> = Vec::new();
-        // A member never judged yet is in the entry tier, as GetMember says.
-        let entry = program.tiers.tiers.first().map(|t| t.id.clone());
-        for mut v in repo::tier_values(self.db(), t, program_id, &program.currency, until).await? {
-            if v.tier.is_empty()
-                && let Some(entry) = &entry
-            {
-                v.tier.clone_from(entry);
-            }
-            match tier_values.iter_mut().find(|w| w.tier == v.tier) {
-                Some(w) => {
-                    w.members += v.members;
-                    w.purchases += v.purchases;
-                    w.revenue += v.revenue;
-                    w.cost += v.cost;
+        // Per tier a member holds now, read against the current policy.
+        let mut tier_values: Vec<TierValue> = Vec::new();
+        for v in repo::tier_values(self.db(), t, program_id, &program.currency, until).await? {
+            let held = tier::held(&program.tiers, v.stored.as_deref(), v.legacy);
+            let tier = held.map(|t| t.id.clone()).unwrap_or_default();
+            let w = match tier_values.iter_mut().position(|w| w.tier == tier) {
+                Some(i) => &mut tier_values[i],
+                None => {
+                    tier_values.push(TierValue {
+                        tier,
+                        ..TierValue::default()
+                    });
+                    let last = tier_values.len() - 1;
+                    &mut tier_values[last]
                 }
-                None => tier_values.push(v),
-            }
+            };
+            w.members += v.members;
+            w.purchases += v.purchases;
+            w.revenue += v.revenue;
+            w.cost += v.cost;
         }
         tier_values.sort_by(|a, b| a.tier.cmp(&b.tier));
+        let shoppers = repo::spent(self.db(), t, program_id, (from, to)).await?;
         Ok(ProgramReport {
+            shoppers,
             tier_values,
             omnichannel,
             omnichannel_share: ratio(omnichannel * 100, figures.active),

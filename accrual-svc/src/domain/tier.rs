@@ -65,6 +65,23 @@ pub fn position(policy: &TierPolicy, id: &str) -> Option<usize> {
     policy.tiers.iter().position(|t| t.id == id)
 }
 
+/// The tier a member holds as stored, read against the current policy: the
+/// stored id when the policy still has it (none when it does not), else a
+/// legacy index, else the entry tier when it asks nothing; none otherwise.
+pub fn held<'p>(
+    policy: &'p TierPolicy,
+    stored: Option<&str>,
+    legacy_index: Option<i64>,
+) -> Option<&'p Tier> {
+    match stored {
+        Some(id) => policy.tiers.iter().find(|t| t.id == id),
+        None => legacy_index
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| policy.tiers.get(i))
+            .or_else(|| policy.tiers.first().filter(|t| t.qualifies_at == 0)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +143,39 @@ mod tests {
             progress(&p, Some(1), 60_000).map(|(t, n)| (t.id.as_str(), n)),
             Some(("gold", 40_000))
         );
+    }
+
+    #[test]
+    fn a_stored_tier_is_read_against_the_current_policy() {
+        let p = policy();
+        let held = |stored: Option<&str>, legacy: Option<i64>| {
+            held(&p, stored, legacy).map(|t| t.id.clone())
+        };
+        assert_eq!(held(Some("gold"), None), Some("gold".into()));
+        assert_eq!(
+            held(Some("gone"), Some(0)),
+            None,
+            "a tier the policy dropped"
+        );
+        assert_eq!(
+            held(None, Some(1)),
+            Some(p.tiers[1].id.clone()),
+            "a legacy index"
+        );
+        assert_eq!(held(None, Some(9)), held(None, None));
+        let entry = p
+            .tiers
+            .first()
+            .filter(|t| t.qualifies_at == 0)
+            .map(|t| t.id.clone());
+        assert_eq!(
+            held(None, None),
+            entry,
+            "never judged: the entry tier if it asks nothing"
+        );
+        let mut steep = p.clone();
+        steep.tiers.iter_mut().for_each(|t| t.qualifies_at += 1);
+        assert_eq!(super::held(&steep, None, None).map(|t| t.id.clone()), None);
     }
 
     #[test]

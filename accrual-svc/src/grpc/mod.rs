@@ -261,6 +261,38 @@ impl AccrualService for AccrualServiceHandler {
             .await
     }
 
+    async fn record_guest_purchase(
+        &self,
+        req: Request<pb::RecordGuestPurchaseRequest>,
+    ) -> Result<Response<pb::RecordGuestPurchaseResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        IdempotencyKey::new(&tenant, "accrual.RecordGuestPurchase", &req.idempotency_key)?;
+        let hash = idempotency::request_hash(&req.purchase.clone().unwrap_or_default());
+        let input = convert::purchase(req.purchase.as_ref(), hash, self.accrual.clock().now())?;
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.RecordGuestPurchase",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let eligible = a.record_guest(conn, &t, &input).await?;
+                        Ok(pb::RecordGuestPurchaseResponse {
+                            eligible: Some(boomerang_common::money::wire(
+                                eligible,
+                                &input.currency,
+                            )),
+                            order_id: input.order_id,
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
     async fn review_purchase(
         &self,
         req: Request<pb::ReviewPurchaseRequest>,

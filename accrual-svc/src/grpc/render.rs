@@ -11,6 +11,7 @@ use crate::{
         reports::{ProgramReport, TaxReport},
     },
     domain::{program::Money, tax::TaxLine},
+    repo,
 };
 
 /// Rewards of `order` as they stand at `now`.
@@ -142,6 +143,18 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
         .collect();
     channels.sort_by_key(|c| c.channel);
     let per_member = |total: i64, members: i64| (members > 0).then(|| total / members);
+    let shoppers = |(customers, purchases, revenue): repo::Spent| pb::Shoppers {
+        customers: u64::try_from(customers).unwrap_or_default(),
+        purchases: u64::try_from(purchases).unwrap_or_default(),
+        revenue: money(revenue),
+        spend_per_customer: per_member(revenue, customers).and_then(money),
+        average_order: per_member(revenue, purchases).and_then(money),
+        purchases_per_customer: rate((customers > 0).then(|| {
+            (Decimal::from(purchases) / Decimal::from(customers))
+                .round_dp(4)
+                .normalize()
+        })),
+    };
     let tier_values = r
         .tier_values
         .iter()
@@ -171,6 +184,8 @@ pub fn report(r: &ProgramReport) -> pb::GetProgramReportResponse {
         repeat_within_days: r.repeat_within_days,
         channels,
         tier_values,
+        members: Some(shoppers(r.shoppers.0)),
+        guests: Some(shoppers(r.shoppers.1)),
         cohorts: r
             .cohorts
             .iter()

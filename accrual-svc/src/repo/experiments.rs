@@ -61,15 +61,18 @@ pub struct Exposed {
     pub rewarded: bool,
     /// When they were exposed (unix micros).
     pub at: i64,
-    /// Purchases after the exposing one, within the window.
+    /// Purchases after the exposing one, within the window, with an
+    /// eligible amount left.
     pub later: i64,
     /// Eligible amount of their purchases in the window, the exposing one
     /// included, minor units.
     pub revenue: i64,
 }
 
-/// The customers exposed to `campaign` in `[from, to)`, each with their
-/// purchases (not rejected) in `[exposed, exposed + within)`.
+/// The customers exposed to `campaign` in `[from, to)` by a purchase not
+/// rejected at review, each with their purchases (not rejected) in
+/// `[exposed, exposed + within)`; "later" counts those after the exposing
+/// one that kept an eligible amount (not wholly returned).
 pub async fn exposed(
     db: &Db,
     tenant: &str,
@@ -79,9 +82,11 @@ pub async fn exposed(
 ) -> Result<Vec<Exposed>, AppError> {
     let rows = sqlx::query(
         "SELECT e.variant, e.rewarded, e.occurred_at, \
-                CAST(COUNT(CASE WHEN p.occurred_at > e.occurred_at THEN 1 END) AS BIGINT) AS later, \
+                CAST(COUNT(CASE WHEN p.occurred_at > e.occurred_at AND p.eligible > 0 THEN 1 END) AS BIGINT) AS later, \
                 CAST(COALESCE(SUM(p.eligible), 0) AS BIGINT) AS revenue \
          FROM exposures e \
+         JOIN purchases x ON x.tenant_id = e.tenant_id AND x.program_id = e.program_id \
+           AND x.order_id = e.order_id AND x.review <> 'rejected' \
          LEFT JOIN purchases p ON p.tenant_id = e.tenant_id AND p.program_id = e.program_id \
            AND p.customer_id = e.customer_id AND p.occurred_at >= e.occurred_at \
            AND p.occurred_at < e.occurred_at + $6 AND p.review <> 'rejected' \

@@ -2,11 +2,13 @@
 //! [`purchases`]; the program report in [`report`].
 mod checkout;
 mod experiments;
+mod guests;
 mod purchases;
 mod report;
 
 pub use checkout::*;
 pub use experiments::*;
+pub use guests::*;
 pub use purchases::*;
 pub use report::*;
 

@@ -167,11 +167,13 @@ pub async fn came_back(
     Ok(row.try_get("n")?)
 }
 
-/// What the members of one tier brought in over their history.
+/// What the members of one stored tier brought in over their history.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TierValue {
-    /// Tier id now ("" for none).
-    pub tier: String,
+    /// Tier id as stored (none: never judged, or a row from before ids).
+    pub stored: Option<String>,
+    /// The legacy tier index of rows from before ids.
+    pub legacy: Option<i64>,
     /// Members enrolled before `to`.
     pub members: i64,
     /// Their purchases before `to`.
@@ -182,7 +184,7 @@ pub struct TierValue {
     pub cost: i64,
 }
 
-/// Per tier (the members' tier now): the members enrolled before `to`, and
+/// Per stored tier: the members enrolled before `to`, and
 /// their purchases before `to` (not rejected) with the rewards in
 /// `currency` they kept.
 pub async fn tier_values(
@@ -193,7 +195,7 @@ pub async fn tier_values(
     to: i64,
 ) -> Result<Vec<TierValue>, AppError> {
     let rows = sqlx::query(
-        "SELECT COALESCE(m.tier_id, '') AS tier, CAST(COUNT(*) AS BIGINT) AS members, \
+        "SELECT m.tier_id, CAST(m.tier AS BIGINT) AS legacy, CAST(COUNT(*) AS BIGINT) AS members, \
                 CAST(COALESCE(SUM(s.orders), 0) AS BIGINT) AS purchases, \
                 CAST(COALESCE(SUM(s.revenue), 0) AS BIGINT) AS revenue, \
                 CAST(COALESCE(SUM(s.cost), 0) AS BIGINT) AS cost \
@@ -206,7 +208,7 @@ pub async fn tier_values(
              AND p.review <> 'rejected' GROUP BY p.customer_id \
          ) s ON s.customer_id = m.customer_id \
          WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.enrolled_at < $3 \
-         GROUP BY COALESCE(m.tier_id, '') ORDER BY tier",
+         GROUP BY m.tier_id, m.tier",
     )
     .bind(tenant)
     .bind(program)
@@ -217,7 +219,8 @@ pub async fn tier_values(
     rows.iter()
         .map(|r| {
             Ok(TierValue {
-                tier: r.try_get("tier")?,
+                stored: r.try_get("tier_id")?,
+                legacy: r.try_get("legacy")?,
                 members: r.try_get("members")?,
                 purchases: r.try_get("purchases")?,
                 revenue: r.try_get("revenue")?,

@@ -49,6 +49,10 @@ pub const BASES: &[(&str, &str)] = &[
         "WalletService/ListExpiringLots",
         r#"customer_id: "alice" within { seconds: 86400 } asset: "EUR" page { page_size: 10 }"#,
     ),
+    (
+        "WalletService/ExportStatements",
+        r#"customer_id: "alice" asset: "EUR" from { seconds: 1767225600 } to { seconds: 1767312000 } format: EXPORT_FORMAT_CSV"#,
+    ),
     ("WalletService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "WalletService/WatchEvents",
@@ -74,6 +78,7 @@ pub const BASES: &[(&str, &str)] = &[
     ),
     ("AccrualService/PreviewPurchase", PURCHASE),
     ("AccrualService/RecordPurchase", PURCHASE),
+    ("AccrualService/RecordGuestPurchase", PURCHASE),
     (
         "AccrualService/RecordReturn",
         r#"program_id: "cb" order_id: "o-1" return_id: "r-1" lines { line_id: "l1" quantity: 1 } occurred_at { seconds: 1767225600 }"#,

@@ -2,6 +2,7 @@
 //! from metadata, request validated into a command, the ledger operation run
 //! once per idempotency key in one transaction, the result rendered.
 pub mod convert;
+mod exports;
 mod render;
 
 use boomerang_common::{
@@ -434,6 +435,15 @@ impl WalletService for WalletServiceHandler {
             lots: rows.iter().map(render::to_lot).collect(),
             next_page_token: next.map(|(a, b)| format!("{a}.{b}")).unwrap_or_default(),
         }))
+    }
+
+    type ExportStatementsStream = BoxStream<pb::ExportStatementsResponse>;
+
+    async fn export_statements(
+        &self,
+        req: Request<pb::ExportStatementsRequest>,
+    ) -> Result<Response<Self::ExportStatementsStream>, Status> {
+        exports::export_statements(&self.ledger, req)
     }
 
     type WatchEventsStream = BoxStream<pb::WatchEventsResponse>;

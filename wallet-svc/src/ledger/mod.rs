@@ -4,6 +4,7 @@
 //! appends its events, so all of it commits or none of it does.
 mod credit;
 mod credit_batch;
+mod export;
 pub mod group;
 mod hold;
 pub mod jobs;
@@ -36,6 +37,7 @@ use crate::{
 pub use crate::repo::journal::Posted;
 
 pub use credit::{Credited, Reversed};
+pub use export::StatementFilter;
 pub use hold::{Captured, HoldView};
 pub use read::{Page, WatchFilter};
 pub use transfer::Transferred;

@@ -128,25 +128,61 @@ pub async fn entries(
     .fetch_all(db.pool())
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok(EntryRow {
-                id: r.try_get("id")?,
-                transaction_id: r.try_get("transaction_id")?,
-                posted_at: r.try_get("posted_at")?,
-                layer: r.try_get("layer")?,
-                asset: r.try_get("asset")?,
-                amount: r.try_get("amount")?,
-                balance_after: r
-                    .try_get::<Option<i64>, _>("balance_after")?
-                    .unwrap_or_default(),
-                source_kind: r.try_get("source_kind")?,
-                source_ref: r.try_get("source_ref")?,
-                rule_version: r.try_get("rule_version")?,
-                description: r.try_get("description")?,
-            })
-        })
+        .map(entry_row)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
+}
+
+/// A page of statement lines of one customer (or every customer, `customer`
+/// empty) in `[from, to)`, oldest first, after posting `after`: (customer,
+/// line).
+pub async fn statement_page(
+    db: &Db,
+    tenant: &str,
+    (customer, asset): (&str, &str),
+    (from, to): (i64, i64),
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(String, EntryRow)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT a.ref, p.id, p.transaction_id, p.posted_at, p.layer, p.asset, p.amount, p.balance_after, \
+                t.source_kind, t.source_ref, t.rule_version, t.description \
+         FROM postings p JOIN accounts a ON a.id = p.account_id JOIN transactions t ON t.id = p.transaction_id \
+         WHERE p.tenant_id = $1 AND a.tenant_id = $1 AND a.kind = 'customer' AND ($2 = '' OR a.ref = $2) \
+           AND ($3 = '' OR p.asset = $3) AND p.posted_at >= $4 AND p.posted_at < $5 AND p.id > $6 \
+         ORDER BY p.id LIMIT $7",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(asset)
+    .bind(from)
+    .bind(to)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("ref")?, entry_row(r)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+fn entry_row(r: &sqlx::any::AnyRow) -> Result<EntryRow, sqlx::Error> {
+    Ok(EntryRow {
+        id: r.try_get("id")?,
+        transaction_id: r.try_get("transaction_id")?,
+        posted_at: r.try_get("posted_at")?,
+        layer: r.try_get("layer")?,
+        asset: r.try_get("asset")?,
+        amount: r.try_get("amount")?,
+        balance_after: r
+            .try_get::<Option<i64>, _>("balance_after")?
+            .unwrap_or_default(),
+        source_kind: r.try_get("source_kind")?,
+        source_ref: r.try_get("source_ref")?,
+        rule_version: r.try_get("rule_version")?,
+        description: r.try_get("description")?,
+    })
 }
 
 /// An expiring lot.

@@ -50,7 +50,7 @@ impl Arm {
 
     /// Their revenue, minor units.
     pub fn revenue(&self) -> i64 {
-        self.revenues.iter().sum()
+        self.revenues.iter().fold(0, |a, r| a.saturating_add(*r))
     }
 
     /// converted / measured, exact to four places.
