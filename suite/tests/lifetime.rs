@@ -268,6 +268,16 @@ backend_tests! {
         assert_eq!(code(again), Some(tonic::Code::AlreadyExists));
         // A member's purchase earns: it is not a guest's.
         assert_eq!(code(shop.guest("ann", "a-3", &["5.00"]).await), Some(tonic::Code::FailedPrecondition));
+        // An order id is a member's or a guest's, never both.
+        let as_member = apb::RecordPurchaseRequest { idempotency_key: "ann-g1".into(), purchase: Some(shop.purchase("ann", "g1-1", &["20.00"])) };
+        let refused = shop.accrual.record_purchase(with_key(as_member, &shop.key)?).await.err().map(|e| e.code());
+        assert_eq!(refused, Some(tonic::Code::AlreadyExists));
+        assert_eq!(code(shop.guest("g-2", "a-1", &["60.00"]).await), Some(tonic::Code::AlreadyExists));
+        // A guest who enrols later: their order answers as it was under any
+        // key, and still counts as a guest's (made before they enrolled).
+        shop.enroll("g-3").await?;
+        let retry = apb::RecordGuestPurchaseRequest { idempotency_key: "g3-1-retry".into(), purchase: Some(shop.purchase("g-3", "g3-1", &["9.99"])) };
+        assert_eq!(shop.accrual.record_guest_purchase(with_key(retry, &shop.key)?).await?.into_inner().eligible, eur("9.99"));
 
         let req = apb::GetProgramReportRequest { program_id: "tiered".into(), ..Default::default() };
         let r = shop.accrual.get_program_report(with_key(req, &shop.key)?).await?.into_inner();

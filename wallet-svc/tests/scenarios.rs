@@ -229,6 +229,14 @@ backend_tests! {
         let mut other = w.as_tenant("other").await?;
         let theirs = pb::CreditRequest { idempotency_key: "x".into(), customer_id: "c-1".into(), amount: Some(eur("99.00")), ..Default::default() };
         other.credit(theirs).await?;
+        // c-3 has more lines than an export reads in a page.
+        let credits = (0..505).map(|i| pb::CreditRequest { idempotency_key: format!("m-{i}"), customer_id: "c-3".into(), amount: Some(eur("0.01")), ..Default::default() });
+        for credit in credits {
+            w.client.credit(credit).await?;
+        }
+        // An entry of the last minute may still be committing: not exported yet.
+        let recent = w.client.list_entries(pb::ListEntriesRequest { customer_id: "c-2".into(), ..Default::default() }).await?.into_inner().entries.len();
+        assert_eq!(recent, 1);
         let client = w.client.clone();
         let export = |customer: &str, format: pb::ExportFormat| {
             let mut c = client.clone();
@@ -242,18 +250,30 @@ backend_tests! {
                 anyhow::Ok(String::from_utf8(out)?)
             }
         };
+        assert_eq!(export("c-2", pb::ExportFormat::Ndjson).await?, "", "posted under a minute ago");
+        w.advance_days(1);
         let csv = export("", pb::ExportFormat::Csv).await?;
         let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
         assert_eq!(lines.first().copied(), Some("posted_at,customer_id,entry_id,transaction_id,asset,layer,amount,balance_after,source_kind,source_ref,rule_version,description"));
         assert!(!csv.contains("99.00"), "another tenant's credit");
         let mut rows = 0;
-        for customer in ["c-1", "c-2"] {
-            let page = pb::ListEntriesRequest { customer_id: customer.into(), page: Some(boomerang_proto::common::v1::PageRequest { page_size: 100, page_token: String::new() }), ..Default::default() };
-            let statement = w.client.list_entries(page).await?.into_inner().entries;
+        for customer in ["c-1", "c-2", "c-3"] {
+            // Every page of the customer's statement.
+            let mut statement = Vec::new();
+            let mut token = String::new();
+            loop {
+                let page = pb::ListEntriesRequest { customer_id: customer.into(), page: Some(boomerang_proto::common::v1::PageRequest { page_size: 100, page_token: token }), ..Default::default() };
+                let page = w.client.list_entries(page).await?.into_inner();
+                statement.extend(page.entries);
+                if page.next_page_token.is_empty() { break; }
+                token = page.next_page_token;
+            }
             let money = |m: &Option<boomerang_proto::common::v1::Money>| m.clone().unwrap_or_default();
-            let want: Vec<[String; 5]> = statement.iter().rev()
+            // By account (asset, here) then oldest first.
+            let mut want: Vec<[String; 5]> = statement.iter().rev()
                 .map(|e| [e.entry_id.clone(), e.transaction_id.clone(), money(&e.amount).asset, money(&e.amount).amount, money(&e.running_balance).amount])
                 .collect();
+            want.sort_by_key(|[.., asset, _, _]| if asset == "EUR" { 0 } else { 1 });
             let ndjson = export(customer, pb::ExportFormat::Ndjson).await?;
             let got: Vec<[String; 5]> = ndjson.lines()
                 .map(|l| {
@@ -268,7 +288,7 @@ backend_tests! {
         }
         assert_eq!(lines.len(), 1 + rows, "every customer's lines, once");
         // Here: c-1 has its two credits, the hold (two lines) and the capture.
-        assert_eq!(rows, 6);
+        assert_eq!(rows, 6 + 505);
         let unformatted = w.client.export_statements(pb::ExportStatementsRequest::default()).await;
         assert_eq!(unformatted.err().map(|e| e.code()), Some(Code::InvalidArgument));
         Ok(())

@@ -8,10 +8,11 @@ use crate::{domain::rewards, repo};
 
 impl Accrual {
     /// Records a guest purchase in the caller's transaction; its eligible
-    /// amount, by the program's latest rules. A member's purchase is
-    /// RecordPurchase's; the same order with other content is ALREADY_EXISTS.
+    /// amount, by the program's latest rules. The same order again answers
+    /// as it was; with other content, or as a member's order, it is
+    /// ALREADY_EXISTS; a member's purchase is RecordPurchase's.
     #[instrument(name = "boomerang.accrual.guests.record", skip_all,
-                 fields(tenant = %tenant, order = %p.order_id), err(level = "info"))]
+                 fields(tenant = %tenant, program = %p.program_id, order = %p.order_id), err(level = "info"))]
     pub async fn record_guest(
         &self,
         conn: &mut Conn,
@@ -19,6 +20,16 @@ impl Accrual {
         p: &PurchaseInput,
     ) -> Result<i64, AppError> {
         let t = tenant.as_str();
+        // An order recorded already answers as it was, whoever enrolled since.
+        if let Some(stored) = self.guest_recorded(conn, t, p).await? {
+            return Ok(stored);
+        }
+        if repo::member_order(conn, t, &p.program_id, &p.order_id).await? {
+            return Err(AppError::AlreadyExists(format!(
+                "order {} was recorded as a member's purchase",
+                p.order_id
+            )));
+        }
         if repo::is_member(conn, t, &p.program_id, &p.customer).await? {
             return Err(AppError::Precondition(format!(
                 "{} is a member of {}: RecordPurchase records (and rewards) their purchases",
@@ -48,9 +59,26 @@ impl Accrual {
             store: &p.store,
             occurred_at: p.occurred_at_us,
         };
-        match repo::insert_guest(conn, t, &guest, self.clock().now()).await? {
-            None => Ok(eligible),
-            Some((hash, stored)) if hash == p.request_hash => Ok(stored),
+        if repo::insert_guest(conn, t, &guest, self.clock().now()).await? {
+            return Ok(eligible);
+        }
+        // Recorded concurrently: that one's answer, or the conflict.
+        self.guest_recorded(conn, t, p)
+            .await?
+            .ok_or_else(|| AppError::Aborted("concurrent record of the same order, retry".into()))
+    }
+
+    /// The eligible amount of `p`'s order if a guest purchase already holds
+    /// it with the same content; ALREADY_EXISTS with other content.
+    async fn guest_recorded(
+        &self,
+        conn: &mut Conn,
+        tenant: &str,
+        p: &PurchaseInput,
+    ) -> Result<Option<i64>, AppError> {
+        match repo::guest_order(conn, tenant, &p.program_id, &p.order_id).await? {
+            None => Ok(None),
+            Some((hash, eligible)) if hash == p.request_hash => Ok(Some(eligible)),
             Some(_) => Err(AppError::AlreadyExists(format!(
                 "order {} was recorded with other content",
                 p.order_id

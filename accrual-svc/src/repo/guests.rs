@@ -26,14 +26,14 @@ pub struct NewGuestPurchase<'a> {
     pub occurred_at: i64,
 }
 
-/// Inserts a guest purchase; the stored (request hash, eligible) when the
-/// order was already recorded.
+/// Inserts a guest purchase; false when the order was recorded already
+/// (concurrently: the caller reads it again).
 pub async fn insert_guest(
     conn: &mut Conn,
     tenant: &str,
     g: &NewGuestPurchase<'_>,
     now: i64,
-) -> Result<Option<(Vec<u8>, i64)>, AppError> {
+) -> Result<bool, AppError> {
     let inserted = sqlx::query(
         "INSERT INTO guest_purchases (tenant_id, program_id, order_id, customer_id, request_hash, eligible, \
          channel, store_id, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -52,21 +52,44 @@ pub async fn insert_guest(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if inserted == 1 {
-        return Ok(None);
-    }
+    Ok(inserted == 1)
+}
+
+/// A guest order as stored: (request hash, eligible).
+pub async fn guest_order(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+) -> Result<Option<(Vec<u8>, i64)>, AppError> {
     let row = sqlx::query(
         "SELECT request_hash, eligible FROM guest_purchases WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3",
     )
     .bind(tenant)
-    .bind(g.program)
-    .bind(g.order_id)
-    .fetch_one(&mut *conn)
+    .bind(program)
+    .bind(order)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(Some((
-        row.try_get("request_hash")?,
-        row.try_get("eligible")?,
-    )))
+    row.map(|r| Ok((r.try_get("request_hash")?, r.try_get("eligible")?)))
+        .transpose()
+}
+
+/// Whether `order` is a member's recorded purchase.
+pub async fn member_order(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    order: &str,
+) -> Result<bool, AppError> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(order)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Whether `customer` is a member of `program`.
@@ -90,8 +113,8 @@ pub async fn is_member(
 /// Shoppers of one kind over a period: (customers, purchases, eligible revenue).
 pub type Spent = (i64, i64, i64);
 
-/// Members' purchases (recorded, not rejected) and guests' purchases in
-/// `[from, to)`: (members, guests).
+/// Members' purchases (recorded, not rejected) and guests' purchases made
+/// while not a member, in `[from, to)`: (members, guests).
 pub async fn spent(
     db: &Db,
     tenant: &str,
@@ -108,7 +131,11 @@ pub async fn spent(
     let mut out = [(0, 0, 0); 2];
     for (i, sql) in [
         sums("purchases", " AND review <> 'rejected'"),
-        sums("guest_purchases", ""),
+        sums(
+            "guest_purchases g",
+            " AND NOT EXISTS (SELECT 1 FROM members m WHERE m.tenant_id = g.tenant_id \
+              AND m.program_id = g.program_id AND m.customer_id = g.customer_id AND m.enrolled_at <= g.occurred_at)",
+        ),
     ]
     .iter()
     .enumerate()

@@ -162,6 +162,8 @@ pub struct Standing {
     pub bought_before: bool,
     /// Whether the order asked about is recorded already.
     pub order_recorded: bool,
+    /// The order id is a guest's purchase already.
+    pub order_as_guest: bool,
 }
 
 impl Standing {
@@ -229,7 +231,9 @@ pub async fn standing(
          CAST(CASE WHEN EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.customer_id = $3) \
          THEN 1 ELSE 0 END AS BIGINT) AS bought, \
          CAST(CASE WHEN EXISTS (SELECT 1 FROM purchases o WHERE o.tenant_id = $1 AND o.program_id = $2 AND o.order_id = $4) \
-         THEN 1 ELSE 0 END AS BIGINT) AS recorded \
+         THEN 1 ELSE 0 END AS BIGINT) AS recorded, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM guest_purchases g WHERE g.tenant_id = $1 AND g.program_id = $2 AND g.order_id = $4) \
+         THEN 1 ELSE 0 END AS BIGINT) AS as_guest \
          FROM (SELECT MAX(version) AS version FROM programs WHERE tenant_id = $1 AND program_id = $2) v \
          LEFT JOIN members m ON m.tenant_id = $1 AND m.program_id = $2 AND m.customer_id = $3",
     )
@@ -245,6 +249,7 @@ pub async fn standing(
         member: known.is_some().then(|| member(&row)).transpose()?,
         bought_before: row.try_get::<i64, _>("bought")? == 1,
         order_recorded: row.try_get::<i64, _>("recorded")? == 1,
+        order_as_guest: row.try_get::<i64, _>("as_guest")? == 1,
     })
 }
 

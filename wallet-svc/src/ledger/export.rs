@@ -1,6 +1,9 @@
 //! Statements for finance and BI: every entry of one customer, or of every
 //! customer, in a period, as CSV or NDJSON rows streamed in chunks, read a
-//! page at a time (an export of any size holds one page in memory).
+//! page at a time (an export of any size holds one page in memory), by
+//! customer account then oldest first. Entries of the last [`SETTLING`] are
+//! left out: a posting's id is taken before its transaction commits, so a
+//! page read past it could miss one still committing.
 use boomerang_common::{
     error::AppError,
     export::{self, Format, Sink},
@@ -30,6 +33,10 @@ pub const COLUMNS: [&str; 12] = [
 
 /// Entries read per page.
 const PAGE: i64 = 500;
+
+/// How recent an entry may be and still be exported, micros: longer than
+/// any write transaction runs.
+pub const SETTLING: i64 = 60_000_000;
 
 /// Which entries.
 #[derive(Clone, Debug, Default)]
@@ -64,8 +71,8 @@ fn row(customer: &str, e: &EntryRow) -> Vec<String> {
 }
 
 impl Ledger {
-    /// The statement lines `filter` selects, oldest first, written as
-    /// `format` in chunks; an error ends the stream.
+    /// The statement lines `filter` selects, by customer account then oldest
+    /// first, written as `format` in chunks; an error ends the stream.
     pub fn export_statements(
         &self,
         tenant: TenantId,
@@ -90,8 +97,12 @@ impl Ledger {
         if !sink.send(export::header(format, &COLUMNS)).await {
             return Ok(());
         }
-        let period = (f.from.unwrap_or(i64::MIN), f.to.unwrap_or(i64::MAX));
-        let mut after = 0;
+        let settled = self.clock().now().saturating_sub(SETTLING);
+        let period = (
+            f.from.unwrap_or(i64::MIN),
+            f.to.unwrap_or(i64::MAX).min(settled),
+        );
+        let mut after = (0, 0);
         loop {
             let page = reads::statement_page(
                 self.db(),
@@ -103,14 +114,16 @@ impl Ledger {
             )
             .await?;
             let mut out = String::new();
-            for (customer, e) in &page {
+            for (customer, _, e) in &page {
                 out.push_str(&export::row(format, &COLUMNS, &row(customer, e)));
             }
             if !sink.send(out).await {
                 return Ok(());
             }
             match page.last() {
-                Some((_, last)) if page.len() as i64 == PAGE => after = last.id,
+                Some((_, account, last)) if page.len() as i64 == PAGE => {
+                    after = (*account, last.id)
+                }
                 _ => return Ok(()),
             }
         }

@@ -134,35 +134,38 @@ pub async fn entries(
 }
 
 /// A page of statement lines of one customer (or every customer, `customer`
-/// empty) in `[from, to)`, oldest first, after posting `after`: (customer,
-/// line).
+/// empty) posted in `[from, to)`, by customer account then oldest first,
+/// after `after` (account id, posting id): (customer, line). Walks
+/// `postings_account (account_id, id)`.
 pub async fn statement_page(
     db: &Db,
     tenant: &str,
     (customer, asset): (&str, &str),
     (from, to): (i64, i64),
-    after: i64,
+    after: (i64, i64),
     limit: i64,
-) -> Result<Vec<(String, EntryRow)>, AppError> {
+) -> Result<Vec<(String, i64, EntryRow)>, AppError> {
     let rows = sqlx::query(
-        "SELECT a.ref, p.id, p.transaction_id, p.posted_at, p.layer, p.asset, p.amount, p.balance_after, \
+        "SELECT a.ref, p.account_id, p.id, p.transaction_id, p.posted_at, p.layer, p.asset, p.amount, p.balance_after, \
                 t.source_kind, t.source_ref, t.rule_version, t.description \
          FROM postings p JOIN accounts a ON a.id = p.account_id JOIN transactions t ON t.id = p.transaction_id \
          WHERE p.tenant_id = $1 AND a.tenant_id = $1 AND a.kind = 'customer' AND ($2 = '' OR a.ref = $2) \
-           AND ($3 = '' OR p.asset = $3) AND p.posted_at >= $4 AND p.posted_at < $5 AND p.id > $6 \
-         ORDER BY p.id LIMIT $7",
+           AND ($3 = '' OR a.asset = $3) AND p.posted_at >= $4 AND p.posted_at < $5 \
+           AND (p.account_id, p.id) > ($6, $7) \
+         ORDER BY p.account_id, p.id LIMIT $8",
     )
     .bind(tenant)
     .bind(customer)
     .bind(asset)
     .bind(from)
     .bind(to)
-    .bind(after)
+    .bind(after.0)
+    .bind(after.1)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("ref")?, entry_row(r)?)))
+        .map(|r| Ok((r.try_get("ref")?, r.try_get("account_id")?, entry_row(r)?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
 }

@@ -157,6 +157,12 @@ impl Accrual {
         let mut conn = self.db().pool().acquire().await?;
         let (t, order) = (tenant.as_str(), Some(p.order_id.as_str()));
         let mut standing = repo::standing(&mut conn, t, &p.program_id, &p.customer, order).await?;
+        if standing.order_as_guest {
+            return Err(AppError::AlreadyExists(format!(
+                "order {} was recorded as a guest's purchase",
+                p.order_id
+            )));
+        }
         if standing.member.is_none()
             && self
                 .enrolls_on_purchase(&mut conn, tenant, &p, &standing)
