@@ -159,6 +159,7 @@ impl Stack {
             .upsert_program(pb::UpsertProgramRequest {
                 idempotency_key: format!("p-{id}"),
                 program: Some(program),
+                ..Default::default()
             })
             .await?;
         Ok(())
@@ -399,6 +400,7 @@ backend_tests! {
         s.accrual.upsert_program(pb::UpsertProgramRequest {
             idempotency_key: "p-cb-2".into(),
             program: Some(pb::Program { program_id: "cb".into(), ..cashback("8", None) }),
+            ..Default::default()
         }).await?;
         let second = other.record_purchase(buy("o-2")).await?.into_inner();
         assert_eq!((amounts(&second), second.program_version), (vec!["8.00".to_owned()], 2));
@@ -456,7 +458,7 @@ backend_tests! {
         let mut s = Stack::start(backend, true).await?;
         let threshold = pb::Threshold { over: Some(eur("100.00")), comparison: 0, asset: "EUR".into(), rate: "10".into() };
         let many = pb::Program { program_id: "many".into(), thresholds: vec![threshold; 10_000], ..cashback("5", None) };
-        let refused = s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "m".into(), program: Some(many) }).await.err();
+        let refused = s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "m".into(), program: Some(many), ..Default::default() }).await.err();
         assert!(refused.as_ref().is_some_and(|e| e.code() == tonic::Code::InvalidArgument && e.message().contains("program.thresholds: at most 16")), "{refused:?}");
         s.program("cb", cashback("5", None)).await?;
         let long = pb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "cb".into(), customer_id: "ann".into(), segment: "s".repeat(10_000), ..Default::default() };
@@ -488,7 +490,7 @@ backend_tests! {
         assert!(why.contains("more than one credit may carry"), "{why}");
         // Nor may a bonus: its credit would be refused by the wallet for good.
         let bonus = pb::Program { program_id: "gift".into(), welcome_bonus: Some(eur("10000000000.01")), ..cashback("5", None) };
-        let refused = s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "gift".into(), program: Some(bonus) }).await.err();
+        let refused = s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "gift".into(), program: Some(bonus), ..Default::default() }).await.err();
         assert!(refused.as_ref().is_some_and(|e| e.message().contains("program.welcome_bonus.amount")), "{refused:?}");
         Ok(())
     }
@@ -532,7 +534,7 @@ backend_tests! {
         let mut s = Stack::start(backend, true).await?;
         let (program, order, customer) = ("p".repeat(128), "o".repeat(128), "c".repeat(128));
         let p = pb::Program { program_id: program.clone(), ..cashback("5", None) };
-        s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(p) }).await?;
+        s.accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(p), ..Default::default() }).await?;
         let enrol = pb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: program.clone(), customer_id: customer.clone(), ..Default::default() };
         s.accrual.enroll_member(enrol).await?;
         let buy = pb::RecordPurchaseRequest { idempotency_key: "b".into(), purchase: Some(purchase(&program, &order, &customer, &[("shoes", "100.00")], NOW)) };
@@ -1026,7 +1028,7 @@ backend_tests! {
         // First life: the relay is off, so the purchase is stored and its credit waits in the outbox.
         let mut child = Child::spawn(&cfg, false)?;
         let mut accrual = child.client().await?;
-        accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(pb::Program { program_id: "cb".into(), ..cashback("5", None) }) }).await?;
+        accrual.upsert_program(pb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(pb::Program { program_id: "cb".into(), ..cashback("5", None) }), ..Default::default() }).await?;
         accrual.enroll_member(pb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "cb".into(), customer_id: "ann".into(), ..Default::default() }).await?;
         let order = pb::RecordPurchaseRequest { idempotency_key: "o".into(), purchase: Some(purchase("cb", "o-1", "ann", &[("shoes", "100.00")], boomerang_common::time::now_micros())) };
         accrual.record_purchase(order).await?;

@@ -425,6 +425,7 @@ impl Suite {
             pb::UpsertProgramRequest {
                 idempotency_key: "demo-program-v1".into(),
                 program: Some(program),
+                ..Default::default()
             },
         );
         client.upsert_program(req).await?;

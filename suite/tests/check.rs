@@ -41,7 +41,7 @@ backend_tests! {
             return_window_days: 14,
             ..Default::default()
         };
-        accrual.upsert_program(with_key(apb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program) }, &key)?).await?;
+        accrual.upsert_program(with_key(apb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program), ..Default::default() }, &key)?).await?;
         let enrol = apb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "cb".into(), customer_id: "alice".into(), ..Default::default() };
         accrual.enroll_member(with_key(enrol, &key)?).await?;
         let purchase = apb::Purchase {

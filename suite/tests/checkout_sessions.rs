@@ -251,7 +251,7 @@ backend_tests! {
         let read = apb::GetProgramRequest { program_id: "demo".into(), version: 0 };
         let program = accrual.get_program(with_key(read, &shop.key)?).await?.into_inner().program;
         let program = apb::Program { auto_enroll: true, ..program.unwrap_or_default() };
-        let upsert = apb::UpsertProgramRequest { idempotency_key: "auto".into(), program: Some(program) };
+        let upsert = apb::UpsertProgramRequest { idempotency_key: "auto".into(), program: Some(program), ..Default::default() };
         accrual.upsert_program(with_key(upsert, &shop.key)?).await?;
         let member = |customer: &str| apb::GetMemberRequest { program_id: "demo".into(), customer_id: customer.into() };
 

@@ -277,7 +277,7 @@ backend_tests! {
             fraud: Some(apb::FraudPolicy { max_return_rate_percent: "50".into(), min_orders_for_return_rate: 1, hold_flagged: true, ..Default::default() }),
             ..Default::default()
         };
-        accrual.upsert_program(with_key(apb::UpsertProgramRequest { idempotency_key: "g".into(), program: Some(guarded) }, &shop.key)?).await?;
+        accrual.upsert_program(with_key(apb::UpsertProgramRequest { idempotency_key: "g".into(), program: Some(guarded), ..Default::default() }, &shop.key)?).await?;
         let enrol = apb::EnrollMemberRequest { idempotency_key: "e-rita".into(), program_id: "guarded".into(), customer_id: "rita".into(), ..Default::default() };
         accrual.enroll_member(with_key(enrol, &shop.key)?).await?;
         let order = |id: &str, at: i64| apb::RecordPurchaseRequest {

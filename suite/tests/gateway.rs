@@ -79,7 +79,7 @@ backend_tests! {
             earn_rules: vec![boomerang_proto::accrual::v1::EarnRule { asset: "EUR".into(), basis: boomerang_proto::accrual::v1::EarnBasis::Percent as i32, rate: "5".into() }],
             ..Default::default()
         };
-        let upsert = boomerang_proto::accrual::v1::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program) };
+        let upsert = boomerang_proto::accrual::v1::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program), ..Default::default() };
         assert_eq!(fields_of(accrual.upsert_program(with_key(upsert, &key)?).await), ["program.rounding", "program.clawback_policy"]);
         let bad_time = prost_types::Timestamp { seconds: 1_700_000_000, nanos: -1 };
         let enrol = boomerang_proto::accrual::v1::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "p".into(), customer_id: "ann".into(), enrolled_at: Some(bad_time), opt_ins: vec![999], ..Default::default() };

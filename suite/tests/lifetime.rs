@@ -76,6 +76,7 @@ impl Shop {
         let upsert = apb::UpsertProgramRequest {
             idempotency_key: "p".into(),
             program: Some(program),
+            ..Default::default()
         };
         shop.accrual
             .upsert_program(with_key(upsert, &shop.key)?)

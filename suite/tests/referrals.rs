@@ -67,6 +67,7 @@ impl Shop {
                 apb::UpsertProgramRequest {
                     idempotency_key: "p".into(),
                     program: Some(program),
+                    ..Default::default()
                 },
                 &shop.key,
             )?)

@@ -59,7 +59,7 @@ backend_tests! {
             }),
             ..program
         };
-        let upsert = apb::UpsertProgramRequest { idempotency_key: "tiers".into(), program: Some(tiered) };
+        let upsert = apb::UpsertProgramRequest { idempotency_key: "tiers".into(), program: Some(tiered), ..Default::default() };
         accrual.upsert_program(with_key(upsert, &key)?).await?;
 
         // 50.00 is not yet 80%, 85.00 crosses it, 90.00 is past it.

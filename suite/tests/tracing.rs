@@ -102,7 +102,7 @@ backend_tests! {
             return_window_days: 14,
             ..Default::default()
         };
-        let upsert = apb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program) };
+        let upsert = apb::UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program), ..Default::default() };
         accrual.upsert_program(with_key(upsert, &key)?).await?;
         let enroll = apb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "cb".into(), customer_id: "c-1".into(), ..Default::default() };
         accrual.enroll_member(with_key(enroll, &key)?).await?;

@@ -147,7 +147,7 @@ backend_tests! {
         let mut accrual = AccrualServiceClient::new(channel(suite.addrs().gateway).await?);
         let cashback = EarnRule { asset: "EUR".into(), basis: EarnBasis::Percent as i32, rate: "5".into() };
         let program = Program { program_id: "p".into(), name: "P".into(), currency: "EUR".into(), earn_rules: vec![cashback], ..Program::default() };
-        accrual.upsert_program(with_key(UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program) }, &key)?).await?;
+        accrual.upsert_program(with_key(UpsertProgramRequest { idempotency_key: "p".into(), program: Some(program), ..Default::default() }, &key)?).await?;
         let enroll = EnrollMemberRequest { idempotency_key: "e".into(), program_id: "p".into(), customer_id: "c-1".into(), ..Default::default() };
         accrual.enroll_member(with_key(enroll, &key)?).await?;
         let mut events = accrual.watch_events(with_key(WatchEventsRequest::default(), &key)?).await?.into_inner();

@@ -245,7 +245,7 @@ backend_tests! {
         let program = accrual.get_program(with_key(read, &shop.key)?).await?.into_inner().program;
         let fraud = apb::FraudPolicy { max_purchases_per_hour: 1, hold_flagged: true, ..Default::default() };
         let program = apb::Program { fraud: Some(fraud), ..program.unwrap_or_default() };
-        let upsert = apb::UpsertProgramRequest { idempotency_key: "guarded".into(), program: Some(program) };
+        let upsert = apb::UpsertProgramRequest { idempotency_key: "guarded".into(), program: Some(program), ..Default::default() };
         accrual.upsert_program(with_key(upsert, &shop.key)?).await?;
         shop.member("ann", "0.00", "0").await?;
         let budgeted = cpb::CampaignSpec {

@@ -104,20 +104,6 @@ pub fn birthday_in(mmdd: &str, tz: &str, year: i16) -> Option<(Date, i64)> {
 }
 
 impl Accrual {
-    /// Publishes a program version.
-    #[instrument(name = "boomerang.accrual.programs.publish", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
-    pub async fn publish(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        id: &str,
-        program: &Program,
-    ) -> Result<(i64, i64), AppError> {
-        let now = self.clock().now();
-        let version = repo::publish(conn, tenant.as_str(), id, program, now).await?;
-        Ok((version, now))
-    }
-
     /// Hands a referral code given at enrolment to referral-svc, before any
     /// purchase of the new member can be notified. Its fraud checks decide,
     /// and enrolment does not depend on them: a refusal is only logged.

@@ -1,4 +1,5 @@
-//! Program versions read before. A published version never changes, so one
+//! Programs: publishing a version (or checking what publishing would give),
+//! and versions read before. A published version never changes, so one
 //! read serves every later purchase priced by it; which version is the latest
 //! is still asked of the database each time (with the member, in one read,
 //! [`crate::repo::standing`]), so a version published through another replica
@@ -9,6 +10,7 @@ use std::{
 };
 
 use boomerang_common::{db::Conn, error::AppError, tenant::TenantId};
+use tracing::instrument;
 
 use super::Accrual;
 use crate::{domain::program::Program, repo};
@@ -54,5 +56,38 @@ impl Accrual {
         let program = Arc::new(program);
         self.inner.programs.put(key, program.clone());
         Ok(program)
+    }
+
+    /// Publishes a program version over `expected` (see [`repo::publish`]).
+    #[instrument(name = "boomerang.accrual.programs.publish", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
+    pub async fn publish(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        (id, program): (&str, &Program),
+        expected: Option<i64>,
+    ) -> Result<(i64, i64), AppError> {
+        let now = self.clock().now();
+        let version = repo::publish(conn, tenant.as_str(), (id, program), expected, now).await?;
+        Ok((version, now))
+    }
+
+    /// What publishing would give, without writing: the version it would
+    /// get over `expected` (see [`repo::publish`]), and when.
+    #[instrument(name = "boomerang.accrual.programs.validate", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
+    pub async fn would_publish(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<(i64, i64), AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        let latest = repo::latest_version(&mut conn, tenant.as_str(), id).await?;
+        if let Some(expected) = expected.filter(|e| *e != latest) {
+            return Err(AppError::Precondition(format!(
+                "program {id} is at version {latest}, not {expected}: it changed since it was read"
+            )));
+        }
+        Ok((latest + 1, self.clock().now()))
     }
 }

@@ -79,6 +79,13 @@ impl AccrualService for AccrualServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let (id, program) = program::program(req.program.as_ref())?;
+        let expected = req.expected_version.map(i64::from);
+        if req.validate_only {
+            let (version, at) = self.accrual.would_publish(&tenant, &id, expected).await?;
+            return Ok(Response::new(pb::UpsertProgramResponse {
+                program: Some(program::to_program(&id, version, at, &program)),
+            }));
+        }
         let (a, t) = (self.accrual.clone(), tenant.clone());
         self.mutations
             .run(
@@ -88,7 +95,7 @@ impl AccrualService for AccrualServiceHandler {
                 &req,
                 move |conn| {
                     Box::pin(async move {
-                        let (version, at) = a.publish(conn, &t, &id, &program).await?;
+                        let (version, at) = a.publish(conn, &t, (&id, &program), expected).await?;
                         Ok(pb::UpsertProgramResponse {
                             program: Some(program::to_program(&id, version, at, &program)),
                         })

@@ -40,14 +40,8 @@ fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
     serde_json::from_str(s).map_err(internal)
 }
 
-/// Publishes a new version of a program; returns it.
-pub async fn publish(
-    conn: &mut Conn,
-    tenant: &str,
-    id: &str,
-    program: &Program,
-    now: i64,
-) -> Result<i64, AppError> {
+/// The latest version of a program; 0 when it does not exist.
+pub async fn latest_version(conn: &mut Conn, tenant: &str, id: &str) -> Result<i64, AppError> {
     let row = sqlx::query(
         "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM programs WHERE tenant_id = $1 AND program_id = $2",
     )
@@ -55,7 +49,25 @@ pub async fn publish(
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    let version = row.try_get::<i64, _>("v")? + 1;
+    Ok(row.try_get("v")?)
+}
+
+/// Publishes a new version of a program over `expected` (the latest version
+/// it must be, 0 for none; any when absent); returns it.
+pub async fn publish(
+    conn: &mut Conn,
+    tenant: &str,
+    (id, program): (&str, &Program),
+    expected: Option<i64>,
+    now: i64,
+) -> Result<i64, AppError> {
+    let latest = latest_version(conn, tenant, id).await?;
+    if let Some(expected) = expected.filter(|e| *e != latest) {
+        return Err(AppError::Precondition(format!(
+            "program {id} is at version {latest}, not {expected}: it changed since it was read"
+        )));
+    }
+    let version = latest + 1;
     sqlx::query("INSERT INTO programs (tenant_id, program_id, version, spec, published_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(tenant)
         .bind(id)

@@ -209,6 +209,7 @@ impl Client {
         let req = apb::UpsertProgramRequest {
             idempotency_key: "program".into(),
             program: Some(program),
+            ..Default::default()
         };
         call!(self, accrual, upsert_program, req).await?;
         // A boost whose budget runs out mid-load: reservations, confirmations
