@@ -105,6 +105,17 @@ backend_tests! {
         assert_eq!(shop.latest().await?, (2, "7.5".into()));
         // Without an expected version: over whatever is latest, as before.
         assert_eq!(shop.upsert("p-4", "9", false, None).await?.version, 3);
+
+        // Thirty-two applies planned against version 3 at once: exactly one publishes.
+        let racing = (0..32).map(|i| {
+            let mut shop = Shop { accrual: shop.accrual.clone(), key: shop.key.clone() };
+            async move { shop.upsert(&format!("race-{i}"), &format!("1.{i:02}"), false, Some(3)).await }
+        });
+        let results = futures::future::join_all(racing).await;
+        let published = results.iter().filter(|r| r.is_ok()).count();
+        let refused = results.iter().filter(|r| r.as_ref().err().is_some_and(|e| e.code() == Code::FailedPrecondition)).count();
+        assert_eq!((published, refused), (1, 31), "{results:?}");
+        assert_eq!(shop.latest().await?.0, 4);
         suite.stop().await
     }
 }

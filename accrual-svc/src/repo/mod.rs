@@ -68,15 +68,29 @@ pub async fn publish(
         )));
     }
     let version = latest + 1;
-    sqlx::query("INSERT INTO programs (tenant_id, program_id, version, spec, published_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(tenant)
-        .bind(id)
-        .bind(version)
-        .bind(json(program)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(version)
+    let inserted = sqlx::query(
+        "INSERT INTO programs (tenant_id, program_id, version, spec, published_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(version)
+    .bind(json(program)?)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // Another publish took this version first (PostgreSQL; SQLite serialises
+    // writers): over an expected version, the state moved; else retry.
+    match (inserted, expected) {
+        (1, _) => Ok(version),
+        (_, Some(expected)) => Err(AppError::Precondition(format!(
+            "program {id} is past version {expected}: it changed since it was read"
+        ))),
+        (_, None) => Err(AppError::Aborted(format!(
+            "program {id} was published concurrently, retry"
+        ))),
+    }
 }
 
 /// A program version (latest when `version` is None): (version, program, published_at).
