@@ -24,19 +24,25 @@ impl Accrual {
         if let Some(stored) = self.guest_recorded(conn, t, p).await? {
             return Ok(stored);
         }
-        if repo::member_order(conn, t, &p.program_id, &p.order_id).await? {
+        // Member, order and latest version in one read, as pricing reads them.
+        let order = Some(p.order_id.as_str());
+        let standing = repo::standing(conn, t, &p.program_id, &p.customer, order).await?;
+        if standing.order_recorded {
             return Err(AppError::AlreadyExists(format!(
                 "order {} was recorded as a member's purchase",
                 p.order_id
             )));
         }
-        if repo::is_member(conn, t, &p.program_id, &p.customer).await? {
+        if standing.member.is_some() {
             return Err(AppError::Precondition(format!(
                 "{} is a member of {}: RecordPurchase records (and rewards) their purchases",
                 p.customer, p.program_id
             )));
         }
-        let (version, program, _) = repo::program(conn, t, &p.program_id, None).await?;
+        let version = standing.version(&p.program_id)?;
+        let program = self
+            .program_at(conn, tenant, &p.program_id, version)
+            .await?;
         if p.currency != program.currency {
             return Err(AppError::invalid(
                 "purchase.currency",

@@ -83,11 +83,9 @@ impl Accrual {
     ) -> Result<(i64, i64), AppError> {
         let mut conn = self.db().pool().acquire().await?;
         let latest = repo::latest_version(&mut conn, tenant.as_str(), id).await?;
-        if let Some(expected) = expected.filter(|e| *e != latest) {
-            return Err(AppError::Precondition(format!(
-                "program {id} is at version {latest}, not {expected}: it changed since it was read"
-            )));
-        }
-        Ok((latest + 1, self.clock().now()))
+        Ok((
+            repo::next_version(id, latest, expected)?,
+            self.clock().now(),
+        ))
     }
 }

@@ -209,27 +209,20 @@ impl Accrual {
             .await?;
         let until = to_us.unwrap_or_else(|| self.clock().now());
         // Per tier a member holds now, read against the current policy.
-        let mut tier_values: Vec<TierValue> = Vec::new();
+        let mut tiers: BTreeMap<String, TierValue> = BTreeMap::new();
         for v in repo::tier_values(self.db(), t, program_id, &program.currency, until).await? {
             let held = tier::held(&program.tiers, v.stored.as_deref(), v.legacy);
             let tier = held.map(|t| t.id.clone()).unwrap_or_default();
-            let w = match tier_values.iter_mut().position(|w| w.tier == tier) {
-                Some(i) => &mut tier_values[i],
-                None => {
-                    tier_values.push(TierValue {
-                        tier,
-                        ..TierValue::default()
-                    });
-                    let last = tier_values.len() - 1;
-                    &mut tier_values[last]
-                }
-            };
+            let w = tiers.entry(tier.clone()).or_insert_with(|| TierValue {
+                tier,
+                ..TierValue::default()
+            });
             w.members += v.members;
             w.purchases += v.purchases;
             w.revenue += v.revenue;
             w.cost += v.cost;
         }
-        tier_values.sort_by(|a, b| a.tier.cmp(&b.tier));
+        let tier_values: Vec<TierValue> = tiers.into_values().collect();
         let shoppers = repo::spent(self.db(), t, program_id, (from, to)).await?;
         Ok(ProgramReport {
             shoppers,

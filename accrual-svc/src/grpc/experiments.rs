@@ -1,10 +1,9 @@
 //! gRPC handler of `GetExperimentReport`: parse, one facade call, render.
 use boomerang_common::{error::Violations, money::wire, tenant::tenant_of, time::instant};
 use boomerang_proto::accrual::v1 as pb;
-use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::{convert, render::rate as text};
 use crate::{
     accrual::{
         Accrual,
@@ -39,10 +38,6 @@ pub(super) async fn experiment_report(
     v.check()?;
     let report = accrual.experiment_report(&tenant, &q).await?;
     Ok(Response::new(render(&report)))
-}
-
-fn text(d: Option<Decimal>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
 }
 
 fn verdict(v: Verdict) -> i32 {

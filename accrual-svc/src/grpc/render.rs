@@ -92,7 +92,7 @@ pub fn converted(done: &Converted) -> pb::ConvertPointsResponse {
     }
 }
 
-fn rate(d: Option<Decimal>) -> String {
+pub(super) fn rate(d: Option<Decimal>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 

@@ -74,42 +74,6 @@ pub async fn guest_order(
         .transpose()
 }
 
-/// Whether `order` is a member's recorded purchase.
-pub async fn member_order(
-    conn: &mut Conn,
-    tenant: &str,
-    program: &str,
-    order: &str,
-) -> Result<bool, AppError> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM purchases WHERE tenant_id = $1 AND program_id = $2 AND order_id = $3",
-    )
-    .bind(tenant)
-    .bind(program)
-    .bind(order)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.is_some())
-}
-
-/// Whether `customer` is a member of `program`.
-pub async fn is_member(
-    conn: &mut Conn,
-    tenant: &str,
-    program: &str,
-    customer: &str,
-) -> Result<bool, AppError> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM members WHERE tenant_id = $1 AND program_id = $2 AND customer_id = $3",
-    )
-    .bind(tenant)
-    .bind(program)
-    .bind(customer)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.is_some())
-}
-
 /// Shoppers of one kind over a period: (customers, purchases, eligible revenue).
 pub type Spent = (i64, i64, i64);
 

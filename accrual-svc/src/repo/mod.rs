@@ -52,6 +52,17 @@ pub async fn latest_version(conn: &mut Conn, tenant: &str, id: &str) -> Result<i
     Ok(row.try_get("v")?)
 }
 
+/// The version publishing over `latest` gives, when the latest is the
+/// version `expected` (any when absent); FAILED_PRECONDITION otherwise.
+pub fn next_version(id: &str, latest: i64, expected: Option<i64>) -> Result<i64, AppError> {
+    match expected {
+        Some(expected) if expected != latest => Err(AppError::Precondition(format!(
+            "program {id} is at version {latest}, not {expected}: it changed since it was read"
+        ))),
+        _ => Ok(latest + 1),
+    }
+}
+
 /// Publishes a new version of a program over `expected` (the latest version
 /// it must be, 0 for none; any when absent); returns it.
 pub async fn publish(
@@ -62,12 +73,7 @@ pub async fn publish(
     now: i64,
 ) -> Result<i64, AppError> {
     let latest = latest_version(conn, tenant, id).await?;
-    if let Some(expected) = expected.filter(|e| *e != latest) {
-        return Err(AppError::Precondition(format!(
-            "program {id} is at version {latest}, not {expected}: it changed since it was read"
-        )));
-    }
-    let version = latest + 1;
+    let version = next_version(id, latest, expected)?;
     let inserted = sqlx::query(
         "INSERT INTO programs (tenant_id, program_id, version, spec, published_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT DO NOTHING",

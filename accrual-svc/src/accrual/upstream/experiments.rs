@@ -3,7 +3,7 @@ use boomerang_common::{channel::acting_for, error::AppError, tenant::TenantId};
 use boomerang_proto::campaign::v1 as cpb;
 use tracing::instrument;
 
-use super::{CAMPAIGN, Upstream, refused};
+use super::{CAMPAIGN, Upstream, refused, rewards};
 
 impl Upstream {
     /// The arms of every version of `campaign_id`, oldest version first, each
@@ -32,7 +32,7 @@ impl Upstream {
             .filter_map(|v| v.spec.as_ref())
             .flat_map(|s| s.variants.iter());
         for v in variants {
-            let rewarded = v.effect.as_ref().is_some_and(|e| e.kind.is_some());
+            let rewarded = rewards(v.effect.as_ref());
             match arms.iter_mut().find(|(name, _)| *name == v.name) {
                 // The latest version says whether it rewards.
                 Some(arm) => arm.1 = rewarded,

@@ -250,7 +250,7 @@ impl Upstream {
             .map(|c| Exposure {
                 campaign_id: c.campaign_id.clone(),
                 variant: c.variant.clone(),
-                rewarded: c.effect.as_ref().is_some_and(|e| e.kind.is_some()),
+                rewarded: rewards(c.effect.as_ref()),
             })
             .collect();
         let later = found
@@ -492,6 +492,12 @@ impl Upstream {
         let call = client.on_return(acting_for(tenant, req));
         call.await.map(drop).map_err(refused(REFERRAL))
     }
+}
+
+/// Whether an experiment arm's effect gives anything (an arm without one is
+/// a control).
+fn rewards(effect: Option<&cpb::Effect>) -> bool {
+    effect.is_some_and(|e| e.kind.is_some())
 }
 
 /// A campaign as an offer; none when it has no effect accrual knows.
