@@ -140,6 +140,20 @@ impl Shop {
     }
 }
 
+/// The next event of a watch: its type, code and message.
+async fn next_event(
+    events: &mut tonic::Streaming<cpb::WatchEventsResponse>,
+) -> anyhow::Result<(cpb::EventType, String, String)> {
+    let e = tokio::time::timeout(Duration::from_secs(10), events.message())
+        .await??
+        .ok_or_else(|| anyhow::anyhow!("the watch ended"))?;
+    Ok((
+        cpb::EventType::try_from(e.r#type).unwrap_or_default(),
+        e.code,
+        e.message,
+    ))
+}
+
 fn coupon_state(c: &cpb::Coupon) -> cpb::CouponState {
     cpb::CouponState::try_from(c.state).unwrap_or_default()
 }
@@ -151,6 +165,11 @@ backend_tests! {
         let shop = Shop::open(&suite).await?;
         shop.member("ann", "0.00", "0").await?;
         shop.campaign("back", promotion()).await?;
+        // campaign-svc's event log tells each step, in order.
+        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
+        let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
+        let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
+        let mut told = Vec::new();
 
         // Below the threshold: no voucher. Over it: a voucher, pending for
         // the return window, issued as Ann's code, not usable yet.
@@ -165,8 +184,15 @@ backend_tests! {
         let early = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&code.code])).await?;
         assert_eq!(early.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::NotYetValid as i32));
 
-        // The return window ends: usable, under its minimum.
+        // The return window ends: usable (and told so), under its minimum.
         clock.advance(Duration::from_secs(15 * 86_400));
+        use cpb::EventType as T;
+        for _ in 0..2 {
+            told.push(next_event(&mut events).await?);
+        }
+        assert_eq!(told[1].0, T::VoucherAvailable);
+        let usable = &told[1].2;
+        assert!(usable.contains("takes 5.00 EUR off an order of at least 50.00 EUR until "), "{usable}");
         let below = shop.evaluate(cart(vec![line("1", "shoes", "49.99")], &[&code.code])).await?;
         assert_eq!(below.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::BelowMinimum as i32));
         let refused = shop.reserve("s-below", cart(vec![line("1", "shoes", "49.99")], &[&code.code]), 60).await.err();
@@ -211,25 +237,30 @@ backend_tests! {
         let void = shop.evaluate(cart(vec![line("1", "shoes", "80.00")], &[&second.code])).await?;
         assert_eq!(void.codes.first().map(|c| c.refusal), Some(apb::CodeRefusal::Voided as i32));
 
-        // campaign-svc's event log told each step, in order.
-        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
-        let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
-        let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
-        let mut told = Vec::new();
-        while told.len() < 5 {
-            let Some(e) = tokio::time::timeout(Duration::from_secs(10), events.message()).await?? else {
-                break;
-            };
-            told.push((cpb::EventType::try_from(e.r#type).unwrap_or_default(), e.code));
+        // The first voucher, given back, expires unused; the voided one is
+        // told neither usable nor expired.
+        clock.advance(Duration::from_secs(16 * 86_400));
+        eventually("the voucher expired", || {
+            let (shop, code) = (&shop, &code.code);
+            async move { Ok(coupon_state(&shop.coupon(code).await?) == cpb::CouponState::Expired) }
+        })
+        .await?;
+        while told.len() < 7 {
+            told.push(next_event(&mut events).await?);
         }
-        use cpb::EventType as T;
+        let told: Vec<_> = told.into_iter().map(|(t, code, _)| (t, code)).collect();
         assert_eq!(told, vec![
             (T::VoucherIssued, code.code.clone()),
+            (T::VoucherAvailable, code.code.clone()),
             (T::CouponRedeemed, code.code.clone()),
             (T::CouponReleased, code.code.clone()),
             (T::VoucherIssued, second.code.clone()),
             (T::VoucherVoided, second.code.clone()),
+            (T::VoucherExpired, code.code.clone()),
         ]);
+        // Nothing more: the voided voucher's timers told nothing.
+        let more = tokio::time::timeout(Duration::from_secs(1), events.message()).await;
+        assert!(more.is_err(), "{more:?}");
         drop(events);
         suite.stop().await
     }
@@ -317,6 +348,47 @@ backend_tests! {
         let refused = shop.reserve("s-2", cart(vec![line("1", "shoes", "60.00")], &[&code.code]), 600).await.err();
         let reason = refused.as_ref().and_then(|e| e.get_error_details().error_info().map(|i| i.reason.clone()));
         assert_eq!(reason.as_deref(), Some("COUPON_VOIDED"));
+        suite.stop().await
+    }
+
+    async fn a_voucher_held_when_it_expires_is_told_expired_once_the_hold_ends(backend) -> anyhow::Result<()> {
+        let clock = Clock::manual(now_micros());
+        let (suite, _dbs) = start_with_clock(backend, RateLimitConfig::default(), clock.clone()).await?;
+        let shop = Shop::open(&suite).await?;
+        shop.member("ann", "0.00", "0").await?;
+        let mut at_once = promotion();
+        if let Some(cpb::effect::Kind::NextPurchaseVoucher(v)) = at_once.effect.as_mut().and_then(|e| e.kind.as_mut()) {
+            v.usable_at_once = true;
+        }
+        shop.campaign("back", at_once).await?;
+        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
+        let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
+        let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
+        shop.purchase("o-1", &["70.00", "50.00"]).await?;
+        let code = shop.voucher_of("o-1", &[]).await?;
+        use cpb::EventType as T;
+        assert_eq!(next_event(&mut events).await?.0, T::VoucherIssued);
+        assert_eq!(next_event(&mut events).await?.0, T::VoucherAvailable);
+
+        // Five minutes before its 30 days end, a checkout holds it for ten.
+        clock.advance(Duration::from_secs(30 * 86_400 - 300));
+        shop.reserve("s-1", cart(vec![line("1", "shoes", "60.00")], &[&code.code]), 600).await?;
+        clock.advance(Duration::from_secs(360));
+        // Expired, but held: whether it expires unused is not known yet.
+        let early = tokio::time::timeout(Duration::from_secs(2), events.message()).await;
+        assert!(early.is_err(), "{early:?}");
+        // The checkout is cancelled: unused, it is told expired.
+        shop.cancel("c-1", "s-1").await?;
+        eventually("the hold given back", || {
+            let (shop, code) = (&shop, &code.code);
+            async move { Ok(shop.coupon(code).await?.reserved_uses == 0) }
+        })
+        .await?;
+        clock.advance(Duration::from_secs(60));
+        let expired = next_event(&mut events).await?;
+        assert_eq!((expired.0, expired.1), (T::VoucherExpired, code.code.clone()));
+        assert!(expired.2.contains("for 5.00 EUR expired unused"), "{}", expired.2);
+        drop(events);
         suite.stop().await
     }
 }

@@ -1,21 +1,21 @@
-//! Campaign timers: start, end, reservation lapse, coupon generation and
-//! coupon lapse. Each runs in its own transaction and re-checks the state, so
+//! Campaign timers: start, end, reservation lapse, coupon generation, coupon
+//! lapse, and a voucher's moments told. Each runs in its own transaction and re-checks the state, so
 //! late or repeated runs change nothing.
 use boomerang_common::{
     error::AppError,
-    jobs::{Handler, Job},
+    jobs::{Handler, Job, NotYet},
     tenant::TenantId,
 };
 
 use super::{
     Campaigns,
     budget::LAPSE,
-    coupons::{self, GENERATE},
+    coupons::{self, GENERATE, Moment, TOLD, Told},
     lifecycle::{END, START},
 };
 
 /// Every queue the campaigns run.
-pub const QUEUES: [&str; 5] = [START, END, LAPSE, GENERATE, coupons::LAPSE];
+pub const QUEUES: [&str; 6] = [START, END, LAPSE, GENERATE, coupons::LAPSE, TOLD];
 
 /// Runs one queue's jobs.
 #[derive(Clone, Debug)]
@@ -30,7 +30,9 @@ impl Timer {
         Self { campaigns, queue }
     }
 
-    async fn run(&self, job: &Job) -> Result<(), AppError> {
+    /// Runs `job`; `Ok(Some(_))` is a job that must wait for what it names
+    /// (nothing it did is kept).
+    async fn run(&self, job: &Job) -> Result<Option<NotYet>, AppError> {
         let tenant =
             TenantId::parse(&job.tenant).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         let mut tx = self.campaigns.db().begin().await?;
@@ -50,6 +52,19 @@ impl Timer {
                 self.campaigns
                     .generate(&mut tx, &tenant, (campaign, batch, chunk))
                     .await?;
+            }
+            TOLD => {
+                let (moment, code) =
+                    Moment::parse(&job.dedupe_key).ok_or_else(|| bad_key(&job.dedupe_key))?;
+                let told = self
+                    .campaigns
+                    .tell_voucher(&mut tx, &tenant, moment, code)
+                    .await?;
+                if told == Told::Held {
+                    return Ok(Some(NotYet(format!(
+                        "voucher {code} is held by a checkout"
+                    ))));
+                }
             }
             coupons::LAPSE => {
                 let id = job
@@ -74,7 +89,7 @@ impl Timer {
         }
         tx.commit().await?;
         self.campaigns.changed(tenant.as_str());
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -84,6 +99,10 @@ fn bad_key(key: &str) -> AppError {
 
 impl Handler for Timer {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        self.run(job).await.map_err(|e| anyhow::anyhow!("{e}"))
+        match self.run(job).await {
+            Ok(None) => Ok(()),
+            Ok(Some(wait)) => Err(wait.into()),
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        }
     }
 }

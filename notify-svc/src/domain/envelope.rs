@@ -26,6 +26,10 @@ pub enum Kind {
     TierThresholdNear,
     /// A voucher issued to a customer.
     VoucherIssued,
+    /// A voucher became usable.
+    VoucherAvailable,
+    /// A voucher expired unused.
+    VoucherExpired,
     /// A coupon code redeemed.
     CouponRedeemed,
     /// A referred customer attributed.
@@ -44,7 +48,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::RewardPending,
         Self::RewardAvailable,
         Self::RewardReversed,
@@ -53,6 +57,8 @@ impl Kind {
         Self::TierChanged,
         Self::TierThresholdNear,
         Self::VoucherIssued,
+        Self::VoucherAvailable,
+        Self::VoucherExpired,
         Self::CouponRedeemed,
         Self::ReferralAttributed,
         Self::ReferralRewarded,
@@ -73,6 +79,8 @@ impl Kind {
             Self::TierChanged => "tier.changed",
             Self::TierThresholdNear => "tier.threshold_near",
             Self::VoucherIssued => "voucher.issued",
+            Self::VoucherAvailable => "voucher.available",
+            Self::VoucherExpired => "voucher.expired",
             Self::CouponRedeemed => "coupon.redeemed",
             Self::ReferralAttributed => "referral.attributed",
             Self::ReferralRewarded => "referral.rewarded",

@@ -97,6 +97,17 @@ pub fn campaign(
                 "message": e.message,
             }),
         ),
+        Ok(t @ (T::VoucherAvailable | T::VoucherExpired)) => (
+            if t == T::VoucherAvailable {
+                Kind::VoucherAvailable
+            } else {
+                Kind::VoucherExpired
+            },
+            json!({
+                "campaign_id": e.campaign_id, "code": e.code, "value": money(e.amount.as_ref()),
+                "valid_until": at(e.valid_until.as_ref()), "message": e.message,
+            }),
+        ),
         Ok(T::CouponRedeemed) => (
             Kind::CouponRedeemed,
             json!({"campaign_id": e.campaign_id, "code": e.code, "order_id": e.order_id}),
@@ -275,6 +286,8 @@ mod tests {
         }
         for t in [
             cpb::EventType::VoucherIssued,
+            cpb::EventType::VoucherAvailable,
+            cpb::EventType::VoucherExpired,
             cpb::EventType::CouponRedeemed,
             cpb::EventType::CampaignStarted,
             cpb::EventType::CampaignEnded,

@@ -6,7 +6,7 @@ mod batches;
 mod uses;
 mod vouchers;
 
-pub use vouchers::{VOUCHERS, Voucher};
+pub use vouchers::{Moment, TOLD, Told, VOUCHERS, Voucher};
 
 use boomerang_common::{error::AppError, tenant::TenantId};
 

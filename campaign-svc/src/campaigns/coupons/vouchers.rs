@@ -2,7 +2,9 @@
 //! purchase that earned it) as a single-use code assigned to that customer,
 //! with its own value, minimum order and validity, in the campaign's
 //! [`VOUCHERS`] batch; voided unused when the earning order is returned.
-use boomerang_common::{db::Conn, error::AppError, tenant::TenantId, time::to_timestamp};
+//! Its customer is told when it is issued, when it becomes usable, and when
+//! it expires unused (two timers, [`TOLD`]).
+use boomerang_common::{db::Conn, error::AppError, jobs, tenant::TenantId, time::to_timestamp};
 use boomerang_proto::campaign::v1 as pb;
 
 use super::CouponView;
@@ -21,6 +23,49 @@ pub const VOUCHERS: &str = "vouchers";
 const SPELLING: &str = "V-****-****-****";
 /// Draws before giving up on a free code (each collides with odds 31^-12).
 const DRAWS: usize = 8;
+/// Job queue telling a voucher's moments: usable (`va_<code>`), expired
+/// unused (`ve_<code>`).
+pub const TOLD: &str = "campaign.voucher_told";
+
+/// A voucher's moment a [`TOLD`] job tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// Its validity began.
+    Available,
+    /// Its validity ended.
+    Expired,
+}
+
+impl Moment {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Available => "va_",
+            Self::Expired => "ve_",
+        }
+    }
+
+    /// The job key telling `code`'s moment.
+    fn key(self, code: &str) -> String {
+        format!("{}{code}", self.prefix())
+    }
+
+    /// The moment and code of a job key.
+    pub fn parse(key: &str) -> Option<(Self, &str)> {
+        [Self::Available, Self::Expired]
+            .into_iter()
+            .find_map(|m| Some((m, key.strip_prefix(m.prefix())?)))
+    }
+}
+
+/// What telling a moment found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Told {
+    /// Told, or nothing to tell (voided or used).
+    Done,
+    /// A checkout holds the voucher: whether it expires unused is known once
+    /// that hold ends.
+    Held,
+}
 
 /// A voucher to issue.
 #[derive(Clone, Debug)]
@@ -67,6 +112,21 @@ impl Voucher {
 /// An amount as people read it: "5.00 EUR".
 fn spoken(m: &Money) -> String {
     format!("{m} {}", m.asset().code())
+}
+
+/// "voucher V-... takes 5.00 EUR off an order of at least 50.00 EUR".
+fn offer(code: &str, value: &Money, min_order: Option<&Money>) -> String {
+    let min = min_order
+        .map(|m| format!(" of at least {}", spoken(m)))
+        .unwrap_or_default();
+    format!("voucher {code} takes {} off an order{min}", spoken(value))
+}
+
+/// An instant as people read it: "2027-01-20 10:00 UTC".
+fn spoken_at(micros: i64) -> String {
+    jiff::Timestamp::from_microsecond(micros)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// An event about a voucher.
@@ -136,18 +196,17 @@ impl Campaigns {
                     amount: Some(v.value.to_wire()),
                     valid_from: Some(to_timestamp(v.valid_from)),
                     valid_until: Some(to_timestamp(v.valid_until)),
-                    message: format!(
-                        "voucher {} takes {} off an order{}",
-                        code.as_str(),
-                        spoken(&v.value),
-                        v.min_order
-                            .as_ref()
-                            .map(|m| format!(" of at least {}", spoken(m)))
-                            .unwrap_or_default()
-                    ),
+                    message: offer(code.as_str(), &v.value, v.min_order.as_ref()),
                     ..voucher_event(pb::EventType::VoucherIssued, &row)
                 };
                 self.emit(conn, tenant, issued).await?;
+                for (moment, at) in [
+                    (Moment::Available, v.valid_from.max(now)),
+                    (Moment::Expired, v.valid_until),
+                ] {
+                    let key = moment.key(code.as_str());
+                    jobs::schedule(conn, tenant, TOLD, &key, at, now, b"").await?;
+                }
                 return self.coupon_view(row);
             }
         }
@@ -186,5 +245,55 @@ impl Campaigns {
         }
         let voided = row.voided_at.is_some();
         Ok((self.coupon_view(row)?, voided))
+    }
+
+    /// Tells the customer `code`'s moment (a [`TOLD`] job): usable now, or
+    /// expired unused. A voucher voided or used by then has nothing to tell;
+    /// one a checkout holds at its expiry waits for that hold to end.
+    #[tracing::instrument(name = "boomerang.campaign.vouchers.tell", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn tell_voucher(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        moment: Moment,
+        code: &str,
+    ) -> Result<Told, AppError> {
+        let row = repo::get_coupon(conn, tenant.as_str(), code)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("voucher {code} lost")))?;
+        if row.voided_at.is_some() || row.redeemed > 0 {
+            return Ok(Told::Done);
+        }
+        if moment == Moment::Expired && row.reserved > 0 {
+            return Ok(Told::Held);
+        }
+        let rules = super::rules_of(&row.rules)?;
+        let CouponEffect::AmountOff { amount, .. } = &rules.effect else {
+            return Err(AppError::Internal(anyhow::anyhow!("{code} is no voucher")));
+        };
+        let until = rules.valid_until.unwrap_or_default();
+        let (kind, message) = match moment {
+            Moment::Available => (
+                pb::EventType::VoucherAvailable,
+                format!(
+                    "{} until {}",
+                    offer(code, amount, rules.conditions.min_order_amount.as_ref()),
+                    spoken_at(until)
+                ),
+            ),
+            Moment::Expired => (
+                pb::EventType::VoucherExpired,
+                format!("voucher {code} for {} expired unused", spoken(amount)),
+            ),
+        };
+        let event = pb::WatchEventsResponse {
+            amount: Some(amount.to_wire()),
+            valid_from: rules.valid_from.map(to_timestamp),
+            valid_until: Some(to_timestamp(until)),
+            message,
+            ..voucher_event(kind, &row)
+        };
+        self.emit(conn, tenant, event).await?;
+        Ok(Told::Done)
     }
 }
