@@ -143,3 +143,97 @@ pub async fn reserve(common: &Common) -> anyhow::Result<Vec<Run>> {
     env.finish().await?;
     Ok(runs)
 }
+
+/// What `coupon-batch` measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Generated {
+    /// SQLite or PostgreSQL.
+    pub backend: String,
+    /// Codes asked for and made.
+    pub codes: u64,
+    /// From the request to the batch READY.
+    pub seconds: f64,
+    /// Codes per second.
+    pub per_second: f64,
+}
+
+/// `coupon-batch`: a batch of `codes` single-use codes generated from
+/// `BF26-####-????` by campaign-svc's durable job, from the request until
+/// `GetCouponBatch` says READY; progress printed every second.
+pub async fn coupon_batch(common: &Common, codes: u32) -> anyhow::Result<Generated> {
+    let env = Env::of(common)?;
+    let campaign = env.campaign(8).await?;
+    let bearer = env.bearer("campaign")?;
+    let channel = Channel::from_shared(format!("http://{}", campaign.addr))?
+        .connect()
+        .await?;
+    create_hot(channel.clone(), &bearer).await?;
+    let mut client = pb::coupon_service_client::CouponServiceClient::new(channel);
+    let rules = pb::CouponRules {
+        max_uses: 1,
+        max_uses_per_customer: 1,
+        effect: Some(pb::CouponEffect {
+            kind: Some(pb::coupon_effect::Kind::PercentOff(pb::PercentOff {
+                percent: "10".into(),
+                scope: pb::DiscountScope::Order as i32,
+            })),
+        }),
+        ..Default::default()
+    };
+    let create = pb::CreateCouponBatchRequest {
+        idempotency_key: "bench-batch".into(),
+        campaign_id: HOT.into(),
+        batch_id: "bf26".into(),
+        rules: Some(rules),
+        codes: Some(pb::create_coupon_batch_request::Codes::Pattern(
+            pb::CodePattern {
+                pattern: "BF26-####-????".into(),
+                count: codes,
+            },
+        )),
+    };
+    let started = std::time::Instant::now();
+    client.create_coupon_batch(authed(&bearer, create)).await?;
+    let get = pb::GetCouponBatchRequest {
+        campaign_id: HOT.into(),
+        batch_id: "bf26".into(),
+    };
+    let made = loop {
+        let batch = client
+            .get_coupon_batch(authed(&bearer, get.clone()))
+            .await?
+            .into_inner()
+            .batch
+            .unwrap_or_default();
+        match pb::CouponBatchState::try_from(batch.state) {
+            Ok(pb::CouponBatchState::Ready) => break batch.created,
+            Ok(pb::CouponBatchState::Generating) => {}
+            other => anyhow::bail!("batch {other:?} after {} codes", batch.created),
+        }
+        eprintln!(
+            "coupon-batch: {} of {} codes after {:.1} s",
+            batch.created,
+            batch.requested,
+            started.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let out = Generated {
+        backend: env.backend().into(),
+        codes: made,
+        seconds,
+        per_second: made as f64 / seconds.max(f64::EPSILON),
+    };
+    if common.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!(
+            "coupon-batch {:<10} {:>9} codes in {:>7.1} s: {:>9.0} codes/s",
+            out.backend, out.codes, out.seconds, out.per_second
+        );
+    }
+    campaign.stop().await?;
+    env.finish().await?;
+    Ok(out)
+}

@@ -78,6 +78,15 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         members: u32,
     },
+    /// A batch of single-use codes generated from a pattern by campaign-svc's
+    /// durable job, until READY (progress every second).
+    CouponBatch {
+        #[command(flatten)]
+        common: Common,
+        /// Codes to generate (1 to 1,000,000).
+        #[arg(long, default_value_t = 1_000_000)]
+        codes: u32,
+    },
     /// What notify-svc delivers per second from a backlog (two events per
     /// purchase): to one local webhook and to NATS JetStream (127.0.0.1:4222).
     Events {
@@ -116,6 +125,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Mixed { common, members } => mixed::mixed(&common, members).await.map(drop),
         Scenario::EvaluateCart { common, members } => {
             checkout::evaluate(&common, members).await.map(drop)
+        }
+        Scenario::CouponBatch { common, codes } => {
+            campaign::coupon_batch(&common, codes).await.map(drop)
         }
         Scenario::Events { common, purchases } => {
             events::events(&common, purchases).await.map(drop)

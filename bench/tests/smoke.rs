@@ -154,3 +154,13 @@ async fn evaluate_cart() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coupon_batch() -> anyhow::Result<()> {
+    for url in urls() {
+        let _turn = turn(&url).await?;
+        let made = campaign::coupon_batch(&common(&url), 15_000).await?;
+        assert_eq!(made.codes, 15_000, "{made:?}");
+    }
+    Ok(())
+}

@@ -181,30 +181,6 @@ pub async fn insert_codes(
     Ok(inserted)
 }
 
-/// Which of `codes` the tenant has already, in any batch.
-pub async fn existing_codes(
-    conn: &mut Conn,
-    tenant: &str,
-    codes: &[String],
-) -> Result<std::collections::BTreeSet<String>, AppError> {
-    let mut found = std::collections::BTreeSet::new();
-    for chunk in codes.chunks(CODES_PER_INSERT) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT code FROM coupons WHERE tenant_id = $1 AND code IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(tenant);
-        for code in chunk {
-            q = q.bind(code);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            found.insert(row.try_get("code")?);
-        }
-    }
-    Ok(found)
-}
-
 /// A code as stored, with its batch's rules.
 #[derive(Clone, Debug)]
 pub struct CouponRow {

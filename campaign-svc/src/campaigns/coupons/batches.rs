@@ -162,19 +162,27 @@ impl Campaigns {
         let pattern =
             Pattern::parse(&row.pattern).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         let want = usize::try_from((row.requested - row.created).clamp(0, CHUNK)).unwrap_or(0);
-        // Twice the candidates wanted, distinct, less those the tenant has:
-        // the pattern allows twice the codes asked for, so about half of the
-        // candidates at least are new, and a chunk rarely falls short.
-        let drawn = draw(&pattern, (2 * want + 32).min(CHUNK_CANDIDATES));
-        let taken = repo::existing_codes(conn, tenant.as_str(), &drawn).await?;
-        let codes: Vec<(String, String)> = drawn
-            .into_iter()
-            .filter(|c| !taken.contains(c))
-            .take(want)
-            .map(|c| (c, String::new()))
-            .collect();
-        // A code taken meanwhile by another batch is skipped by the insert.
-        let made = repo::insert_codes(conn, self.new_codes(tenant, &row, &rules), &codes).await?;
+        // Twice the candidates wanted, distinct: the pattern allows twice the
+        // codes asked for, so about half of them at least are new, and a
+        // chunk rarely falls short. Each round inserts as many as are still
+        // wanted; a code the tenant has (in any batch, or taken meanwhile) is
+        // skipped by the insert's conflict, so no read of what exists is
+        // needed (an `IN` list of a thousand codes ran on a generic plan on
+        // PostgreSQL, slower the more codes the tenant had).
+        let mut drawn = draw(&pattern, (2 * want + 32).min(CHUNK_CANDIDATES)).into_iter();
+        let mut made = Vec::with_capacity(want);
+        while made.len() < want {
+            let round: Vec<(String, String)> = drawn
+                .by_ref()
+                .take(want - made.len())
+                .map(|c| (c, String::new()))
+                .collect();
+            if round.is_empty() {
+                break;
+            }
+            let new = self.new_codes(tenant, &row, &rules);
+            made.extend(repo::insert_codes(conn, new, &round).await?);
+        }
         row.created += i64::try_from(made.len()).unwrap_or(0);
         // Twice the chunks needed, plus a few.
         let most = 2 * (row.requested / CHUNK + 1) + 4;
