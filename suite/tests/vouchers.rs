@@ -60,6 +60,17 @@ fn promotion() -> cpb::CampaignSpec {
     }
 }
 
+/// The promotion, its vouchers usable at once.
+fn at_once() -> cpb::CampaignSpec {
+    let mut spec = promotion();
+    if let Some(cpb::effect::Kind::NextPurchaseVoucher(v)) =
+        spec.effect.as_mut().and_then(|e| e.kind.as_mut())
+    {
+        v.usable_at_once = true;
+    }
+    spec
+}
+
 impl Shop {
     async fn purchase(
         &self,
@@ -325,11 +336,7 @@ backend_tests! {
         let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
         let shop = Shop::open(&suite).await?;
         shop.member("ann", "0.00", "0").await?;
-        let mut at_once = promotion();
-        if let Some(cpb::effect::Kind::NextPurchaseVoucher(v)) = at_once.effect.as_mut().and_then(|e| e.kind.as_mut()) {
-            v.usable_at_once = true;
-        }
-        shop.campaign("back", at_once).await?;
+        shop.campaign("back", at_once()).await?;
         shop.purchase("o-1", &["70.00", "50.00"]).await?;
         let code = shop.voucher_of("o-1", &[]).await?;
         assert_eq!(coupon_state(&code), cpb::CouponState::Available);
@@ -356,11 +363,7 @@ backend_tests! {
         let (suite, _dbs) = start_with_clock(backend, RateLimitConfig::default(), clock.clone()).await?;
         let shop = Shop::open(&suite).await?;
         shop.member("ann", "0.00", "0").await?;
-        let mut at_once = promotion();
-        if let Some(cpb::effect::Kind::NextPurchaseVoucher(v)) = at_once.effect.as_mut().and_then(|e| e.kind.as_mut()) {
-            v.usable_at_once = true;
-        }
-        shop.campaign("back", at_once).await?;
+        shop.campaign("back", at_once()).await?;
         let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
         let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
         let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
