@@ -24,7 +24,7 @@ use boomerang_proto::{
 use gateway::limits::RateLimitConfig;
 use support::{
     shop::{Shop, amount, cart, eur, line},
-    start, start_with_clock, with_key,
+    start_with_clock, with_key,
 };
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -333,7 +333,8 @@ backend_tests! {
     }
 
     async fn a_voucher_held_by_a_checkout_is_voided_once_the_checkout_ends(backend) -> anyhow::Result<()> {
-        let (suite, _dbs) = start(backend, RateLimitConfig::default()).await?;
+        let clock = Clock::manual(now_micros());
+        let (suite, _dbs) = start_with_clock(backend, RateLimitConfig::default(), clock.clone()).await?;
         let shop = Shop::open(&suite).await?;
         shop.member("ann", "0.00", "0").await?;
         shop.campaign("back", at_once()).await?;
@@ -347,6 +348,13 @@ backend_tests! {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(coupon_state(&shop.coupon(&code.code).await?), cpb::CouponState::UsedUp);
         shop.cancel("c-1", "s-1").await?;
+        // Once the hold is back, the void (waiting with backoff) runs again.
+        eventually("the hold given back", || {
+            let (shop, code) = (&shop, &code.code);
+            async move { Ok(shop.coupon(code).await?.reserved_uses == 0) }
+        })
+        .await?;
+        clock.advance(Duration::from_secs(60));
         eventually("the voucher voided", || {
             let (shop, code) = (&shop, &code.code);
             async move { Ok(coupon_state(&shop.coupon(code).await?) == cpb::CouponState::Voided) }
