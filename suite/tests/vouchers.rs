@@ -151,18 +151,36 @@ impl Shop {
     }
 }
 
-/// The next event of a watch: its type, code and message.
+/// Ann's campaign-svc events, from the first.
+async fn watch(shop: &Shop) -> anyhow::Result<tonic::Streaming<cpb::WatchEventsResponse>> {
+    let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
+    let req = cpb::WatchEventsRequest {
+        customer_id: "ann".into(),
+        ..Default::default()
+    };
+    Ok(campaigns
+        .watch_events(with_key(req, &shop.key)?)
+        .await?
+        .into_inner())
+}
+
+/// An event as the tests compare it: its type, code and message.
+fn seen(e: cpb::WatchEventsResponse) -> (cpb::EventType, String, String) {
+    (
+        cpb::EventType::try_from(e.r#type).unwrap_or_default(),
+        e.code,
+        e.message,
+    )
+}
+
+/// The next event of a watch.
 async fn next_event(
     events: &mut tonic::Streaming<cpb::WatchEventsResponse>,
 ) -> anyhow::Result<(cpb::EventType, String, String)> {
     let e = tokio::time::timeout(Duration::from_secs(10), events.message())
         .await??
         .ok_or_else(|| anyhow::anyhow!("the watch ended"))?;
-    Ok((
-        cpb::EventType::try_from(e.r#type).unwrap_or_default(),
-        e.code,
-        e.message,
-    ))
+    Ok(seen(e))
 }
 
 fn coupon_state(c: &cpb::Coupon) -> cpb::CouponState {
@@ -177,9 +195,7 @@ backend_tests! {
         shop.member("ann", "0.00", "0").await?;
         shop.campaign("back", promotion()).await?;
         // campaign-svc's event log tells each step, in order.
-        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
-        let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
-        let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
+        let mut events = watch(&shop).await?;
         let mut told = Vec::new();
 
         // Below the threshold: no voucher. Over it: a voucher, pending for
@@ -366,9 +382,7 @@ backend_tests! {
         let shop = Shop::open(&suite).await?;
         shop.member("ann", "0.00", "0").await?;
         shop.campaign("back", at_once()).await?;
-        let mut campaigns = CampaignServiceClient::new(shop.gw.clone());
-        let watch = cpb::WatchEventsRequest { customer_id: "ann".into(), ..Default::default() };
-        let mut events = campaigns.watch_events(with_key(watch, &shop.key)?).await?.into_inner();
+        let mut events = watch(&shop).await?;
         shop.purchase("o-1", &["70.00", "50.00"]).await?;
         let code = shop.voucher_of("o-1", &[]).await?;
         use cpb::EventType as T;
@@ -399,8 +413,7 @@ backend_tests! {
                 break;
             }
         }
-        let expired = expired.ok_or_else(|| anyhow::anyhow!("not told expired"))?;
-        let expired = (cpb::EventType::try_from(expired.r#type).unwrap_or_default(), expired.code, expired.message);
+        let expired = seen(expired.ok_or_else(|| anyhow::anyhow!("not told expired"))?);
         assert_eq!((expired.0, expired.1), (T::VoucherExpired, code.code.clone()));
         assert!(expired.2.contains("for 5.00 EUR expired unused"), "{}", expired.2);
         drop(events);

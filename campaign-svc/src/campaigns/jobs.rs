@@ -1,6 +1,6 @@
 //! Campaign timers: start, end, reservation lapse, coupon generation, coupon
-//! lapse, and a voucher's moments told. Each runs in its own transaction and re-checks the state, so
-//! late or repeated runs change nothing.
+//! lapse, and a voucher's moments told. Each runs in its own transaction and
+//! re-checks the state, so late or repeated runs change nothing.
 use boomerang_common::{
     error::AppError,
     jobs::{Handler, Job, NotYet},
