@@ -1,6 +1,7 @@
 //! The whole of Boomerang in one process: the gateway and the five services,
 //! each with its own database (a SQLite file each, or a PostgreSQL schema
 //! each), for local use, demos and end-to-end tests.
+pub mod as_code;
 pub mod check;
 
 use std::{

@@ -1,7 +1,7 @@
 //! `boomerang`: run the whole suite locally.
-use std::{net::IpAddr, path::PathBuf, time::Instant};
+use std::{net::IpAddr, path::PathBuf, process::ExitCode, time::Instant};
 
-use boomerang::{Databases, Options, Ports, Suite};
+use boomerang::{Databases, Options, Ports, Suite, as_code::cli as as_code};
 use boomerang_common::{shutdown, telemetry};
 use clap::{Parser, Subcommand};
 
@@ -32,6 +32,15 @@ enum Command {
     /// Print a new platform key (Ed25519, PKCS#8 PEM): every service's
     /// `internal_auth.key_file` (the chart's internal-auth Secret).
     Keygen,
+    /// Write a live program as a file (YAML or JSON), as plan and apply read it.
+    Get(as_code::Get),
+    /// Show what applying a folder of program files would change; nothing is written.
+    Plan(as_code::Plan),
+    /// Apply a folder of program files: each change published over the
+    /// version it was planned against.
+    Apply(as_code::Apply),
+    /// Print the JSON Schema of program files (docs/schemas/program.v1.json).
+    Schema,
 }
 
 #[derive(clap::Args)]
@@ -43,13 +52,8 @@ struct Health {
     /// or a gRPC service such as boomerang.wallet.v1.WalletService.
     #[arg(long, default_value = "readiness")]
     service: String,
-    /// With an https:// address: the CA certificate (PEM) to verify the server with.
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
-    /// With an https:// address: the name its certificate must carry, when
-    /// not the address's host (a probe dialling 127.0.0.1).
-    #[arg(long)]
-    server_name: Option<String>,
+    #[command(flatten)]
+    tls: as_code::Tls,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -128,16 +132,22 @@ struct Up {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Command::Up(up) => run_up(up).await,
-        Command::Serve(serve) => run_one(serve.service, serve.config.as_deref()).await,
-        Command::Check(check) => run_check(check).await,
-        Command::Health(health) => run_health(health).await,
+        Command::Up(up) => run_up(up).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(serve) => run_one(serve.service, serve.config.as_deref())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Check(check) => run_check(check).await.map(|()| ExitCode::SUCCESS),
+        Command::Health(health) => run_health(health).await.map(|()| ExitCode::SUCCESS),
         Command::Keygen => {
             print!("{}", boomerang_common::auth::generate_pem()?);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Get(get) => as_code::get(get).await,
+        Command::Plan(plan) => as_code::plan(plan).await,
+        Command::Apply(apply) => as_code::apply(apply).await,
+        Command::Schema => as_code::schema(),
     }
 }
 
@@ -164,17 +174,8 @@ async fn run_one(service: Service, file: Option<&std::path::Path>) -> anyhow::Re
 
 async fn run_health(health: Health) -> anyhow::Result<()> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let mut endpoint = boomerang_common::channel::endpoint("health", &health.addr)?
-        .timeout(std::time::Duration::from_secs(5));
-    if let Some(ca) = &health.ca_file {
-        let ca = tonic::transport::Certificate::from_pem(std::fs::read(ca)?);
-        let mut tls = tonic::transport::ClientTlsConfig::new().ca_certificate(ca);
-        if let Some(name) = &health.server_name {
-            tls = tls.domain_name(name);
-        }
-        endpoint = endpoint.tls_config(tls)?;
-    }
-    let channel = endpoint.connect().await?;
+    let channel =
+        as_code::dial(&health.addr, &health.tls, std::time::Duration::from_secs(5)).await?;
     let answer = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: health.service.clone(),

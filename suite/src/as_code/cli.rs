@@ -1,0 +1,172 @@
+//! `boomerang get`, `plan`, `apply` and `schema`.
+use std::{path::PathBuf, process::ExitCode};
+
+pub use super::client::{Tls, dial};
+use super::{
+    Format,
+    client::{Programs, Remote},
+    load_dir, plan, schema, spec, write,
+};
+
+/// What `get` reads.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Resource {
+    Program,
+}
+
+/// How `get` writes it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Get {
+    /// What to read.
+    pub resource: Resource,
+    /// Its id.
+    pub id: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "yaml")]
+    pub output: Output,
+    /// A past version instead of the latest.
+    #[arg(long, default_value_t = 0)]
+    pub version: u32,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Plan {
+    /// The folder of program files (*.yaml, *.yml, *.json; nested folders too).
+    #[arg(short = 'f', long = "file", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write the plan (the versions read, the content planned) here, for
+    /// `apply --plan-file`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Apply {
+    /// The folder of program files.
+    #[arg(short = 'f', long = "file", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Apply only what this plan showed: refused when a program moved or a
+    /// file changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+pub async fn get(args: Get) -> anyhow::Result<ExitCode> {
+    let Resource::Program = args.resource;
+    let pool = spec::pool()?;
+    let mut client = Programs::connect(&args.remote).await?;
+    let Some(program) = client
+        .get(&args.id, args.version)
+        .await
+        .map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?
+    else {
+        eprintln!("no program {}", args.id);
+        return Ok(ExitCode::FAILURE);
+    };
+    let format = match args.output {
+        Output::Yaml => Format::Yaml,
+        Output::Json => Format::Json,
+    };
+    print!("{}", write(&pool, &program, format)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn schema() -> anyhow::Result<ExitCode> {
+    print!("{}", schema::generate(&spec::pool()?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn plan(args: Plan) -> anyhow::Result<ExitCode> {
+    let Some((_, steps)) = planned(&args.dir, &args.remote, None).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    println!("{}", plan::Shown(&steps));
+    if let Some(out) = &args.out {
+        std::fs::write(
+            out,
+            serde_json::to_string_pretty(&plan::pin(&steps))? + "\n",
+        )?;
+        println!(
+            "Plan written to {}: `boomerang apply --plan-file` applies exactly it.",
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
+    let pinned = match &args.plan_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let plan: plan::PlanFile = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: not a plan: {e}", file.display()))?;
+            Some(plan)
+        }
+        None => None,
+    };
+    let Some((mut client, steps)) = planned(&args.dir, &args.remote, pinned.as_ref()).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    println!("{}", plan::Shown(&steps));
+    if args.dry_run {
+        println!("Dry run: nothing applied.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let applied = plan::apply(&mut client, &steps).await;
+    for (id, version) in &applied.published {
+        println!("program {id}: version {version} published");
+    }
+    if let Some((id, why)) = &applied.failed {
+        eprintln!("program {id}: not applied: {why}");
+        eprintln!("Stopped there: the programs after it in the plan were not applied. Plan again.");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("Applied: {} published.", applied.published.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and checks every file, then plans them: the connected client and
+/// the steps, or None after printing every problem (nothing is applied).
+async fn planned(
+    dir: &std::path::Path,
+    remote: &Remote,
+    pinned: Option<&plan::PlanFile>,
+) -> anyhow::Result<Option<(Programs, Vec<plan::Step>)>> {
+    let pool = spec::pool()?;
+    let (docs, mut problems) = load_dir(&pool, dir)?;
+    let mut client = Programs::connect(remote).await?;
+    // The files read are checked by the service too, so one run shows every
+    // problem (against the live versions: this run applies nothing anyway).
+    let pinned = pinned.filter(|_| problems.is_empty());
+    match plan::plan(&mut client, &pool, docs, pinned).await? {
+        Ok(steps) if problems.is_empty() => return Ok(Some((client, steps))),
+        Ok(_) => {}
+        Err(found) => problems.extend(found),
+    }
+    problems.sort_by(|a, b| (&a.file, a.problem.line).cmp(&(&b.file, b.problem.line)));
+    Ok(report(&problems))
+}
+
+fn report<T>(problems: &[super::FileProblem]) -> Option<T> {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+    eprintln!("{} problem(s): nothing was applied.", problems.len());
+    None
+}

@@ -1,0 +1,134 @@
+//! The command line's calls through the gateway, with the tenant's API key.
+use std::{path::PathBuf, time::Duration};
+
+use boomerang_proto::accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient};
+use tonic::{
+    Code, Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Certificate, Channel, ClientTlsConfig},
+};
+
+/// Where a command reaches the platform, and as whom.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Remote {
+    /// The gateway, e.g. https://boomerang.example.com:443.
+    #[arg(long, env = "BOOMERANG_ADDR", default_value = "http://127.0.0.1:50051")]
+    pub addr: String,
+    /// The tenant's API key (better in $BOOMERANG_API_KEY than on a command line).
+    #[arg(long, env = "BOOMERANG_API_KEY", hide_env_values = true)]
+    pub key: String,
+    #[command(flatten)]
+    pub tls: Tls,
+}
+
+/// How an https:// address is verified.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Tls {
+    /// With an https:// address: the CA certificate (PEM) to verify the server with.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// With an https:// address: the name its certificate must carry, when
+    /// not the address's host (a probe dialling 127.0.0.1).
+    #[arg(long)]
+    pub server_name: Option<String>,
+}
+
+/// A connected channel to `addr` (verified with `tls` when https://), each
+/// call given `timeout`.
+pub async fn dial(addr: &str, tls: &Tls, timeout: Duration) -> anyhow::Result<Channel> {
+    let mut endpoint = boomerang_common::channel::endpoint("gateway", addr)?.timeout(timeout);
+    if addr.starts_with("https://") || tls.ca_file.is_some() {
+        let mut config = ClientTlsConfig::new().with_enabled_roots();
+        if let Some(ca) = &tls.ca_file {
+            config = config.ca_certificate(Certificate::from_pem(std::fs::read(ca)?));
+        }
+        if let Some(name) = &tls.server_name {
+            config = config.domain_name(name);
+        }
+        endpoint = endpoint.tls_config(config)?;
+    }
+    Ok(endpoint.connect().await?)
+}
+
+/// Sets `authorization: Bearer <key>` on every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// The accrual calls plan and apply make.
+pub struct Programs {
+    accrual: AccrualServiceClient<InterceptedService<Channel, Bearer>>,
+}
+
+impl Programs {
+    pub async fn connect(remote: &Remote) -> anyhow::Result<Self> {
+        let bearer = Bearer(
+            format!("Bearer {}", remote.key.trim())
+                .parse()
+                .map_err(|_| anyhow::anyhow!("the API key is not a header value"))?,
+        );
+        let channel = dial(&remote.addr, &remote.tls, Duration::from_secs(30)).await?;
+        Ok(Self {
+            accrual: AccrualServiceClient::with_interceptor(channel, bearer),
+        })
+    }
+
+    /// The latest version (or `version`), None when there is no such program.
+    pub async fn get(&mut self, id: &str, version: u32) -> Result<Option<apb::Program>, Status> {
+        let req = apb::GetProgramRequest {
+            program_id: id.to_owned(),
+            version,
+        };
+        match self.accrual.get_program(req).await {
+            Ok(found) => Ok(found.into_inner().program),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(status),
+        }
+    }
+
+    /// The program as publishing it over `expected` would store it; nothing written.
+    pub async fn check(
+        &mut self,
+        program: &apb::Program,
+        expected: u32,
+    ) -> Result<apb::Program, Status> {
+        self.upsert(String::new(), program, expected, true).await
+    }
+
+    /// Publishes `program` over version `expected` (0: only if new).
+    pub async fn publish(
+        &mut self,
+        key: String,
+        program: &apb::Program,
+        expected: u32,
+    ) -> Result<apb::Program, Status> {
+        self.upsert(key, program, expected, false).await
+    }
+
+    async fn upsert(
+        &mut self,
+        idempotency_key: String,
+        program: &apb::Program,
+        expected: u32,
+        validate_only: bool,
+    ) -> Result<apb::Program, Status> {
+        let req = apb::UpsertProgramRequest {
+            idempotency_key,
+            program: Some(program.clone()),
+            validate_only,
+            expected_version: Some(expected),
+        };
+        let done = self.accrual.upsert_program(req).await?.into_inner();
+        done.program
+            .ok_or_else(|| Status::internal("the answer has no program"))
+    }
+}

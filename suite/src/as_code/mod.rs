@@ -1,0 +1,322 @@
+//! Loyalty programs as code: files in the API's own shape (YAML or JSON),
+//! `boomerang get` to write the live state as such a file, `plan` to show
+//! what applying a folder of them would change, and `apply` to change it
+//! (docs/as-code.md).
+//!
+//! A file is one document:
+//!
+//! ```yaml
+//! apiVersion: boomerang.dev/v1
+//! kind: Program
+//! id: summer
+//! spec:            # boomerang.accrual.v1.Program in proto3 JSON names
+//!   name: Summer
+//!   earnRules:
+//!     - asset: EUR
+//!       basis: EARN_BASIS_PERCENT
+//!       rate: 7.5    # read as written: the decimal 7.5
+//! ```
+use std::{fmt, path::Path};
+
+use boomerang_proto::accrual::v1 as apb;
+use prost_reflect::DescriptorPool;
+
+pub mod cli;
+pub mod client;
+pub mod plan;
+pub mod render;
+pub mod schema;
+pub mod spec;
+pub mod yaml;
+
+use render::Tree;
+use spec::{Lines, Problem};
+
+/// The version of the file format.
+pub const API_VERSION: &str = "boomerang.dev/v1";
+/// The message a `Program` file's spec is.
+pub const PROGRAM: &str = "boomerang.accrual.v1.Program";
+/// What a file may name in `kind` today.
+const KINDS: &str = "Program";
+
+/// A file read and checked on this side: a program to plan.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file, as named on the command line's folder.
+    pub file: String,
+    pub id: String,
+    /// The spec, with `program_id` = `id`.
+    pub program: apb::Program,
+    /// Where each field was written.
+    pub lines: Lines,
+}
+
+impl Document {
+    /// A server's refusal of `field` (e.g. `program.earn_rules[0].rate`) as
+    /// `file:line: spec.earnRules[0].rate: message`.
+    pub fn at(&self, violation_field: &str, message: &str) -> FileProblem {
+        let field = spec::file_field(violation_field, "program", "program_id");
+        FileProblem {
+            file: self.file.clone(),
+            problem: Problem {
+                line: spec::line_of(&self.lines, &field),
+                field,
+                message: message.to_owned(),
+            },
+        }
+    }
+}
+
+/// A problem in a named file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileProblem {
+    pub file: String,
+    pub problem: Problem,
+}
+
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Problem {
+            line,
+            field,
+            message,
+        } = &self.problem;
+        if field.is_empty() {
+            write!(f, "{}:{line}: {message}", self.file)
+        } else {
+            write!(f, "{}:{line}: {field}: {message}", self.file)
+        }
+    }
+}
+
+/// Reads every `*.yaml`, `*.yml` and `*.json` under `dir` (sorted, nested
+/// folders included): the documents read, and every problem found (a file
+/// with one is not among the documents).
+pub fn load_dir(
+    pool: &DescriptorPool,
+    dir: &Path,
+) -> anyhow::Result<(Vec<Document>, Vec<FileProblem>)> {
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    if files.is_empty() {
+        anyhow::bail!("no .yaml, .yml or .json files under {}", dir.display());
+    }
+    files.sort();
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(&path)?;
+        match read(pool, &name, &source)? {
+            Ok(doc) => documents.push(doc),
+            Err(found) => problems.extend(found),
+        }
+    }
+    for (i, doc) in documents.iter().enumerate() {
+        if let Some(first) = documents[..i].iter().find(|d| d.id == doc.id) {
+            problems.push(FileProblem {
+                file: doc.file.clone(),
+                problem: Problem {
+                    line: spec::line_of(&doc.lines, "id"),
+                    field: "id".into(),
+                    message: format!("program `{}` is also in {}", doc.id, first.file),
+                },
+            });
+        }
+    }
+    Ok((documents, problems))
+}
+
+fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file's text.
+pub fn read(
+    pool: &DescriptorPool,
+    file: &str,
+    source: &str,
+) -> anyhow::Result<Result<Document, Vec<FileProblem>>> {
+    let mut lines = Lines::new();
+    let mut problems = Vec::new();
+    let program = read_program(pool, source, &mut lines, &mut problems)?;
+    Ok(match program {
+        Some((id, program)) if problems.is_empty() => Ok(Document {
+            file: file.to_owned(),
+            id,
+            program,
+            lines,
+        }),
+        _ => Err(problems
+            .into_iter()
+            .map(|problem| FileProblem {
+                file: file.to_owned(),
+                problem,
+            })
+            .collect()),
+    })
+}
+
+fn read_program(
+    pool: &DescriptorPool,
+    source: &str,
+    lines: &mut Lines,
+    problems: &mut Vec<Problem>,
+) -> anyhow::Result<Option<(String, apb::Program)>> {
+    let mut problem = |line: usize, field: &str, message: String| {
+        problems.push(Problem {
+            line,
+            field: field.to_owned(),
+            message,
+        });
+    };
+    let root = match yaml::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
+            problem(e.line, "", e.message);
+            return Ok(None);
+        }
+    };
+    let yaml::Value::Map(entries) = &root.value else {
+        problem(
+            root.line,
+            "",
+            format!(
+                "must be a mapping of apiVersion, kind, id and spec, not {}",
+                root.kind()
+            ),
+        );
+        return Ok(None);
+    };
+    let (mut id, mut spec) = (None, None);
+    for (key, value) in entries {
+        let name = key.text().unwrap_or_default();
+        lines.insert(name.to_owned(), key.line);
+        let text = value.text().unwrap_or_default();
+        match name {
+            "apiVersion" if text != API_VERSION => {
+                problem(key.line, name, format!("must be {API_VERSION}"));
+            }
+            "kind" if text != "Program" => {
+                problem(
+                    key.line,
+                    name,
+                    format!("must be one of: {KINDS} (campaigns and referral programs come later)"),
+                );
+            }
+            "apiVersion" | "kind" => {}
+            "id" if text.is_empty() || value.is_null() => {
+                problem(key.line, name, "must be the program's id".into())
+            }
+            "id" => id = Some(text.to_owned()),
+            "spec" => spec = Some(value),
+            _ => problem(
+                key.line,
+                name,
+                "unknown field (a file has apiVersion, kind, id and spec)".into(),
+            ),
+        }
+    }
+    for required in ["apiVersion", "kind", "id", "spec"] {
+        if !lines.contains_key(required) {
+            problem(root.line, required, "missing".into());
+        }
+    }
+    let (Some(id), Some(spec)) = (id, spec) else {
+        return Ok(None);
+    };
+    let desc = spec::message(pool, PROGRAM)?;
+    let mut found = Vec::new();
+    let json = spec::read(&desc, spec, "spec", lines, &mut found);
+    for (field, why) in [
+        ("spec.programId", "set by the file's id"),
+        ("spec.version", "set by the service"),
+        ("spec.publishedAt", "set by the service"),
+    ] {
+        if let Some(line) = lines.get(field) {
+            found.push(Problem {
+                line: *line,
+                field: field.into(),
+                message: format!("not in a file: {why}"),
+            });
+        }
+    }
+    let failed = !found.is_empty();
+    problems.extend(found);
+    let Some(json) = json.filter(|_| !failed) else {
+        return Ok(None);
+    };
+    match spec::decode::<apb::Program>(&desc, &json) {
+        Ok(mut program) => {
+            program.program_id = id.clone();
+            Ok(Some((id, program)))
+        }
+        Err(message) => {
+            problems.push(Problem {
+                line: spec.line,
+                field: "spec".into(),
+                message,
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// The file format's text for a program: `Yaml` or `Json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+/// A program as a file: what `boomerang get program X` writes, and what
+/// plan compares (the spec's tree, without the service's fields).
+pub fn document(pool: &DescriptorPool, program: &apb::Program) -> anyhow::Result<(String, Tree)> {
+    let desc = spec::message(pool, PROGRAM)?;
+    let spec = apb::Program {
+        program_id: String::new(),
+        version: 0,
+        published_at: None,
+        ..program.clone()
+    };
+    let json = spec::encode(&desc, &spec)?;
+    Ok((
+        program.program_id.clone(),
+        Tree::ordered(&json, Some(&desc)),
+    ))
+}
+
+/// The whole file's text for `program`.
+pub fn write(
+    pool: &DescriptorPool,
+    program: &apb::Program,
+    format: Format,
+) -> anyhow::Result<String> {
+    let (id, spec) = document(pool, program)?;
+    let tree = Tree::Map(vec![
+        ("apiVersion".to_owned(), Tree::Text(API_VERSION.into())),
+        ("kind".to_owned(), Tree::Text("Program".into())),
+        ("id".to_owned(), Tree::Text(id)),
+        ("spec".to_owned(), spec),
+    ]);
+    Ok(match format {
+        Format::Yaml => format!(
+            "# Program {} version {}, as `boomerang get` read it. `boomerang plan -f` shows\n# what applying an edit would change.\n{}",
+            program.program_id,
+            program.version,
+            tree.yaml()
+        ),
+        Format::Json => tree.json(),
+    })
+}
