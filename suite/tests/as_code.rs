@@ -1,7 +1,8 @@
-//! The primitives `boomerang plan` and `apply` stand on, through the
-//! gateway, on both backends: UpsertProgram with `validate_only` (the
-//! program as it would be stored, nothing written) and `expected_version`
-//! (a change applies only to the state it was planned against).
+//! Programs as code, through the gateway, on both backends: the primitives
+//! (UpsertProgram with `validate_only`: the program as it would be stored,
+//! nothing written; `expected_version`: a change applies only to the state
+//! it was planned against), then the `boomerang get`, `plan` and `apply`
+//! commands run as a user runs them.
 mod support;
 
 use boomerang_common::{backend_tests, testing::channel};
@@ -116,6 +117,258 @@ backend_tests! {
         let refused = results.iter().filter(|r| r.as_ref().err().is_some_and(|e| e.code() == Code::FailedPrecondition)).count();
         assert_eq!((published, refused), (1, 31), "{results:?}");
         assert_eq!(shop.latest().await?.0, 4);
+        suite.stop().await
+    }
+}
+
+/// Runs the `boomerang` binary against `gateway` with `key`: (success, stdout, stderr).
+async fn boomerang(
+    args: &[&str],
+    gateway: &str,
+    key: &str,
+) -> anyhow::Result<(bool, String, String)> {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_boomerang"))
+        .args(args)
+        .args(["--addr", gateway])
+        .env("BOOMERANG_API_KEY", key)
+        .output()
+        .await?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok((out.status.success(), text(&out.stdout), text(&out.stderr)))
+}
+
+/// A shop with the demo program (version 1: 5% back, 10% over 100 EUR) and
+/// its files in a fresh folder, as `boomerang get` wrote them.
+struct Repo {
+    shop: Shop,
+    gateway: String,
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    async fn open(suite: &boomerang::Suite) -> anyhow::Result<Self> {
+        let key = suite.create_key("shop", &["*:write"]).await?;
+        suite.demo_program("shop").await?;
+        let gateway = format!("http://{}", suite.addrs().gateway);
+        let shop = Shop {
+            accrual: AccrualServiceClient::new(channel(suite.addrs().gateway).await?),
+            key,
+        };
+        let repo = Self {
+            shop,
+            gateway,
+            dir: tempfile::tempdir()?,
+        };
+        let (ok, yaml, err) = repo.run(&["get", "program", "demo"]).await?;
+        assert!(ok, "{err}");
+        std::fs::create_dir_all(repo.dir.path().join("programs"))?;
+        std::fs::write(repo.file("demo.yaml"), yaml)?;
+        Ok(repo)
+    }
+
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join("programs").join(name)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    async fn run(&self, args: &[&str]) -> anyhow::Result<(bool, String, String)> {
+        boomerang(args, &self.gateway, &self.shop.key).await
+    }
+
+    /// Replaces `from` with `to` in a program file.
+    fn edit(&self, name: &str, from: &str, to: &str) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(self.file(name))?;
+        assert!(text.contains(from), "{text}");
+        std::fs::write(self.file(name), text.replacen(from, to, 1))?;
+        Ok(())
+    }
+
+    async fn version(&mut self, id: &str) -> anyhow::Result<Option<apb::Program>> {
+        let req = apb::GetProgramRequest {
+            program_id: id.into(),
+            version: 0,
+        };
+        match self
+            .shop
+            .accrual
+            .get_program(with_key(req, &self.shop.key)?)
+            .await
+        {
+            Ok(found) => Ok(found.into_inner().program),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(status.into()),
+        }
+    }
+
+    /// Alice's order of one 120 EUR line: (program version, EUR rewarded).
+    async fn buy(&mut self, order: &str) -> anyhow::Result<(u32, String)> {
+        let req = apb::RecordPurchaseRequest {
+            idempotency_key: order.into(),
+            purchase: Some(apb::Purchase {
+                program_id: "demo".into(),
+                order_id: order.into(),
+                customer_id: "alice".into(),
+                currency: "EUR".into(),
+                lines: vec![apb::PurchaseLine {
+                    line_id: "1".into(),
+                    sku: "shoe".into(),
+                    category: "shoes".into(),
+                    unit_price: support::shop::eur("120.00"),
+                    quantity: 1,
+                    discount: None,
+                }],
+                channel: boomerang_proto::common::v1::Channel::Online as i32,
+                ..Default::default()
+            }),
+        };
+        let done = self
+            .shop
+            .accrual
+            .record_purchase(with_key(req, &self.shop.key)?)
+            .await?
+            .into_inner();
+        let eur = done
+            .rewards
+            .iter()
+            .filter_map(|r| r.amount.as_ref())
+            .find(|m| m.asset == "EUR");
+        Ok((
+            done.program_version,
+            eur.map(|m| m.amount.clone()).unwrap_or_default(),
+        ))
+    }
+
+    /// The whole of an order returned: the EUR taken back.
+    async fn give_back(&mut self, order: &str) -> anyhow::Result<String> {
+        let req = apb::RecordReturnRequest {
+            idempotency_key: format!("r-{order}"),
+            program_id: "demo".into(),
+            order_id: order.into(),
+            return_id: format!("r-{order}"),
+            lines: vec![apb::ReturnLine {
+                line_id: "1".into(),
+                quantity: 1,
+            }],
+            occurred_at: None,
+        };
+        let done = self
+            .shop
+            .accrual
+            .record_return(with_key(req, &self.shop.key)?)
+            .await?
+            .into_inner();
+        Ok(done
+            .reversed
+            .iter()
+            .find(|m| m.asset == "EUR")
+            .map(|m| m.amount.clone())
+            .unwrap_or_default())
+    }
+}
+
+backend_tests! {
+    async fn an_exported_program_applies_as_no_change_and_one_edit_is_one_new_version(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let mut repo = Repo::open(&suite).await?;
+        let enroll = apb::EnrollMemberRequest { idempotency_key: "e".into(), program_id: "demo".into(), customer_id: "alice".into(), ..Default::default() };
+        repo.shop.accrual.enroll_member(with_key(enroll, &repo.shop.key)?).await?;
+        assert_eq!(repo.buy("o-1").await?, (1, "12.00".into()), "10% of 120 under version 1");
+
+        // Exported, then applied unchanged: nothing to do.
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs")]).await?;
+        assert!(ok && out.contains("no changes (version 1)") && out.contains("No changes"), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
+        assert!(ok && out.contains("Applied: 0 published."), "{out}{err}");
+
+        // One rate edited (unquoted, as people write it): exactly that change.
+        repo.edit("demo.yaml", "rate: \"10\"", "rate: 12.0")?;
+        let plan = repo.path("plan.json");
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs"), "--out", &plan]).await?;
+        assert!(ok, "{out}{err}");
+        let changes: Vec<&str> = out.lines().filter(|l| l.starts_with("    ")).collect();
+        assert_eq!(changes, ["    ~ spec.thresholds[0].rate: \"10\" → \"12\""], "{out}");
+        assert!(out.contains("program demo: version 1 → 2"), "{out}");
+        assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(1), "a plan writes nothing");
+
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("program demo: version 2 published"), "{out}{err}");
+        let live = repo.version("demo").await?.unwrap_or_default();
+        assert_eq!((live.version, live.thresholds[0].rate.as_str()), (2, "12"));
+        // The same apply again (a retried CI job): nothing more.
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("Applied: 0 published."), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
+        assert!(ok && out.contains("No changes"), "{out}{err}");
+        assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(2));
+
+        // The order priced by version 1 is returned by version 1's amount;
+        // a new one earns by version 2.
+        assert_eq!(repo.give_back("o-1").await?, "12.00");
+        assert_eq!(repo.buy("o-2").await?, (2, "14.40".into()));
+        suite.stop().await
+    }
+
+    async fn a_malformed_file_is_named_by_file_line_and_field_and_nothing_is_applied(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let mut repo = Repo::open(&suite).await?;
+        repo.edit("demo.yaml", "name: \"Boomerang demo\"", "name: Renamed")?;
+        std::fs::write(repo.file("summer.yaml"), "\
+apiVersion: boomerang.dev/v1
+kind: Program
+id: summer
+spec:
+  name: Summer
+  currency: EUR
+  earnRules:
+    - asset: EUR
+      basis: EARN_BASIS_PERCENT
+      rate: lots
+  colour: red
+")?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
+        assert!(!ok, "{out}");
+        let summer = repo.file("summer.yaml").display().to_string();
+        assert!(err.contains(&format!("{summer}:11: spec.colour: unknown field")), "{err}");
+        assert!(err.contains("nothing was applied"), "{err}");
+        // Fixed on this side, the service's refusal names its line too.
+        repo.edit("summer.yaml", "  colour: red\n", "")?;
+        let (ok, _, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
+        assert!(!ok && err.contains(&format!("{summer}:10: spec.earnRules[0].rate: ")), "{err}");
+        assert_eq!(repo.version("summer").await?.map(|p| p.version), None);
+        assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(1), "the valid file is not applied either");
+        suite.stop().await
+    }
+
+    async fn a_plan_is_refused_once_the_program_or_the_file_moved(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let mut repo = Repo::open(&suite).await?;
+        repo.edit("demo.yaml", "rate: \"5\"", "rate: \"6\"")?;
+        let plan = repo.path("plan.json");
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs"), "--out", &plan]).await?;
+        assert!(ok, "{out}{err}");
+
+        // The file edited after the plan: refused.
+        repo.edit("demo.yaml", "rate: \"6\"", "rate: \"7\"")?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(!ok && err.contains("the file changed since the plan"), "{out}{err}");
+        repo.edit("demo.yaml", "rate: \"7\"", "rate: \"6\"")?;
+
+        // Someone published since the plan: refused, their version kept.
+        let mut moved = repo.version("demo").await?.unwrap_or_default();
+        moved.name = "Moved".into();
+        let req = apb::UpsertProgramRequest { idempotency_key: "console".into(), program: Some(moved), ..Default::default() };
+        repo.shop.accrual.upsert_program(with_key(req, &repo.shop.key)?).await?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(!ok && err.contains("planned against version 1, now at version 2: plan again"), "{out}{err}");
+        let live = repo.version("demo").await?.unwrap_or_default();
+        assert_eq!((live.version, live.name.as_str()), (2, "Moved"));
+        // --dry-run shows and changes nothing.
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--dry-run"]).await?;
+        assert!(ok && out.contains("version 2 → 3") && out.contains("Dry run"), "{out}{err}");
+        assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(2));
         suite.stop().await
     }
 }
