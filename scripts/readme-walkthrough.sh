@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the README's grpcurl walkthrough as written: every ```sh block from
 # "## Calling it with grpcurl" up to "## Configuration", then docs/checkout.md's
-# from "## Walkthrough" up to "## Not yet", extracted from the documents (never
+# from "## Walkthrough" up to "## Not yet" and docs/as-code.md's from
+# "## Walkthrough" up to "## In CI" (with `boomerang` on the PATH), extracted from the documents (never
 # a copy), in a fresh folder where `boomerang up --demo` runs on its default
 # ports, as a reader would in a second shell. Any command that
 # fails fails the run. Streams (WatchEvents, "Ctrl-C to stop") get 3 s.
@@ -19,6 +20,7 @@ import re, sys
 walks = [
     ("README.md", "## Calling it with grpcurl", "## Configuration", 3),
     ("docs/checkout.md", "## Walkthrough", "## Not yet", 1),
+    ("docs/as-code.md", "## Walkthrough", "## In CI", 1),
 ]
 with open(sys.argv[2], "w") as f:
     f.write("set -euo pipefail\n")
@@ -49,6 +51,7 @@ if [[ "\$*" == *WatchEvents* ]]; then timeout 3 "$bin/grpcurl" "\$@"; rc=\$?; [ 
 exec "$bin/grpcurl" "\$@"
 SH
 chmod +x "$work/grpcurl"
+ln -s "$boomerang" "$work/boomerang"
 PATH="$work:$PATH" bash "$script" >"$work/out.log" 2>&1 || {
   cat "$work/out.log"; echo "readme-walkthrough: a README command failed (above)" >&2; exit 1; }
 [ -z "${VERBOSE:-}" ] || cat "$work/out.log"
