@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "boomerang/accrual/v1/accrual.proto",
     "boomerang/accrual/v1/checkout.proto",
     "boomerang/accrual/v1/experiments.proto",
+    "boomerang/accrual/v1/simulation.proto",
     "boomerang/campaign/v1/campaign.proto",
     "boomerang/campaign/v1/coupons.proto",
     "boomerang/referral/v1/referral.proto",

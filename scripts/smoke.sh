@@ -29,7 +29,7 @@ echo "smoke: serving after $(( ($(date +%s%N) - started) / 1000000 )) ms"
 
 listed="$("$grpcurl" -plaintext "localhost:$port" list)"
 for svc in boomerang.wallet.v1.WalletService boomerang.accrual.v1.AccrualService \
-           boomerang.accrual.v1.CheckoutService \
+           boomerang.accrual.v1.CheckoutService boomerang.accrual.v1.SimulationService \
            boomerang.campaign.v1.CampaignService boomerang.campaign.v1.CouponService \
            boomerang.referral.v1.ReferralService boomerang.notify.v1.WebhookService \
            boomerang.admin.v1.AdminService boomerang.admin.v1.JobService grpc.health.v1.Health; do

@@ -25,6 +25,7 @@ use boomerang_common::{
 };
 use boomerang_proto::accrual::v1::{
     accrual_service_server::AccrualServiceServer, checkout_service_server::CheckoutServiceServer,
+    simulation_service_server::SimulationServiceServer,
 };
 use tokio::net::TcpListener;
 
@@ -66,6 +67,9 @@ impl App {
             .serve_service(AccrualServiceServer::new(handler))
             .serve_service(CheckoutServiceServer::new(
                 grpc::checkout::CheckoutServiceHandler::new(accrual.clone()),
+            ))
+            .serve_service(SimulationServiceServer::new(
+                grpc::simulation::SimulationServiceHandler::new(accrual.clone()),
             ));
         Ok(Self {
             cfg,

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 /// The services the gateway forwards, by full name, with their upstream URL.
-fn routes(cfg: &Config) -> [(&'static str, &str); 7] {
+fn routes(cfg: &Config) -> [(&'static str, &str); 8] {
     [
         ("boomerang.wallet.v1.WalletService", &cfg.upstreams.wallet),
         (
@@ -41,6 +41,10 @@ fn routes(cfg: &Config) -> [(&'static str, &str); 7] {
         ),
         (
             "boomerang.accrual.v1.CheckoutService",
+            &cfg.upstreams.accrual,
+        ),
+        (
+            "boomerang.accrual.v1.SimulationService",
             &cfg.upstreams.accrual,
         ),
         (

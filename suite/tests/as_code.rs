@@ -288,8 +288,10 @@ backend_tests! {
         let plan = repo.path("plan.json");
         let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs"), "--out", &plan]).await?;
         assert!(ok, "{out}{err}");
-        let changes: Vec<&str> = out.lines().filter(|l| l.starts_with("    ")).collect();
+        let changes: Vec<&str> = out.lines().filter(|l| l.starts_with("    ~ ") || l.starts_with("    + ") || l.starts_with("    - ")).collect();
         assert_eq!(changes, ["    ~ spec.thresholds[0].rate: \"10\" → \"12\""], "{out}");
+        // What it would have cost o-1: 12% instead of 10% of 120 EUR.
+        assert!(out.contains("what-if over the 1 purchase recorded") && out.contains("EUR: granted 12.00, would be 14.40 (+2.40)"), "{out}");
         assert!(out.contains("program demo: version 1 → 2"), "{out}");
         assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(1), "a plan writes nothing");
 
@@ -302,6 +304,10 @@ backend_tests! {
         assert!(ok && out.contains("Applied: 0 published."), "{out}{err}");
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
         assert!(ok && out.contains("No changes"), "{out}{err}");
+        // That plan again over a file edited since: refused, not "no changes".
+        repo.edit("demo.yaml", "rate: 12.0", "rate: 13")?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(!ok && err.contains("the file changed since the plan"), "{out}{err}");
         assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(2));
 
         // The order priced by version 1 is returned by version 1's amount;
@@ -327,14 +333,16 @@ spec:
       basis: EARN_BASIS_PERCENT
       rate: lots
   colour: red
+  earn_rules: []
 ")?;
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
         assert!(!ok, "{out}");
         let summer = repo.file("summer.yaml").display().to_string();
         assert!(err.contains(&format!("{summer}:11: spec.colour: unknown field")), "{err}");
+        assert!(err.contains(&format!("{summer}:12: spec.earnRules: set twice")), "{err}");
         assert!(err.contains("nothing was applied"), "{err}");
         // Fixed on this side, the service's refusal names its line too.
-        repo.edit("summer.yaml", "  colour: red\n", "")?;
+        repo.edit("summer.yaml", "  colour: red\n  earn_rules: []\n", "")?;
         let (ok, _, err) = repo.run(&["apply", "-f", &repo.path("programs")]).await?;
         assert!(!ok && err.contains(&format!("{summer}:10: spec.earnRules[0].rate: ")), "{err}");
         assert_eq!(repo.version("summer").await?.map(|p| p.version), None);
@@ -362,7 +370,7 @@ spec:
         let req = apb::UpsertProgramRequest { idempotency_key: "console".into(), program: Some(moved), ..Default::default() };
         repo.shop.accrual.upsert_program(with_key(req, &repo.shop.key)?).await?;
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
-        assert!(!ok && err.contains("planned against version 1, now at version 2: plan again"), "{out}{err}");
+        assert!(!ok && err.contains("demo.yaml:5: id: program demo is at version 2, not 1") && err.contains("plan again"), "{out}{err}");
         let live = repo.version("demo").await?.unwrap_or_default();
         assert_eq!((live.version, live.name.as_str()), (2, "Moved"));
         // --dry-run shows and changes nothing.

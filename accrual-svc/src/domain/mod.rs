@@ -11,5 +11,6 @@ pub mod program;
 pub mod returns;
 pub mod rewards;
 pub mod session;
+pub mod simulation;
 pub mod tax;
 pub mod tier;

@@ -8,6 +8,7 @@ mod experiments;
 mod exports;
 pub mod program;
 mod render;
+pub mod simulation;
 
 use boomerang_common::{
     error::{AppError, Violations},

@@ -5,12 +5,14 @@ mod experiments;
 mod guests;
 mod purchases;
 mod report;
+mod simulation;
 
 pub use checkout::*;
 pub use experiments::*;
 pub use guests::*;
 pub use purchases::*;
 pub use report::*;
+pub use simulation::*;
 
 use boomerang_common::{
     db::{Conn, Db, Migrations},

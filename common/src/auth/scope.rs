@@ -6,7 +6,7 @@ use std::{fmt, str::FromStr};
 /// Access levels, each including the ones below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
-    /// Get*, List*, Preview*, Watch*, Follow*, Export* RPCs.
+    /// Get*, List*, Preview*, Watch*, Follow*, Export*, Simulate* RPCs.
     Read,
     /// Every RPC of the service.
     Write,
@@ -128,9 +128,11 @@ pub fn required(path: &str) -> Option<(&str, Access)> {
     // Deciding on fraud (a held purchase) and releasing held money are for
     // reviewers, not for the keys that record the purchases.
     // Where a tenant's events go (webhooks and their secrets) is its admins' call.
-    let read = ["Get", "List", "Preview", "Watch", "Follow", "Export"]
-        .iter()
-        .any(|p| method.starts_with(p));
+    let read = [
+        "Get", "List", "Preview", "Watch", "Follow", "Export", "Simulate",
+    ]
+    .iter()
+    .any(|p| method.starts_with(p));
     let access = if short == "admin" || REVIEW_METHODS.contains(&method) {
         Access::Admin
     } else if read {

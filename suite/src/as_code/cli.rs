@@ -46,6 +46,9 @@ pub struct Plan {
     /// `apply --plan-file`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Price each new version over the purchases of these last days (0: no what-if).
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub what_if_days: u32,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -92,7 +95,7 @@ pub fn schema() -> anyhow::Result<ExitCode> {
 }
 
 pub async fn plan(args: Plan) -> anyhow::Result<ExitCode> {
-    let Some((_, steps)) = planned(&args.dir, &args.remote, None).await? else {
+    let Some((_, steps)) = planned(&args.dir, &args.remote, None, args.what_if_days).await? else {
         return Ok(ExitCode::FAILURE);
     };
     println!("{}", plan::Shown(&steps));
@@ -116,11 +119,18 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let plan: plan::PlanFile = serde_json::from_str(&text)
                 .map_err(|e| anyhow::anyhow!("{}: not a plan: {e}", file.display()))?;
+            if plan.kind != "Plan" || plan.api_version != super::API_VERSION {
+                anyhow::bail!("{}: not a {} plan", file.display(), super::API_VERSION);
+            }
             Some(plan)
         }
         None => None,
     };
-    let Some((mut client, steps)) = planned(&args.dir, &args.remote, pinned.as_ref()).await? else {
+    // The what-if is the plan's to show; apply shows what it applies.
+    let what_if = if args.dry_run { 30 } else { 0 };
+    let Some((mut client, steps)) =
+        planned(&args.dir, &args.remote, pinned.as_ref(), what_if).await?
+    else {
         return Ok(ExitCode::FAILURE);
     };
     println!("{}", plan::Shown(&steps));
@@ -132,9 +142,16 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
     for (id, version) in &applied.published {
         println!("program {id}: version {version} published");
     }
-    if let Some((id, why)) = &applied.failed {
-        eprintln!("program {id}: not applied: {why}");
-        eprintln!("Stopped there: the programs after it in the plan were not applied. Plan again.");
+    if let Some((id, why, lost)) = &applied.failed {
+        if *lost {
+            eprintln!("program {id}: perhaps published, the answer was lost ({why})");
+        } else {
+            eprintln!("program {id}: not applied: {why}");
+        }
+        if !applied.not_tried.is_empty() {
+            eprintln!("Not tried: {}.", applied.not_tried.join(", "));
+        }
+        eprintln!("Run apply again: what was published is not published twice.");
         return Ok(ExitCode::FAILURE);
     }
     println!("Applied: {} published.", applied.published.len());
@@ -147,6 +164,7 @@ async fn planned(
     dir: &std::path::Path,
     remote: &Remote,
     pinned: Option<&plan::PlanFile>,
+    what_if_days: u32,
 ) -> anyhow::Result<Option<(Programs, Vec<plan::Step>)>> {
     let pool = spec::pool()?;
     let (docs, mut problems) = load_dir(&pool, dir)?;
@@ -154,7 +172,7 @@ async fn planned(
     // The files read are checked by the service too, so one run shows every
     // problem (against the live versions: this run applies nothing anyway).
     let pinned = pinned.filter(|_| problems.is_empty());
-    match plan::plan(&mut client, &pool, docs, pinned).await? {
+    match plan::plan(&mut client, &pool, docs, pinned, what_if_days).await? {
         Ok(steps) if problems.is_empty() => return Ok(Some((client, steps))),
         Ok(_) => {}
         Err(found) => problems.extend(found),

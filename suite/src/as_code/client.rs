@@ -1,7 +1,10 @@
 //! The command line's calls through the gateway, with the tenant's API key.
 use std::{path::PathBuf, time::Duration};
 
-use boomerang_proto::accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient};
+use boomerang_proto::accrual::v1::{
+    self as apb, accrual_service_client::AccrualServiceClient,
+    simulation_service_client::SimulationServiceClient,
+};
 use tonic::{
     Code, Request, Status,
     metadata::{Ascii, MetadataValue},
@@ -39,10 +42,13 @@ pub struct Tls {
 pub async fn dial(addr: &str, tls: &Tls, timeout: Duration) -> anyhow::Result<Channel> {
     let mut endpoint = boomerang_common::channel::endpoint("gateway", addr)?.timeout(timeout);
     if addr.starts_with("https://") || tls.ca_file.is_some() {
-        let mut config = ClientTlsConfig::new().with_enabled_roots();
-        if let Some(ca) = &tls.ca_file {
-            config = config.ca_certificate(Certificate::from_pem(std::fs::read(ca)?));
-        }
+        // The CA named, else the system's roots.
+        let mut config = match &tls.ca_file {
+            Some(ca) => {
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(std::fs::read(ca)?))
+            }
+            None => ClientTlsConfig::new().with_enabled_roots(),
+        };
         if let Some(name) = &tls.server_name {
             config = config.domain_name(name);
         }
@@ -67,6 +73,7 @@ impl Interceptor for Bearer {
 /// The accrual calls plan and apply make.
 pub struct Programs {
     accrual: AccrualServiceClient<InterceptedService<Channel, Bearer>>,
+    simulation: SimulationServiceClient<InterceptedService<Channel, Bearer>>,
 }
 
 impl Programs {
@@ -76,9 +83,11 @@ impl Programs {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("the API key is not a header value"))?,
         );
-        let channel = dial(&remote.addr, &remote.tls, Duration::from_secs(30)).await?;
+        // A what-if over a long window reads every purchase in it.
+        let channel = dial(&remote.addr, &remote.tls, Duration::from_secs(120)).await?;
         Ok(Self {
-            accrual: AccrualServiceClient::with_interceptor(channel, bearer),
+            accrual: AccrualServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            simulation: SimulationServiceClient::with_interceptor(channel, bearer),
         })
     }
 
@@ -112,6 +121,26 @@ impl Programs {
         expected: u32,
     ) -> Result<apb::Program, Status> {
         self.upsert(key, program, expected, false).await
+    }
+
+    /// What `draft` would have given the purchases of the `days` before
+    /// now (the server's now; 30 days is its default window).
+    pub async fn simulate(
+        &mut self,
+        draft: &apb::Program,
+        days: u32,
+    ) -> Result<apb::SimulateProgramResponse, Status> {
+        let from = (days != 30).then(|| {
+            let now = boomerang_common::time::now_micros();
+            boomerang_common::time::to_timestamp(now - i64::from(days) * 86_400_000_000)
+        });
+        let req = apb::SimulateProgramRequest {
+            program: Some(draft.clone()),
+            from,
+            to: None,
+            top_customers: Some(3),
+        };
+        Ok(self.simulation.simulate_program(req).await?.into_inner())
     }
 
     async fn upsert(

@@ -106,7 +106,7 @@ pub fn load_dir(
     let mut problems = Vec::new();
     for path in files {
         let name = path.display().to_string();
-        let source = std::fs::read_to_string(&path)?;
+        let source = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         match read(pool, &name, &source)? {
             Ok(doc) => documents.push(doc),
             Err(found) => problems.extend(found),
@@ -129,7 +129,12 @@ pub fn load_dir(
 
 fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
+        // Hidden entries (.git, .github) are not program files; links are not followed.
+        if entry.file_name().to_string_lossy().starts_with('.') || entry.file_type()?.is_symlink() {
+            continue;
+        }
         if path.is_dir() {
             collect(&path, files)?;
         } else if matches!(
@@ -219,7 +224,10 @@ fn read_program(
             "id" if text.is_empty() || value.is_null() => {
                 problem(key.line, name, "must be the program's id".into())
             }
-            "id" => id = Some(text.to_owned()),
+            "id" => match boomerang_common::id::check(text) {
+                Ok(()) => id = Some(text.to_owned()),
+                Err(e) => problem(key.line, name, e.to_string()),
+            },
             "spec" => spec = Some(value),
             _ => problem(
                 key.line,
@@ -264,7 +272,7 @@ fn read_program(
         }
         Err(message) => {
             problems.push(Problem {
-                line: spec.line,
+                line: spec::line_of(lines, "spec"),
                 field: "spec".into(),
                 message,
             });

@@ -32,6 +32,9 @@ pub struct Step {
     pub program: apb::Program,
     /// SHA-256 of the normalised spec: the file's content as the service reads it.
     pub digest: String,
+    /// For a new version: what it would have given the purchases recorded
+    /// (or why that could not be told).
+    pub what_if: Option<Result<apb::SimulateProgramResponse, String>>,
 }
 
 /// The plan as `--out` writes it and `--plan-file` reads it: per program,
@@ -58,12 +61,14 @@ pub struct Pinned {
 }
 
 /// Every file checked by the service against the live state (or the
-/// versions `pinned`): the steps, or every problem found.
+/// versions `pinned`): the steps, or every problem found. Each new version
+/// is priced over the purchases of the last `what_if_days` (0: not).
 pub async fn plan(
     client: &mut Programs,
     pool: &DescriptorPool,
     docs: Vec<Document>,
     pinned: Option<&PlanFile>,
+    what_if_days: u32,
 ) -> anyhow::Result<Result<Vec<Step>, Vec<FileProblem>>> {
     let mut problems = if let Some(plan) = pinned {
         unplanned(plan, &docs)
@@ -72,33 +77,32 @@ pub async fn plan(
     };
     let mut steps = Vec::new();
     for doc in docs {
-        let live = client.get(&doc.id, 0).await.map_err(upstream)?;
+        let live = match client.get(&doc.id, 0).await {
+            Ok(live) => live,
+            Err(status) => {
+                problems.extend(refusal(&doc, &status)?);
+                continue;
+            }
+        };
         let live_version = live.as_ref().map_or(0, |p| p.version);
         let pin = pinned.and_then(|p| p.programs.iter().find(|p| p.id == doc.id));
-        let version = pin.map_or(live_version, |p| p.version);
         let old = live
             .as_ref()
             .map(|p| document(pool, p))
             .transpose()?
             .map(|(_, tree)| tree);
-        if let (Some(pin), Some(old), Some(live)) = (pin, &old, &live)
-            && live_version > pin.version
-            && digest(old) == pin.digest
-        {
-            // This plan was applied already (an apply run again): nothing to do.
-            steps.push(Step {
-                doc,
-                version: live_version,
-                action: Action::Unchanged,
-                program: live.clone(),
-                digest: pin.digest.clone(),
-            });
-            continue;
-        }
+        // A plan applied already (an apply run again) finds the content it
+        // planned live, over a later version; the file is still checked.
+        let applied = matches!((pin, &old), (Some(pin), Some(old))
+            if live_version > pin.version && digest(old) == pin.digest);
+        let version = match pin {
+            Some(pin) if !applied => pin.version,
+            _ => live_version,
+        };
         let program = match client.check(&doc.program, version).await {
             Ok(program) => program,
             Err(status) => {
-                problems.extend(refusal(&doc, &status, version, live_version)?);
+                problems.extend(refusal(&doc, &status)?);
                 continue;
             }
         };
@@ -108,6 +112,17 @@ pub async fn plan(
             && pin.digest != digest
         {
             problems.push(doc.at("program", "the file changed since the plan: plan again"));
+            continue;
+        }
+        if applied {
+            steps.push(Step {
+                doc,
+                version,
+                action: Action::Unchanged,
+                program,
+                digest,
+                what_if: None,
+            });
             continue;
         }
         let action = match &old {
@@ -122,12 +137,22 @@ pub async fn plan(
                 }
             }
         };
+        let what_if = match &action {
+            Action::Update(_) if what_if_days > 0 => Some(
+                client
+                    .simulate(&doc.program, what_if_days)
+                    .await
+                    .map_err(|s| format!("{:?}: {}", s.code(), s.message())),
+            ),
+            _ => None,
+        };
         steps.push(Step {
             doc,
             version,
             action,
             program,
             digest,
+            what_if,
         });
     }
     Ok(if problems.is_empty() {
@@ -171,12 +196,7 @@ fn unplanned(plan: &PlanFile, docs: &[Document]) -> Vec<FileProblem> {
 
 /// The service's refusal of a file: its field violations at their lines, a
 /// program that moved since the plan, or (not the file's fault) an error.
-fn refusal(
-    doc: &Document,
-    status: &Status,
-    version: u32,
-    live: u32,
-) -> anyhow::Result<Vec<FileProblem>> {
+fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> {
     match status.code() {
         Code::InvalidArgument => {
             let fields = status
@@ -193,7 +213,7 @@ fn refusal(
         }
         Code::FailedPrecondition => Ok(vec![doc.at(
             "program.program_id",
-            &format!("planned against version {version}, now at version {live}: plan again"),
+            &format!("{}; plan again", status.message()),
         )]),
         _ => Err(upstream(status.clone())),
     }
@@ -235,8 +255,11 @@ pub fn pin(steps: &[Step]) -> PlanFile {
 pub struct Applied {
     /// (program, version published)
     pub published: Vec<(String, u32)>,
-    /// The program whose publish failed, and why; later ones were not tried.
-    pub failed: Option<(String, String)>,
+    /// The program whose publish failed, why, and whether it may have been
+    /// published all the same (the answer was lost, not a refusal).
+    pub failed: Option<(String, String, bool)>,
+    /// The programs after it, not tried.
+    pub not_tried: Vec<String>,
 }
 
 /// Publishes every changed step over its planned version, in file order,
@@ -246,6 +269,10 @@ pub struct Applied {
 pub async fn apply(client: &mut Programs, steps: &[Step]) -> Applied {
     let mut applied = Applied::default();
     for step in steps.iter().filter(|s| s.action != Action::Unchanged) {
+        if applied.failed.is_some() {
+            applied.not_tried.push(step.doc.id.clone());
+            continue;
+        }
         let key = format!(
             "apply-{}-v{}-{}",
             step.doc.id,
@@ -264,11 +291,18 @@ pub async fn apply(client: &mut Programs, steps: &[Step]) -> Applied {
                 .published
                 .push((step.doc.id.clone(), program.version)),
             Err(status) => {
-                applied.failed = Some((
-                    step.doc.id.clone(),
-                    format!("{:?}: {}", status.code(), status.message()),
-                ));
-                break;
+                // A refusal is an answer; anything else may have published.
+                let lost = !matches!(
+                    status.code(),
+                    Code::InvalidArgument
+                        | Code::FailedPrecondition
+                        | Code::AlreadyExists
+                        | Code::PermissionDenied
+                        | Code::Unauthenticated
+                        | Code::NotFound
+                );
+                let why = format!("{:?}: {}", status.code(), status.message());
+                applied.failed = Some((step.doc.id.clone(), why, lost));
             }
         }
     }
@@ -298,6 +332,11 @@ impl fmt::Display for Shown<'_> {
                     for change in changes {
                         writeln!(f, "    {change}")?;
                     }
+                    match &step.what_if {
+                        Some(Ok(sim)) => write!(f, "{}", WhatIf(sim))?,
+                        Some(Err(why)) => writeln!(f, "    what-if: not available ({why})")?,
+                        None => {}
+                    }
                 }
             }
         }
@@ -309,5 +348,81 @@ impl fmt::Display for Shown<'_> {
                 "Plan: {create} to create, {update} to change, {same} unchanged."
             )
         }
+    }
+}
+
+/// A what-if as the plan shows it, under the program's changes.
+struct WhatIf<'a>(&'a apb::SimulateProgramResponse);
+
+impl fmt::Display for WhatIf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sim = self.0;
+        let day = |t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .map(|t| t.to_string().chars().take(10).collect::<String>())
+                .unwrap_or_default()
+        };
+        writeln!(
+            f,
+            "    what-if over the {} recorded from {} to {}:",
+            match sim.purchases {
+                1 => "1 purchase".to_owned(),
+                n => format!("{n} purchases"),
+            },
+            day(&sim.from),
+            day(&sim.to)
+        )?;
+        for t in &sim.totals {
+            writeln!(
+                f,
+                "      {}: granted {}, would be {} ({})",
+                t.asset,
+                amount(&t.granted),
+                amount(&t.simulated),
+                signed(&t.delta)
+            )?;
+        }
+        let slices = |slices: &[apb::SimulationSlice]| {
+            slices
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        if s.key.is_empty() { "(none)" } else { &s.key },
+                        signed(&s.cost_delta)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let currency = sim.cost_delta.as_ref().map_or("", |m| m.asset.as_str());
+        writeln!(f, "      cost: {} {currency}", signed(&sim.cost_delta))?;
+        if sim.by_tier.len() > 1 {
+            writeln!(f, "      by tier: {}", slices(&sim.by_tier))?;
+        }
+        writeln!(f, "      by channel: {}", slices(&sim.by_channel))?;
+        if !sim.top_customers.is_empty() {
+            let top: Vec<_> = sim
+                .top_customers
+                .iter()
+                .map(|c| format!("{} {}", c.customer_id, signed(&c.cost_delta)))
+                .collect();
+            writeln!(f, "      most changed: {}", top.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+fn amount(m: &Option<boomerang_proto::common::v1::Money>) -> &str {
+    m.as_ref().map_or("0", |m| m.amount.as_str())
+}
+
+/// A delta with its sign: "+2.50", "-1.00", "0".
+fn signed(m: &Option<boomerang_proto::common::v1::Money>) -> String {
+    let a = amount(m);
+    if a.starts_with('-') || a.trim_start_matches(['0', '.']).is_empty() {
+        a.to_owned()
+    } else {
+        format!("+{a}")
     }
 }

@@ -58,6 +58,11 @@ impl Tree {
         match self {
             Tree::Map(entries) => {
                 for (key, value) in entries {
+                    let key = if plain_word(key) {
+                        key.clone()
+                    } else {
+                        quote(key)
+                    };
                     let _ = write!(out, "{pad}{key}:");
                     value.yaml_child(out, indent);
                 }
@@ -250,7 +255,7 @@ mod tests {
         let text = tree.yaml();
         assert_eq!(
             text,
-            "name: \"Summer: 10% back\"\nrate: \"7.5\"\non: true\nrules:\n  - asset: EUR\n    tiers:\n      - gold\n  - {}\n"
+            "name: \"Summer: 10% back\"\nrate: \"7.5\"\n\"on\": true\nrules:\n  - asset: EUR\n    tiers:\n      - gold\n  - {}\n"
         );
         yaml::parse(&text).map_err(|e| e.message)?;
         yaml::parse(&tree.json()).map_err(|e| e.message)?;

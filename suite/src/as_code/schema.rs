@@ -78,7 +78,9 @@ fn kind(field: &FieldDescriptor, defs: &mut BTreeMap<String, Json>) -> Json {
             let names: Vec<_> = e.values().map(|v| v.name().to_owned()).collect();
             json!({"enum": names})
         }
-        Kind::String | Kind::Bytes => json!({"type": "string"}),
+        // A plain scalar is read as the text written (`rate: 7.5`).
+        Kind::String => json!({"type": ["string", "number"]}),
+        Kind::Bytes => json!({"type": "string"}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Float | Kind::Double => json!({"type": "number"}),
         Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => {

@@ -102,6 +102,11 @@ impl Reader<'_> {
                 continue;
             };
             let at = join(path, field.json_name());
+            if self.lines.contains_key(&at) {
+                ok = false;
+                self.problem(key.line, &at, "set twice");
+                continue;
+            }
             self.lines.insert(at.clone(), key.line);
             if value.is_null() {
                 continue;
@@ -211,21 +216,40 @@ impl Reader<'_> {
                 Some(n) => Some(Json::Number(n)),
                 None => self.problem(line, path, "must be a number"),
             },
-            Kind::Int32
-            | Kind::Sint32
-            | Kind::Sfixed32
-            | Kind::Int64
-            | Kind::Sint64
-            | Kind::Sfixed64 => match text.parse::<i64>() {
-                Ok(n) => Some(Json::Number(n.into())),
-                Err(_) => self.problem(line, path, "must be a whole number"),
-            },
-            Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => {
-                match text.parse::<u64>() {
-                    Ok(n) => Some(Json::Number(n.into())),
-                    Err(_) => self.problem(line, path, "must be a whole number, 0 or more"),
-                }
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                self.whole(text, line, path, (i32::MIN.into(), i32::MAX.into()))
             }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                self.whole(text, line, path, (i64::MIN.into(), i64::MAX.into()))
+            }
+            Kind::Uint32 | Kind::Fixed32 => self.whole(text, line, path, (0, u32::MAX.into())),
+            Kind::Uint64 | Kind::Fixed64 => self.whole(text, line, path, (0, u64::MAX.into())),
+        }
+    }
+
+    /// A whole number from `min` to `max`.
+    fn whole(
+        &mut self,
+        text: &str,
+        line: usize,
+        path: &str,
+        (min, max): (i128, i128),
+    ) -> Option<Json> {
+        let n = text
+            .parse::<i128>()
+            .ok()
+            .filter(|n| (min..=max).contains(n));
+        let number = n.and_then(|n| match u64::try_from(n) {
+            Ok(n) => Some(Number::from(n)),
+            Err(_) => i64::try_from(n).ok().map(Number::from),
+        });
+        match number {
+            Some(number) => Some(Json::Number(number)),
+            None => self.problem(
+                line,
+                path,
+                format!("must be a whole number from {min} to {max}"),
+            ),
         }
     }
 }

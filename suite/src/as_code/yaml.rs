@@ -72,8 +72,9 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
 
 #[derive(Default)]
 struct Builder {
-    /// Open mappings and lists, innermost last.
-    open: Vec<Node>,
+    /// Open mappings and lists, innermost last, each with the key read
+    /// whose value is awaited (mappings only).
+    open: Vec<(Node, Option<Node>)>,
     root: Option<Node>,
     documents: usize,
 }
@@ -99,6 +100,11 @@ impl Builder {
             {
                 return Err(refuse("anchors and aliases are not supported"));
             }
+            Event::Scalar(_, _, _, Some(_))
+            | Event::SequenceStart(_, Some(_))
+            | Event::MappingStart(_, Some(_)) => {
+                return Err(refuse("tags (`!!str`, `!name`) are not supported"));
+            }
             Event::Scalar(text, style, _, _) => {
                 let value = Value::Scalar {
                     text: text.into_owned(),
@@ -106,21 +112,22 @@ impl Builder {
                 };
                 self.close(Node { line, value })?;
             }
-            Event::SequenceStart(..) => self.open.push(Node {
-                line,
-                value: Value::Seq(Vec::new()),
-            }),
-            Event::MappingStart(..) => self.open.push(Node {
-                line,
-                value: Value::Map(Vec::new()),
-            }),
+            Event::SequenceStart(..) => self.open.push((
+                Node {
+                    line,
+                    value: Value::Seq(Vec::new()),
+                },
+                None,
+            )),
+            Event::MappingStart(..) => self.open.push((
+                Node {
+                    line,
+                    value: Value::Map(Vec::new()),
+                },
+                None,
+            )),
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some(node) = self.open.pop() {
-                    if let Value::Map(entries) = &node.value
-                        && entries.iter().any(|(_, v)| v.line == 0)
-                    {
-                        return Err(refuse("a key without a value"));
-                    }
+                if let Some((node, _)) = self.open.pop() {
                     self.close(node)?;
                 }
             }
@@ -131,37 +138,36 @@ impl Builder {
 
     /// Puts a finished node into its parent: a list item, a mapping's key or
     /// the value of the key before it.
-    fn close(&mut self, node: Node) -> Result<(), SyntaxError> {
-        let Some(parent) = self.open.last_mut() else {
+    fn close(&mut self, mut node: Node) -> Result<(), SyntaxError> {
+        let Some((parent, pending)) = self.open.last_mut() else {
             self.root = Some(node);
             return Ok(());
         };
-        match &mut parent.value {
-            Value::Seq(items) => items.push(node),
-            Value::Map(entries) => match entries.last_mut() {
-                // A value awaited (line 0 marks "no value yet").
-                Some((_, value)) if value.line == 0 => *value = node,
-                _ => {
-                    let Some(key) = node.text() else {
-                        return Err(SyntaxError {
-                            line: node.line,
-                            message: "keys must be plain words".into(),
-                        });
-                    };
-                    if entries.iter().any(|(k, _)| k.text() == Some(key)) {
-                        return Err(SyntaxError {
-                            line: node.line,
-                            message: format!("`{key}` appears twice"),
-                        });
-                    }
-                    let pending = Node {
-                        line: 0,
-                        value: Value::Seq(Vec::new()),
-                    };
-                    entries.push((node, pending));
+        match (&mut parent.value, pending.take()) {
+            (Value::Seq(items), _) => items.push(node),
+            (Value::Map(entries), Some(key)) => {
+                // An empty value is where its key is, not at the next token.
+                if node.is_null() {
+                    node.line = key.line;
                 }
-            },
-            Value::Scalar { .. } => {}
+                entries.push((key, node));
+            }
+            (Value::Map(entries), None) => {
+                let Some(key) = node.text() else {
+                    return Err(SyntaxError {
+                        line: node.line,
+                        message: format!("a key must be a single value, not {}", node.kind()),
+                    });
+                };
+                if entries.iter().any(|(k, _)| k.text() == Some(key)) {
+                    return Err(SyntaxError {
+                        line: node.line,
+                        message: format!("`{key}` appears twice"),
+                    });
+                }
+                *pending = Some(node);
+            }
+            (Value::Scalar { .. }, _) => {}
         }
         Ok(())
     }
@@ -196,6 +202,7 @@ mod tests {
             ("a: 1\nb: 2\na: 3\n", 3),
             ("a: 1\n---\nb: 2\n", 2),
             ("a: &x 1\nb: *x\n", 1),
+            ("a: !!str 1\n", 1),
         ] {
             assert_eq!(parse(source).map(|_| ()).map_err(|e| e.line), Err(line));
         }

@@ -1,0 +1,382 @@
+//! What-if, pure: recorded purchases priced again under a draft program by
+//! the computation RecordPurchase uses, compared with what they were
+//! granted. Deterministic: the same purchases in the same order give the
+//! same report.
+//!
+//! Each purchase keeps its lines, its member's tier (the draft's multiplier
+//! for that tier id; none when the draft has no such tier), and the campaign
+//! offers it received; a campaign reward its budget cut then keeps the cut
+//! in proportion ([`returns::still_earned`]), since that budget was spent.
+//! Per-period caps count what the draft would have earned in the period,
+//! purchases before the window in it included ([`Simulator::warm_up`]), not
+//! net of returns.
+use std::collections::BTreeMap;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::{
+    caps::{self, Room},
+    program::Program,
+    returns,
+    rewards::{self, Kind, Line, Reward},
+};
+
+/// A purchase as recorded.
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    pub order_id: String,
+    pub customer: String,
+    /// "online", "store", "app" or "".
+    pub channel: String,
+    pub occurred_at: i64,
+    pub lines: Vec<Line>,
+    /// (id, multiplier) at the purchase.
+    pub tier: Option<(String, String)>,
+    /// What it was credited (amount), and earned before a budget cut.
+    pub rewards: Vec<Reward>,
+}
+
+/// Granted and simulated minor units, per asset.
+pub type Totals = BTreeMap<String, (i64, i64)>;
+
+/// A part of the purchases: how many, and their totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slice {
+    pub purchases: u64,
+    pub totals: Totals,
+}
+
+impl Slice {
+    fn add(&mut self, granted: &[(String, i64)], simulated: &[(String, i64)]) {
+        self.purchases += 1;
+        for (asset, minor) in granted {
+            self.totals.entry(asset.clone()).or_default().0 += minor;
+        }
+        for (asset, minor) in simulated {
+            self.totals.entry(asset.clone()).or_default().1 += minor;
+        }
+    }
+
+    /// Simulated minus granted in the program's currency, minor units:
+    /// points at the conversion, rounded toward zero once; assets with no
+    /// price left out.
+    pub fn cost_delta(&self, program: &Program) -> i64 {
+        let scale =
+            |asset: &str| boomerang_common::money::Asset::builtin(asset).map_or(0, |a| a.scale());
+        let total: Decimal = self
+            .totals
+            .iter()
+            .filter_map(|(asset, (granted, simulated))| {
+                let value = program.unit_value(asset)?;
+                Some(Decimal::new(simulated - granted, scale(asset)) * value)
+            })
+            .sum();
+        let currency_scale = scale(&program.currency);
+        let minor = total.round_dp_with_strategy(currency_scale, RoundingStrategy::ToZero)
+            * Decimal::from(10_i64.pow(currency_scale));
+        i64::try_from(minor).unwrap_or(if minor.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
+    }
+}
+
+/// What the draft would have given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub all: Slice,
+    /// By tier id as recorded ("" none).
+    pub by_tier: BTreeMap<String, Slice>,
+    /// By channel.
+    pub by_channel: BTreeMap<String, Slice>,
+    /// By customer.
+    pub by_customer: BTreeMap<String, Slice>,
+}
+
+impl Report {
+    /// The `n` customers whose cost changes most (by size), ties by id.
+    pub fn top_customers(&self, program: &Program, n: usize) -> Vec<(&str, &Slice, i64)> {
+        let mut all: Vec<_> = self
+            .by_customer
+            .iter()
+            .map(|(c, s)| (c.as_str(), s, s.cost_delta(program)))
+            .filter(|(_, _, d)| *d != 0)
+            .collect();
+        all.sort_by(|a, b| {
+            b.2.unsigned_abs()
+                .cmp(&a.2.unsigned_abs())
+                .then(a.0.cmp(b.0))
+        });
+        all.truncate(n);
+        all
+    }
+}
+
+/// Prices recorded purchases, in the order they occurred, under a draft.
+pub struct Simulator<'a> {
+    program: &'a Program,
+    source_ref: String,
+    /// Base earned under the draft per (customer, asset, period label).
+    earned: BTreeMap<(String, String, String), i64>,
+    report: Report,
+}
+
+impl<'a> Simulator<'a> {
+    pub fn new(program: &'a Program, source_ref: String) -> Self {
+        Self {
+            program,
+            source_ref,
+            earned: BTreeMap::new(),
+            report: Report::default(),
+        }
+    }
+
+    /// A purchase before the window in a capped period: it counts toward
+    /// the period's caps, not in the report.
+    pub fn warm_up(&mut self, p: &Recorded) {
+        self.price(p);
+    }
+
+    /// A purchase in the window.
+    pub fn add(&mut self, p: &Recorded) {
+        let simulated = self.price(p);
+        let granted = sums(p.rewards.iter());
+        let simulated = sums(simulated.iter());
+        let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
+        let r = &mut self.report;
+        r.all.add(&granted, &simulated);
+        for slice in [
+            r.by_tier.entry(tier.to_owned()).or_default(),
+            r.by_channel.entry(p.channel.clone()).or_default(),
+            r.by_customer.entry(p.customer.clone()).or_default(),
+        ] {
+            slice.add(&granted, &simulated);
+        }
+    }
+
+    pub fn finish(self) -> Report {
+        self.report
+    }
+
+    /// What the draft gives `p`, its per-period caps as they stand.
+    fn price(&mut self, p: &Recorded) -> Vec<Reward> {
+        let program = self.program;
+        let tier = p.tier.as_ref().and_then(|(id, _)| {
+            program
+                .tiers
+                .tiers
+                .iter()
+                .find(|t| &t.id == id)
+                .map(|t| (t.id.as_str(), t.multiplier.as_str()))
+        });
+        let offers: Vec<_> = p.rewards.iter().filter_map(|r| r.offer.clone()).collect();
+        let kept: Vec<u32> = p.lines.iter().map(|l| l.quantity).collect();
+        let mut computed =
+            rewards::compute(program, &self.source_ref, &p.lines, &kept, tier, &offers);
+        let periods = caps::periods(&program.per_period_caps, &program.timezone, p.occurred_at);
+        let rooms: Vec<Room> = periods
+            .into_iter()
+            .map(|(cap, _, _, period)| {
+                let asset = cap.cap.code().to_owned();
+                let earned = self
+                    .earned
+                    .get(&(p.customer.clone(), asset.clone(), period.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                Room {
+                    asset,
+                    cap: cap.cap.minor(),
+                    earned,
+                    period,
+                }
+            })
+            .collect();
+        caps::apply(&mut computed, &rooms, &self.source_ref);
+        for reward in computed.rewards.iter().filter(|r| r.kind == Kind::Base) {
+            for room in rooms.iter().filter(|room| room.asset == reward.asset) {
+                *self
+                    .earned
+                    .entry((p.customer.clone(), room.asset.clone(), room.period.clone()))
+                    .or_default() += reward.amount;
+            }
+        }
+        for reward in computed.rewards.iter_mut().filter(|r| r.offer.is_some()) {
+            let cut = p.rewards.iter().find(|r| {
+                r.kind == reward.kind
+                    && r.asset == reward.asset
+                    && r.offer.as_ref().map(|o| &o.campaign_id)
+                        == reward.offer.as_ref().map(|o| &o.campaign_id)
+                    && r.earned > r.amount
+            });
+            if let Some(cut) = cut {
+                reward.amount = returns::still_earned(cut.amount, cut.earned, reward.amount);
+            }
+        }
+        computed.rewards
+    }
+}
+
+/// Minor units per asset.
+fn sums<'r>(rewards: impl Iterator<Item = &'r Reward>) -> Vec<(String, i64)> {
+    let mut out: BTreeMap<&str, i64> = BTreeMap::new();
+    for r in rewards {
+        *out.entry(r.asset.as_str()).or_default() += r.amount;
+    }
+    out.into_iter().map(|(a, m)| (a.to_owned(), m)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use boomerang_common::money::{Amount as Money, Asset};
+
+    use super::*;
+    use crate::domain::program::{
+        Basis, Clawback, Conversion, EarnRule, Period, PeriodCap, Rounding, TierPolicy,
+    };
+
+    fn eur(minor: i64) -> Money {
+        Money::from_minor(minor, &Asset::new("EUR", 2)).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn program(rate: &str) -> Program {
+        Program {
+            name: "p".into(),
+            currency: "EUR".into(),
+            timezone: "Europe/Rome".into(),
+            earn_rules: vec![
+                EarnRule {
+                    asset: "EUR".into(),
+                    basis: Basis::Percent,
+                    rate: rate.into(),
+                },
+                EarnRule {
+                    asset: "PTS".into(),
+                    basis: Basis::PerCurrencyUnit,
+                    rate: "1".into(),
+                },
+            ],
+            min_order: 0,
+            thresholds: vec![],
+            category_multipliers: vec![],
+            excluded_categories: vec![],
+            per_order_caps: vec![],
+            per_period_caps: vec![],
+            rounding: Rounding::Down,
+            return_window_days: 14,
+            points_expiry_months: 0,
+            welcome_bonus: None,
+            birthday_bonus: None,
+            conversion: Some(Conversion {
+                points: 100,
+                value: eur(500),
+            }),
+            clawback: Clawback::WithinBalance,
+            tiers: TierPolicy::default(),
+            fraud: Default::default(),
+            auto_enroll: false,
+        }
+    }
+
+    /// `customer`'s order of one line of `cents`, as `live` priced it.
+    fn recorded(live: &Program, customer: &str, order: &str, cents: i64, at: i64) -> Recorded {
+        let lines = vec![Line {
+            line_id: "1".into(),
+            sku: "s".into(),
+            category: "shoes".into(),
+            unit_price: cents,
+            quantity: 1,
+            discount: 0,
+        }];
+        let rewards = rewards::compute(live, "program:p@1", &lines, &[1], None, &[]).rewards;
+        Recorded {
+            order_id: order.into(),
+            customer: customer.into(),
+            channel: "online".into(),
+            occurred_at: at,
+            lines,
+            tier: None,
+            rewards,
+        }
+    }
+
+    const DAY: i64 = 86_400_000_000;
+    const NOV_2: i64 = 1_793_577_600_000_000; // 2026-11-02T00:00:00Z
+
+    #[test]
+    fn the_live_program_changes_nothing_and_a_richer_one_is_costed() {
+        let live = program("5");
+        let orders: Vec<_> = (0..50)
+            .map(|i| {
+                recorded(
+                    &live,
+                    &format!("c{}", i % 7),
+                    &format!("o{i}"),
+                    1_000 + 997 * i,
+                    NOV_2 + i * DAY / 10,
+                )
+            })
+            .collect();
+        let mut same = Simulator::new(&live, "draft".into());
+        orders.iter().for_each(|o| same.add(o));
+        let same = same.finish();
+        assert!(same.all.totals.values().all(|(g, s)| g == s), "{same:?}");
+        assert_eq!(same.all.cost_delta(&live), 0);
+        assert!(same.top_customers(&live, 10).is_empty());
+
+        let richer = program("7.5");
+        let mut sim = Simulator::new(&richer, "draft".into());
+        orders.iter().for_each(|o| sim.add(o));
+        let report = sim.finish();
+        // Independently: 7.5% of each order, rounded down, against 5%.
+        let expected: i64 = (0..50_i64)
+            .map(|i| (1_000 + 997 * i) * 75 / 1000 - (1_000 + 997 * i) * 5 / 100)
+            .sum();
+        let (granted, simulated) = report.all.totals["EUR"];
+        assert_eq!(simulated - granted, expected);
+        assert_eq!(
+            report.all.totals["PTS"].0, report.all.totals["PTS"].1,
+            "points unchanged"
+        );
+        assert_eq!(report.all.cost_delta(&richer), expected);
+        assert_eq!(report.all.purchases, 50);
+        assert_eq!(report.by_channel["online"], report.all);
+        let top = report.top_customers(&richer, 3);
+        assert_eq!(top.len(), 3);
+        assert!(top.windows(2).all(|w| w[0].2 >= w[1].2));
+    }
+
+    #[test]
+    fn points_are_costed_at_the_conversion() {
+        let live = program("5");
+        let mut doubled = program("5");
+        doubled.earn_rules[1].rate = "2".into();
+        let mut sim = Simulator::new(&doubled, "draft".into());
+        sim.add(&recorded(&live, "c", "o", 12_345, NOV_2));
+        let report = sim.finish();
+        assert_eq!(report.all.totals["PTS"], (123, 246));
+        // 123 PTS more at 5.00 EUR per 100: 6.15 EUR.
+        assert_eq!(report.all.cost_delta(&doubled), 615);
+    }
+
+    #[test]
+    fn a_period_cap_counts_what_the_draft_earned_before_the_window() {
+        let live = program("5");
+        let mut capped = program("5");
+        capped.per_period_caps = vec![PeriodCap {
+            cap: eur(1_000),
+            period: Period::Month,
+        }];
+        let mut sim = Simulator::new(&capped, "draft".into());
+        // 8.00 EUR earned on Nov 2, before the window; 5.00 on Nov 20, in it.
+        sim.warm_up(&recorded(&live, "c", "before", 16_000, NOV_2));
+        sim.add(&recorded(&live, "c", "in", 10_000, NOV_2 + 18 * DAY));
+        let report = sim.finish();
+        assert_eq!(report.all.purchases, 1);
+        assert_eq!(
+            report.all.totals["EUR"],
+            (500, 200),
+            "2.00 left under the month's 10.00"
+        );
+    }
+}
