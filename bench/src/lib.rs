@@ -10,6 +10,7 @@ pub mod events;
 pub mod mixed;
 pub mod purchase;
 pub mod report;
+pub mod simulate;
 pub mod wallet;
 
 use std::time::Duration;

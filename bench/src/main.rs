@@ -2,7 +2,9 @@
 //! percentiles, errors by code); it never asserts timings. `report` runs
 //! pgbench's reference and every scenario in one run and prints the table of
 //! docs/PERFORMANCE.md.
-use boomerang_bench::{Common, campaign, checkout, events, mixed, purchase, report, wallet};
+use boomerang_bench::{
+    Common, campaign, checkout, events, mixed, purchase, report, simulate, wallet,
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -87,6 +89,15 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000_000)]
         codes: u32,
     },
+    /// The what-if: purchases of the demo program recorded through the
+    /// gateway, then SimulateProgram of a richer draft over them, timed.
+    Simulate {
+        #[command(flatten)]
+        common: Common,
+        /// Purchases recorded, then priced.
+        #[arg(long, default_value_t = 100_000)]
+        purchases: u32,
+    },
     /// What notify-svc delivers per second from a backlog (two events per
     /// purchase): to one local webhook and to NATS JetStream (127.0.0.1:4222).
     Events {
@@ -128,6 +139,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::CouponBatch { common, codes } => {
             campaign::coupon_batch(&common, codes).await.map(drop)
+        }
+        Scenario::Simulate { common, purchases } => {
+            simulate::simulate(&common, purchases).await.map(drop)
         }
         Scenario::Events { common, purchases } => {
             events::events(&common, purchases).await.map(drop)

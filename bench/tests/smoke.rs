@@ -1,7 +1,9 @@
 //! Every scenario runs for five seconds without one failed call, on SQLite
 //! and (unless opted out) PostgreSQL: the figures are not checked, only that
 //! the bench measures a working system.
-use boomerang_bench::{Common, campaign, checkout, drive::Run, events, mixed, purchase, wallet};
+use boomerang_bench::{
+    Common, campaign, checkout, drive::Run, events, mixed, purchase, simulate, wallet,
+};
 use boomerang_common::testing::{postgres_enabled, postgres_url};
 
 fn common(database_url: &str) -> Common {
@@ -151,6 +153,17 @@ async fn evaluate_cart() -> anyhow::Result<()> {
     for url in urls() {
         let _turn = turn(&url).await?;
         clean(&checkout::evaluate(&common(&url), 20).await?);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate() -> anyhow::Result<()> {
+    for url in urls() {
+        let _turn = turn(&url).await?;
+        let priced = simulate::simulate(&common(&url), 500).await?;
+        assert_eq!(priced.purchases, 500, "{priced:?}");
+        assert_ne!(priced.cost_delta, "0.00 EUR", "{priced:?}");
     }
     Ok(())
 }

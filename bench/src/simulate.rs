@@ -1,0 +1,121 @@
+//! The what-if over recorded purchases: `n` purchases of the demo program
+//! recorded through the gateway, then a richer draft of it priced over them
+//! by `SimulationService/SimulateProgram` (timed on its own, after the
+//! outbox drained).
+use std::time::{Duration, Instant};
+
+use boomerang_proto::accrual::v1::{
+    self as pb, accrual_service_client::AccrualServiceClient,
+    simulation_service_client::SimulationServiceClient,
+};
+
+use crate::{
+    Common, authed,
+    purchase::{Shop, record},
+};
+
+/// Members the purchases are spread over.
+const MEMBERS: u32 = 1_000;
+/// Concurrent recorders.
+const RECORDERS: u32 = 32;
+
+/// What `simulate` measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Simulated {
+    /// SQLite or PostgreSQL.
+    pub backend: String,
+    /// Purchases priced.
+    pub purchases: u64,
+    /// Recording them (not the figure; set-up).
+    pub record_seconds: f64,
+    /// The SimulateProgram call, through the gateway.
+    pub seconds: f64,
+    /// Purchases priced per second.
+    pub per_second: f64,
+    /// The draft's cost delta, for a glance that it priced something.
+    pub cost_delta: String,
+}
+
+/// `simulate`: records `purchases`, then times one what-if over them.
+pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulated> {
+    let shop = Shop::open(common, "simulate", MEMBERS).await?;
+    let started = Instant::now();
+    let mut recording = tokio::task::JoinSet::new();
+    for worker in 0..RECORDERS {
+        let (channel, auth) = (shop.channel.clone(), shop.auth.clone());
+        recording.spawn(async move {
+            for n in (worker..purchases).step_by(RECORDERS as usize) {
+                record(channel.clone(), &auth, MEMBERS, format!("sim-{n}")).await?;
+                if n % 10_000 == 0 && n > 0 {
+                    eprintln!("simulate: about {n} purchases recorded");
+                }
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = recording.join_next().await {
+        done??;
+    }
+    let record_seconds = started.elapsed().as_secs_f64();
+    shop.drained().await?;
+
+    let mut accrual = AccrualServiceClient::new(shop.channel.clone());
+    let get = pb::GetProgramRequest {
+        program_id: "demo".into(),
+        version: 0,
+    };
+    let mut draft = accrual
+        .get_program(authed(&shop.auth, get))
+        .await?
+        .into_inner()
+        .program
+        .unwrap_or_default();
+    if let Some(rule) = draft.earn_rules.first_mut() {
+        rule.rate = "7.5".into();
+    }
+    let mut req = authed(
+        &shop.auth,
+        pb::SimulateProgramRequest {
+            program: Some(draft),
+            ..Default::default()
+        },
+    );
+    req.set_timeout(Duration::from_secs(600));
+    let started = Instant::now();
+    let answer = SimulationServiceClient::new(shop.channel.clone())
+        .simulate_program(req)
+        .await?
+        .into_inner();
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        answer.purchases == u64::from(purchases),
+        "priced {} of {purchases} purchases",
+        answer.purchases
+    );
+    let out = Simulated {
+        backend: shop.env.backend().into(),
+        purchases: answer.purchases,
+        record_seconds,
+        seconds,
+        per_second: answer.purchases as f64 / seconds.max(f64::EPSILON),
+        cost_delta: answer
+            .cost_delta
+            .map(|m| format!("{} {}", m.amount, m.asset))
+            .unwrap_or_default(),
+    };
+    if common.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!(
+            "simulate {:<10} {:>8} purchases priced in {:>6.2} s: {:>8.0} purchases/s (recorded in {:.0} s; cost delta {})",
+            out.backend,
+            out.purchases,
+            out.seconds,
+            out.per_second,
+            out.record_seconds,
+            out.cost_delta
+        );
+    }
+    shop.close().await?;
+    Ok(out)
+}
