@@ -131,6 +131,12 @@ backend_tests! {
             assert_eq!(m.amount, text(c00));
         }
 
+        // A draft in another currency is refused: the purchases are in EUR.
+        let mut yen = live.clone();
+        yen.currency = "JPY".into();
+        let refused = sims.simulate_program(with_key(ask(yen), &reader)?).await.err().map(|e| e.code());
+        assert_eq!(refused, Some(tonic::Code::InvalidArgument));
+
         // `boomerang plan` shows the same what-if under the change.
         let dir = tempfile::tempdir()?;
         let exported = tokio::process::Command::new(env!("CARGO_BIN_EXE_boomerang"))
@@ -151,6 +157,15 @@ backend_tests! {
         assert!(planned.status.success(), "{out}{}", String::from_utf8_lossy(&planned.stderr));
         assert!(out.contains(&format!("what-if over the {ORDERS} purchases")), "{out}");
         assert!(out.contains(&format!("EUR: granted {}, would be {} (+{})", text(live_cents), text(draft_cents), text(delta))), "{out}");
+
+        // Once a version 2 is live, the purchases version 1 priced are said so.
+        let mut v2 = live.clone();
+        v2.name = "Renamed".into();
+        let req = apb::UpsertProgramRequest { idempotency_key: "v2".into(), program: Some(v2.clone()), ..Default::default() };
+        accrual.upsert_program(with_key(req, &key)?).await?;
+        let after = sims.simulate_program(with_key(ask(v2), &reader)?).await?.into_inner();
+        assert_eq!((after.purchases, after.purchases_by_other_versions), (ORDERS as u64, ORDERS as u64));
+        assert_eq!(eur_delta(&after).2, "0.00");
         suite.stop().await
     }
 }

@@ -47,6 +47,8 @@ struct Inner {
     upstream: Upstream,
     committed: Arc<Notify>,
     programs: programs::Programs,
+    /// What-ifs running at once on this replica (each reads a window of purchases).
+    simulations: tokio::sync::Semaphore,
 }
 
 impl Accrual {
@@ -59,6 +61,7 @@ impl Accrual {
                 upstream,
                 committed: Arc::new(Notify::new()),
                 programs: programs::Programs::default(),
+                simulations: tokio::sync::Semaphore::new(simulations::AT_ONCE),
             }),
         }
     }

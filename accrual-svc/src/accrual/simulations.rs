@@ -1,5 +1,5 @@
 //! What-if: a draft program priced over the purchases recorded in a window
-//! (`domain::simulation`), read-only.
+//! (`domain::simulation`), read-only, a page of purchases at a time.
 use boomerang_common::{error::AppError, tenant::TenantId};
 use tracing::instrument;
 
@@ -17,13 +17,19 @@ use crate::{
 pub const DEFAULT_DAYS: i64 = 30;
 /// The longest window, days.
 pub const MAX_DAYS: i64 = 400;
+/// What-ifs one replica runs at once; more wait their turn.
+pub const AT_ONCE: usize = 2;
+/// Purchases read per page (the connection is given back between pages).
+const PAGE: i64 = 500;
 const DAY_US: i64 = 86_400_000_000;
 
 impl Accrual {
     /// What `draft` of program `id` would have given the purchases recorded
     /// in `[from, to)` (defaults: the 30 days before now): the window priced
-    /// and the report. NOT_FOUND for a program never published.
-    #[instrument(name = "boomerang.accrual.simulations.simulate_program", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
+    /// and the report. NOT_FOUND for a program never published;
+    /// INVALID_ARGUMENT for a draft in another currency (its purchases'
+    /// amounts are in the program's).
+    #[instrument(name = "boomerang.accrual.simulations.simulate_program", skip_all, fields(tenant = %tenant, program = %id, purchases), err(level = "info"))]
     pub async fn simulate_program(
         &self,
         tenant: &TenantId,
@@ -39,10 +45,22 @@ impl Accrual {
                 format!("a window of up to {MAX_DAYS} days, `from` before `to`"),
             ));
         }
-        let mut conn = self.db().pool().acquire().await?;
-        if repo::latest_version(&mut conn, tenant.as_str(), id).await? == 0 {
-            return Err(AppError::NotFound(format!("program {id}")));
+        let (latest, live, _) = self.program(tenant, id, None).await?;
+        if draft.currency != live.currency {
+            return Err(AppError::invalid(
+                "program.currency",
+                format!(
+                    "program {id} earns on {} orders; a what-if keeps its currency",
+                    live.currency
+                ),
+            ));
         }
+        let _turn = self
+            .inner
+            .simulations
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
         // Purchases earlier in a capped period than the window count toward its caps.
         let warm_from = draft
             .per_period_caps
@@ -50,15 +68,39 @@ impl Accrual {
             .filter_map(|c| caps::period_of(c.period, &draft.timezone, from))
             .map(|(start, _, _)| start)
             .fold(from, i64::min);
-        let mut simulator = Simulator::new(draft, format!("draft:{id}"));
-        repo::recorded_purchases(&mut conn, tenant.as_str(), id, (warm_from, to), |p| {
-            if p.occurred_at < from {
-                simulator.warm_up(&p);
-            } else {
-                simulator.add(&p);
+        let mut simulator = Simulator::new(draft, latest, format!("draft:{id}"));
+        let mut after = (warm_from, String::new());
+        loop {
+            let page = {
+                let mut conn = self.db().pool().acquire().await?;
+                repo::recorded_page(
+                    &mut conn,
+                    tenant.as_str(),
+                    id,
+                    (after.0, &after.1),
+                    to,
+                    PAGE,
+                )
+                .await?
+            };
+            for p in &page {
+                if p.occurred_at < from {
+                    simulator.warm_up(p);
+                } else {
+                    simulator.add(p);
+                }
             }
-        })
-        .await?;
-        Ok(((from, to), simulator.finish()))
+            match page.last() {
+                Some(last) if page.len() as i64 == PAGE => {
+                    after = (last.occurred_at, last.order_id.clone())
+                }
+                _ => break,
+            }
+            // Pricing a page is CPU work: let other tasks of this worker run.
+            tokio::task::yield_now().await;
+        }
+        let report = simulator.finish();
+        tracing::Span::current().record("purchases", report.all.purchases);
+        Ok(((from, to), report))
     }
 }

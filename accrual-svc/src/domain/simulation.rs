@@ -25,6 +25,8 @@ use super::{
 #[derive(Clone, Debug, Default)]
 pub struct Recorded {
     pub order_id: String,
+    /// The program version that priced it.
+    pub version: i64,
     pub customer: String,
     /// "online", "store", "app" or "".
     pub channel: String,
@@ -50,11 +52,26 @@ impl Slice {
     fn add(&mut self, granted: &[(String, i64)], simulated: &[(String, i64)]) {
         self.purchases += 1;
         for (asset, minor) in granted {
-            self.totals.entry(asset.clone()).or_default().0 += minor;
+            let total = &mut self.totals.entry(asset.clone()).or_default().0;
+            *total = total.saturating_add(*minor);
         }
         for (asset, minor) in simulated {
-            self.totals.entry(asset.clone()).or_default().1 += minor;
+            let total = &mut self.totals.entry(asset.clone()).or_default().1;
+            *total = total.saturating_add(*minor);
         }
+    }
+
+    /// Whether any asset's total changed.
+    pub fn changed(&self) -> bool {
+        self.totals.values().any(|(g, s)| g != s)
+    }
+
+    /// The size of the change over every asset, minor units (for ordering).
+    fn size(&self) -> u128 {
+        self.totals
+            .values()
+            .map(|(g, s)| u128::from(s.abs_diff(*g)))
+            .sum()
     }
 
     /// Simulated minus granted in the program's currency, minor units:
@@ -68,7 +85,7 @@ impl Slice {
             .iter()
             .filter_map(|(asset, (granted, simulated))| {
                 let value = program.unit_value(asset)?;
-                Some(Decimal::new(simulated - granted, scale(asset)) * value)
+                Some(Decimal::new(simulated.saturating_sub(*granted), scale(asset)) * value)
             })
             .sum();
         let currency_scale = scale(&program.currency);
@@ -86,6 +103,9 @@ impl Slice {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     pub all: Slice,
+    /// Purchases priced by another version than the latest: what they were
+    /// granted is that version's.
+    pub other_versions: u64,
     /// By tier id as recorded ("" none).
     pub by_tier: BTreeMap<String, Slice>,
     /// By channel.
@@ -95,17 +115,19 @@ pub struct Report {
 }
 
 impl Report {
-    /// The `n` customers whose cost changes most (by size), ties by id.
+    /// The `n` customers whose rewards change most: by the size of their
+    /// cost change, then of their changes in every asset, ties by id.
     pub fn top_customers(&self, program: &Program, n: usize) -> Vec<(&str, &Slice, i64)> {
         let mut all: Vec<_> = self
             .by_customer
             .iter()
+            .filter(|(_, s)| s.changed())
             .map(|(c, s)| (c.as_str(), s, s.cost_delta(program)))
-            .filter(|(_, _, d)| *d != 0)
             .collect();
         all.sort_by(|a, b| {
             b.2.unsigned_abs()
                 .cmp(&a.2.unsigned_abs())
+                .then(b.1.size().cmp(&a.1.size()))
                 .then(a.0.cmp(b.0))
         });
         all.truncate(n);
@@ -116,6 +138,8 @@ impl Report {
 /// Prices recorded purchases, in the order they occurred, under a draft.
 pub struct Simulator<'a> {
     program: &'a Program,
+    /// The program's latest version.
+    latest: i64,
     source_ref: String,
     /// Base earned under the draft per (customer, asset, period label).
     earned: BTreeMap<(String, String, String), i64>,
@@ -123,9 +147,12 @@ pub struct Simulator<'a> {
 }
 
 impl<'a> Simulator<'a> {
-    pub fn new(program: &'a Program, source_ref: String) -> Self {
+    /// Prices under `program`, the draft of a program whose latest version
+    /// is `latest`.
+    pub fn new(program: &'a Program, latest: i64, source_ref: String) -> Self {
         Self {
             program,
+            latest,
             source_ref,
             earned: BTreeMap::new(),
             report: Report::default(),
@@ -146,6 +173,9 @@ impl<'a> Simulator<'a> {
         let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
         let r = &mut self.report;
         r.all.add(&granted, &simulated);
+        if p.version != self.latest {
+            r.other_versions += 1;
+        }
         for slice in [
             r.by_tier.entry(tier.to_owned()).or_default(),
             r.by_channel.entry(p.channel.clone()).or_default(),
@@ -193,17 +223,24 @@ impl<'a> Simulator<'a> {
             })
             .collect();
         caps::apply(&mut computed, &rooms, &self.source_ref);
+        // Each (asset, period) once, though two caps may name it.
+        let mut counted: Vec<(&str, &str)> = Vec::new();
         for reward in computed.rewards.iter().filter(|r| r.kind == Kind::Base) {
             for room in rooms.iter().filter(|room| room.asset == reward.asset) {
-                *self
+                if counted.contains(&(room.asset.as_str(), room.period.as_str())) {
+                    continue;
+                }
+                counted.push((room.asset.as_str(), room.period.as_str()));
+                let earned = self
                     .earned
                     .entry((p.customer.clone(), room.asset.clone(), room.period.clone()))
-                    .or_default() += reward.amount;
+                    .or_default();
+                *earned = earned.saturating_add(reward.amount);
             }
         }
         for reward in computed.rewards.iter_mut().filter(|r| r.offer.is_some()) {
             let cut = p.rewards.iter().find(|r| {
-                r.kind == reward.kind
+                r.kind.matches(reward.kind)
                     && r.asset == reward.asset
                     && r.offer.as_ref().map(|o| &o.campaign_id)
                         == reward.offer.as_ref().map(|o| &o.campaign_id)
@@ -221,7 +258,8 @@ impl<'a> Simulator<'a> {
 fn sums<'r>(rewards: impl Iterator<Item = &'r Reward>) -> Vec<(String, i64)> {
     let mut out: BTreeMap<&str, i64> = BTreeMap::new();
     for r in rewards {
-        *out.entry(r.asset.as_str()).or_default() += r.amount;
+        let total = out.entry(r.asset.as_str()).or_default();
+        *total = total.saturating_add(r.amount);
     }
     out.into_iter().map(|(a, m)| (a.to_owned(), m)).collect()
 }
@@ -291,6 +329,7 @@ mod tests {
         let rewards = rewards::compute(live, "program:p@1", &lines, &[1], None, &[]).rewards;
         Recorded {
             order_id: order.into(),
+            version: 1,
             customer: customer.into(),
             channel: "online".into(),
             occurred_at: at,
@@ -317,7 +356,7 @@ mod tests {
                 )
             })
             .collect();
-        let mut same = Simulator::new(&live, "draft".into());
+        let mut same = Simulator::new(&live, 1, "draft".into());
         orders.iter().for_each(|o| same.add(o));
         let same = same.finish();
         assert!(same.all.totals.values().all(|(g, s)| g == s), "{same:?}");
@@ -325,7 +364,7 @@ mod tests {
         assert!(same.top_customers(&live, 10).is_empty());
 
         let richer = program("7.5");
-        let mut sim = Simulator::new(&richer, "draft".into());
+        let mut sim = Simulator::new(&richer, 1, "draft".into());
         orders.iter().for_each(|o| sim.add(o));
         let report = sim.finish();
         // Independently: 7.5% of each order, rounded down, against 5%.
@@ -351,7 +390,7 @@ mod tests {
         let live = program("5");
         let mut doubled = program("5");
         doubled.earn_rules[1].rate = "2".into();
-        let mut sim = Simulator::new(&doubled, "draft".into());
+        let mut sim = Simulator::new(&doubled, 1, "draft".into());
         sim.add(&recorded(&live, "c", "o", 12_345, NOV_2));
         let report = sim.finish();
         assert_eq!(report.all.totals["PTS"], (123, 246));
@@ -367,7 +406,7 @@ mod tests {
             cap: eur(1_000),
             period: Period::Month,
         }];
-        let mut sim = Simulator::new(&capped, "draft".into());
+        let mut sim = Simulator::new(&capped, 1, "draft".into());
         // 8.00 EUR earned on Nov 2, before the window; 5.00 on Nov 20, in it.
         sim.warm_up(&recorded(&live, "c", "before", 16_000, NOV_2));
         sim.add(&recorded(&live, "c", "in", 10_000, NOV_2 + 18 * DAY));

@@ -75,6 +75,7 @@ impl SimulationService for SimulationServiceHandler {
             from: Some(to_timestamp(from)),
             to: Some(to_timestamp(to)),
             purchases: report.all.purchases,
+            purchases_by_other_versions: report.other_versions,
             totals: totals(&report.all.totals),
             cost_delta: Some(cost(&report.all, &draft)),
             by_tier: slices(&report.by_tier),

@@ -1,7 +1,6 @@
 //! SQL of the what-if: the purchases of a window with their rewards, as
-//! recorded.
+//! recorded, a page at a time.
 use boomerang_common::{db::Conn, error::AppError};
-use futures::TryStreamExt as _;
 use sqlx::Row as _;
 
 use super::parse;
@@ -10,67 +9,68 @@ use crate::domain::{
     simulation::Recorded,
 };
 
-/// Hands each purchase of `program` that occurred in `[from, to)` (rejected
-/// ones left out) to `each`, with its rewards, in (occurred_at, order) order;
-/// rows stream, so a window of any size holds one purchase at a time.
-pub async fn recorded_purchases(
+/// Up to `limit` purchases of `program` that occurred before `to`, after
+/// `after` (occurred_at, order; a first page starts at (from, "")), in that
+/// order, with their rewards; rejected ones left out.
+pub async fn recorded_page(
     conn: &mut Conn,
     tenant: &str,
     program: &str,
-    (from, to): (i64, i64),
-    mut each: impl FnMut(Recorded),
-) -> Result<(), AppError> {
-    let mut rows = sqlx::query(
-        "SELECT p.order_id, p.customer_id, p.occurred_at, p.channel, p.lines, p.tier, \
+    after: (i64, &str),
+    to: i64,
+    limit: i64,
+) -> Result<Vec<Recorded>, AppError> {
+    let rows = sqlx::query(
+        "SELECT p.order_id, p.program_version, p.customer_id, p.occurred_at, p.channel, p.lines, p.tier, \
                 r.kind, r.asset, r.amount, r.earned, r.offer \
-         FROM purchases p LEFT JOIN rewards r \
+         FROM (SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, channel, lines, tier \
+               FROM purchases \
+               WHERE tenant_id = $1 AND program_id = $2 AND occurred_at < $3 AND review <> 'rejected' \
+                 AND (occurred_at > $4 OR (occurred_at = $4 AND order_id > $5)) \
+               ORDER BY occurred_at, order_id LIMIT $6) p \
+         LEFT JOIN rewards r \
            ON r.tenant_id = p.tenant_id AND r.program_id = p.program_id AND r.order_id = p.order_id \
-         WHERE p.tenant_id = $1 AND p.program_id = $2 AND p.occurred_at >= $3 AND p.occurred_at < $4 \
-           AND p.review <> 'rejected' \
          ORDER BY p.occurred_at, p.order_id, r.reward_no",
     )
     .bind(tenant)
     .bind(program)
-    .bind(from)
     .bind(to)
-    .fetch(&mut *conn);
-    let mut current: Option<Recorded> = None;
-    while let Some(r) = rows.try_next().await? {
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut page: Vec<Recorded> = Vec::new();
+    for r in &rows {
         let order: String = r.try_get("order_id")?;
-        let purchase = match &mut current {
-            Some(p) if p.order_id == order => p,
-            _ => {
-                if let Some(done) = current.take() {
-                    each(done);
-                }
-                current.insert(Recorded {
-                    order_id: order,
-                    customer: r.try_get("customer_id")?,
-                    channel: r.try_get("channel")?,
-                    occurred_at: r.try_get("occurred_at")?,
-                    lines: parse(&r.try_get::<String, _>("lines")?)?,
-                    tier: parse(&r.try_get::<String, _>("tier")?)?,
-                    rewards: Vec::new(),
-                })
-            }
-        };
+        if page.last().is_none_or(|p| p.order_id != order) {
+            page.push(Recorded {
+                order_id: order,
+                version: r.try_get("program_version")?,
+                customer: r.try_get("customer_id")?,
+                channel: r.try_get("channel")?,
+                occurred_at: r.try_get("occurred_at")?,
+                lines: parse(&r.try_get::<String, _>("lines")?)?,
+                tier: parse(&r.try_get::<String, _>("tier")?)?,
+                rewards: Vec::new(),
+            });
+        }
         let Some(kind) = r.try_get::<Option<String>, _>("kind")? else {
             continue;
         };
         let (offer, valid_days): (Option<Offer>, Option<u32>) =
             parse(&r.try_get::<String, _>("offer")?)?;
-        purchase.rewards.push(Reward {
-            kind: parse(&kind)?,
-            asset: r.try_get("asset")?,
-            amount: r.try_get("amount")?,
-            earned: r.try_get("earned")?,
-            offer,
-            valid_days,
-            explanations: Vec::new(),
-        });
+        if let Some(purchase) = page.last_mut() {
+            purchase.rewards.push(Reward {
+                kind: parse(&kind)?,
+                asset: r.try_get("asset")?,
+                amount: r.try_get("amount")?,
+                earned: r.try_get("earned")?,
+                offer,
+                valid_days,
+                explanations: Vec::new(),
+            });
+        }
     }
-    if let Some(done) = current {
-        each(done);
-    }
-    Ok(())
+    Ok(page)
 }

@@ -124,20 +124,24 @@ impl Programs {
     }
 
     /// What `draft` would have given the purchases of the `days` before
-    /// now (the server's now; 30 days is its default window).
+    /// now (the server's default window when 30).
     pub async fn simulate(
         &mut self,
         draft: &apb::Program,
         days: u32,
     ) -> Result<apb::SimulateProgramResponse, Status> {
-        let from = (days != 30).then(|| {
-            let now = boomerang_common::time::now_micros();
-            boomerang_common::time::to_timestamp(now - i64::from(days) * 86_400_000_000)
+        let window = (days != 30).then(|| {
+            let to = boomerang_common::time::now_micros();
+            let from = to - i64::from(days) * 86_400_000_000;
+            (
+                boomerang_common::time::to_timestamp(from),
+                boomerang_common::time::to_timestamp(to),
+            )
         });
         let req = apb::SimulateProgramRequest {
             program: Some(draft.clone()),
-            from,
-            to: None,
+            from: window.map(|w| w.0),
+            to: window.map(|w| w.1),
             top_customers: Some(3),
         };
         Ok(self.simulation.simulate_program(req).await?.into_inner())

@@ -372,6 +372,13 @@ impl fmt::Display for WhatIf<'_> {
             day(&sim.from),
             day(&sim.to)
         )?;
+        if sim.purchases_by_other_versions > 0 {
+            writeln!(
+                f,
+                "      ({} of them priced by an earlier version: their delta includes its changes)",
+                sim.purchases_by_other_versions
+            )?;
+        }
         for t in &sim.totals {
             writeln!(
                 f,

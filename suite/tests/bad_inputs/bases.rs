@@ -103,6 +103,10 @@ pub const BASES: &[(&str, &str)] = &[
         "AccrualService/GetExperimentReport",
         r#"program_id: "cb" campaign_id: "ab" from { seconds: 1767225600 } to { seconds: 1767312000 } within_days: 30 control_variant: "control""#,
     ),
+    (
+        "SimulationService/SimulateProgram",
+        r#"program { program_id: "cb" name: "Cashback" currency: "EUR" timezone: "Europe/Rome" earn_rules { asset: "EUR" basis: EARN_BASIS_PERCENT rate: "5" } min_order_amount { amount: "1.00" asset: "EUR" } thresholds { over { amount: "100.00" asset: "EUR" } comparison: THRESHOLD_COMPARISON_GREATER_THAN asset: "EUR" rate: "10" } category_multipliers { category: "shoes" multiplier: "2" } excluded_categories: "gift_card" caps { asset: "EUR" per_order { amount: "20.00" asset: "EUR" } per_period { amount: "50.00" asset: "EUR" } period: CAP_PERIOD_MONTH } return_window_days: 14 welcome_bonus { amount: "1.00" asset: "EUR" } birthday_bonus { amount: "1.00" asset: "EUR" } conversion { points { amount: "100" asset: "PTS" } value { amount: "5.00" asset: "EUR" } } } from { seconds: 1767225600 } to { seconds: 1767312000 } top_customers: 10"#,
+    ),
     ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "AccrualService/WatchEvents",
