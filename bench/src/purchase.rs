@@ -31,7 +31,7 @@ use crate::{
 };
 
 /// A purchase of the demo program: one 90.00 EUR line `1` (cashback and points).
-fn purchase(customer: u32, order: String) -> pb::Purchase {
+pub fn purchase(customer: u32, order: String) -> pb::Purchase {
     pb::Purchase {
         program_id: "demo".into(),
         order_id: order,

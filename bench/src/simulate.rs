@@ -9,9 +9,11 @@ use boomerang_proto::accrual::v1::{
     simulation_service_client::SimulationServiceClient,
 };
 
+use tonic::Code;
+
 use crate::{
     Common, authed,
-    purchase::{Shop, record},
+    purchase::{Shop, purchase},
 };
 
 /// Members the purchases are spread over.
@@ -44,8 +46,24 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
     for worker in 0..RECORDERS {
         let (channel, auth) = (shop.channel.clone(), shop.auth.clone());
         recording.spawn(async move {
+            let mut client = AccrualServiceClient::new(channel);
             for n in (worker..purchases).step_by(RECORDERS as usize) {
-                record(channel.clone(), &auth, MEMBERS, format!("sim-{n}")).await?;
+                let order = format!("sim-{n}");
+                let req = pb::RecordPurchaseRequest {
+                    idempotency_key: order.clone(),
+                    purchase: Some(purchase(n % MEMBERS, order)),
+                };
+                // The same request again when the connection broke (the
+                // gateway rotates connections): recorded once either way.
+                let mut tries = 0;
+                while let Err(status) = client.record_purchase(authed(&auth, req.clone())).await {
+                    tries += 1;
+                    if tries > 3 || !matches!(status.code(), Code::Unknown | Code::Unavailable) {
+                        return Err(status.into());
+                    }
+                    eprintln!("simulate: {} again after {status}", req.idempotency_key);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 if n % 10_000 == 0 && n > 0 {
                     eprintln!("simulate: about {n} purchases recorded");
                 }
