@@ -12,7 +12,8 @@
 //! net of returns.
 use std::collections::BTreeMap;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use boomerang_common::money::{Amount, Asset, Rounding};
+use rust_decimal::Decimal;
 
 use super::{
     caps::{self, Room},
@@ -78,24 +79,24 @@ impl Slice {
     /// points at the conversion, rounded toward zero once; assets with no
     /// price left out.
     pub fn cost_delta(&self, program: &Program) -> i64 {
-        let scale =
-            |asset: &str| boomerang_common::money::Asset::builtin(asset).map_or(0, |a| a.scale());
         let total: Decimal = self
             .totals
             .iter()
             .filter_map(|(asset, (granted, simulated))| {
                 let value = program.unit_value(asset)?;
-                Some(Decimal::new(simulated.saturating_sub(*granted), scale(asset)) * value)
+                Some(rewards::units(simulated.saturating_sub(*granted), asset) * value)
             })
             .sum();
-        let currency_scale = scale(&program.currency);
-        let minor = total.round_dp_with_strategy(currency_scale, RoundingStrategy::ToZero)
-            * Decimal::from(10_i64.pow(currency_scale));
-        i64::try_from(minor).unwrap_or(if minor.is_sign_negative() {
-            i64::MIN
-        } else {
-            i64::MAX
-        })
+        let currency =
+            Asset::builtin(&program.currency).unwrap_or_else(|| Asset::new(&program.currency, 0));
+        Amount::round(total, &currency, Rounding::Down).map_or(
+            if total.is_sign_negative() {
+                i64::MIN
+            } else {
+                i64::MAX
+            },
+            |a| a.minor(),
+        )
     }
 }
 
@@ -266,7 +267,7 @@ fn sums<'r>(rewards: impl Iterator<Item = &'r Reward>) -> Vec<(String, i64)> {
 
 #[cfg(test)]
 mod tests {
-    use boomerang_common::money::{Amount as Money, Asset};
+    use boomerang_common::money::Amount as Money;
 
     use super::*;
     use crate::domain::program::{

@@ -83,11 +83,11 @@ impl SimulationService for SimulationServiceHandler {
             top_customers: report
                 .top_customers(&draft, top as usize)
                 .into_iter()
-                .map(|(customer, s, _)| pb::CustomerDelta {
+                .map(|(customer, s, delta)| pb::CustomerDelta {
                     customer_id: customer.to_owned(),
                     purchases: s.purchases,
                     totals: totals(&s.totals),
-                    cost_delta: Some(cost(s, &draft)),
+                    cost_delta: Some(wire(delta, &draft.currency)),
                 })
                 .collect(),
         }))

@@ -185,7 +185,8 @@ fn scale_of(asset: &str) -> u32 {
     Asset::builtin(asset).map_or(0, |a| a.scale())
 }
 
-fn units(minor: i64, asset: &str) -> Decimal {
+/// `minor` units of `asset` as a decimal (a built-in asset's scale, else 0).
+pub(crate) fn units(minor: i64, asset: &str) -> Decimal {
     Decimal::new(minor, scale_of(asset))
 }
 
