@@ -7,7 +7,7 @@ mod support;
 
 use boomerang_common::{backend_tests, testing::channel};
 use boomerang_proto::accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient};
-use support::{start, with_key};
+use support::{cli, start, with_key};
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt as _;
 
@@ -121,22 +121,6 @@ backend_tests! {
     }
 }
 
-/// Runs the `boomerang` binary against `gateway` with `key`: (success, stdout, stderr).
-async fn boomerang(
-    args: &[&str],
-    gateway: &str,
-    key: &str,
-) -> anyhow::Result<(bool, String, String)> {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_boomerang"))
-        .args(args)
-        .args(["--addr", gateway])
-        .env("BOOMERANG_API_KEY", key)
-        .output()
-        .await?;
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Ok((out.status.success(), text(&out.stdout), text(&out.stderr)))
-}
-
 /// A shop with the demo program (version 1: 5% back, 10% over 100 EUR) and
 /// its files in a fresh folder, as `boomerang get` wrote them.
 struct Repo {
@@ -175,7 +159,7 @@ impl Repo {
     }
 
     async fn run(&self, args: &[&str]) -> anyhow::Result<(bool, String, String)> {
-        boomerang(args, &self.gateway, &self.shop.key).await
+        cli(args, &self.gateway, &self.shop.key).await
     }
 
     /// Replaces `from` with `to` in a program file.

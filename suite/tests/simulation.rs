@@ -13,7 +13,7 @@ use boomerang_proto::{
     common::v1::Channel as Ch,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
-use support::{shop::eur, start, with_key};
+use support::{cli, shop::eur, start, with_key};
 
 const ORDERS: i64 = 1_000;
 const CUSTOMERS: i64 = 20;
@@ -139,22 +139,15 @@ backend_tests! {
 
         // `boomerang plan` shows the same what-if under the change.
         let dir = tempfile::tempdir()?;
-        let exported = tokio::process::Command::new(env!("CARGO_BIN_EXE_boomerang"))
-            .args(["get", "program", "demo", "--addr", &format!("http://{gateway}")])
-            .env("BOOMERANG_API_KEY", &key)
-            .output()
-            .await?;
-        let yaml = String::from_utf8(exported.stdout)?
+        let gateway_url = format!("http://{gateway}");
+        let (ok, exported, err) = cli(&["get", "program", "demo"], &gateway_url, &key).await?;
+        assert!(ok, "{err}");
+        let yaml = exported
             .replacen("rate: \"5\"", "rate: 7.5", 1)
             .replacen("rate: \"10\"", "rate: 12", 1);
         std::fs::write(dir.path().join("demo.yaml"), yaml)?;
-        let planned = tokio::process::Command::new(env!("CARGO_BIN_EXE_boomerang"))
-            .args(["plan", "-f", &dir.path().display().to_string(), "--addr", &format!("http://{gateway}")])
-            .env("BOOMERANG_API_KEY", &key)
-            .output()
-            .await?;
-        let out = String::from_utf8_lossy(&planned.stdout);
-        assert!(planned.status.success(), "{out}{}", String::from_utf8_lossy(&planned.stderr));
+        let (ok, out, err) = cli(&["plan", "-f", &dir.path().display().to_string()], &gateway_url, &key).await?;
+        assert!(ok, "{out}{err}");
         assert!(out.contains(&format!("what-if over the {ORDERS} purchases")), "{out}");
         assert!(out.contains(&format!("EUR: granted {}, would be {} (+{})", text(live_cents), text(draft_cents), text(delta))), "{out}");
 

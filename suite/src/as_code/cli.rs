@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 pub use super::client::{Tls, dial};
 use super::{
     Format,
-    client::{Programs, Remote},
+    client::{Programs, Remote, said},
     load_dir, plan, schema, spec, write,
 };
 
@@ -76,7 +76,7 @@ pub async fn get(args: Get) -> anyhow::Result<ExitCode> {
     let Some(program) = client
         .get(&args.id, args.version)
         .await
-        .map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?
+        .map_err(|s| anyhow::anyhow!(said(&s)))?
     else {
         eprintln!("no program {}", args.id);
         return Ok(ExitCode::FAILURE);

@@ -57,6 +57,11 @@ pub async fn dial(addr: &str, tls: &Tls, timeout: Duration) -> anyhow::Result<Ch
     Ok(endpoint.connect().await?)
 }
 
+/// A refusal or error as the commands print it: `FailedPrecondition: …`.
+pub fn said(status: &Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
 /// Sets `authorization: Bearer <key>` on every call.
 #[derive(Clone)]
 pub struct Bearer(MetadataValue<Ascii>);

@@ -10,7 +10,11 @@ use sha2::{Digest as _, Sha256};
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
-use super::{API_VERSION, Document, FileProblem, client::Programs, document};
+use super::{
+    API_VERSION, Document, FileProblem,
+    client::{Programs, said},
+    document,
+};
 
 /// What applying one file would do.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +146,7 @@ pub async fn plan(
                 client
                     .simulate(&doc.program, what_if_days)
                     .await
-                    .map_err(|s| format!("{:?}: {}", s.code(), s.message())),
+                    .map_err(|s| said(&s)),
             ),
             _ => None,
         };
@@ -220,11 +224,7 @@ fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> 
 }
 
 fn upstream(status: Status) -> anyhow::Error {
-    anyhow::anyhow!(
-        "the gateway answered {:?}: {}",
-        status.code(),
-        status.message()
-    )
+    anyhow::anyhow!("the gateway answered {}", said(&status))
 }
 
 /// The plan to keep with `--out`.
@@ -301,7 +301,7 @@ pub async fn apply(client: &mut Programs, steps: &[Step]) -> Applied {
                         | Code::Unauthenticated
                         | Code::NotFound
                 );
-                let why = format!("{:?}: {}", status.code(), status.message());
+                let why = said(&status);
                 applied.failed = Some((step.doc.id.clone(), why, lost));
             }
         }

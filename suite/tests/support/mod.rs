@@ -110,3 +110,20 @@ pub fn with_key<T>(message: T, key: &str) -> anyhow::Result<Request<T>> {
         .insert("authorization", format!("Bearer {key}").parse()?);
     Ok(req)
 }
+
+/// Runs the `boomerang` binary against the gateway at `gateway` (an
+/// http:// address) with `key`: (success, stdout, stderr).
+pub async fn cli(
+    args: &[&str],
+    gateway: &str,
+    key: &str,
+) -> anyhow::Result<(bool, String, String)> {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_boomerang"))
+        .args(args)
+        .args(["--addr", gateway])
+        .env("BOOMERANG_API_KEY", key)
+        .output()
+        .await?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok((out.status.success(), text(&out.stdout), text(&out.stderr)))
+}
