@@ -1,12 +1,15 @@
 //! Programs as code, through the gateway, on both backends: the primitives
-//! (UpsertProgram with `validate_only`: the program as it would be stored,
-//! nothing written; `expected_version`: a change applies only to the state
-//! it was planned against), then the `boomerang get`, `plan` and `apply`
-//! commands run as a user runs them.
+//! (UpsertProgram and UpsertReferralProgram with `validate_only`: the
+//! program as it would be stored, nothing written; `expected_version`: a
+//! change applies only to the state it was planned against), then the
+//! `boomerang get`, `plan` and `apply` commands run as a user runs them.
 mod support;
 
 use boomerang_common::{backend_tests, testing::channel};
-use boomerang_proto::accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient};
+use boomerang_proto::{
+    accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient},
+    referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
+};
 use support::{cli, start, with_key};
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt as _;
@@ -361,6 +364,111 @@ spec:
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--dry-run"]).await?;
         assert!(ok && out.contains("version 2 → 3") && out.contains("Dry run"), "{out}{err}");
         assert_eq!(repo.version("demo").await?.map(|p| p.version), Some(2));
+        suite.stop().await
+    }
+}
+
+/// The shop's referral program: a 5.00 EUR referee bonus and 5% for the
+/// referrer, published over `expected` (or checked only).
+async fn referral(
+    client: &mut ReferralServiceClient<Channel>,
+    key: &str,
+    (idempotency_key, bonus): (&str, &str),
+    validate_only: bool,
+    expected_version: Option<u32>,
+) -> Result<rpb::ReferralProgram, tonic::Status> {
+    let program = rpb::ReferralProgram {
+        referee_bonus: support::shop::eur(bonus),
+        referrer_reward: Some(rpb::ReferrerReward {
+            kind: Some(rpb::referrer_reward::Kind::Percent("5.0".into())),
+        }),
+        ..Default::default()
+    };
+    let req = rpb::UpsertReferralProgramRequest {
+        idempotency_key: idempotency_key.into(),
+        program: Some(program),
+        validate_only,
+        expected_version,
+    };
+    let req = with_key(req, key).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    Ok(client
+        .upsert_referral_program(req)
+        .await?
+        .into_inner()
+        .program
+        .unwrap_or_default())
+}
+
+async fn referral_version(
+    client: &mut ReferralServiceClient<Channel>,
+    key: &str,
+) -> anyhow::Result<Option<u32>> {
+    let req = with_key(rpb::GetReferralProgramRequest { version: 0 }, key)?;
+    match client.get_referral_program(req).await {
+        Ok(found) => Ok(found.into_inner().program.map(|p| p.version)),
+        Err(status) if status.code() == Code::NotFound => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+backend_tests! {
+    async fn the_referral_program_is_a_file_too_planned_and_applied_over_its_version(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let repo = Repo::open(&suite).await?;
+        let mut client = ReferralServiceClient::new(channel(suite.addrs().gateway).await?);
+        let key = repo.shop.key.clone();
+
+        // The primitives: checked and normalised, nothing written; then
+        // published only over the version named.
+        let checked = referral(&mut client, &key, ("", "5.00"), true, Some(0)).await?;
+        assert_eq!(checked.version, 1, "the version it would get");
+        let percent = checked.referrer_reward.and_then(|r| r.kind);
+        assert_eq!(percent, Some(rpb::referrer_reward::Kind::Percent("5".into())), "stored as the decimal");
+        assert_eq!(referral_version(&mut client, &key).await?, None, "nothing written");
+        let (ok, _, err) = repo.run(&["get", "referral-program"]).await?;
+        assert!(!ok && err.contains("the referral program does not exist"), "{err}");
+        assert_eq!(referral(&mut client, &key, ("rp-1", "5.00"), false, Some(0)).await?.version, 1);
+        let again = referral(&mut client, &key, ("rp-2", "5.00"), false, Some(0)).await;
+        assert_eq!(again.map_err(|e| e.code()).map(|p| p.version), Err(Code::FailedPrecondition), "it exists now");
+
+        // Exported beside the program, applied unchanged: nothing to do.
+        let (ok, yaml, err) = repo.run(&["get", "referral-program"]).await?;
+        assert!(ok && yaml.contains("kind: ReferralProgram") && !yaml.contains("\nid:"), "{yaml}{err}");
+        std::fs::write(repo.file("referral.yaml"), &yaml)?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs")]).await?;
+        assert!(ok && out.contains("the referral program: no changes (version 1)") && out.contains("No changes"), "{out}{err}");
+
+        // One edit is one change and one new version; applied again, nothing.
+        std::fs::write(repo.file("referral.yaml"), yaml.replacen("amount: \"5.00\"", "amount: 7.5", 1))?;
+        let plan = repo.path("plan.json");
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs"), "--out", &plan]).await?;
+        assert!(ok && out.contains("the referral program: version 1 → 2"), "{out}{err}");
+        assert!(out.contains("    ~ spec.refereeBonus.amount: \"5.00\" → \"7.50\"") && out.contains("1 to change, 1 unchanged"), "{out}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("the referral program: version 2 published"), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("Applied: 0 published."), "{out}{err}");
+        assert_eq!(referral_version(&mut client, &key).await?, Some(2));
+
+        // Planned, then someone publishes: that plan is refused.
+        let text = std::fs::read_to_string(repo.file("referral.yaml"))?;
+        std::fs::write(repo.file("referral.yaml"), text.replacen("amount: 7.5", "amount: 8", 1))?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.path("programs"), "--out", &plan]).await?;
+        assert!(ok, "{out}{err}");
+        referral(&mut client, &key, ("console", "6.00"), false, None).await?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.path("programs"), "--plan-file", &plan]).await?;
+        let stale = format!("{}:4: kind: the referral program is at version 3, not 2", repo.file("referral.yaml").display());
+        assert!(!ok && err.contains(&stale) && err.contains("plan again"), "{out}{err}");
+        assert_eq!(referral_version(&mut client, &key).await?, Some(3));
+
+        // One per tenant: an id, or a second file, is refused where written.
+        std::fs::write(repo.file("second.yaml"), "apiVersion: boomerang.dev/v1\nkind: ReferralProgram\nid: other\nspec: {}\n")?;
+        let (ok, _, err) = repo.run(&["plan", "-f", &repo.path("programs")]).await?;
+        assert!(!ok && err.contains("second.yaml:3: id: not in a ReferralProgram file"), "{err}");
+        std::fs::write(repo.file("second.yaml"), text.replacen("amount: 7.5", "amount: 9", 1))?;
+        let (ok, _, err) = repo.run(&["plan", "-f", &repo.path("programs")]).await?;
+        assert!(!ok && err.contains("second.yaml:4: kind: the referral program is also in"), "{err}");
+        assert_eq!(referral_version(&mut client, &key).await?, Some(3));
         suite.stop().await
     }
 }

@@ -156,7 +156,7 @@ backend_tests! {
         // Nor acme's referral program, codes or referrals.
         let mut referral = ReferralServiceClient::new(channel(suite.addrs().gateway).await?);
         let program = rpb::ReferralProgram { referrer_reward: Some(rpb::ReferrerReward { kind: Some(rpb::referrer_reward::Kind::Percent("5".into())) }), ..Default::default() };
-        referral.upsert_referral_program(with_key(rpb::UpsertReferralProgramRequest { idempotency_key: "rp".into(), program: Some(program) }, &acme)?).await?;
+        referral.upsert_referral_program(with_key(rpb::UpsertReferralProgramRequest { idempotency_key: "rp".into(), program: Some(program), ..Default::default() }, &acme)?).await?;
         let code = referral.create_referral_code(with_key(rpb::CreateReferralCodeRequest { idempotency_key: "c".into(), referrer_customer_id: "ann".into(), ..Default::default() }, &acme)?).await?.into_inner().code.unwrap_or_default().code;
         let seen = referral.get_referral_program(with_key(rpb::GetReferralProgramRequest { version: 0 }, &beta)?).await;
         assert_eq!(seen.err().map(|s| s.code()), Some(Code::NotFound));

@@ -85,6 +85,7 @@ impl Shop {
                 rpb::UpsertReferralProgramRequest {
                     idempotency_key: "rp".into(),
                     program: Some(referral_program),
+                    ..Default::default()
                 },
                 &shop.key,
             )?)

@@ -130,7 +130,7 @@ backend_tests! {
             referrer_reward: Some(rpb::ReferrerReward { kind: Some(rpb::referrer_reward::Kind::Percent("5".into())) }),
             ..Default::default()
         };
-        referral.upsert_referral_program(with_key(rpb::UpsertReferralProgramRequest { idempotency_key: "rp".into(), program: Some(program) }, &shop)?).await?;
+        referral.upsert_referral_program(with_key(rpb::UpsertReferralProgramRequest { idempotency_key: "rp".into(), program: Some(program), ..Default::default() }, &shop)?).await?;
         let made = rpb::CreateReferralCodeRequest { idempotency_key: "c".into(), referrer_customer_id: "rita".into(), ..Default::default() };
         let code_of_rita = referral.create_referral_code(with_key(made, &shop)?).await?.into_inner().code.unwrap_or_default().code;
         let attribute = rpb::AttributeReferralRequest { idempotency_key: "a".into(), code: code_of_rita, referee_customer_id: "ron".into(), context: None };

@@ -42,15 +42,19 @@ pub fn program(p: Option<&pb::ReferralProgram>) -> Result<Program, AppError> {
     let referee_bonus = money(&mut v, "program.referee_bonus", p.referee_bonus.as_ref());
     let referrer_reward = match p.referrer_reward.and_then(|r| r.kind) {
         Some(pb::referrer_reward::Kind::Percent(pct)) => {
-            let ok = Decimal::from_str_exact(&pct)
-                .is_ok_and(|d| d > Decimal::ZERO && d <= Decimal::from(100));
-            if !ok {
+            let percent = Decimal::from_str_exact(&pct)
+                .ok()
+                .filter(|d| *d > Decimal::ZERO && *d <= Decimal::from(100));
+            if percent.is_none() {
                 v.add(
                     "program.referrer_reward.percent",
                     "a percent above 0 and at most 100",
                 );
             }
-            Some(ReferrerReward::Percent { percent: pct })
+            // Stored as the decimal, not as written: "5.0" and "5" are one program.
+            percent.map(|d| ReferrerReward::Percent {
+                percent: d.normalize().to_string(),
+            })
         }
         Some(pb::referrer_reward::Kind::Fixed(m)) => {
             money(&mut v, "program.referrer_reward.fixed", Some(&m))

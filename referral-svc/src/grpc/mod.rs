@@ -90,6 +90,13 @@ impl ReferralService for ReferralServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let program = convert::program(req.program.as_ref())?;
+        let expected = req.expected_version.map(i64::from);
+        if req.validate_only {
+            let (version, at) = self.referrals.would_publish(&tenant, expected).await?;
+            return Ok(Response::new(pb::UpsertReferralProgramResponse {
+                program: Some(convert::to_program(version, at, &program)),
+            }));
+        }
         let (r, t) = (self.referrals.clone(), tenant.clone());
         self.mutations
             .run(
@@ -99,7 +106,7 @@ impl ReferralService for ReferralServiceHandler {
                 &req,
                 move |conn: &mut Conn| -> BoxFuture<'_, _> {
                     Box::pin(async move {
-                        let (version, at) = r.publish(conn, &t, &program).await?;
+                        let (version, at) = r.publish(conn, &t, &program, expected).await?;
                         Ok(pb::UpsertReferralProgramResponse {
                             program: Some(convert::to_program(version, at, &program)),
                         })

@@ -114,16 +114,33 @@ impl Referrals {
         &self.clock
     }
 
-    /// Publishes a program version.
+    /// Publishes a program version over `expected` (see [`repo::publish`]).
     #[tracing::instrument(name = "boomerang.referral.referrals.publish", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn publish(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         p: &Program,
+        expected: Option<i64>,
     ) -> Result<(i64, i64), AppError> {
         let now = self.clock.now();
-        Ok((repo::publish(conn, tenant.as_str(), p, now).await?, now))
+        Ok((
+            repo::publish(conn, tenant.as_str(), p, expected, now).await?,
+            now,
+        ))
+    }
+
+    /// What publishing would give, without writing: the version it would
+    /// get over `expected` (see [`repo::publish`]), and when.
+    #[tracing::instrument(name = "boomerang.referral.referrals.validate", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn would_publish(
+        &self,
+        tenant: &TenantId,
+        expected: Option<i64>,
+    ) -> Result<(i64, i64), AppError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let latest = repo::latest_version(&mut conn, tenant.as_str()).await?;
+        Ok((repo::next_version(latest, expected)?, self.clock.now()))
     }
 
     /// Creates a code (random, or the vanity code asked for).

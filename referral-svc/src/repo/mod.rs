@@ -19,26 +19,60 @@ fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("{e}"))
 }
 
-/// Publishes a program version; returns it.
+/// The latest program version, 0 when there is none.
+pub async fn latest_version(conn: &mut Conn, tenant: &str) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM referral_programs WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get("v")?)
+}
+
+/// The version a publish over `expected` gets when `latest` is live:
+/// FAILED_PRECONDITION when the program moved since it was read.
+pub fn next_version(latest: i64, expected: Option<i64>) -> Result<i64, AppError> {
+    match expected {
+        Some(expected) if expected != latest => Err(AppError::Precondition(format!(
+            "the referral program is at version {latest}, not {expected}: it changed since it was read"
+        ))),
+        _ => Ok(latest + 1),
+    }
+}
+
+/// Publishes a program version over `expected` (the latest version it must
+/// be, 0 for none; any when absent); returns it.
 pub async fn publish(
     conn: &mut Conn,
     tenant: &str,
     p: &Program,
+    expected: Option<i64>,
     now: i64,
 ) -> Result<i64, AppError> {
-    let row = sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM referral_programs WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_one(&mut *conn)
-        .await?;
-    let version = row.try_get::<i64, _>("v")? + 1;
-    sqlx::query("INSERT INTO referral_programs (tenant_id, version, spec, published_at) VALUES ($1, $2, $3, $4)")
-        .bind(tenant)
-        .bind(version)
-        .bind(serde_json::to_string(p).map_err(internal)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(version)
+    let version = next_version(latest_version(conn, tenant).await?, expected)?;
+    let inserted = sqlx::query(
+        "INSERT INTO referral_programs (tenant_id, version, spec, published_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(version)
+    .bind(serde_json::to_string(p).map_err(internal)?)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // Another publish took this version first (PostgreSQL; SQLite serialises
+    // writers): over an expected version, the state moved; else retry.
+    match (inserted, expected) {
+        (1, _) => Ok(version),
+        (_, Some(expected)) => Err(AppError::Precondition(format!(
+            "the referral program is past version {expected}: it changed since it was read"
+        ))),
+        (_, None) => Err(AppError::Aborted(
+            "the referral program was published concurrently, retry".into(),
+        )),
+    }
 }
 
 /// A program version (latest when 0): (version, program, published_at).

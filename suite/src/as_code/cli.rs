@@ -3,16 +3,10 @@ use std::{path::PathBuf, process::ExitCode};
 
 pub use super::client::{Tls, dial};
 use super::{
-    Format,
-    client::{Programs, Remote, said},
+    Format, Kind,
+    client::{Platform, Remote, said},
     load_dir, plan, schema, spec, write,
 };
-
-/// What `get` reads.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum Resource {
-    Program,
-}
 
 /// How `get` writes it.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -24,9 +18,9 @@ pub enum Output {
 #[derive(clap::Args, Debug)]
 pub struct Get {
     /// What to read.
-    pub resource: Resource,
-    /// Its id.
-    pub id: String,
+    pub kind: Kind,
+    /// Its id (a program's; the referral program has none).
+    pub id: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value = "yaml")]
     pub output: Output,
@@ -39,7 +33,7 @@ pub struct Get {
 
 #[derive(clap::Args, Debug)]
 pub struct Plan {
-    /// The folder of program files (*.yaml, *.yml, *.json; nested folders too).
+    /// The folder of files (*.yaml, *.yml, *.json; nested folders too).
     #[arg(short = 'f', long = "file", value_name = "DIR")]
     pub dir: PathBuf,
     /// Write the plan (the versions read, the content planned) here, for
@@ -55,11 +49,11 @@ pub struct Plan {
 
 #[derive(clap::Args, Debug)]
 pub struct Apply {
-    /// The folder of program files.
+    /// The folder of files.
     #[arg(short = 'f', long = "file", value_name = "DIR")]
     pub dir: PathBuf,
-    /// Apply only what this plan showed: refused when a program moved or a
-    /// file changed since.
+    /// Apply only what this plan showed: refused when the live state moved
+    /// or a file changed since.
     #[arg(long, value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
     /// Show the plan and change nothing.
@@ -70,22 +64,29 @@ pub struct Apply {
 }
 
 pub async fn get(args: Get) -> anyhow::Result<ExitCode> {
-    let Resource::Program = args.resource;
+    let id = match (args.kind.has_id(), args.id) {
+        (true, Some(id)) => id,
+        (false, None) => String::new(),
+        (true, None) => anyhow::bail!("which {}? give its id", args.kind.name()),
+        (false, Some(_)) => {
+            anyhow::bail!("there is one {} per tenant: give no id", args.kind.name())
+        }
+    };
     let pool = spec::pool()?;
-    let mut client = Programs::connect(&args.remote).await?;
-    let Some(program) = client
-        .get(&args.id, args.version)
+    let mut client = Platform::connect(&args.remote).await?;
+    let Some(found) = client
+        .get(args.kind, &id, args.version)
         .await
         .map_err(|s| anyhow::anyhow!(said(&s)))?
     else {
-        eprintln!("no program {}", args.id);
+        eprintln!("{} does not exist", args.kind.named(&id));
         return Ok(ExitCode::FAILURE);
     };
     let format = match args.output {
         Output::Yaml => Format::Yaml,
         Output::Json => Format::Json,
     };
-    print!("{}", write(&pool, &program, format)?);
+    print!("{}", write(&pool, &found, format)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -139,14 +140,14 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let applied = plan::apply(&mut client, &steps).await;
-    for (id, version) in &applied.published {
-        println!("program {id}: version {version} published");
+    for (named, version) in &applied.published {
+        println!("{named}: version {version} published");
     }
-    if let Some((id, why, lost)) = &applied.failed {
+    if let Some((named, why, lost)) = &applied.failed {
         if *lost {
-            eprintln!("program {id}: perhaps published, the answer was lost ({why})");
+            eprintln!("{named}: perhaps published, the answer was lost ({why})");
         } else {
-            eprintln!("program {id}: not applied: {why}");
+            eprintln!("{named}: not applied: {why}");
         }
         if !applied.not_tried.is_empty() {
             eprintln!("Not tried: {}.", applied.not_tried.join(", "));
@@ -165,10 +166,10 @@ async fn planned(
     remote: &Remote,
     pinned: Option<&plan::PlanFile>,
     what_if_days: u32,
-) -> anyhow::Result<Option<(Programs, Vec<plan::Step>)>> {
+) -> anyhow::Result<Option<(Platform, Vec<plan::Step>)>> {
     let pool = spec::pool()?;
     let (docs, mut problems) = load_dir(&pool, dir)?;
-    let mut client = Programs::connect(remote).await?;
+    let mut client = Platform::connect(remote).await?;
     // The files read are checked by the service too, so one run shows every
     // problem (against the live versions: this run applies nothing anyway).
     let pinned = pinned.filter(|_| problems.is_empty());

@@ -1,9 +1,12 @@
 //! The command line's calls through the gateway, with the tenant's API key.
 use std::{path::PathBuf, time::Duration};
 
-use boomerang_proto::accrual::v1::{
-    self as apb, accrual_service_client::AccrualServiceClient,
-    simulation_service_client::SimulationServiceClient,
+use boomerang_proto::{
+    accrual::v1::{
+        self as apb, accrual_service_client::AccrualServiceClient,
+        simulation_service_client::SimulationServiceClient,
+    },
+    referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
 };
 use tonic::{
     Code, Request, Status,
@@ -11,6 +14,8 @@ use tonic::{
     service::{Interceptor, interceptor::InterceptedService},
     transport::{Certificate, Channel, ClientTlsConfig},
 };
+
+use super::{Kind, Spec};
 
 /// Where a command reaches the platform, and as whom.
 #[derive(clap::Args, Debug, Clone)]
@@ -75,13 +80,16 @@ impl Interceptor for Bearer {
     }
 }
 
-/// The accrual calls plan and apply make.
-pub struct Programs {
-    accrual: AccrualServiceClient<InterceptedService<Channel, Bearer>>,
-    simulation: SimulationServiceClient<InterceptedService<Channel, Bearer>>,
+type Calls = InterceptedService<Channel, Bearer>;
+
+/// The calls get, plan and apply make, per kind.
+pub struct Platform {
+    accrual: AccrualServiceClient<Calls>,
+    simulation: SimulationServiceClient<Calls>,
+    referral: ReferralServiceClient<Calls>,
 }
 
-impl Programs {
+impl Platform {
     pub async fn connect(remote: &Remote) -> anyhow::Result<Self> {
         let bearer = Bearer(
             format!("Bearer {}", remote.key.trim())
@@ -92,40 +100,57 @@ impl Programs {
         let channel = dial(&remote.addr, &remote.tls, Duration::from_secs(120)).await?;
         Ok(Self {
             accrual: AccrualServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            simulation: SimulationServiceClient::with_interceptor(channel, bearer),
+            simulation: SimulationServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            referral: ReferralServiceClient::with_interceptor(channel, bearer),
         })
     }
 
-    /// The latest version (or `version`), None when there is no such program.
-    pub async fn get(&mut self, id: &str, version: u32) -> Result<Option<apb::Program>, Status> {
-        let req = apb::GetProgramRequest {
-            program_id: id.to_owned(),
-            version,
+    /// The latest version (or `version`) of `id` of `kind`, None when there
+    /// is none.
+    pub async fn get(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<Spec>, Status> {
+        let found = match kind {
+            Kind::Program => {
+                let req = apb::GetProgramRequest {
+                    program_id: id.to_owned(),
+                    version,
+                };
+                self.accrual
+                    .get_program(req)
+                    .await
+                    .map(|r| r.into_inner().program.map(|p| Spec::Program(Box::new(p))))
+            }
+            Kind::ReferralProgram => {
+                let req = rpb::GetReferralProgramRequest { version };
+                self.referral
+                    .get_referral_program(req)
+                    .await
+                    .map(|r| r.into_inner().program.map(Spec::ReferralProgram))
+            }
         };
-        match self.accrual.get_program(req).await {
-            Ok(found) => Ok(found.into_inner().program),
+        match found {
             Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) => Err(status),
+            found => found,
         }
     }
 
-    /// The program as publishing it over `expected` would store it; nothing written.
-    pub async fn check(
-        &mut self,
-        program: &apb::Program,
-        expected: u32,
-    ) -> Result<apb::Program, Status> {
-        self.upsert(String::new(), program, expected, true).await
+    /// The spec as publishing it over `expected` would store it; nothing written.
+    pub async fn check(&mut self, spec: &Spec, expected: u32) -> Result<Spec, Status> {
+        self.upsert(String::new(), spec, expected, true).await
     }
 
-    /// Publishes `program` over version `expected` (0: only if new).
+    /// Publishes `spec` over version `expected` (0: only if new).
     pub async fn publish(
         &mut self,
         key: String,
-        program: &apb::Program,
+        spec: &Spec,
         expected: u32,
-    ) -> Result<apb::Program, Status> {
-        self.upsert(key, program, expected, false).await
+    ) -> Result<Spec, Status> {
+        self.upsert(key, spec, expected, false).await
     }
 
     /// What `draft` would have given the purchases of the `days` before
@@ -155,18 +180,36 @@ impl Programs {
     async fn upsert(
         &mut self,
         idempotency_key: String,
-        program: &apb::Program,
+        spec: &Spec,
         expected: u32,
         validate_only: bool,
-    ) -> Result<apb::Program, Status> {
-        let req = apb::UpsertProgramRequest {
-            idempotency_key,
-            program: Some(program.clone()),
-            validate_only,
-            expected_version: Some(expected),
+    ) -> Result<Spec, Status> {
+        let stored = match spec {
+            Spec::Program(program) => {
+                let req = apb::UpsertProgramRequest {
+                    idempotency_key,
+                    program: Some((**program).clone()),
+                    validate_only,
+                    expected_version: Some(expected),
+                };
+                let done = self.accrual.upsert_program(req).await?.into_inner();
+                done.program.map(|p| Spec::Program(Box::new(p)))
+            }
+            Spec::ReferralProgram(program) => {
+                let req = rpb::UpsertReferralProgramRequest {
+                    idempotency_key,
+                    program: Some(program.clone()),
+                    validate_only,
+                    expected_version: Some(expected),
+                };
+                let done = self
+                    .referral
+                    .upsert_referral_program(req)
+                    .await?
+                    .into_inner();
+                done.program.map(Spec::ReferralProgram)
+            }
         };
-        let done = self.accrual.upsert_program(req).await?.into_inner();
-        done.program
-            .ok_or_else(|| Status::internal("the answer has no program"))
+        stored.ok_or_else(|| Status::internal("the answer has no program"))
     }
 }

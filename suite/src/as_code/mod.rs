@@ -7,7 +7,7 @@
 //!
 //! ```yaml
 //! apiVersion: boomerang.dev/v1
-//! kind: Program
+//! kind: Program    # or ReferralProgram (one per tenant: no id)
 //! id: summer
 //! spec:            # boomerang.accrual.v1.Program in proto3 JSON names
 //!   name: Summer
@@ -18,49 +18,70 @@
 //! ```
 use std::{fmt, path::Path};
 
-use boomerang_proto::accrual::v1 as apb;
 use prost_reflect::DescriptorPool;
 
 pub mod cli;
 pub mod client;
+pub mod kind;
 pub mod plan;
 pub mod render;
 pub mod schema;
 pub mod spec;
 pub mod yaml;
 
+pub use kind::{Kind, Spec};
 use render::Tree;
 use spec::{Lines, Problem};
 
 /// The version of the file format.
 pub const API_VERSION: &str = "boomerang.dev/v1";
-/// The message a `Program` file's spec is.
-pub const PROGRAM: &str = "boomerang.accrual.v1.Program";
-/// What a file may name in `kind` today.
-const KINDS: &str = "Program";
 
-/// A file read and checked on this side: a program to plan.
+/// A file read and checked on this side: a spec to plan.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// The file, as named on the command line's folder.
     pub file: String,
+    /// Its id (empty for a kind with one per tenant).
     pub id: String,
-    /// The spec, with `program_id` = `id`.
-    pub program: apb::Program,
+    /// The spec, with its id set.
+    pub spec: Spec,
     /// Where each field was written.
     pub lines: Lines,
 }
 
 impl Document {
+    pub fn kind(&self) -> Kind {
+        self.spec.kind()
+    }
+
+    /// "program summer", "the referral program".
+    pub fn named(&self) -> String {
+        self.kind().named(&self.id)
+    }
+
     /// A server's refusal of `field` (e.g. `program.earn_rules[0].rate`) as
     /// `file:line: spec.earnRules[0].rate: message`.
     pub fn at(&self, violation_field: &str, message: &str) -> FileProblem {
-        let field = spec::file_field(violation_field, "program", "program_id");
+        let (root, id_field) = self.kind().violation_root();
+        let field = spec::file_field(violation_field, root, id_field);
         FileProblem {
             file: self.file.clone(),
             problem: Problem {
                 line: spec::line_of(&self.lines, &field),
                 field,
+                message: message.to_owned(),
+            },
+        }
+    }
+
+    /// A problem with the file as a whole (its id, or its spec without one).
+    pub fn whole(&self, message: &str) -> FileProblem {
+        let field = if self.kind().has_id() { "id" } else { "kind" };
+        FileProblem {
+            file: self.file.clone(),
+            problem: Problem {
+                line: spec::line_of(&self.lines, field),
+                field: field.into(),
                 message: message.to_owned(),
             },
         }
@@ -113,15 +134,11 @@ pub fn load_dir(
         }
     }
     for (i, doc) in documents.iter().enumerate() {
-        if let Some(first) = documents[..i].iter().find(|d| d.id == doc.id) {
-            problems.push(FileProblem {
-                file: doc.file.clone(),
-                problem: Problem {
-                    line: spec::line_of(&doc.lines, "id"),
-                    field: "id".into(),
-                    message: format!("program `{}` is also in {}", doc.id, first.file),
-                },
-            });
+        if let Some(first) = documents[..i]
+            .iter()
+            .find(|d| (d.kind(), &d.id) == (doc.kind(), &doc.id))
+        {
+            problems.push(doc.whole(&format!("{} is also in {}", doc.named(), first.file)));
         }
     }
     Ok((documents, problems))
@@ -155,12 +172,12 @@ pub fn read(
 ) -> anyhow::Result<Result<Document, Vec<FileProblem>>> {
     let mut lines = Lines::new();
     let mut problems = Vec::new();
-    let program = read_program(pool, source, &mut lines, &mut problems)?;
-    Ok(match program {
-        Some((id, program)) if problems.is_empty() => Ok(Document {
+    let spec = read_spec(pool, source, &mut lines, &mut problems)?;
+    Ok(match spec {
+        Some((id, spec)) if problems.is_empty() => Ok(Document {
             file: file.to_owned(),
             id,
-            program,
+            spec,
             lines,
         }),
         _ => Err(problems
@@ -173,12 +190,12 @@ pub fn read(
     })
 }
 
-fn read_program(
+fn read_spec(
     pool: &DescriptorPool,
     source: &str,
     lines: &mut Lines,
     problems: &mut Vec<Problem>,
-) -> anyhow::Result<Option<(String, apb::Program)>> {
+) -> anyhow::Result<Option<(String, Spec)>> {
     let mut problem = |line: usize, field: &str, message: String| {
         problems.push(Problem {
             line,
@@ -204,7 +221,7 @@ fn read_program(
         );
         return Ok(None);
     };
-    let (mut id, mut spec) = (None, None);
+    let (mut kind, mut id, mut spec) = (None, None, None);
     for (key, value) in entries {
         let name = key.text().unwrap_or_default();
         lines.insert(name.to_owned(), key.line);
@@ -213,19 +230,26 @@ fn read_program(
             "apiVersion" if text != API_VERSION => {
                 problem(key.line, name, format!("must be {API_VERSION}"));
             }
-            "kind" if text != "Program" => {
-                problem(
-                    key.line,
-                    name,
-                    format!("must be one of: {KINDS} (campaigns and referral programs come later)"),
-                );
-            }
-            "apiVersion" | "kind" => {}
+            "apiVersion" => {}
+            "kind" => match Kind::parse(text) {
+                Some(k) => kind = Some(k),
+                None => {
+                    let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+                    problem(
+                        key.line,
+                        name,
+                        format!(
+                            "must be one of: {} (campaigns come later)",
+                            kinds.join(", ")
+                        ),
+                    );
+                }
+            },
             "id" if text.is_empty() || value.is_null() => {
-                problem(key.line, name, "must be the program's id".into())
+                problem(key.line, name, "must be an id".into())
             }
             "id" => match boomerang_common::id::check(text) {
-                Ok(()) => id = Some(text.to_owned()),
+                Ok(()) => id = Some((text.to_owned(), key.line)),
                 Err(e) => problem(key.line, name, e.to_string()),
             },
             "spec" => spec = Some(value),
@@ -236,27 +260,43 @@ fn read_program(
             ),
         }
     }
-    for required in ["apiVersion", "kind", "id", "spec"] {
+    for required in ["apiVersion", "kind", "spec"] {
         if !lines.contains_key(required) {
             problem(root.line, required, "missing".into());
         }
     }
+    let Some(kind) = kind else {
+        return Ok(None);
+    };
+    let id = match id {
+        _ if kind.has_id() && !lines.contains_key("id") => {
+            problem(root.line, "id", "missing".into());
+            None
+        }
+        Some((_, line)) if !kind.has_id() => {
+            problem(
+                line,
+                "id",
+                format!("not in a {} file: there is one per tenant", kind.name()),
+            );
+            None
+        }
+        Some((id, _)) => Some(id),
+        None => Some(String::new()),
+    };
     let (Some(id), Some(spec)) = (id, spec) else {
         return Ok(None);
     };
-    let desc = spec::message(pool, PROGRAM)?;
+    let desc = spec::message(pool, kind.message())?;
     let mut found = Vec::new();
     let json = spec::read(&desc, spec, "spec", lines, &mut found);
-    for (field, why) in [
-        ("spec.programId", "set by the file's id"),
-        ("spec.version", "set by the service"),
-        ("spec.publishedAt", "set by the service"),
-    ] {
-        if let Some(line) = lines.get(field) {
+    for (field, why) in kind.not_in_files() {
+        let field = format!("spec.{field}");
+        if let Some(line) = lines.get(&field) {
             found.push(Problem {
                 line: *line,
-                field: field.into(),
                 message: format!("not in a file: {why}"),
+                field,
             });
         }
     }
@@ -265,11 +305,8 @@ fn read_program(
     let Some(json) = json.filter(|_| !failed) else {
         return Ok(None);
     };
-    match spec::decode::<apb::Program>(&desc, &json) {
-        Ok(mut program) => {
-            program.program_id = id.clone();
-            Ok(Some((id, program)))
-        }
+    match Spec::decode(pool, kind, &id, &json) {
+        Ok(spec) => Ok(Some((id, spec))),
         Err(message) => {
             problems.push(Problem {
                 line: spec::line_of(lines, "spec"),
@@ -288,43 +325,30 @@ pub enum Format {
     Json,
 }
 
-/// A program as a file: what `boomerang get program X` writes, and what
-/// plan compares (the spec's tree, without the service's fields).
-pub fn document(pool: &DescriptorPool, program: &apb::Program) -> anyhow::Result<(String, Tree)> {
-    let desc = spec::message(pool, PROGRAM)?;
-    let spec = apb::Program {
-        program_id: String::new(),
-        version: 0,
-        published_at: None,
-        ..program.clone()
-    };
-    let json = spec::encode(&desc, &spec)?;
-    Ok((
-        program.program_id.clone(),
-        Tree::ordered(&json, Some(&desc)),
-    ))
-}
-
-/// The whole file's text for `program`.
-pub fn write(
-    pool: &DescriptorPool,
-    program: &apb::Program,
-    format: Format,
-) -> anyhow::Result<String> {
-    let (id, spec) = document(pool, program)?;
-    let tree = Tree::Map(vec![
+/// The whole file's text for `spec`, as read live.
+pub fn write(pool: &DescriptorPool, spec: &Spec, format: Format) -> anyhow::Result<String> {
+    let kind = spec.kind();
+    let mut fields = vec![
         ("apiVersion".to_owned(), Tree::Text(API_VERSION.into())),
-        ("kind".to_owned(), Tree::Text("Program".into())),
-        ("id".to_owned(), Tree::Text(id)),
-        ("spec".to_owned(), spec),
-    ]);
+        ("kind".to_owned(), Tree::Text(kind.name().into())),
+    ];
+    if kind.has_id() {
+        fields.push(("id".to_owned(), Tree::Text(spec.id().into())));
+    }
+    fields.push(("spec".to_owned(), spec.tree(pool)?));
+    let tree = Tree::Map(fields);
     Ok(match format {
-        Format::Yaml => format!(
-            "# Program {} version {}, as `boomerang get` read it. `boomerang plan -f` shows\n# what applying an edit would change.\n{}",
-            program.program_id,
-            program.version,
-            tree.yaml()
-        ),
+        Format::Yaml => {
+            let mut named = kind.named(spec.id());
+            if let Some(first) = named.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            format!(
+                "# {named}, version {}, as `boomerang get` read it. `boomerang plan -f`\n# shows what applying an edit would change.\n{}",
+                spec.version(),
+                tree.yaml()
+            )
+        }
         Format::Json => tree.json(),
     })
 }

@@ -1,5 +1,5 @@
-//! `plan`: each file's program as the service would store it, against the
-//! live version; `apply`: those changes published over the versions planned
+//! `plan`: each file's spec as the service would store it, against the live
+//! version; `apply`: those changes published over the versions planned
 //! against, with idempotency keys from the content (re-running is a no-op).
 use std::fmt;
 
@@ -11,9 +11,8 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use super::{
-    API_VERSION, Document, FileProblem,
-    client::{Programs, said},
-    document,
+    API_VERSION, Document, FileProblem, Kind, Spec,
+    client::{Platform, said},
 };
 
 /// What applying one file would do.
@@ -32,8 +31,8 @@ pub struct Step {
     /// The live version planned against (0: none yet).
     pub version: u32,
     pub action: Action,
-    /// The program as the service normalised it.
-    pub program: apb::Program,
+    /// The spec as the service normalised it.
+    pub spec: Spec,
     /// SHA-256 of the normalised spec: the file's content as the service reads it.
     pub digest: String,
     /// For a new version: what it would have given the purchases recorded
@@ -41,8 +40,8 @@ pub struct Step {
     pub what_if: Option<Result<apb::SimulateProgramResponse, String>>,
 }
 
-/// The plan as `--out` writes it and `--plan-file` reads it: per program,
-/// the version planned against and the content planned.
+/// The plan as `--out` writes it and `--plan-file` reads it: per file, the
+/// version planned against and the content planned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanFile {
@@ -51,10 +50,14 @@ pub struct PlanFile {
     pub programs: Vec<Pinned>,
 }
 
-/// A program pinned by a plan.
+/// A spec pinned by a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pinned {
+    /// The file's kind (plans written before kinds: Program).
+    #[serde(default = "program")]
+    pub kind: String,
+    /// Its id (empty for a kind with one per tenant).
     pub id: String,
     pub file: String,
     /// The live version planned against (0: none yet).
@@ -64,11 +67,21 @@ pub struct Pinned {
     pub digest: String,
 }
 
+fn program() -> String {
+    Kind::Program.name().into()
+}
+
+impl Pinned {
+    fn pins(&self, doc: &Document) -> bool {
+        self.kind == doc.kind().name() && self.id == doc.id
+    }
+}
+
 /// Every file checked by the service against the live state (or the
 /// versions `pinned`): the steps, or every problem found. Each new version
 /// is priced over the purchases of the last `what_if_days` (0: not).
 pub async fn plan(
-    client: &mut Programs,
+    client: &mut Platform,
     pool: &DescriptorPool,
     docs: Vec<Document>,
     pinned: Option<&PlanFile>,
@@ -81,20 +94,16 @@ pub async fn plan(
     };
     let mut steps = Vec::new();
     for doc in docs {
-        let live = match client.get(&doc.id, 0).await {
+        let live = match client.get(doc.kind(), &doc.id, 0).await {
             Ok(live) => live,
             Err(status) => {
                 problems.extend(refusal(&doc, &status)?);
                 continue;
             }
         };
-        let live_version = live.as_ref().map_or(0, |p| p.version);
-        let pin = pinned.and_then(|p| p.programs.iter().find(|p| p.id == doc.id));
-        let old = live
-            .as_ref()
-            .map(|p| document(pool, p))
-            .transpose()?
-            .map(|(_, tree)| tree);
+        let live_version = live.as_ref().map_or(0, Spec::version);
+        let pin = pinned.and_then(|p| p.programs.iter().find(|p| p.pins(&doc)));
+        let old = live.as_ref().map(|s| s.tree(pool)).transpose()?;
         // A plan applied already (an apply run again) finds the content it
         // planned live, over a later version; the file is still checked.
         let applied = matches!((pin, &old), (Some(pin), Some(old))
@@ -103,14 +112,14 @@ pub async fn plan(
             Some(pin) if !applied => pin.version,
             _ => live_version,
         };
-        let program = match client.check(&doc.program, version).await {
-            Ok(program) => program,
+        let spec = match client.check(&doc.spec, version).await {
+            Ok(spec) => spec,
             Err(status) => {
                 problems.extend(refusal(&doc, &status)?);
                 continue;
             }
         };
-        let (_, new) = document(pool, &program)?;
+        let new = spec.tree(pool)?;
         let digest = digest(&new);
         if let Some(pin) = pin
             && pin.digest != digest
@@ -123,7 +132,7 @@ pub async fn plan(
                 doc,
                 version,
                 action: Action::Unchanged,
-                program,
+                spec,
                 digest,
                 what_if: None,
             });
@@ -141,10 +150,10 @@ pub async fn plan(
                 }
             }
         };
-        let what_if = match &action {
-            Action::Update(_) if what_if_days > 0 => Some(
+        let what_if = match (&action, &doc.spec) {
+            (Action::Update(_), Spec::Program(draft)) if what_if_days > 0 => Some(
                 client
-                    .simulate(&doc.program, what_if_days)
+                    .simulate(draft, what_if_days)
                     .await
                     .map_err(|s| said(&s)),
             ),
@@ -154,7 +163,7 @@ pub async fn plan(
             doc,
             version,
             action,
-            program,
+            spec,
             digest,
             what_if,
         });
@@ -171,27 +180,26 @@ fn digest(spec: &super::render::Tree) -> String {
     hex::encode(Sha256::digest(spec.json().as_bytes()))
 }
 
-/// Files a plan does not name, and programs it names that no file has.
+/// Files a plan does not name, and specs it names that no file has.
 fn unplanned(plan: &PlanFile, docs: &[Document]) -> Vec<FileProblem> {
     let mut problems: Vec<FileProblem> = docs
         .iter()
-        .filter(|d| !plan.programs.iter().any(|p| p.id == d.id))
-        .map(|d| d.at("program.program_id", "not in the plan: plan again"))
+        .filter(|d| !plan.programs.iter().any(|p| p.pins(d)))
+        .map(|d| d.whole("not in the plan: plan again"))
         .collect();
     for pin in plan
         .programs
         .iter()
-        .filter(|p| !docs.iter().any(|d| d.id == p.id))
+        .filter(|p| !docs.iter().any(|d| p.pins(d)))
     {
+        let named = Kind::parse(&pin.kind)
+            .map_or_else(|| format!("{} {}", pin.kind, pin.id), |k| k.named(&pin.id));
         problems.push(FileProblem {
             file: pin.file.clone(),
             problem: super::spec::Problem {
                 line: 1,
                 field: "id".into(),
-                message: format!(
-                    "program `{}` is in the plan but in no file: plan again",
-                    pin.id
-                ),
+                message: format!("{named} is in the plan but in no file: plan again"),
             },
         });
     }
@@ -199,7 +207,7 @@ fn unplanned(plan: &PlanFile, docs: &[Document]) -> Vec<FileProblem> {
 }
 
 /// The service's refusal of a file: its field violations at their lines, a
-/// program that moved since the plan, or (not the file's fault) an error.
+/// spec that moved since the plan, or (not the file's fault) an error.
 fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> {
     match status.code() {
         Code::InvalidArgument => {
@@ -215,10 +223,9 @@ fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> 
                 .map(|v| doc.at(&v.field, &v.description))
                 .collect())
         }
-        Code::FailedPrecondition => Ok(vec![doc.at(
-            "program.program_id",
-            &format!("{}; plan again", status.message()),
-        )]),
+        Code::FailedPrecondition => Ok(vec![
+            doc.whole(&format!("{}; plan again", status.message())),
+        ]),
         _ => Err(upstream(status.clone())),
     }
 }
@@ -235,6 +242,7 @@ pub fn pin(steps: &[Step]) -> PlanFile {
         programs: steps
             .iter()
             .map(|s| Pinned {
+                kind: s.doc.kind().name().into(),
                 id: s.doc.id.clone(),
                 file: s.doc.file.clone(),
                 version: s.version,
@@ -250,46 +258,42 @@ pub fn pin(steps: &[Step]) -> PlanFile {
     }
 }
 
-/// What [`apply`] did, or where it stopped.
+/// What [`apply`] did, or where it stopped, each spec as people name it
+/// ("program summer").
 #[derive(Debug, Default)]
 pub struct Applied {
-    /// (program, version published)
+    /// (spec, version published)
     pub published: Vec<(String, u32)>,
-    /// The program whose publish failed, why, and whether it may have been
+    /// The spec whose publish failed, why, and whether it may have been
     /// published all the same (the answer was lost, not a refusal).
     pub failed: Option<(String, String, bool)>,
-    /// The programs after it, not tried.
+    /// The specs after it, not tried.
     pub not_tried: Vec<String>,
 }
 
 /// Publishes every changed step over its planned version, in file order,
-/// stopping at the first refusal (a program moved between plan and apply).
+/// stopping at the first refusal (a spec moved between plan and apply).
 /// The key is the content and the version it goes over: an apply run again
 /// replays its answers.
-pub async fn apply(client: &mut Programs, steps: &[Step]) -> Applied {
+pub async fn apply(client: &mut Platform, steps: &[Step]) -> Applied {
     let mut applied = Applied::default();
     for step in steps.iter().filter(|s| s.action != Action::Unchanged) {
         if applied.failed.is_some() {
-            applied.not_tried.push(step.doc.id.clone());
+            applied.not_tried.push(step.doc.named());
             continue;
         }
-        let key = format!(
-            "apply-{}-v{}-{}",
-            step.doc.id,
-            step.version,
-            &step.digest[..32]
-        );
+        let subject = match step.doc.kind() {
+            Kind::Program => step.doc.id.as_str(),
+            Kind::ReferralProgram => "referral-program",
+        };
+        let key = format!("apply-{subject}-v{}-{}", step.version, &step.digest[..32]);
         // What the service normalised (not the file's spelling): the same
         // content is the same request, whatever its formatting.
-        let program = apb::Program {
-            version: 0,
-            published_at: None,
-            ..step.program.clone()
-        };
-        match client.publish(key, &program, step.version).await {
-            Ok(program) => applied
-                .published
-                .push((step.doc.id.clone(), program.version)),
+        match client
+            .publish(key, &step.spec.content(), step.version)
+            .await
+        {
+            Ok(spec) => applied.published.push((step.doc.named(), spec.version())),
             Err(status) => {
                 // A refusal is an answer; anything else may have published.
                 let lost = !matches!(
@@ -302,7 +306,7 @@ pub async fn apply(client: &mut Programs, steps: &[Step]) -> Applied {
                         | Code::NotFound
                 );
                 let why = said(&status);
-                applied.failed = Some((step.doc.id.clone(), why, lost));
+                applied.failed = Some((step.doc.named(), why, lost));
             }
         }
     }
@@ -316,19 +320,19 @@ impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (mut create, mut update, mut same) = (0, 0, 0);
         for step in self.0 {
-            let (file, id, v) = (&step.doc.file, &step.doc.id, step.version);
+            let (file, named, v) = (&step.doc.file, step.doc.named(), step.version);
             match &step.action {
                 Action::Unchanged => {
                     same += 1;
-                    writeln!(f, "{file}: program {id}: no changes (version {v})")?;
+                    writeln!(f, "{file}: {named}: no changes (version {v})")?;
                 }
                 Action::Create => {
                     create += 1;
-                    writeln!(f, "{file}: program {id}: created (version 1)")?;
+                    writeln!(f, "{file}: {named}: created (version 1)")?;
                 }
                 Action::Update(changes) => {
                     update += 1;
-                    writeln!(f, "{file}: program {id}: version {v} → {}", v + 1)?;
+                    writeln!(f, "{file}: {named}: version {v} → {}", v + 1)?;
                     for change in changes {
                         writeln!(f, "    {change}")?;
                     }
@@ -341,7 +345,7 @@ impl fmt::Display for Shown<'_> {
             }
         }
         if create + update == 0 {
-            write!(f, "No changes: the live programs match the files ({same}).")
+            write!(f, "No changes: the live state matches the files ({same}).")
         } else {
             write!(
                 f,

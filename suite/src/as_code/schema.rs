@@ -1,43 +1,58 @@
-//! The JSON Schema of a program file, generated from the proto descriptors
-//! (their comments are its descriptions). `docs/schemas/program.v1.json` is
-//! this output; a test fails when the protos moved and it was not
-//! regenerated (`boomerang schema > docs/schemas/program.v1.json`).
+//! The JSON Schema of a file (a program or the referral program), generated
+//! from the proto descriptors (their comments are its descriptions).
+//! `docs/schemas/program.v1.json` is this output; a test fails when the
+//! protos moved and it was not regenerated
+//! (`boomerang schema > docs/schemas/program.v1.json`).
 use std::collections::BTreeMap;
 
-use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{DescriptorPool, FieldDescriptor, Kind as Type, MessageDescriptor};
 use serde_json::{Map, Value as Json, json};
 
-use super::{API_VERSION, PROGRAM, render::Tree, spec};
-
-/// Fields a file leaves to its `id` and to the service.
-const NOT_IN_FILES: &[&str] = &["programId", "version", "publishedAt"];
+use super::{API_VERSION, Kind, render::Tree, spec};
 
 /// The schema, as indented JSON.
 pub fn generate(pool: &DescriptorPool) -> anyhow::Result<String> {
-    let root = spec::message(pool, PROGRAM)?;
     let mut defs = BTreeMap::new();
-    define(&root, &mut defs);
-    if let Some(Json::Object(program)) = defs.get_mut(PROGRAM)
-        && let Some(Json::Object(props)) = program.get_mut("properties")
-    {
-        for name in NOT_IN_FILES {
-            props.remove(*name);
+    let mut kinds = Vec::new();
+    for kind in Kind::ALL {
+        let message = kind.message();
+        define(&spec::message(pool, message)?, &mut defs);
+        if let Some(Json::Object(def)) = defs.get_mut(message)
+            && let Some(Json::Object(props)) = def.get_mut("properties")
+        {
+            for (name, _) in kind.not_in_files() {
+                props.remove(*name);
+            }
         }
+        let id = if kind.has_id() {
+            json!({"required": ["id"]})
+        } else {
+            json!({"not": {"required": ["id"]}})
+        };
+        kinds.push(json!({
+            "if": {"properties": {"kind": {"const": kind.name()}}},
+            "then": {
+                "allOf": [id],
+                "properties": {"spec": {"$ref": format!("#/$defs/{message}")}},
+            },
+        }));
     }
+    let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
     let schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://boomerang.dev/schemas/program.v1.json",
-        "title": "Boomerang program file",
-        "description": "One loyalty program, as `boomerang get program ID -o yaml` writes it and `boomerang plan`/`apply` read it (docs/as-code.md). Decimals are strings (\"7.5\"); YAML may leave them unquoted.",
+        "title": "Boomerang file",
+        "description": "A loyalty program (kind Program) or the tenant's referral program (kind ReferralProgram, no id), as `boomerang get` writes it and `boomerang plan`/`apply` read it (docs/as-code.md). Decimals are strings (\"7.5\"); YAML may leave them unquoted.",
         "type": "object",
         "additionalProperties": false,
-        "required": ["apiVersion", "kind", "id", "spec"],
+        "required": ["apiVersion", "kind", "spec"],
         "properties": {
             "apiVersion": {"const": API_VERSION},
-            "kind": {"const": "Program"},
-            "id": {"type": "string", "minLength": 1, "maxLength": 64, "description": "The program's id."},
-            "spec": {"$ref": format!("#/$defs/{PROGRAM}")},
+            "kind": {"enum": names},
+            "id": {"type": "string", "minLength": 1, "maxLength": 128, "description": "A program's id (a referral program has none)."},
+            "spec": {"type": "object", "description": "The kind's API message in proto3 JSON names."},
         },
+        "allOf": kinds,
         "$defs": defs,
     });
     Ok(Tree::ordered(&schema, None).json())
@@ -67,31 +82,31 @@ fn define(desc: &MessageDescriptor, defs: &mut BTreeMap<String, Json>) {
 
 fn kind(field: &FieldDescriptor, defs: &mut BTreeMap<String, Json>) -> Json {
     match field.kind() {
-        Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
+        Type::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
             json!({"type": "string", "format": "date-time"})
         }
-        Kind::Message(m) => {
+        Type::Message(m) => {
             define(&m, defs);
             json!({"$ref": format!("#/$defs/{}", m.full_name())})
         }
-        Kind::Enum(e) => {
+        Type::Enum(e) => {
             let names: Vec<_> = e.values().map(|v| v.name().to_owned()).collect();
             json!({"enum": names})
         }
         // A plain scalar is read as the text written (`rate: 7.5`).
-        Kind::String => json!({"type": ["string", "number"]}),
-        Kind::Bytes => json!({"type": "string"}),
-        Kind::Bool => json!({"type": "boolean"}),
-        Kind::Float | Kind::Double => json!({"type": "number"}),
-        Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => {
+        Type::String => json!({"type": ["string", "number"]}),
+        Type::Bytes => json!({"type": "string"}),
+        Type::Bool => json!({"type": "boolean"}),
+        Type::Float | Type::Double => json!({"type": "number"}),
+        Type::Uint32 | Type::Fixed32 | Type::Uint64 | Type::Fixed64 => {
             json!({"type": "integer", "minimum": 0})
         }
-        Kind::Int32
-        | Kind::Sint32
-        | Kind::Sfixed32
-        | Kind::Int64
-        | Kind::Sint64
-        | Kind::Sfixed64 => {
+        Type::Int32
+        | Type::Sint32
+        | Type::Sfixed32
+        | Type::Int64
+        | Type::Sint64
+        | Type::Sfixed64 => {
             json!({"type": "integer"})
         }
     }

@@ -265,10 +265,10 @@ fn join(path: &str, name: &str) -> String {
 /// The file field a server's field violation names: `program.earn_rules[0].rate`
 /// is `spec.earnRules[0].rate` (under `root`, the request field the file's
 /// spec is), and `program.program_id` is the file's `id`.
-pub fn file_field(violation: &str, root: &str, id_field: &str) -> String {
+pub fn file_field(violation: &str, root: &str, id_field: Option<&str>) -> String {
     let rest = violation.strip_prefix(root).unwrap_or(violation);
     let rest = rest.strip_prefix('.').unwrap_or(rest);
-    if rest == id_field {
+    if Some(rest) == id_field {
         return "id".into();
     }
     let camel: Vec<String> = rest
@@ -320,14 +320,14 @@ mod tests {
     #[test]
     fn server_fields_name_file_fields() {
         assert_eq!(
-            file_field("program.earn_rules[0].rate", "program", "program_id"),
+            file_field("program.earn_rules[0].rate", "program", Some("program_id")),
             "spec.earnRules[0].rate"
         );
         assert_eq!(
-            file_field("program.program_id", "program", "program_id"),
+            file_field("program.program_id", "program", Some("program_id")),
             "id"
         );
-        assert_eq!(file_field("program", "program", "program_id"), "spec");
+        assert_eq!(file_field("program", "program", Some("program_id")), "spec");
         let lines: Lines = [("spec".to_owned(), 4), ("spec.earnRules[0]".to_owned(), 6)].into();
         assert_eq!(line_of(&lines, "spec.earnRules[0].rate"), 6);
         assert_eq!(line_of(&lines, "spec.name"), 4);

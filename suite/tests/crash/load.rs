@@ -256,6 +256,7 @@ impl Client {
         let req = rpb::UpsertReferralProgramRequest {
             idempotency_key: "rp".into(),
             program: Some(referral_program),
+            ..Default::default()
         };
         call!(self, referral, upsert_referral_program, req).await?;
         let mut codes = Vec::new();

@@ -1,0 +1,161 @@
+//! What a file may describe: its `kind`, the API message its `spec` is, and
+//! the fields the service sets (never written in a file).
+use boomerang_proto::{accrual::v1 as apb, referral::v1 as rpb};
+use prost_reflect::DescriptorPool;
+use serde_json::Value as Json;
+
+use super::{render::Tree, spec};
+
+/// A file's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Kind {
+    /// A loyalty program (`boomerang.accrual.v1.Program`), one per id.
+    Program,
+    /// The tenant's referral program (`boomerang.referral.v1.ReferralProgram`):
+    /// one per tenant, so its file has no id.
+    ReferralProgram,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Program, Kind::ReferralProgram];
+
+    /// As written in `kind:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Program => "Program",
+            Kind::ReferralProgram => "ReferralProgram",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == text)
+    }
+
+    /// The message a file's spec is.
+    pub fn message(self) -> &'static str {
+        match self {
+            Kind::Program => "boomerang.accrual.v1.Program",
+            Kind::ReferralProgram => "boomerang.referral.v1.ReferralProgram",
+        }
+    }
+
+    /// Whether a file names one with `id` (else there is one per tenant).
+    pub fn has_id(self) -> bool {
+        matches!(self, Kind::Program)
+    }
+
+    /// The spec's fields a file leaves to its `id` and to the service
+    /// (proto3 JSON names), with why.
+    pub fn not_in_files(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Kind::Program => &[
+                ("programId", "set by the file's id"),
+                ("version", "set by the service"),
+                ("publishedAt", "set by the service"),
+            ],
+            Kind::ReferralProgram => &[
+                ("version", "set by the service"),
+                ("publishedAt", "set by the service"),
+            ],
+        }
+    }
+
+    /// The request's field the spec is, and the spec's field the file's id
+    /// is, as the service's field violations name them.
+    pub fn violation_root(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Kind::Program => ("program", Some("program_id")),
+            Kind::ReferralProgram => ("program", None),
+        }
+    }
+
+    /// One of this kind as people read it: "program summer", "the referral program".
+    pub fn named(self, id: &str) -> String {
+        match self {
+            Kind::Program => format!("program {id}"),
+            Kind::ReferralProgram => "the referral program".into(),
+        }
+    }
+}
+
+/// A spec of some kind, as the API's message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    Program(Box<apb::Program>),
+    ReferralProgram(rpb::ReferralProgram),
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Program(_) => Kind::Program,
+            Spec::ReferralProgram(_) => Kind::ReferralProgram,
+        }
+    }
+
+    /// Its id (empty for one per tenant).
+    pub fn id(&self) -> &str {
+        match self {
+            Spec::Program(p) => &p.program_id,
+            Spec::ReferralProgram(_) => "",
+        }
+    }
+
+    /// The version the service gave it (0 in a file).
+    pub fn version(&self) -> u32 {
+        match self {
+            Spec::Program(p) => p.version,
+            Spec::ReferralProgram(p) => p.version,
+        }
+    }
+
+    /// Without what the service sets: what a publish sends.
+    pub fn content(&self) -> Spec {
+        match self {
+            Spec::Program(p) => Spec::Program(Box::new(apb::Program {
+                version: 0,
+                published_at: None,
+                ..(**p).clone()
+            })),
+            Spec::ReferralProgram(p) => Spec::ReferralProgram(rpb::ReferralProgram {
+                version: 0,
+                published_at: None,
+                ..p.clone()
+            }),
+        }
+    }
+
+    /// A file's `spec` read by [`spec::read`], with `id` set.
+    pub fn decode(
+        pool: &DescriptorPool,
+        kind: Kind,
+        id: &str,
+        json: &Json,
+    ) -> Result<Spec, String> {
+        let desc = spec::message(pool, kind.message()).map_err(|e| e.to_string())?;
+        Ok(match kind {
+            Kind::Program => Spec::Program(Box::new(apb::Program {
+                program_id: id.to_owned(),
+                ..spec::decode(&desc, json)?
+            })),
+            Kind::ReferralProgram => Spec::ReferralProgram(spec::decode(&desc, json)?),
+        })
+    }
+
+    /// The spec as a file holds it (no id, no service fields), fields in
+    /// the proto's order: what `get` writes and what plan compares.
+    pub fn tree(&self, pool: &DescriptorPool) -> anyhow::Result<Tree> {
+        let desc = spec::message(pool, self.kind().message())?;
+        let json = match self.content() {
+            Spec::Program(p) => spec::encode(
+                &desc,
+                &apb::Program {
+                    program_id: String::new(),
+                    ..*p
+                },
+            )?,
+            Spec::ReferralProgram(p) => spec::encode(&desc, &p)?,
+        };
+        Ok(Tree::ordered(&json, Some(&desc)))
+    }
+}
