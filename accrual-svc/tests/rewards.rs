@@ -108,7 +108,7 @@ backend_tests! {
             budgets: vec![cpb::Budget { total: Some(Money { amount: "100000".into(), asset: "PTS".into() }), per_day: None, low_percent: None }],
             ..Default::default()
         };
-        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec) }).await?;
+        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec), ..Default::default() }).await?;
         s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s".into(), campaign_id: "double".into() }).await?;
         let bought = s.buy("pts", "o-1", "ann", &[("green", "100.00")]).await?;
         // 100 EUR x 1 PTS x2 (green) x1.5 (gold) = 300; the campaign doubles it: +300.
@@ -161,9 +161,9 @@ backend_tests! {
             budgets: vec![cpb::Budget { total: Some(eur("100.00")), per_day: None, low_percent: None }],
             ..spec.clone()
         };
-        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec) }).await?;
+        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "double".into(), spec: Some(spec), ..Default::default() }).await?;
         s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s".into(), campaign_id: "double".into() }).await?;
-        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c2".into(), campaign_id: "euro".into(), spec: Some(bonus) }).await?;
+        s.campaign.create_campaign(cpb::CreateCampaignRequest { idempotency_key: "c2".into(), campaign_id: "euro".into(), spec: Some(bonus), ..Default::default() }).await?;
         s.campaign.schedule_campaign(cpb::ScheduleCampaignRequest { idempotency_key: "s2".into(), campaign_id: "euro".into() }).await?;
         // 150.00 EUR in two orders; the campaign gives 100 + 50 PTS more.
         s.buy("pts", "o-1", "ann", &[("shoes", "60.00"), ("bags", "40.00")]).await?;

@@ -62,6 +62,7 @@ pub async fn create_hot(channel: Channel, auth: &MetadataValue<Ascii>) -> anyhow
         idempotency_key: "create-hot".into(),
         campaign_id: HOT.into(),
         spec: Some(hot_spec()),
+        ..Default::default()
     };
     client.create_campaign(authed(auth, create)).await?;
     let schedule = pb::ScheduleCampaignRequest {

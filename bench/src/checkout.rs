@@ -64,6 +64,7 @@ async fn campaign_with_code(
         idempotency_key: format!("c-{id}"),
         campaign_id: id.into(),
         spec: Some(spec),
+        ..Default::default()
     };
     campaigns
         .create_campaign(authed(&shop.auth, create))

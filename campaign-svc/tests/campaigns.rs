@@ -194,7 +194,7 @@ backend_tests! {
         assert_eq!((low[0].customer_id.as_str(), low[0].campaign_id.as_str()), ("", "low"));
         // A larger total arms it again: 20.00, 9.00 used, the mark at 4.00.
         budgeted.budgets[0].total = Some(eur("20.00"));
-        let update = pb::UpdateCampaignRequest { idempotency_key: "raise".into(), campaign_id: "low".into(), spec: Some(budgeted), expected_version: made.version };
+        let update = pb::UpdateCampaignRequest { idempotency_key: "raise".into(), campaign_id: "low".into(), spec: Some(budgeted), expected_version: made.version, ..Default::default() };
         s.client.update_campaign(update).await?;
         s.client.reserve_budget(reserve("low", "six", "6.00", false)).await?;
         assert_eq!(low_events(&s, "low", 1).await?.len(), 1, "5.00 left is above 4.00");
@@ -205,7 +205,7 @@ backend_tests! {
         // A mark of 100% or more is refused.
         let mut bad = with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "10.00");
         bad.budgets[0].low_percent = Some(100);
-        let refused = s.client.create_campaign(pb::CreateCampaignRequest { idempotency_key: "bad".into(), campaign_id: "bad".into(), spec: Some(bad) }).await.err().map(|e| e.code());
+        let refused = s.client.create_campaign(pb::CreateCampaignRequest { idempotency_key: "bad".into(), campaign_id: "bad".into(), spec: Some(bad), ..Default::default() }).await.err().map(|e| e.code());
         assert_eq!(refused, Some(Code::InvalidArgument));
         Ok(())
     }
@@ -222,6 +222,7 @@ backend_tests! {
             campaign_id: "b".into(),
             spec: Some(with_budget(window(), total)),
             expected_version: 0,
+            ..Default::default()
         };
         let used = |r: pb::GetCampaignReportResponse| {
             let b = r.budgets.first().cloned().unwrap_or_default();
@@ -253,7 +254,7 @@ backend_tests! {
         s.schedule("b").await?;
         let r = s.client.reserve_budget(reserve("b", "first", "6.00", false)).await?.into_inner().reservation.unwrap_or_default();
         let lowered = with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "5.00");
-        s.client.update_campaign(pb::UpdateCampaignRequest { idempotency_key: "low".into(), campaign_id: "b".into(), spec: Some(lowered), expected_version: 0 }).await?;
+        s.client.update_campaign(pb::UpdateCampaignRequest { idempotency_key: "low".into(), campaign_id: "b".into(), spec: Some(lowered), expected_version: 0, ..Default::default() }).await?;
         let more = s.client.reserve_budget(reserve("b", "second", "0.50", true)).await;
         assert_eq!(more.err().map(|e| e.code()), Some(Code::ResourceExhausted));
         let points = s.client.reserve_budget(pb::ReserveBudgetRequest { amount: Some(Money { amount: "5".into(), asset: "PTS".into() }), ..reserve("b", "pts", "1.00", false) }).await;
@@ -307,6 +308,7 @@ backend_tests! {
         v2.terms = "Triple points, new terms.".into();
         let updated = s.client.update_campaign(pb::UpdateCampaignRequest {
             idempotency_key: "u1".into(), campaign_id: "spring".into(), spec: Some(v2), expected_version: 1,
+            ..Default::default()
         }).await?.into_inner().campaign.unwrap_or_default();
         assert_eq!(updated.version, 2);
         s.clock.advance(Duration::from_secs(11 * 86_400));
@@ -404,7 +406,7 @@ backend_tests! {
         let mut c = base(); c.effect = Some(pb::Effect { kind: Some(pb::effect::Kind::PointsMultiplier(pb::PointsMultiplier { multiplier: "0.5".into() })) }); cases.push((c, "spec.effect.points_multiplier.multiplier"));
         cases.push((with_budget(base(), "0.00"), "spec.budgets[0].total.amount"));
         for (i, (bad, field)) in cases.into_iter().enumerate() {
-            let req = pb::CreateCampaignRequest { idempotency_key: format!("bad-{i}"), campaign_id: format!("bad-{i}"), spec: Some(bad) };
+            let req = pb::CreateCampaignRequest { idempotency_key: format!("bad-{i}"), campaign_id: format!("bad-{i}"), spec: Some(bad), ..Default::default() };
             let status = s.client.create_campaign(req).await.err().ok_or_else(|| anyhow::anyhow!("accepted case {i}"))?;
             assert_eq!(status.code(), Code::InvalidArgument, "{field}");
             let fields: Vec<String> = status.get_details_bad_request().map(|b| b.field_violations.into_iter().map(|f| f.field).collect()).unwrap_or_default();
@@ -418,7 +420,7 @@ backend_tests! {
         // The actor comes with the credential (the gateway names the caller's key).
         let as_marketing = AsTenant::new("campaign", "acme")?.with_actor("marketing@shop");
         let mut marketing = CampaignServiceClient::with_interceptor(channel(s.addr).await?, as_marketing);
-        let mut req = Request::new(pb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "audited".into(), spec: Some(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z")) });
+        let mut req = Request::new(pb::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "audited".into(), spec: Some(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z")), ..Default::default() });
         // A header claiming another actor is not believed.
         req.metadata_mut().insert("x-boomerang-actor", "ceo@shop".parse()?);
         marketing.create_campaign(req).await?;

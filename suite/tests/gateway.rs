@@ -122,7 +122,7 @@ backend_tests! {
         let mut campaign = CampaignServiceClient::new(channel(suite.addrs().gateway).await?);
         let bad = boomerang_proto::campaign::v1::Budget { total: Some(Money { amount: "x".repeat(30), asset: "EUR".into() }), per_day: None, low_percent: None };
         let spec = boomerang_proto::campaign::v1::CampaignSpec { name: "big".into(), budgets: vec![bad; 10_000], ..Default::default() };
-        let create = boomerang_proto::campaign::v1::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "big".into(), spec: Some(spec) };
+        let create = boomerang_proto::campaign::v1::CreateCampaignRequest { idempotency_key: "c".into(), campaign_id: "big".into(), spec: Some(spec), ..Default::default() };
         let refused = campaign.create_campaign(with_key(create, &key)?).await.err();
         let refused = refused.ok_or_else(|| anyhow::anyhow!("10,000 bad budgets accepted"))?;
         // The caller's fault, readable: not "upstream unreachable" from an oversized header.

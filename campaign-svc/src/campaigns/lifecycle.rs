@@ -112,38 +112,9 @@ impl Campaigns {
         expected_version: Option<i64>,
     ) -> Result<CampaignView, AppError> {
         let now = self.clock().now();
-        let head = repo::head_for_update(conn, self.db(), tenant.as_str(), id).await?;
-        if expected_version.is_some_and(|v| v != head.version) {
-            return Err(AppError::Aborted(format!(
-                "campaign {id} is at version {}, not {}; read it again",
-                head.version,
-                expected_version.unwrap_or_default()
-            )));
-        }
-        if !head.status.editable() {
-            return Err(AppError::Precondition(format!(
-                "a {} campaign cannot be changed",
-                head.status.as_str()
-            )));
-        }
         let before = self.view(conn, tenant, id, None).await?;
-        let dropped = before.version.spec.budgets.iter().find(|old| {
-            !spec
-                .budgets
-                .iter()
-                .any(|b| b.total.code() == old.total.code())
-        });
-        if let Some(old) = dropped.filter(|_| !head.status.edits_in_place()) {
-            // Without a budget the asset would be unlimited; a live campaign keeps its limit.
-            return Err(AppError::invalid(
-                "spec.budgets",
-                format!(
-                    "a {} campaign keeps its {} budget; lower it instead",
-                    head.status.as_str(),
-                    old.total.code()
-                ),
-            ));
-        }
+        let head = &before.head;
+        may_update(&before, &spec, expected_version)?;
         if head.status.edits_in_place() {
             repo::replace_draft(conn, tenant.as_str(), id, &spec).await?;
         } else {
@@ -165,6 +136,73 @@ impl Campaigns {
         let after = self.view(conn, tenant, id, None).await?;
         self.audit(conn, tenant, actor, "updated", Some(&before), &after)
             .await?;
+        Ok(after)
+    }
+
+    /// What creating `id` would give, without writing: the draft as it
+    /// would be stored, or a create's refusal.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.validate_create", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn would_create(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        spec: CampaignSpec,
+    ) -> Result<CampaignView, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        match repo::head(&mut conn, tenant.as_str(), id).await {
+            Ok(_) => Err(AppError::AlreadyExists(format!(
+                "campaign {id} already exists"
+            ))),
+            Err(AppError::NotFound(_)) => {
+                let now = self.clock().now();
+                Ok(CampaignView {
+                    head: CampaignRow {
+                        id: id.to_owned(),
+                        status: Status::Draft,
+                        version: 1,
+                    },
+                    version: VersionRow {
+                        version: 1,
+                        spec,
+                        created_at: now,
+                        effective_from: None,
+                        effective_to: None,
+                    },
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What updating `id` would give, without writing (nothing locked): the
+    /// campaign as it would be, or an update's refusal.
+    #[tracing::instrument(name = "boomerang.campaign.campaigns.validate_update", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn would_update(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        spec: CampaignSpec,
+        expected_version: Option<i64>,
+    ) -> Result<CampaignView, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        let (before, _) = self
+            .view_with_versions(&mut conn, tenant, id, None, false)
+            .await?;
+        may_update(&before, &spec, expected_version)?;
+        let now = self.clock().now();
+        let mut after = before;
+        if !after.head.status.edits_in_place() {
+            after.head.version += 1;
+            after.version = VersionRow {
+                version: after.head.version,
+                spec,
+                created_at: now,
+                effective_from: Some(now),
+                effective_to: None,
+            };
+        } else {
+            after.version.spec = spec;
+        }
         Ok(after)
     }
 
@@ -464,4 +502,44 @@ impl Campaigns {
 
 fn in_force(v: &VersionRow, at: i64) -> bool {
     v.effective_from.is_some_and(|from| from <= at) && v.effective_to.is_none_or(|to| at < to)
+}
+
+/// Whether `spec` may replace the campaign `before` over `expected_version`
+/// (the checks of an update, before it writes).
+fn may_update(
+    before: &CampaignView,
+    spec: &CampaignSpec,
+    expected_version: Option<i64>,
+) -> Result<(), AppError> {
+    let head = &before.head;
+    if let Some(expected) = expected_version.filter(|v| *v != head.version) {
+        return Err(AppError::Aborted(format!(
+            "campaign {} is at version {}, not {expected}; read it again",
+            head.id, head.version,
+        )));
+    }
+    if !head.status.editable() {
+        return Err(AppError::Precondition(format!(
+            "a {} campaign cannot be changed",
+            head.status.as_str()
+        )));
+    }
+    let dropped = before.version.spec.budgets.iter().find(|old| {
+        !spec
+            .budgets
+            .iter()
+            .any(|b| b.total.code() == old.total.code())
+    });
+    if let Some(old) = dropped.filter(|_| !head.status.edits_in_place()) {
+        // Without a budget the asset would be unlimited; a live campaign keeps its limit.
+        return Err(AppError::invalid(
+            "spec.budgets",
+            format!(
+                "a {} campaign keeps its {} budget; lower it instead",
+                head.status.as_str(),
+                old.total.code()
+            ),
+        ));
+    }
+    Ok(())
 }

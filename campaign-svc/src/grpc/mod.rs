@@ -121,7 +121,10 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let spec = convert::spec(req.spec.as_ref())?;
         let mut v = Violations::new();
-        let id = if req.campaign_id.is_empty() {
+        let id = if req.campaign_id.is_empty() && req.validate_only {
+            v.add("campaign_id", "required with validate_only");
+            String::new()
+        } else if req.campaign_id.is_empty() {
             // Derived from the request, so a replay names the same campaign.
             let digest = idempotency::request_hash(&req);
             format!("camp-{}", hex::encode(&digest[..8]))
@@ -129,6 +132,12 @@ impl CampaignService for CampaignServiceHandler {
             convert::id(&mut v, "campaign_id", &req.campaign_id)
         };
         v.check()?;
+        if req.validate_only {
+            let view = self.campaigns.would_create(&tenant, &id, spec).await?;
+            return Ok(Response::new(pb::CreateCampaignResponse {
+                campaign: Some((&view).into()),
+            }));
+        }
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.mutations
             .run(
@@ -160,6 +169,15 @@ impl CampaignService for CampaignServiceHandler {
         let id = convert::id(&mut v, "campaign_id", &req.campaign_id);
         v.check()?;
         let expected = Some(i64::from(req.expected_version)).filter(|v| *v > 0);
+        if req.validate_only {
+            let view = self
+                .campaigns
+                .would_update(&tenant, &id, spec, expected)
+                .await?;
+            return Ok(Response::new(pb::UpdateCampaignResponse {
+                campaign: Some((&view).into()),
+            }));
+        }
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.mutations
             .run(

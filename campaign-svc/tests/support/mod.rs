@@ -101,6 +101,7 @@ impl Service {
             idempotency_key: format!("create-{id}"),
             campaign_id: id.into(),
             spec: Some(spec),
+            ..Default::default()
         };
         Ok(self
             .client

@@ -240,6 +240,7 @@ impl Client {
             idempotency_key: "boost".into(),
             campaign_id: "boost".into(),
             spec: Some(spec),
+            ..Default::default()
         };
         call!(self, campaign, create_campaign, req).await?;
         let req = cpb::ScheduleCampaignRequest {

@@ -261,6 +261,7 @@ impl Shop {
             idempotency_key: format!("c-{id}"),
             campaign_id: id.into(),
             spec: Some(spec),
+            ..Default::default()
         };
         c.create_campaign(with_key(create, &self.key)?).await?;
         let schedule = cpb::ScheduleCampaignRequest {
