@@ -5,7 +5,7 @@ pub use super::client::{Tls, dial};
 use super::{
     Format, Kind,
     client::{Platform, Remote, said},
-    load_dir, plan, schema, spec, write,
+    load_dir, plan, schema, show, spec, write,
 };
 
 /// How `get` writes it.
@@ -99,7 +99,7 @@ pub async fn plan(args: Plan) -> anyhow::Result<ExitCode> {
     let Some((_, steps)) = planned(&args.dir, &args.remote, None, args.what_if_days).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    println!("{}", plan::Shown(&steps));
+    println!("{}", show::Shown(&steps));
     if let Some(out) = &args.out {
         std::fs::write(
             out,
@@ -134,7 +134,7 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
     else {
         return Ok(ExitCode::FAILURE);
     };
-    println!("{}", plan::Shown(&steps));
+    println!("{}", show::Shown(&steps));
     if args.dry_run {
         println!("Dry run: nothing applied.");
         return Ok(ExitCode::SUCCESS);
@@ -142,6 +142,9 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
     let applied = plan::apply(&mut client, &steps).await;
     for (named, version) in &applied.published {
         println!("{named}: version {version} published");
+    }
+    for (named, call) in &applied.moved {
+        println!("{named}: {}", call.done());
     }
     if let Some((named, why, lost)) = &applied.failed {
         if *lost {
@@ -155,7 +158,13 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
         eprintln!("Run apply again: what was published is not published twice.");
         return Ok(ExitCode::FAILURE);
     }
-    println!("Applied: {} published.", applied.published.len());
+    match applied.moved.len() {
+        0 => println!("Applied: {} published.", applied.published.len()),
+        n => println!(
+            "Applied: {} published, {n} lifecycle call(s).",
+            applied.published.len()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,7 @@ use boomerang_proto::{
         self as apb, accrual_service_client::AccrualServiceClient,
         simulation_service_client::SimulationServiceClient,
     },
+    campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
     referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
 };
 use tonic::{
@@ -15,7 +16,7 @@ use tonic::{
     transport::{Certificate, Channel, ClientTlsConfig},
 };
 
-use super::{Kind, Spec};
+use super::{Kind, Spec, lifecycle::Move};
 
 /// Where a command reaches the platform, and as whom.
 #[derive(clap::Args, Debug, Clone)]
@@ -87,6 +88,7 @@ pub struct Platform {
     accrual: AccrualServiceClient<Calls>,
     simulation: SimulationServiceClient<Calls>,
     referral: ReferralServiceClient<Calls>,
+    campaign: CampaignServiceClient<Calls>,
 }
 
 impl Platform {
@@ -101,7 +103,8 @@ impl Platform {
         Ok(Self {
             accrual: AccrualServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             simulation: SimulationServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            referral: ReferralServiceClient::with_interceptor(channel, bearer),
+            referral: ReferralServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            campaign: CampaignServiceClient::with_interceptor(channel, bearer),
         })
     }
 
@@ -130,6 +133,22 @@ impl Platform {
                     .get_referral_program(req)
                     .await
                     .map(|r| r.into_inner().program.map(Spec::ReferralProgram))
+            }
+            Kind::Campaign => {
+                let req = cpb::GetCampaignRequest {
+                    campaign_id: id.to_owned(),
+                    terms_at: None,
+                };
+                self.campaign.get_campaign(req).await.map(|r| {
+                    let found = r.into_inner();
+                    let status = found.campaign.as_ref().map_or(0, |c| c.status);
+                    let wanted = match version {
+                        0 => found.campaign,
+                        v => found.versions.into_iter().find(|c| c.version == v),
+                    };
+                    // A past version shown with the campaign's status now.
+                    wanted.map(|c| Spec::Campaign(Box::new(cpb::Campaign { status, ..c })))
+                })
             }
         };
         match found {
@@ -209,7 +228,80 @@ impl Platform {
                     .into_inner();
                 done.program.map(Spec::ReferralProgram)
             }
+            // A campaign that does not exist yet (`expected` 0) is created
+            // as a draft; one that does is updated over `expected`.
+            Spec::Campaign(c) if expected == 0 => {
+                let req = cpb::CreateCampaignRequest {
+                    idempotency_key,
+                    campaign_id: c.campaign_id.clone(),
+                    spec: c.spec.clone(),
+                    validate_only,
+                };
+                let done = self.campaign.create_campaign(req).await?.into_inner();
+                done.campaign.map(|c| Spec::Campaign(Box::new(c)))
+            }
+            Spec::Campaign(c) => {
+                let req = cpb::UpdateCampaignRequest {
+                    idempotency_key,
+                    campaign_id: c.campaign_id.clone(),
+                    spec: c.spec.clone(),
+                    expected_version: expected,
+                    validate_only,
+                };
+                let done = self.campaign.update_campaign(req).await?.into_inner();
+                done.campaign.map(|c| Spec::Campaign(Box::new(c)))
+            }
         };
         stored.ok_or_else(|| Status::internal("the answer has no program"))
+    }
+
+    /// One lifecycle call on campaign `id`.
+    pub async fn step(
+        &mut self,
+        id: &str,
+        step: Move,
+        idempotency_key: String,
+    ) -> Result<(), Status> {
+        let campaign_id = id.to_owned();
+        let reason = "boomerang apply".to_owned();
+        match step {
+            Move::Schedule => {
+                let req = cpb::ScheduleCampaignRequest {
+                    idempotency_key,
+                    campaign_id,
+                };
+                self.campaign.schedule_campaign(req).await.map(drop)
+            }
+            Move::Pause => {
+                let req = cpb::PauseCampaignRequest {
+                    idempotency_key,
+                    campaign_id,
+                    reason,
+                };
+                self.campaign.pause_campaign(req).await.map(drop)
+            }
+            Move::Resume => {
+                let req = cpb::ResumeCampaignRequest {
+                    idempotency_key,
+                    campaign_id,
+                };
+                self.campaign.resume_campaign(req).await.map(drop)
+            }
+            Move::End => {
+                let req = cpb::EndCampaignRequest {
+                    idempotency_key,
+                    campaign_id,
+                    reason,
+                };
+                self.campaign.end_campaign(req).await.map(drop)
+            }
+            Move::Archive => {
+                let req = cpb::ArchiveCampaignRequest {
+                    idempotency_key,
+                    campaign_id,
+                };
+                self.campaign.archive_campaign(req).await.map(drop)
+            }
+        }
     }
 }

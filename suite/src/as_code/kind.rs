@@ -1,6 +1,6 @@
 //! What a file may describe: its `kind`, the API message its `spec` is, and
 //! the fields the service sets (never written in a file).
-use boomerang_proto::{accrual::v1 as apb, referral::v1 as rpb};
+use boomerang_proto::{accrual::v1 as apb, campaign::v1 as cpb, referral::v1 as rpb};
 use prost_reflect::DescriptorPool;
 use serde_json::Value as Json;
 
@@ -14,16 +14,20 @@ pub enum Kind {
     /// The tenant's referral program (`boomerang.referral.v1.ReferralProgram`):
     /// one per tenant, so its file has no id.
     ReferralProgram,
+    /// A campaign (`boomerang.campaign.v1.CampaignSpec`), one per id, with
+    /// the lifecycle state wanted in `status` (optional).
+    Campaign,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Program, Kind::ReferralProgram];
+    pub const ALL: [Kind; 3] = [Kind::Program, Kind::ReferralProgram, Kind::Campaign];
 
     /// As written in `kind:`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Program => "Program",
             Kind::ReferralProgram => "ReferralProgram",
+            Kind::Campaign => "Campaign",
         }
     }
 
@@ -36,12 +40,18 @@ impl Kind {
         match self {
             Kind::Program => "boomerang.accrual.v1.Program",
             Kind::ReferralProgram => "boomerang.referral.v1.ReferralProgram",
+            Kind::Campaign => "boomerang.campaign.v1.CampaignSpec",
         }
     }
 
     /// Whether a file names one with `id` (else there is one per tenant).
     pub fn has_id(self) -> bool {
-        matches!(self, Kind::Program)
+        matches!(self, Kind::Program | Kind::Campaign)
+    }
+
+    /// Whether a file may name the lifecycle state wanted (`status`).
+    pub fn has_status(self) -> bool {
+        matches!(self, Kind::Campaign)
     }
 
     /// The spec's fields a file leaves to its `id` and to the service
@@ -57,15 +67,17 @@ impl Kind {
                 ("version", "set by the service"),
                 ("publishedAt", "set by the service"),
             ],
+            Kind::Campaign => &[],
         }
     }
 
-    /// The request's field the spec is, and the spec's field the file's id
-    /// is, as the service's field violations name them.
+    /// The request's field the spec is, and the field the file's id is, as
+    /// the service's field violations name them.
     pub fn violation_root(self) -> (&'static str, Option<&'static str>) {
         match self {
-            Kind::Program => ("program", Some("program_id")),
+            Kind::Program => ("program", Some("program.program_id")),
             Kind::ReferralProgram => ("program", None),
+            Kind::Campaign => ("spec", Some("campaign_id")),
         }
     }
 
@@ -74,6 +86,7 @@ impl Kind {
         match self {
             Kind::Program => format!("program {id}"),
             Kind::ReferralProgram => "the referral program".into(),
+            Kind::Campaign => format!("campaign {id}"),
         }
     }
 }
@@ -83,6 +96,9 @@ impl Kind {
 pub enum Spec {
     Program(Box<apb::Program>),
     ReferralProgram(rpb::ReferralProgram),
+    /// A campaign: its id, spec and (in a file) the status wanted, or
+    /// unspecified.
+    Campaign(Box<cpb::Campaign>),
 }
 
 impl Spec {
@@ -90,6 +106,7 @@ impl Spec {
         match self {
             Spec::Program(_) => Kind::Program,
             Spec::ReferralProgram(_) => Kind::ReferralProgram,
+            Spec::Campaign(_) => Kind::Campaign,
         }
     }
 
@@ -98,6 +115,7 @@ impl Spec {
         match self {
             Spec::Program(p) => &p.program_id,
             Spec::ReferralProgram(_) => "",
+            Spec::Campaign(c) => &c.campaign_id,
         }
     }
 
@@ -106,6 +124,7 @@ impl Spec {
         match self {
             Spec::Program(p) => p.version,
             Spec::ReferralProgram(p) => p.version,
+            Spec::Campaign(c) => c.version,
         }
     }
 
@@ -122,6 +141,20 @@ impl Spec {
                 published_at: None,
                 ..p.clone()
             }),
+            Spec::Campaign(c) => Spec::Campaign(Box::new(cpb::Campaign {
+                campaign_id: c.campaign_id.clone(),
+                status: c.status,
+                spec: c.spec.clone(),
+                ..Default::default()
+            })),
+        }
+    }
+
+    /// A campaign's status (live, or wanted in a file), else None.
+    pub fn status(&self) -> Option<cpb::CampaignStatus> {
+        match self {
+            Spec::Campaign(c) => Some(c.status()),
+            _ => None,
         }
     }
 
@@ -139,6 +172,11 @@ impl Spec {
                 ..spec::decode(&desc, json)?
             })),
             Kind::ReferralProgram => Spec::ReferralProgram(spec::decode(&desc, json)?),
+            Kind::Campaign => Spec::Campaign(Box::new(cpb::Campaign {
+                campaign_id: id.to_owned(),
+                spec: Some(spec::decode(&desc, json)?),
+                ..Default::default()
+            })),
         })
     }
 
@@ -155,6 +193,7 @@ impl Spec {
                 },
             )?,
             Spec::ReferralProgram(p) => spec::encode(&desc, &p)?,
+            Spec::Campaign(c) => spec::encode(&desc, &c.spec.unwrap_or_default())?,
         };
         Ok(Tree::ordered(&json, Some(&desc)))
     }

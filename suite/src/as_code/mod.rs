@@ -7,7 +7,7 @@
 //!
 //! ```yaml
 //! apiVersion: boomerang.dev/v1
-//! kind: Program    # or ReferralProgram (one per tenant: no id)
+//! kind: Program    # or ReferralProgram (one per tenant: no id), or Campaign
 //! id: summer
 //! spec:            # boomerang.accrual.v1.Program in proto3 JSON names
 //!   name: Summer
@@ -18,14 +18,17 @@
 //! ```
 use std::{fmt, path::Path};
 
+use boomerang_proto::campaign::v1::CampaignStatus;
 use prost_reflect::DescriptorPool;
 
 pub mod cli;
 pub mod client;
 pub mod kind;
+pub mod lifecycle;
 pub mod plan;
 pub mod render;
 pub mod schema;
+pub mod show;
 pub mod spec;
 pub mod yaml;
 
@@ -74,9 +77,13 @@ impl Document {
         }
     }
 
-    /// A problem with the file as a whole (its id, or its spec without one).
+    /// A problem with the file as a whole (at its id, or its kind without one).
     pub fn whole(&self, message: &str) -> FileProblem {
-        let field = if self.kind().has_id() { "id" } else { "kind" };
+        self.problem(if self.kind().has_id() { "id" } else { "kind" }, message)
+    }
+
+    /// A problem at a field of the file (`status`, `spec.name`).
+    pub fn problem(&self, field: &str, message: &str) -> FileProblem {
         FileProblem {
             file: self.file.clone(),
             problem: Problem {
@@ -221,7 +228,7 @@ fn read_spec(
         );
         return Ok(None);
     };
-    let (mut kind, mut id, mut spec) = (None, None, None);
+    let (mut kind, mut id, mut spec, mut status) = (None, None, None, None);
     for (key, value) in entries {
         let name = key.text().unwrap_or_default();
         lines.insert(name.to_owned(), key.line);
@@ -253,10 +260,22 @@ fn read_spec(
                 Err(e) => problem(key.line, name, e.to_string()),
             },
             "spec" => spec = Some(value),
+            "status" => match CampaignStatus::from_str_name(text) {
+                Some(s) if s != CampaignStatus::Unspecified => status = Some((s, key.line)),
+                _ => problem(
+                    key.line,
+                    name,
+                    "must be one of CAMPAIGN_STATUS_DRAFT, CAMPAIGN_STATUS_SCHEDULED, \
+                     CAMPAIGN_STATUS_ACTIVE, CAMPAIGN_STATUS_PAUSED, CAMPAIGN_STATUS_ENDED, \
+                     CAMPAIGN_STATUS_ARCHIVED"
+                        .into(),
+                ),
+            },
             _ => problem(
                 key.line,
                 name,
-                "unknown field (a file has apiVersion, kind, id and spec)".into(),
+                "unknown field (a file has apiVersion, kind, id, spec and, for a campaign, status)"
+                    .into(),
             ),
         }
     }
@@ -284,6 +303,17 @@ fn read_spec(
         Some((id, _)) => Some(id),
         None => Some(String::new()),
     };
+    if let Some((_, line)) = status.filter(|_| !kind.has_status()) {
+        problem(
+            line,
+            "status",
+            format!(
+                "not in a {} file: only a campaign has a lifecycle",
+                kind.name()
+            ),
+        );
+        return Ok(None);
+    }
     let (Some(id), Some(spec)) = (id, spec) else {
         return Ok(None);
     };
@@ -306,6 +336,10 @@ fn read_spec(
         return Ok(None);
     };
     match Spec::decode(pool, kind, &id, &json) {
+        Ok(Spec::Campaign(mut campaign)) => {
+            campaign.status = status.map_or(0, |(s, _)| s as i32);
+            Ok(Some((id, Spec::Campaign(campaign))))
+        }
         Ok(spec) => Ok(Some((id, spec))),
         Err(message) => {
             problems.push(Problem {
@@ -334,6 +368,9 @@ pub fn write(pool: &DescriptorPool, spec: &Spec, format: Format) -> anyhow::Resu
     ];
     if kind.has_id() {
         fields.push(("id".to_owned(), Tree::Text(spec.id().into())));
+    }
+    if let Some(status) = spec.status() {
+        fields.push(("status".to_owned(), Tree::Text(status.as_str_name().into())));
     }
     fields.push(("spec".to_owned(), spec.tree(pool)?));
     let tree = Tree::Map(fields);

@@ -1,9 +1,7 @@
 //! `plan`: each file's spec as the service would store it, against the live
 //! version; `apply`: those changes published over the versions planned
 //! against, with idempotency keys from the content (re-running is a no-op).
-use std::fmt;
-
-use boomerang_proto::accrual::v1 as apb;
+use boomerang_proto::{accrual::v1 as apb, campaign::v1::CampaignStatus};
 use prost_reflect::DescriptorPool;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -13,6 +11,8 @@ use tonic_types::StatusExt as _;
 use super::{
     API_VERSION, Document, FileProblem, Kind, Spec,
     client::{Platform, said},
+    lifecycle::{self, Move},
+    render::Tree,
 };
 
 /// What applying one file would do.
@@ -20,7 +20,7 @@ use super::{
 pub enum Action {
     Unchanged,
     Create,
-    /// A new version; the changed fields, one line each.
+    /// A change: the changed fields (and a campaign's status), one line each.
     Update(Vec<String>),
 }
 
@@ -31,12 +31,20 @@ pub struct Step {
     /// The live version planned against (0: none yet).
     pub version: u32,
     pub action: Action,
-    /// The spec as the service normalised it.
+    /// The spec as the service normalised it (with the version it would
+    /// get), or as live when the file says the same.
     pub spec: Spec,
-    /// SHA-256 of the normalised spec: the file's content as the service reads it.
+    /// Whether the spec is published (not only a campaign's lifecycle).
+    pub publish: bool,
+    /// A campaign's lifecycle calls, after the spec.
+    pub moves: Vec<Move>,
+    /// SHA-256 of the normalised spec (and a campaign's status wanted): the
+    /// file's content as the service reads it.
     pub digest: String,
-    /// For a new version: what it would have given the purchases recorded
-    /// (or why that could not be told).
+    /// The same of the live content planned against (empty: none yet).
+    pub live: String,
+    /// For a program's new version: what it would have given the purchases
+    /// recorded (or why that could not be told).
     pub what_if: Option<Result<apb::SimulateProgramResponse, String>>,
 }
 
@@ -65,6 +73,10 @@ pub struct Pinned {
     /// "create", "update" or "none".
     pub action: String,
     pub digest: String,
+    /// The digest of the live content planned against (a draft campaign is
+    /// edited in place, so its version alone does not tell it moved).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub live: String,
 }
 
 fn program() -> String {
@@ -78,8 +90,8 @@ impl Pinned {
 }
 
 /// Every file checked by the service against the live state (or the
-/// versions `pinned`): the steps, or every problem found. Each new version
-/// is priced over the purchases of the last `what_if_days` (0: not).
+/// versions `pinned`): the steps, or every problem found. Each new program
+/// version is priced over the purchases of the last `what_if_days` (0: not).
 pub async fn plan(
     client: &mut Platform,
     pool: &DescriptorPool,
@@ -101,72 +113,131 @@ pub async fn plan(
                 continue;
             }
         };
+        // A campaign's lifecycle wanted, and the calls that reach it (a new
+        // campaign is created a draft).
+        let want = doc
+            .spec
+            .status()
+            .filter(|s| *s != CampaignStatus::Unspecified);
+        let moves = match want {
+            None => Vec::new(),
+            Some(want) => {
+                let now = live.as_ref().and_then(Spec::status);
+                match lifecycle::moves(now.unwrap_or(CampaignStatus::Draft), want) {
+                    Ok(moves) => moves,
+                    Err(why) => {
+                        problems.push(doc.problem("status", &why));
+                        continue;
+                    }
+                }
+            }
+        };
+        // The live state as the file would say it: a status already met
+        // (scheduled and active are one wish) is the one the file names.
+        let reached = |s: &Spec| match (want, s.status()) {
+            (Some(want), _) if moves.is_empty() => Some(want),
+            (Some(_), now) => now,
+            (None, _) => None,
+        };
         let live_version = live.as_ref().map_or(0, Spec::version);
         let pin = pinned.and_then(|p| p.programs.iter().find(|p| p.pins(&doc)));
         let old = live.as_ref().map(|s| s.tree(pool)).transpose()?;
+        let old_digest = match (&live, &old) {
+            (Some(live), Some(old)) => digest(old, reached(live)),
+            _ => String::new(),
+        };
         // A plan applied already (an apply run again) finds the content it
-        // planned live, over a later version; the file is still checked.
-        let applied = matches!((pin, &old), (Some(pin), Some(old))
-            if live_version > pin.version && digest(old) == pin.digest);
+        // planned live; the file is still checked.
+        let applied = pin.is_some_and(|pin| !old_digest.is_empty() && old_digest == pin.digest);
+        if let Some(pin) = pin.filter(|p| !applied && !p.live.is_empty() && p.live != old_digest) {
+            let named = doc.named();
+            let why = if pin.version == live_version {
+                format!("{named} changed since the plan (edited in place); plan again")
+            } else {
+                format!(
+                    "{named} is at version {live_version}, not {}: it changed since the plan; plan again",
+                    pin.version
+                )
+            };
+            problems.push(doc.whole(&why));
+            continue;
+        }
         let version = match pin {
             Some(pin) if !applied => pin.version,
             _ => live_version,
         };
-        let spec = match client.check(&doc.spec, version).await {
-            Ok(spec) => spec,
-            Err(status) => {
-                problems.extend(refusal(&doc, &status)?);
-                continue;
+        let file_tree = doc.spec.tree(pool)?;
+        let spec = match &live {
+            // The file says what is live: nothing for the service to check.
+            Some(live) if old.as_ref() == Some(&file_tree) && live_version == version => {
+                live.clone()
             }
+            _ => match client.check(&doc.spec, version).await {
+                Ok(spec) => spec,
+                Err(status) => {
+                    problems.extend(refusal(&doc, &status)?);
+                    continue;
+                }
+            },
         };
         let new = spec.tree(pool)?;
-        let digest = digest(&new);
+        let digest = digest(&new, want);
         if let Some(pin) = pin
             && pin.digest != digest
         {
-            problems.push(doc.at("program", "the file changed since the plan: plan again"));
+            problems.push(doc.at(
+                doc.kind().violation_root().0,
+                "the file changed since the plan: plan again",
+            ));
             continue;
         }
-        if applied {
-            steps.push(Step {
-                doc,
-                version,
-                action: Action::Unchanged,
-                spec,
-                digest,
-                what_if: None,
-            });
-            continue;
-        }
-        let action = match &old {
-            None => Action::Create,
-            Some(old) => {
-                let mut changes = Vec::new();
-                old.diff(&new, "spec", &mut changes);
-                if changes.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update(changes)
-                }
-            }
+        let mut step = Step {
+            doc,
+            version,
+            action: Action::Unchanged,
+            spec,
+            publish: false,
+            moves: Vec::new(),
+            digest,
+            live: old_digest,
+            what_if: None,
         };
-        let what_if = match (&action, &doc.spec) {
-            (Action::Update(_), Spec::Program(draft)) if what_if_days > 0 => Some(
+        if applied {
+            steps.push(step);
+            continue;
+        }
+        let Some(old) = &old else {
+            step.action = Action::Create;
+            step.publish = true;
+            step.moves = moves;
+            steps.push(step);
+            continue;
+        };
+        let mut changes = Vec::new();
+        old.diff(&new, "spec", &mut changes);
+        step.publish = !changes.is_empty();
+        if let (Some(want), Some(now)) = (want, live.as_ref().and_then(Spec::status))
+            && !moves.is_empty()
+        {
+            changes.push(format!(
+                "~ status: {} → {}",
+                now.as_str_name(),
+                want.as_str_name()
+            ));
+        }
+        step.moves = moves;
+        if !changes.is_empty() {
+            step.action = Action::Update(changes);
+        }
+        if let (true, Spec::Program(draft)) = (step.publish && what_if_days > 0, &step.doc.spec) {
+            step.what_if = Some(
                 client
                     .simulate(draft, what_if_days)
                     .await
                     .map_err(|s| said(&s)),
-            ),
-            _ => None,
-        };
-        steps.push(Step {
-            doc,
-            version,
-            action,
-            spec,
-            digest,
-            what_if,
-        });
+            );
+        }
+        steps.push(step);
     }
     Ok(if problems.is_empty() {
         Ok(steps)
@@ -175,9 +246,15 @@ pub async fn plan(
     })
 }
 
-/// The content's digest: SHA-256 of the normalised spec.
-fn digest(spec: &super::render::Tree) -> String {
-    hex::encode(Sha256::digest(spec.json().as_bytes()))
+/// The content's digest: SHA-256 of the normalised spec, and of a
+/// campaign's status wanted.
+fn digest(spec: &Tree, status: Option<CampaignStatus>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(spec.json().as_bytes());
+    if let Some(status) = status {
+        hash.update(format!("\nstatus: {}", status.as_str_name()).as_bytes());
+    }
+    hex::encode(hash.finalize())
 }
 
 /// Files a plan does not name, and specs it names that no file has.
@@ -209,6 +286,7 @@ fn unplanned(plan: &PlanFile, docs: &[Document]) -> Vec<FileProblem> {
 /// The service's refusal of a file: its field violations at their lines, a
 /// spec that moved since the plan, or (not the file's fault) an error.
 fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> {
+    let root = doc.kind().violation_root().0;
     match status.code() {
         Code::InvalidArgument => {
             let fields = status
@@ -216,14 +294,16 @@ fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> 
                 .map(|bad| bad.field_violations)
                 .unwrap_or_default();
             if fields.is_empty() {
-                return Ok(vec![doc.at("program", status.message())]);
+                return Ok(vec![doc.at(root, status.message())]);
             }
             Ok(fields
                 .iter()
                 .map(|v| doc.at(&v.field, &v.description))
                 .collect())
         }
-        Code::FailedPrecondition => Ok(vec![
+        // Moved since it was read (ABORTED: a campaign's version), or
+        // created by someone else since.
+        Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => Ok(vec![
             doc.whole(&format!("{}; plan again", status.message())),
         ]),
         _ => Err(upstream(status.clone())),
@@ -253,6 +333,7 @@ pub fn pin(steps: &[Step]) -> PlanFile {
                 }
                 .into(),
                 digest: s.digest.clone(),
+                live: s.live.clone(),
             })
             .collect(),
     }
@@ -264,176 +345,70 @@ pub fn pin(steps: &[Step]) -> PlanFile {
 pub struct Applied {
     /// (spec, version published)
     pub published: Vec<(String, u32)>,
-    /// The spec whose publish failed, why, and whether it may have been
-    /// published all the same (the answer was lost, not a refusal).
+    /// (campaign, lifecycle call made)
+    pub moved: Vec<(String, Move)>,
+    /// The spec whose publish (or call) failed, why, and whether it may have
+    /// been made all the same (the answer was lost, not a refusal).
     pub failed: Option<(String, String, bool)>,
     /// The specs after it, not tried.
     pub not_tried: Vec<String>,
 }
 
-/// Publishes every changed step over its planned version, in file order,
-/// stopping at the first refusal (a spec moved between plan and apply).
-/// The key is the content and the version it goes over: an apply run again
-/// replays its answers.
+/// Publishes every changed step over its planned version, then a
+/// campaign's lifecycle calls, in file order, stopping at the first refusal
+/// (a spec moved between plan and apply). The keys are the content and the
+/// version it goes over: an apply run again replays its answers.
 pub async fn apply(client: &mut Platform, steps: &[Step]) -> Applied {
     let mut applied = Applied::default();
-    for step in steps.iter().filter(|s| s.action != Action::Unchanged) {
+    for step in steps.iter().filter(|s| s.publish || !s.moves.is_empty()) {
         if applied.failed.is_some() {
             applied.not_tried.push(step.doc.named());
             continue;
         }
+        let (id, v, d) = (&step.doc.id, step.version, &step.digest[..32]);
         let subject = match step.doc.kind() {
-            Kind::Program => step.doc.id.as_str(),
-            Kind::ReferralProgram => "referral-program",
+            Kind::Program => id.clone(),
+            Kind::ReferralProgram => "referral-program".into(),
+            Kind::Campaign => format!("campaign-{id}"),
         };
-        let key = format!("apply-{subject}-v{}-{}", step.version, &step.digest[..32]);
-        // What the service normalised (not the file's spelling): the same
-        // content is the same request, whatever its formatting.
-        match client
-            .publish(key, &step.spec.content(), step.version)
-            .await
-        {
-            Ok(spec) => applied.published.push((step.doc.named(), spec.version())),
-            Err(status) => {
-                // A refusal is an answer; anything else may have published.
-                let lost = !matches!(
-                    status.code(),
-                    Code::InvalidArgument
-                        | Code::FailedPrecondition
-                        | Code::AlreadyExists
-                        | Code::PermissionDenied
-                        | Code::Unauthenticated
-                        | Code::NotFound
-                );
-                let why = said(&status);
-                applied.failed = Some((step.doc.named(), why, lost));
+        if step.publish {
+            // What the service normalised (not the file's spelling): the same
+            // content is the same request, whatever its formatting.
+            let key = format!("apply-{subject}-v{v}-{d}");
+            match client.publish(key, &step.spec.content(), v).await {
+                Ok(spec) => applied.published.push((step.doc.named(), spec.version())),
+                Err(status) => {
+                    applied.failed = Some(failure(step, &status));
+                    continue;
+                }
+            }
+        }
+        for &m in &step.moves {
+            let key = format!("apply-{subject}-{}-v{v}-{d}", m.name());
+            match client.step(id, m, key).await {
+                Ok(()) => applied.moved.push((step.doc.named(), m)),
+                Err(status) => {
+                    applied.failed = Some(failure(step, &status));
+                    break;
+                }
             }
         }
     }
     applied
 }
 
-/// The plan as people read it.
-pub struct Shown<'a>(pub &'a [Step]);
-
-impl fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (mut create, mut update, mut same) = (0, 0, 0);
-        for step in self.0 {
-            let (file, named, v) = (&step.doc.file, step.doc.named(), step.version);
-            match &step.action {
-                Action::Unchanged => {
-                    same += 1;
-                    writeln!(f, "{file}: {named}: no changes (version {v})")?;
-                }
-                Action::Create => {
-                    create += 1;
-                    writeln!(f, "{file}: {named}: created (version 1)")?;
-                }
-                Action::Update(changes) => {
-                    update += 1;
-                    writeln!(f, "{file}: {named}: version {v} → {}", v + 1)?;
-                    for change in changes {
-                        writeln!(f, "    {change}")?;
-                    }
-                    match &step.what_if {
-                        Some(Ok(sim)) => write!(f, "{}", WhatIf(sim))?,
-                        Some(Err(why)) => writeln!(f, "    what-if: not available ({why})")?,
-                        None => {}
-                    }
-                }
-            }
-        }
-        if create + update == 0 {
-            write!(f, "No changes: the live state matches the files ({same}).")
-        } else {
-            write!(
-                f,
-                "Plan: {create} to create, {update} to change, {same} unchanged."
-            )
-        }
-    }
-}
-
-/// A what-if as the plan shows it, under the program's changes.
-struct WhatIf<'a>(&'a apb::SimulateProgramResponse);
-
-impl fmt::Display for WhatIf<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sim = self.0;
-        let day = |t: &Option<prost_types::Timestamp>| {
-            t.as_ref()
-                .map(|t| t.to_string().chars().take(10).collect::<String>())
-                .unwrap_or_default()
-        };
-        writeln!(
-            f,
-            "    what-if over the {} recorded from {} to {}:",
-            match sim.purchases {
-                1 => "1 purchase".to_owned(),
-                n => format!("{n} purchases"),
-            },
-            day(&sim.from),
-            day(&sim.to)
-        )?;
-        if sim.purchases_by_other_versions > 0 {
-            writeln!(
-                f,
-                "      ({} of them priced by an earlier version: their delta includes its changes)",
-                sim.purchases_by_other_versions
-            )?;
-        }
-        for t in &sim.totals {
-            writeln!(
-                f,
-                "      {}: granted {}, would be {} ({})",
-                t.asset,
-                amount(&t.granted),
-                amount(&t.simulated),
-                signed(&t.delta)
-            )?;
-        }
-        let slices = |slices: &[apb::SimulationSlice]| {
-            slices
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} {}",
-                        if s.key.is_empty() { "(none)" } else { &s.key },
-                        signed(&s.cost_delta)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let currency = sim.cost_delta.as_ref().map_or("", |m| m.asset.as_str());
-        writeln!(f, "      cost: {} {currency}", signed(&sim.cost_delta))?;
-        if sim.by_tier.len() > 1 {
-            writeln!(f, "      by tier: {}", slices(&sim.by_tier))?;
-        }
-        writeln!(f, "      by channel: {}", slices(&sim.by_channel))?;
-        if !sim.top_customers.is_empty() {
-            let top: Vec<_> = sim
-                .top_customers
-                .iter()
-                .map(|c| format!("{} {}", c.customer_id, signed(&c.cost_delta)))
-                .collect();
-            writeln!(f, "      most changed: {}", top.join(", "))?;
-        }
-        Ok(())
-    }
-}
-
-fn amount(m: &Option<boomerang_proto::common::v1::Money>) -> &str {
-    m.as_ref().map_or("0", |m| m.amount.as_str())
-}
-
-/// A delta with its sign: "+2.50", "-1.00", "0".
-fn signed(m: &Option<boomerang_proto::common::v1::Money>) -> String {
-    let a = amount(m);
-    if a.starts_with('-') || a.trim_start_matches(['0', '.']).is_empty() {
-        a.to_owned()
-    } else {
-        format!("+{a}")
-    }
+/// A failed call: who, why, and whether it may have been made all the same.
+fn failure(step: &Step, status: &Status) -> (String, String, bool) {
+    // A refusal is an answer; anything else may have been made.
+    let lost = !matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::FailedPrecondition
+            | Code::AlreadyExists
+            | Code::Aborted
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::NotFound
+    );
+    (step.doc.named(), said(status), lost)
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind as Type, MessageDescriptor};
 use serde_json::{Map, Value as Json, json};
 
+use boomerang_proto::campaign::v1::CampaignStatus;
+
 use super::{API_VERSION, Kind, render::Tree, spec};
 
 /// The schema, as indented JSON.
@@ -29,27 +31,37 @@ pub fn generate(pool: &DescriptorPool) -> anyhow::Result<String> {
         } else {
             json!({"not": {"required": ["id"]}})
         };
+        let status = if kind.has_status() {
+            json!({})
+        } else {
+            json!({"not": {"required": ["status"]}})
+        };
         kinds.push(json!({
             "if": {"properties": {"kind": {"const": kind.name()}}},
             "then": {
-                "allOf": [id],
+                "allOf": [id, status],
                 "properties": {"spec": {"$ref": format!("#/$defs/{message}")}},
             },
         }));
     }
     let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+    let statuses: Vec<_> = (1..)
+        .map_while(|n| CampaignStatus::try_from(n).ok())
+        .map(|s| s.as_str_name())
+        .collect();
     let schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://boomerang.dev/schemas/program.v1.json",
         "title": "Boomerang file",
-        "description": "A loyalty program (kind Program) or the tenant's referral program (kind ReferralProgram, no id), as `boomerang get` writes it and `boomerang plan`/`apply` read it (docs/as-code.md). Decimals are strings (\"7.5\"); YAML may leave them unquoted.",
+        "description": "A loyalty program (kind Program), the tenant's referral program (kind ReferralProgram, no id) or a campaign (kind Campaign), as `boomerang get` writes it and `boomerang plan`/`apply` read it (docs/as-code.md). Decimals are strings (\"7.5\"); YAML may leave them unquoted.",
         "type": "object",
         "additionalProperties": false,
         "required": ["apiVersion", "kind", "spec"],
         "properties": {
             "apiVersion": {"const": API_VERSION},
             "kind": {"enum": names},
-            "id": {"type": "string", "minLength": 1, "maxLength": 128, "description": "A program's id (a referral program has none)."},
+            "id": {"type": "string", "minLength": 1, "maxLength": 128, "description": "A program's or campaign's id (a referral program has none)."},
+            "status": {"enum": statuses, "description": "A campaign's lifecycle state wanted (SCHEDULED and ACTIVE are one wish: running on its schedule); absent, its lifecycle is left as it is."},
             "spec": {"type": "object", "description": "The kind's API message in proto3 JSON names."},
         },
         "allOf": kinds,

@@ -193,6 +193,16 @@ impl Reader<'_> {
         };
         let line = node.line;
         match kind {
+            Kind::Message(m)
+                if m.full_name() == "google.protobuf.Timestamp"
+                    && text.parse::<prost_types::Timestamp>().is_err() =>
+            {
+                self.problem(
+                    line,
+                    path,
+                    "must be an RFC 3339 instant, e.g. 2026-06-01T00:00:00Z",
+                )
+            }
             // Text as written: `rate: 7.50` is "7.50" (never a binary float).
             Kind::String | Kind::Bytes | Kind::Message(_) => Some(Json::String(text.clone())),
             Kind::Bool => match (text.as_str(), plain) {
@@ -264,13 +274,16 @@ fn join(path: &str, name: &str) -> String {
 
 /// The file field a server's field violation names: `program.earn_rules[0].rate`
 /// is `spec.earnRules[0].rate` (under `root`, the request field the file's
-/// spec is), and `program.program_id` is the file's `id`.
+/// spec is), and `id_field` (`program.program_id`) is the file's `id`.
 pub fn file_field(violation: &str, root: &str, id_field: Option<&str>) -> String {
-    let rest = violation.strip_prefix(root).unwrap_or(violation);
-    let rest = rest.strip_prefix('.').unwrap_or(rest);
-    if Some(rest) == id_field {
+    if Some(violation) == id_field {
         return "id".into();
     }
+    let rest = match violation.strip_prefix(root) {
+        Some(rest) if rest.is_empty() || rest.starts_with(['.', '[']) => rest,
+        _ => violation,
+    };
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
     let camel: Vec<String> = rest
         .split('.')
         .filter(|s| !s.is_empty())
@@ -320,14 +333,21 @@ mod tests {
     #[test]
     fn server_fields_name_file_fields() {
         assert_eq!(
-            file_field("program.earn_rules[0].rate", "program", Some("program_id")),
+            file_field(
+                "program.earn_rules[0].rate",
+                "program",
+                Some("program.program_id")
+            ),
             "spec.earnRules[0].rate"
         );
         assert_eq!(
-            file_field("program.program_id", "program", Some("program_id")),
+            file_field("program.program_id", "program", Some("program.program_id")),
             "id"
         );
-        assert_eq!(file_field("program", "program", Some("program_id")), "spec");
+        assert_eq!(
+            file_field("program", "program", Some("program.program_id")),
+            "spec"
+        );
         let lines: Lines = [("spec".to_owned(), 4), ("spec.earnRules[0]".to_owned(), 6)].into();
         assert_eq!(line_of(&lines, "spec.earnRules[0].rate"), 6);
         assert_eq!(line_of(&lines, "spec.name"), 4);

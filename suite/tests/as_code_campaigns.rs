@@ -1,0 +1,195 @@
+//! Campaigns as code, through the gateway, on both backends: a campaign
+//! file with the lifecycle state wanted, planned and applied by the
+//! `boomerang` binary (created, scheduled, versioned, ended), and a plan
+//! refused once the campaign moved, a draft edited in place included.
+mod support;
+
+use boomerang_common::{backend_tests, testing::channel};
+use boomerang_proto::campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient};
+use support::{cli, start, with_key};
+use tonic::{Code, transport::Channel};
+
+const JUNE: &str = "\
+apiVersion: boomerang.dev/v1
+kind: Campaign
+id: june
+status: CAMPAIGN_STATUS_SCHEDULED
+spec:
+  name: June boost
+  terms: 5% more on every order in June 2030, while the budget lasts.
+  schedule:
+    timezone: Europe/Rome
+    startsAt: 2030-06-01T00:00:00Z
+    endsAt: 2030-07-01T00:00:00Z
+  effect:
+    extraPercent: {asset: EUR, percent: 5}
+  budgets:
+    - total: {amount: 100, asset: EUR}
+";
+
+struct Repo {
+    campaigns: CampaignServiceClient<Channel>,
+    key: String,
+    gateway: String,
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    async fn open(suite: &boomerang::Suite) -> anyhow::Result<Self> {
+        let repo = Self {
+            campaigns: CampaignServiceClient::new(channel(suite.addrs().gateway).await?),
+            key: suite.create_key("shop", &["*:write"]).await?,
+            gateway: format!("http://{}", suite.addrs().gateway),
+            dir: tempfile::tempdir()?,
+        };
+        std::fs::create_dir_all(repo.dir.path().join("campaigns"))?;
+        Ok(repo)
+    }
+
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join("campaigns").join(name)
+    }
+
+    fn folder(&self) -> String {
+        self.dir.path().join("campaigns").display().to_string()
+    }
+
+    fn plan_file(&self) -> String {
+        self.dir.path().join("plan.json").display().to_string()
+    }
+
+    async fn run(&self, args: &[&str]) -> anyhow::Result<(bool, String, String)> {
+        cli(args, &self.gateway, &self.key).await
+    }
+
+    fn edit(&self, name: &str, from: &str, to: &str) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(self.file(name))?;
+        assert!(text.contains(from), "{text}");
+        std::fs::write(self.file(name), text.replacen(from, to, 1))?;
+        Ok(())
+    }
+
+    /// (version, status) of campaign `id`, None when there is none.
+    async fn live(&mut self, id: &str) -> anyhow::Result<Option<(u32, cpb::CampaignStatus)>> {
+        let req = cpb::GetCampaignRequest {
+            campaign_id: id.into(),
+            terms_at: None,
+        };
+        match self.campaigns.get_campaign(with_key(req, &self.key)?).await {
+            Ok(found) => Ok(found.into_inner().campaign.map(|c| (c.version, c.status()))),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(status.into()),
+        }
+    }
+
+    /// An edit made in the console: the campaign renamed.
+    async fn rename(&mut self, id: &str, name: &str) -> anyhow::Result<()> {
+        let req = cpb::GetCampaignRequest {
+            campaign_id: id.into(),
+            terms_at: None,
+        };
+        let live = self
+            .campaigns
+            .get_campaign(with_key(req, &self.key)?)
+            .await?
+            .into_inner()
+            .campaign
+            .unwrap_or_default();
+        let spec = cpb::CampaignSpec {
+            name: name.into(),
+            ..live.spec.unwrap_or_default()
+        };
+        let req = cpb::UpdateCampaignRequest {
+            idempotency_key: format!("console-{name}"),
+            campaign_id: id.into(),
+            spec: Some(spec),
+            ..Default::default()
+        };
+        self.campaigns
+            .update_campaign(with_key(req, &self.key)?)
+            .await?;
+        Ok(())
+    }
+}
+
+backend_tests! {
+    async fn a_campaign_file_creates_schedules_versions_and_ends_the_campaign(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let mut repo = Repo::open(&suite).await?;
+        std::fs::write(repo.file("june.yaml"), JUNE)?;
+
+        // Planned: created and scheduled; nothing written.
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("campaign june: created (version 1)") && out.contains("status: CAMPAIGN_STATUS_SCHEDULED"), "{out}{err}");
+        assert_eq!(repo.live("june").await?, None, "a plan writes nothing");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("campaign june: version 1 published") && out.contains("campaign june: scheduled"), "{out}{err}");
+        assert_eq!(repo.live("june").await?, Some((1, cpb::CampaignStatus::Scheduled)));
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("no changes (version 1)") && out.contains("Applied: 0 published."), "{out}{err}");
+
+        // Exported over the file, it is still no change.
+        let (ok, yaml, err) = repo.run(&["get", "campaign", "june"]).await?;
+        assert!(ok && yaml.contains("status: CAMPAIGN_STATUS_SCHEDULED") && yaml.contains("amount: \"100.00\""), "{yaml}{err}");
+        std::fs::write(repo.file("june.yaml"), &yaml)?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("No changes"), "{out}{err}");
+
+        // A budget raised is one change and one version; planned, then the
+        // campaign is edited in the console: that plan is refused.
+        repo.edit("june.yaml", "amount: \"100.00\"", "amount: 150")?;
+        let plan = repo.plan_file();
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
+        assert!(ok && out.contains("campaign june: version 1 → 2") && out.contains("    ~ spec.budgets[0].total.amount: \"100.00\" → \"150.00\""), "{out}{err}");
+        repo.rename("june", "Moved").await?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
+        assert!(!ok && err.contains("june.yaml:5: id: campaign june is at version 2, not 1") && err.contains("plan again"), "{out}{err}");
+        assert_eq!(repo.live("june").await?, Some((2, cpb::CampaignStatus::Scheduled)));
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
+        assert!(ok && out.contains("version 2 → 3") && out.contains("~ spec.name: \"Moved\" → \"June boost\""), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("campaign june: version 3 published"), "{out}{err}");
+
+        // Ended by its file; a wish the lifecycle cannot grant is refused at its line.
+        repo.edit("june.yaml", "CAMPAIGN_STATUS_SCHEDULED", "CAMPAIGN_STATUS_ENDED")?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("~ status: CAMPAIGN_STATUS_SCHEDULED → CAMPAIGN_STATUS_ENDED") && out.contains("campaign june: ended"), "{out}{err}");
+        assert_eq!(repo.live("june").await?, Some((3, cpb::CampaignStatus::Ended)));
+        repo.edit("june.yaml", "CAMPAIGN_STATUS_ENDED", "CAMPAIGN_STATUS_DRAFT")?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("june.yaml:6: status: a campaign cannot go from ended to draft"), "{out}{err}");
+        suite.stop().await
+    }
+
+    async fn a_draft_edited_in_place_since_the_plan_is_refused(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let mut repo = Repo::open(&suite).await?;
+        // No status: the lifecycle is left alone, so the campaign stays a draft.
+        std::fs::write(repo.file("draft.yaml"), JUNE.replace("id: june", "id: draft").replace("status: CAMPAIGN_STATUS_SCHEDULED\n", ""))?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("campaign draft: version 1 published") && !out.contains("scheduled"), "{out}{err}");
+        assert_eq!(repo.live("draft").await?, Some((1, cpb::CampaignStatus::Draft)));
+
+        // A draft is edited in place: the plan shows the same version.
+        repo.edit("draft.yaml", "name: June boost", "name: June")?;
+        let plan = repo.plan_file();
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
+        assert!(ok && out.contains("campaign draft: version 1 changed"), "{out}{err}");
+        // Someone edits the draft: still version 1, but not what was planned against.
+        repo.rename("draft", "Console").await?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
+        assert!(!ok && err.contains("campaign draft changed since the plan (edited in place); plan again"), "{out}{err}");
+        // Planned again, applied; applied again, nothing.
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
+        assert!(ok && out.contains("~ spec.name: \"Console\" → \"June\""), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("campaign draft: version 1 published"), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("Applied: 0 published."), "{out}{err}");
+        // A bad instant is named at its line, and nothing is applied.
+        repo.edit("draft.yaml", "startsAt: 2030-06-01T00:00:00Z", "startsAt: June")?;
+        let (ok, _, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("draft.yaml:9: spec.schedule.startsAt: must be an RFC 3339 instant"), "{err}");
+        suite.stop().await
+    }
+}
