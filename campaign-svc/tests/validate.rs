@@ -81,6 +81,12 @@ backend_tests! {
         let dropped = s.client.update_campaign(update("june", unbudgeted, 1)).await;
         assert_eq!(dropped.err().map(|e| e.code()), Some(Code::InvalidArgument));
 
+        // The same spec again is no change, whatever the state.
+        let same = s.client.update_campaign(update("june", june(), 1)).await?.into_inner().campaign.unwrap_or_default();
+        assert_eq!(same.version, 1, "checked");
+        let same = pb::UpdateCampaignRequest { idempotency_key: "same".into(), validate_only: false, ..update("june", june(), 1) };
+        assert_eq!(s.client.update_campaign(same).await?.into_inner().campaign.map(|c| c.version), Some(1), "updated");
+
         let live = s.client.get_campaign(pb::GetCampaignRequest { campaign_id: "june".into(), terms_at: None }).await?.into_inner().campaign.unwrap_or_default();
         assert_eq!((live.version, live.spec.map(|x| x.name)), (1, Some("Double points".into())), "nothing written");
         assert_eq!(audit_count(&mut s, "june").await?, audited + 1, "only the schedule was audited");

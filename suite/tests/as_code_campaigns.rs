@@ -82,8 +82,7 @@ impl Repo {
         }
     }
 
-    /// An edit made in the console: the campaign renamed.
-    async fn rename(&mut self, id: &str, name: &str) -> anyhow::Result<()> {
+    async fn spec(&mut self, id: &str) -> anyhow::Result<cpb::CampaignSpec> {
         let req = cpb::GetCampaignRequest {
             campaign_id: id.into(),
             terms_at: None,
@@ -93,14 +92,18 @@ impl Repo {
             .get_campaign(with_key(req, &self.key)?)
             .await?
             .into_inner()
-            .campaign
-            .unwrap_or_default();
+            .campaign;
+        Ok(live.unwrap_or_default().spec.unwrap_or_default())
+    }
+
+    /// An edit made in the console (`key` its idempotency key): the campaign renamed.
+    async fn rename(&mut self, id: &str, name: &str, key: &str) -> anyhow::Result<()> {
         let spec = cpb::CampaignSpec {
             name: name.into(),
-            ..live.spec.unwrap_or_default()
+            ..self.spec(id).await?
         };
         let req = cpb::UpdateCampaignRequest {
-            idempotency_key: format!("console-{name}"),
+            idempotency_key: key.into(),
             campaign_id: id.into(),
             spec: Some(spec),
             ..Default::default()
@@ -141,7 +144,7 @@ backend_tests! {
         let plan = repo.plan_file();
         let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
         assert!(ok && out.contains("campaign june: version 1 → 2") && out.contains("    ~ spec.budgets[0].total.amount: \"100.00\" → \"150.00\""), "{out}{err}");
-        repo.rename("june", "Moved").await?;
+        repo.rename("june", "Moved", "console-1").await?;
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
         assert!(!ok && err.contains("june.yaml:5: id: campaign june is at version 2, not 1") && err.contains("plan again"), "{out}{err}");
         assert_eq!(repo.live("june").await?, Some((2, cpb::CampaignStatus::Scheduled)));
@@ -176,9 +179,9 @@ backend_tests! {
         let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
         assert!(ok && out.contains("campaign draft: version 1 changed"), "{out}{err}");
         // Someone edits the draft: still version 1, but not what was planned against.
-        repo.rename("draft", "Console").await?;
+        repo.rename("draft", "Console", "console-1").await?;
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
-        assert!(!ok && err.contains("campaign draft changed since the plan (edited in place); plan again"), "{out}{err}");
+        assert!(!ok && err.contains("campaign draft changed since the plan; plan again"), "{out}{err}");
         // Planned again, applied; applied again, nothing.
         let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
         assert!(ok && out.contains("~ spec.name: \"Console\" → \"June\""), "{out}{err}");
@@ -186,10 +189,67 @@ backend_tests! {
         assert!(ok && out.contains("campaign draft: version 1 published"), "{out}{err}");
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
         assert!(ok && out.contains("Applied: 0 published."), "{out}{err}");
+        // Edited back to what it was before that apply: applied again, it
+        // is published again, not answered from the first apply's key.
+        repo.rename("draft", "Console", "console-2").await?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("campaign draft: version 1 published"), "{out}{err}");
+        assert_eq!(repo.spec("draft").await?.name, "June");
         // A bad instant is named at its line, and nothing is applied.
         repo.edit("draft.yaml", "startsAt: 2030-06-01T00:00:00Z", "startsAt: June")?;
         let (ok, _, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
         assert!(!ok && err.contains("draft.yaml:9: spec.schedule.startsAt: must be an RFC 3339 instant"), "{err}");
         suite.stop().await
+    }
+
+    async fn an_apply_stopped_before_its_lifecycle_calls_is_finished_by_its_plan(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let mut repo = Repo::open(&suite).await?;
+        std::fs::write(repo.file("june.yaml"), JUNE)?;
+        let plan = repo.plan_file();
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder(), "--out", &plan]).await?;
+        assert!(ok && out.contains("campaign june: created (version 1)"), "{out}{err}");
+        // The create landed, the schedule did not (the job was cut off):
+        // the same plan applied again schedules it, creating nothing.
+        let created = cpb::CreateCampaignRequest { idempotency_key: "cut-off".into(), campaign_id: "june".into(), spec: Some(file_spec()), ..Default::default() };
+        repo.campaigns.create_campaign(with_key(created, &repo.key)?).await?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder(), "--plan-file", &plan]).await?;
+        assert!(ok && out.contains("campaign june: scheduled") && out.contains("Applied: 0 published, 1 lifecycle call(s)."), "{out}{err}");
+        assert_eq!(repo.live("june").await?, Some((1, cpb::CampaignStatus::Scheduled)));
+        // A schedule that ended already is refused at its line by the plan,
+        // before anything is applied.
+        let past = JUNE.replace("id: june", "id: past").replace("2030-07-01", "2020-07-01").replace("2030-06-01", "2020-06-01");
+        std::fs::write(repo.file("past.yaml"), past)?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("past.yaml:11: spec.schedule.endsAt: in the past"), "{out}{err}");
+        assert_eq!(repo.live("past").await?, None);
+        suite.stop().await
+    }
+}
+
+/// The spec of [`JUNE`], as the API takes it.
+fn file_spec() -> cpb::CampaignSpec {
+    let at = |s: &str| s.parse::<prost_types::Timestamp>().ok();
+    cpb::CampaignSpec {
+        name: "June boost".into(),
+        terms: "5% more on every order in June 2030, while the budget lasts.".into(),
+        schedule: Some(cpb::Schedule {
+            timezone: "Europe/Rome".into(),
+            starts_at: at("2030-06-01T00:00:00Z"),
+            ends_at: at("2030-07-01T00:00:00Z"),
+            windows: vec![],
+        }),
+        effect: Some(cpb::Effect {
+            kind: Some(cpb::effect::Kind::ExtraPercent(cpb::ExtraPercent {
+                asset: "EUR".into(),
+                percent: "5".into(),
+            })),
+        }),
+        budgets: vec![cpb::Budget {
+            total: support::shop::eur("100.00"),
+            per_day: None,
+            low_percent: None,
+        }],
+        ..Default::default()
     }
 }

@@ -100,7 +100,8 @@ impl Campaigns {
         Ok(view)
     }
 
-    /// Edits a draft in place; a scheduled or live campaign gets a new version.
+    /// Edits a draft in place; a scheduled or live campaign gets a new
+    /// version. The same spec again changes nothing (no version, no audit).
     #[tracing::instrument(name = "boomerang.campaign.campaigns.update", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn update(
         &self,
@@ -114,7 +115,9 @@ impl Campaigns {
         let now = self.clock().now();
         let before = self.view(conn, tenant, id, None).await?;
         let head = &before.head;
-        may_update(&before, &spec, expected_version)?;
+        if !may_update(&before, &spec, expected_version)? {
+            return Ok(before);
+        }
         if head.status.edits_in_place() {
             repo::replace_draft(conn, tenant.as_str(), id, &spec).await?;
         } else {
@@ -188,7 +191,9 @@ impl Campaigns {
         let (before, _) = self
             .view_with_versions(&mut conn, tenant, id, None, false)
             .await?;
-        may_update(&before, &spec, expected_version)?;
+        if !may_update(&before, &spec, expected_version)? {
+            return Ok(before);
+        }
         let now = self.clock().now();
         let mut after = before;
         if !after.head.status.edits_in_place() {
@@ -505,18 +510,22 @@ fn in_force(v: &VersionRow, at: i64) -> bool {
 }
 
 /// Whether `spec` may replace the campaign `before` over `expected_version`
-/// (the checks of an update, before it writes).
+/// (the checks of an update, before it writes): false when it says what the
+/// campaign says already (nothing to write, whatever its state).
 fn may_update(
     before: &CampaignView,
     spec: &CampaignSpec,
     expected_version: Option<i64>,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let head = &before.head;
     if let Some(expected) = expected_version.filter(|v| *v != head.version) {
         return Err(AppError::Aborted(format!(
             "campaign {} is at version {}, not {expected}; read it again",
             head.id, head.version,
         )));
+    }
+    if *spec == before.version.spec {
+        return Ok(false);
     }
     if !head.status.editable() {
         return Err(AppError::Precondition(format!(
@@ -541,5 +550,5 @@ fn may_update(
             ),
         ));
     }
-    Ok(())
+    Ok(true)
 }

@@ -79,7 +79,10 @@ pub async fn get(args: Get) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|s| anyhow::anyhow!(said(&s)))?
     else {
-        eprintln!("{} does not exist", args.kind.named(&id));
+        match args.version {
+            0 => eprintln!("{} does not exist", args.kind.named(&id)),
+            v => eprintln!("{} has no version {v}", args.kind.named(&id)),
+        }
         return Ok(ExitCode::FAILURE);
     };
     let format = match args.output {
@@ -148,7 +151,7 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
     }
     if let Some((named, why, lost)) = &applied.failed {
         if *lost {
-            eprintln!("{named}: perhaps published, the answer was lost ({why})");
+            eprintln!("{named}: perhaps applied, the answer was lost ({why})");
         } else {
             eprintln!("{named}: not applied: {why}");
         }

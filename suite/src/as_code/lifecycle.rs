@@ -37,12 +37,22 @@ impl Move {
     }
 }
 
+/// Running on its schedule: SCHEDULED or ACTIVE.
+pub fn running(s: S) -> bool {
+    matches!(s, S::Scheduled | S::Active)
+}
+
+/// A live status as a plan pins it: running is one state (the start
+/// timer moving a campaign from scheduled to active is not a change).
+pub fn as_pinned(s: S) -> S {
+    if running(s) { S::Scheduled } else { s }
+}
+
 /// The calls from `live` to `want`, or why it cannot get there. SCHEDULED
 /// and ACTIVE are one wish: running on its schedule (a scheduled campaign
 /// becomes active at its start).
 pub fn moves(live: S, want: S) -> Result<Vec<Move>, String> {
     use Move::*;
-    let running = |s| matches!(s, S::Scheduled | S::Active);
     let found = match (live, want) {
         (live, want) if live == want => vec![],
         (live, want) if running(live) && running(want) => vec![],

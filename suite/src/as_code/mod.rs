@@ -245,10 +245,7 @@ fn read_spec(
                     problem(
                         key.line,
                         name,
-                        format!(
-                            "must be one of: {} (campaigns come later)",
-                            kinds.join(", ")
-                        ),
+                        format!("must be one of: {}", kinds.join(", ")),
                     );
                 }
             },

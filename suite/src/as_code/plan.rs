@@ -1,6 +1,7 @@
 //! `plan`: each file's spec as the service would store it, against the live
 //! version; `apply`: those changes published over the versions planned
 //! against, with idempotency keys from the content (re-running is a no-op).
+use boomerang_common::idempotency::derived_key;
 use boomerang_proto::{accrual::v1 as apb, campaign::v1::CampaignStatus};
 use prost_reflect::DescriptorPool;
 use serde::{Deserialize, Serialize};
@@ -105,54 +106,51 @@ pub async fn plan(
         Vec::new()
     };
     let mut steps = Vec::new();
+    let now = boomerang_common::time::now_micros();
     for doc in docs {
         let live = match client.get(doc.kind(), &doc.id, 0).await {
             Ok(live) => live,
             Err(status) => {
-                problems.extend(refusal(&doc, &status)?);
+                problems.extend(refusal(&doc, &status, pinned.is_some())?);
                 continue;
             }
         };
-        // A campaign's lifecycle wanted, and the calls that reach it (a new
-        // campaign is created a draft).
+        let live_status = live.as_ref().and_then(Spec::status);
+        // A campaign's lifecycle wanted, and the calls that reach it.
         let want = doc
             .spec
             .status()
             .filter(|s| *s != CampaignStatus::Unspecified);
         let moves = match want {
             None => Vec::new(),
-            Some(want) => {
-                let now = live.as_ref().and_then(Spec::status);
-                match lifecycle::moves(now.unwrap_or(CampaignStatus::Draft), want) {
-                    Ok(moves) => moves,
-                    Err(why) => {
-                        problems.push(doc.problem("status", &why));
-                        continue;
-                    }
+            Some(want) => match wanted(&doc.spec, live_status, want, now) {
+                Ok(moves) => moves,
+                Err((field, why)) => {
+                    problems.push(doc.problem(field, &why));
+                    continue;
                 }
-            }
-        };
-        // The live state as the file would say it: a status already met
-        // (scheduled and active are one wish) is the one the file names.
-        let reached = |s: &Spec| match (want, s.status()) {
-            (Some(want), _) if moves.is_empty() => Some(want),
-            (Some(_), now) => now,
-            (None, _) => None,
+            },
         };
         let live_version = live.as_ref().map_or(0, Spec::version);
         let pin = pinned.and_then(|p| p.programs.iter().find(|p| p.pins(&doc)));
         let old = live.as_ref().map(|s| s.tree(pool)).transpose()?;
-        let old_digest = match (&live, &old) {
-            (Some(live), Some(old)) => digest(old, reached(live)),
-            _ => String::new(),
-        };
-        // A plan applied already (an apply run again) finds the content it
-        // planned live; the file is still checked.
-        let applied = pin.is_some_and(|pin| !old_digest.is_empty() && old_digest == pin.digest);
-        if let Some(pin) = pin.filter(|p| !applied && !p.live.is_empty() && p.live != old_digest) {
+        // The live content as pinned (a running campaign's status as one,
+        // so its start timer is not a move), and as the file would say it.
+        let live_pin = old
+            .as_ref()
+            .map(|old| digest(old, live_status.map(lifecycle::as_pinned)))
+            .unwrap_or_default();
+        // A plan published already (an apply run again, or one stopped
+        // before a campaign's lifecycle calls) finds its spec live; the
+        // lifecycle calls still wanted are planned from the live status.
+        let published = pin.is_some_and(|pin| {
+            old.as_ref()
+                .is_some_and(|old| digest(old, want) == pin.digest)
+        });
+        if let Some(pin) = pin.filter(|p| !published && !p.live.is_empty() && p.live != live_pin) {
             let named = doc.named();
             let why = if pin.version == live_version {
-                format!("{named} changed since the plan (edited in place); plan again")
+                format!("{named} changed since the plan; plan again")
             } else {
                 format!(
                     "{named} is at version {live_version}, not {}: it changed since the plan; plan again",
@@ -163,19 +161,16 @@ pub async fn plan(
             continue;
         }
         let version = match pin {
-            Some(pin) if !applied => pin.version,
+            Some(pin) if !published => pin.version,
             _ => live_version,
         };
-        let file_tree = doc.spec.tree(pool)?;
-        let spec = match &live {
+        let spec = match (&live, &old) {
             // The file says what is live: nothing for the service to check.
-            Some(live) if old.as_ref() == Some(&file_tree) && live_version == version => {
-                live.clone()
-            }
+            (Some(live), Some(old)) if *old == doc.spec.tree(pool)? => live.clone(),
             _ => match client.check(&doc.spec, version).await {
                 Ok(spec) => spec,
                 Err(status) => {
-                    problems.extend(refusal(&doc, &status)?);
+                    problems.extend(refusal(&doc, &status, pinned.is_some())?);
                     continue;
                 }
             },
@@ -199,26 +194,19 @@ pub async fn plan(
             publish: false,
             moves: Vec::new(),
             digest,
-            live: old_digest,
+            live: live_pin,
             what_if: None,
         };
-        if applied {
-            steps.push(step);
-            continue;
-        }
-        let Some(old) = &old else {
-            step.action = Action::Create;
-            step.publish = true;
-            step.moves = moves;
-            steps.push(step);
-            continue;
-        };
         let mut changes = Vec::new();
-        old.diff(&new, "spec", &mut changes);
-        step.publish = !changes.is_empty();
-        if let (Some(want), Some(now)) = (want, live.as_ref().and_then(Spec::status))
-            && !moves.is_empty()
-        {
+        match &old {
+            None => {
+                step.action = Action::Create;
+                step.publish = true;
+            }
+            Some(old) => old.diff(&new, "spec", &mut changes),
+        }
+        step.publish |= !changes.is_empty();
+        if let (Some(want), Some(now), false) = (want, live_status, moves.is_empty()) {
             changes.push(format!(
                 "~ status: {} → {}",
                 now.as_str_name(),
@@ -229,7 +217,10 @@ pub async fn plan(
         if !changes.is_empty() {
             step.action = Action::Update(changes);
         }
-        if let (true, Spec::Program(draft)) = (step.publish && what_if_days > 0, &step.doc.spec) {
+        if let (true, Spec::Program(draft)) = (
+            step.publish && step.action != Action::Create && what_if_days > 0,
+            &step.doc.spec,
+        ) {
             step.what_if = Some(
                 client
                     .simulate(draft, what_if_days)
@@ -244,6 +235,39 @@ pub async fn plan(
     } else {
         Err(problems)
     })
+}
+
+/// The lifecycle calls taking a campaign from `live` (none yet: a draft
+/// once created) to `want`, or the file's field that cannot be, and why.
+fn wanted(
+    spec: &Spec,
+    live: Option<CampaignStatus>,
+    want: CampaignStatus,
+    now: i64,
+) -> Result<Vec<Move>, (&'static str, String)> {
+    let ends_at = match spec {
+        Spec::Campaign(c) => c
+            .spec
+            .as_ref()
+            .and_then(|s| s.schedule.as_ref())
+            .and_then(|s| s.ends_at.as_ref())
+            .and_then(boomerang_common::time::from_timestamp),
+        _ => None,
+    };
+    let over = ends_at.is_some_and(|end| end <= now);
+    let live = live.unwrap_or(CampaignStatus::Draft);
+    // A campaign that ran its schedule to the end had its wish.
+    if live == CampaignStatus::Ended && lifecycle::running(want) && over {
+        return Ok(Vec::new());
+    }
+    let moves = lifecycle::moves(live, want).map_err(|why| ("status", why))?;
+    if moves.contains(&Move::Schedule) && over {
+        return Err((
+            "spec.schedule.endsAt",
+            "in the past: the campaign could not be scheduled".into(),
+        ));
+    }
+    Ok(moves)
 }
 
 /// The content's digest: SHA-256 of the normalised spec, and of a
@@ -284,8 +308,9 @@ fn unplanned(plan: &PlanFile, docs: &[Document]) -> Vec<FileProblem> {
 }
 
 /// The service's refusal of a file: its field violations at their lines, a
-/// spec that moved since the plan, or (not the file's fault) an error.
-fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> {
+/// spec that moved (against a plan file: plan again), or (not the file's
+/// fault) an error.
+fn refusal(doc: &Document, status: &Status, pinned: bool) -> anyhow::Result<Vec<FileProblem>> {
     let root = doc.kind().violation_root().0;
     match status.code() {
         Code::InvalidArgument => {
@@ -302,10 +327,14 @@ fn refusal(doc: &Document, status: &Status) -> anyhow::Result<Vec<FileProblem>> 
                 .collect())
         }
         // Moved since it was read (ABORTED: a campaign's version), or
-        // created by someone else since.
-        Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => Ok(vec![
+        // created by someone else since: a new plan sees it.
+        Code::Aborted | Code::AlreadyExists => Ok(vec![
             doc.whole(&format!("{}; plan again", status.message())),
         ]),
+        Code::FailedPrecondition if pinned => Ok(vec![
+            doc.whole(&format!("{}; plan again", status.message())),
+        ]),
+        Code::FailedPrecondition => Ok(vec![doc.whole(status.message())]),
         _ => Err(upstream(status.clone())),
     }
 }
@@ -356,25 +385,39 @@ pub struct Applied {
 
 /// Publishes every changed step over its planned version, then a
 /// campaign's lifecycle calls, in file order, stopping at the first refusal
-/// (a spec moved between plan and apply). The keys are the content and the
-/// version it goes over: an apply run again replays its answers.
+/// (a spec moved between plan and apply).
+///
+/// A publish's key is the content, the version it goes over and the live
+/// content it replaces: the same change is the same request. A draft
+/// campaign keeps its version when edited, so it could go back to content
+/// it had; its publish, and every lifecycle call (a campaign can be paused,
+/// resumed and paused again), is keyed by this run too. An apply run again
+/// plans again from the live state, so what was done is not done twice.
 pub async fn apply(client: &mut Platform, steps: &[Step]) -> Applied {
     let mut applied = Applied::default();
+    let run = boomerang_common::time::now_micros().to_string();
     for step in steps.iter().filter(|s| s.publish || !s.moves.is_empty()) {
         if applied.failed.is_some() {
             applied.not_tried.push(step.doc.named());
             continue;
         }
-        let (id, v, d) = (&step.doc.id, step.version, &step.digest[..32]);
+        let (id, v) = (&step.doc.id, step.version);
         let subject = match step.doc.kind() {
             Kind::Program => id.clone(),
             Kind::ReferralProgram => "referral-program".into(),
             Kind::Campaign => format!("campaign-{id}"),
         };
+        // Readable up to the id's length, hashed beyond (keys are bounded).
+        let key = |call: &str, nonce: &str| {
+            let content = Sha256::digest(format!("{}:{}:{nonce}", step.digest, step.live));
+            let content = &hex::encode(content)[..32];
+            derived_key("apply", &[&subject, call, &format!("v{v}"), content])
+        };
         if step.publish {
             // What the service normalised (not the file's spelling): the same
             // content is the same request, whatever its formatting.
-            let key = format!("apply-{subject}-v{v}-{d}");
+            let draft = step.spec.status() == Some(CampaignStatus::Draft) && v > 0;
+            let key = key("publish", if draft { &run } else { "" });
             match client.publish(key, &step.spec.content(), v).await {
                 Ok(spec) => applied.published.push((step.doc.named(), spec.version())),
                 Err(status) => {
@@ -384,7 +427,7 @@ pub async fn apply(client: &mut Platform, steps: &[Step]) -> Applied {
             }
         }
         for &m in &step.moves {
-            let key = format!("apply-{subject}-{}-v{v}-{d}", m.name());
+            let key = key(m.name(), &run);
             match client.step(id, m, key).await {
                 Ok(()) => applied.moved.push((step.doc.named(), m)),
                 Err(status) => {
@@ -399,16 +442,62 @@ pub async fn apply(client: &mut Platform, steps: &[Step]) -> Applied {
 
 /// A failed call: who, why, and whether it may have been made all the same.
 fn failure(step: &Step, status: &Status) -> (String, String, bool) {
-    // A refusal is an answer; anything else may have been made.
-    let lost = !matches!(
-        status.code(),
-        Code::InvalidArgument
-            | Code::FailedPrecondition
-            | Code::AlreadyExists
-            | Code::Aborted
-            | Code::PermissionDenied
-            | Code::Unauthenticated
-            | Code::NotFound
-    );
+    // A refusal is an answer; anything else may have been made (ABORTED
+    // too when the same key is still in progress).
+    let in_progress = status.code() == Code::Aborted && status.message().contains("in progress");
+    let lost = in_progress
+        || !matches!(
+            status.code(),
+            Code::InvalidArgument
+                | Code::FailedPrecondition
+                | Code::AlreadyExists
+                | Code::Aborted
+                | Code::PermissionDenied
+                | Code::Unauthenticated
+                | Code::NotFound
+        );
     (step.doc.named(), said(status), lost)
+}
+
+#[cfg(test)]
+mod tests {
+    use boomerang_proto::campaign::v1 as cpb;
+
+    use super::*;
+
+    fn ending(at: i64) -> Spec {
+        Spec::Campaign(Box::new(cpb::Campaign {
+            spec: Some(cpb::CampaignSpec {
+                schedule: Some(cpb::Schedule {
+                    ends_at: Some(boomerang_common::time::to_timestamp(at)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn a_schedule_run_to_its_end_is_the_wish_granted_and_a_past_one_is_not_scheduled() {
+        use CampaignStatus as S;
+        let (now, past, future) = (1_000, 999, 2_000);
+        assert_eq!(
+            wanted(&ending(past), Some(S::Ended), S::Active, now),
+            Ok(vec![])
+        );
+        assert!(wanted(&ending(future), Some(S::Ended), S::Active, now).is_err());
+        assert_eq!(
+            wanted(&ending(past), None, S::Scheduled, now).map_err(|e| e.0),
+            Err("spec.schedule.endsAt")
+        );
+        assert_eq!(
+            wanted(&ending(future), None, S::Scheduled, now),
+            Ok(vec![Move::Schedule])
+        );
+        assert_eq!(
+            wanted(&ending(past), Some(S::Active), S::Ended, now),
+            Ok(vec![Move::End])
+        );
+    }
 }
