@@ -121,6 +121,9 @@ backend_tests! {
         assert_eq!(sim.cost_delta.as_ref().map(|m| m.amount.clone()), Some(text(delta)));
         let by_channel: Vec<(String, u64)> = sim.by_channel.iter().map(|s| (s.key.clone(), s.purchases)).collect();
         assert_eq!(by_channel, [("online".into(), 500), ("store".into(), 500)]);
+        // Gift cards never earn: the whole change is the shoes'.
+        let by_category: Vec<(String, u64, String)> = sim.by_category.iter().map(|s| (s.key.clone(), s.purchases, s.cost_delta.clone().unwrap_or_default().amount)).collect();
+        assert_eq!(by_category, [("gift_card".into(), 334, "0.00".into()), ("shoes".into(), 1_000, text(delta))]);
         assert_eq!(sim.top_customers.len(), 10);
         let c00: i64 = (0..ORDERS).filter(|i| i % CUSTOMERS == 0).map(|i| {
             let c = order(i).0;

@@ -1,5 +1,7 @@
 //! What-if: a draft program priced over the purchases recorded in a window
 //! (`domain::simulation`), read-only, a page of purchases at a time.
+use std::collections::BTreeMap;
+
 use boomerang_common::{error::AppError, tenant::TenantId};
 use tracing::instrument;
 
@@ -69,6 +71,8 @@ impl Accrual {
             .map(|(start, _, _)| start)
             .fold(from, i64::min);
         let mut simulator = Simulator::new(draft, latest, format!("draft:{id}"));
+        // The versions that priced the purchases, read once each.
+        let mut versions: BTreeMap<i64, Program> = BTreeMap::from([(latest, live)]);
         let mut after = (warm_from, String::new());
         loop {
             let page = {
@@ -86,9 +90,13 @@ impl Accrual {
             for p in &page {
                 if p.occurred_at < from {
                     simulator.warm_up(p);
-                } else {
-                    simulator.add(p);
+                    continue;
                 }
+                if let std::collections::btree_map::Entry::Vacant(entry) = versions.entry(p.version)
+                {
+                    entry.insert(self.program(tenant, id, Some(p.version)).await?.1);
+                }
+                simulator.add(p, versions.get(&p.version));
             }
             match page.last() {
                 Some(last) if page.len() as i64 == PAGE => {

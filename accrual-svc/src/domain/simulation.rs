@@ -39,6 +39,9 @@ pub struct Recorded {
     pub rewards: Vec<Reward>,
 }
 
+/// Minor units, per asset.
+type Amounts = Vec<(String, i64)>;
+
 /// Granted and simulated minor units, per asset.
 pub type Totals = BTreeMap<String, (i64, i64)>;
 
@@ -113,6 +116,9 @@ pub struct Report {
     pub by_channel: BTreeMap<String, Slice>,
     /// By customer.
     pub by_customer: BTreeMap<String, Slice>,
+    /// By category, each purchase's rewards shared among its categories
+    /// (see [`rewards::category_weights`]); "" what nothing weighs.
+    pub by_category: BTreeMap<String, Slice>,
 }
 
 impl Report {
@@ -166,11 +172,33 @@ impl<'a> Simulator<'a> {
         self.price(p);
     }
 
-    /// A purchase in the window.
-    pub fn add(&mut self, p: &Recorded) {
+    /// A purchase in the window, priced when recorded by `recorded` (the
+    /// version that priced it, for sharing what it was granted among its
+    /// categories; the draft's shares when unknown).
+    pub fn add(&mut self, p: &Recorded, recorded: Option<&Program>) {
         let simulated = self.price(p);
         let granted = sums(p.rewards.iter());
         let simulated = sums(simulated.iter());
+        let old = rewards::category_weights(recorded.unwrap_or(self.program), &p.lines);
+        let new = rewards::category_weights(self.program, &p.lines);
+        let mut by_category: BTreeMap<String, (Amounts, Amounts)> = p
+            .lines
+            .iter()
+            .map(|l| (l.category.clone(), Default::default()))
+            .collect();
+        for (category, minor) in shares(&granted, &old) {
+            by_category.entry(category).or_default().0.push(minor);
+        }
+        for (category, minor) in shares(&simulated, &new) {
+            by_category.entry(category).or_default().1.push(minor);
+        }
+        for (category, (granted, simulated)) in by_category {
+            self.report
+                .by_category
+                .entry(category)
+                .or_default()
+                .add(&granted, &simulated);
+        }
         let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
         let r = &mut self.report;
         r.all.add(&granted, &simulated);
@@ -253,6 +281,60 @@ impl<'a> Simulator<'a> {
         }
         computed.rewards
     }
+}
+
+/// Each asset's amount shared among the categories by `weights` (largest
+/// remainder: the parts add up to the amount), as (category, (asset,
+/// minor)); all to "" when nothing weighs.
+fn shares(
+    amounts: &[(String, i64)],
+    weights: &BTreeMap<String, Decimal>,
+) -> Vec<(String, (String, i64))> {
+    let total: Decimal = weights
+        .values()
+        .fold(Decimal::ZERO, |a, w| a.checked_add(*w).unwrap_or(a));
+    let mut out = Vec::new();
+    for (asset, amount) in amounts {
+        if total.is_zero() {
+            out.push((String::new(), (asset.clone(), *amount)));
+            continue;
+        }
+        let exact: Vec<(&String, Decimal)> = weights
+            .iter()
+            .map(|(c, w)| {
+                let part = w
+                    .checked_div(total)
+                    .and_then(|share| Decimal::from(*amount).checked_mul(share))
+                    .unwrap_or_default();
+                (c, part)
+            })
+            .collect();
+        let mut parts: Vec<(&String, i64, Decimal)> = exact
+            .iter()
+            .map(|(c, x)| {
+                let whole = x.trunc();
+                (*c, i64::try_from(whole).unwrap_or_default(), *x - whole)
+            })
+            .collect();
+        let mut left = amount - parts.iter().map(|(_, m, _)| *m).sum::<i64>();
+        // The units left go to the largest remainders (then in category order).
+        let mut order: Vec<usize> = (0..parts.len()).collect();
+        order.sort_by(|a, b| parts[*b].2.abs().cmp(&parts[*a].2.abs()));
+        for i in order {
+            if left == 0 {
+                break;
+            }
+            let step = left.signum();
+            parts[i].1 += step;
+            left -= step;
+        }
+        out.extend(
+            parts
+                .into_iter()
+                .map(|(c, minor, _)| (c.clone(), (asset.clone(), minor))),
+        );
+    }
+    out
 }
 
 /// Minor units per asset.
@@ -358,7 +440,7 @@ mod tests {
             })
             .collect();
         let mut same = Simulator::new(&live, 1, "draft".into());
-        orders.iter().for_each(|o| same.add(o));
+        orders.iter().for_each(|o| same.add(o, Some(&live)));
         let same = same.finish();
         assert!(same.all.totals.values().all(|(g, s)| g == s), "{same:?}");
         assert_eq!(same.all.cost_delta(&live), 0);
@@ -366,7 +448,7 @@ mod tests {
 
         let richer = program("7.5");
         let mut sim = Simulator::new(&richer, 1, "draft".into());
-        orders.iter().for_each(|o| sim.add(o));
+        orders.iter().for_each(|o| sim.add(o, Some(&live)));
         let report = sim.finish();
         // Independently: 7.5% of each order, rounded down, against 5%.
         let expected: i64 = (0..50_i64)
@@ -381,6 +463,10 @@ mod tests {
         assert_eq!(report.all.cost_delta(&richer), expected);
         assert_eq!(report.all.purchases, 50);
         assert_eq!(report.by_channel["online"], report.all);
+        assert_eq!(
+            report.by_category["shoes"], report.all,
+            "one category has it all"
+        );
         let top = report.top_customers(&richer, 3);
         assert_eq!(top.len(), 3);
         assert!(top.windows(2).all(|w| w[0].2 >= w[1].2));
@@ -392,7 +478,7 @@ mod tests {
         let mut doubled = program("5");
         doubled.earn_rules[1].rate = "2".into();
         let mut sim = Simulator::new(&doubled, 1, "draft".into());
-        sim.add(&recorded(&live, "c", "o", 12_345, NOV_2));
+        sim.add(&recorded(&live, "c", "o", 12_345, NOV_2), None);
         let report = sim.finish();
         assert_eq!(report.all.totals["PTS"], (123, 246));
         // 123 PTS more at 5.00 EUR per 100: 6.15 EUR.
@@ -410,7 +496,7 @@ mod tests {
         let mut sim = Simulator::new(&capped, 1, "draft".into());
         // 8.00 EUR earned on Nov 2, before the window; 5.00 on Nov 20, in it.
         sim.warm_up(&recorded(&live, "c", "before", 16_000, NOV_2));
-        sim.add(&recorded(&live, "c", "in", 10_000, NOV_2 + 18 * DAY));
+        sim.add(&recorded(&live, "c", "in", 10_000, NOV_2 + 18 * DAY), None);
         let report = sim.finish();
         assert_eq!(report.all.purchases, 1);
         assert_eq!(
@@ -418,5 +504,60 @@ mod tests {
             (500, 200),
             "2.00 left under the month's 10.00"
         );
+    }
+
+    #[test]
+    fn a_boosted_category_carries_its_own_change() {
+        // 100.00 EUR of shoes and 100.00 of bags at 5%; the draft doubles shoes.
+        let live = program("5");
+        let line = |id: &str, category: &str| Line {
+            line_id: id.into(),
+            sku: id.into(),
+            category: category.into(),
+            unit_price: 10_000,
+            quantity: 1,
+            discount: 0,
+        };
+        let lines = vec![line("1", "shoes"), line("2", "bags"), line("3", "gift")];
+        let live = Program {
+            excluded_categories: vec!["gift".into()],
+            ..live
+        };
+        let rewards = rewards::compute(&live, "program:p@1", &lines, &[1, 1, 1], None, &[]).rewards;
+        let order = Recorded {
+            order_id: "o".into(),
+            version: 1,
+            customer: "c".into(),
+            channel: "online".into(),
+            occurred_at: NOV_2,
+            lines,
+            tier: None,
+            rewards,
+        };
+        let draft = Program {
+            category_multipliers: vec![("shoes".into(), "2".into())],
+            ..live.clone()
+        };
+        let mut sim = Simulator::new(&draft, 1, "draft".into());
+        sim.add(&order, Some(&live));
+        let report = sim.finish();
+        assert_eq!(report.by_category["shoes"].totals["EUR"], (500, 1_000));
+        assert_eq!(report.by_category["bags"].totals["EUR"], (500, 500));
+        assert_eq!(report.by_category["gift"].totals["EUR"], (0, 0), "excluded");
+        assert_eq!(report.by_category["gift"].purchases, 1);
+        assert_eq!(report.all.totals["EUR"], (1_000, 1_500));
+    }
+
+    #[test]
+    fn shares_add_up_to_the_amount() {
+        let weights: BTreeMap<String, Decimal> = [("a", 1), ("b", 1), ("c", 1)]
+            .into_iter()
+            .map(|(c, w)| (c.to_owned(), Decimal::from(w)))
+            .collect();
+        let parts = shares(&[("EUR".into(), 100)], &weights);
+        let minor: Vec<i64> = parts.iter().map(|(_, (_, m))| *m).collect();
+        assert_eq!(minor, [34, 33, 33]);
+        let none = shares(&[("EUR".into(), 7)], &BTreeMap::new());
+        assert_eq!(none, [(String::new(), ("EUR".into(), 7))]);
     }
 }

@@ -80,6 +80,7 @@ impl SimulationService for SimulationServiceHandler {
             cost_delta: Some(cost(&report.all, &draft)),
             by_tier: slices(&report.by_tier),
             by_channel: slices(&report.by_channel),
+            by_category: slices(&report.by_category),
             top_customers: report
                 .top_customers(&draft, top as usize)
                 .into_iter()

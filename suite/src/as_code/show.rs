@@ -116,6 +116,9 @@ impl fmt::Display for WhatIf<'_> {
             writeln!(f, "      by tier: {}", slices(&sim.by_tier))?;
         }
         writeln!(f, "      by channel: {}", slices(&sim.by_channel))?;
+        if !sim.by_category.is_empty() {
+            writeln!(f, "      by category: {}", slices(&sim.by_category))?;
+        }
         if !sim.top_customers.is_empty() {
             let top: Vec<_> = sim
                 .top_customers

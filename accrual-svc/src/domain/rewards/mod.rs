@@ -3,6 +3,8 @@
 //! campaigns' effects; every factor is an explanation line, and each reward
 //! is rounded once, at the end, with the program's rounding mode.
 use boomerang_common::money::{Amount, Asset, Rounding as MoneyRounding};
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -211,6 +213,30 @@ fn net(line: &Line, kept: u32, currency: &str) -> Decimal {
     let discount =
         units(line.discount, currency) * Decimal::from(kept) / Decimal::from(line.quantity);
     (gross - discount).max(Decimal::ZERO)
+}
+
+/// What the base earn of `lines` (all units) is computed on, per category:
+/// their net amounts times the category's multiplier; an excluded category
+/// weighs nothing. For sharing a purchase's rewards among its categories.
+pub fn category_weights(program: &Program, lines: &[Line]) -> BTreeMap<String, Decimal> {
+    let mut out: BTreeMap<String, Decimal> = BTreeMap::new();
+    for line in lines {
+        let weight = if program.excluded_categories.contains(&line.category) {
+            Decimal::ZERO
+        } else {
+            let mult = program
+                .category_multipliers
+                .iter()
+                .find(|(cat, _)| *cat == line.category)
+                .map_or(Decimal::ONE, |(_, m)| dec(m));
+            net(line, line.quantity, &program.currency)
+                .checked_mul(mult)
+                .unwrap_or(Decimal::MAX)
+        };
+        let total = out.entry(line.category.clone()).or_default();
+        *total = total.checked_add(weight).unwrap_or(*total);
+    }
+    out
 }
 
 /// Computes the rewards of `lines` (with `kept[i]` units of line i) under
