@@ -179,26 +179,7 @@ impl<'a> Simulator<'a> {
         let simulated = self.price(p);
         let granted = sums(p.rewards.iter());
         let simulated = sums(simulated.iter());
-        let old = rewards::category_weights(recorded.unwrap_or(self.program), &p.lines);
-        let new = rewards::category_weights(self.program, &p.lines);
-        let mut by_category: BTreeMap<String, (Amounts, Amounts)> = p
-            .lines
-            .iter()
-            .map(|l| (l.category.clone(), Default::default()))
-            .collect();
-        for (category, minor) in shares(&granted, &old) {
-            by_category.entry(category).or_default().0.push(minor);
-        }
-        for (category, minor) in shares(&simulated, &new) {
-            by_category.entry(category).or_default().1.push(minor);
-        }
-        for (category, (granted, simulated)) in by_category {
-            self.report
-                .by_category
-                .entry(category)
-                .or_default()
-                .add(&granted, &simulated);
-        }
+        self.by_category(p, recorded, &granted, &simulated);
         let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
         let r = &mut self.report;
         r.all.add(&granted, &simulated);
@@ -211,6 +192,51 @@ impl<'a> Simulator<'a> {
             r.by_customer.entry(p.customer.clone()).or_default(),
         ] {
             slice.add(&granted, &simulated);
+        }
+    }
+
+    /// `p`'s granted and simulated amounts shared among its categories.
+    fn by_category(
+        &mut self,
+        p: &Recorded,
+        recorded: Option<&Program>,
+        granted: &[(String, i64)],
+        simulated: &[(String, i64)],
+    ) {
+        let old = rewards::category_weights(recorded.unwrap_or(self.program), &p.lines);
+        let new = rewards::category_weights(self.program, &p.lines);
+        // One category that weighs on both sides has it all (most purchases).
+        if let ([(category, w_old)], [(_, w_new)]) = (
+            old.iter().collect::<Vec<_>>().as_slice(),
+            new.iter().collect::<Vec<_>>().as_slice(),
+        ) && !w_old.is_zero()
+            && !w_new.is_zero()
+        {
+            let slice = self
+                .report
+                .by_category
+                .entry((*category).clone())
+                .or_default();
+            slice.add(granted, simulated);
+            return;
+        }
+        let mut by_category: BTreeMap<String, (Amounts, Amounts)> = p
+            .lines
+            .iter()
+            .map(|l| (l.category.clone(), Default::default()))
+            .collect();
+        for (category, minor) in shares(granted, &old) {
+            by_category.entry(category).or_default().0.push(minor);
+        }
+        for (category, minor) in shares(simulated, &new) {
+            by_category.entry(category).or_default().1.push(minor);
+        }
+        for (category, (granted, simulated)) in by_category {
+            self.report
+                .by_category
+                .entry(category)
+                .or_default()
+                .add(&granted, &simulated);
         }
     }
 

@@ -252,7 +252,7 @@ impl Platform {
                 done.campaign.map(|c| Spec::Campaign(Box::new(c)))
             }
         };
-        stored.ok_or_else(|| Status::internal("the answer has no program"))
+        stored.ok_or_else(|| Status::internal("the answer was empty"))
     }
 
     /// One lifecycle call on campaign `id`.

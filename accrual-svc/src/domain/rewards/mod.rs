@@ -2,9 +2,9 @@
 //! multipliers, exclusions, the tier multiplier and per-order caps, then the
 //! campaigns' effects; every factor is an explanation line, and each reward
 //! is rounded once, at the end, with the program's rounding mode.
-use boomerang_common::money::{Amount, Asset, Rounding as MoneyRounding};
 use std::collections::BTreeMap;
 
+use boomerang_common::money::{Amount, Asset, Rounding as MoneyRounding};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
