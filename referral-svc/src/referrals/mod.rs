@@ -1,8 +1,11 @@
-//! The referral facade: codes, attribution with its fraud checks, rewards on
-//! the referee's purchases and their reversal on returns. Wallet credits and
-//! reversals go through the outbox with deterministic keys; each attribution,
-//! reward and reversal is logged for `WatchEvents` in the same transaction.
+//! The referral facade: attribution with its fraud checks, rewards on the
+//! referee's purchases and their reversal on returns (programs and codes
+//! in their own files). Wallet credits and reversals go through the outbox
+//! with deterministic keys; each attribution, reward and reversal is logged
+//! for `WatchEvents` in the same transaction.
+mod codes;
 mod events;
+mod programs;
 mod relay;
 
 use std::sync::Arc;
@@ -22,10 +25,10 @@ use tokio::sync::Notify;
 
 use crate::{
     domain::{
-        code, email,
-        program::{self, Money, Program},
+        email,
+        program::{self, Money},
     },
-    repo::{self, CodeRow, ReferralRow, RewardRow},
+    repo::{self, ReferralRow, RewardRow},
 };
 
 pub use relay::Relay;
@@ -112,97 +115,6 @@ impl Referrals {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.clock
-    }
-
-    /// Publishes a program version over `expected` (see [`repo::publish`]).
-    #[tracing::instrument(name = "boomerang.referral.referrals.publish", skip_all, fields(tenant = %tenant), err(level = "info"))]
-    pub async fn publish(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        p: &Program,
-        expected: Option<i64>,
-    ) -> Result<(i64, i64), AppError> {
-        let now = self.clock.now();
-        Ok((
-            repo::publish(conn, tenant.as_str(), p, expected, now).await?,
-            now,
-        ))
-    }
-
-    /// What publishing would give, without writing: the version it would
-    /// get over `expected` (see [`repo::publish`]), and when.
-    #[tracing::instrument(name = "boomerang.referral.referrals.validate", skip_all, fields(tenant = %tenant), err(level = "info"))]
-    pub async fn would_publish(
-        &self,
-        tenant: &TenantId,
-        expected: Option<i64>,
-    ) -> Result<(i64, i64), AppError> {
-        let mut conn = self.db.pool().acquire().await?;
-        let latest = repo::latest_version(&mut conn, tenant.as_str()).await?;
-        Ok((repo::next_version(latest, expected)?, self.clock.now()))
-    }
-
-    /// Creates a code (random, or the vanity code asked for).
-    #[tracing::instrument(name = "boomerang.referral.referrals.create_code", skip_all, fields(tenant = %tenant), err(level = "info"))]
-    pub async fn create_code(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        referrer: &str,
-        referrer_email: &str,
-        requested: Option<String>,
-        expires_at: Option<i64>,
-    ) -> Result<CodeRow, AppError> {
-        let row = |code: String| CodeRow {
-            code,
-            referrer_id: referrer.to_owned(),
-            referrer_email: email::normalise(referrer_email),
-            enabled: true,
-            expires_at,
-            created_at: self.clock.now(),
-        };
-        match requested {
-            Some(code) => {
-                let r = row(code);
-                repo::insert_code(conn, tenant.as_str(), &r).await?;
-                Ok(r)
-            }
-            None => {
-                // Collisions are rare (31^8 codes); the first free one wins.
-                let mut last = None;
-                for _ in 0..5 {
-                    let r = row(code::generate());
-                    if repo::get_code(conn, tenant.as_str(), &r.code)
-                        .await?
-                        .is_none()
-                    {
-                        repo::insert_code(conn, tenant.as_str(), &r).await?;
-                        return Ok(r);
-                    }
-                    last = Some(r.code);
-                }
-                Err(AppError::Aborted(format!(
-                    "no free code after {last:?}; retry"
-                )))
-            }
-        }
-    }
-
-    /// Disables a code.
-    #[tracing::instrument(name = "boomerang.referral.referrals.disable", skip_all, fields(tenant = %tenant), err(level = "info"))]
-    pub async fn disable(
-        &self,
-        conn: &mut Conn,
-        tenant: &TenantId,
-        code: &str,
-    ) -> Result<CodeRow, AppError> {
-        let mut row = repo::get_code(conn, tenant.as_str(), code)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("no code {code}")))?;
-        repo::disable_code(conn, tenant.as_str(), code).await?;
-        row.enabled = false;
-        Ok(row)
     }
 
     /// Attributes `referee` to `code`, or records the refusal with its reason.
