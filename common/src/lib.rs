@@ -42,3 +42,4 @@ pub mod tenant;
 pub mod testing;
 pub mod time;
 pub mod tls;
+pub mod versions;

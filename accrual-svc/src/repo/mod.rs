@@ -57,12 +57,7 @@ pub async fn latest_version(conn: &mut Conn, tenant: &str, id: &str) -> Result<i
 /// The version publishing over `latest` gives, when the latest is the
 /// version `expected` (any when absent); FAILED_PRECONDITION otherwise.
 pub fn next_version(id: &str, latest: i64, expected: Option<i64>) -> Result<i64, AppError> {
-    match expected {
-        Some(expected) if expected != latest => Err(AppError::Precondition(format!(
-            "program {id} is at version {latest}, not {expected}: it changed since it was read"
-        ))),
-        _ => Ok(latest + 1),
-    }
+    boomerang_common::versions::next(&format!("program {id}"), latest, expected)
 }
 
 /// Publishes a new version of a program over `expected` (the latest version
@@ -88,17 +83,7 @@ pub async fn publish(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    // Another publish took this version first (PostgreSQL; SQLite serialises
-    // writers): over an expected version, the state moved; else retry.
-    match (inserted, expected) {
-        (1, _) => Ok(version),
-        (_, Some(expected)) => Err(AppError::Precondition(format!(
-            "program {id} is past version {expected}: it changed since it was read"
-        ))),
-        (_, None) => Err(AppError::Aborted(format!(
-            "program {id} was published concurrently, retry"
-        ))),
-    }
+    boomerang_common::versions::inserted(&format!("program {id}"), version, inserted, expected)
 }
 
 /// A program version (latest when `version` is None): (version, program, published_at).

@@ -2,10 +2,14 @@
 use boomerang_common::{
     db::{Conn, Db, Migrations, is_unique_violation},
     error::AppError,
+    versions,
 };
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::program::Program;
+
+/// How errors name the tenant's referral program.
+const PROGRAM: &str = "the referral program";
 
 /// This service's migrations, one folder per backend.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -33,12 +37,7 @@ pub async fn latest_version(conn: &mut Conn, tenant: &str) -> Result<i64, AppErr
 /// The version a publish over `expected` gets when `latest` is live:
 /// FAILED_PRECONDITION when the program moved since it was read.
 pub fn next_version(latest: i64, expected: Option<i64>) -> Result<i64, AppError> {
-    match expected {
-        Some(expected) if expected != latest => Err(AppError::Precondition(format!(
-            "the referral program is at version {latest}, not {expected}: it changed since it was read"
-        ))),
-        _ => Ok(latest + 1),
-    }
+    versions::next(PROGRAM, latest, expected)
 }
 
 /// Publishes a program version over `expected` (the latest version it must
@@ -62,17 +61,7 @@ pub async fn publish(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    // Another publish took this version first (PostgreSQL; SQLite serialises
-    // writers): over an expected version, the state moved; else retry.
-    match (inserted, expected) {
-        (1, _) => Ok(version),
-        (_, Some(expected)) => Err(AppError::Precondition(format!(
-            "the referral program is past version {expected}: it changed since it was read"
-        ))),
-        (_, None) => Err(AppError::Aborted(
-            "the referral program was published concurrently, retry".into(),
-        )),
-    }
+    versions::inserted(PROGRAM, version, inserted, expected)
 }
 
 /// A program version (latest when 0): (version, program, published_at).
