@@ -17,6 +17,7 @@
 //! - [`events`]: the durable, gap-free event log behind `WatchEvents`.
 //! - [`export`]: CSV and NDJSON rows for finance and BI, streamed by a writer task.
 //! - [`metrics`]: what every Prometheus metric means (`# HELP`), and process metrics.
+pub mod arms;
 pub mod auth;
 pub mod balance;
 pub mod channel;

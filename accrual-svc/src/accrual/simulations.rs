@@ -1,6 +1,7 @@
-//! What-if: a draft program priced over the purchases recorded in a window
-//! (`domain::simulation`), read-only, a page of purchases at a time.
-use std::collections::BTreeMap;
+//! What-if: a draft program or campaign priced over the purchases recorded
+//! in a window (`domain::simulation`), read-only, a page of purchases at a
+//! time.
+use std::collections::{BTreeMap, btree_map::Entry};
 
 use boomerang_common::{error::AppError, tenant::TenantId};
 use tracing::instrument;
@@ -10,7 +11,10 @@ use crate::{
     domain::{
         caps,
         program::Program,
-        simulation::{Report, Simulator},
+        simulation::{
+            Recorded, Report, Simulator,
+            campaign::{CampaignReport, CampaignSimulator, Draft},
+        },
     },
     repo,
 };
@@ -24,6 +28,9 @@ pub const AT_ONCE: usize = 2;
 /// Purchases read per page (the connection is given back between pages).
 const PAGE: i64 = 500;
 const DAY_US: i64 = 86_400_000_000;
+
+/// A campaign draft's schedule: (starts_at, ends_at), unix micros.
+pub type Run = (Option<i64>, Option<i64>);
 
 impl Accrual {
     /// What `draft` of program `id` would have given the purchases recorded
@@ -41,12 +48,7 @@ impl Accrual {
     ) -> Result<((i64, i64), Report), AppError> {
         let to = to.unwrap_or_else(|| self.clock().now());
         let from = from.unwrap_or(to - DEFAULT_DAYS * DAY_US);
-        if from >= to || to - from > MAX_DAYS * DAY_US {
-            return Err(AppError::invalid(
-                "from",
-                format!("a window of up to {MAX_DAYS} days, `from` before `to`"),
-            ));
-        }
+        check_window(from, to)?;
         let (latest, live, _) = self.program(tenant, id, None).await?;
         if draft.currency != live.currency {
             return Err(AppError::invalid(
@@ -57,12 +59,7 @@ impl Accrual {
                 ),
             ));
         }
-        let _turn = self
-            .inner
-            .simulations
-            .acquire()
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
+        let _turn = self.turn().await?;
         // Purchases earlier in a capped period than the window count toward its caps.
         let warm_from = draft
             .per_period_caps
@@ -71,44 +68,152 @@ impl Accrual {
             .map(|(start, _, _)| start)
             .fold(from, i64::min);
         let mut simulator = Simulator::new(draft, latest, format!("draft:{id}"));
-        // The versions that priced the purchases, read once each.
-        let mut versions: BTreeMap<i64, Program> = BTreeMap::from([(latest, live)]);
-        let mut after = (warm_from, String::new());
-        loop {
-            let page = {
-                let mut conn = self.db().pool().acquire().await?;
-                repo::recorded_page(
-                    &mut conn,
-                    tenant.as_str(),
-                    id,
-                    (after.0, &after.1),
-                    to,
-                    PAGE,
-                )
-                .await?
-            };
+        let mut versions = Versions::new(latest, live);
+        let mut pages = Pages::new(warm_from, to);
+        while let Some(page) = pages.next(self, tenant, id).await? {
             for p in &page {
                 if p.occurred_at < from {
                     simulator.warm_up(p);
                     continue;
                 }
-                if let std::collections::btree_map::Entry::Vacant(entry) = versions.entry(p.version)
-                {
-                    entry.insert(self.program(tenant, id, Some(p.version)).await?.1);
-                }
-                simulator.add(p, versions.get(&p.version));
+                let priced_by = versions.get(self, tenant, id, p.version).await?;
+                simulator.add(p, Some(priced_by));
             }
-            match page.last() {
-                Some(last) if page.len() as i64 == PAGE => {
-                    after = (last.occurred_at, last.order_id.clone())
-                }
-                _ => break,
-            }
-            // Pricing a page is CPU work: let other tasks of this worker run.
-            tokio::task::yield_now().await;
         }
         let report = simulator.finish();
         tracing::Span::current().record("purchases", report.all.purchases);
         Ok(((from, to), report))
+    }
+
+    /// What `draft` of a campaign would have given the purchases of program
+    /// `id` that received its offer in `[from, to)` (defaults: the draft's
+    /// run until now), its budgets taken from the draft's start: the window,
+    /// the report and the program's latest version (its currency and
+    /// conversion cost the change). NOT_FOUND for a program never published.
+    #[instrument(name = "boomerang.accrual.simulations.simulate_campaign", skip_all, fields(tenant = %tenant, program = %id, campaign = %draft.campaign_id, purchases), err(level = "info"))]
+    pub async fn simulate_campaign(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        draft: &Draft,
+        (starts_at, ends_at): Run,
+        (from, to): (Option<i64>, Option<i64>),
+    ) -> Result<((i64, i64), CampaignReport, Program), AppError> {
+        let now = self.clock().now();
+        let to = to.unwrap_or_else(|| ends_at.map_or(now, |end| end.min(now)));
+        let from = from.unwrap_or_else(|| match starts_at {
+            Some(start) if start < to && to - start <= MAX_DAYS * DAY_US => start,
+            _ => to - DEFAULT_DAYS * DAY_US,
+        });
+        check_window(from, to)?;
+        let (latest, live, _) = self.program(tenant, id, None).await?;
+        let _turn = self.turn().await?;
+        // What the draft's run spent before the window counts toward its
+        // budgets and per-customer caps (at most a longest window before it).
+        let limited = !draft.budgets.is_empty() || draft.per_customer.is_some();
+        let warm_from = starts_at
+            .filter(|start| limited && *start < from)
+            .map_or(from, |start| start.max(from - MAX_DAYS * DAY_US));
+        let mut simulator = CampaignSimulator::new(draft);
+        let mut versions = Versions::new(latest, live.clone());
+        let mut pages = Pages::new(warm_from, to);
+        while let Some(page) = pages.next(self, tenant, id).await? {
+            let theirs = |p: &&Recorded| {
+                p.rewards.iter().any(|r| {
+                    r.offer
+                        .as_ref()
+                        .is_some_and(|o| o.campaign_id == draft.campaign_id)
+                })
+            };
+            for p in page.iter().filter(theirs) {
+                let priced_by = versions.get(self, tenant, id, p.version).await?;
+                if p.occurred_at < from {
+                    simulator.warm_up(p, priced_by);
+                } else {
+                    simulator.add(p, priced_by);
+                }
+            }
+        }
+        let report = simulator.finish();
+        tracing::Span::current().record("purchases", report.all.purchases);
+        Ok(((from, to), report, live))
+    }
+
+    /// This replica's turn to run a what-if.
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        self.inner
+            .simulations
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.into()))
+    }
+}
+
+fn check_window(from: i64, to: i64) -> Result<(), AppError> {
+    if from >= to || to - from > MAX_DAYS * DAY_US {
+        return Err(AppError::invalid(
+            "from",
+            format!("a window of up to {MAX_DAYS} days, `from` before `to`"),
+        ));
+    }
+    Ok(())
+}
+
+/// The versions of a program that priced purchases, each read once.
+struct Versions(BTreeMap<i64, Program>);
+
+impl Versions {
+    fn new(latest: i64, live: Program) -> Self {
+        Self(BTreeMap::from([(latest, live)]))
+    }
+
+    async fn get(
+        &mut self,
+        accrual: &Accrual,
+        tenant: &TenantId,
+        id: &str,
+        version: i64,
+    ) -> Result<&Program, AppError> {
+        Ok(match self.0.entry(version) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(accrual.program(tenant, id, Some(version)).await?.1),
+        })
+    }
+}
+
+/// The purchases of a program recorded in `[from, to)`, in the order they
+/// occurred, a page at a time; each read with a connection given back after.
+struct Pages {
+    after: Option<(i64, String)>,
+    to: i64,
+}
+
+impl Pages {
+    fn new(from: i64, to: i64) -> Self {
+        Self {
+            after: Some((from, String::new())),
+            to,
+        }
+    }
+
+    async fn next(
+        &mut self,
+        accrual: &Accrual,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Vec<Recorded>>, AppError> {
+        let Some((at, order)) = self.after.take() else {
+            return Ok(None);
+        };
+        // Pricing a page is CPU work: let other tasks of this worker run.
+        tokio::task::yield_now().await;
+        let page = {
+            let mut conn = accrual.db().pool().acquire().await?;
+            repo::recorded_page(&mut conn, tenant.as_str(), id, (at, &order), self.to, PAGE).await?
+        };
+        if page.len() as i64 == PAGE {
+            self.after = page.last().map(|l| (l.occurred_at, l.order_id.clone()));
+        }
+        Ok(Some(page))
     }
 }

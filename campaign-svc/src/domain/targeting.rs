@@ -1,5 +1,5 @@
 //! Who a campaign applies to: conditions, experiment variants, stacking.
-use sha2::{Digest, Sha256};
+use boomerang_common::arms;
 
 use super::spec::{Conditions, Money, Stacking, Variant};
 
@@ -51,29 +51,15 @@ pub fn matches(c: &Conditions, ctx: &Context) -> bool {
         && (!c.first_purchase_only || ctx.first_purchase)
 }
 
-/// The customer's arm: a stable hash of (campaign, customer) over the weights.
+/// The customer's arm: a stable hash of (campaign, customer) over the
+/// weights ([`arms::pick`]).
 pub fn variant_for<'v>(
     campaign_id: &str,
     customer: &str,
     variants: &'v [Variant],
 ) -> Option<&'v Variant> {
-    let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
-    if total == 0 {
-        return None;
-    }
-    let digest = Sha256::digest(format!("{campaign_id}\u{0}{customer}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    let mut bucket = u64::from_be_bytes(first) % total;
-    variants.iter().find(|v| {
-        let w = u64::from(v.weight);
-        if bucket < w {
-            true
-        } else {
-            bucket -= w;
-            false
-        }
-    })
+    let weights: Vec<u32> = variants.iter().map(|v| v.weight).collect();
+    arms::pick(campaign_id, customer, &weights).and_then(|i| variants.get(i))
 }
 
 /// A candidate for stacking.

@@ -10,6 +10,8 @@
 //! Per-period caps count what the draft would have earned in the period,
 //! purchases before the window in it included ([`Simulator::warm_up`]), not
 //! net of returns.
+pub mod campaign;
+
 use std::collections::BTreeMap;
 
 use boomerang_common::money::{Amount, Asset, Rounding};
@@ -125,21 +127,29 @@ impl Report {
     /// The `n` customers whose rewards change most: by the size of their
     /// cost change, then of their changes in every asset, ties by id.
     pub fn top_customers(&self, program: &Program, n: usize) -> Vec<(&str, &Slice, i64)> {
-        let mut all: Vec<_> = self
-            .by_customer
-            .iter()
-            .filter(|(_, s)| s.changed())
-            .map(|(c, s)| (c.as_str(), s, s.cost_delta(program)))
-            .collect();
-        all.sort_by(|a, b| {
-            b.2.unsigned_abs()
-                .cmp(&a.2.unsigned_abs())
-                .then(b.1.size().cmp(&a.1.size()))
-                .then(a.0.cmp(b.0))
-        });
-        all.truncate(n);
-        all
+        top(&self.by_customer, program, n)
     }
+}
+
+/// The `n` customers of `by_customer` whose rewards change most.
+fn top<'r>(
+    by_customer: &'r BTreeMap<String, Slice>,
+    program: &Program,
+    n: usize,
+) -> Vec<(&'r str, &'r Slice, i64)> {
+    let mut all: Vec<_> = by_customer
+        .iter()
+        .filter(|(_, s)| s.changed())
+        .map(|(c, s)| (c.as_str(), s, s.cost_delta(program)))
+        .collect();
+    all.sort_by(|a, b| {
+        b.2.unsigned_abs()
+            .cmp(&a.2.unsigned_abs())
+            .then(b.1.size().cmp(&a.1.size()))
+            .then(a.0.cmp(b.0))
+    });
+    all.truncate(n);
+    all
 }
 
 /// Prices recorded purchases, in the order they occurred, under a draft.
@@ -386,7 +396,7 @@ mod tests {
         Money::from_minor(minor, &Asset::new("EUR", 2)).unwrap_or_else(|_| unreachable!())
     }
 
-    fn program(rate: &str) -> Program {
+    pub(super) fn program(rate: &str) -> Program {
         Program {
             name: "p".into(),
             currency: "EUR".into(),
@@ -448,8 +458,8 @@ mod tests {
         }
     }
 
-    const DAY: i64 = 86_400_000_000;
-    const NOV_2: i64 = 1_793_577_600_000_000; // 2026-11-02T00:00:00Z
+    pub(super) const DAY: i64 = 86_400_000_000;
+    pub(super) const NOV_2: i64 = 1_793_577_600_000_000; // 2026-11-02T00:00:00Z
 
     #[test]
     fn the_live_program_changes_nothing_and_a_richer_one_is_costed() {

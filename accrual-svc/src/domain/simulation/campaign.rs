@@ -1,0 +1,455 @@
+//! What-if of a campaign, pure: the purchases that received its offer
+//! priced again under a draft of it, by the computation RecordPurchase uses
+//! with the program version that priced each, then the draft's caps and
+//! budgets in the order the purchases occurred.
+//!
+//! A customer keeps the arm they were in when the draft has it; otherwise
+//! the draft's weights pick one ([`arms::pick`], as campaign-svc does).
+//! Not seen: purchases the live campaign did not reward (its other
+//! conditions, an arm without reward, an exclusive campaign that won), so
+//! a draft that widens who qualifies is priced on those it rewarded; budget
+//! given back by returns.
+use std::collections::BTreeMap;
+
+use boomerang_common::arms;
+use jiff::{Timestamp, tz::TimeZone};
+
+use super::{Recorded, Slice, sums, top};
+use crate::domain::{
+    program::Program,
+    rewards::{self, Effect, Offer, Reward},
+};
+
+/// An arm of the draft.
+#[derive(Clone, Debug)]
+pub struct Arm {
+    pub name: String,
+    pub weight: u32,
+    /// None: no reward (a control).
+    pub effect: Option<Effect>,
+}
+
+/// A budget of the draft, minor units of `asset`.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    pub asset: String,
+    pub total: i64,
+    pub per_day: Option<i64>,
+}
+
+/// What of a campaign draft prices a purchase; amounts are (minor, asset).
+#[derive(Clone, Debug)]
+pub struct Draft {
+    pub campaign_id: String,
+    /// The effect when there are no variants.
+    pub effect: Option<Effect>,
+    pub variants: Vec<Arm>,
+    /// Lines it is limited to (empty: every eligible line).
+    pub categories: Vec<String>,
+    pub min_order: Option<(i64, String)>,
+    pub per_order: Option<(i64, String)>,
+    pub per_customer: Option<(i64, String)>,
+    pub budgets: Vec<Budget>,
+    /// The schedule's zone: a per-day budget's days.
+    pub timezone: TimeZone,
+}
+
+impl Draft {
+    /// The arm of a customer recorded in `recorded`, and its effect.
+    fn arm(&self, recorded: &str, customer: &str) -> (String, Option<Effect>) {
+        if self.variants.is_empty() {
+            return (String::new(), self.effect.clone());
+        }
+        let kept = self.variants.iter().find(|a| a.name == recorded);
+        let arm = kept.or_else(|| {
+            let weights: Vec<u32> = self.variants.iter().map(|a| a.weight).collect();
+            arms::pick(&self.campaign_id, customer, &weights).and_then(|i| self.variants.get(i))
+        });
+        arm.map_or((String::new(), None), |a| {
+            (a.name.clone(), a.effect.clone())
+        })
+    }
+
+    /// The local day of `at` in the draft's zone.
+    pub fn day(&self, at: i64) -> String {
+        Timestamp::from_microsecond(at)
+            .map(|ts| ts.to_zoned(self.timezone.clone()).date().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// A budget's run, minor units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BudgetRun {
+    pub total: i64,
+    /// Taken from the draft's start to the end of the window.
+    pub spent: i64,
+    /// Wanted but not given for lack of budget (total or day).
+    pub short: i64,
+    /// The purchase at which the total would have run out.
+    pub runs_out_at: Option<i64>,
+    /// The first purchase whose campaign reward the live campaign cut.
+    pub ran_out_at: Option<i64>,
+}
+
+/// What the draft would have given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CampaignReport {
+    pub all: Slice,
+    /// By arm ("" without variants).
+    pub by_variant: BTreeMap<String, Slice>,
+    pub by_channel: BTreeMap<String, Slice>,
+    pub by_customer: BTreeMap<String, Slice>,
+    /// By asset, one per budget of the draft.
+    pub budgets: BTreeMap<String, BudgetRun>,
+}
+
+impl CampaignReport {
+    /// The `n` customers whose rewards change most (see [`super::Report::top_customers`]).
+    pub fn top_customers(&self, program: &Program, n: usize) -> Vec<(&str, &Slice, i64)> {
+        top(&self.by_customer, program, n)
+    }
+}
+
+/// Prices, in the order they occurred, the purchases a campaign rewarded.
+pub struct CampaignSimulator<'a> {
+    draft: &'a Draft,
+    source_ref: String,
+    /// Taken per asset, per (asset, day) and per (asset, customer).
+    spent_day: BTreeMap<(String, String), i64>,
+    spent_customer: BTreeMap<(String, String), i64>,
+    report: CampaignReport,
+}
+
+impl<'a> CampaignSimulator<'a> {
+    pub fn new(draft: &'a Draft) -> Self {
+        let budgets = draft
+            .budgets
+            .iter()
+            .map(|b| {
+                let run = BudgetRun {
+                    total: b.total,
+                    ..BudgetRun::default()
+                };
+                (b.asset.clone(), run)
+            })
+            .collect();
+        Self {
+            draft,
+            source_ref: format!("draft:campaign:{}", draft.campaign_id),
+            spent_day: BTreeMap::new(),
+            spent_customer: BTreeMap::new(),
+            report: CampaignReport {
+                budgets,
+                ..CampaignReport::default()
+            },
+        }
+    }
+
+    /// A purchase before the window, since the draft's start: it takes from
+    /// the budgets and caps, not in the report.
+    pub fn warm_up(&mut self, p: &Recorded, priced_by: &Program) {
+        self.price(p, priced_by);
+    }
+
+    /// A purchase in the window, priced when recorded by `priced_by`.
+    pub fn add(&mut self, p: &Recorded, priced_by: &Program) {
+        let Some((arm, simulated)) = self.price(p, priced_by) else {
+            return;
+        };
+        let granted = sums(p.rewards.iter().filter(|r| self.theirs(r)));
+        let simulated = sums(simulated.iter());
+        let r = &mut self.report;
+        r.all.add(&granted, &simulated);
+        for slice in [
+            r.by_variant.entry(arm).or_default(),
+            r.by_channel.entry(p.channel.clone()).or_default(),
+            r.by_customer.entry(p.customer.clone()).or_default(),
+        ] {
+            slice.add(&granted, &simulated);
+        }
+    }
+
+    pub fn finish(self) -> CampaignReport {
+        self.report
+    }
+
+    fn theirs(&self, r: &Reward) -> bool {
+        r.offer
+            .as_ref()
+            .is_some_and(|o| o.campaign_id == self.draft.campaign_id)
+    }
+
+    /// The customer's arm and the campaign's rewards under the draft, after
+    /// its caps and budgets; none for a purchase it did not reward.
+    fn price(&mut self, p: &Recorded, program: &Program) -> Option<(String, Vec<Reward>)> {
+        let draft = self.draft;
+        let live = p.rewards.iter().find(|r| self.theirs(r))?.offer.as_ref()?;
+        // The live campaign cut this purchase's reward: its budget (or a cap) ran short.
+        let cut = p
+            .rewards
+            .iter()
+            .find(|r| self.theirs(r) && r.earned > r.amount)
+            .map(|r| r.asset.clone());
+        if let Some(run) = cut.and_then(|asset| self.report.budgets.get_mut(&asset)) {
+            run.ran_out_at = run.ran_out_at.or(Some(p.occurred_at));
+        }
+        let (arm, effect) = draft.arm(&live.variant, &p.customer);
+        // A minimum in another currency than the order's: no order qualifies.
+        let min_order = draft.min_order.as_ref().map(|(minor, asset)| {
+            if *asset == program.currency {
+                *minor
+            } else {
+                i64::MAX
+            }
+        });
+        let mut offers: Vec<Offer> = Vec::new();
+        for offer in p.rewards.iter().filter_map(|r| r.offer.as_ref()) {
+            if offers.iter().any(|o| o.campaign_id == offer.campaign_id) {
+                continue;
+            }
+            if offer.campaign_id != draft.campaign_id {
+                offers.push(offer.clone());
+            } else if let Some(effect) = &effect {
+                offers.push(Offer {
+                    campaign_id: draft.campaign_id.clone(),
+                    version: 0,
+                    variant: arm.clone(),
+                    effect: effect.clone(),
+                    categories: draft.categories.clone(),
+                    min_order,
+                });
+            }
+        }
+        let tier = p.tier.as_ref().map(|(id, m)| (id.as_str(), m.as_str()));
+        let kept: Vec<u32> = p.lines.iter().map(|l| l.quantity).collect();
+        let computed = rewards::compute(program, &self.source_ref, &p.lines, &kept, tier, &offers);
+        let mut given: Vec<Reward> = computed
+            .rewards
+            .into_iter()
+            .filter(|r| self.theirs(r))
+            .collect();
+        let day = if draft.budgets.iter().any(|b| b.per_day.is_some()) {
+            draft.day(p.occurred_at)
+        } else {
+            String::new()
+        };
+        let mut per_order: BTreeMap<String, i64> = BTreeMap::new();
+        for reward in &mut given {
+            let asset = reward.asset.clone();
+            let mut want = reward.amount;
+            if let Some((cap, _)) = draft.per_order.as_ref().filter(|(_, a)| *a == asset) {
+                let used = per_order.entry(asset.clone()).or_default();
+                want = want.min(cap - *used);
+            }
+            let key = (asset.clone(), p.customer.clone());
+            if let Some((cap, _)) = draft.per_customer.as_ref().filter(|(_, a)| *a == asset) {
+                want = want.min(cap - self.spent_customer.get(&key).copied().unwrap_or(0));
+            }
+            want = want.max(0);
+            let budget = draft.budgets.iter().find(|b| b.asset == asset);
+            let amount = match budget {
+                // A campaign with budgets gives nothing in an asset without one.
+                None if !draft.budgets.is_empty() => 0,
+                None => want,
+                Some(b) => self.take(b, want, &day, p.occurred_at),
+            };
+            reward.amount = amount;
+            *per_order.entry(asset).or_default() += amount;
+            *self.spent_customer.entry(key).or_default() += amount;
+        }
+        given.retain(|r| r.amount > 0);
+        Some((arm, given))
+    }
+
+    /// What budget `b` gives of `want` at `at` (on `day`), taken.
+    fn take(&mut self, b: &Budget, want: i64, day: &str, at: i64) -> i64 {
+        let day_key = (b.asset.clone(), day.to_owned());
+        let Some(run) = self.report.budgets.get_mut(&b.asset) else {
+            return 0;
+        };
+        let left = b.total - run.spent;
+        let today = b
+            .per_day
+            .map(|cap| cap - self.spent_day.get(&day_key).copied().unwrap_or(0));
+        let given = want.min(left).min(today.unwrap_or(i64::MAX)).max(0);
+        if left < want && run.runs_out_at.is_none() {
+            run.runs_out_at = Some(at);
+        }
+        run.spent += given;
+        run.short += want - given;
+        if b.per_day.is_some() {
+            *self.spent_day.entry(day_key).or_default() += given;
+        }
+        given
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        rewards::Line,
+        simulation::tests::{DAY, NOV_2, program},
+    };
+
+    fn percent(p: &str) -> Effect {
+        Effect::ExtraPercent {
+            asset: "EUR".into(),
+            percent: p.into(),
+        }
+    }
+
+    fn draft(effect: Effect) -> Draft {
+        Draft {
+            campaign_id: "c1".into(),
+            effect: Some(effect),
+            variants: vec![],
+            categories: vec![],
+            min_order: None,
+            per_order: None,
+            per_customer: None,
+            budgets: vec![],
+            timezone: TimeZone::get("Europe/Rome").unwrap_or(TimeZone::UTC),
+        }
+    }
+
+    /// `n` orders of 100.00 EUR a day apart, rewarded 5% by campaign c1
+    /// (arm `variant`) under a 5% program.
+    fn orders(live: &Program, n: i64, variant: &str) -> Vec<Recorded> {
+        let offer = Offer {
+            campaign_id: "c1".into(),
+            version: 1,
+            variant: variant.into(),
+            effect: percent("5"),
+            categories: vec![],
+            min_order: None,
+        };
+        (0..n)
+            .map(|i| {
+                let lines = vec![Line {
+                    line_id: "1".into(),
+                    sku: "s".into(),
+                    category: "shoes".into(),
+                    unit_price: 10_000,
+                    quantity: 1,
+                    discount: 0,
+                }];
+                let rewards = rewards::compute(
+                    live,
+                    "program:p@1",
+                    &lines,
+                    &[1],
+                    None,
+                    std::slice::from_ref(&offer),
+                )
+                .rewards;
+                Recorded {
+                    order_id: format!("o{i}"),
+                    version: 1,
+                    customer: format!("c{}", i % 3),
+                    channel: "store".into(),
+                    occurred_at: NOV_2 + i * DAY,
+                    lines,
+                    tier: None,
+                    rewards,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_live_campaign_changes_nothing() {
+        let live = program("5");
+        let same = draft(percent("5"));
+        let mut sim = CampaignSimulator::new(&same);
+        orders(&live, 10, "").iter().for_each(|o| sim.add(o, &live));
+        let report = sim.finish();
+        assert_eq!(report.all.purchases, 10);
+        assert_eq!(report.all.totals["EUR"], (5_000, 5_000));
+        assert_eq!(report.by_variant[""], report.all);
+        assert!(report.top_customers(&live, 5).is_empty());
+    }
+
+    #[test]
+    fn a_budget_runs_out_on_the_day_its_total_is_spent() {
+        let live = program("5");
+        // 10% of 100.00 is 10.00 a day; 35.00 lasts three days and a half.
+        let richer = Draft {
+            budgets: vec![Budget {
+                asset: "EUR".into(),
+                total: 3_500,
+                per_day: None,
+            }],
+            ..draft(percent("10"))
+        };
+        let mut sim = CampaignSimulator::new(&richer);
+        let all = orders(&live, 10, "");
+        sim.warm_up(&all[0], &live);
+        all[1..].iter().for_each(|o| sim.add(o, &live));
+        let report = sim.finish();
+        assert_eq!(report.all.purchases, 9, "the first only spent");
+        assert_eq!(report.all.totals["EUR"], (4_500, 2_500));
+        let run = &report.budgets["EUR"];
+        assert_eq!((run.total, run.spent, run.short), (3_500, 3_500, 6_500));
+        assert_eq!(run.runs_out_at, Some(NOV_2 + 3 * DAY));
+        assert_eq!(richer.day(NOV_2 + 3 * DAY), "2026-11-05");
+        assert_eq!(run.ran_out_at, None, "the live one lasted");
+    }
+
+    #[test]
+    fn a_per_day_budget_and_caps_cut_each_reward() {
+        let live = program("5");
+        let capped = Draft {
+            budgets: vec![Budget {
+                asset: "EUR".into(),
+                total: 1_000_000,
+                per_day: Some(700),
+            }],
+            per_customer: Some((1_800, "EUR".into())),
+            ..draft(percent("10"))
+        };
+        let mut sim = CampaignSimulator::new(&capped);
+        orders(&live, 9, "").iter().for_each(|o| sim.add(o, &live));
+        let report = sim.finish();
+        // 7.00 a day; each of 3 customers at most 18.00: 7 + 7 + 4.
+        assert_eq!(report.by_customer["c0"].totals["EUR"], (1_500, 1_800));
+        assert_eq!(report.budgets["EUR"].runs_out_at, None);
+        assert_eq!(report.budgets["EUR"].spent, 5_400);
+    }
+
+    #[test]
+    fn an_arm_is_kept_or_picked_by_the_draft() {
+        let live = program("5");
+        let ab = Draft {
+            variants: vec![
+                Arm {
+                    name: "a".into(),
+                    weight: 1,
+                    effect: Some(percent("10")),
+                },
+                Arm {
+                    name: "control".into(),
+                    weight: 1,
+                    effect: None,
+                },
+            ],
+            ..draft(percent("99"))
+        };
+        let mut sim = CampaignSimulator::new(&ab);
+        orders(&live, 6, "a").iter().for_each(|o| sim.add(o, &live));
+        orders(&live, 6, "gone")
+            .iter()
+            .for_each(|o| sim.add(o, &live));
+        let report = sim.finish();
+        assert_eq!(report.all.purchases, 12);
+        let a = &report.by_variant["a"];
+        let control = report.by_variant.get("control").map_or(0, |s| s.purchases);
+        assert_eq!(a.purchases + control, 12, "every purchase in a draft arm");
+        assert!(a.purchases >= 6, "kept in a");
+        assert_eq!(
+            a.totals["EUR"].1,
+            1_000 * i64::try_from(a.purchases).unwrap_or(0)
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! A campaign draft of `SimulateCampaign`: what of a `CampaignSpec` prices a
+//! purchase, checked field by field (campaign-svc checks the rest when the
+//! draft is saved).
+use boomerang_common::{error::Violations, money::Amount, time::instant};
+use boomerang_proto::campaign::v1::{self as cpb, effect::Kind};
+use jiff::tz::TimeZone;
+use rust_decimal::Decimal;
+
+use super::convert::money;
+use crate::{
+    accrual::simulations::Run,
+    domain::{
+        rewards::Effect,
+        simulation::campaign::{Arm, Budget, Draft},
+    },
+};
+
+/// Most arms a draft may have.
+const MAX_VARIANTS: usize = 16;
+/// Most categories or budgets.
+const MAX_LIST: usize = 100;
+
+/// The draft of campaign `id` and its run, every bad field recorded in `v`.
+pub fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (Draft, Run) {
+    let spec = spec.cloned().unwrap_or_else(|| {
+        v.add("spec", "required");
+        cpb::CampaignSpec::default()
+    });
+    let schedule = spec.schedule.unwrap_or_default();
+    let timezone = match TimeZone::get(&schedule.timezone) {
+        Ok(tz) => tz,
+        Err(_) => {
+            v.add(
+                "spec.schedule.timezone",
+                "an IANA time zone, e.g. Europe/Rome",
+            );
+            TimeZone::UTC
+        }
+    };
+    let run = (
+        instant(v, "spec.schedule.starts_at", schedule.starts_at.as_ref()),
+        instant(v, "spec.schedule.ends_at", schedule.ends_at.as_ref()),
+    );
+    if spec.variants.len() > MAX_VARIANTS {
+        v.add("spec.variants", format!("at most {MAX_VARIANTS}"));
+    }
+    let variants = spec
+        .variants
+        .iter()
+        .take(MAX_VARIANTS)
+        .enumerate()
+        .map(|(i, a)| {
+            if a.weight == 0 || a.weight > 10_000 {
+                v.add(format!("spec.variants[{i}].weight"), "1 to 10000");
+            }
+            Arm {
+                name: a.name.clone(),
+                weight: a.weight,
+                effect: effect(v, &format!("spec.variants[{i}].effect"), a.effect.as_ref()),
+            }
+        })
+        .collect();
+    let conditions = spec.conditions.unwrap_or_default();
+    if conditions.categories.len() > MAX_LIST || spec.budgets.len() > MAX_LIST {
+        v.add("spec", format!("at most {MAX_LIST} categories and budgets"));
+    }
+    let amount = |v: &mut Violations, field: &str, m: Option<&_>| {
+        money(v, field, m, true).map(|a: Amount| (a.minor(), a.code().to_owned()))
+    };
+    let caps = spec.caps.unwrap_or_default();
+    let budgets = spec
+        .budgets
+        .iter()
+        .take(MAX_LIST)
+        .enumerate()
+        .filter_map(|(i, b)| {
+            let (total, asset) = amount(v, &format!("spec.budgets[{i}].total"), b.total.as_ref())?;
+            let field = format!("spec.budgets[{i}].per_day");
+            let per_day = match amount(v, &field, b.per_day.as_ref()) {
+                Some((minor, a)) if a == asset => Some(minor),
+                Some(_) => {
+                    v.add(field, format!("in {asset}, as the total"));
+                    None
+                }
+                None => None,
+            };
+            Some(Budget {
+                asset,
+                total,
+                per_day,
+            })
+        })
+        .collect();
+    let draft = Draft {
+        effect: effect(v, "spec.effect", spec.effect.as_ref()),
+        campaign_id: id,
+        variants,
+        categories: conditions.categories.into_iter().take(MAX_LIST).collect(),
+        min_order: amount(
+            v,
+            "spec.conditions.min_order_amount",
+            conditions.min_order_amount.as_ref(),
+        ),
+        per_order: amount(v, "spec.caps.per_order", caps.per_order.as_ref()),
+        per_customer: amount(v, "spec.caps.per_customer", caps.per_customer.as_ref()),
+        budgets,
+        timezone,
+    };
+    (draft, run)
+}
+
+/// A campaign effect as accrual prices it; none when absent.
+fn effect(v: &mut Violations, field: &str, e: Option<&cpb::Effect>) -> Option<Effect> {
+    // A decimal in (0, 100], or [1, 100] with `from_one`.
+    let decimal =
+        |v: &mut Violations, sub: &str, s: &str, from_one: bool| match Decimal::from_str_exact(s) {
+            Ok(d)
+                if (if from_one {
+                    d >= Decimal::ONE
+                } else {
+                    d > Decimal::ZERO
+                }) && d <= Decimal::ONE_HUNDRED =>
+            {
+                Some(d.normalize().to_string())
+            }
+            _ => {
+                let range = if from_one { "from 1" } else { "above 0" };
+                v.add(
+                    format!("{field}.{sub}"),
+                    format!("a decimal {range}, up to 100"),
+                );
+                None
+            }
+        };
+    Some(match e?.kind.as_ref()? {
+        Kind::PointsMultiplier(m) => Effect::PointsMultiplier {
+            multiplier: decimal(v, "points_multiplier.multiplier", &m.multiplier, true)?,
+        },
+        Kind::ExtraPercent(p) => Effect::ExtraPercent {
+            asset: p.asset.clone(),
+            percent: decimal(v, "extra_percent.percent", &p.percent, false)?,
+        },
+        Kind::FixedBonus(b) => {
+            let a = money(
+                v,
+                &format!("{field}.fixed_bonus.amount"),
+                b.amount.as_ref(),
+                true,
+            )?;
+            Effect::FixedBonus {
+                minor: a.minor(),
+                asset: a.code().to_owned(),
+            }
+        }
+        Kind::NextPurchaseVoucher(n) => {
+            let a = money(
+                v,
+                &format!("{field}.next_purchase_voucher.value"),
+                n.value.as_ref(),
+                true,
+            )?;
+            let min_next_order = money(
+                v,
+                &format!("{field}.next_purchase_voucher.min_next_order"),
+                n.min_next_order.as_ref(),
+                false,
+            );
+            Effect::Voucher {
+                minor: a.minor(),
+                asset: a.code().to_owned(),
+                valid_days: n.valid_days,
+                min_next_order: min_next_order.map(|m| m.minor()),
+                usable_at_once: n.usable_at_once,
+            }
+        }
+    })
+}
