@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use boomerang_common::{error::AppError, tenant::TenantId};
+use boomerang_proto::campaign::v1::CampaignSpec;
 use tracing::instrument;
 
 use super::Accrual;
@@ -85,20 +86,26 @@ impl Accrual {
         Ok(((from, to), report))
     }
 
-    /// What `draft` of a campaign would have given the purchases of program
+    /// What `spec`, a draft of campaign `campaign` (as campaign-svc takes
+    /// it, and checked by it), would have given the purchases of program
     /// `id` that received its offer in `[from, to)` (defaults: the draft's
     /// run until now), its budgets taken from the draft's start: the window,
-    /// the report and the program's latest version (its currency and
-    /// conversion cost the change). NOT_FOUND for a program never published.
-    #[instrument(name = "boomerang.accrual.simulations.simulate_campaign", skip_all, fields(tenant = %tenant, program = %id, campaign = %draft.campaign_id, purchases), err(level = "info"))]
+    /// the draft as priced, the report and the program's latest version
+    /// (its currency and conversion cost the change). NOT_FOUND for a
+    /// program never published.
+    #[instrument(name = "boomerang.accrual.simulations.simulate_campaign", skip_all, fields(tenant = %tenant, program = %id, campaign = %campaign, purchases), err(level = "info"))]
     pub async fn simulate_campaign(
         &self,
         tenant: &TenantId,
         id: &str,
-        draft: &Draft,
-        (starts_at, ends_at): Run,
+        campaign: &str,
+        spec: Option<&CampaignSpec>,
         (from, to): (Option<i64>, Option<i64>),
-    ) -> Result<((i64, i64), CampaignReport, Program), AppError> {
+    ) -> Result<((i64, i64), Draft, CampaignReport, Program), AppError> {
+        let (draft, (starts_at, ends_at)) = self
+            .upstream()
+            .campaign_draft(tenant, campaign, spec)
+            .await?;
         let now = self.clock().now();
         let to = to.unwrap_or_else(|| ends_at.map_or(now, |end| end.min(now)));
         let from = from.unwrap_or_else(|| match starts_at {
@@ -114,7 +121,7 @@ impl Accrual {
         let warm_from = starts_at
             .filter(|start| limited && *start < from)
             .map_or(from, |start| start.max(from - MAX_DAYS * DAY_US));
-        let mut simulator = CampaignSimulator::new(draft);
+        let mut simulator = CampaignSimulator::new(&draft);
         let mut versions = Versions::new(latest, live.clone());
         let mut pages = Pages::new(warm_from, to);
         while let Some(page) = pages.next(self, tenant, id).await? {
@@ -136,7 +143,7 @@ impl Accrual {
         }
         let report = simulator.finish();
         tracing::Span::current().record("purchases", report.all.purchases);
-        Ok(((from, to), report, live))
+        Ok(((from, to), draft, report, live))
     }
 
     /// This replica's turn to run a what-if.

@@ -2,7 +2,7 @@
 //! request (field violations), calls the facade, and renders the answer.
 //! Mutations run the facade's transactional step inside [`once`], so a
 //! replayed idempotency key answers byte for byte.
-mod campaign_draft;
+
 pub mod checkout;
 pub mod convert;
 mod experiments;

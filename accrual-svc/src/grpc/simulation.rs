@@ -15,7 +15,7 @@ use boomerang_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{campaign_draft, convert, program};
+use super::{convert, program};
 use crate::{
     accrual::Accrual,
     domain::{
@@ -84,16 +84,21 @@ impl SimulationService for SimulationServiceHandler {
         let mut v = Violations::new();
         let program_id = convert::id(&mut v, "program_id", &req.program_id);
         let campaign_id = convert::id(&mut v, "campaign_id", &req.campaign_id);
-        let (draft, run) = campaign_draft::draft(&mut v, campaign_id, req.spec.as_ref());
         let window = (
             instant(&mut v, "from", req.from.as_ref()),
             instant(&mut v, "to", req.to.as_ref()),
         );
         let top = top_customers(&mut v, req.top_customers);
         v.check()?;
-        let ((from, to), report, program) = self
+        let ((from, to), draft, report, program) = self
             .accrual
-            .simulate_campaign(&tenant, &program_id, &draft, run, window)
+            .simulate_campaign(
+                &tenant,
+                &program_id,
+                &campaign_id,
+                req.spec.as_ref(),
+                window,
+            )
             .await?;
         let budgets = report
             .budgets

@@ -152,7 +152,12 @@ impl Campaigns {
         spec: CampaignSpec,
     ) -> Result<CampaignView, AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        match repo::head(&mut conn, tenant.as_str(), id).await {
+        let head = if id.is_empty() {
+            Err(AppError::NotFound(String::new()))
+        } else {
+            repo::head(&mut conn, tenant.as_str(), id).await
+        };
+        match head {
             Ok(_) => Err(AppError::AlreadyExists(format!(
                 "campaign {id} already exists"
             ))),

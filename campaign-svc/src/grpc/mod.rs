@@ -121,8 +121,8 @@ impl CampaignService for CampaignServiceHandler {
         let req = req.into_inner();
         let spec = convert::spec(req.spec.as_ref())?;
         let mut v = Violations::new();
+        // validate_only without an id checks the spec alone (a what-if's draft).
         let id = if req.campaign_id.is_empty() && req.validate_only {
-            v.add("campaign_id", "required with validate_only");
             String::new()
         } else if req.campaign_id.is_empty() {
             // Derived from the request, so a replay names the same campaign.

@@ -2,6 +2,14 @@
 //! is added where there is one). Cases spoil one field of it at a time, so a
 //! refusal must be about that field. The entities named need not exist:
 //! requests are checked before anything is looked up.
+
+/// A campaign and its spec (also inside other requests).
+macro_rules! campaign {
+    () => {
+        r#"campaign_id: "boost" spec { name: "Boost" description: "d" terms: "t" schedule { timezone: "Europe/Rome" starts_at { seconds: 1767225600 } ends_at { seconds: 1767312000 } } effect { extra_percent { asset: "EUR" percent: "2" } } conditions { categories: "shoes" channels: CHANNEL_ONLINE min_order_amount { amount: "10.00" asset: "EUR" } } budgets { total { amount: "100.00" asset: "EUR" } per_day { amount: "10.00" asset: "EUR" } low_percent: 20 } }"#
+    };
+}
+
 pub const BASES: &[(&str, &str)] = &[
     // wallet
     (
@@ -106,6 +114,14 @@ pub const BASES: &[(&str, &str)] = &[
     (
         "SimulationService/SimulateProgram",
         r#"program { program_id: "cb" name: "Cashback" currency: "EUR" timezone: "Europe/Rome" earn_rules { asset: "EUR" basis: EARN_BASIS_PERCENT rate: "5" } min_order_amount { amount: "1.00" asset: "EUR" } thresholds { over { amount: "100.00" asset: "EUR" } comparison: THRESHOLD_COMPARISON_GREATER_THAN asset: "EUR" rate: "10" } category_multipliers { category: "shoes" multiplier: "2" } excluded_categories: "gift_card" caps { asset: "EUR" per_order { amount: "20.00" asset: "EUR" } per_period { amount: "50.00" asset: "EUR" } period: CAP_PERIOD_MONTH } return_window_days: 14 welcome_bonus { amount: "1.00" asset: "EUR" } birthday_bonus { amount: "1.00" asset: "EUR" } conversion { points { amount: "100" asset: "PTS" } value { amount: "5.00" asset: "EUR" } } } from { seconds: 1767225600 } to { seconds: 1767312000 } top_customers: 10"#,
+    ),
+    (
+        "SimulationService/SimulateCampaign",
+        concat!(
+            r#"program_id: "cb" "#,
+            campaign!(),
+            r#" from { seconds: 1767225600 } to { seconds: 1767312000 } top_customers: 10"#
+        ),
     ),
     ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (
@@ -315,4 +331,4 @@ pub const BASES: &[(&str, &str)] = &[
 
 const PURCHASE: &str = r#"purchase { program_id: "cb" order_id: "o-1" customer_id: "alice" currency: "EUR" lines { line_id: "l1" sku: "s1" category: "shoes" unit_price { amount: "10.00" asset: "EUR" } quantity: 1 discount { amount: "1.00" asset: "EUR" } } channel: CHANNEL_ONLINE store_id: "s1" occurred_at { seconds: 1767225600 } }"#;
 
-const CAMPAIGN: &str = r#"campaign_id: "boost" spec { name: "Boost" description: "d" terms: "t" schedule { timezone: "Europe/Rome" starts_at { seconds: 1767225600 } ends_at { seconds: 1767312000 } } effect { extra_percent { asset: "EUR" percent: "2" } } conditions { categories: "shoes" channels: CHANNEL_ONLINE min_order_amount { amount: "10.00" asset: "EUR" } } budgets { total { amount: "100.00" asset: "EUR" } per_day { amount: "10.00" asset: "EUR" } low_percent: 20 } }"#;
+const CAMPAIGN: &str = campaign!();

@@ -32,6 +32,7 @@ use crate::domain::{
 };
 
 mod checkout;
+mod drafts;
 mod experiments;
 mod holds;
 mod vouchers;

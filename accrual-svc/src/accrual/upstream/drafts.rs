@@ -1,19 +1,65 @@
-//! A campaign draft of `SimulateCampaign`: what of a `CampaignSpec` prices a
-//! purchase, checked field by field (campaign-svc checks the rest when the
-//! draft is saved).
-use boomerang_common::{error::Violations, money::Amount, time::instant};
+//! A campaign draft for a what-if: campaign-svc checks it as it checks a
+//! draft it would save (one set of rules and refusals, its field
+//! violations kept), then what of it prices a purchase becomes a domain
+//! [`Draft`].
+use boomerang_common::{
+    channel::acting_for,
+    error::{AppError, Violations},
+    money::Amount,
+    tenant::TenantId,
+    time::instant,
+};
 use boomerang_proto::campaign::v1::{self as cpb, effect::Kind};
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
+use tracing::instrument;
 
-use super::convert::money;
+use super::{CAMPAIGN, Upstream, refused};
 use crate::{
     accrual::simulations::Run,
     domain::{
         rewards::Effect,
         simulation::campaign::{Arm, Budget, Draft},
     },
+    grpc::convert::money,
 };
+
+impl Upstream {
+    /// Campaign `id`'s draft `spec` as campaign-svc would save it, and its
+    /// run: INVALID_ARGUMENT with campaign-svc's field violations (under
+    /// `spec.`) when it would refuse it. Nothing is saved.
+    #[instrument(name = "boomerang.accrual.upstream.campaign_draft", skip_all, fields(tenant = %tenant, campaign = %id), err(level = "info"))]
+    pub async fn campaign_draft(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        spec: Option<&cpb::CampaignSpec>,
+    ) -> Result<(Draft, Run), AppError> {
+        let Some(spec) = spec else {
+            return Err(AppError::invalid("spec", "required"));
+        };
+        // No id: the spec alone is checked, whether or not the campaign exists.
+        let checked = self
+            .campaign
+            .clone()
+            .create_campaign(acting_for(
+                tenant,
+                cpb::CreateCampaignRequest {
+                    spec: Some(spec.clone()),
+                    validate_only: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map_err(refused(CAMPAIGN))?
+            .into_inner();
+        let spec = checked.campaign.and_then(|c| c.spec);
+        let mut v = Violations::new();
+        let parsed = draft(&mut v, id.to_owned(), spec.as_ref());
+        v.check()?;
+        Ok(parsed)
+    }
+}
 
 /// Most arms a draft may have.
 const MAX_VARIANTS: usize = 16;
@@ -21,7 +67,7 @@ const MAX_VARIANTS: usize = 16;
 const MAX_LIST: usize = 100;
 
 /// The draft of campaign `id` and its run, every bad field recorded in `v`.
-pub fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (Draft, Run) {
+fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (Draft, Run) {
     let spec = spec.cloned().unwrap_or_else(|| {
         v.add("spec", "required");
         cpb::CampaignSpec::default()
