@@ -16,7 +16,7 @@ use boomerang_proto::{
     common::v1::Channel as Ch,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
-use support::{shop::eur, start, with_key};
+use support::{cli, shop::eur, start, with_key};
 use tonic_types::StatusExt as _;
 
 const ORDERS: i64 = 200;
@@ -151,6 +151,22 @@ backend_tests! {
         let refused = sims.simulate_campaign(with_key(ask(bad), &reader)?).await.err();
         let fields: Vec<String> = refused.as_ref().and_then(|s| s.get_details_bad_request()).map(|b| b.field_violations.into_iter().map(|f| f.field).collect()).unwrap_or_default();
         assert_eq!(fields, ["spec.name"], "{refused:?}");
+
+        // `boomerang plan` shows it under the campaign's change, over the
+        // purchases of the program in the same files.
+        let dir = tempfile::tempdir()?;
+        let url = format!("http://{gateway}");
+        for (file, args) in [("demo.yaml", ["get", "program", "demo"]), ("shoes.yaml", ["get", "campaign", "shoes"])] {
+            let (ok, exported, err) = cli(&args, &url, &key).await?;
+            assert!(ok, "{err}");
+            let edited = exported.replacen("percent: \"2\"", "percent: \"5\"", 1).replacen("\"1000.00\"", "\"100.00\"", 1);
+            std::fs::write(dir.path().join(file), edited)?;
+        }
+        let (ok, out, err) = cli(&["plan", "-f", &dir.path().display().to_string()], &url, &key).await?;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains(&format!("what-if over the {ORDERS} purchases of program demo it rewarded")), "{out}");
+        assert!(out.contains(&format!("EUR: granted {}, would be 100.00 ({})", text(given(2)), text(10_000 - given(2)))), "{out}");
+        assert!(out.contains(&format!("budget 100.00 EUR: 100.00 spent, would run out on {day} ({} not given)", text(given(5) - 10_000))), "{out}");
         suite.stop().await
     }
 }

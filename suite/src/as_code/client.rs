@@ -179,21 +179,35 @@ impl Platform {
         draft: &apb::Program,
         days: u32,
     ) -> Result<apb::SimulateProgramResponse, Status> {
-        let window = (days != 30).then(|| {
-            let to = boomerang_common::time::now_micros();
-            let from = to - i64::from(days) * 86_400_000_000;
-            (
-                boomerang_common::time::to_timestamp(from),
-                boomerang_common::time::to_timestamp(to),
-            )
-        });
+        let (from, to) = window(days);
         let req = apb::SimulateProgramRequest {
             program: Some(draft.clone()),
-            from: window.map(|w| w.0),
-            to: window.map(|w| w.1),
+            from,
+            to,
             top_customers: Some(3),
         };
         Ok(self.simulation.simulate_program(req).await?.into_inner())
+    }
+
+    /// What `campaign` would have given the purchases of `program` its
+    /// offer rewarded: over its run until now (the server's default window)
+    /// when `days` is 30, else the `days` before now.
+    pub async fn simulate_campaign(
+        &mut self,
+        program: &str,
+        campaign: &cpb::Campaign,
+        days: u32,
+    ) -> Result<apb::SimulateCampaignResponse, Status> {
+        let (from, to) = window(days);
+        let req = apb::SimulateCampaignRequest {
+            program_id: program.to_owned(),
+            campaign_id: campaign.campaign_id.clone(),
+            spec: campaign.spec.clone(),
+            from,
+            to,
+            top_customers: Some(3),
+        };
+        Ok(self.simulation.simulate_campaign(req).await?.into_inner())
     }
 
     async fn upsert(
@@ -304,4 +318,22 @@ impl Platform {
             }
         }
     }
+}
+
+/// The `days` before now; the server's default window when 30.
+fn window(
+    days: u32,
+) -> (
+    Option<prost_types::Timestamp>,
+    Option<prost_types::Timestamp>,
+) {
+    if days == 30 {
+        return (None, None);
+    }
+    let to = boomerang_common::time::now_micros();
+    let from = to - i64::from(days) * 86_400_000_000;
+    (
+        Some(boomerang_common::time::to_timestamp(from)),
+        Some(boomerang_common::time::to_timestamp(to)),
+    )
 }

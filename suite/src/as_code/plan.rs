@@ -44,9 +44,18 @@ pub struct Step {
     pub digest: String,
     /// The same of the live content planned against (empty: none yet).
     pub live: String,
-    /// For a program's new version: what it would have given the purchases
-    /// recorded (or why that could not be told).
-    pub what_if: Option<Result<apb::SimulateProgramResponse, String>>,
+    /// For a program's new version or a campaign's change: what it would
+    /// have given the purchases recorded (or why that could not be told).
+    pub what_if: Option<Result<WhatIf, String>>,
+}
+
+/// A what-if as the plan got it.
+#[derive(Debug, Clone)]
+pub enum WhatIf {
+    Program(Box<apb::SimulateProgramResponse>),
+    /// Per program of the plan's files whose purchases received the
+    /// campaign's offer.
+    Campaign(Vec<apb::SimulateCampaignResponse>),
 }
 
 /// The plan as `--out` writes it and `--plan-file` reads it: per file, the
@@ -107,6 +116,12 @@ pub async fn plan(
     };
     let mut steps = Vec::new();
     let now = boomerang_common::time::now_micros();
+    // The programs whose purchases a campaign's what-if prices.
+    let programs: Vec<String> = docs
+        .iter()
+        .filter(|d| d.kind() == Kind::Program)
+        .map(|d| d.id.clone())
+        .collect();
     for doc in docs {
         let live = match client.get(doc.kind(), &doc.id, 0).await {
             Ok(live) => live,
@@ -217,16 +232,8 @@ pub async fn plan(
         if !changes.is_empty() {
             step.action = Action::Update(changes);
         }
-        if let (true, Spec::Program(draft)) = (
-            step.publish && step.action != Action::Create && what_if_days > 0,
-            &step.doc.spec,
-        ) {
-            step.what_if = Some(
-                client
-                    .simulate(draft, what_if_days)
-                    .await
-                    .map_err(|s| said(&s)),
-            );
+        if step.publish && step.action != Action::Create && what_if_days > 0 {
+            step.what_if = what_if(client, &step.doc.spec, &programs, what_if_days).await;
         }
         steps.push(step);
     }
@@ -235,6 +242,39 @@ pub async fn plan(
     } else {
         Err(problems)
     })
+}
+
+/// What a change would have given the purchases recorded: a program's
+/// over its own, a campaign's over those of each program in `programs`
+/// that its offer rewarded (a program not yet published has none).
+async fn what_if(
+    client: &mut Platform,
+    spec: &Spec,
+    programs: &[String],
+    days: u32,
+) -> Option<Result<WhatIf, String>> {
+    match spec {
+        Spec::Program(draft) => Some(
+            client
+                .simulate(draft, days)
+                .await
+                .map(|sim| WhatIf::Program(Box::new(sim)))
+                .map_err(|s| said(&s)),
+        ),
+        Spec::Campaign(campaign) => {
+            let mut found = Vec::new();
+            for program in programs {
+                match client.simulate_campaign(program, campaign, days).await {
+                    Ok(sim) if sim.purchases > 0 => found.push(sim),
+                    Ok(_) => {}
+                    Err(s) if s.code() == Code::NotFound => {}
+                    Err(s) => return Some(Err(said(&s))),
+                }
+            }
+            Some(Ok(WhatIf::Campaign(found)))
+        }
+        Spec::ReferralProgram(_) => None,
+    }
 }
 
 /// The lifecycle calls taking a campaign from `live` (none yet: a draft

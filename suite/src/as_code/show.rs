@@ -1,10 +1,10 @@
 //! A plan as people read it: each file's action, its changes and, for a
-//! program's new version, the what-if.
+//! program's new version or a campaign's change, the what-if.
 use std::fmt;
 
 use boomerang_proto::accrual::v1 as apb;
 
-use super::plan::{Action, Step};
+use super::plan::{Action, Step, WhatIf};
 
 /// The plan as people read it.
 pub struct Shown<'a>(pub &'a [Step]);
@@ -41,7 +41,16 @@ impl fmt::Display for Shown<'_> {
                         writeln!(f, "    {change}")?;
                     }
                     match &step.what_if {
-                        Some(Ok(sim)) => write!(f, "{}", WhatIf(sim))?,
+                        Some(Ok(WhatIf::Program(sim))) => write!(f, "{}", ProgramWhatIf(sim))?,
+                        Some(Ok(WhatIf::Campaign(sims))) if sims.is_empty() => writeln!(
+                            f,
+                            "    what-if: no purchase of the programs in these files received its offer"
+                        )?,
+                        Some(Ok(WhatIf::Campaign(sims))) => {
+                            for sim in sims {
+                                write!(f, "{}", CampaignWhatIf(sim))?;
+                            }
+                        }
                         Some(Err(why)) => writeln!(f, "    what-if: not available ({why})")?,
                         None => {}
                     }
@@ -60,16 +69,11 @@ impl fmt::Display for Shown<'_> {
 }
 
 /// A what-if as the plan shows it, under the program's changes.
-struct WhatIf<'a>(&'a apb::SimulateProgramResponse);
+struct ProgramWhatIf<'a>(&'a apb::SimulateProgramResponse);
 
-impl fmt::Display for WhatIf<'_> {
+impl fmt::Display for ProgramWhatIf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sim = self.0;
-        let day = |t: &Option<prost_types::Timestamp>| {
-            t.as_ref()
-                .map(|t| t.to_string().chars().take(10).collect::<String>())
-                .unwrap_or_default()
-        };
         writeln!(
             f,
             "    what-if over the {} recorded from {} to {}:",
@@ -87,31 +91,7 @@ impl fmt::Display for WhatIf<'_> {
                 sim.purchases_by_other_versions
             )?;
         }
-        for t in &sim.totals {
-            writeln!(
-                f,
-                "      {}: granted {}, would be {} ({})",
-                t.asset,
-                amount(&t.granted),
-                amount(&t.simulated),
-                signed(&t.delta)
-            )?;
-        }
-        let slices = |slices: &[apb::SimulationSlice]| {
-            slices
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} {}",
-                        if s.key.is_empty() { "(none)" } else { &s.key },
-                        signed(&s.cost_delta)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let currency = sim.cost_delta.as_ref().map_or("", |m| m.asset.as_str());
-        writeln!(f, "      cost: {} {currency}", signed(&sim.cost_delta))?;
+        totals(f, &sim.totals, &sim.cost_delta)?;
         if sim.by_tier.len() > 1 {
             writeln!(f, "      by tier: {}", slices(&sim.by_tier))?;
         }
@@ -119,16 +99,109 @@ impl fmt::Display for WhatIf<'_> {
         if !sim.by_category.is_empty() {
             writeln!(f, "      by category: {}", slices(&sim.by_category))?;
         }
-        if !sim.top_customers.is_empty() {
-            let top: Vec<_> = sim
-                .top_customers
-                .iter()
-                .map(|c| format!("{} {}", c.customer_id, signed(&c.cost_delta)))
-                .collect();
-            writeln!(f, "      most changed: {}", top.join(", "))?;
-        }
-        Ok(())
+        most_changed(f, &sim.top_customers)
     }
+}
+
+/// A campaign's what-if over one program's purchases, under its changes.
+struct CampaignWhatIf<'a>(&'a apb::SimulateCampaignResponse);
+
+impl fmt::Display for CampaignWhatIf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sim = self.0;
+        writeln!(
+            f,
+            "    what-if over the {} of program {} it rewarded from {} to {}:",
+            match sim.purchases {
+                1 => "1 purchase".to_owned(),
+                n => format!("{n} purchases"),
+            },
+            sim.program_id,
+            day(&sim.from),
+            day(&sim.to)
+        )?;
+        totals(f, &sim.totals, &sim.cost_delta)?;
+        if sim.by_variant.iter().any(|s| !s.key.is_empty()) {
+            writeln!(f, "      by variant: {}", slices(&sim.by_variant))?;
+        }
+        writeln!(f, "      by channel: {}", slices(&sim.by_channel))?;
+        for b in &sim.budgets {
+            let lasts = if b.runs_out_on.is_empty() {
+                "would last".to_owned()
+            } else {
+                format!(
+                    "would run out on {} ({} not given)",
+                    b.runs_out_on,
+                    amount(&b.short)
+                )
+            };
+            let live = match &b.ran_out_at {
+                Some(at) => format!("; the live one ran short on {}", day(&Some(*at))),
+                None => String::new(),
+            };
+            writeln!(
+                f,
+                "      budget {} {}: {} spent, {lasts}{live}",
+                amount(&b.total),
+                b.asset,
+                amount(&b.spent)
+            )?;
+        }
+        most_changed(f, &sim.top_customers)
+    }
+}
+
+/// The day of an instant, "2026-12-07" (UTC).
+fn day(t: &Option<prost_types::Timestamp>) -> String {
+    t.as_ref()
+        .map(|t| t.to_string().chars().take(10).collect::<String>())
+        .unwrap_or_default()
+}
+
+/// Each asset granted and as it would be, and the cost.
+fn totals(
+    f: &mut fmt::Formatter<'_>,
+    totals: &[apb::AssetDelta],
+    cost: &Option<boomerang_proto::common::v1::Money>,
+) -> fmt::Result {
+    for t in totals {
+        writeln!(
+            f,
+            "      {}: granted {}, would be {} ({})",
+            t.asset,
+            amount(&t.granted),
+            amount(&t.simulated),
+            signed(&t.delta)
+        )?;
+    }
+    let currency = cost.as_ref().map_or("", |m| m.asset.as_str());
+    writeln!(f, "      cost: {} {currency}", signed(cost))
+}
+
+/// Slices as "key +1.00, other -2.00".
+fn slices(slices: &[apb::SimulationSlice]) -> String {
+    slices
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                if s.key.is_empty() { "(none)" } else { &s.key },
+                signed(&s.cost_delta)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn most_changed(f: &mut fmt::Formatter<'_>, top: &[apb::CustomerDelta]) -> fmt::Result {
+    if top.is_empty() {
+        return Ok(());
+    }
+    let top: Vec<_> = top
+        .iter()
+        .map(|c| format!("{} {}", c.customer_id, signed(&c.cost_delta)))
+        .collect();
+    writeln!(f, "      most changed: {}", top.join(", "))
 }
 
 fn amount(m: &Option<boomerang_proto::common::v1::Money>) -> &str {
