@@ -117,6 +117,14 @@ impl App {
             self.cfg.jobs.clone(),
         );
         background.spawn(runner.with_clock(clock.clone()));
+        let steps = accrual::simulation_jobs::SimulationSteps(self.accrual.clone());
+        let runner = Runner::new(
+            self.db.clone(),
+            accrual::simulation_jobs::SIMULATION_STEP,
+            steps,
+            self.cfg.jobs.clone(),
+        );
+        background.spawn(runner.with_clock(clock.clone()));
         let lapses = accrual::checkout::endings::CheckoutLapses(self.accrual.clone());
         let runner = Runner::new(
             self.db.clone(),

@@ -45,6 +45,17 @@ impl Violations {
         self.0.push((field.into(), description.into()));
     }
 
+    /// The same, each field under `prefix` (`"campaign."`: `spec.name` is
+    /// `campaign.spec.name`), for a request checked inside another.
+    pub fn under(self, prefix: &str) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|(field, why)| (format!("{prefix}{field}"), why))
+                .collect(),
+        )
+    }
+
     /// One violation.
     pub fn one(field: impl Into<String>, description: impl Into<String>) -> Self {
         let mut v = Self::new();
@@ -194,6 +205,17 @@ pub enum AppError {
     /// A bug or an infrastructure failure. INTERNAL, details only in the log.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// The same error, a refusal's fields under `prefix` (see
+    /// [`Violations::under`]).
+    pub fn under(self, prefix: &str) -> Self {
+        match self {
+            Self::Invalid(v) if !prefix.is_empty() => Self::Invalid(v.under(prefix)),
+            other => other,
+        }
+    }
 }
 
 impl AppError {

@@ -20,6 +20,7 @@ pub mod relay;
 pub mod reports;
 pub mod returns;
 pub mod review;
+pub mod simulation_jobs;
 pub mod simulations;
 pub mod tiers;
 pub mod upstream;

@@ -1,10 +1,12 @@
 //! What-if: a draft program or campaign priced over the purchases recorded
 //! in a window (`domain::simulation`), read-only, a page of purchases at a
-//! time.
+//! time. Inline here; as a durable job in [`super::simulation_jobs`], which
+//! goes on from a [`Checkpoint`] a chunk of pages at a time.
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use boomerang_common::{error::AppError, tenant::TenantId};
 use boomerang_proto::campaign::v1::CampaignSpec;
+use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::Accrual;
@@ -13,8 +15,8 @@ use crate::{
         caps,
         program::Program,
         simulation::{
-            Recorded, Report, Simulator,
-            campaign::{CampaignReport, CampaignSimulator, Draft},
+            Recorded, Report, Simulator, Snapshot,
+            campaign::{CampaignReport, CampaignSimulator, CampaignSnapshot, Draft},
         },
     },
     repo,
@@ -27,26 +29,105 @@ pub const MAX_DAYS: i64 = 400;
 /// What-ifs one replica runs at once; more wait their turn.
 pub const AT_ONCE: usize = 2;
 /// Purchases read per page (the connection is given back between pages).
-const PAGE: i64 = 500;
+pub const PAGE: i64 = 500;
 const DAY_US: i64 = 86_400_000_000;
 
 /// A campaign draft's schedule: (starts_at, ends_at), unix micros.
 pub type Run = (Option<i64>, Option<i64>);
 
+/// A what-if as asked, its window resolved.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ask {
+    /// The program whose purchases are priced.
+    pub program: String,
+    /// `[from, to)`, unix micros.
+    pub window: (i64, i64),
+    /// Where reading starts: purchases before `from` count toward caps and
+    /// budgets only.
+    pub warm_from: i64,
+    /// How many customers to list.
+    pub top: u32,
+    pub what: What,
+}
+
+/// What a what-if prices.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum What {
+    /// A draft of the program, and its latest version when asked.
+    Program { draft: Box<Program>, latest: i64 },
+    /// A campaign draft, and the program's latest version (its currency and
+    /// conversion cost the change).
+    Campaign {
+        draft: Box<Draft>,
+        program: Box<Program>,
+    },
+}
+
+/// Where a what-if stands.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The last purchase read (occurred_at, order); none once done.
+    pub after: Option<(i64, String)>,
+    /// Purchases of the window read.
+    pub seen: u64,
+    pub state: State,
+}
+
+/// A simulator's state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum State {
+    Program(Snapshot),
+    Campaign(CampaignSnapshot),
+}
+
+/// A what-if's answer.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Program(Report),
+    Campaign(CampaignReport),
+}
+
+impl Checkpoint {
+    /// Nothing read yet.
+    pub fn start(ask: &Ask) -> Self {
+        Self {
+            after: Some((ask.warm_from, String::new())),
+            seen: 0,
+            state: match ask.what {
+                What::Program { .. } => State::Program(Snapshot::default()),
+                What::Campaign { .. } => State::Campaign(CampaignSnapshot::default()),
+            },
+        }
+    }
+
+    /// The report so far (all of it once `after` is none).
+    pub fn answer(self, ask: &Ask) -> Answer {
+        match (&ask.what, self.state) {
+            (What::Campaign { draft, .. }, State::Campaign(s)) => {
+                Answer::Campaign(CampaignSimulator::resume(draft, s).finish())
+            }
+            (What::Program { draft, latest }, State::Program(s)) => {
+                Answer::Program(Simulator::resume(draft, *latest, String::new(), s).finish())
+            }
+            _ => Answer::Program(Report::default()),
+        }
+    }
+}
+
 impl Accrual {
-    /// What `draft` of program `id` would have given the purchases recorded
-    /// in `[from, to)` (defaults: the 30 days before now): the window priced
-    /// and the report. NOT_FOUND for a program never published;
+    /// A program's what-if, its window resolved (defaults: the 30 days
+    /// before now). NOT_FOUND for a program never published;
     /// INVALID_ARGUMENT for a draft in another currency (its purchases'
     /// amounts are in the program's).
-    #[instrument(name = "boomerang.accrual.simulations.simulate_program", skip_all, fields(tenant = %tenant, program = %id, purchases), err(level = "info"))]
-    pub async fn simulate_program(
+    #[instrument(name = "boomerang.accrual.simulations.ask_program", skip_all, fields(tenant = %tenant, program = %id), err(level = "info"))]
+    pub async fn ask_program(
         &self,
         tenant: &TenantId,
         id: &str,
-        draft: &Program,
+        draft: Program,
         (from, to): (Option<i64>, Option<i64>),
-    ) -> Result<((i64, i64), Report), AppError> {
+        top: u32,
+    ) -> Result<Ask, AppError> {
         let to = to.unwrap_or_else(|| self.clock().now());
         let from = from.unwrap_or(to - DEFAULT_DAYS * DAY_US);
         check_window(from, to)?;
@@ -60,7 +141,6 @@ impl Accrual {
                 ),
             ));
         }
-        let _turn = self.turn().await?;
         // Purchases earlier in a capped period than the window count toward its caps.
         let warm_from = draft
             .per_period_caps
@@ -68,40 +148,31 @@ impl Accrual {
             .filter_map(|c| caps::period_of(c.period, &draft.timezone, from))
             .map(|(start, _, _)| start)
             .fold(from, i64::min);
-        let mut simulator = Simulator::new(draft, latest, format!("draft:{id}"));
-        let mut versions = Versions::new(latest, live);
-        let mut pages = Pages::new(warm_from, to);
-        while let Some(page) = pages.next(self, tenant, id).await? {
-            for p in &page {
-                if p.occurred_at < from {
-                    simulator.warm_up(p);
-                    continue;
-                }
-                let priced_by = versions.get(self, tenant, id, p.version).await?;
-                simulator.add(p, Some(priced_by));
-            }
-        }
-        let report = simulator.finish();
-        tracing::Span::current().record("purchases", report.all.purchases);
-        Ok(((from, to), report))
+        Ok(Ask {
+            program: id.to_owned(),
+            window: (from, to),
+            warm_from,
+            top,
+            what: What::Program {
+                draft: Box::new(draft),
+                latest,
+            },
+        })
     }
 
-    /// What `spec`, a draft of campaign `campaign` (as campaign-svc takes
-    /// it, and checked by it), would have given the purchases of program
-    /// `id` that received its offer in `[from, to)` (defaults: the draft's
-    /// run until now), its budgets taken from the draft's start: the window,
-    /// the draft as priced, the report and the program's latest version
-    /// (its currency and conversion cost the change). NOT_FOUND for a
-    /// program never published.
-    #[instrument(name = "boomerang.accrual.simulations.simulate_campaign", skip_all, fields(tenant = %tenant, program = %id, campaign = %campaign, purchases), err(level = "info"))]
-    pub async fn simulate_campaign(
+    /// A campaign's what-if over the purchases of program `id`: `spec` as
+    /// campaign-svc takes it, and checked by it; the window defaults to the
+    /// draft's run until now, and its budgets count from the draft's start.
+    /// NOT_FOUND for a program never published.
+    #[instrument(name = "boomerang.accrual.simulations.ask_campaign", skip_all, fields(tenant = %tenant, program = %id, campaign = %campaign), err(level = "info"))]
+    pub async fn ask_campaign(
         &self,
         tenant: &TenantId,
-        id: &str,
-        campaign: &str,
+        (id, campaign): (&str, &str),
         spec: Option<&CampaignSpec>,
         (from, to): (Option<i64>, Option<i64>),
-    ) -> Result<((i64, i64), Draft, CampaignReport, Program), AppError> {
+        top: u32,
+    ) -> Result<Ask, AppError> {
         let (draft, (starts_at, ends_at)) = self
             .upstream()
             .campaign_draft(tenant, campaign, spec)
@@ -113,47 +184,113 @@ impl Accrual {
             _ => to - DEFAULT_DAYS * DAY_US,
         });
         check_window(from, to)?;
-        let (latest, live, _) = self.program(tenant, id, None).await?;
-        let _turn = self.turn().await?;
+        let (_, program, _) = self.program(tenant, id, None).await?;
         // What the draft's run spent before the window counts toward its
         // budgets and per-customer caps (at most a longest window before it).
         let limited = !draft.budgets.is_empty() || draft.per_customer.is_some();
         let warm_from = starts_at
             .filter(|start| limited && *start < from)
             .map_or(from, |start| start.max(from - MAX_DAYS * DAY_US));
-        let mut simulator = CampaignSimulator::new(&draft);
-        let mut versions = Versions::new(latest, live.clone());
-        let mut pages = Pages::new(warm_from, to);
-        while let Some(page) = pages.next(self, tenant, id).await? {
-            let theirs = |p: &&Recorded| {
-                p.rewards.iter().any(|r| {
-                    r.offer
-                        .as_ref()
-                        .is_some_and(|o| o.campaign_id == draft.campaign_id)
-                })
-            };
-            for p in page.iter().filter(theirs) {
-                let priced_by = versions.get(self, tenant, id, p.version).await?;
-                if p.occurred_at < from {
-                    simulator.warm_up(p, priced_by);
-                } else {
-                    simulator.add(p, priced_by);
+        Ok(Ask {
+            program: id.to_owned(),
+            window: (from, to),
+            warm_from,
+            top,
+            what: What::Campaign {
+                draft: Box::new(draft),
+                program: Box::new(program),
+            },
+        })
+    }
+
+    /// `ask` answered at once.
+    #[instrument(name = "boomerang.accrual.simulations.simulate", skip_all, fields(tenant = %tenant, program = %ask.program, purchases), err(level = "info"))]
+    pub async fn simulate(&self, tenant: &TenantId, ask: &Ask) -> Result<Answer, AppError> {
+        let _turn = self.turn().await?;
+        let done = self
+            .advance(tenant, ask, Checkpoint::start(ask), None)
+            .await?;
+        tracing::Span::current().record("purchases", done.seen);
+        Ok(done.answer(ask))
+    }
+
+    /// `ask` priced on from `at`, at most `pages` pages (all: none).
+    pub(super) async fn advance(
+        &self,
+        tenant: &TenantId,
+        ask: &Ask,
+        at: Checkpoint,
+        pages: Option<usize>,
+    ) -> Result<Checkpoint, AppError> {
+        let (from, to) = ask.window;
+        let Checkpoint {
+            mut after,
+            mut seen,
+            state,
+        } = at;
+        let mut pages = Pages {
+            after: &mut after,
+            to,
+            left: pages,
+        };
+        let mut versions = Versions::default();
+        let program = ask.program.as_str();
+        let state = match (&ask.what, state) {
+            (What::Program { draft, latest }, State::Program(snapshot)) => {
+                let source = format!("draft:{program}");
+                let mut sim = Simulator::resume(draft, *latest, source, snapshot);
+                while let Some(page) = pages.next(self, tenant, program).await? {
+                    for p in &page {
+                        if p.occurred_at < from {
+                            sim.warm_up(p);
+                            continue;
+                        }
+                        seen += 1;
+                        let priced_by = versions.get(self, tenant, program, p.version).await?;
+                        sim.add(p, Some(priced_by));
+                    }
                 }
+                State::Program(sim.snapshot())
             }
-        }
-        let report = simulator.finish();
-        tracing::Span::current().record("purchases", report.all.purchases);
-        Ok(((from, to), draft, report, live))
+            (What::Campaign { draft, .. }, State::Campaign(snapshot)) => {
+                let mut sim = CampaignSimulator::resume(draft, snapshot);
+                while let Some(page) = pages.next(self, tenant, program).await? {
+                    seen += page.iter().filter(|p| p.occurred_at >= from).count() as u64;
+                    for p in page.iter().filter(|p| rewarded(p, &draft.campaign_id)) {
+                        let priced_by = versions.get(self, tenant, program, p.version).await?;
+                        if p.occurred_at < from {
+                            sim.warm_up(p, priced_by);
+                        } else {
+                            sim.add(p, priced_by);
+                        }
+                    }
+                }
+                State::Campaign(sim.snapshot())
+            }
+            _ => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a what-if's state is not of what it prices"
+                )));
+            }
+        };
+        Ok(Checkpoint { after, seen, state })
     }
 
     /// This replica's turn to run a what-if.
-    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+    pub(super) async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
         self.inner
             .simulations
             .acquire()
             .await
             .map_err(|e| AppError::Internal(e.into()))
     }
+}
+
+/// Whether campaign `id`'s offer rewarded `p`.
+fn rewarded(p: &Recorded, id: &str) -> bool {
+    p.rewards
+        .iter()
+        .any(|r| r.offer.as_ref().is_some_and(|o| o.campaign_id == id))
 }
 
 fn check_window(from: i64, to: i64) -> Result<(), AppError> {
@@ -167,13 +304,10 @@ fn check_window(from: i64, to: i64) -> Result<(), AppError> {
 }
 
 /// The versions of a program that priced purchases, each read once.
+#[derive(Default)]
 struct Versions(BTreeMap<i64, Program>);
 
 impl Versions {
-    fn new(latest: i64, live: Program) -> Self {
-        Self(BTreeMap::from([(latest, live)]))
-    }
-
     async fn get(
         &mut self,
         accrual: &Accrual,
@@ -188,27 +322,25 @@ impl Versions {
     }
 }
 
-/// The purchases of a program recorded in `[from, to)`, in the order they
-/// occurred, a page at a time; each read with a connection given back after.
-struct Pages {
-    after: Option<(i64, String)>,
+/// The purchases of a program recorded before `to` after `after`, in the
+/// order they occurred, a page at a time (at most `left`); each read with a
+/// connection given back after.
+struct Pages<'c> {
+    after: &'c mut Option<(i64, String)>,
     to: i64,
+    left: Option<usize>,
 }
 
-impl Pages {
-    fn new(from: i64, to: i64) -> Self {
-        Self {
-            after: Some((from, String::new())),
-            to,
-        }
-    }
-
+impl Pages<'_> {
     async fn next(
         &mut self,
         accrual: &Accrual,
         tenant: &TenantId,
         id: &str,
     ) -> Result<Option<Vec<Recorded>>, AppError> {
+        if self.left == Some(0) {
+            return Ok(None);
+        }
         let Some((at, order)) = self.after.take() else {
             return Ok(None);
         };
@@ -218,9 +350,13 @@ impl Pages {
             let mut conn = accrual.db().pool().acquire().await?;
             repo::recorded_page(&mut conn, tenant.as_str(), id, (at, &order), self.to, PAGE).await?
         };
-        if page.len() as i64 == PAGE {
-            self.after = page.last().map(|l| (l.occurred_at, l.order_id.clone()));
-        }
+        *self.after = match page.last() {
+            Some(last) if page.len() as i64 == PAGE => {
+                Some((last.occurred_at, last.order_id.clone()))
+            }
+            _ => None,
+        };
+        self.left = self.left.map(|n| n - 1);
         Ok(Some(page))
     }
 }

@@ -1,12 +1,13 @@
 //! gRPC handler of `boomerang.accrual.v1.SimulationService`: parse the draft
-//! (a program's field violations as UpsertProgram gives them), one facade
-//! call, render.
+//! (a program's field violations as UpsertProgram gives them, a campaign's
+//! as campaign-svc does), one facade call, render.
 use std::collections::BTreeMap;
 
 use boomerang_common::{
-    error::Violations,
+    error::{AppError, Violations},
+    idempotency::{self, IdempotencyKey, Mutations},
     money::wire,
-    tenant::tenant_of,
+    tenant::{TenantId, tenant_of},
     time::{instant, to_timestamp},
 };
 use boomerang_proto::{
@@ -17,10 +18,14 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, program};
 use crate::{
-    accrual::Accrual,
+    accrual::{
+        Accrual,
+        simulation_jobs::{JobState, SimulationJob},
+        simulations::{Answer, Ask, What},
+    },
     domain::{
         program::Program,
-        simulation::{Slice, Totals},
+        simulation::{Report, Slice, Totals, campaign::CampaignReport},
     },
 };
 
@@ -31,12 +36,55 @@ const MAX_TOP: u32 = 100;
 #[derive(Clone, Debug)]
 pub struct SimulationServiceHandler {
     accrual: Accrual,
+    mutations: Mutations,
 }
 
 impl SimulationServiceHandler {
     /// Handlers over `accrual`.
     pub fn new(accrual: Accrual) -> Self {
-        Self { accrual }
+        Self {
+            mutations: super::mutations(&accrual),
+            accrual,
+        }
+    }
+
+    /// The question of a SimulateProgram request, checked and its window resolved.
+    async fn ask_program(
+        &self,
+        tenant: &TenantId,
+        req: &pb::SimulateProgramRequest,
+        at: &str,
+    ) -> Result<Ask, AppError> {
+        let (id, draft) = program::program(req.program.as_ref()).map_err(|e| e.under(at))?;
+        let mut v = Violations::new();
+        let window = window(&mut v, at, req.from.as_ref(), req.to.as_ref());
+        let top = top_customers(&mut v, at, req.top_customers);
+        v.check()?;
+        self.accrual
+            .ask_program(tenant, &id, draft, window, top)
+            .await
+            .map_err(|e| e.under(at))
+    }
+
+    /// The question of a SimulateCampaign request, checked (by campaign-svc
+    /// too) and its window resolved.
+    async fn ask_campaign(
+        &self,
+        tenant: &TenantId,
+        req: &pb::SimulateCampaignRequest,
+        at: &str,
+    ) -> Result<Ask, AppError> {
+        let mut v = Violations::new();
+        let program_id = convert::id(&mut v, &format!("{at}program_id"), &req.program_id);
+        let campaign_id = convert::id(&mut v, &format!("{at}campaign_id"), &req.campaign_id);
+        let window = window(&mut v, at, req.from.as_ref(), req.to.as_ref());
+        let top = top_customers(&mut v, at, req.top_customers);
+        v.check()?;
+        let ids = (program_id.as_str(), campaign_id.as_str());
+        self.accrual
+            .ask_campaign(tenant, ids, req.spec.as_ref(), window, top)
+            .await
+            .map_err(|e| e.under(at))
     }
 }
 
@@ -47,32 +95,12 @@ impl SimulationService for SimulationServiceHandler {
         req: Request<pb::SimulateProgramRequest>,
     ) -> Result<Response<pb::SimulateProgramResponse>, Status> {
         let tenant = tenant_of(&req)?;
-        let req = req.into_inner();
-        let (id, draft) = program::program(req.program.as_ref())?;
-        let mut v = Violations::new();
-        let window = (
-            instant(&mut v, "from", req.from.as_ref()),
-            instant(&mut v, "to", req.to.as_ref()),
-        );
-        let top = top_customers(&mut v, req.top_customers);
-        v.check()?;
-        let ((from, to), report) = self
-            .accrual
-            .simulate_program(&tenant, &id, &draft, window)
-            .await?;
-        Ok(Response::new(pb::SimulateProgramResponse {
-            program_id: id.clone(),
-            from: Some(to_timestamp(from)),
-            to: Some(to_timestamp(to)),
-            purchases: report.all.purchases,
-            purchases_by_other_versions: report.other_versions,
-            totals: totals(&report.all.totals),
-            cost_delta: Some(cost(&report.all, &draft)),
-            by_tier: slices(&report.by_tier, &draft),
-            by_channel: slices(&report.by_channel, &draft),
-            by_category: slices(&report.by_category, &draft),
-            top_customers: customers(report.top_customers(&draft, top), &draft),
-        }))
+        let ask = self.ask_program(&tenant, req.get_ref(), "").await?;
+        let answer = self.accrual.simulate(&tenant, &ask).await?;
+        match answered(&ask, &answer) {
+            pb::simulation::Answer::Program(r) => Ok(Response::new(r)),
+            pb::simulation::Answer::Campaign(_) => Err(mismatch().into()),
+        }
     }
 
     async fn simulate_campaign(
@@ -80,62 +108,220 @@ impl SimulationService for SimulationServiceHandler {
         req: Request<pb::SimulateCampaignRequest>,
     ) -> Result<Response<pb::SimulateCampaignResponse>, Status> {
         let tenant = tenant_of(&req)?;
+        let ask = self.ask_campaign(&tenant, req.get_ref(), "").await?;
+        let answer = self.accrual.simulate(&tenant, &ask).await?;
+        match answered(&ask, &answer) {
+            pb::simulation::Answer::Campaign(r) => Ok(Response::new(r)),
+            pb::simulation::Answer::Program(_) => Err(mismatch().into()),
+        }
+    }
+
+    async fn start_simulation(
+        &self,
+        req: Request<pb::StartSimulationRequest>,
+    ) -> Result<Response<pb::StartSimulationResponse>, Status> {
+        use pb::start_simulation_request::What as Asked;
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let key = IdempotencyKey::new(&tenant, "accrual.StartSimulation", &req.idempotency_key)?;
+        if let Some(first) = idempotency::peek(self.accrual.db(), &key, &req).await? {
+            return Ok(Response::new(first));
+        }
+        let ask = match &req.what {
+            Some(Asked::Program(p)) => self.ask_program(&tenant, p, "program.").await?,
+            Some(Asked::Campaign(c)) => self.ask_campaign(&tenant, c, "campaign.").await?,
+            None => return Err(AppError::invalid("what", "program or campaign").into()),
+        };
+        // Derived from the request, so a replay names the same job.
+        let digest = idempotency::request_hash(&req);
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let id = format!("sim-{hex}");
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.mutations
+            .run(
+                &tenant,
+                "accrual.StartSimulation",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let job = a.start_simulation(conn, &t, &id, ask).await?;
+                        Ok(pb::StartSimulationResponse {
+                            simulation: Some(simulation(&job)),
+                        })
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn get_simulation(
+        &self,
+        req: Request<pb::GetSimulationRequest>,
+    ) -> Result<Response<pb::GetSimulationResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let mut v = Violations::new();
+        let id = convert::id(&mut v, "simulation_id", &req.get_ref().simulation_id);
+        v.check()?;
+        let job = self.accrual.simulation(&tenant, &id).await?;
+        Ok(Response::new(pb::GetSimulationResponse {
+            simulation: Some(simulation(&job)),
+        }))
+    }
+
+    async fn cancel_simulation(
+        &self,
+        req: Request<pb::CancelSimulationRequest>,
+    ) -> Result<Response<pb::CancelSimulationResponse>, Status> {
+        let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let mut v = Violations::new();
-        let program_id = convert::id(&mut v, "program_id", &req.program_id);
-        let campaign_id = convert::id(&mut v, "campaign_id", &req.campaign_id);
-        let window = (
-            instant(&mut v, "from", req.from.as_ref()),
-            instant(&mut v, "to", req.to.as_ref()),
-        );
-        let top = top_customers(&mut v, req.top_customers);
+        let id = convert::id(&mut v, "simulation_id", &req.simulation_id);
         v.check()?;
-        let ((from, to), draft, report, program) = self
-            .accrual
-            .simulate_campaign(
+        let (a, t) = (self.accrual.clone(), tenant.clone());
+        self.mutations
+            .run(
                 &tenant,
-                &program_id,
-                &campaign_id,
-                req.spec.as_ref(),
-                window,
+                "accrual.CancelSimulation",
+                &req.idempotency_key,
+                &req,
+                move |conn| {
+                    Box::pin(async move {
+                        let job = a.cancel_simulation(conn, &t, &id).await?;
+                        Ok(pb::CancelSimulationResponse {
+                            simulation: Some(simulation(&job)),
+                        })
+                    })
+                },
             )
-            .await?;
-        let budgets = report
-            .budgets
-            .iter()
-            .map(|(asset, b)| pb::BudgetRun {
-                asset: asset.clone(),
-                total: Some(wire(b.total, asset)),
-                spent: Some(wire(b.spent, asset)),
-                short: Some(wire(b.short, asset)),
-                runs_out_at: b.runs_out_at.map(to_timestamp),
-                runs_out_on: b.runs_out_at.map(|at| draft.day(at)).unwrap_or_default(),
-                ran_out_at: b.ran_out_at.map(to_timestamp),
-            })
-            .collect();
-        Ok(Response::new(pb::SimulateCampaignResponse {
-            program_id,
-            campaign_id: draft.campaign_id.clone(),
-            from: Some(to_timestamp(from)),
-            to: Some(to_timestamp(to)),
-            purchases: report.all.purchases,
-            totals: totals(&report.all.totals),
-            cost_delta: Some(cost(&report.all, &program)),
-            by_variant: slices(&report.by_variant, &program),
-            by_channel: slices(&report.by_channel, &program),
-            top_customers: customers(report.top_customers(&program, top), &program),
-            budgets,
-        }))
+            .await
     }
 }
 
+fn mismatch() -> AppError {
+    AppError::Internal(anyhow::anyhow!("a what-if answered another question"))
+}
+
+/// `from` and `to` of a request (fields under `at`).
+fn window(
+    v: &mut Violations,
+    at: &str,
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+) -> (Option<i64>, Option<i64>) {
+    (
+        instant(v, &format!("{at}from"), from),
+        instant(v, &format!("{at}to"), to),
+    )
+}
+
 /// The number of customers asked for (absent: 10).
-fn top_customers(v: &mut Violations, asked: Option<u32>) -> usize {
+fn top_customers(v: &mut Violations, at: &str, asked: Option<u32>) -> u32 {
     let top = asked.unwrap_or(10);
     if top > MAX_TOP {
-        v.add("top_customers", format!("0 to {MAX_TOP} (absent means 10)"));
+        v.add(
+            format!("{at}top_customers"),
+            format!("0 to {MAX_TOP} (absent means 10)"),
+        );
     }
-    top as usize
+    top
+}
+
+/// A job as the API shows it.
+fn simulation(job: &SimulationJob) -> pb::Simulation {
+    let state = match job.state {
+        JobState::Running => pb::SimulationState::Running,
+        JobState::Succeeded => pb::SimulationState::Succeeded,
+        JobState::Failed => pb::SimulationState::Failed,
+        JobState::Cancelled => pb::SimulationState::Cancelled,
+    };
+    pb::Simulation {
+        simulation_id: job.id.clone(),
+        state: state as i32,
+        purchases_read: job.read,
+        purchases_total: job.total,
+        created_at: Some(to_timestamp(job.created_at)),
+        updated_at: Some(to_timestamp(job.updated_at)),
+        answer: job.answer.as_ref().map(|a| answered(&job.ask, a)),
+        error: job.error.clone(),
+    }
+}
+
+/// The answer to `ask` as SimulateProgram or SimulateCampaign gives it.
+fn answered(ask: &Ask, answer: &Answer) -> pb::simulation::Answer {
+    use pb::simulation::Answer as A;
+    match (&ask.what, answer) {
+        (What::Program { draft, .. }, Answer::Program(r)) => {
+            A::Program(program_answer(ask, draft, r))
+        }
+        (What::Campaign { draft, program }, Answer::Campaign(r)) => {
+            A::Campaign(campaign_answer(ask, &draft.campaign_id, program, r, draft))
+        }
+        // Never: an answer is of its question.
+        (What::Program { draft, .. }, _) => {
+            A::Program(program_answer(ask, draft, &Report::default()))
+        }
+        (What::Campaign { draft, program }, _) => A::Campaign(campaign_answer(
+            ask,
+            &draft.campaign_id,
+            program,
+            &CampaignReport::default(),
+            draft,
+        )),
+    }
+}
+
+fn program_answer(ask: &Ask, draft: &Program, report: &Report) -> pb::SimulateProgramResponse {
+    let (from, to) = ask.window;
+    pb::SimulateProgramResponse {
+        program_id: ask.program.clone(),
+        from: Some(to_timestamp(from)),
+        to: Some(to_timestamp(to)),
+        purchases: report.all.purchases,
+        purchases_by_other_versions: report.other_versions,
+        totals: totals(&report.all.totals),
+        cost_delta: Some(cost(&report.all, draft)),
+        by_tier: slices(&report.by_tier, draft),
+        by_channel: slices(&report.by_channel, draft),
+        by_category: slices(&report.by_category, draft),
+        top_customers: customers(report.top_customers(draft, ask.top as usize), draft),
+    }
+}
+
+fn campaign_answer(
+    ask: &Ask,
+    campaign: &str,
+    program: &Program,
+    report: &CampaignReport,
+    draft: &crate::domain::simulation::campaign::Draft,
+) -> pb::SimulateCampaignResponse {
+    let (from, to) = ask.window;
+    let budgets = report
+        .budgets
+        .iter()
+        .map(|(asset, b)| pb::BudgetRun {
+            asset: asset.clone(),
+            total: Some(wire(b.total, asset)),
+            spent: Some(wire(b.spent, asset)),
+            short: Some(wire(b.short, asset)),
+            runs_out_at: b.runs_out_at.map(to_timestamp),
+            runs_out_on: b.runs_out_at.map(|at| draft.day(at)).unwrap_or_default(),
+            ran_out_at: b.ran_out_at.map(to_timestamp),
+        })
+        .collect();
+    pb::SimulateCampaignResponse {
+        program_id: ask.program.clone(),
+        campaign_id: campaign.to_owned(),
+        from: Some(to_timestamp(from)),
+        to: Some(to_timestamp(to)),
+        purchases: report.all.purchases,
+        totals: totals(&report.all.totals),
+        cost_delta: Some(cost(&report.all, program)),
+        by_variant: slices(&report.by_variant, program),
+        by_channel: slices(&report.by_channel, program),
+        top_customers: customers(report.top_customers(program, ask.top as usize), program),
+        budgets,
+    }
 }
 
 fn slices(by: &BTreeMap<String, Slice>, program: &Program) -> Vec<pb::SimulationSlice> {
@@ -171,6 +357,6 @@ fn totals(t: &Totals) -> Vec<pb::AssetDelta> {
         .collect()
 }
 
-fn cost(s: &Slice, draft: &Program) -> pc::Money {
-    wire(s.cost_delta(draft), &draft.currency)
+fn cost(s: &Slice, program: &Program) -> pc::Money {
+    wire(s.cost_delta(program), &program.currency)
 }

@@ -74,3 +74,132 @@ pub async fn recorded_page(
     }
     Ok(page)
 }
+
+/// Purchases of `program` recorded in `[from, to)`, rejected ones left out.
+pub async fn count_window(
+    conn: &mut Conn,
+    tenant: &str,
+    program: &str,
+    (from, to): (i64, i64),
+) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM purchases \
+         WHERE tenant_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
+           AND review <> 'rejected'",
+    )
+    .bind(tenant)
+    .bind(program)
+    .bind(from)
+    .bind(to)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// A what-if job as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SimulationRow {
+    pub simulation_id: String,
+    /// JSON of the question.
+    pub ask: String,
+    /// running, succeeded, failed, cancelled.
+    pub state: String,
+    /// Chunks priced: the checkpoint moves only over the step it was read at.
+    pub step: i64,
+    pub purchases_read: i64,
+    pub purchases_total: i64,
+    /// JSON of where it stands.
+    pub checkpoint: String,
+    pub error: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub async fn insert_simulation(
+    conn: &mut Conn,
+    tenant: &str,
+    row: &SimulationRow,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO simulations (tenant_id, simulation_id, ask, state, step, purchases_read, \
+             purchases_total, checkpoint, error, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(&row.simulation_id)
+    .bind(&row.ask)
+    .bind(&row.state)
+    .bind(row.step)
+    .bind(row.purchases_read)
+    .bind(row.purchases_total)
+    .bind(&row.checkpoint)
+    .bind(&row.error)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A what-if job; NOT_FOUND if there is none.
+pub async fn simulation(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+) -> Result<SimulationRow, AppError> {
+    sqlx::query_as(
+        "SELECT simulation_id, ask, state, step, purchases_read, purchases_total, checkpoint, \
+                error, created_at, updated_at \
+         FROM simulations WHERE tenant_id = $1 AND simulation_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("no what-if {id}")))
+}
+
+/// Moves a running job read at `row.step` to `row` (its step the next);
+/// false when it is no longer there (cancelled, or moved by another runner).
+pub async fn advance_simulation(
+    conn: &mut Conn,
+    tenant: &str,
+    row: &SimulationRow,
+) -> Result<bool, AppError> {
+    let moved = sqlx::query(
+        "UPDATE simulations SET state = $3, step = step + 1, purchases_read = $4, checkpoint = $5, \
+             error = $6, updated_at = $7 \
+         WHERE tenant_id = $1 AND simulation_id = $2 AND step = $8 AND state = 'running'",
+    )
+    .bind(tenant)
+    .bind(&row.simulation_id)
+    .bind(&row.state)
+    .bind(row.purchases_read)
+    .bind(&row.checkpoint)
+    .bind(&row.error)
+    .bind(row.updated_at)
+    .bind(row.step)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+/// Cancels a running job; false when it is not running.
+pub async fn cancel_simulation(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool, AppError> {
+    let moved = sqlx::query(
+        "UPDATE simulations SET state = 'cancelled', updated_at = $3 \
+         WHERE tenant_id = $1 AND simulation_id = $2 AND state = 'running'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}

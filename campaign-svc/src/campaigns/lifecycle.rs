@@ -151,10 +151,10 @@ impl Campaigns {
         id: &str,
         spec: CampaignSpec,
     ) -> Result<CampaignView, AppError> {
-        let mut conn = self.db().pool().acquire().await?;
         let head = if id.is_empty() {
             Err(AppError::NotFound(String::new()))
         } else {
+            let mut conn = self.db().pool().acquire().await?;
             repo::head(&mut conn, tenant.as_str(), id).await
         };
         match head {

@@ -40,7 +40,8 @@ pub struct Plan {
     /// `apply --plan-file`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Price each new version over the purchases of these last days (0: no what-if).
+    /// Price each change over the purchases of these last days (0: no
+    /// what-if); for a campaign, 30 means over its run until now.
     #[arg(long, default_value_t = 30, value_name = "DAYS")]
     pub what_if_days: u32,
     #[command(flatten)]

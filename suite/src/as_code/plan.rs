@@ -100,8 +100,9 @@ impl Pinned {
 }
 
 /// Every file checked by the service against the live state (or the
-/// versions `pinned`): the steps, or every problem found. Each new program
-/// version is priced over the purchases of the last `what_if_days` (0: not).
+/// versions `pinned`): the steps, or every problem found. Each program's
+/// new version and each campaign's change is priced over the purchases of
+/// the last `what_if_days` (0: not; see [`Platform::simulate_campaign`]).
 pub async fn plan(
     client: &mut Platform,
     pool: &DescriptorPool,

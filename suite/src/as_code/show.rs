@@ -126,14 +126,13 @@ impl fmt::Display for CampaignWhatIf<'_> {
         }
         writeln!(f, "      by channel: {}", slices(&sim.by_channel))?;
         for b in &sim.budgets {
-            let lasts = if b.runs_out_on.is_empty() {
-                "would last".to_owned()
-            } else {
-                format!(
-                    "would run out on {} ({} not given)",
-                    b.runs_out_on,
-                    amount(&b.short)
-                )
+            let short = amount(&b.short);
+            let given_all = short.trim_start_matches(['0', '.']).is_empty();
+            let lasts = match (b.runs_out_on.is_empty(), given_all) {
+                (false, _) => format!("would run out on {} ({short} not given)", b.runs_out_on),
+                // Short of a day's limit only.
+                (true, false) => format!("would last ({short} not given on days at their limit)"),
+                (true, true) => "would last".to_owned(),
             };
             let live = match &b.ran_out_at {
                 Some(at) => format!("; the live one ran short on {}", day(&Some(*at))),

@@ -53,47 +53,36 @@ impl Upstream {
             .await
             .map_err(refused(CAMPAIGN))?
             .into_inner();
-        let spec = checked.campaign.and_then(|c| c.spec);
+        let Some(spec) = checked.campaign.and_then(|c| c.spec) else {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "{CAMPAIGN} answered a checked campaign without its spec"
+            )));
+        };
         let mut v = Violations::new();
-        let parsed = draft(&mut v, id.to_owned(), spec.as_ref());
+        let parsed = draft(&mut v, id.to_owned(), spec);
         v.check()?;
         Ok(parsed)
     }
 }
 
-/// Most arms a draft may have.
-const MAX_VARIANTS: usize = 16;
-/// Most categories or budgets.
-const MAX_LIST: usize = 100;
-
-/// The draft of campaign `id` and its run, every bad field recorded in `v`.
-fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (Draft, Run) {
-    let spec = spec.cloned().unwrap_or_else(|| {
-        v.add("spec", "required");
-        cpb::CampaignSpec::default()
-    });
+/// The draft of campaign `id` and its run, as campaign-svc checked it (its
+/// bounds hold); what accrual cannot price is recorded in `v`.
+fn draft(v: &mut Violations, id: String, spec: cpb::CampaignSpec) -> (Draft, Run) {
     let schedule = spec.schedule.unwrap_or_default();
-    let timezone = match TimeZone::get(&schedule.timezone) {
-        Ok(tz) => tz,
-        Err(_) => {
-            v.add(
-                "spec.schedule.timezone",
-                "an IANA time zone, e.g. Europe/Rome",
-            );
-            TimeZone::UTC
-        }
-    };
+    if TimeZone::get(&schedule.timezone).is_err() {
+        v.add(
+            "spec.schedule.timezone",
+            "an IANA time zone, e.g. Europe/Rome",
+        );
+    }
+    let timezone = schedule.timezone.clone();
     let run = (
         instant(v, "spec.schedule.starts_at", schedule.starts_at.as_ref()),
         instant(v, "spec.schedule.ends_at", schedule.ends_at.as_ref()),
     );
-    if spec.variants.len() > MAX_VARIANTS {
-        v.add("spec.variants", format!("at most {MAX_VARIANTS}"));
-    }
     let variants = spec
         .variants
         .iter()
-        .take(MAX_VARIANTS)
         .enumerate()
         .map(|(i, a)| {
             if a.weight == 0 || a.weight > 10_000 {
@@ -107,9 +96,6 @@ fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (D
         })
         .collect();
     let conditions = spec.conditions.unwrap_or_default();
-    if conditions.categories.len() > MAX_LIST || spec.budgets.len() > MAX_LIST {
-        v.add("spec", format!("at most {MAX_LIST} categories and budgets"));
-    }
     let amount = |v: &mut Violations, field: &str, m: Option<&_>| {
         money(v, field, m, true).map(|a: Amount| (a.minor(), a.code().to_owned()))
     };
@@ -117,7 +103,6 @@ fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (D
     let budgets = spec
         .budgets
         .iter()
-        .take(MAX_LIST)
         .enumerate()
         .filter_map(|(i, b)| {
             let (total, asset) = amount(v, &format!("spec.budgets[{i}].total"), b.total.as_ref())?;
@@ -141,7 +126,7 @@ fn draft(v: &mut Violations, id: String, spec: Option<&cpb::CampaignSpec>) -> (D
         effect: effect(v, "spec.effect", spec.effect.as_ref()),
         campaign_id: id,
         variants,
-        categories: conditions.categories.into_iter().take(MAX_LIST).collect(),
+        categories: conditions.categories,
         min_order: amount(
             v,
             "spec.conditions.min_order_amount",

@@ -1,18 +1,20 @@
-//! What-if of a campaign, pure: the purchases that received its offer
-//! priced again under a draft of it, by the computation RecordPurchase uses
-//! with the program version that priced each, then the draft's caps and
-//! budgets in the order the purchases occurred.
+//! What-if of a campaign, pure: the purchases its offer rewarded priced
+//! again under a draft of it, by the computation RecordPurchase uses with
+//! the program version that priced each, then the draft's caps and budgets
+//! in the order the purchases occurred.
 //!
-//! A customer keeps the arm they were in when the draft has it; otherwise
-//! the draft's weights pick one ([`arms::pick`], as campaign-svc does).
-//! Not seen: purchases the live campaign did not reward (its other
-//! conditions, an arm without reward, an exclusive campaign that won), so
-//! a draft that widens who qualifies is priced on those it rewarded; budget
-//! given back by returns.
+//! A customer's arm is picked by the draft's weights ([`arms::pick`]), as
+//! campaign-svc picks it at each purchase. Not seen: purchases the live
+//! campaign did not reward (its other conditions, an arm without reward,
+//! an exclusive campaign that won, a budget or cap already spent), so a
+//! draft that widens who qualifies is priced on those it rewarded; budget
+//! given back by returns. Its coupon codes' rewards keep their own effect
+//! and are not counted.
 use std::collections::BTreeMap;
 
 use boomerang_common::arms;
 use jiff::{Timestamp, tz::TimeZone};
+use serde::{Deserialize, Serialize};
 
 use super::{Recorded, Slice, sums, top};
 use crate::domain::{
@@ -21,7 +23,7 @@ use crate::domain::{
 };
 
 /// An arm of the draft.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Arm {
     pub name: String,
     pub weight: u32,
@@ -30,7 +32,7 @@ pub struct Arm {
 }
 
 /// A budget of the draft, minor units of `asset`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Budget {
     pub asset: String,
     pub total: i64,
@@ -38,7 +40,7 @@ pub struct Budget {
 }
 
 /// What of a campaign draft prices a purchase; amounts are (minor, asset).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Draft {
     pub campaign_id: String,
     /// The effect when there are no variants.
@@ -50,36 +52,37 @@ pub struct Draft {
     pub per_order: Option<(i64, String)>,
     pub per_customer: Option<(i64, String)>,
     pub budgets: Vec<Budget>,
-    /// The schedule's zone: a per-day budget's days.
-    pub timezone: TimeZone,
+    /// The schedule's zone (IANA name): a per-day budget's days.
+    pub timezone: String,
 }
 
 impl Draft {
-    /// The arm of a customer recorded in `recorded`, and its effect.
-    fn arm(&self, recorded: &str, customer: &str) -> (String, Option<Effect>) {
+    /// The customer's arm and its effect: the draft's weights pick it, as
+    /// campaign-svc does at every purchase (arms are not sticky), so an
+    /// unchanged draft gives each customer the arm they were in.
+    fn arm(&self, customer: &str) -> (String, Option<Effect>) {
         if self.variants.is_empty() {
             return (String::new(), self.effect.clone());
         }
-        let kept = self.variants.iter().find(|a| a.name == recorded);
-        let arm = kept.or_else(|| {
-            let weights: Vec<u32> = self.variants.iter().map(|a| a.weight).collect();
-            arms::pick(&self.campaign_id, customer, &weights).and_then(|i| self.variants.get(i))
-        });
-        arm.map_or((String::new(), None), |a| {
-            (a.name.clone(), a.effect.clone())
-        })
+        let weights: Vec<u32> = self.variants.iter().map(|a| a.weight).collect();
+        arms::pick(&self.campaign_id, customer, &weights)
+            .and_then(|i| self.variants.get(i))
+            .map_or((String::new(), None), |a| {
+                (a.name.clone(), a.effect.clone())
+            })
     }
 
     /// The local day of `at` in the draft's zone.
     pub fn day(&self, at: i64) -> String {
+        let zone = TimeZone::get(&self.timezone).unwrap_or(TimeZone::UTC);
         Timestamp::from_microsecond(at)
-            .map(|ts| ts.to_zoned(self.timezone.clone()).date().to_string())
+            .map(|ts| ts.to_zoned(zone).date().to_string())
             .unwrap_or_default()
     }
 }
 
 /// A budget's run, minor units.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetRun {
     pub total: i64,
     /// Taken from the draft's start to the end of the window.
@@ -93,7 +96,7 @@ pub struct BudgetRun {
 }
 
 /// What the draft would have given.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignReport {
     pub all: Slice,
     /// By arm ("" without variants).
@@ -110,6 +113,17 @@ impl CampaignReport {
         top(&self.by_customer, program, n)
     }
 }
+
+/// A [`CampaignSimulator`]'s state between two runs of a what-if job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CampaignSnapshot {
+    spent_day: Vec<((String, String), i64)>,
+    spent_customer: Vec<((String, String), i64)>,
+    report: CampaignReport,
+}
+
+/// How a coupon code's reward names its offer's variant ("coupon:CODE").
+const COUPON: &str = "coupon:";
 
 /// Prices, in the order they occurred, the purchases a campaign rewarded.
 pub struct CampaignSimulator<'a> {
@@ -174,17 +188,38 @@ impl<'a> CampaignSimulator<'a> {
         self.report
     }
 
+    /// Where it stands, to go on later with [`Self::resume`].
+    pub fn snapshot(self) -> CampaignSnapshot {
+        CampaignSnapshot {
+            spent_day: self.spent_day.into_iter().collect(),
+            spent_customer: self.spent_customer.into_iter().collect(),
+            report: self.report,
+        }
+    }
+
+    /// Goes on from `snapshot` (taken under the same draft).
+    pub fn resume(draft: &'a Draft, snapshot: CampaignSnapshot) -> Self {
+        Self {
+            spent_day: snapshot.spent_day.into_iter().collect(),
+            spent_customer: snapshot.spent_customer.into_iter().collect(),
+            report: snapshot.report,
+            ..Self::new(draft)
+        }
+    }
+
+    /// Whether `r` is the campaign's own reward (not one of its coupon
+    /// codes': a coupon keeps its own effect).
     fn theirs(&self, r: &Reward) -> bool {
-        r.offer
-            .as_ref()
-            .is_some_and(|o| o.campaign_id == self.draft.campaign_id)
+        r.offer.as_ref().is_some_and(|o| {
+            o.campaign_id == self.draft.campaign_id && !o.variant.starts_with(COUPON)
+        })
     }
 
     /// The customer's arm and the campaign's rewards under the draft, after
     /// its caps and budgets; none for a purchase it did not reward.
     fn price(&mut self, p: &Recorded, program: &Program) -> Option<(String, Vec<Reward>)> {
         let draft = self.draft;
-        let live = p.rewards.iter().find(|r| self.theirs(r))?.offer.as_ref()?;
+        p.rewards.iter().find(|r| self.theirs(r))?;
         // The live campaign cut this purchase's reward: its budget (or a cap) ran short.
         let cut = p
             .rewards
@@ -194,7 +229,7 @@ impl<'a> CampaignSimulator<'a> {
         if let Some(run) = cut.and_then(|asset| self.report.budgets.get_mut(&asset)) {
             run.ran_out_at = run.ran_out_at.or(Some(p.occurred_at));
         }
-        let (arm, effect) = draft.arm(&live.variant, &p.customer);
+        let (arm, effect) = draft.arm(&p.customer);
         // A minimum in another currency than the order's: no order qualifies.
         let min_order = draft.min_order.as_ref().map(|(minor, asset)| {
             if *asset == program.currency {
@@ -203,12 +238,13 @@ impl<'a> CampaignSimulator<'a> {
                 i64::MAX
             }
         });
+        // Its offers as recorded (one per reward), the campaign's own replaced by the draft's.
         let mut offers: Vec<Offer> = Vec::new();
-        for offer in p.rewards.iter().filter_map(|r| r.offer.as_ref()) {
-            if offers.iter().any(|o| o.campaign_id == offer.campaign_id) {
+        for reward in &p.rewards {
+            let Some(offer) = &reward.offer else {
                 continue;
-            }
-            if offer.campaign_id != draft.campaign_id {
+            };
+            if !self.theirs(reward) {
                 offers.push(offer.clone());
             } else if let Some(effect) = &effect {
                 offers.push(Offer {
@@ -272,12 +308,13 @@ impl<'a> CampaignSimulator<'a> {
         let today = b
             .per_day
             .map(|cap| cap - self.spent_day.get(&day_key).copied().unwrap_or(0));
-        let given = want.min(left).min(today.unwrap_or(i64::MAX)).max(0);
-        if left < want && run.runs_out_at.is_none() {
+        let want_today = want.min(today.unwrap_or(i64::MAX)).max(0);
+        let given = want_today.min(left).max(0);
+        if left < want_today && run.runs_out_at.is_none() {
             run.runs_out_at = Some(at);
         }
-        run.spent += given;
-        run.short += want - given;
+        run.spent = run.spent.saturating_add(given);
+        run.short = run.short.saturating_add(want - given);
         if b.per_day.is_some() {
             *self.spent_day.entry(day_key).or_default() += given;
         }
@@ -310,7 +347,7 @@ mod tests {
             per_order: None,
             per_customer: None,
             budgets: vec![],
-            timezone: TimeZone::get("Europe/Rome").unwrap_or(TimeZone::UTC),
+            timezone: "Europe/Rome".into(),
         }
     }
 
@@ -419,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn an_arm_is_kept_or_picked_by_the_draft() {
+    fn an_arm_is_picked_by_the_drafts_weights() {
         let live = program("5");
         let ab = Draft {
             variants: vec![
@@ -437,19 +474,54 @@ mod tests {
             ..draft(percent("99"))
         };
         let mut sim = CampaignSimulator::new(&ab);
-        orders(&live, 6, "a").iter().for_each(|o| sim.add(o, &live));
-        orders(&live, 6, "gone")
-            .iter()
-            .for_each(|o| sim.add(o, &live));
+        let all = orders(&live, 12, "a");
+        all.iter().for_each(|o| sim.add(o, &live));
         let report = sim.finish();
-        assert_eq!(report.all.purchases, 12);
-        let a = &report.by_variant["a"];
-        let control = report.by_variant.get("control").map_or(0, |s| s.purchases);
-        assert_eq!(a.purchases + control, 12, "every purchase in a draft arm");
-        assert!(a.purchases >= 6, "kept in a");
+        // Each customer in the arm the draft's weights pick.
+        let in_a = all
+            .iter()
+            .filter(|o| arms::pick("c1", &o.customer, &[1, 1]) == Some(0))
+            .count() as u64;
+        let count = |arm: &str| report.by_variant.get(arm).map_or(0, |s| s.purchases);
+        assert_eq!((count("a"), count("control")), (in_a, 12 - in_a));
+        let a_eur = report.by_variant.get("a").map_or(0, |s| s.totals["EUR"].1);
+        assert_eq!(a_eur, 1_000 * i64::try_from(in_a).unwrap_or(0));
+    }
+
+    #[test]
+    fn a_coupon_code_keeps_its_own_reward() {
+        let live = program("5");
+        let coupon = Offer {
+            campaign_id: "c1".into(),
+            version: 1,
+            variant: "coupon:SHOES10".into(),
+            effect: Effect::FixedBonus {
+                minor: 300,
+                asset: "EUR".into(),
+            },
+            categories: vec![],
+            min_order: None,
+        };
+        let mut with_coupon = orders(&live, 1, "");
+        let own = with_coupon[0].rewards.iter().find_map(|r| r.offer.clone());
+        let offers: Vec<Offer> = own.into_iter().chain([coupon]).collect();
+        with_coupon[0].rewards = rewards::compute(
+            &live,
+            "program:p@1",
+            &with_coupon[0].lines,
+            &[1],
+            None,
+            &offers,
+        )
+        .rewards;
+        let same = draft(percent("5"));
+        let mut sim = CampaignSimulator::new(&same);
+        sim.add(&with_coupon[0], &live);
+        let report = sim.finish();
         assert_eq!(
-            a.totals["EUR"].1,
-            1_000 * i64::try_from(a.purchases).unwrap_or(0)
+            report.all.totals["EUR"],
+            (500, 500),
+            "the coupon's 3.00 is not the campaign's own"
         );
     }
 }

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use boomerang_common::money::{Amount, Asset, Rounding};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::{
     caps::{self, Room},
@@ -48,7 +49,7 @@ type Amounts = Vec<(String, i64)>;
 pub type Totals = BTreeMap<String, (i64, i64)>;
 
 /// A part of the purchases: how many, and their totals.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slice {
     pub purchases: u64,
     pub totals: Totals,
@@ -106,7 +107,7 @@ impl Slice {
 }
 
 /// What the draft would have given.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub all: Slice,
     /// Purchases priced by another version than the latest: what they were
@@ -150,6 +151,13 @@ fn top<'r>(
     });
     all.truncate(n);
     all
+}
+
+/// A [`Simulator`]'s state between two runs of a what-if job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    earned: Vec<((String, String, String), i64)>,
+    report: Report,
 }
 
 /// Prices recorded purchases, in the order they occurred, under a draft.
@@ -252,6 +260,28 @@ impl<'a> Simulator<'a> {
 
     pub fn finish(self) -> Report {
         self.report
+    }
+
+    /// Where it stands, to go on later with [`Self::resume`].
+    pub fn snapshot(self) -> Snapshot {
+        Snapshot {
+            earned: self.earned.into_iter().collect(),
+            report: self.report,
+        }
+    }
+
+    /// Goes on from `snapshot` (taken under the same draft).
+    pub fn resume(
+        program: &'a Program,
+        latest: i64,
+        source_ref: String,
+        snapshot: Snapshot,
+    ) -> Self {
+        Self {
+            earned: snapshot.earned.into_iter().collect(),
+            report: snapshot.report,
+            ..Self::new(program, latest, source_ref)
+        }
     }
 
     /// What the draft gives `p`, its per-period caps as they stand.

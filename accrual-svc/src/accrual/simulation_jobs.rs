@@ -1,0 +1,238 @@
+//! What-if jobs: a what-if too large to answer inline, priced a chunk of
+//! pages per job run. Each run reads the job's checkpoint, prices on from
+//! it, and in one transaction moves the checkpoint over the step it read
+//! (so of two runners on one step only one moves it) and schedules the next
+//! step's run. A runner that stops mid-chunk leaves the checkpoint where it
+//! was; the run's lease lapses and another runner prices that chunk again.
+//! A cancelled job's next run finds it not running and does nothing.
+use boomerang_common::{
+    db::Conn,
+    error::AppError,
+    jobs::{self, Handler, Job},
+    tenant::TenantId,
+};
+use tracing::instrument;
+
+use super::{
+    Accrual,
+    simulations::{Answer, Ask, Checkpoint},
+};
+use crate::repo::{self, SimulationRow};
+
+/// The queue of what-if runs.
+pub const SIMULATION_STEP: &str = "simulation.step";
+/// Pages priced per run (10,000 purchases), well inside a job's lease.
+const CHUNK: usize = 20;
+
+/// Where a job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, AppError> {
+        Ok(match s {
+            "running" => Self::Running,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            other => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a what-if job in state {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// A what-if job as its caller sees it.
+#[derive(Clone, Debug)]
+pub struct SimulationJob {
+    pub id: String,
+    pub state: JobState,
+    pub read: u64,
+    pub total: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub ask: Ask,
+    /// Once succeeded.
+    pub answer: Option<Answer>,
+    pub error: String,
+}
+
+impl SimulationJob {
+    fn of(row: SimulationRow) -> Result<Self, AppError> {
+        let state = JobState::parse(&row.state)?;
+        let ask: Ask = json(&row.ask)?;
+        let answer = match state {
+            JobState::Succeeded => Some(json::<Checkpoint>(&row.checkpoint)?.answer(&ask)),
+            _ => None,
+        };
+        Ok(Self {
+            id: row.simulation_id,
+            state,
+            read: u64::try_from(row.purchases_read).unwrap_or_default(),
+            total: u64::try_from(row.purchases_total).unwrap_or_default(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            ask,
+            answer,
+            error: row.error,
+        })
+    }
+}
+
+impl Accrual {
+    /// Starts `ask` as job `id`, in the caller's transaction.
+    #[instrument(name = "boomerang.accrual.simulations.start", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
+    pub async fn start_simulation(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+        ask: Ask,
+    ) -> Result<SimulationJob, AppError> {
+        let now = self.clock().now();
+        let total = repo::count_window(conn, tenant.as_str(), &ask.program, ask.window).await?;
+        let row = SimulationRow {
+            simulation_id: id.to_owned(),
+            ask: to_json(&ask)?,
+            state: JobState::Running.as_str().into(),
+            step: 0,
+            purchases_read: 0,
+            purchases_total: total,
+            checkpoint: to_json(&Checkpoint::start(&ask))?,
+            error: String::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        repo::insert_simulation(conn, tenant.as_str(), &row).await?;
+        jobs::schedule(
+            conn,
+            tenant,
+            SIMULATION_STEP,
+            &format!("{id}:0"),
+            now,
+            now,
+            id.as_bytes(),
+        )
+        .await?;
+        SimulationJob::of(row)
+    }
+
+    /// Job `id` as it stands; NOT_FOUND if there is none.
+    #[instrument(name = "boomerang.accrual.simulations.get", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
+    pub async fn simulation(&self, tenant: &TenantId, id: &str) -> Result<SimulationJob, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        SimulationJob::of(repo::simulation(&mut conn, tenant.as_str(), id).await?)
+    }
+
+    /// Stops job `id`, in the caller's transaction: FAILED_PRECONDITION once
+    /// it has succeeded or failed; a cancelled one is answered as it is.
+    #[instrument(name = "boomerang.accrual.simulations.cancel", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
+    pub async fn cancel_simulation(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<SimulationJob, AppError> {
+        let now = self.clock().now();
+        repo::cancel_simulation(conn, tenant.as_str(), id, now).await?;
+        let job = SimulationJob::of(repo::simulation(conn, tenant.as_str(), id).await?)?;
+        match job.state {
+            JobState::Cancelled => Ok(job),
+            done => Err(AppError::Precondition(format!(
+                "what-if {id} has {}: there is nothing to cancel",
+                done.as_str()
+            ))),
+        }
+    }
+
+    /// One run of job `id`: a chunk priced from its checkpoint.
+    #[instrument(name = "boomerang.accrual.simulations.step", skip_all, fields(tenant = %tenant, simulation = %id, step), err(level = "info"))]
+    async fn step_simulation(&self, tenant: &TenantId, id: &str) -> Result<(), AppError> {
+        let mut row = {
+            let mut conn = self.db().pool().acquire().await?;
+            repo::simulation(&mut conn, tenant.as_str(), id).await?
+        };
+        if JobState::parse(&row.state)? != JobState::Running {
+            return Ok(());
+        }
+        tracing::Span::current().record("step", row.step);
+        let ask: Ask = json(&row.ask)?;
+        let at: Checkpoint = json(&row.checkpoint)?;
+        let priced = {
+            let _turn = self.turn().await?;
+            self.advance(tenant, &ask, at, Some(CHUNK)).await
+        };
+        let done = match priced {
+            Ok(at) => {
+                row.purchases_read = i64::try_from(at.seen).unwrap_or(i64::MAX);
+                row.checkpoint = to_json(&at)?;
+                at.after.is_none()
+            }
+            // The question cannot be answered (a version it needs is gone):
+            // said in the job, not retried.
+            Err(e @ (AppError::NotFound(_) | AppError::Invalid(_))) => {
+                row.state = JobState::Failed.as_str().into();
+                row.error = e.to_string().chars().take(512).collect();
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        if done && row.error.is_empty() {
+            row.state = JobState::Succeeded.as_str().into();
+        }
+        let now = self.clock().now();
+        row.updated_at = now;
+        let mut tx = self.db().begin().await?;
+        if repo::advance_simulation(&mut tx, tenant.as_str(), &row).await? && !done {
+            let next = format!("{id}:{}", row.step + 1);
+            jobs::schedule(
+                &mut tx,
+                tenant,
+                SIMULATION_STEP,
+                &next,
+                now,
+                now,
+                id.as_bytes(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The runner's handler of [`SIMULATION_STEP`].
+pub struct SimulationSteps(pub Accrual);
+
+impl Handler for SimulationSteps {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
+        let id = String::from_utf8(job.payload.clone())?;
+        self.0.step_simulation(&tenant, &id).await?;
+        Ok(())
+    }
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
+    serde_json::from_str(s).map_err(|e| AppError::Internal(e.into()))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
+    serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))
+}
