@@ -50,6 +50,9 @@ pub struct Config {
     pub upstreams: Upstreams,
     /// Run the outbox relay here (off: messages wait in the outbox for a replica that runs it).
     pub relay: bool,
+    /// Pages of 500 purchases a what-if job prices per run (each run well
+    /// inside a job's lease; where it stands is kept after each).
+    pub simulation_chunk_pages: u32,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             internal_auth: InternalAuthConfig::default(),
             upstreams: Upstreams::default(),
             relay: true,
+            simulation_chunk_pages: 20,
         }
     }
 }
@@ -87,6 +91,9 @@ impl Config {
 
     /// Checks values that types cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.simulation_chunk_pages == 0 || self.simulation_chunk_pages > 1_000 {
+            anyhow::bail!("simulation_chunk_pages: 1 to 1000");
+        }
         self.server
             .validate()
             .and(self.database.validate())

@@ -55,6 +55,7 @@ impl App {
         let upstream =
             accrual::Upstream::new(&cfg.upstreams, &credentials, cfg.server.tls.client()?)?;
         let accrual = accrual::Accrual::new(db.clone(), clock.clone(), upstream);
+        accrual.set_simulation_chunk(cfg.simulation_chunk_pages as usize);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new()
             .verifying(credentials.verifier("accrual"))

@@ -25,7 +25,10 @@ pub mod simulations;
 pub mod tiers;
 pub mod upstream;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use boomerang_common::{db::Db, time::Clock};
 use tokio::sync::Notify;
@@ -50,6 +53,8 @@ struct Inner {
     programs: programs::Programs,
     /// What-ifs running at once on this replica (each reads a window of purchases).
     simulations: tokio::sync::Semaphore,
+    /// Pages a what-if job prices per run.
+    simulation_chunk: AtomicUsize,
 }
 
 impl Accrual {
@@ -63,8 +68,16 @@ impl Accrual {
                 committed: Arc::new(Notify::new()),
                 programs: programs::Programs::default(),
                 simulations: tokio::sync::Semaphore::new(simulations::AT_ONCE),
+                simulation_chunk: AtomicUsize::new(simulation_jobs::CHUNK),
             }),
         }
+    }
+
+    /// What-if jobs price `pages` pages per run.
+    pub fn set_simulation_chunk(&self, pages: usize) {
+        self.inner
+            .simulation_chunk
+            .store(pages.max(1), Ordering::Relaxed);
     }
 
     /// The database.

@@ -21,8 +21,9 @@ use crate::repo::{self, SimulationRow};
 
 /// The queue of what-if runs.
 pub const SIMULATION_STEP: &str = "simulation.step";
-/// Pages priced per run (10,000 purchases), well inside a job's lease.
-const CHUNK: usize = 20;
+/// Pages priced per run unless configured (10,000 purchases), well inside a
+/// job's lease.
+pub const CHUNK: usize = 20;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +177,11 @@ impl Accrual {
         let at: Checkpoint = json(&row.checkpoint)?;
         let priced = {
             let _turn = self.turn().await?;
-            self.advance(tenant, &ask, at, Some(CHUNK)).await
+            let chunk = self
+                .inner
+                .simulation_chunk
+                .load(std::sync::atomic::Ordering::Relaxed);
+            self.advance(tenant, &ask, at, Some(chunk)).await
         };
         let done = match priced {
             Ok(at) => {

@@ -203,6 +203,16 @@ impl Accrual {
         })
     }
 
+    /// Whether campaign-svc would take `spec` (its refusals, under `spec.`).
+    pub async fn check_campaign(
+        &self,
+        tenant: &TenantId,
+        spec: Option<&CampaignSpec>,
+    ) -> Result<(), AppError> {
+        self.upstream().campaign_draft(tenant, "", spec).await?;
+        Ok(())
+    }
+
     /// `ask` answered at once.
     #[instrument(name = "boomerang.accrual.simulations.simulate", skip_all, fields(tenant = %tenant, program = %ask.program, purchases), err(level = "info"))]
     pub async fn simulate(&self, tenant: &TenantId, ask: &Ask) -> Result<Answer, AppError> {

@@ -79,7 +79,16 @@ impl SimulationServiceHandler {
         let campaign_id = convert::id(&mut v, &format!("{at}campaign_id"), &req.campaign_id);
         let window = window(&mut v, at, req.from.as_ref(), req.to.as_ref());
         let top = top_customers(&mut v, at, req.top_customers);
-        v.check()?;
+        if !v.is_empty() {
+            // Every refusal at once: campaign-svc's of the spec too.
+            let checked = self.accrual.check_campaign(tenant, req.spec.as_ref()).await;
+            if let Err(AppError::Invalid(theirs)) = checked {
+                for (field, why) in theirs.iter() {
+                    v.add(format!("{at}{field}"), why);
+                }
+            }
+            return Err(AppError::Invalid(v));
+        }
         let ids = (program_id.as_str(), campaign_id.as_str());
         self.accrual
             .ask_campaign(tenant, ids, req.spec.as_ref(), window, top)

@@ -10,6 +10,13 @@ macro_rules! campaign {
     };
 }
 
+/// A SimulateProgram request (also inside StartSimulation).
+macro_rules! simulate_program {
+    () => {
+        r#"program { program_id: "cb" name: "Cashback" currency: "EUR" timezone: "Europe/Rome" earn_rules { asset: "EUR" basis: EARN_BASIS_PERCENT rate: "5" } min_order_amount { amount: "1.00" asset: "EUR" } thresholds { over { amount: "100.00" asset: "EUR" } comparison: THRESHOLD_COMPARISON_GREATER_THAN asset: "EUR" rate: "10" } category_multipliers { category: "shoes" multiplier: "2" } excluded_categories: "gift_card" caps { asset: "EUR" per_order { amount: "20.00" asset: "EUR" } per_period { amount: "50.00" asset: "EUR" } period: CAP_PERIOD_MONTH } return_window_days: 14 welcome_bonus { amount: "1.00" asset: "EUR" } birthday_bonus { amount: "1.00" asset: "EUR" } conversion { points { amount: "100" asset: "PTS" } value { amount: "5.00" asset: "EUR" } } } from { seconds: 1767225600 } to { seconds: 1767312000 } top_customers: 10"#
+    };
+}
+
 pub const BASES: &[(&str, &str)] = &[
     // wallet
     (
@@ -111,10 +118,7 @@ pub const BASES: &[(&str, &str)] = &[
         "AccrualService/GetExperimentReport",
         r#"program_id: "cb" campaign_id: "ab" from { seconds: 1767225600 } to { seconds: 1767312000 } within_days: 30 control_variant: "control""#,
     ),
-    (
-        "SimulationService/SimulateProgram",
-        r#"program { program_id: "cb" name: "Cashback" currency: "EUR" timezone: "Europe/Rome" earn_rules { asset: "EUR" basis: EARN_BASIS_PERCENT rate: "5" } min_order_amount { amount: "1.00" asset: "EUR" } thresholds { over { amount: "100.00" asset: "EUR" } comparison: THRESHOLD_COMPARISON_GREATER_THAN asset: "EUR" rate: "10" } category_multipliers { category: "shoes" multiplier: "2" } excluded_categories: "gift_card" caps { asset: "EUR" per_order { amount: "20.00" asset: "EUR" } per_period { amount: "50.00" asset: "EUR" } period: CAP_PERIOD_MONTH } return_window_days: 14 welcome_bonus { amount: "1.00" asset: "EUR" } birthday_bonus { amount: "1.00" asset: "EUR" } conversion { points { amount: "100" asset: "PTS" } value { amount: "5.00" asset: "EUR" } } } from { seconds: 1767225600 } to { seconds: 1767312000 } top_customers: 10"#,
-    ),
+    ("SimulationService/SimulateProgram", simulate_program!()),
     (
         "SimulationService/SimulateCampaign",
         concat!(
@@ -122,6 +126,18 @@ pub const BASES: &[(&str, &str)] = &[
             campaign!(),
             r#" from { seconds: 1767225600 } to { seconds: 1767312000 } top_customers: 10"#
         ),
+    ),
+    (
+        "SimulationService/StartSimulation",
+        concat!("program { ", simulate_program!(), " }"),
+    ),
+    (
+        "SimulationService/GetSimulation",
+        r#"simulation_id: "sim-1""#,
+    ),
+    (
+        "SimulationService/CancelSimulation",
+        r#"simulation_id: "sim-1""#,
     ),
     ("AccrualService/FollowEvents", r#"from_cursor: "0.1""#),
     (

@@ -1,0 +1,131 @@
+//! What-if jobs, through the gateway, on both backends: a job priced a page
+//! at a time (each run going on from where the last stopped) answers what
+//! the inline call answers; a key replays its job; a running job is
+//! cancelled, a finished one is not.
+mod support;
+
+use std::time::Duration;
+
+use boomerang_common::{backend_tests, testing::channel};
+use boomerang_proto::{
+    accrual::v1::{
+        self as apb, SimulationState, accrual_service_client::AccrualServiceClient,
+        simulation_service_client::SimulationServiceClient, start_simulation_request::What,
+    },
+    common::v1::Channel as Ch,
+};
+use futures::{StreamExt as _, TryStreamExt as _};
+use support::{configs, shop::eur, start_configured, with_key};
+use tonic::{Code, transport::Channel};
+
+/// Three pages of 500.
+const ORDERS: i64 = 1_200;
+
+fn purchase(i: i64) -> apb::Purchase {
+    let cents = 1_000 + (i * 7_919) % 20_000;
+    apb::Purchase {
+        program_id: "demo".into(),
+        order_id: format!("o-{i}"),
+        customer_id: format!("c{:02}", i % 10),
+        currency: "EUR".into(),
+        lines: vec![apb::PurchaseLine {
+            line_id: "1".into(),
+            sku: "s".into(),
+            category: "shoes".into(),
+            unit_price: eur(&format!("{}.{:02}", cents / 100, cents % 100)),
+            quantity: 1,
+            discount: None,
+        }],
+        channel: Ch::Store as i32,
+        ..Default::default()
+    }
+}
+
+async fn wait_done(
+    sims: &mut SimulationServiceClient<Channel>,
+    id: &str,
+    key: &str,
+) -> anyhow::Result<apb::Simulation> {
+    for _ in 0..600 {
+        let req = apb::GetSimulationRequest {
+            simulation_id: id.into(),
+        };
+        let job = sims
+            .get_simulation(with_key(req, key)?)
+            .await?
+            .into_inner()
+            .simulation
+            .unwrap_or_default();
+        if job.state() != SimulationState::Running {
+            return Ok(job);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("what-if {id} still running after 30 s")
+}
+
+backend_tests! {
+    async fn a_whatif_job_goes_a_page_at_a_time_to_the_inline_answer(backend) -> anyhow::Result<()> {
+        let mut c = configs();
+        c.accrual.simulation_chunk_pages = 1;
+        let (suite, _dbs) = start_configured(backend, c).await?;
+        let key = suite.create_key("shop", &["*:write"]).await?;
+        suite.demo_program("shop").await?;
+        let gateway = suite.addrs().gateway;
+        let mut accrual = AccrualServiceClient::new(channel(gateway).await?);
+        for c in 0..10 {
+            let req = apb::EnrollMemberRequest { idempotency_key: format!("e{c}"), program_id: "demo".into(), customer_id: format!("c{c:02}"), ..Default::default() };
+            accrual.enroll_member(with_key(req, &key)?).await?;
+        }
+        futures::stream::iter(0..ORDERS)
+            .map(|i| {
+                let (mut accrual, key) = (accrual.clone(), key.clone());
+                async move {
+                    let purchase = purchase(i);
+                    let req = apb::RecordPurchaseRequest { idempotency_key: purchase.order_id.clone(), purchase: Some(purchase) };
+                    accrual.record_purchase(with_key(req, &key)?).await?;
+                    anyhow::Ok(())
+                }
+            })
+            .buffer_unordered(8)
+            .try_collect::<()>()
+            .await?;
+
+        let mut sims = SimulationServiceClient::new(channel(gateway).await?);
+        let get = apb::GetProgramRequest { program_id: "demo".into(), version: 0 };
+        let mut draft = accrual.get_program(with_key(get, &key)?).await?.into_inner().program.unwrap_or_default();
+        draft.earn_rules[0].rate = "7.5".into();
+        let ask = apb::SimulateProgramRequest { program: Some(draft), ..Default::default() };
+        let inline = sims.simulate_program(with_key(ask.clone(), &key)?).await?.into_inner();
+        assert_eq!(inline.purchases, ORDERS as u64);
+
+        // The same window as a job, a page per run.
+        let same_window = apb::SimulateProgramRequest { from: inline.from, to: inline.to, ..ask };
+        let start = |key: &str| apb::StartSimulationRequest { idempotency_key: key.into(), what: Some(What::Program(same_window.clone())) };
+        let started = sims.start_simulation(with_key(start("job-1"), &key)?).await?.into_inner().simulation.unwrap_or_default();
+        assert_eq!((started.state(), started.purchases_total), (SimulationState::Running, ORDERS as u64));
+        let done = wait_done(&mut sims, &started.simulation_id, &key).await?;
+        assert_eq!(done.state(), SimulationState::Succeeded, "{}", done.error);
+        assert_eq!(done.purchases_read, ORDERS as u64);
+        match done.answer {
+            Some(apb::simulation::Answer::Program(answer)) => assert_eq!(answer, inline, "the job answers what the call answers"),
+            other => anyhow::bail!("no program answer: {other:?}"),
+        }
+        let again = sims.start_simulation(with_key(start("job-1"), &key)?).await?.into_inner().simulation.unwrap_or_default();
+        assert_eq!(again.simulation_id, started.simulation_id, "a key replays its job");
+
+        let cancel = |id: &str, key: &str| apb::CancelSimulationRequest { idempotency_key: key.into(), simulation_id: id.into() };
+        let refused = sims.cancel_simulation(with_key(cancel(&done.simulation_id, "c-1"), &key)?).await.err().map(|s| s.code());
+        assert_eq!(refused, Some(Code::FailedPrecondition), "a finished job is not cancelled");
+
+        let running = sims.start_simulation(with_key(start("job-2"), &key)?).await?.into_inner().simulation.unwrap_or_default();
+        let cancelled = sims.cancel_simulation(with_key(cancel(&running.simulation_id, "c-2"), &key)?).await?.into_inner().simulation.unwrap_or_default();
+        assert_eq!(cancelled.state(), SimulationState::Cancelled);
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let later = sims.get_simulation(with_key(apb::GetSimulationRequest { simulation_id: running.simulation_id.clone() }, &key)?).await?.into_inner().simulation.unwrap_or_default();
+        assert_eq!((later.state(), later.answer.is_none()), (SimulationState::Cancelled, true), "it stays cancelled");
+        let missing = sims.get_simulation(with_key(apb::GetSimulationRequest { simulation_id: "sim-none".into() }, &key)?).await.err().map(|s| s.code());
+        assert_eq!(missing, Some(Code::NotFound));
+        suite.stop().await
+    }
+}
