@@ -34,6 +34,9 @@ pub struct Simulated {
     pub seconds: f64,
     /// Purchases priced per second.
     pub per_second: f64,
+    /// The same what-if as a job (StartSimulation, then GetSimulation every
+    /// 200 ms until done), from the start to the answer read.
+    pub job_seconds: f64,
     /// The draft's cost delta, for a glance that it priced something.
     pub cost_delta: String,
 }
@@ -91,13 +94,11 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
     if let Some(rule) = draft.earn_rules.first_mut() {
         rule.rate = "7.5".into();
     }
-    let mut req = authed(
-        &shop.auth,
-        pb::SimulateProgramRequest {
-            program: Some(draft),
-            ..Default::default()
-        },
-    );
+    let ask = pb::SimulateProgramRequest {
+        program: Some(draft),
+        ..Default::default()
+    };
+    let mut req = authed(&shop.auth, ask.clone());
     req.set_timeout(Duration::from_secs(600));
     let started = Instant::now();
     let answer = SimulationServiceClient::new(shop.channel.clone())
@@ -110,12 +111,14 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
         "priced {} of {purchases} purchases",
         answer.purchases
     );
+    let job_seconds = as_job(&shop, &answer, ask).await?;
     let out = Simulated {
         backend: shop.env.backend().into(),
         purchases: answer.purchases,
         record_seconds,
         seconds,
         per_second: answer.purchases as f64 / seconds.max(f64::EPSILON),
+        job_seconds,
         cost_delta: answer
             .cost_delta
             .map(|m| format!("{} {}", m.amount, m.asset))
@@ -125,15 +128,74 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
         println!("{}", serde_json::to_string(&out)?);
     } else {
         println!(
-            "simulate {:<10} {:>8} purchases priced in {:>6.2} s: {:>8.0} purchases/s (recorded in {:.0} s; cost delta {})",
+            "simulate {:<10} {:>8} purchases priced in {:>6.2} s: {:>8.0} purchases/s; as a job {:.2} s (recorded in {:.0} s; cost delta {})",
             out.backend,
             out.purchases,
             out.seconds,
             out.per_second,
+            out.job_seconds,
             out.record_seconds,
             out.cost_delta
         );
     }
     shop.close().await?;
     Ok(out)
+}
+
+/// `ask` over the window `inline` priced, as a job: its progress on stderr,
+/// and the seconds from its start to its answer, which must be `inline`.
+async fn as_job(
+    shop: &Shop,
+    inline: &pb::SimulateProgramResponse,
+    ask: pb::SimulateProgramRequest,
+) -> anyhow::Result<f64> {
+    let mut sims = SimulationServiceClient::new(shop.channel.clone());
+    let ask = pb::SimulateProgramRequest {
+        from: inline.from,
+        to: inline.to,
+        ..ask
+    };
+    let start = pb::StartSimulationRequest {
+        idempotency_key: format!("bench-{}", boomerang_common::time::now_micros()),
+        what: Some(pb::start_simulation_request::What::Program(ask)),
+    };
+    let started = Instant::now();
+    let job = sims
+        .start_simulation(authed(&shop.auth, start))
+        .await?
+        .into_inner()
+        .simulation
+        .unwrap_or_default();
+    let mut shown = u64::MAX;
+    loop {
+        let get = pb::GetSimulationRequest {
+            simulation_id: job.simulation_id.clone(),
+        };
+        let now = sims
+            .get_simulation(authed(&shop.auth, get))
+            .await?
+            .into_inner()
+            .simulation
+            .unwrap_or_default();
+        if now.purchases_read != shown {
+            shown = now.purchases_read;
+            eprintln!(
+                "simulate: job {}: {} of {} purchases read",
+                now.simulation_id, now.purchases_read, now.purchases_total
+            );
+        }
+        match now.state() {
+            pb::SimulationState::Running => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            pb::SimulationState::Succeeded => {
+                let seconds = started.elapsed().as_secs_f64();
+                let same =
+                    matches!(&now.answer, Some(pb::simulation::Answer::Program(a)) if a == inline);
+                anyhow::ensure!(same, "the job answered otherwise than the call");
+                return Ok(seconds);
+            }
+            other => anyhow::bail!("the what-if job ended {other:?}: {}", now.error),
+        }
+    }
 }
