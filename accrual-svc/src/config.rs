@@ -71,7 +71,7 @@ impl Default for Config {
             internal_auth: InternalAuthConfig::default(),
             upstreams: Upstreams::default(),
             relay: true,
-            simulation_chunk_pages: 20,
+            simulation_chunk_pages: crate::accrual::simulation_jobs::CHUNK,
         }
     }
 }
@@ -91,8 +91,9 @@ impl Config {
 
     /// Checks values that types cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.simulation_chunk_pages == 0 || self.simulation_chunk_pages > 1_000 {
-            anyhow::bail!("simulation_chunk_pages: 1 to 1000");
+        // At most 50,000 purchases a run (about a second here): inside any lease.
+        if self.simulation_chunk_pages == 0 || self.simulation_chunk_pages > 100 {
+            anyhow::bail!("simulation_chunk_pages: 1 to 100");
         }
         self.server
             .validate()

@@ -55,7 +55,7 @@ impl App {
         let upstream =
             accrual::Upstream::new(&cfg.upstreams, &credentials, cfg.server.tls.client()?)?;
         let accrual = accrual::Accrual::new(db.clone(), clock.clone(), upstream);
-        accrual.set_simulation_chunk(cfg.simulation_chunk_pages as usize);
+        accrual.set_simulation_chunk(cfg.simulation_chunk_pages);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new()
             .verifying(credentials.verifier("accrual"))
@@ -118,12 +118,21 @@ impl App {
             self.cfg.jobs.clone(),
         );
         background.spawn(runner.with_clock(clock.clone()));
-        let steps = accrual::simulation_jobs::SimulationSteps(self.accrual.clone());
+        let steps = accrual::simulation_jobs::SimulationSteps {
+            accrual: self.accrual.clone(),
+            max_attempts: self.cfg.jobs.max_attempts,
+        };
+        // What-if runs are CPU work: as many at once as inline what-ifs, so
+        // a leased run starts at once and ends well inside its lease.
+        let runs = boomerang_common::jobs::RunnerConfig {
+            batch_size: accrual::simulations::AT_ONCE as u32,
+            ..self.cfg.jobs.clone()
+        };
         let runner = Runner::new(
             self.db.clone(),
             accrual::simulation_jobs::SIMULATION_STEP,
             steps,
-            self.cfg.jobs.clone(),
+            runs,
         );
         background.spawn(runner.with_clock(clock.clone()));
         let lapses = accrual::checkout::endings::CheckoutLapses(self.accrual.clone());

@@ -168,6 +168,10 @@ async fn as_job(
         .unwrap_or_default();
     let mut shown = u64::MAX;
     loop {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "the what-if job still runs after 10 minutes"
+        );
         let get = pb::GetSimulationRequest {
             simulation_id: job.simulation_id.clone(),
         };

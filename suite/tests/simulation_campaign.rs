@@ -16,7 +16,7 @@ use boomerang_proto::{
     common::v1::Channel as Ch,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
-use support::{cli, shop::eur, start, with_key};
+use support::{cli, shop::eur, simulation_done, start, with_key};
 use tonic_types::StatusExt as _;
 
 const ORDERS: i64 = 200;
@@ -131,6 +131,12 @@ backend_tests! {
         let run = same.budgets.first().cloned().unwrap_or_default();
         assert_eq!((amount(run.spent.as_ref()), amount(run.short.as_ref()), run.runs_out_on.as_str()), (text(given(2)), "0.00".into(), ""));
         assert!(run.ran_out_at.is_none(), "the live budget lasted");
+
+        // As a job over the same window: the same answer.
+        let job = apb::StartSimulationRequest { idempotency_key: "job".into(), what: Some(apb::start_simulation_request::What::Campaign(apb::SimulateCampaignRequest { from: same.from, to: same.to, ..ask(live.clone()) })) };
+        let started = sims.start_simulation(with_key(job, &key)?).await?.into_inner().simulation.unwrap_or_default();
+        let done = simulation_done(&mut sims, &started.simulation_id, &key).await?;
+        assert_eq!(done.answer, Some(apb::simulation::Answer::Campaign(same.clone())), "{}", done.error);
 
         // 5% with a budget of 100.00 EUR: it runs out, today.
         let sim = sims.simulate_campaign(with_key(ask(spec("5", "100.00")), &reader)?).await?.into_inner();

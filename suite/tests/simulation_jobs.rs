@@ -15,8 +15,8 @@ use boomerang_proto::{
     common::v1::Channel as Ch,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
-use support::{configs, shop::eur, start_configured, with_key};
-use tonic::{Code, transport::Channel};
+use support::{configs, shop::eur, simulation_done, start_configured, with_key};
+use tonic::Code;
 
 /// Three pages of 500.
 const ORDERS: i64 = 1_200;
@@ -39,29 +39,6 @@ fn purchase(i: i64) -> apb::Purchase {
         channel: Ch::Store as i32,
         ..Default::default()
     }
-}
-
-async fn wait_done(
-    sims: &mut SimulationServiceClient<Channel>,
-    id: &str,
-    key: &str,
-) -> anyhow::Result<apb::Simulation> {
-    for _ in 0..600 {
-        let req = apb::GetSimulationRequest {
-            simulation_id: id.into(),
-        };
-        let job = sims
-            .get_simulation(with_key(req, key)?)
-            .await?
-            .into_inner()
-            .simulation
-            .unwrap_or_default();
-        if job.state() != SimulationState::Running {
-            return Ok(job);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::bail!("what-if {id} still running after 30 s")
 }
 
 backend_tests! {
@@ -104,7 +81,7 @@ backend_tests! {
         let start = |key: &str| apb::StartSimulationRequest { idempotency_key: key.into(), what: Some(What::Program(same_window.clone())) };
         let started = sims.start_simulation(with_key(start("job-1"), &key)?).await?.into_inner().simulation.unwrap_or_default();
         assert_eq!((started.state(), started.purchases_total), (SimulationState::Running, ORDERS as u64));
-        let done = wait_done(&mut sims, &started.simulation_id, &key).await?;
+        let done = simulation_done(&mut sims, &started.simulation_id, &key).await?;
         assert_eq!(done.state(), SimulationState::Succeeded, "{}", done.error);
         assert_eq!(done.purchases_read, ORDERS as u64);
         match done.answer {

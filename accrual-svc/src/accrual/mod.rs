@@ -68,16 +68,15 @@ impl Accrual {
                 committed: Arc::new(Notify::new()),
                 programs: programs::Programs::default(),
                 simulations: tokio::sync::Semaphore::new(simulations::AT_ONCE),
-                simulation_chunk: AtomicUsize::new(simulation_jobs::CHUNK),
+                simulation_chunk: AtomicUsize::new(simulation_jobs::CHUNK as usize),
             }),
         }
     }
 
     /// What-if jobs price `pages` pages per run.
-    pub fn set_simulation_chunk(&self, pages: usize) {
-        self.inner
-            .simulation_chunk
-            .store(pages.max(1), Ordering::Relaxed);
+    pub fn set_simulation_chunk(&self, pages: u32) {
+        let pages = usize::try_from(pages.max(1)).unwrap_or(1);
+        self.inner.simulation_chunk.store(pages, Ordering::Relaxed);
     }
 
     /// The database.

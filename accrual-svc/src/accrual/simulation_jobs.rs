@@ -5,6 +5,8 @@
 //! step's run. A runner that stops mid-chunk leaves the checkpoint where it
 //! was; the run's lease lapses and another runner prices that chunk again.
 //! A cancelled job's next run finds it not running and does nothing.
+use std::sync::atomic::Ordering;
+
 use boomerang_common::{
     db::Conn,
     error::AppError,
@@ -21,9 +23,9 @@ use crate::repo::{self, SimulationRow};
 
 /// The queue of what-if runs.
 pub const SIMULATION_STEP: &str = "simulation.step";
-/// Pages priced per run unless configured (10,000 purchases), well inside a
-/// job's lease.
-pub const CHUNK: usize = 20;
+/// Pages priced per run unless configured (10,000 purchases, about 0.2 s
+/// here), well inside a job's lease.
+pub const CHUNK: u32 = 20;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +81,7 @@ impl SimulationJob {
         let state = JobState::parse(&row.state)?;
         let ask: Ask = json(&row.ask)?;
         let answer = match state {
-            JobState::Succeeded => Some(json::<Checkpoint>(&row.checkpoint)?.answer(&ask)),
+            JobState::Succeeded => Some(json::<Checkpoint>(&row.checkpoint)?.answer(&ask)?),
             _ => None,
         };
         Ok(Self {
@@ -97,24 +99,25 @@ impl SimulationJob {
 }
 
 impl Accrual {
-    /// Starts `ask` as job `id`, in the caller's transaction.
+    /// Starts `ask` as job `id`, in the caller's transaction; `total` is
+    /// the purchases of its window ([`Accrual::purchases_in`], counted
+    /// before: not in a write transaction).
     #[instrument(name = "boomerang.accrual.simulations.start", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
     pub async fn start_simulation(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         id: &str,
-        ask: Ask,
+        (ask, total): (Ask, u64),
     ) -> Result<SimulationJob, AppError> {
         let now = self.clock().now();
-        let total = repo::count_window(conn, tenant.as_str(), &ask.program, ask.window).await?;
         let row = SimulationRow {
             simulation_id: id.to_owned(),
             ask: to_json(&ask)?,
             state: JobState::Running.as_str().into(),
             step: 0,
             purchases_read: 0,
-            purchases_total: total,
+            purchases_total: i64::try_from(total).unwrap_or(i64::MAX),
             checkpoint: to_json(&Checkpoint::start(&ask))?,
             error: String::new(),
             created_at: now,
@@ -138,7 +141,7 @@ impl Accrual {
     #[instrument(name = "boomerang.accrual.simulations.get", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
     pub async fn simulation(&self, tenant: &TenantId, id: &str) -> Result<SimulationJob, AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        SimulationJob::of(repo::simulation(&mut conn, tenant.as_str(), id).await?)
+        SimulationJob::of(repo::simulation(&mut conn, tenant.as_str(), id, false).await?)
     }
 
     /// Stops job `id`, in the caller's transaction: FAILED_PRECONDITION once
@@ -152,7 +155,7 @@ impl Accrual {
     ) -> Result<SimulationJob, AppError> {
         let now = self.clock().now();
         repo::cancel_simulation(conn, tenant.as_str(), id, now).await?;
-        let job = SimulationJob::of(repo::simulation(conn, tenant.as_str(), id).await?)?;
+        let job = SimulationJob::of(repo::simulation(conn, tenant.as_str(), id, false).await?)?;
         match job.state {
             JobState::Cancelled => Ok(job),
             done => Err(AppError::Precondition(format!(
@@ -162,50 +165,64 @@ impl Accrual {
         }
     }
 
-    /// One run of job `id`: a chunk priced from its checkpoint.
+    /// Run `step` of job `id`: a chunk priced from its checkpoint. A run of
+    /// a step the job has passed (run again after its commit) does nothing.
+    /// A job whose question cannot be answered, whose state does not read,
+    /// or whose `last` attempt failed is FAILED with the reason, not left
+    /// running behind a parked run.
     #[instrument(name = "boomerang.accrual.simulations.step", skip_all, fields(tenant = %tenant, simulation = %id, step), err(level = "info"))]
-    async fn step_simulation(&self, tenant: &TenantId, id: &str) -> Result<(), AppError> {
+    async fn step_simulation(
+        &self,
+        tenant: &TenantId,
+        (id, step): (&str, i64),
+        last: bool,
+    ) -> Result<(), AppError> {
+        tracing::Span::current().record("step", step);
         let mut row = {
             let mut conn = self.db().pool().acquire().await?;
-            repo::simulation(&mut conn, tenant.as_str(), id).await?
+            match repo::simulation(&mut conn, tenant.as_str(), id, true).await {
+                Err(AppError::NotFound(_)) => return Ok(()),
+                found => found?,
+            }
         };
-        if JobState::parse(&row.state)? != JobState::Running {
+        if row.state != JobState::Running.as_str() || row.step != step {
             return Ok(());
         }
-        tracing::Span::current().record("step", row.step);
-        let ask: Ask = json(&row.ask)?;
-        let at: Checkpoint = json(&row.checkpoint)?;
-        let priced = {
-            let _turn = self.turn().await?;
-            let chunk = self
-                .inner
-                .simulation_chunk
-                .load(std::sync::atomic::Ordering::Relaxed);
-            self.advance(tenant, &ask, at, Some(chunk)).await
+        let priced = match (json::<Ask>(&row.ask), json::<Checkpoint>(&row.checkpoint)) {
+            (Ok(ask), Ok(at)) => {
+                let chunk = self.inner.simulation_chunk.load(Ordering::Relaxed);
+                self.advance(tenant, &ask, at, Some(chunk)).await
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
         };
-        let done = match priced {
+        let state = match priced {
             Ok(at) => {
                 row.purchases_read = i64::try_from(at.seen).unwrap_or(i64::MAX);
                 row.checkpoint = to_json(&at)?;
-                at.after.is_none()
+                if at.after.is_none() {
+                    JobState::Succeeded
+                } else {
+                    JobState::Running
+                }
             }
-            // The question cannot be answered (a version it needs is gone):
-            // said in the job, not retried.
-            Err(e @ (AppError::NotFound(_) | AppError::Invalid(_))) => {
-                row.state = JobState::Failed.as_str().into();
-                row.error = e.to_string().chars().take(512).collect();
-                true
+            Err(e @ (AppError::NotFound(_) | AppError::Invalid(_) | AppError::Internal(_))) => {
+                row.error = failure(&e);
+                JobState::Failed
+            }
+            Err(e) if last => {
+                row.error = failure(&e);
+                JobState::Failed
             }
             Err(e) => return Err(e),
         };
-        if done && row.error.is_empty() {
-            row.state = JobState::Succeeded.as_str().into();
-        }
+        row.state = state.as_str().into();
         let now = self.clock().now();
         row.updated_at = now;
         let mut tx = self.db().begin().await?;
-        if repo::advance_simulation(&mut tx, tenant.as_str(), &row).await? && !done {
-            let next = format!("{id}:{}", row.step + 1);
+        if repo::advance_simulation(&mut tx, tenant.as_str(), &row).await?
+            && state == JobState::Running
+        {
+            let next = format!("{id}:{}", step + 1);
             jobs::schedule(
                 &mut tx,
                 tenant,
@@ -222,14 +239,34 @@ impl Accrual {
     }
 }
 
-/// The runner's handler of [`SIMULATION_STEP`].
-pub struct SimulationSteps(pub Accrual);
+/// Why a job failed, as its caller reads it (bounded).
+fn failure(e: &AppError) -> String {
+    let why = match e {
+        AppError::Internal(_) => "an internal error (see the service's logs)".to_owned(),
+        e => e.to_string(),
+    };
+    why.chars().take(512).collect()
+}
+
+/// The runner's handler of [`SIMULATION_STEP`]: the job `{id}:{step}`.
+pub struct SimulationSteps {
+    pub accrual: Accrual,
+    /// The runner's attempts before it parks a run.
+    pub max_attempts: u32,
+}
 
 impl Handler for SimulationSteps {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
-        let id = String::from_utf8(job.payload.clone())?;
-        self.0.step_simulation(&tenant, &id).await?;
+        let (id, step) = job
+            .dedupe_key
+            .rsplit_once(':')
+            .and_then(|(id, step)| Some((id, step.parse::<i64>().ok()?)))
+            .ok_or_else(|| anyhow::anyhow!("a what-if run keyed {:?}", job.dedupe_key))?;
+        let last = job.attempts >= i64::from(self.max_attempts);
+        self.accrual
+            .step_simulation(&tenant, (id, step), last)
+            .await?;
         Ok(())
     }
 }

@@ -93,24 +93,27 @@ impl Checkpoint {
         Self {
             after: Some((ask.warm_from, String::new())),
             seen: 0,
-            state: match ask.what {
+            state: match &ask.what {
                 What::Program { .. } => State::Program(Snapshot::default()),
-                What::Campaign { .. } => State::Campaign(CampaignSnapshot::default()),
+                // The draft's budgets, each with nothing spent.
+                What::Campaign { draft, .. } => {
+                    State::Campaign(CampaignSimulator::new(draft).snapshot())
+                }
             },
         }
     }
 
     /// The report so far (all of it once `after` is none).
-    pub fn answer(self, ask: &Ask) -> Answer {
-        match (&ask.what, self.state) {
+    pub fn answer(self, ask: &Ask) -> Result<Answer, AppError> {
+        Ok(match (&ask.what, self.state) {
             (What::Campaign { draft, .. }, State::Campaign(s)) => {
                 Answer::Campaign(CampaignSimulator::resume(draft, s).finish())
             }
             (What::Program { draft, latest }, State::Program(s)) => {
                 Answer::Program(Simulator::resume(draft, *latest, String::new(), s).finish())
             }
-            _ => Answer::Program(Report::default()),
-        }
+            _ => return Err(mismatch()),
+        })
     }
 }
 
@@ -213,6 +216,13 @@ impl Accrual {
         Ok(())
     }
 
+    /// The purchases of `ask`'s window as it starts (its progress's total).
+    pub async fn purchases_in(&self, tenant: &TenantId, ask: &Ask) -> Result<u64, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        let n = repo::count_window(&mut conn, tenant.as_str(), &ask.program, ask.window).await?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
     /// `ask` answered at once.
     #[instrument(name = "boomerang.accrual.simulations.simulate", skip_all, fields(tenant = %tenant, program = %ask.program, purchases), err(level = "info"))]
     pub async fn simulate(&self, tenant: &TenantId, ask: &Ask) -> Result<Answer, AppError> {
@@ -221,7 +231,7 @@ impl Accrual {
             .advance(tenant, ask, Checkpoint::start(ask), None)
             .await?;
         tracing::Span::current().record("purchases", done.seen);
-        Ok(done.answer(ask))
+        done.answer(ask)
     }
 
     /// `ask` priced on from `at`, at most `pages` pages (all: none).
@@ -277,23 +287,25 @@ impl Accrual {
                 }
                 State::Campaign(sim.snapshot())
             }
-            _ => {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "a what-if's state is not of what it prices"
-                )));
-            }
+            _ => return Err(mismatch()),
         };
         Ok(Checkpoint { after, seen, state })
     }
 
     /// This replica's turn to run a what-if.
-    pub(super) async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
         self.inner
             .simulations
             .acquire()
             .await
             .map_err(|e| AppError::Internal(e.into()))
     }
+}
+
+fn mismatch() -> AppError {
+    AppError::Internal(anyhow::anyhow!(
+        "a what-if's state is not of what it prices"
+    ))
 }
 
 /// Whether campaign `id`'s offer rewarded `p`.

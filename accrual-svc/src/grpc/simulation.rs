@@ -143,8 +143,9 @@ impl SimulationService for SimulationServiceHandler {
         };
         // Derived from the request, so a replay names the same job.
         let digest = idempotency::request_hash(&req);
-        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let id = format!("sim-{hex}");
+        let total = self.accrual.purchases_in(&tenant, &ask).await?;
         let (a, t) = (self.accrual.clone(), tenant.clone());
         self.mutations
             .run(
@@ -154,7 +155,7 @@ impl SimulationService for SimulationServiceHandler {
                 &req,
                 move |conn| {
                     Box::pin(async move {
-                        let job = a.start_simulation(conn, &t, &id, ask).await?;
+                        let job = a.start_simulation(conn, &t, &id, (ask, total)).await?;
                         Ok(pb::StartSimulationResponse {
                             simulation: Some(simulation(&job)),
                         })

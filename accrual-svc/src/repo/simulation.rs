@@ -140,19 +140,23 @@ pub async fn insert_simulation(
     Ok(())
 }
 
-/// A what-if job; NOT_FOUND if there is none.
+/// A what-if job; NOT_FOUND if there is none. Its checkpoint (large) is
+/// read only once it has succeeded (its answer), or `always`.
 pub async fn simulation(
     conn: &mut Conn,
     tenant: &str,
     id: &str,
+    always: bool,
 ) -> Result<SimulationRow, AppError> {
     sqlx::query_as(
-        "SELECT simulation_id, ask, state, step, purchases_read, purchases_total, checkpoint, \
+        "SELECT simulation_id, ask, state, step, purchases_read, purchases_total, \
+                CASE WHEN state = 'succeeded' OR $3 = 1 THEN checkpoint ELSE '' END AS checkpoint, \
                 error, created_at, updated_at \
          FROM simulations WHERE tenant_id = $1 AND simulation_id = $2",
     )
     .bind(tenant)
     .bind(id)
+    .bind(i64::from(always))
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::NotFound(format!("no what-if {id}")))

@@ -127,3 +127,30 @@ pub async fn cli(
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Ok((out.status.success(), text(&out.stdout), text(&out.stderr)))
 }
+
+/// What-if job `id` once it is no longer running (polled for up to 30 s).
+pub async fn simulation_done(
+    sims: &mut boomerang_proto::accrual::v1::simulation_service_client::SimulationServiceClient<
+        tonic::transport::Channel,
+    >,
+    id: &str,
+    key: &str,
+) -> anyhow::Result<boomerang_proto::accrual::v1::Simulation> {
+    use boomerang_proto::accrual::v1 as apb;
+    for _ in 0..600 {
+        let req = apb::GetSimulationRequest {
+            simulation_id: id.into(),
+        };
+        let job = sims
+            .get_simulation(with_key(req, key)?)
+            .await?
+            .into_inner()
+            .simulation
+            .unwrap_or_default();
+        if job.state() != apb::SimulationState::Running {
+            return Ok(job);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("what-if {id} still running after 30 s")
+}

@@ -74,11 +74,19 @@ impl Draft {
 
     /// The local day of `at` in the draft's zone.
     pub fn day(&self, at: i64) -> String {
-        let zone = TimeZone::get(&self.timezone).unwrap_or(TimeZone::UTC);
-        Timestamp::from_microsecond(at)
-            .map(|ts| ts.to_zoned(zone).date().to_string())
-            .unwrap_or_default()
+        day(&self.zone(), at)
     }
+
+    fn zone(&self) -> TimeZone {
+        TimeZone::get(&self.timezone).unwrap_or(TimeZone::UTC)
+    }
+}
+
+/// The local day of `at` in `zone`, "2026-11-14".
+fn day(zone: &TimeZone, at: i64) -> String {
+    Timestamp::from_microsecond(at)
+        .map(|ts| ts.to_zoned(zone.clone()).date().to_string())
+        .unwrap_or_default()
 }
 
 /// A budget's run, minor units.
@@ -128,6 +136,8 @@ const COUPON: &str = "coupon:";
 /// Prices, in the order they occurred, the purchases a campaign rewarded.
 pub struct CampaignSimulator<'a> {
     draft: &'a Draft,
+    /// The draft's zone, looked up once.
+    zone: TimeZone,
     source_ref: String,
     /// Taken per asset, per (asset, day) and per (asset, customer).
     spent_day: BTreeMap<(String, String), i64>,
@@ -150,6 +160,7 @@ impl<'a> CampaignSimulator<'a> {
             .collect();
         Self {
             draft,
+            zone: draft.zone(),
             source_ref: format!("draft:campaign:{}", draft.campaign_id),
             spent_day: BTreeMap::new(),
             spent_customer: BTreeMap::new(),
@@ -266,7 +277,7 @@ impl<'a> CampaignSimulator<'a> {
             .filter(|r| self.theirs(r))
             .collect();
         let day = if draft.budgets.iter().any(|b| b.per_day.is_some()) {
-            draft.day(p.occurred_at)
+            day(&self.zone, p.occurred_at)
         } else {
             String::new()
         };
@@ -522,6 +533,36 @@ mod tests {
             report.all.totals["EUR"],
             (500, 500),
             "the coupon's 3.00 is not the campaign's own"
+        );
+    }
+
+    #[test]
+    fn a_run_resumed_from_its_snapshot_ends_where_one_run_does() {
+        let live = program("5");
+        let capped = Draft {
+            budgets: vec![Budget {
+                asset: "EUR".into(),
+                total: 4_000,
+                per_day: Some(900),
+            }],
+            per_customer: Some((2_500, "EUR".into())),
+            ..draft(percent("10"))
+        };
+        let all = orders(&live, 10, "");
+        let mut once = CampaignSimulator::new(&capped);
+        all.iter().for_each(|o| once.add(o, &live));
+        let mut first = CampaignSimulator::new(&capped);
+        all[..4].iter().for_each(|o| first.add(o, &live));
+        let snapshot = first.snapshot();
+        let json = serde_json::to_string(&snapshot).unwrap_or_default();
+        let restored: CampaignSnapshot = serde_json::from_str(&json).unwrap_or_default();
+        let mut second = CampaignSimulator::resume(&capped, restored);
+        all[4..].iter().for_each(|o| second.add(o, &live));
+        let (once, resumed) = (once.finish(), second.finish());
+        assert_eq!(resumed, once);
+        assert_eq!(
+            once.budgets["EUR"].spent, 4_000,
+            "spent across the two runs"
         );
     }
 }
