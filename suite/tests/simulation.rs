@@ -12,8 +12,7 @@ use boomerang_proto::{
     },
     common::v1::Channel as Ch,
 };
-use futures::{StreamExt as _, TryStreamExt as _};
-use support::{cli, shop::eur, start, with_key};
+use support::{cli, enrol_and_record, shop::eur, start, with_key};
 
 const ORDERS: i64 = 1_000;
 const CUSTOMERS: i64 = 20;
@@ -76,24 +75,10 @@ backend_tests! {
         let key = suite.create_key("shop", &["*:write"]).await?;
         suite.demo_program("shop").await?;
         let gateway = suite.addrs().gateway;
+        let orders: Vec<(i64, apb::Purchase)> = (0..ORDERS).map(order).collect();
+        enrol_and_record(gateway, &key, CUSTOMERS, orders.iter().map(|o| o.1.clone()).collect()).await?;
+        let recorded: Vec<i64> = orders.iter().map(|o| o.0).collect();
         let mut accrual = AccrualServiceClient::new(channel(gateway).await?);
-        for c in 0..CUSTOMERS {
-            let req = apb::EnrollMemberRequest { idempotency_key: format!("e{c}"), program_id: "demo".into(), customer_id: format!("c{c:02}"), ..Default::default() };
-            accrual.enroll_member(with_key(req, &key)?).await?;
-        }
-        let recorded: Vec<i64> = futures::stream::iter(0..ORDERS)
-            .map(|i| {
-                let (mut accrual, key) = (accrual.clone(), key.clone());
-                async move {
-                    let (cents, purchase) = order(i);
-                    let req = apb::RecordPurchaseRequest { idempotency_key: purchase.order_id.clone(), purchase: Some(purchase) };
-                    accrual.record_purchase(with_key(req, &key)?).await?;
-                    anyhow::Ok(cents)
-                }
-            })
-            .buffer_unordered(8)
-            .try_collect()
-            .await?;
         let live_cents: i64 = recorded.iter().map(|c| cashback(*c, (50, 100))).sum();
         let draft_cents: i64 = recorded.iter().map(|c| cashback(*c, (75, 120))).sum();
 

@@ -8,15 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use boomerang_common::{backend_tests, testing::channel};
 use boomerang_proto::{
-    accrual::v1::{
-        self as apb, accrual_service_client::AccrualServiceClient,
-        simulation_service_client::SimulationServiceClient,
-    },
+    accrual::v1::{self as apb, simulation_service_client::SimulationServiceClient},
     campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
     common::v1::Channel as Ch,
 };
-use futures::{StreamExt as _, TryStreamExt as _};
-use support::{cli, shop::eur, simulation_done, start, with_key};
+use support::{cli, enrol_and_record, shop::eur, simulation_done, start, with_key};
 use tonic_types::StatusExt as _;
 
 const ORDERS: i64 = 200;
@@ -99,24 +95,9 @@ backend_tests! {
         let schedule = cpb::ScheduleCampaignRequest { idempotency_key: "s".into(), campaign_id: "shoes".into() };
         campaigns.schedule_campaign(with_key(schedule, &key)?).await?;
 
-        let mut accrual = AccrualServiceClient::new(channel(gateway).await?);
-        for c in 0..10 {
-            let req = apb::EnrollMemberRequest { idempotency_key: format!("e{c}"), program_id: "demo".into(), customer_id: format!("c{c:02}"), ..Default::default() };
-            accrual.enroll_member(with_key(req, &key)?).await?;
-        }
-        let recorded: Vec<i64> = futures::stream::iter(0..ORDERS)
-            .map(|i| {
-                let (mut accrual, key) = (accrual.clone(), key.clone());
-                async move {
-                    let (cents, purchase) = order(i);
-                    let req = apb::RecordPurchaseRequest { idempotency_key: purchase.order_id.clone(), purchase: Some(purchase) };
-                    accrual.record_purchase(with_key(req, &key)?).await?;
-                    anyhow::Ok(cents)
-                }
-            })
-            .buffer_unordered(8)
-            .try_collect()
-            .await?;
+        let orders: Vec<(i64, apb::Purchase)> = (0..ORDERS).map(order).collect();
+        enrol_and_record(gateway, &key, 10, orders.iter().map(|o| o.1.clone()).collect()).await?;
+        let recorded: Vec<i64> = orders.iter().map(|o| o.0).collect();
         // Percent of the shoes, rounded down (the program's mode).
         let given = |percent: i64| -> i64 { recorded.iter().map(|c| c * percent / 100).sum() };
 

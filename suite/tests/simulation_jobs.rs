@@ -14,8 +14,7 @@ use boomerang_proto::{
     },
     common::v1::Channel as Ch,
 };
-use futures::{StreamExt as _, TryStreamExt as _};
-use support::{configs, shop::eur, simulation_done, start_configured, with_key};
+use support::{configs, enrol_and_record, shop::eur, simulation_done, start_configured, with_key};
 use tonic::Code;
 
 /// Three pages of 500.
@@ -49,24 +48,8 @@ backend_tests! {
         let key = suite.create_key("shop", &["*:write"]).await?;
         suite.demo_program("shop").await?;
         let gateway = suite.addrs().gateway;
+        enrol_and_record(gateway, &key, 10, (0..ORDERS).map(purchase).collect()).await?;
         let mut accrual = AccrualServiceClient::new(channel(gateway).await?);
-        for c in 0..10 {
-            let req = apb::EnrollMemberRequest { idempotency_key: format!("e{c}"), program_id: "demo".into(), customer_id: format!("c{c:02}"), ..Default::default() };
-            accrual.enroll_member(with_key(req, &key)?).await?;
-        }
-        futures::stream::iter(0..ORDERS)
-            .map(|i| {
-                let (mut accrual, key) = (accrual.clone(), key.clone());
-                async move {
-                    let purchase = purchase(i);
-                    let req = apb::RecordPurchaseRequest { idempotency_key: purchase.order_id.clone(), purchase: Some(purchase) };
-                    accrual.record_purchase(with_key(req, &key)?).await?;
-                    anyhow::Ok(())
-                }
-            })
-            .buffer_unordered(8)
-            .try_collect::<()>()
-            .await?;
 
         let mut sims = SimulationServiceClient::new(channel(gateway).await?);
         let get = apb::GetProgramRequest { program_id: "demo".into(), version: 0 };

@@ -154,3 +154,40 @@ pub async fn simulation_done(
     }
     anyhow::bail!("what-if {id} still running after 30 s")
 }
+
+/// Enrols customers `c00`.. `c{customers - 1}` in program "demo" through
+/// the gateway at `gateway`, then records `purchases` (eight at a time).
+pub async fn enrol_and_record(
+    gateway: std::net::SocketAddr,
+    key: &str,
+    customers: i64,
+    purchases: Vec<boomerang_proto::accrual::v1::Purchase>,
+) -> anyhow::Result<()> {
+    use boomerang_proto::accrual::v1::{self as apb, accrual_service_client::AccrualServiceClient};
+    use futures::{StreamExt as _, TryStreamExt as _};
+    let mut accrual = AccrualServiceClient::new(boomerang_common::testing::channel(gateway).await?);
+    for c in 0..customers {
+        let req = apb::EnrollMemberRequest {
+            idempotency_key: format!("e{c}"),
+            program_id: "demo".into(),
+            customer_id: format!("c{c:02}"),
+            ..Default::default()
+        };
+        accrual.enroll_member(with_key(req, key)?).await?;
+    }
+    futures::stream::iter(purchases)
+        .map(|purchase| {
+            let mut accrual = accrual.clone();
+            async move {
+                let req = apb::RecordPurchaseRequest {
+                    idempotency_key: purchase.order_id.clone(),
+                    purchase: Some(purchase),
+                };
+                accrual.record_purchase(with_key(req, key)?).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await
+}
