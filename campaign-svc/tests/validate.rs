@@ -45,14 +45,19 @@ backend_tests! {
         let mut s = Service::start(backend, "2026-05-01T10:00:00Z").await?;
         let june = || with_budget(spec("2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"), "100.00");
 
-        // Create: the draft it would be; nothing stored; an id is needed.
+        // Create: the draft it would be; nothing stored. Without an id only
+        // the spec is checked (a what-if's draft).
         let would = s.client.create_campaign(create("june", june())).await?.into_inner().campaign.unwrap_or_default();
         assert_eq!((would.campaign_id.as_str(), would.version, would.status), ("june", 1, pb::CampaignStatus::Draft as i32));
         assert_eq!(would.spec.map(|x| x.name), Some("Double points".into()));
         let missing = s.client.get_campaign(pb::GetCampaignRequest { campaign_id: "june".into(), terms_at: None }).await;
         assert_eq!(missing.err().map(|e| e.code()), Some(Code::NotFound), "nothing written");
-        let anonymous = s.client.create_campaign(create("", june())).await;
-        assert_eq!(anonymous.err().map(|e| e.code()), Some(Code::InvalidArgument));
+        let anonymous = s.client.create_campaign(create("", june())).await?.into_inner().campaign.unwrap_or_default();
+        assert_eq!((anonymous.campaign_id.as_str(), anonymous.version), ("", 1));
+        let mut untermed = june();
+        untermed.terms.clear();
+        let refused = s.client.create_campaign(create("", untermed)).await;
+        assert_eq!(refused.err().map(|e| e.code()), Some(Code::InvalidArgument), "the spec's refusals without an id");
         let mut bad = june();
         bad.terms.clear();
         let refused = s.client.create_campaign(create("june", bad.clone())).await;
