@@ -5,7 +5,7 @@
 use boomerang_common::{
     channel::acting_for,
     error::{AppError, Violations},
-    money::Amount,
+    money::{self, Amount, Sign, Wire},
     tenant::TenantId,
     time::instant,
 };
@@ -21,7 +21,6 @@ use crate::{
         rewards::Effect,
         simulation::campaign::{Arm, Budget, Draft},
     },
-    grpc::convert::money,
 };
 
 impl Upstream {
@@ -63,6 +62,16 @@ impl Upstream {
         v.check()?;
         Ok(parsed)
     }
+}
+
+/// An amount as campaign-svc bounds it (what it took, this takes).
+fn money(v: &mut Violations, field: &str, m: Option<&Wire>, positive: bool) -> Option<Amount> {
+    let sign = if positive {
+        Sign::Positive
+    } else {
+        Sign::NotNegative
+    };
+    money::field(v, field, m, sign)
 }
 
 /// The draft of campaign `id` and its run, as campaign-svc checked it (its

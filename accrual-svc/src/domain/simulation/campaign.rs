@@ -287,11 +287,12 @@ impl<'a> CampaignSimulator<'a> {
             let mut want = reward.amount;
             if let Some((cap, _)) = draft.per_order.as_ref().filter(|(_, a)| *a == asset) {
                 let used = per_order.entry(asset.clone()).or_default();
-                want = want.min(cap - *used);
+                want = want.min(cap.saturating_sub(*used));
             }
             let key = (asset.clone(), p.customer.clone());
             if let Some((cap, _)) = draft.per_customer.as_ref().filter(|(_, a)| *a == asset) {
-                want = want.min(cap - self.spent_customer.get(&key).copied().unwrap_or(0));
+                let spent = self.spent_customer.get(&key).copied().unwrap_or(0);
+                want = want.min(cap.saturating_sub(spent));
             }
             want = want.max(0);
             let budget = draft.budgets.iter().find(|b| b.asset == asset);
@@ -302,8 +303,10 @@ impl<'a> CampaignSimulator<'a> {
                 Some(b) => self.take(b, want, &day, p.occurred_at),
             };
             reward.amount = amount;
-            *per_order.entry(asset).or_default() += amount;
-            *self.spent_customer.entry(key).or_default() += amount;
+            let order = per_order.entry(asset).or_default();
+            *order = order.saturating_add(amount);
+            let customer = self.spent_customer.entry(key).or_default();
+            *customer = customer.saturating_add(amount);
         }
         given.retain(|r| r.amount > 0);
         Some((arm, given))
@@ -315,10 +318,10 @@ impl<'a> CampaignSimulator<'a> {
         let Some(run) = self.report.budgets.get_mut(&b.asset) else {
             return 0;
         };
-        let left = b.total - run.spent;
+        let left = b.total.saturating_sub(run.spent);
         let today = b
             .per_day
-            .map(|cap| cap - self.spent_day.get(&day_key).copied().unwrap_or(0));
+            .map(|cap| cap.saturating_sub(self.spent_day.get(&day_key).copied().unwrap_or(0)));
         let want_today = want.min(today.unwrap_or(i64::MAX)).max(0);
         let given = want_today.min(left).max(0);
         if left < want_today && run.runs_out_at.is_none() {
@@ -327,7 +330,8 @@ impl<'a> CampaignSimulator<'a> {
         run.spent = run.spent.saturating_add(given);
         run.short = run.short.saturating_add(want - given);
         if b.per_day.is_some() {
-            *self.spent_day.entry(day_key).or_default() += given;
+            let today = self.spent_day.entry(day_key).or_default();
+            *today = today.saturating_add(given);
         }
         given
     }
