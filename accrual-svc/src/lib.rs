@@ -55,7 +55,6 @@ impl App {
         let upstream =
             accrual::Upstream::new(&cfg.upstreams, &credentials, cfg.server.tls.client()?)?;
         let accrual = accrual::Accrual::new(db.clone(), clock.clone(), upstream);
-        accrual.set_simulation_chunk(cfg.simulation_chunk_pages);
         let handler = grpc::AccrualServiceHandler::new(accrual.clone());
         let server = GrpcServer::new()
             .verifying(credentials.verifier("accrual"))
@@ -120,6 +119,7 @@ impl App {
         background.spawn(runner.with_clock(clock.clone()));
         let steps = accrual::simulation_jobs::SimulationSteps {
             accrual: self.accrual.clone(),
+            chunk: self.cfg.simulation_chunk_pages,
             max_attempts: self.cfg.jobs.max_attempts,
         };
         // What-if runs are CPU work: as many at once as inline what-ifs, so

@@ -25,10 +25,7 @@ pub mod simulations;
 pub mod tiers;
 pub mod upstream;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
-};
+use std::sync::Arc;
 
 use boomerang_common::{db::Db, time::Clock};
 use tokio::sync::Notify;
@@ -53,8 +50,6 @@ struct Inner {
     programs: programs::Programs,
     /// What-ifs running at once on this replica (each reads a window of purchases).
     simulations: tokio::sync::Semaphore,
-    /// Pages a what-if job prices per run.
-    simulation_chunk: AtomicUsize,
 }
 
 impl Accrual {
@@ -68,15 +63,8 @@ impl Accrual {
                 committed: Arc::new(Notify::new()),
                 programs: programs::Programs::default(),
                 simulations: tokio::sync::Semaphore::new(simulations::AT_ONCE),
-                simulation_chunk: AtomicUsize::new(simulation_jobs::CHUNK as usize),
             }),
         }
-    }
-
-    /// What-if jobs price `pages` pages per run.
-    pub fn set_simulation_chunk(&self, pages: u32) {
-        let pages = usize::try_from(pages.max(1)).unwrap_or(1);
-        self.inner.simulation_chunk.store(pages, Ordering::Relaxed);
     }
 
     /// The database.

@@ -5,8 +5,6 @@
 //! step's run. A runner that stops mid-chunk leaves the checkpoint where it
 //! was; the run's lease lapses and another runner prices that chunk again.
 //! A cancelled job's next run finds it not running and does nothing.
-use std::sync::atomic::Ordering;
-
 use boomerang_common::{
     db::Conn,
     error::AppError,
@@ -79,9 +77,9 @@ pub struct SimulationJob {
 impl SimulationJob {
     fn of(row: SimulationRow) -> Result<Self, AppError> {
         let state = JobState::parse(&row.state)?;
-        let ask: Ask = json(&row.ask)?;
+        let ask: Ask = repo::parse(&row.ask)?;
         let answer = match state {
-            JobState::Succeeded => Some(json::<Checkpoint>(&row.checkpoint)?.answer(&ask)?),
+            JobState::Succeeded => Some(repo::parse::<Checkpoint>(&row.checkpoint)?.answer(&ask)?),
             _ => None,
         };
         Ok(Self {
@@ -113,12 +111,12 @@ impl Accrual {
         let now = self.clock().now();
         let row = SimulationRow {
             simulation_id: id.to_owned(),
-            ask: to_json(&ask)?,
+            ask: repo::json(&ask)?,
             state: JobState::Running.as_str().into(),
             step: 0,
             purchases_read: 0,
             purchases_total: i64::try_from(total).unwrap_or(i64::MAX),
-            checkpoint: to_json(&Checkpoint::start(&ask))?,
+            checkpoint: repo::json(&Checkpoint::start(&ask))?,
             error: String::new(),
             created_at: now,
             updated_at: now,
@@ -165,7 +163,7 @@ impl Accrual {
         }
     }
 
-    /// Run `step` of job `id`: a chunk priced from its checkpoint. A run of
+    /// Run `step` of job `id`: `chunk` pages priced from its checkpoint. A run of
     /// a step the job has passed (run again after its commit) does nothing.
     /// A job whose question cannot be answered, whose state does not read,
     /// or whose `last` attempt failed is FAILED with the reason, not left
@@ -175,7 +173,7 @@ impl Accrual {
         &self,
         tenant: &TenantId,
         (id, step): (&str, i64),
-        last: bool,
+        (chunk, last): (usize, bool),
     ) -> Result<(), AppError> {
         tracing::Span::current().record("step", step);
         let mut row = {
@@ -188,17 +186,17 @@ impl Accrual {
         if row.state != JobState::Running.as_str() || row.step != step {
             return Ok(());
         }
-        let priced = match (json::<Ask>(&row.ask), json::<Checkpoint>(&row.checkpoint)) {
-            (Ok(ask), Ok(at)) => {
-                let chunk = self.inner.simulation_chunk.load(Ordering::Relaxed);
-                self.advance(tenant, &ask, at, Some(chunk)).await
-            }
+        let priced = match (
+            repo::parse::<Ask>(&row.ask),
+            repo::parse::<Checkpoint>(&row.checkpoint),
+        ) {
+            (Ok(ask), Ok(at)) => self.advance(tenant, &ask, at, Some(chunk)).await,
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let state = match priced {
             Ok(at) => {
                 row.purchases_read = i64::try_from(at.seen).unwrap_or(i64::MAX);
-                row.checkpoint = to_json(&at)?;
+                row.checkpoint = repo::json(&at)?;
                 if at.after.is_none() {
                     JobState::Succeeded
                 } else {
@@ -251,6 +249,8 @@ fn failure(e: &AppError) -> String {
 /// The runner's handler of [`SIMULATION_STEP`]: the job `{id}:{step}`.
 pub struct SimulationSteps {
     pub accrual: Accrual,
+    /// Pages a run prices (`simulation_chunk_pages`).
+    pub chunk: u32,
     /// The runner's attempts before it parks a run.
     pub max_attempts: u32,
 }
@@ -263,18 +263,11 @@ impl Handler for SimulationSteps {
             .rsplit_once(':')
             .and_then(|(id, step)| Some((id, step.parse::<i64>().ok()?)))
             .ok_or_else(|| anyhow::anyhow!("a what-if run keyed {:?}", job.dedupe_key))?;
+        let chunk = usize::try_from(self.chunk.max(1)).unwrap_or(1);
         let last = job.attempts >= i64::from(self.max_attempts);
         self.accrual
-            .step_simulation(&tenant, (id, step), last)
+            .step_simulation(&tenant, (id, step), (chunk, last))
             .await?;
         Ok(())
     }
-}
-
-fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
-    serde_json::from_str(s).map_err(|e| AppError::Internal(e.into()))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
-    serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))
 }

@@ -276,7 +276,10 @@ impl Accrual {
                 let mut sim = CampaignSimulator::resume(draft, snapshot);
                 while let Some(page) = pages.next(self, tenant, program).await? {
                     seen += page.iter().filter(|p| p.occurred_at >= from).count() as u64;
-                    for p in page.iter().filter(|p| rewarded(p, &draft.campaign_id)) {
+                    for p in &page {
+                        if !sim.rewarded(p) {
+                            continue;
+                        }
                         let priced_by = versions.get(self, tenant, program, p.version).await?;
                         if p.occurred_at < from {
                             sim.warm_up(p, priced_by);
@@ -306,13 +309,6 @@ fn mismatch() -> AppError {
     AppError::Internal(anyhow::anyhow!(
         "a what-if's state is not of what it prices"
     ))
-}
-
-/// Whether campaign `id`'s offer rewarded `p`.
-fn rewarded(p: &Recorded, id: &str) -> bool {
-    p.rewards
-        .iter()
-        .any(|r| r.offer.as_ref().is_some_and(|o| o.campaign_id == id))
 }
 
 fn check_window(from: i64, to: i64) -> Result<(), AppError> {

@@ -25,7 +25,10 @@ use crate::{
     },
     domain::{
         program::Program,
-        simulation::{Report, Slice, Totals, campaign::CampaignReport},
+        simulation::{
+            Report, Slice, Totals,
+            campaign::{CampaignReport, Draft},
+        },
     },
 };
 
@@ -106,7 +109,7 @@ impl SimulationService for SimulationServiceHandler {
         let tenant = tenant_of(&req)?;
         let ask = self.ask_program(&tenant, req.get_ref(), "").await?;
         let answer = self.accrual.simulate(&tenant, &ask).await?;
-        match answered(&ask, &answer) {
+        match answered(&ask, &answer)? {
             pb::simulation::Answer::Program(r) => Ok(Response::new(r)),
             pb::simulation::Answer::Campaign(_) => Err(mismatch().into()),
         }
@@ -119,7 +122,7 @@ impl SimulationService for SimulationServiceHandler {
         let tenant = tenant_of(&req)?;
         let ask = self.ask_campaign(&tenant, req.get_ref(), "").await?;
         let answer = self.accrual.simulate(&tenant, &ask).await?;
-        match answered(&ask, &answer) {
+        match answered(&ask, &answer)? {
             pb::simulation::Answer::Campaign(r) => Ok(Response::new(r)),
             pb::simulation::Answer::Program(_) => Err(mismatch().into()),
         }
@@ -157,7 +160,7 @@ impl SimulationService for SimulationServiceHandler {
                     Box::pin(async move {
                         let job = a.start_simulation(conn, &t, &id, (ask, total)).await?;
                         Ok(pb::StartSimulationResponse {
-                            simulation: Some(simulation(&job)),
+                            simulation: Some(simulation(&job)?),
                         })
                     })
                 },
@@ -175,7 +178,7 @@ impl SimulationService for SimulationServiceHandler {
         v.check()?;
         let job = self.accrual.simulation(&tenant, &id).await?;
         Ok(Response::new(pb::GetSimulationResponse {
-            simulation: Some(simulation(&job)),
+            simulation: Some(simulation(&job)?),
         }))
     }
 
@@ -199,7 +202,7 @@ impl SimulationService for SimulationServiceHandler {
                     Box::pin(async move {
                         let job = a.cancel_simulation(conn, &t, &id).await?;
                         Ok(pb::CancelSimulationResponse {
-                            simulation: Some(simulation(&job)),
+                            simulation: Some(simulation(&job)?),
                         })
                     })
                 },
@@ -238,46 +241,37 @@ fn top_customers(v: &mut Violations, at: &str, asked: Option<u32>) -> u32 {
 }
 
 /// A job as the API shows it.
-fn simulation(job: &SimulationJob) -> pb::Simulation {
+fn simulation(job: &SimulationJob) -> Result<pb::Simulation, AppError> {
     let state = match job.state {
         JobState::Running => pb::SimulationState::Running,
         JobState::Succeeded => pb::SimulationState::Succeeded,
         JobState::Failed => pb::SimulationState::Failed,
         JobState::Cancelled => pb::SimulationState::Cancelled,
     };
-    pb::Simulation {
+    let answer = job.answer.as_ref().map(|a| answered(&job.ask, a));
+    Ok(pb::Simulation {
         simulation_id: job.id.clone(),
         state: state as i32,
         purchases_read: job.read,
         purchases_total: job.total,
         created_at: Some(to_timestamp(job.created_at)),
         updated_at: Some(to_timestamp(job.updated_at)),
-        answer: job.answer.as_ref().map(|a| answered(&job.ask, a)),
+        answer: answer.transpose()?,
         error: job.error.clone(),
-    }
+    })
 }
 
 /// The answer to `ask` as SimulateProgram or SimulateCampaign gives it.
-fn answered(ask: &Ask, answer: &Answer) -> pb::simulation::Answer {
+fn answered(ask: &Ask, answer: &Answer) -> Result<pb::simulation::Answer, AppError> {
     use pb::simulation::Answer as A;
     match (&ask.what, answer) {
         (What::Program { draft, .. }, Answer::Program(r)) => {
-            A::Program(program_answer(ask, draft, r))
+            Ok(A::Program(program_answer(ask, draft, r)))
         }
         (What::Campaign { draft, program }, Answer::Campaign(r)) => {
-            A::Campaign(campaign_answer(ask, &draft.campaign_id, program, r, draft))
+            Ok(A::Campaign(campaign_answer(ask, draft, program, r)))
         }
-        // Never: an answer is of its question.
-        (What::Program { draft, .. }, _) => {
-            A::Program(program_answer(ask, draft, &Report::default()))
-        }
-        (What::Campaign { draft, program }, _) => A::Campaign(campaign_answer(
-            ask,
-            &draft.campaign_id,
-            program,
-            &CampaignReport::default(),
-            draft,
-        )),
+        _ => Err(mismatch()),
     }
 }
 
@@ -300,10 +294,9 @@ fn program_answer(ask: &Ask, draft: &Program, report: &Report) -> pb::SimulatePr
 
 fn campaign_answer(
     ask: &Ask,
-    campaign: &str,
+    draft: &Draft,
     program: &Program,
     report: &CampaignReport,
-    draft: &crate::domain::simulation::campaign::Draft,
 ) -> pb::SimulateCampaignResponse {
     let (from, to) = ask.window;
     let budgets = report
@@ -321,7 +314,7 @@ fn campaign_answer(
         .collect();
     pb::SimulateCampaignResponse {
         program_id: ask.program.clone(),
-        campaign_id: campaign.to_owned(),
+        campaign_id: draft.campaign_id.clone(),
         from: Some(to_timestamp(from)),
         to: Some(to_timestamp(to)),
         purchases: report.all.purchases,

@@ -34,11 +34,13 @@ fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("{e}"))
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+/// A stored JSON column's text.
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(internal)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
+/// A stored JSON column read back.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
     serde_json::from_str(s).map_err(internal)
 }
 

@@ -77,10 +77,7 @@ impl fmt::Display for ProgramWhatIf<'_> {
         writeln!(
             f,
             "    what-if over the {} recorded from {} to {}:",
-            match sim.purchases {
-                1 => "1 purchase".to_owned(),
-                n => format!("{n} purchases"),
-            },
+            purchases(sim.purchases),
             day(&sim.from),
             day(&sim.to)
         )?;
@@ -112,10 +109,7 @@ impl fmt::Display for CampaignWhatIf<'_> {
         writeln!(
             f,
             "    what-if over the {} of program {} it rewarded from {} to {}:",
-            match sim.purchases {
-                1 => "1 purchase".to_owned(),
-                n => format!("{n} purchases"),
-            },
+            purchases(sim.purchases),
             sim.program_id,
             day(&sim.from),
             day(&sim.to)
@@ -147,6 +141,14 @@ impl fmt::Display for CampaignWhatIf<'_> {
             )?;
         }
         most_changed(f, &sim.top_customers)
+    }
+}
+
+/// "1 purchase", "200 purchases".
+fn purchases(n: u64) -> String {
+    match n {
+        1 => "1 purchase".to_owned(),
+        n => format!("{n} purchases"),
     }
 }
 

@@ -5,7 +5,7 @@
 use boomerang_common::{
     channel::acting_for,
     error::{AppError, Violations},
-    money::{self, Amount, Sign, Wire},
+    money::{self, Amount, Sign},
     tenant::TenantId,
     time::instant,
 };
@@ -64,18 +64,9 @@ impl Upstream {
     }
 }
 
-/// An amount as campaign-svc bounds it (what it took, this takes).
-fn money(v: &mut Violations, field: &str, m: Option<&Wire>, positive: bool) -> Option<Amount> {
-    let sign = if positive {
-        Sign::Positive
-    } else {
-        Sign::NotNegative
-    };
-    money::field(v, field, m, sign)
-}
-
 /// The draft of campaign `id` and its run, as campaign-svc checked it (its
-/// bounds hold); what accrual cannot price is recorded in `v`.
+/// bounds hold, and amounts are read with them: what it took, this takes);
+/// what accrual cannot price is recorded in `v`.
 fn draft(v: &mut Violations, id: String, spec: cpb::CampaignSpec) -> (Draft, Run) {
     let schedule = spec.schedule.unwrap_or_default();
     if TimeZone::get(&schedule.timezone).is_err() {
@@ -106,7 +97,7 @@ fn draft(v: &mut Violations, id: String, spec: cpb::CampaignSpec) -> (Draft, Run
         .collect();
     let conditions = spec.conditions.unwrap_or_default();
     let amount = |v: &mut Violations, field: &str, m: Option<&_>| {
-        money(v, field, m, true).map(|a: Amount| (a.minor(), a.code().to_owned()))
+        money::field(v, field, m, Sign::Positive).map(|a: Amount| (a.minor(), a.code().to_owned()))
     };
     let caps = spec.caps.unwrap_or_default();
     let budgets = spec
@@ -181,11 +172,11 @@ fn effect(v: &mut Violations, field: &str, e: Option<&cpb::Effect>) -> Option<Ef
             percent: decimal(v, "extra_percent.percent", &p.percent, false)?,
         },
         Kind::FixedBonus(b) => {
-            let a = money(
+            let a = money::field(
                 v,
                 &format!("{field}.fixed_bonus.amount"),
                 b.amount.as_ref(),
-                true,
+                Sign::Positive,
             )?;
             Effect::FixedBonus {
                 minor: a.minor(),
@@ -193,17 +184,17 @@ fn effect(v: &mut Violations, field: &str, e: Option<&cpb::Effect>) -> Option<Ef
             }
         }
         Kind::NextPurchaseVoucher(n) => {
-            let a = money(
+            let a = money::field(
                 v,
                 &format!("{field}.next_purchase_voucher.value"),
                 n.value.as_ref(),
-                true,
+                Sign::Positive,
             )?;
-            let min_next_order = money(
+            let min_next_order = money::field(
                 v,
                 &format!("{field}.next_purchase_voucher.min_next_order"),
                 n.min_next_order.as_ref(),
-                false,
+                Sign::NotNegative,
             );
             Effect::Voucher {
                 minor: a.minor(),

@@ -218,6 +218,12 @@ impl<'a> CampaignSimulator<'a> {
         }
     }
 
+    /// Whether the campaign rewarded `p` (its own reward, not a coupon's):
+    /// the purchases it prices.
+    pub fn rewarded(&self, p: &Recorded) -> bool {
+        p.rewards.iter().any(|r| self.theirs(r))
+    }
+
     /// Whether `r` is the campaign's own reward (not one of its coupon
     /// codes': a coupon keeps its own effect).
     fn theirs(&self, r: &Reward) -> bool {
@@ -230,7 +236,9 @@ impl<'a> CampaignSimulator<'a> {
     /// its caps and budgets; none for a purchase it did not reward.
     fn price(&mut self, p: &Recorded, program: &Program) -> Option<(String, Vec<Reward>)> {
         let draft = self.draft;
-        p.rewards.iter().find(|r| self.theirs(r))?;
+        if !self.rewarded(p) {
+            return None;
+        }
         // The live campaign cut this purchase's reward: its budget (or a cap) ran short.
         let cut = p
             .rewards
