@@ -192,6 +192,7 @@ pub async fn coupon_batch(common: &Common, codes: u32) -> anyhow::Result<Generat
                 count: codes,
             },
         )),
+        validate_only: false,
     };
     let started = std::time::Instant::now();
     client.create_coupon_batch(authed(&bearer, create)).await?;

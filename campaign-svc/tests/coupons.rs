@@ -59,6 +59,7 @@ fn batch(
         batch_id: id.into(),
         rules: Some(rules),
         codes: Some(codes),
+        validate_only: false,
     }
 }
 
@@ -137,6 +138,46 @@ backend_tests! {
         assert_eq!(mine.coupons.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), vec!["VIP-ANNA"]);
         let page = c.list_coupons(pb::ListCouponsRequest { campaign_id: "c".into(), page: Some(boomerang_proto::common::v1::PageRequest { page_size: 1, page_token: String::new() }), ..Default::default() }).await?.into_inner();
         assert_eq!((page.coupons.len(), page.next_page_token.as_str()), (1, "VIP-ANNA"));
+        Ok(())
+    }
+
+    async fn a_batch_is_checked_without_writing_and_batches_are_listed_with_figures(backend) -> anyhow::Result<()> {
+        let s = running(backend).await?;
+        let mut c = s.coupons.clone();
+        c.create_coupon_batch(batch("c", "vip", rules(1, 0), given(&[("VIP-ANNA", "anna")]))).await?;
+        let check = |req: pb::CreateCouponBatchRequest| pb::CreateCouponBatchRequest { idempotency_key: String::new(), validate_only: true, ..req };
+        let pattern = pb::create_coupon_batch_request::Codes::Pattern(pb::CodePattern { pattern: "bf26-####".into(), count: 100 });
+        // The batch as the create would answer it; nothing written, no key needed.
+        let would = c.create_coupon_batch(check(batch("c", "bf", rules(1, 0), pattern.clone()))).await?.into_inner().batch.unwrap_or_default();
+        assert_eq!((would.pattern.as_str(), would.requested, would.state), ("BF26-####", 100, pb::CouponBatchState::Generating as i32));
+        let got = c.get_coupon_batch(pb::GetCouponBatchRequest { campaign_id: "c".into(), batch_id: "bf".into() }).await;
+        assert_eq!(got.err().map(|e| e.code()), Some(Code::NotFound));
+        // The create's refusals: a batch or a code the tenant has, a campaign that is not there.
+        let code = |r: Result<tonic::Response<pb::CreateCouponBatchResponse>, Status>| r.err().map(|e| e.code());
+        assert_eq!(code(c.create_coupon_batch(check(batch("c", "vip", rules(1, 0), pattern.clone()))).await), Some(Code::AlreadyExists));
+        assert_eq!(code(c.create_coupon_batch(check(batch("c", "v2", rules(1, 0), given(&[("vip-anna", "")])))).await), Some(Code::AlreadyExists));
+        assert_eq!(code(c.create_coupon_batch(check(batch("nope", "v2", rules(1, 0), pattern.clone()))).await), Some(Code::NotFound));
+        // Without a campaign: the rules and codes alone.
+        let alone = c.create_coupon_batch(check(batch("", "v2", rules(1, 0), given(&[("vip-anna", "")])))).await?.into_inner().batch.unwrap_or_default();
+        assert_eq!((alone.campaign_id.as_str(), alone.created, alone.state), ("", 1, pb::CouponBatchState::Ready as i32));
+        let bad = pb::CouponRules { effect: None, ..rules(1, 0) };
+        assert_eq!(code(c.create_coupon_batch(check(batch("", "v2", bad, pattern.clone()))).await), Some(Code::InvalidArgument));
+        // The vouchers' batch is the campaign's own.
+        let err = c.create_coupon_batch(batch("c", "vouchers", rules(1, 0), pattern.clone())).await.err();
+        let fields: Vec<String> = err.map(|e| e.get_error_details().bad_request().map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect()).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(fields, vec!["batch_id".to_owned()]);
+
+        // Listed by batch id, a page at a time, each with its figures.
+        c.create_coupon_batch(batch("c", "bf", rules(1, 0), pattern)).await?;
+        c.create_coupon_batch(batch("c", "after", rules(1, 0), given(&[("AFTER", "")]))).await?;
+        c.reserve_coupon(hold("VIP-ANNA", "h1", "anna")).await?;
+        let list = |token: &str| pb::ListCouponBatchesRequest { campaign_id: "c".into(), page: Some(boomerang_proto::common::v1::PageRequest { page_size: 2, page_token: token.into() }) };
+        let first = c.list_coupon_batches(list("")).await?.into_inner();
+        let ids: Vec<&str> = first.batches.iter().map(|b| b.batch_id.as_str()).collect();
+        assert_eq!((ids, first.next_page_token.as_str()), (vec!["after", "bf"], "bf"));
+        let second = c.list_coupon_batches(list(&first.next_page_token)).await?.into_inner();
+        let vip = second.batches.first().cloned().unwrap_or_default();
+        assert_eq!((second.batches.len(), vip.batch_id.as_str(), vip.reserved_uses, second.next_page_token.as_str()), (1, "vip", 1, ""));
         Ok(())
     }
 

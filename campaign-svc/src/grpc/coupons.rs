@@ -18,7 +18,9 @@ use super::{
 use crate::{
     campaigns::{
         Campaigns,
-        coupons::{BatchView, Codes, CouponView, DEFAULT_TTL, Hold, MAX_TTL, redemption_ref},
+        coupons::{
+            BatchView, Codes, CouponView, DEFAULT_TTL, Hold, MAX_TTL, VOUCHERS, redemption_ref,
+        },
     },
     domain::coupon::{Code, CouponEffect, MAX_GENERATED, MAX_GIVEN, Pattern, Rules, Scope, State},
     repo::coupons::{Filter, RedemptionRow},
@@ -318,14 +320,32 @@ impl CouponService for CouponServiceHandler {
         let tenant = tenant_of(&req)?;
         let req = req.into_inner();
         let mut v = Violations::new();
-        let campaign = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        // validate_only without a campaign checks the batch alone (one of a
+        // campaign not created yet).
+        let campaign = if req.campaign_id.is_empty() && req.validate_only {
+            String::new()
+        } else {
+            convert::id(&mut v, "campaign_id", &req.campaign_id)
+        };
         let batch = convert::id(&mut v, "batch_id", &req.batch_id);
+        if batch == VOUCHERS {
+            v.add("batch_id", "kept for the campaign's vouchers");
+        }
         let rules = rules(&mut v, req.rules.as_ref());
         let codes = codes(&mut v, req.codes.as_ref());
         v.check()?;
         let (Some(rules), Some(codes)) = (rules, codes) else {
             return Err(AppError::invalid("rules", "required").into());
         };
+        if req.validate_only {
+            let b = self
+                .campaigns
+                .would_create_batch(&tenant, (&campaign, &batch), rules, codes)
+                .await?;
+            return Ok(Response::new(pb::CreateCouponBatchResponse {
+                batch: Some(to_batch(&b)),
+            }));
+        }
         let (c, t) = (self.campaigns.clone(), tenant.clone());
         self.mutations
             .run(
@@ -360,6 +380,30 @@ impl CouponService for CouponServiceHandler {
         let b = self.campaigns.batch(&tenant, &campaign, &batch).await?;
         Ok(Response::new(pb::GetCouponBatchResponse {
             batch: Some(to_batch(&b)),
+        }))
+    }
+
+    async fn list_coupon_batches(
+        &self,
+        req: Request<pb::ListCouponBatchesRequest>,
+    ) -> Result<Response<pb::ListCouponBatchesResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let campaign = convert::id(&mut v, "campaign_id", &req.campaign_id);
+        let (size, after) = super::page(req.page.as_ref());
+        if !after.is_empty() {
+            boomerang_common::id::field(&mut v, "page.page_token", &after);
+        }
+        v.check()?;
+        let mut batches = self
+            .campaigns
+            .batches(&tenant, &campaign, &after, size + 1)
+            .await?;
+        let next = boomerang_common::paging::next(&mut batches, size, |b| b.row.batch_id.clone());
+        Ok(Response::new(pb::ListCouponBatchesResponse {
+            batches: batches.iter().map(to_batch).collect(),
+            next_page_token: next,
         }))
     }
 

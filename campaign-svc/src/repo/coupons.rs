@@ -127,6 +127,85 @@ pub async fn batch_figures(
     ))
 }
 
+/// A page of a campaign's batches by batch id, after `after`.
+pub async fn list_batches(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<BatchRow>, AppError> {
+    let sql = format!(
+        "SELECT {BATCH} FROM coupon_batches WHERE tenant_id = $1 AND campaign_id = $2 AND batch_id > $3 \
+         ORDER BY batch_id LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(campaign)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(batch).collect()
+}
+
+/// [`batch_figures`] of every batch of a campaign from `first` to `last`
+/// (batch ids), in one read: (batch, figures), batches without codes left out.
+pub async fn figures_between(
+    db: &Db,
+    tenant: &str,
+    campaign: &str,
+    (first, last): (&str, &str),
+) -> Result<Vec<(String, (i64, i64, i64))>, AppError> {
+    let rows = sqlx::query(
+        "SELECT batch_id, CAST(COALESCE(SUM(reserved), 0) AS BIGINT) AS reserved, CAST(COALESCE(SUM(redeemed), 0) AS BIGINT) AS redeemed, \
+                CAST(COALESCE(SUM(CASE WHEN redeemed > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS codes \
+         FROM coupons WHERE tenant_id = $1 AND campaign_id = $2 AND batch_id >= $3 AND batch_id <= $4 GROUP BY batch_id",
+    )
+    .bind(tenant)
+    .bind(campaign)
+    .bind(first)
+    .bind(last)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("batch_id")?,
+                (
+                    r.try_get("reserved")?,
+                    r.try_get("redeemed")?,
+                    r.try_get("codes")?,
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Those of `codes` the tenant has already (in any campaign).
+pub async fn taken_codes(
+    conn: &mut Conn,
+    tenant: &str,
+    codes: &[String],
+) -> Result<Vec<String>, AppError> {
+    let mut taken = Vec::new();
+    for chunk in codes.chunks(CODES_PER_INSERT) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT code FROM coupons WHERE tenant_id = $1 AND code IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(tenant);
+        for code in chunk {
+            q = q.bind(code);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            taken.push(row.try_get("code")?);
+        }
+    }
+    Ok(taken)
+}
+
 /// What every code of a batch gets.
 #[derive(Clone, Copy, Debug)]
 pub struct NewCodes<'a> {

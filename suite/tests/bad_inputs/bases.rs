@@ -206,6 +206,10 @@ pub const BASES: &[(&str, &str)] = &[
         "CouponService/GetCouponBatch",
         r#"campaign_id: "boost" batch_id: "b1""#,
     ),
+    (
+        "CouponService/ListCouponBatches",
+        r#"campaign_id: "boost" page { page_size: 10 }"#,
+    ),
     ("CampaignService/FollowEvents", r#"from_cursor: "0.1""#),
     (
         "CampaignService/WatchEvents",

@@ -292,6 +292,7 @@ impl Shop {
             batch_id: code.to_lowercase(),
             rules: Some(rules),
             codes: Some(given),
+            validate_only: false,
         };
         c.create_coupon_batch(with_key(req, &self.key)?).await?;
         Ok(())

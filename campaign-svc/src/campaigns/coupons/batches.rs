@@ -49,32 +49,11 @@ impl Campaigns {
         rules: Rules,
         codes: Codes,
     ) -> Result<BatchView, AppError> {
-        let view = self.view(conn, tenant, campaign, None).await?;
-        if matches!(view.head.status, Status::Ended | Status::Archived) {
-            return Err(AppError::Precondition(format!(
-                "campaign {campaign} is {}: it takes no new codes",
-                view.head.status.as_str()
-            )));
-        }
+        self.takes_codes(conn, tenant, campaign).await?;
         let now = self.clock().now();
-        let (pattern, requested) = match &codes {
-            Codes::Pattern { text, count, .. } => (text.clone(), i64::from(*count)),
-            Codes::Given(given) => (String::new(), i64::try_from(given.len()).unwrap_or(0)),
-        };
-        let mut row = BatchRow {
-            campaign_id: campaign.to_owned(),
-            batch_id: batch.to_owned(),
-            rules: serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.into()))?,
-            pattern,
-            requested,
-            created: 0,
-            state: "generating".into(),
-            created_at: now,
-        };
+        let mut row = new_row((campaign, batch), &rules, &codes, now)?;
         if !repo::insert_batch(conn, tenant.as_str(), &row).await? {
-            return Err(AppError::AlreadyExists(format!(
-                "campaign {campaign} has a batch {batch} already"
-            )));
+            return Err(exists(campaign, batch));
         }
         match codes {
             Codes::Pattern { .. } => {
@@ -98,20 +77,10 @@ impl Campaigns {
                     repo::insert_codes(conn, self.new_codes(tenant, &row, &rules), &wanted).await?;
                 if made.len() < wanted.len() {
                     let made: BTreeSet<&String> = made.iter().collect();
-                    let taken: Vec<&str> = wanted
-                        .iter()
-                        .filter(|(c, _)| !made.contains(c))
-                        .map(|(c, _)| c.as_str())
-                        .take(5)
-                        .collect();
-                    return Err(AppError::AlreadyExists(format!(
-                        "{} of the codes exist already, e.g. {}",
-                        wanted.len() - made.len(),
-                        taken.join(", ")
-                    )));
+                    let taken = wanted.iter().map(|(c, _)| c).filter(|c| !made.contains(c));
+                    return Err(taken_codes(wanted.len() - made.len(), taken));
                 }
-                row.created = row.requested;
-                row.state = "ready".into();
+                ready(&mut row);
                 repo::set_progress(conn, tenant.as_str(), &row).await?;
             }
         }
@@ -120,6 +89,94 @@ impl Campaigns {
             rules,
             figures: (0, 0, 0),
         })
+    }
+
+    /// What creating a batch would give, without writing (nothing locked):
+    /// the batch as the create would answer it, or its refusal. Without a
+    /// campaign (`campaign` ""), the rules and codes alone are checked.
+    #[tracing::instrument(name = "boomerang.campaign.coupons.validate_batch", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn would_create_batch(
+        &self,
+        tenant: &TenantId,
+        (campaign, batch): (&str, &str),
+        rules: Rules,
+        codes: Codes,
+    ) -> Result<BatchView, AppError> {
+        let mut row = new_row((campaign, batch), &rules, &codes, self.clock().now())?;
+        if !campaign.is_empty() {
+            let mut conn = self.db().pool().acquire().await?;
+            self.takes_codes(&mut conn, tenant, campaign).await?;
+            if repo::get_batch(&mut conn, tenant.as_str(), campaign, batch)
+                .await?
+                .is_some()
+            {
+                return Err(exists(campaign, batch));
+            }
+            if let Codes::Given(given) = &codes {
+                let wanted: Vec<String> =
+                    given.iter().map(|(c, _)| c.as_str().to_owned()).collect();
+                let taken = repo::taken_codes(&mut conn, tenant.as_str(), &wanted).await?;
+                if !taken.is_empty() {
+                    return Err(taken_codes(taken.len(), taken.iter()));
+                }
+            }
+        }
+        if matches!(codes, Codes::Given(_)) {
+            ready(&mut row);
+        }
+        Ok(BatchView {
+            row,
+            rules,
+            figures: (0, 0, 0),
+        })
+    }
+
+    /// A page of `campaign`'s batches after batch id `after`, each with its
+    /// figures (read at once for the page).
+    #[tracing::instrument(name = "boomerang.campaign.coupons.list_batches", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn batches(
+        &self,
+        tenant: &TenantId,
+        campaign: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<BatchView>, AppError> {
+        let rows = repo::list_batches(self.db(), tenant.as_str(), campaign, after, limit).await?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(Vec::new());
+        };
+        let span = (first.batch_id.as_str(), last.batch_id.as_str());
+        let figures: std::collections::BTreeMap<String, (i64, i64, i64)> =
+            repo::figures_between(self.db(), tenant.as_str(), campaign, span)
+                .await?
+                .into_iter()
+                .collect();
+        rows.into_iter()
+            .map(|row| {
+                Ok(BatchView {
+                    rules: rules_of(&row.rules)?,
+                    figures: figures.get(&row.batch_id).copied().unwrap_or_default(),
+                    row,
+                })
+            })
+            .collect()
+    }
+
+    /// Refused unless `campaign` exists and still takes codes (not ended or archived).
+    async fn takes_codes(
+        &self,
+        conn: &mut Conn,
+        tenant: &TenantId,
+        campaign: &str,
+    ) -> Result<(), AppError> {
+        let view = self.view(conn, tenant, campaign, None).await?;
+        if matches!(view.head.status, Status::Ended | Status::Archived) {
+            return Err(AppError::Precondition(format!(
+                "campaign {campaign} is {}: it takes no new codes",
+                view.head.status.as_str()
+            )));
+        }
+        Ok(())
     }
 
     fn new_codes<'a>(
@@ -213,4 +270,46 @@ impl Campaigns {
         .into();
         repo::set_progress(conn, tenant.as_str(), &row).await
     }
+}
+
+/// A new batch's row, generating (a pattern's) or to be written (given codes).
+fn new_row(
+    (campaign, batch): (&str, &str),
+    rules: &Rules,
+    codes: &Codes,
+    now: i64,
+) -> Result<BatchRow, AppError> {
+    let (pattern, requested) = match codes {
+        Codes::Pattern { text, count, .. } => (text.clone(), i64::from(*count)),
+        Codes::Given(given) => (String::new(), i64::try_from(given.len()).unwrap_or(0)),
+    };
+    Ok(BatchRow {
+        campaign_id: campaign.to_owned(),
+        batch_id: batch.to_owned(),
+        rules: serde_json::to_string(rules).map_err(|e| AppError::Internal(e.into()))?,
+        pattern,
+        requested,
+        created: 0,
+        state: "generating".into(),
+        created_at: now,
+    })
+}
+
+/// Every code written.
+fn ready(row: &mut BatchRow) {
+    row.created = row.requested;
+    row.state = "ready".into();
+}
+
+fn exists(campaign: &str, batch: &str) -> AppError {
+    AppError::AlreadyExists(format!("campaign {campaign} has a batch {batch} already"))
+}
+
+/// `n` codes the tenant has already, a few of them named.
+fn taken_codes<'a>(n: usize, taken: impl Iterator<Item = &'a String>) -> AppError {
+    let named: Vec<&str> = taken.take(5).map(String::as_str).collect();
+    AppError::AlreadyExists(format!(
+        "{n} of the codes exist already, e.g. {}",
+        named.join(", ")
+    ))
 }
