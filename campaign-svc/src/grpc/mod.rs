@@ -1,6 +1,7 @@
 //! gRPC handlers of `boomerang.campaign.v1.CampaignService`: tenant from
 //! metadata, request validated, the operation run once per idempotency key in
 //! one transaction, the result rendered, the tenant's cache invalidated.
+mod batches;
 pub mod convert;
 pub mod coupons;
 mod events;

@@ -1,4 +1,5 @@
-//! SQL for campaigns, versions, budgets, reservations, coupons, reports and the audit trail.
+//! SQL for campaigns, versions, budgets, reservations, coupon batches and codes, reports and the audit trail.
+pub mod batches;
 pub mod budget;
 pub mod campaigns;
 pub mod coupons;

@@ -11,7 +11,10 @@ use crate::{
         coupon::{Code, Pattern, Rules},
         lifecycle::Status,
     },
-    repo::coupons::{self as repo, BatchRow, NewCodes},
+    repo::{
+        batches::{self as batch_rows, BatchRow},
+        coupons::{self as repo, NewCodes},
+    },
 };
 
 /// Most candidates one generation job draws.
@@ -52,7 +55,7 @@ impl Campaigns {
         self.takes_codes(conn, tenant, campaign).await?;
         let now = self.clock().now();
         let mut row = new_row((campaign, batch), &rules, &codes, now)?;
-        if !repo::insert_batch(conn, tenant.as_str(), &row).await? {
+        if !batch_rows::insert_batch(conn, tenant.as_str(), &row).await? {
             return Err(exists(campaign, batch));
         }
         match codes {
@@ -81,7 +84,7 @@ impl Campaigns {
                     return Err(taken_codes(wanted.len() - made.len(), taken));
                 }
                 ready(&mut row);
-                repo::set_progress(conn, tenant.as_str(), &row).await?;
+                batch_rows::set_progress(conn, tenant.as_str(), &row).await?;
             }
         }
         Ok(BatchView {
@@ -106,7 +109,7 @@ impl Campaigns {
         if !campaign.is_empty() {
             let mut conn = self.db().pool().acquire().await?;
             self.takes_codes(&mut conn, tenant, campaign).await?;
-            if repo::get_batch(&mut conn, tenant.as_str(), campaign, batch)
+            if batch_rows::get_batch(&mut conn, tenant.as_str(), campaign, batch)
                 .await?
                 .is_some()
             {
@@ -141,13 +144,14 @@ impl Campaigns {
         after: &str,
         limit: i64,
     ) -> Result<Vec<BatchView>, AppError> {
-        let rows = repo::list_batches(self.db(), tenant.as_str(), campaign, after, limit).await?;
+        let rows =
+            batch_rows::list_batches(self.db(), tenant.as_str(), campaign, after, limit).await?;
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             return Ok(Vec::new());
         };
         let span = (first.batch_id.as_str(), last.batch_id.as_str());
         let figures: std::collections::BTreeMap<String, (i64, i64, i64)> =
-            repo::figures_between(self.db(), tenant.as_str(), campaign, span)
+            batch_rows::figures_between(self.db(), tenant.as_str(), campaign, span)
                 .await?
                 .into_iter()
                 .collect();
@@ -207,7 +211,8 @@ impl Campaigns {
         tenant: &TenantId,
         (campaign, batch, chunk): (&str, &str, i64),
     ) -> Result<(), AppError> {
-        let Some(mut row) = repo::get_batch(conn, tenant.as_str(), campaign, batch).await? else {
+        let Some(mut row) = batch_rows::get_batch(conn, tenant.as_str(), campaign, batch).await?
+        else {
             return Err(AppError::NotFound(format!(
                 "no batch {batch} of {campaign}"
             )));
@@ -268,7 +273,7 @@ impl Campaigns {
             "generating"
         }
         .into();
-        repo::set_progress(conn, tenant.as_str(), &row).await
+        batch_rows::set_progress(conn, tenant.as_str(), &row).await
     }
 }
 

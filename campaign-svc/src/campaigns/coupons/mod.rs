@@ -16,7 +16,10 @@ use crate::{
         coupon::{Code, Pattern, Rules, State},
         spec::Stacking,
     },
-    repo::coupons::{self as repo, BatchRow, CouponRow, RedemptionRow},
+    repo::{
+        batches::{self as batch_rows, BatchRow},
+        coupons::{self as repo, CouponRow, RedemptionRow},
+    },
 };
 
 /// Job queue generating a batch's codes, one chunk a job.
@@ -130,13 +133,14 @@ impl Campaigns {
         batch: &str,
     ) -> Result<BatchView, AppError> {
         let mut conn = self.db().pool().acquire().await?;
-        let row = repo::get_batch(&mut conn, tenant.as_str(), campaign, batch)
+        let row = batch_rows::get_batch(&mut conn, tenant.as_str(), campaign, batch)
             .await?
             .ok_or_else(|| {
                 AppError::NotFound(format!("no batch {batch} of campaign {campaign}"))
             })?;
         drop(conn);
-        let figures = repo::batch_figures(self.db(), tenant.as_str(), campaign, batch).await?;
+        let figures =
+            batch_rows::batch_figures(self.db(), tenant.as_str(), campaign, batch).await?;
         Ok(BatchView {
             rules: rules_of(&row.rules)?,
             row,

@@ -14,7 +14,10 @@ use crate::{
         coupon::{CouponEffect, Pattern, Rules, Scope},
         spec::{Conditions, Money},
     },
-    repo::coupons::{self as repo, BatchRow, CouponRow, NewVoucher},
+    repo::{
+        batches::{self as batch_rows, BatchRow},
+        coupons::{self as repo, CouponRow, NewVoucher},
+    },
 };
 
 /// The batch of a campaign's vouchers (made with its first voucher).
@@ -171,7 +174,7 @@ impl Campaigns {
             state: "ready".into(),
             created_at: now,
         };
-        repo::insert_batch(conn, t, &batch).await?;
+        batch_rows::insert_batch(conn, t, &batch).await?;
         let spelling =
             Pattern::parse(SPELLING).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         for _ in 0..DRAWS {
