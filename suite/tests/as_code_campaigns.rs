@@ -5,7 +5,10 @@
 mod support;
 
 use boomerang_common::{backend_tests, testing::channel};
-use boomerang_proto::campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient};
+use boomerang_proto::campaign::v1::{
+    self as cpb, campaign_service_client::CampaignServiceClient,
+    coupon_service_client::CouponServiceClient,
+};
 use support::{cli, start, with_key};
 use tonic::{Code, transport::Channel};
 
@@ -25,6 +28,25 @@ spec:
     extraPercent: {asset: EUR, percent: 5}
   budgets:
     - total: {amount: 100, asset: EUR}
+";
+
+/// [`JUNE`]'s coupon codes: generated and given.
+const CODES: &str = "\
+couponBatches:
+  - batchId: bf26
+    rules:
+      maxUses: 1
+      effect:
+        percentOff: {percent: 10, scope: DISCOUNT_SCOPE_ORDER}
+    pattern: {pattern: bf26-####, count: 20}
+  - batchId: vip
+    rules:
+      effect:
+        amountOff: {amount: {amount: 5, asset: EUR}, scope: DISCOUNT_SCOPE_ORDER}
+    given:
+      codes:
+        - {code: welcome, customerId: anna}
+        - {code: VIP-BOB}
 ";
 
 struct Repo {
@@ -116,6 +138,48 @@ impl Repo {
 }
 
 backend_tests! {
+    async fn coupon_batches_are_created_once_exported_and_never_changed(backend) -> anyhow::Result<()> {
+        let (suite, _dbs) = start(backend, Default::default()).await?;
+        let repo = Repo::open(&suite).await?;
+        std::fs::write(repo.file("june.yaml"), format!("{JUNE}{CODES}"))?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("campaign june: created (version 1)") && out.contains("    + coupon batch bf26: 20 codes from BF26-####\n    + coupon batch vip: 2 codes given"), "{out}{err}");
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("campaign june: coupon batch vip created") && out.contains("Applied: 1 published, 1 lifecycle call(s), 2 coupon batch(es)."), "{out}{err}");
+        let mut coupons = CouponServiceClient::new(channel(suite.addrs().gateway).await?);
+        let req = cpb::ListCouponBatchesRequest { campaign_id: "june".into(), page: None };
+        let live = coupons.list_coupon_batches(with_key(req, &repo.key)?).await?.into_inner().batches;
+        let live: Vec<(&str, u64)> = live.iter().map(|b| (b.batch_id.as_str(), b.requested)).collect();
+        assert_eq!(live, vec![("bf26", 20), ("vip", 2)]);
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("no changes (version 1)") && out.contains("Applied: 0 published."), "{out}{err}");
+
+        // Exported with its codes, over the file: no change.
+        let (ok, yaml, err) = repo.run(&["get", "campaign", "june"]).await?;
+        assert!(ok && yaml.contains("pattern: \"BF26-####\"") && yaml.contains("code: VIP-BOB") && yaml.contains("customerId: anna"), "{yaml}{err}");
+        std::fs::write(repo.file("june.yaml"), &yaml)?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("No changes"), "{out}{err}");
+
+        // A live batch never changes; a new one is checked as its create
+        // would be (a code the tenant has, a bad percent), at its lines.
+        std::fs::write(repo.file("june.yaml"), format!("{JUNE}{}", CODES.replace("percent: 10", "percent: 15")))?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("june.yaml:17: couponBatches[0]: batch bf26 is live with other rules or codes"), "{out}{err}");
+        let more = "  - batchId: late\n    rules:\n      effect:\n        percentOff: {percent: 101, scope: DISCOUNT_SCOPE_ORDER}\n    given: {codes: [{code: VIP-BOB}]}\n";
+        std::fs::write(repo.file("june.yaml"), format!("{JUNE}{CODES}{more}"))?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("june.yaml:34: couponBatches[2].rules.effect.percentOff.percent:"), "{out}{err}");
+        std::fs::write(repo.file("june.yaml"), format!("{JUNE}{CODES}{}", more.replace("101", "20")))?;
+        let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("june.yaml:31: couponBatches[2]: 1 of the codes exist already, e.g. VIP-BOB"), "{out}{err}");
+        // A batch left out of the file is kept, and said so.
+        std::fs::write(repo.file("june.yaml"), format!("{JUNE}{}", CODES.split("  - batchId: vip").next().unwrap_or_default()))?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(ok && out.contains("= coupon batch vip: live, in no file (a batch is never removed)") && out.contains("No changes"), "{out}{err}");
+        suite.stop().await
+    }
+
     async fn a_campaign_file_creates_schedules_versions_and_ends_the_campaign(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, Default::default()).await?;
         let mut repo = Repo::open(&suite).await?;

@@ -3,7 +3,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 pub use super::client::{Tls, dial};
 use super::{
-    Format, Kind,
+    Format, Kind, apply, batches,
     client::{Platform, Remote, said},
     load_dir, plan, schema, show, spec, write,
 };
@@ -90,7 +90,13 @@ pub async fn get(args: Get) -> anyhow::Result<ExitCode> {
         Output::Yaml => Format::Yaml,
         Output::Json => Format::Json,
     };
-    print!("{}", write(&pool, &found, format)?);
+    let coupons = match args.kind {
+        Kind::Campaign => batches::live(&mut client, &id)
+            .await
+            .map_err(|s| anyhow::anyhow!(said(&s)))?,
+        _ => Vec::new(),
+    };
+    print!("{}", write(&pool, &found, &coupons, format)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -143,9 +149,12 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
         println!("Dry run: nothing applied.");
         return Ok(ExitCode::SUCCESS);
     }
-    let applied = plan::apply(&mut client, &steps).await;
+    let applied = apply::apply(&mut client, &steps).await;
     for (named, version) in &applied.published {
         println!("{named}: version {version} published");
+    }
+    for (named, batch) in &applied.batches {
+        println!("{named}: coupon batch {batch} created");
     }
     for (named, call) in &applied.moved {
         println!("{named}: {}", call.done());
@@ -162,13 +171,14 @@ pub async fn apply(args: Apply) -> anyhow::Result<ExitCode> {
         eprintln!("Run apply again: what was published is not published twice.");
         return Ok(ExitCode::FAILURE);
     }
-    match applied.moved.len() {
-        0 => println!("Applied: {} published.", applied.published.len()),
-        n => println!(
-            "Applied: {} published, {n} lifecycle call(s).",
-            applied.published.len()
-        ),
+    let mut done = format!("Applied: {} published", applied.published.len());
+    if !applied.moved.is_empty() {
+        done += &format!(", {} lifecycle call(s)", applied.moved.len());
     }
+    if !applied.batches.is_empty() {
+        done += &format!(", {} coupon batch(es)", applied.batches.len());
+    }
+    println!("{done}.");
     Ok(ExitCode::SUCCESS)
 }
 

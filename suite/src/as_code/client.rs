@@ -6,7 +6,11 @@ use boomerang_proto::{
         self as apb, accrual_service_client::AccrualServiceClient,
         simulation_service_client::SimulationServiceClient,
     },
-    campaign::v1::{self as cpb, campaign_service_client::CampaignServiceClient},
+    campaign::v1::{
+        self as cpb, campaign_service_client::CampaignServiceClient,
+        coupon_service_client::CouponServiceClient,
+    },
+    common::v1::PageRequest,
     referral::v1::{self as rpb, referral_service_client::ReferralServiceClient},
 };
 use tonic::{
@@ -89,6 +93,7 @@ pub struct Platform {
     simulation: SimulationServiceClient<Calls>,
     referral: ReferralServiceClient<Calls>,
     campaign: CampaignServiceClient<Calls>,
+    coupon: CouponServiceClient<Calls>,
 }
 
 impl Platform {
@@ -104,7 +109,8 @@ impl Platform {
             accrual: AccrualServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             simulation: SimulationServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             referral: ReferralServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            campaign: CampaignServiceClient::with_interceptor(channel, bearer),
+            campaign: CampaignServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            coupon: CouponServiceClient::with_interceptor(channel, bearer),
         })
     }
 
@@ -267,6 +273,88 @@ impl Platform {
             }
         };
         stored.ok_or_else(|| Status::internal("the answer was empty"))
+    }
+
+    /// Campaign `campaign`'s coupon batches, every page.
+    pub async fn batches(&mut self, campaign: &str) -> Result<Vec<cpb::CouponBatch>, Status> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let req = cpb::ListCouponBatchesRequest {
+                campaign_id: campaign.to_owned(),
+                page: Some(PageRequest {
+                    page_size: boomerang_common::paging::MAX_PAGE,
+                    page_token,
+                }),
+            };
+            let page = self.coupon.list_coupon_batches(req).await?.into_inner();
+            all.extend(page.batches);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The codes of a batch (each with the customer it is assigned to), by
+    /// code, every page.
+    pub async fn codes(
+        &mut self,
+        campaign: &str,
+        batch: &str,
+    ) -> Result<Vec<cpb::GivenCode>, Status> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let req = cpb::ListCouponsRequest {
+                campaign_id: campaign.to_owned(),
+                batch_id: batch.to_owned(),
+                page: Some(PageRequest {
+                    page_size: boomerang_common::paging::MAX_PAGE,
+                    page_token,
+                }),
+                ..Default::default()
+            };
+            let page = self.coupon.list_coupons(req).await?.into_inner();
+            all.extend(page.coupons.into_iter().map(|c| cpb::GivenCode {
+                code: c.code,
+                customer_id: c.customer_id,
+            }));
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The batch as creating `batch` would make it (without a campaign id:
+    /// its rules and codes alone); nothing written.
+    pub async fn check_batch(
+        &mut self,
+        batch: &cpb::CreateCouponBatchRequest,
+    ) -> Result<cpb::CouponBatch, Status> {
+        let req = cpb::CreateCouponBatchRequest {
+            idempotency_key: String::new(),
+            validate_only: true,
+            ..batch.clone()
+        };
+        let done = self.coupon.create_coupon_batch(req).await?.into_inner();
+        done.batch
+            .ok_or_else(|| Status::internal("the answer was empty"))
+    }
+
+    /// Creates `batch`.
+    pub async fn create_batch(
+        &mut self,
+        idempotency_key: String,
+        batch: &cpb::CreateCouponBatchRequest,
+    ) -> Result<(), Status> {
+        let req = cpb::CreateCouponBatchRequest {
+            idempotency_key,
+            validate_only: false,
+            ..batch.clone()
+        };
+        self.coupon.create_coupon_batch(req).await.map(drop)
     }
 
     /// One lifecycle call on campaign `id`.

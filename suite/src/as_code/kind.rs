@@ -54,6 +54,11 @@ impl Kind {
         matches!(self, Kind::Campaign)
     }
 
+    /// Whether a file may hold coupon batches (`couponBatches`).
+    pub fn has_batches(self) -> bool {
+        matches!(self, Kind::Campaign)
+    }
+
     /// The spec's fields a file leaves to its `id` and to the service
     /// (proto3 JSON names), with why.
     pub fn not_in_files(self) -> &'static [(&'static str, &'static str)] {

@@ -21,6 +21,8 @@ use std::{fmt, path::Path};
 use boomerang_proto::campaign::v1::CampaignStatus;
 use prost_reflect::DescriptorPool;
 
+pub mod apply;
+pub mod batches;
 pub mod cli;
 pub mod client;
 pub mod kind;
@@ -50,6 +52,8 @@ pub struct Document {
     pub spec: Spec,
     /// Where each field was written.
     pub lines: Lines,
+    /// A campaign's coupon batches, as written.
+    pub batches: Vec<batches::Batch>,
 }
 
 impl Document {
@@ -181,11 +185,12 @@ pub fn read(
     let mut problems = Vec::new();
     let spec = read_spec(pool, source, &mut lines, &mut problems)?;
     Ok(match spec {
-        Some((id, spec)) if problems.is_empty() => Ok(Document {
+        Some((id, spec, batches)) if problems.is_empty() => Ok(Document {
             file: file.to_owned(),
             id,
             spec,
             lines,
+            batches,
         }),
         _ => Err(problems
             .into_iter()
@@ -202,7 +207,7 @@ fn read_spec(
     source: &str,
     lines: &mut Lines,
     problems: &mut Vec<Problem>,
-) -> anyhow::Result<Option<(String, Spec)>> {
+) -> anyhow::Result<Option<(String, Spec, Vec<batches::Batch>)>> {
     let mut problem = |line: usize, field: &str, message: String| {
         problems.push(Problem {
             line,
@@ -228,7 +233,7 @@ fn read_spec(
         );
         return Ok(None);
     };
-    let (mut kind, mut id, mut spec, mut status) = (None, None, None, None);
+    let (mut kind, mut id, mut spec, mut status, mut coupons) = (None, None, None, None, None);
     for (key, value) in entries {
         let name = key.text().unwrap_or_default();
         lines.insert(name.to_owned(), key.line);
@@ -257,6 +262,7 @@ fn read_spec(
                 Err(e) => problem(key.line, name, e.to_string()),
             },
             "spec" => spec = Some(value),
+            batches::FIELD => coupons = Some((value, key.line)),
             "status" => match CampaignStatus::from_str_name(text) {
                 Some(s) if s != CampaignStatus::Unspecified => status = Some((s, key.line)),
                 _ => problem(
@@ -271,7 +277,7 @@ fn read_spec(
             _ => problem(
                 key.line,
                 name,
-                "unknown field (a file has apiVersion, kind, id, spec and, for a campaign, status)"
+                "unknown field (a file has apiVersion, kind, id, spec and, for a campaign, status and couponBatches)"
                     .into(),
             ),
         }
@@ -311,8 +317,23 @@ fn read_spec(
         );
         return Ok(None);
     }
+    if let Some((_, line)) = coupons.filter(|_| !kind.has_batches()) {
+        problem(
+            line,
+            batches::FIELD,
+            format!(
+                "not in a {} file: only a campaign has coupon codes",
+                kind.name()
+            ),
+        );
+        return Ok(None);
+    }
     let (Some(id), Some(spec)) = (id, spec) else {
         return Ok(None);
+    };
+    let coupons = match coupons {
+        Some((node, _)) => batches::read(pool, node, &id, lines, problems)?,
+        None => Some(Vec::new()),
     };
     let desc = spec::message(pool, kind.message())?;
     let mut found = Vec::new();
@@ -329,15 +350,15 @@ fn read_spec(
     }
     let failed = !found.is_empty();
     problems.extend(found);
-    let Some(json) = json.filter(|_| !failed) else {
+    let (Some(json), Some(coupons)) = (json.filter(|_| !failed), coupons) else {
         return Ok(None);
     };
     match Spec::decode(pool, kind, &id, &json) {
         Ok(Spec::Campaign(mut campaign)) => {
             campaign.status = status.map_or(0, |(s, _)| s as i32);
-            Ok(Some((id, Spec::Campaign(campaign))))
+            Ok(Some((id, Spec::Campaign(campaign), coupons)))
         }
-        Ok(spec) => Ok(Some((id, spec))),
+        Ok(spec) => Ok(Some((id, spec, coupons))),
         Err(message) => {
             problems.push(Problem {
                 line: spec::line_of(lines, "spec"),
@@ -356,8 +377,13 @@ pub enum Format {
     Json,
 }
 
-/// The whole file's text for `spec`, as read live.
-pub fn write(pool: &DescriptorPool, spec: &Spec, format: Format) -> anyhow::Result<String> {
+/// The whole file's text for `spec` and a campaign's `coupons`, as read live.
+pub fn write(
+    pool: &DescriptorPool,
+    spec: &Spec,
+    coupons: &[batches::Batch],
+    format: Format,
+) -> anyhow::Result<String> {
     let kind = spec.kind();
     let mut fields = vec![
         ("apiVersion".to_owned(), Tree::Text(API_VERSION.into())),
@@ -370,6 +396,9 @@ pub fn write(pool: &DescriptorPool, spec: &Spec, format: Format) -> anyhow::Resu
         fields.push(("status".to_owned(), Tree::Text(status.as_str_name().into())));
     }
     fields.push(("spec".to_owned(), spec.tree(pool)?));
+    if !coupons.is_empty() {
+        fields.push((batches::FIELD.to_owned(), batches::tree(pool, coupons)?));
+    }
     let tree = Tree::Map(fields);
     Ok(match format {
         Format::Yaml => {

@@ -1,7 +1,6 @@
-//! `plan`: each file's spec as the service would store it, against the live
-//! version; `apply`: those changes published over the versions planned
-//! against, with idempotency keys from the content (re-running is a no-op).
-use boomerang_common::idempotency::derived_key;
+//! `plan`: each file's spec as the service would store it (and a campaign's
+//! coupon batches), against the live version, with the what-if of each
+//! change; [`super::apply`] carries it out.
 use boomerang_proto::{accrual::v1 as apb, campaign::v1::CampaignStatus};
 use prost_reflect::DescriptorPool;
 use serde::{Deserialize, Serialize};
@@ -11,6 +10,7 @@ use tonic_types::StatusExt as _;
 
 use super::{
     API_VERSION, Document, FileProblem, Kind, Spec,
+    batches::{self, Batch},
     client::{Platform, said},
     lifecycle::{self, Move},
     render::Tree,
@@ -47,6 +47,10 @@ pub struct Step {
     /// For a program's new version or a campaign's change: what it would
     /// have given the purchases recorded (or why that could not be told).
     pub what_if: Option<Result<WhatIf, String>>,
+    /// A campaign's coupon batches to create, after its publish.
+    pub batches: Vec<Batch>,
+    /// A campaign's live batches in no file (never removed).
+    pub unfiled: Vec<String>,
 }
 
 /// A what-if as the plan got it.
@@ -154,14 +158,34 @@ pub async fn plan(
         // so its start timer is not a move), and as the file would say it.
         let live_pin = old
             .as_ref()
-            .map(|old| digest(old, live_status.map(lifecycle::as_pinned)))
+            .map(|old| digest(old, live_status.map(lifecycle::as_pinned), ""))
             .unwrap_or_default();
+        // A campaign's coupon batches, checked with its spec (so one run
+        // shows the problems of both).
+        let (coupons, coupons_ok) = if doc.kind().has_batches() {
+            match batches::plan(client, &doc, live.is_some()).await? {
+                Ok(planned) => (planned, true),
+                Err(found) => {
+                    problems.extend(found);
+                    (batches::Planned::default(), false)
+                }
+            }
+        } else {
+            (batches::Planned::default(), true)
+        };
+        // The batches as the service would store them are part of the
+        // content planned (a file without any digests as before them).
+        let coupons_json = if coupons.all.is_empty() {
+            String::new()
+        } else {
+            batches::tree(pool, &coupons.all)?.json()
+        };
         // A plan published already (an apply run again, or one stopped
         // before a campaign's lifecycle calls) finds its spec live; the
         // lifecycle calls still wanted are planned from the live status.
         let published = pin.is_some_and(|pin| {
             old.as_ref()
-                .is_some_and(|old| digest(old, want) == pin.digest)
+                .is_some_and(|old| digest(old, want, &coupons_json) == pin.digest)
         });
         if let Some(pin) = pin.filter(|p| !published && !p.live.is_empty() && p.live != live_pin) {
             let named = doc.named();
@@ -191,8 +215,11 @@ pub async fn plan(
                 }
             },
         };
+        if !coupons_ok {
+            continue;
+        }
         let new = spec.tree(pool)?;
-        let digest = digest(&new, want);
+        let digest = digest(&new, want, &coupons_json);
         if let Some(pin) = pin
             && pin.digest != digest
         {
@@ -212,6 +239,8 @@ pub async fn plan(
             digest,
             live: live_pin,
             what_if: None,
+            batches: coupons.create,
+            unfiled: coupons.unfiled,
         };
         let mut changes = Vec::new();
         match &old {
@@ -230,7 +259,7 @@ pub async fn plan(
             ));
         }
         step.moves = moves;
-        if !changes.is_empty() {
+        if !changes.is_empty() || (!step.batches.is_empty() && step.action != Action::Create) {
             step.action = Action::Update(changes);
         }
         if step.publish && step.action != Action::Create && what_if_days > 0 {
@@ -311,13 +340,16 @@ fn wanted(
     Ok(moves)
 }
 
-/// The content's digest: SHA-256 of the normalised spec, and of a
-/// campaign's status wanted.
-fn digest(spec: &Tree, status: Option<CampaignStatus>) -> String {
+/// The content's digest: SHA-256 of the normalised spec, of a campaign's
+/// status wanted, and of its coupon batches (JSON, empty for none).
+fn digest(spec: &Tree, status: Option<CampaignStatus>, coupons: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(spec.json().as_bytes());
     if let Some(status) = status {
         hash.update(format!("\nstatus: {}", status.as_str_name()).as_bytes());
+    }
+    if !coupons.is_empty() {
+        hash.update(format!("\ncouponBatches: {coupons}").as_bytes());
     }
     hex::encode(hash.finalize())
 }
@@ -407,97 +439,6 @@ pub fn pin(steps: &[Step]) -> PlanFile {
             })
             .collect(),
     }
-}
-
-/// What [`apply`] did, or where it stopped, each spec as people name it
-/// ("program summer").
-#[derive(Debug, Default)]
-pub struct Applied {
-    /// (spec, version published)
-    pub published: Vec<(String, u32)>,
-    /// (campaign, lifecycle call made)
-    pub moved: Vec<(String, Move)>,
-    /// The spec whose publish (or call) failed, why, and whether it may have
-    /// been made all the same (the answer was lost, not a refusal).
-    pub failed: Option<(String, String, bool)>,
-    /// The specs after it, not tried.
-    pub not_tried: Vec<String>,
-}
-
-/// Publishes every changed step over its planned version, then a
-/// campaign's lifecycle calls, in file order, stopping at the first refusal
-/// (a spec moved between plan and apply).
-///
-/// A publish's key is the content, the version it goes over and the live
-/// content it replaces: the same change is the same request. A draft
-/// campaign keeps its version when edited, so it could go back to content
-/// it had; its publish, and every lifecycle call (a campaign can be paused,
-/// resumed and paused again), is keyed by this run too. An apply run again
-/// plans again from the live state, so what was done is not done twice.
-pub async fn apply(client: &mut Platform, steps: &[Step]) -> Applied {
-    let mut applied = Applied::default();
-    let run = boomerang_common::time::now_micros().to_string();
-    for step in steps.iter().filter(|s| s.publish || !s.moves.is_empty()) {
-        if applied.failed.is_some() {
-            applied.not_tried.push(step.doc.named());
-            continue;
-        }
-        let (id, v) = (&step.doc.id, step.version);
-        let subject = match step.doc.kind() {
-            Kind::Program => id.clone(),
-            Kind::ReferralProgram => "referral-program".into(),
-            Kind::Campaign => format!("campaign-{id}"),
-        };
-        // Readable up to the id's length, hashed beyond (keys are bounded).
-        let key = |call: &str, nonce: &str| {
-            let content = Sha256::digest(format!("{}:{}:{nonce}", step.digest, step.live));
-            let content = &hex::encode(content)[..32];
-            derived_key("apply", &[&subject, call, &format!("v{v}"), content])
-        };
-        if step.publish {
-            // What the service normalised (not the file's spelling): the same
-            // content is the same request, whatever its formatting.
-            let draft = step.spec.status() == Some(CampaignStatus::Draft) && v > 0;
-            let key = key("publish", if draft { &run } else { "" });
-            match client.publish(key, &step.spec.content(), v).await {
-                Ok(spec) => applied.published.push((step.doc.named(), spec.version())),
-                Err(status) => {
-                    applied.failed = Some(failure(step, &status));
-                    continue;
-                }
-            }
-        }
-        for &m in &step.moves {
-            let key = key(m.name(), &run);
-            match client.step(id, m, key).await {
-                Ok(()) => applied.moved.push((step.doc.named(), m)),
-                Err(status) => {
-                    applied.failed = Some(failure(step, &status));
-                    break;
-                }
-            }
-        }
-    }
-    applied
-}
-
-/// A failed call: who, why, and whether it may have been made all the same.
-fn failure(step: &Step, status: &Status) -> (String, String, bool) {
-    // A refusal is an answer; anything else may have been made (ABORTED
-    // too when the same key is still in progress).
-    let in_progress = status.code() == Code::Aborted && status.message().contains("in progress");
-    let lost = in_progress
-        || !matches!(
-            status.code(),
-            Code::InvalidArgument
-                | Code::FailedPrecondition
-                | Code::AlreadyExists
-                | Code::Aborted
-                | Code::PermissionDenied
-                | Code::Unauthenticated
-                | Code::NotFound
-        );
-    (step.doc.named(), said(status), lost)
 }
 
 #[cfg(test)]

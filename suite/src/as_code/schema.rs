@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json, json};
 
 use boomerang_proto::campaign::v1::CampaignStatus;
 
-use super::{API_VERSION, Kind, render::Tree, spec};
+use super::{API_VERSION, Kind, batches, render::Tree, spec};
 
 /// The schema, as indented JSON.
 pub fn generate(pool: &DescriptorPool) -> anyhow::Result<String> {
@@ -36,13 +36,26 @@ pub fn generate(pool: &DescriptorPool) -> anyhow::Result<String> {
         } else {
             json!({"not": {"required": ["status"]}})
         };
+        let coupons = if kind.has_batches() {
+            json!({})
+        } else {
+            json!({"not": {"required": [batches::FIELD]}})
+        };
         kinds.push(json!({
             "if": {"properties": {"kind": {"const": kind.name()}}},
             "then": {
-                "allOf": [id, status],
+                "allOf": [id, status, coupons],
                 "properties": {"spec": {"$ref": format!("#/$defs/{message}")}},
             },
         }));
+    }
+    define(&spec::message(pool, batches::MESSAGE)?, &mut defs);
+    if let Some(Json::Object(def)) = defs.get_mut(batches::MESSAGE)
+        && let Some(Json::Object(props)) = def.get_mut("properties")
+    {
+        for (name, _) in batches::NOT_IN_FILES {
+            props.remove(*name);
+        }
     }
     let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
     let statuses: Vec<_> = (1..)
@@ -53,7 +66,7 @@ pub fn generate(pool: &DescriptorPool) -> anyhow::Result<String> {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://boomerang.dev/schemas/program.v1.json",
         "title": "Boomerang file",
-        "description": "A loyalty program (kind Program), the tenant's referral program (kind ReferralProgram, no id) or a campaign (kind Campaign), as `boomerang get` writes it and `boomerang plan`/`apply` read it (docs/as-code.md). Decimals are strings (\"7.5\"); YAML may leave them unquoted.",
+        "description": "A loyalty program (kind Program), the tenant's referral program (kind ReferralProgram, no id) or a campaign (kind Campaign, with its coupon batches), as `boomerang get` writes it and `boomerang plan`/`apply` read it (docs/as-code.md). Decimals are strings (\"7.5\"); YAML may leave them unquoted.",
         "type": "object",
         "additionalProperties": false,
         "required": ["apiVersion", "kind", "spec"],
@@ -63,6 +76,7 @@ pub fn generate(pool: &DescriptorPool) -> anyhow::Result<String> {
             "id": {"type": "string", "minLength": 1, "maxLength": 128, "description": "A program's or campaign's id (a referral program has none)."},
             "status": {"enum": statuses, "description": "A campaign's lifecycle state wanted (SCHEDULED and ACTIVE are one wish: running on its schedule); absent, its lifecycle is left as it is."},
             "spec": {"type": "object", "description": "The kind's API message in proto3 JSON names."},
+            "couponBatches": {"type": "array", "items": {"$ref": format!("#/$defs/{}", batches::MESSAGE)}, "description": "A campaign's coupon batches (without idempotencyKey, campaignId and validateOnly). A batch never changes: apply creates the new ones; a live batch in no file is kept."},
         },
         "allOf": kinds,
         "$defs": defs,

@@ -4,7 +4,10 @@ use std::fmt;
 
 use boomerang_proto::accrual::v1 as apb;
 
-use super::plan::{Action, Step, WhatIf};
+use super::{
+    batches,
+    plan::{Action, Step, WhatIf},
+};
 
 /// The plan as people read it.
 pub struct Shown<'a>(pub &'a [Step]);
@@ -26,6 +29,9 @@ impl fmt::Display for Shown<'_> {
                     {
                         writeln!(f, "    status: {}", status.as_str_name())?;
                     }
+                    for batch in &step.batches {
+                        writeln!(f, "    {}", batches::described(batch))?;
+                    }
                 }
                 Action::Update(changes) => {
                     update += 1;
@@ -39,6 +45,9 @@ impl fmt::Display for Shown<'_> {
                     }
                     for change in changes {
                         writeln!(f, "    {change}")?;
+                    }
+                    for batch in &step.batches {
+                        writeln!(f, "    {}", batches::described(batch))?;
                     }
                     match &step.what_if {
                         Some(Ok(WhatIf::Program(sim))) => write!(f, "{}", ProgramWhatIf(sim))?,
@@ -55,6 +64,12 @@ impl fmt::Display for Shown<'_> {
                         None => {}
                     }
                 }
+            }
+            for batch in &step.unfiled {
+                writeln!(
+                    f,
+                    "    = coupon batch {batch}: live, in no file (a batch is never removed)"
+                )?;
             }
         }
         if create + update == 0 {

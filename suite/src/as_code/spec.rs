@@ -283,17 +283,23 @@ pub fn file_field(violation: &str, root: &str, id_field: Option<&str>) -> String
         Some(rest) if rest.is_empty() || rest.starts_with(['.', '[']) => rest,
         _ => violation,
     };
-    let rest = rest.strip_prefix('.').unwrap_or(rest);
-    let camel: Vec<String> = rest
+    let rest = camel_path(rest.strip_prefix('.').unwrap_or(rest));
+    if rest.is_empty() {
+        "spec".into()
+    } else {
+        format!("spec.{rest}")
+    }
+}
+
+/// A field violation's path in proto3 JSON names: `rules.effect.percent_off`
+/// is `rules.effect.percentOff`.
+pub fn camel_path(path: &str) -> String {
+    let camel: Vec<String> = path
         .split('.')
         .filter(|s| !s.is_empty())
         .map(camel_case)
         .collect();
-    if camel.is_empty() {
-        "spec".into()
-    } else {
-        format!("spec.{}", camel.join("."))
-    }
+    camel.join(".")
 }
 
 fn camel_case(segment: &str) -> String {
