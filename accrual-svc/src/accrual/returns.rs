@@ -305,16 +305,8 @@ struct TakeBack<'a> {
 fn take_backs<'a>(rows: &'a [RewardRow], after: &[Reward], pref: &str) -> Vec<TakeBack<'a>> {
     let mut out = Vec::new();
     for row in rows {
-        let same = |x: &&Reward| {
-            row.reward.kind.matches(x.kind)
-                && x.asset == row.reward.asset
-                && x.offer.as_ref().map(|o| &o.campaign_id)
-                    == row.reward.offer.as_ref().map(|o| &o.campaign_id)
-        };
-        let recomputed = after.iter().find(same).map_or(0, |x| x.amount);
         let credited = row.reward.amount;
-        let now_earned = returns::still_earned(credited, row.reward.earned, recomputed);
-        let amount = returns::to_take_back(credited, row.reversed, now_earned);
+        let (now_earned, amount) = returns::taken_back(&row.reward, row.reversed, after);
         if amount == 0 {
             continue;
         }

@@ -2,7 +2,7 @@
 //! when the order is recomputed without the returned units.
 use std::collections::BTreeMap;
 
-use super::rewards::Line;
+use super::rewards::{Line, Reward};
 
 /// More units returned than the line had.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +55,24 @@ pub fn still_earned(credited: i64, earned: i64, recomputed: i64) -> i64 {
         recomputed
     };
     due.min(credited)
+}
+
+/// What `reward` (credited `reward.amount`, `reversed` of it taken back
+/// already) should still be worth once its order earns `after` (recomputed
+/// on the units kept), and what it takes back now: the reward of the same
+/// kind, asset and campaign in `after`, kept in proportion when its budget
+/// cut it, never below what was already reversed. RecordReturn and the
+/// what-if take back through this one function.
+pub fn taken_back(reward: &Reward, reversed: i64, after: &[Reward]) -> (i64, i64) {
+    let same = |x: &&Reward| {
+        reward.kind.matches(x.kind)
+            && x.asset == reward.asset
+            && x.offer.as_ref().map(|o| &o.campaign_id)
+                == reward.offer.as_ref().map(|o| &o.campaign_id)
+    };
+    let recomputed = after.iter().find(same).map_or(0, |x| x.amount);
+    let now = still_earned(reward.amount, reward.earned, recomputed);
+    (now, to_take_back(reward.amount, reversed, now))
 }
 
 /// What to take back: what remains minus what should remain, never negative.

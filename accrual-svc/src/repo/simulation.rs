@@ -1,5 +1,7 @@
 //! SQL of the what-if: the purchases of a window with their rewards, as
 //! recorded, a page at a time.
+use std::collections::BTreeMap;
+
 use boomerang_common::{db::Conn, error::AppError};
 use sqlx::Row as _;
 
@@ -9,9 +11,18 @@ use crate::domain::{
     simulation::Recorded,
 };
 
+/// The purchases of a page: of the program, before `to`, after `after`
+/// (occurred_at, order), not rejected, in that order, `limit` at most.
+const PAGE: &str = "SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, channel, lines, tier \
+     FROM purchases \
+     WHERE tenant_id = $1 AND program_id = $2 AND occurred_at < $3 AND review <> 'rejected' \
+       AND (occurred_at > $4 OR (occurred_at = $4 AND order_id > $5)) \
+     ORDER BY occurred_at, order_id LIMIT $6";
+
 /// Up to `limit` purchases of `program` that occurred before `to`, after
 /// `after` (occurred_at, order; a first page starts at (from, "")), in that
-/// order, with their rewards; rejected ones left out.
+/// order, with their rewards (and what returns took back of them) and
+/// their returns; rejected ones left out.
 pub async fn recorded_page(
     conn: &mut Conn,
     tenant: &str,
@@ -20,26 +31,23 @@ pub async fn recorded_page(
     to: i64,
     limit: i64,
 ) -> Result<Vec<Recorded>, AppError> {
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT p.order_id, p.program_version, p.customer_id, p.occurred_at, p.channel, p.lines, p.tier, \
-                r.kind, r.asset, r.amount, r.earned, r.offer \
-         FROM (SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, channel, lines, tier \
-               FROM purchases \
-               WHERE tenant_id = $1 AND program_id = $2 AND occurred_at < $3 AND review <> 'rejected' \
-                 AND (occurred_at > $4 OR (occurred_at = $4 AND order_id > $5)) \
-               ORDER BY occurred_at, order_id LIMIT $6) p \
+                r.kind, r.asset, r.amount, r.earned, r.reversed, r.offer \
+         FROM ({PAGE}) p \
          LEFT JOIN rewards r \
            ON r.tenant_id = p.tenant_id AND r.program_id = p.program_id AND r.order_id = p.order_id \
-         ORDER BY p.occurred_at, p.order_id, r.reward_no",
-    )
-    .bind(tenant)
-    .bind(program)
-    .bind(to)
-    .bind(after.0)
-    .bind(after.1)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+         ORDER BY p.occurred_at, p.order_id, r.reward_no"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(to)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut page: Vec<Recorded> = Vec::new();
     for r in &rows {
         let order: String = r.try_get("order_id")?;
@@ -53,6 +61,8 @@ pub async fn recorded_page(
                 lines: parse(&r.try_get::<String, _>("lines")?)?,
                 tier: parse(&r.try_get::<String, _>("tier")?)?,
                 rewards: Vec::new(),
+                reversed: Vec::new(),
+                returns: Vec::new(),
             });
         }
         let Some(kind) = r.try_get::<Option<String>, _>("kind")? else {
@@ -61,6 +71,7 @@ pub async fn recorded_page(
         let (offer, valid_days): (Option<Offer>, Option<u32>) =
             parse(&r.try_get::<String, _>("offer")?)?;
         if let Some(purchase) = page.last_mut() {
+            purchase.reversed.push(r.try_get("reversed")?);
             purchase.rewards.push(Reward {
                 kind: parse(&kind)?,
                 asset: r.try_get("asset")?,
@@ -70,6 +81,37 @@ pub async fn recorded_page(
                 valid_days,
                 explanations: Vec::new(),
             });
+        }
+    }
+    if page.is_empty() {
+        return Ok(page);
+    }
+    // The page's returns, in one read (few orders have any).
+    let sql = format!(
+        "SELECT t.order_id, t.occurred_at, t.lines FROM ({PAGE}) p \
+         JOIN returns t ON t.tenant_id = p.tenant_id AND t.program_id = p.program_id AND t.order_id = p.order_id \
+         ORDER BY t.order_id, t.occurred_at, t.return_id"
+    );
+    let returns = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(program)
+        .bind(to)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    let at: BTreeMap<String, usize> = page
+        .iter()
+        .enumerate()
+        .filter(|_| !returns.is_empty())
+        .map(|(i, p)| (p.order_id.clone(), i))
+        .collect();
+    for r in &returns {
+        let order: String = r.try_get("order_id")?;
+        if let Some(purchase) = at.get(&order).and_then(|i| page.get_mut(*i)) {
+            let lines: BTreeMap<String, u32> = parse(&r.try_get::<String, _>("lines")?)?;
+            purchase.returns.push((r.try_get("occurred_at")?, lines));
         }
     }
     Ok(page)

@@ -7,9 +7,14 @@
 //! campaign-svc picks it at each purchase. Not seen: purchases the live
 //! campaign did not reward (its other conditions, an arm without reward,
 //! an exclusive campaign that won, a budget or cap already spent), so a
-//! draft that widens who qualifies is priced on those it rewarded; budget
-//! given back by returns. Its coupon codes' rewards keep their own effect
-//! and are not counted.
+//! draft that widens who qualifies is priced on those it rewarded. Its
+//! coupon codes' rewards keep their own effect and are not counted.
+//!
+//! Net of returns: what a purchase was granted less what its returns took
+//! back, and the draft's reward after each return in turn
+//! ([`super::after_returns`]); what a return takes back goes back to the
+//! budget, the day and the customer it was taken from when the return was
+//! recorded, as a reservation released.
 use std::collections::BTreeMap;
 
 use boomerang_common::arms;
@@ -127,8 +132,13 @@ impl CampaignReport {
 pub struct CampaignSnapshot {
     spent_day: Vec<((String, String), i64)>,
     spent_customer: Vec<((String, String), i64)>,
+    #[serde(default)]
+    given_back: Vec<Release>,
     report: CampaignReport,
 }
+
+/// What a return gives back, when: (when, asset, day, customer, minor units).
+type Release = (i64, String, String, String, i64);
 
 /// How a coupon code's reward names its offer's variant ("coupon:CODE").
 const COUPON: &str = "coupon:";
@@ -142,6 +152,8 @@ pub struct CampaignSimulator<'a> {
     /// Taken per asset, per (asset, day) and per (asset, customer).
     spent_day: BTreeMap<(String, String), i64>,
     spent_customer: BTreeMap<(String, String), i64>,
+    /// Releases by returns later than the purchases priced so far.
+    given_back: Vec<Release>,
     report: CampaignReport,
 }
 
@@ -164,6 +176,7 @@ impl<'a> CampaignSimulator<'a> {
             source_ref: format!("draft:campaign:{}", draft.campaign_id),
             spent_day: BTreeMap::new(),
             spent_customer: BTreeMap::new(),
+            given_back: Vec::new(),
             report: CampaignReport {
                 budgets,
                 ..CampaignReport::default()
@@ -182,7 +195,8 @@ impl<'a> CampaignSimulator<'a> {
         let Some((arm, simulated)) = self.price(p, priced_by) else {
             return;
         };
-        let granted = sums(p.rewards.iter().filter(|r| self.theirs(r)));
+        let granted: Vec<Reward> = p.granted().filter(|r| self.theirs(r)).collect();
+        let granted = sums(granted.iter());
         let simulated = sums(simulated.iter());
         let r = &mut self.report;
         r.all.add(&granted, &simulated);
@@ -204,6 +218,7 @@ impl<'a> CampaignSimulator<'a> {
         CampaignSnapshot {
             spent_day: self.spent_day.into_iter().collect(),
             spent_customer: self.spent_customer.into_iter().collect(),
+            given_back: self.given_back,
             report: self.report,
         }
     }
@@ -213,6 +228,7 @@ impl<'a> CampaignSimulator<'a> {
         Self {
             spent_day: snapshot.spent_day.into_iter().collect(),
             spent_customer: snapshot.spent_customer.into_iter().collect(),
+            given_back: snapshot.given_back,
             report: snapshot.report,
             ..Self::new(draft)
         }
@@ -236,6 +252,7 @@ impl<'a> CampaignSimulator<'a> {
     /// its caps and budgets; none for a purchase it did not reward.
     fn price(&mut self, p: &Recorded, program: &Program) -> Option<(String, Vec<Reward>)> {
         let draft = self.draft;
+        self.give_back_until(p.occurred_at);
         if !self.rewarded(p) {
             return None;
         }
@@ -316,8 +333,46 @@ impl<'a> CampaignSimulator<'a> {
             let customer = self.spent_customer.entry(key).or_default();
             *customer = customer.saturating_add(amount);
         }
+        if !p.returns.is_empty() {
+            let (kept, taken) =
+                super::after_returns(program, &self.source_ref, p, tier, &offers, given);
+            for (at, i, minor) in taken {
+                if let Some(r) = kept.get(i) {
+                    let (asset, customer) = (r.asset.clone(), p.customer.clone());
+                    self.given_back
+                        .push((at, asset, day.clone(), customer, minor));
+                }
+            }
+            given = kept;
+        }
         given.retain(|r| r.amount > 0);
         Some((arm, given))
+    }
+
+    /// Gives back what returns recorded by `at` released: to the budget, its
+    /// day and the customer's cap.
+    fn give_back_until(&mut self, at: i64) {
+        if self.given_back.iter().all(|r| r.0 > at) {
+            return;
+        }
+        let (due, later): (Vec<Release>, Vec<Release>) = std::mem::take(&mut self.given_back)
+            .into_iter()
+            .partition(|r| r.0 <= at);
+        self.given_back = later;
+        for (_, asset, day, customer, minor) in due {
+            if let Some(run) = self.report.budgets.get_mut(&asset) {
+                run.spent = run.spent.saturating_sub(minor).max(0);
+            }
+            for spent in [
+                self.spent_day.get_mut(&(asset.clone(), day)),
+                self.spent_customer.get_mut(&(asset, customer)),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *spent = spent.saturating_sub(minor).max(0);
+            }
+        }
     }
 
     /// What budget `b` gives of `want` at `at` (on `day`), taken.
@@ -346,235 +401,4 @@ impl<'a> CampaignSimulator<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{
-        rewards::Line,
-        simulation::tests::{DAY, NOV_2, program},
-    };
-
-    fn percent(p: &str) -> Effect {
-        Effect::ExtraPercent {
-            asset: "EUR".into(),
-            percent: p.into(),
-        }
-    }
-
-    fn draft(effect: Effect) -> Draft {
-        Draft {
-            campaign_id: "c1".into(),
-            effect: Some(effect),
-            variants: vec![],
-            categories: vec![],
-            min_order: None,
-            per_order: None,
-            per_customer: None,
-            budgets: vec![],
-            timezone: "Europe/Rome".into(),
-        }
-    }
-
-    /// `n` orders of 100.00 EUR a day apart, rewarded 5% by campaign c1
-    /// (arm `variant`) under a 5% program.
-    fn orders(live: &Program, n: i64, variant: &str) -> Vec<Recorded> {
-        let offer = Offer {
-            campaign_id: "c1".into(),
-            version: 1,
-            variant: variant.into(),
-            effect: percent("5"),
-            categories: vec![],
-            min_order: None,
-        };
-        (0..n)
-            .map(|i| {
-                let lines = vec![Line {
-                    line_id: "1".into(),
-                    sku: "s".into(),
-                    category: "shoes".into(),
-                    unit_price: 10_000,
-                    quantity: 1,
-                    discount: 0,
-                }];
-                let rewards = rewards::compute(
-                    live,
-                    "program:p@1",
-                    &lines,
-                    &[1],
-                    None,
-                    std::slice::from_ref(&offer),
-                )
-                .rewards;
-                Recorded {
-                    order_id: format!("o{i}"),
-                    version: 1,
-                    customer: format!("c{}", i % 3),
-                    channel: "store".into(),
-                    occurred_at: NOV_2 + i * DAY,
-                    lines,
-                    tier: None,
-                    rewards,
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_live_campaign_changes_nothing() {
-        let live = program("5");
-        let same = draft(percent("5"));
-        let mut sim = CampaignSimulator::new(&same);
-        orders(&live, 10, "").iter().for_each(|o| sim.add(o, &live));
-        let report = sim.finish();
-        assert_eq!(report.all.purchases, 10);
-        assert_eq!(report.all.totals["EUR"], (5_000, 5_000));
-        assert_eq!(report.by_variant[""], report.all);
-        assert!(report.top_customers(&live, 5).is_empty());
-    }
-
-    #[test]
-    fn a_budget_runs_out_on_the_day_its_total_is_spent() {
-        let live = program("5");
-        // 10% of 100.00 is 10.00 a day; 35.00 lasts three days and a half.
-        let richer = Draft {
-            budgets: vec![Budget {
-                asset: "EUR".into(),
-                total: 3_500,
-                per_day: None,
-            }],
-            ..draft(percent("10"))
-        };
-        let mut sim = CampaignSimulator::new(&richer);
-        let all = orders(&live, 10, "");
-        sim.warm_up(&all[0], &live);
-        all[1..].iter().for_each(|o| sim.add(o, &live));
-        let report = sim.finish();
-        assert_eq!(report.all.purchases, 9, "the first only spent");
-        assert_eq!(report.all.totals["EUR"], (4_500, 2_500));
-        let run = &report.budgets["EUR"];
-        assert_eq!((run.total, run.spent, run.short), (3_500, 3_500, 6_500));
-        assert_eq!(run.runs_out_at, Some(NOV_2 + 3 * DAY));
-        assert_eq!(richer.day(NOV_2 + 3 * DAY), "2026-11-05");
-        assert_eq!(run.ran_out_at, None, "the live one lasted");
-    }
-
-    #[test]
-    fn a_per_day_budget_and_caps_cut_each_reward() {
-        let live = program("5");
-        let capped = Draft {
-            budgets: vec![Budget {
-                asset: "EUR".into(),
-                total: 1_000_000,
-                per_day: Some(700),
-            }],
-            per_customer: Some((1_800, "EUR".into())),
-            ..draft(percent("10"))
-        };
-        let mut sim = CampaignSimulator::new(&capped);
-        orders(&live, 9, "").iter().for_each(|o| sim.add(o, &live));
-        let report = sim.finish();
-        // 7.00 a day; each of 3 customers at most 18.00: 7 + 7 + 4.
-        assert_eq!(report.by_customer["c0"].totals["EUR"], (1_500, 1_800));
-        assert_eq!(report.budgets["EUR"].runs_out_at, None);
-        assert_eq!(report.budgets["EUR"].spent, 5_400);
-    }
-
-    #[test]
-    fn an_arm_is_picked_by_the_drafts_weights() {
-        let live = program("5");
-        let ab = Draft {
-            variants: vec![
-                Arm {
-                    name: "a".into(),
-                    weight: 1,
-                    effect: Some(percent("10")),
-                },
-                Arm {
-                    name: "control".into(),
-                    weight: 1,
-                    effect: None,
-                },
-            ],
-            ..draft(percent("99"))
-        };
-        let mut sim = CampaignSimulator::new(&ab);
-        let all = orders(&live, 12, "a");
-        all.iter().for_each(|o| sim.add(o, &live));
-        let report = sim.finish();
-        // Each customer in the arm the draft's weights pick.
-        let in_a = all
-            .iter()
-            .filter(|o| arms::pick("c1", &o.customer, &[1, 1]) == Some(0))
-            .count() as u64;
-        let count = |arm: &str| report.by_variant.get(arm).map_or(0, |s| s.purchases);
-        assert_eq!((count("a"), count("control")), (in_a, 12 - in_a));
-        let a_eur = report.by_variant.get("a").map_or(0, |s| s.totals["EUR"].1);
-        assert_eq!(a_eur, 1_000 * i64::try_from(in_a).unwrap_or(0));
-    }
-
-    #[test]
-    fn a_coupon_code_keeps_its_own_reward() {
-        let live = program("5");
-        let coupon = Offer {
-            campaign_id: "c1".into(),
-            version: 1,
-            variant: "coupon:SHOES10".into(),
-            effect: Effect::FixedBonus {
-                minor: 300,
-                asset: "EUR".into(),
-            },
-            categories: vec![],
-            min_order: None,
-        };
-        let mut with_coupon = orders(&live, 1, "");
-        let own = with_coupon[0].rewards.iter().find_map(|r| r.offer.clone());
-        let offers: Vec<Offer> = own.into_iter().chain([coupon]).collect();
-        with_coupon[0].rewards = rewards::compute(
-            &live,
-            "program:p@1",
-            &with_coupon[0].lines,
-            &[1],
-            None,
-            &offers,
-        )
-        .rewards;
-        let same = draft(percent("5"));
-        let mut sim = CampaignSimulator::new(&same);
-        sim.add(&with_coupon[0], &live);
-        let report = sim.finish();
-        assert_eq!(
-            report.all.totals["EUR"],
-            (500, 500),
-            "the coupon's 3.00 is not the campaign's own"
-        );
-    }
-
-    #[test]
-    fn a_run_resumed_from_its_snapshot_ends_where_one_run_does() {
-        let live = program("5");
-        let capped = Draft {
-            budgets: vec![Budget {
-                asset: "EUR".into(),
-                total: 4_000,
-                per_day: Some(900),
-            }],
-            per_customer: Some((2_500, "EUR".into())),
-            ..draft(percent("10"))
-        };
-        let all = orders(&live, 10, "");
-        let mut once = CampaignSimulator::new(&capped);
-        all.iter().for_each(|o| once.add(o, &live));
-        let mut first = CampaignSimulator::new(&capped);
-        all[..4].iter().for_each(|o| first.add(o, &live));
-        let snapshot = first.snapshot();
-        let json = serde_json::to_string(&snapshot).unwrap_or_default();
-        let restored: CampaignSnapshot = serde_json::from_str(&json).unwrap_or_default();
-        let mut second = CampaignSimulator::resume(&capped, restored);
-        all[4..].iter().for_each(|o| second.add(o, &live));
-        let (once, resumed) = (once.finish(), second.finish());
-        assert_eq!(resumed, once);
-        assert_eq!(
-            once.budgets["EUR"].spent, 4_000,
-            "spent across the two runs"
-        );
-    }
-}
+mod tests;

@@ -8,9 +8,17 @@
 //! offers it received; a campaign reward its budget cut then keeps the cut
 //! in proportion ([`returns::still_earned`]), since that budget was spent.
 //! Per-period caps count what the draft would have earned in the period,
-//! purchases before the window in it included ([`Simulator::warm_up`]), not
-//! net of returns.
+//! purchases before the window in it included ([`Simulator::warm_up`]).
+//!
+//! Net of returns, as RecordReturn takes back: what a purchase was granted
+//! is what it was credited less what its returns took back, and what the
+//! draft gives it is what it keeps after each of its returns in turn
+//! ([`after_returns`]); what a return takes back of a base reward gives the
+//! cap's period that room back from the moment the return was recorded.
 pub mod campaign;
+mod returns;
+
+pub use returns::after_returns;
 
 use std::collections::BTreeMap;
 
@@ -21,7 +29,6 @@ use serde::{Deserialize, Serialize};
 use super::{
     caps::{self, Room},
     program::Program,
-    returns,
     rewards::{self, Kind, Line, Reward},
 };
 
@@ -40,6 +47,20 @@ pub struct Recorded {
     pub tier: Option<(String, String)>,
     /// What it was credited (amount), and earned before a budget cut.
     pub rewards: Vec<Reward>,
+    /// What returns took back of each of `rewards` (same order; missing: 0).
+    pub reversed: Vec<i64>,
+    /// Its returns in the order recorded: (when recorded, units per line id).
+    pub returns: Vec<(i64, BTreeMap<String, u32>)>,
+}
+
+impl Recorded {
+    /// What it was granted: each reward credited less what returns took back.
+    pub fn granted(&self) -> impl Iterator<Item = Reward> + '_ {
+        self.rewards.iter().enumerate().map(|(i, r)| Reward {
+            amount: r.amount - self.reversed.get(i).copied().unwrap_or(0),
+            ..r.clone()
+        })
+    }
 }
 
 /// Minor units, per asset.
@@ -157,8 +178,14 @@ fn top<'r>(
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     earned: Vec<((String, String, String), i64)>,
+    #[serde(default)]
+    given_back: Vec<GiveBack>,
     report: Report,
 }
+
+/// Room a return gives back to a cap's period: (when, (customer, asset,
+/// period label), minor units).
+type GiveBack = (i64, (String, String, String), i64);
 
 /// Prices recorded purchases, in the order they occurred, under a draft.
 pub struct Simulator<'a> {
@@ -168,6 +195,8 @@ pub struct Simulator<'a> {
     source_ref: String,
     /// Base earned under the draft per (customer, asset, period label).
     earned: BTreeMap<(String, String, String), i64>,
+    /// Room returns give back later than the purchases priced so far, by time.
+    given_back: Vec<GiveBack>,
     report: Report,
 }
 
@@ -180,6 +209,7 @@ impl<'a> Simulator<'a> {
             latest,
             source_ref,
             earned: BTreeMap::new(),
+            given_back: Vec::new(),
             report: Report::default(),
         }
     }
@@ -195,7 +225,8 @@ impl<'a> Simulator<'a> {
     /// categories; the draft's shares when unknown).
     pub fn add(&mut self, p: &Recorded, recorded: Option<&Program>) {
         let simulated = self.price(p);
-        let granted = sums(p.rewards.iter());
+        let granted: Vec<Reward> = p.granted().collect();
+        let granted = sums(granted.iter());
         let simulated = sums(simulated.iter());
         self.by_category(p, recorded, &granted, &simulated);
         let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
@@ -266,6 +297,7 @@ impl<'a> Simulator<'a> {
     pub fn snapshot(self) -> Snapshot {
         Snapshot {
             earned: self.earned.into_iter().collect(),
+            given_back: self.given_back,
             report: self.report,
         }
     }
@@ -279,14 +311,17 @@ impl<'a> Simulator<'a> {
     ) -> Self {
         Self {
             earned: snapshot.earned.into_iter().collect(),
+            given_back: snapshot.given_back,
             report: snapshot.report,
             ..Self::new(program, latest, source_ref)
         }
     }
 
-    /// What the draft gives `p`, its per-period caps as they stand.
+    /// What the draft gives `p`, its per-period caps as they stand, net of
+    /// its returns.
     fn price(&mut self, p: &Recorded) -> Vec<Reward> {
         let program = self.program;
+        self.give_back_until(p.occurred_at);
         let tier = p.tier.as_ref().and_then(|(id, _)| {
             program
                 .tiers
@@ -333,6 +368,10 @@ impl<'a> Simulator<'a> {
                 *earned = earned.saturating_add(reward.amount);
             }
         }
+        let periods: Vec<(String, String)> = counted
+            .iter()
+            .map(|(a, p)| ((*a).to_owned(), (*p).to_owned()))
+            .collect();
         for reward in computed.rewards.iter_mut().filter(|r| r.offer.is_some()) {
             let cut = p.rewards.iter().find(|r| {
                 r.kind.matches(reward.kind)
@@ -342,10 +381,47 @@ impl<'a> Simulator<'a> {
                     && r.earned > r.amount
             });
             if let Some(cut) = cut {
-                reward.amount = returns::still_earned(cut.amount, cut.earned, reward.amount);
+                reward.amount = super::returns::still_earned(cut.amount, cut.earned, reward.amount);
             }
         }
-        computed.rewards
+        if p.returns.is_empty() {
+            return computed.rewards;
+        }
+        let (mut kept, taken) = after_returns(
+            program,
+            &self.source_ref,
+            p,
+            tier,
+            &offers,
+            computed.rewards,
+        );
+        // What a return takes back of a base reward, its cap's period has again.
+        for (at, i, minor) in taken {
+            let Some(reward) = kept.get(i).filter(|r| r.kind == Kind::Base) else {
+                continue;
+            };
+            for (_, period) in periods.iter().filter(|(a, _)| *a == reward.asset) {
+                let key = (p.customer.clone(), reward.asset.clone(), period.clone());
+                self.given_back.push((at, key, minor));
+            }
+        }
+        kept.retain(|r| r.amount != 0);
+        kept
+    }
+
+    /// Gives the caps' periods the room returns recorded by `at` gave back.
+    fn give_back_until(&mut self, at: i64) {
+        if self.given_back.iter().all(|(when, _, _)| *when > at) {
+            return;
+        }
+        let (due, later): (Vec<GiveBack>, Vec<GiveBack>) = std::mem::take(&mut self.given_back)
+            .into_iter()
+            .partition(|(when, _, _)| *when <= at);
+        self.given_back = later;
+        for (_, key, minor) in due {
+            let earned = self.earned.entry(key).or_default();
+            *earned = earned.saturating_sub(minor);
+        }
     }
 }
 

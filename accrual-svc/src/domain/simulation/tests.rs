@@ -69,6 +69,7 @@ fn recorded(live: &Program, customer: &str, order: &str, cents: i64, at: i64) ->
         lines,
         tier: None,
         rewards,
+        ..Default::default()
     }
 }
 
@@ -183,6 +184,7 @@ fn a_boosted_category_carries_its_own_change() {
         lines,
         tier: None,
         rewards,
+        ..Default::default()
     };
     let draft = Program {
         category_multipliers: vec![("shoes".into(), "2".into())],
@@ -209,4 +211,73 @@ fn shares_add_up_to_the_amount() {
     assert_eq!(minor, [34, 33, 33]);
     let none = shares(&[("EUR".into(), 7)], &BTreeMap::new());
     assert_eq!(none, [(String::new(), ("EUR".into(), 7))]);
+}
+
+/// `customer`'s order of `units` units of 50.00 EUR, as `live` priced it,
+/// with `returns` (when, units returned) and what they took back of it.
+fn returned(live: &Program, order: &str, units: u32, at: i64, returns: &[(i64, u32)]) -> Recorded {
+    let mut p = recorded(live, "c", order, 5_000, at);
+    p.lines[0].quantity = units;
+    p.rewards = rewards::compute(live, "program:p@1", &p.lines, &[units], None, &[]).rewards;
+    let mut kept = units;
+    p.reversed = vec![0; p.rewards.len()];
+    for (when, n) in returns {
+        kept -= n;
+        p.returns.push((*when, [("1".to_owned(), *n)].into()));
+        let after = rewards::compute(live, "program:p@1", &p.lines, &[kept], None, &[]).rewards;
+        for (reward, reversed) in p.rewards.iter().zip(p.reversed.iter_mut()) {
+            *reversed += crate::domain::returns::taken_back(reward, *reversed, &after).1;
+        }
+    }
+    p
+}
+
+#[test]
+fn returns_are_netted_on_both_sides() {
+    // 2 × 50.00 at 5%: 5.00, then one unit returned: 2.50 kept.
+    let live = program("5");
+    let order = returned(&live, "o", 2, NOV_2, &[(NOV_2 + DAY, 1)]);
+    let mut same = Simulator::new(&live, 1, "draft".into());
+    same.add(&order, Some(&live));
+    assert_eq!(same.finish().all.totals["EUR"], (250, 250));
+    // At 7.5%: 7.50, then 3.75 kept; against the 2.50 kept.
+    let draft = program("7.5");
+    let mut richer = Simulator::new(&draft, 1, "draft".into());
+    richer.add(&order, Some(&live));
+    assert_eq!(richer.finish().all.totals["EUR"], (250, 375));
+    // Returned whole: nothing either side.
+    let gone = returned(
+        &live,
+        "g",
+        2,
+        NOV_2,
+        &[(NOV_2 + DAY, 1), (NOV_2 + 2 * DAY, 1)],
+    );
+    let mut sim = Simulator::new(&draft, 1, "draft".into());
+    sim.add(&gone, Some(&live));
+    assert_eq!(sim.finish().all.totals["EUR"], (0, 0));
+}
+
+#[test]
+fn a_return_gives_a_period_cap_its_room_back_when_it_is_recorded() {
+    let live = program("5");
+    let capped = Program {
+        per_period_caps: vec![PeriodCap {
+            cap: eur(1_000),
+            period: Period::Month,
+        }],
+        ..program("5")
+    };
+    let mut sim = Simulator::new(&capped, 1, "draft".into());
+    // 10.00 earned on Nov 2 (the month's cap), returned whole on Nov 5.
+    sim.add(
+        &returned(&live, "full", 4, NOV_2, &[(NOV_2 + 3 * DAY, 4)]),
+        None,
+    );
+    let before = sim.report.all.totals["EUR"].1;
+    // Nov 4: the cap is still reached; Nov 6: its room is back.
+    sim.add(&returned(&live, "capped", 2, NOV_2 + 2 * DAY, &[]), None);
+    assert_eq!(sim.report.all.totals["EUR"].1, before, "nothing on Nov 4");
+    sim.add(&returned(&live, "back", 2, NOV_2 + 4 * DAY, &[]), None);
+    assert_eq!(sim.finish().all.totals["EUR"].1, 500, "5.00 on Nov 6");
 }

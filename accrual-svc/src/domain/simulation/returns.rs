@@ -1,0 +1,51 @@
+//! A purchase's returns in the what-if: what the draft gave it, after each
+//! return in turn, as RecordReturn takes it back.
+use crate::domain::{
+    program::Program,
+    returns,
+    rewards::{self, Offer, Reward},
+};
+
+use super::Recorded;
+
+/// `given` (what the draft gave `p` at the purchase) after each of `p`'s
+/// returns in turn, as RecordReturn takes back: the order priced again on
+/// the units it keeps (by the same rules, tier and offers, no caps), each
+/// reward kept at what that earns ([`returns::taken_back`]). The rewards
+/// kept, in the same order (some perhaps at nothing), and what each return
+/// took back: (when recorded, index of the reward, minor units).
+pub fn after_returns(
+    program: &Program,
+    source_ref: &str,
+    p: &Recorded,
+    tier: Option<(&str, &str)>,
+    offers: &[Offer],
+    given: Vec<Reward>,
+) -> (Vec<Reward>, Vec<(i64, usize, i64)>) {
+    let mut kept: Vec<u32> = p.lines.iter().map(|l| l.quantity).collect();
+    let mut reversed = vec![0_i64; given.len()];
+    let mut taken = Vec::new();
+    for (at, lines) in &p.returns {
+        // RecordReturn refused a return of more than was bought.
+        if returns::subtract(&p.lines, &mut kept, lines).is_err() {
+            break;
+        }
+        let after = rewards::compute(program, source_ref, &p.lines, &kept, tier, offers);
+        for (i, (reward, reversed)) in given.iter().zip(reversed.iter_mut()).enumerate() {
+            let (_, take) = returns::taken_back(reward, *reversed, &after.rewards);
+            *reversed += take;
+            if take > 0 {
+                taken.push((*at, i, take));
+            }
+        }
+    }
+    let kept = given
+        .into_iter()
+        .zip(reversed)
+        .map(|(reward, reversed)| Reward {
+            amount: reward.amount - reversed,
+            ..reward
+        })
+        .collect();
+    (kept, taken)
+}
