@@ -157,8 +157,9 @@ backend_tests! {
         assert_eq!(code(c.create_coupon_batch(check(batch("c", "vip", rules(1, 0), pattern.clone()))).await), Some(Code::AlreadyExists));
         assert_eq!(code(c.create_coupon_batch(check(batch("c", "v2", rules(1, 0), given(&[("vip-anna", "")])))).await), Some(Code::AlreadyExists));
         assert_eq!(code(c.create_coupon_batch(check(batch("nope", "v2", rules(1, 0), pattern.clone()))).await), Some(Code::NotFound));
-        // Without a campaign: the rules and codes alone.
-        let alone = c.create_coupon_batch(check(batch("", "v2", rules(1, 0), given(&[("vip-anna", "")])))).await?.into_inner().batch.unwrap_or_default();
+        // Without a campaign: the rules, and codes new to the tenant.
+        assert_eq!(code(c.create_coupon_batch(check(batch("", "v2", rules(1, 0), given(&[("vip-anna", "")])))).await), Some(Code::AlreadyExists));
+        let alone = c.create_coupon_batch(check(batch("", "v2", rules(1, 0), given(&[("vip-new", "")])))).await?.into_inner().batch.unwrap_or_default();
         assert_eq!((alone.campaign_id.as_str(), alone.created, alone.state), ("", 1, pb::CouponBatchState::Ready as i32));
         let bad = pb::CouponRules { effect: None, ..rules(1, 0) };
         assert_eq!(code(c.create_coupon_batch(check(batch("", "v2", bad, pattern.clone()))).await), Some(Code::InvalidArgument));

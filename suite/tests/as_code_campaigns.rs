@@ -140,7 +140,7 @@ impl Repo {
 backend_tests! {
     async fn coupon_batches_are_created_once_exported_and_never_changed(backend) -> anyhow::Result<()> {
         let (suite, _dbs) = start(backend, Default::default()).await?;
-        let repo = Repo::open(&suite).await?;
+        let mut repo = Repo::open(&suite).await?;
         std::fs::write(repo.file("june.yaml"), format!("{JUNE}{CODES}"))?;
         let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
         assert!(ok && out.contains("campaign june: created (version 1)") && out.contains("    + coupon batch bf26: 20 codes from BF26-####\n    + coupon batch vip: 2 codes given"), "{out}{err}");
@@ -173,6 +173,19 @@ backend_tests! {
         std::fs::write(repo.file("june.yaml"), format!("{JUNE}{CODES}{}", more.replace("101", "20")))?;
         let (ok, out, err) = repo.run(&["apply", "-f", &repo.folder()]).await?;
         assert!(!ok && err.contains("june.yaml:31: couponBatches[2]: 1 of the codes exist already, e.g. VIP-BOB"), "{out}{err}");
+        // A campaign not created yet: its batch is checked for codes the
+        // tenant has too, and a code given in two files is refused.
+        let july = format!("{}{}", JUNE.replace("id: june", "id: july"), CODES.replace("bf26", "bf27").replace("- batchId: vip", "- batchId: vip2").replace("welcome", "july"));
+        std::fs::write(repo.file("june.yaml"), format!("{JUNE}{CODES}"))?;
+        std::fs::write(repo.file("july.yaml"), &july)?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("july.yaml:23: couponBatches[1]: 1 of the codes exist already, e.g. VIP-BOB"), "{out}{err}");
+        let twice = more.replace("late", "more").replace("101", "20").replace("VIP-BOB", "JULY-2");
+        std::fs::write(repo.file("july.yaml"), format!("{}{twice}", july.replace("VIP-BOB", "JULY-2")))?;
+        let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;
+        assert!(!ok && err.contains("july.yaml:35: couponBatches[2].given.codes[0].code: JULY-2 is also given in") && err.contains("1 problem(s)"), "{out}{err}");
+        assert_eq!(repo.live("july").await?, None);
+        std::fs::remove_file(repo.file("july.yaml"))?;
         // A batch left out of the file is kept, and said so.
         std::fs::write(repo.file("june.yaml"), format!("{JUNE}{}", CODES.split("  - batchId: vip").next().unwrap_or_default()))?;
         let (ok, out, err) = repo.run(&["plan", "-f", &repo.folder()]).await?;

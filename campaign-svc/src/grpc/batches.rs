@@ -21,6 +21,7 @@ use crate::{
     domain::coupon::{Code, CouponEffect, MAX_GENERATED, MAX_GIVEN, Pattern, Rules, Scope},
 };
 
+/// Creates a batch (or, `validate_only`, checks it).
 pub(super) async fn create(
     campaigns: &Campaigns,
     mutations: &Mutations,
@@ -29,8 +30,8 @@ pub(super) async fn create(
     let tenant = tenant_of(&req)?;
     let req = req.into_inner();
     let mut v = Violations::new();
-    // validate_only without a campaign checks the batch alone (one of a
-    // campaign not created yet).
+    // validate_only without a campaign checks what needs none (a batch of
+    // a campaign not created yet).
     let campaign = if req.campaign_id.is_empty() && req.validate_only {
         String::new()
     } else {
@@ -75,6 +76,7 @@ pub(super) async fn create(
         .await
 }
 
+/// A batch with its figures.
 pub(super) async fn get(
     campaigns: &Campaigns,
     req: Request<pb::GetCouponBatchRequest>,
@@ -91,6 +93,7 @@ pub(super) async fn get(
     }))
 }
 
+/// A page of a campaign's batches.
 pub(super) async fn list(
     campaigns: &Campaigns,
     req: Request<pb::ListCouponBatchesRequest>,
@@ -100,14 +103,11 @@ pub(super) async fn list(
     let mut v = Violations::new();
     let campaign = convert::id(&mut v, "campaign_id", &req.campaign_id);
     let (size, after) = super::page(req.page.as_ref());
-    if !after.is_empty() {
-        boomerang_common::id::field(&mut v, "page.page_token", &after);
+    if !after.is_empty() && boomerang_common::id::check(&after).is_err() {
+        v.add("page.page_token", "not a token from this list");
     }
     v.check()?;
-    let mut batches = campaigns
-        .batches(&tenant, &campaign, &after, size + 1)
-        .await?;
-    let next = boomerang_common::paging::next(&mut batches, size, |b| b.row.batch_id.clone());
+    let (batches, next) = campaigns.batches(&tenant, &campaign, &after, size).await?;
     Ok(Response::new(pb::ListCouponBatchesResponse {
         batches: batches.iter().map(to_batch).collect(),
         next_page_token: next,

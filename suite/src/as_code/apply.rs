@@ -30,9 +30,10 @@ pub struct Applied {
     pub not_tried: Vec<String>,
 }
 
-/// Publishes every changed step over its planned version, then a
-/// campaign's lifecycle calls, in file order, stopping at the first refusal
-/// (a spec moved between plan and apply).
+/// Publishes every changed step over its planned version, then creates a
+/// campaign's new coupon batches and makes its lifecycle calls, in file
+/// order, stopping at the first refusal (a spec moved between plan and
+/// apply).
 ///
 /// A publish's key is the content, the version it goes over and the live
 /// content it replaces: the same change is the same request. A draft

@@ -5,13 +5,15 @@
 //! creates the new ones after the campaign's publish. `get` writes the live
 //! ones (not the campaign's vouchers, which are the service's own).
 use boomerang_proto::campaign::v1::{self as cpb, create_coupon_batch_request::Codes};
+use campaign_svc::campaigns::coupons::VOUCHERS;
 use prost_reflect::DescriptorPool;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use super::{
     Document, FileProblem,
-    client::{Platform, said},
+    client::Platform,
+    plan::upstream,
     render::Tree,
     spec::{self, Lines, Problem},
     yaml::{Node, Value},
@@ -27,8 +29,6 @@ pub const NOT_IN_FILES: &[(&str, &str)] = &[
     ("campaignId", "set by the file's id"),
     ("validateOnly", "set by plan"),
 ];
-/// The batch of a campaign's vouchers: made by the service, never in a file.
-const VOUCHERS: &str = "vouchers";
 
 /// A batch as a file and plan hold it: its campaign set to the file's id.
 pub type Batch = cpb::CreateCouponBatchRequest;
@@ -115,18 +115,27 @@ pub fn tree(pool: &DescriptorPool, batches: &[Batch]) -> anyhow::Result<Tree> {
     Ok(Tree::List(items))
 }
 
-/// Campaign `campaign`'s live batches as a file writes them (given codes
-/// listed by code), the vouchers' left out.
-pub async fn live(client: &mut Platform, campaign: &str) -> Result<Vec<Batch>, Status> {
+/// Campaign `campaign`'s live batches as a file writes them, the vouchers'
+/// (the service's own) left out; the given codes of those `listed` names,
+/// by code (byte order, whatever the database's collation).
+pub async fn live(
+    client: &mut Platform,
+    campaign: &str,
+    listed: impl Fn(&str) -> bool,
+) -> Result<Vec<Batch>, Status> {
     let mut out = Vec::new();
     for b in client.batches(campaign).await? {
         if b.batch_id == VOUCHERS {
             continue;
         }
         let codes = if b.pattern.is_empty() {
-            Codes::Given(cpb::GivenCodes {
-                codes: client.codes(campaign, &b.batch_id).await?,
-            })
+            let mut codes = if listed(&b.batch_id) {
+                client.codes(campaign, &b.batch_id).await?
+            } else {
+                Vec::new()
+            };
+            codes.sort_by(|a, b| a.code.cmp(&b.code));
+            Codes::Given(cpb::GivenCodes { codes })
         } else {
             Codes::Pattern(cpb::CodePattern {
                 pattern: b.pattern,
@@ -162,8 +171,11 @@ pub async fn plan(
     doc: &Document,
     live: bool,
 ) -> anyhow::Result<Result<Planned, Vec<FileProblem>>> {
+    let in_file = |id: &str| doc.batches.iter().any(|b| b.batch_id == id);
     let live_batches = if live {
-        self::live(client, &doc.id).await.map_err(upstream)?
+        self::live(client, &doc.id, in_file)
+            .await
+            .map_err(upstream)?
     } else {
         Vec::new()
     };
@@ -171,16 +183,24 @@ pub async fn plan(
     let mut problems = Vec::new();
     for (i, batch) in doc.batches.iter().enumerate() {
         let was = live_batches.iter().find(|b| b.batch_id == batch.batch_id);
-        // A new batch of a live campaign is checked as its create would be;
-        // one of a campaign not created yet, or one to compare with its
-        // live self, by its rules and codes alone.
-        let check = Batch {
-            campaign_id: if live && was.is_none() {
-                doc.id.clone()
-            } else {
-                String::new()
+        let check = match was {
+            // Compared with its live self: the rules as the service would
+            // store them (its codes, live already, are compared as written).
+            Some(_) => Batch {
+                campaign_id: String::new(),
+                codes: Some(Codes::Pattern(cpb::CodePattern {
+                    pattern: "####".into(),
+                    count: 1,
+                })),
+                ..batch.clone()
             },
-            ..batch.clone()
+            // New: as its create would be (what needs no campaign, for a
+            // campaign not created yet).
+            None if live => batch.clone(),
+            None => Batch {
+                campaign_id: String::new(),
+                ..batch.clone()
+            },
         };
         let stored = match client.check_batch(&check).await {
             Ok(stored) => stored,
@@ -205,7 +225,7 @@ pub async fn plan(
     }
     planned.unfiled = live_batches
         .into_iter()
-        .filter(|b| !doc.batches.iter().any(|d| d.batch_id == b.batch_id))
+        .filter(|b| !in_file(&b.batch_id))
         .map(|b| b.batch_id)
         .collect();
     Ok(if problems.is_empty() {
@@ -283,8 +303,4 @@ fn refused(doc: &Document, i: usize, status: &Status) -> anyhow::Result<Vec<File
         }
         _ => Err(upstream(status.clone())),
     }
-}
-
-fn upstream(status: Status) -> anyhow::Error {
-    anyhow::anyhow!("the gateway answered {}", said(&status))
 }

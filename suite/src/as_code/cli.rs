@@ -91,7 +91,7 @@ pub async fn get(args: Get) -> anyhow::Result<ExitCode> {
         Output::Json => Format::Json,
     };
     let coupons = match args.kind {
-        Kind::Campaign => batches::live(&mut client, &id)
+        Kind::Campaign => batches::live(&mut client, &id, |_| true)
             .await
             .map_err(|s| anyhow::anyhow!(said(&s)))?,
         _ => Vec::new(),

@@ -144,6 +144,7 @@ pub fn load_dir(
             Err(found) => problems.extend(found),
         }
     }
+    problems.extend(codes_given_twice(&documents));
     for (i, doc) in documents.iter().enumerate() {
         if let Some(first) = documents[..i]
             .iter()
@@ -153,6 +154,37 @@ pub fn load_dir(
         }
     }
     Ok((documents, problems))
+}
+
+/// Codes given in two batches (in one file or two): a code is one in its
+/// tenant, so the second batch's create would be refused.
+fn codes_given_twice(documents: &[Document]) -> Vec<FileProblem> {
+    use boomerang_proto::campaign::v1::create_coupon_batch_request::Codes;
+    let mut first: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+    let mut problems = Vec::new();
+    for doc in documents {
+        for (i, batch) in doc.batches.iter().enumerate() {
+            let Some(Codes::Given(given)) = &batch.codes else {
+                continue;
+            };
+            for (j, code) in given.codes.iter().enumerate() {
+                let code = code.code.trim().to_ascii_uppercase();
+                let at = format!("{}[{i}]", batches::FIELD);
+                match first.get(&code) {
+                    // Twice in one batch is the service's to refuse.
+                    Some((file, k)) if *file == doc.file && *k == i => {}
+                    Some((file, k)) => problems.push(doc.problem(
+                        &format!("{at}.given.codes[{j}].code"),
+                        &format!("{code} is also given in {file} {}[{k}]", batches::FIELD),
+                    )),
+                    None => {
+                        first.insert(code, (doc.file.clone(), i));
+                    }
+                }
+            }
+        }
+    }
+    problems
 }
 
 fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {

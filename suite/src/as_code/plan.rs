@@ -39,8 +39,8 @@ pub struct Step {
     pub publish: bool,
     /// A campaign's lifecycle calls, after the spec.
     pub moves: Vec<Move>,
-    /// SHA-256 of the normalised spec (and a campaign's status wanted): the
-    /// file's content as the service reads it.
+    /// SHA-256 of the normalised spec (and a campaign's status wanted and
+    /// coupon batches): the file's content as the service reads it.
     pub digest: String,
     /// The same of the live content planned against (empty: none yet).
     pub live: String,
@@ -187,7 +187,10 @@ pub async fn plan(
             old.as_ref()
                 .is_some_and(|old| digest(old, want, &coupons_json) == pin.digest)
         });
-        if let Some(pin) = pin.filter(|p| !published && !p.live.is_empty() && p.live != live_pin) {
+        // (Batches refused leave nothing to compare: their problems say why.)
+        let stale =
+            |p: &&Pinned| coupons_ok && !published && !p.live.is_empty() && p.live != live_pin;
+        if let Some(pin) = pin.filter(stale) {
             let named = doc.named();
             let why = if pin.version == live_version {
                 format!("{named} changed since the plan; plan again")
@@ -412,7 +415,7 @@ fn refusal(doc: &Document, status: &Status, pinned: bool) -> anyhow::Result<Vec<
     }
 }
 
-fn upstream(status: Status) -> anyhow::Error {
+pub(super) fn upstream(status: Status) -> anyhow::Error {
     anyhow::anyhow!("the gateway answered {}", said(&status))
 }
 

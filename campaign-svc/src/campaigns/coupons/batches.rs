@@ -52,7 +52,7 @@ impl Campaigns {
         rules: Rules,
         codes: Codes,
     ) -> Result<BatchView, AppError> {
-        self.takes_codes(conn, tenant, campaign).await?;
+        self.takes_codes(conn, tenant, campaign, true).await?;
         let now = self.clock().now();
         let mut row = new_row((campaign, batch), &rules, &codes, now)?;
         if !batch_rows::insert_batch(conn, tenant.as_str(), &row).await? {
@@ -96,7 +96,8 @@ impl Campaigns {
 
     /// What creating a batch would give, without writing (nothing locked):
     /// the batch as the create would answer it, or its refusal. Without a
-    /// campaign (`campaign` ""), the rules and codes alone are checked.
+    /// campaign (`campaign` ""), what needs none: the rules, and given codes
+    /// new to the tenant.
     #[tracing::instrument(name = "boomerang.campaign.coupons.validate_batch", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn would_create_batch(
         &self,
@@ -106,22 +107,21 @@ impl Campaigns {
         codes: Codes,
     ) -> Result<BatchView, AppError> {
         let mut row = new_row((campaign, batch), &rules, &codes, self.clock().now())?;
+        let mut conn = self.db().pool().acquire().await?;
         if !campaign.is_empty() {
-            let mut conn = self.db().pool().acquire().await?;
-            self.takes_codes(&mut conn, tenant, campaign).await?;
+            self.takes_codes(&mut conn, tenant, campaign, false).await?;
             if batch_rows::get_batch(&mut conn, tenant.as_str(), campaign, batch)
                 .await?
                 .is_some()
             {
                 return Err(exists(campaign, batch));
             }
-            if let Codes::Given(given) = &codes {
-                let wanted: Vec<String> =
-                    given.iter().map(|(c, _)| c.as_str().to_owned()).collect();
-                let taken = repo::taken_codes(&mut conn, tenant.as_str(), &wanted).await?;
-                if !taken.is_empty() {
-                    return Err(taken_codes(taken.len(), taken.iter()));
-                }
+        }
+        if let Codes::Given(given) = &codes {
+            let wanted: Vec<String> = given.iter().map(|(c, _)| c.as_str().to_owned()).collect();
+            let taken = repo::taken_codes(&mut conn, tenant.as_str(), &wanted).await?;
+            if !taken.is_empty() {
+                return Err(taken_codes(taken.len(), taken.iter()));
             }
         }
         if matches!(codes, Codes::Given(_)) {
@@ -134,20 +134,22 @@ impl Campaigns {
         })
     }
 
-    /// A page of `campaign`'s batches after batch id `after`, each with its
-    /// figures (read at once for the page).
+    /// A page of `campaign`'s batches after batch id `after`, `size` at
+    /// most, each with its figures (read at once for the page), and the
+    /// token of the next page ("" at the end).
     #[tracing::instrument(name = "boomerang.campaign.coupons.list_batches", skip_all, fields(tenant = %tenant), err(level = "info"))]
     pub async fn batches(
         &self,
         tenant: &TenantId,
         campaign: &str,
         after: &str,
-        limit: i64,
-    ) -> Result<Vec<BatchView>, AppError> {
-        let rows =
-            batch_rows::list_batches(self.db(), tenant.as_str(), campaign, after, limit).await?;
+        size: i64,
+    ) -> Result<(Vec<BatchView>, String), AppError> {
+        let mut rows =
+            batch_rows::list_batches(self.db(), tenant.as_str(), campaign, after, size + 1).await?;
+        let next = boomerang_common::paging::next(&mut rows, size, |b| b.batch_id.clone());
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), next));
         };
         let span = (first.batch_id.as_str(), last.batch_id.as_str());
         let figures: std::collections::BTreeMap<String, (i64, i64, i64)> =
@@ -155,7 +157,8 @@ impl Campaigns {
                 .await?
                 .into_iter()
                 .collect();
-        rows.into_iter()
+        let views = rows
+            .into_iter()
             .map(|row| {
                 Ok(BatchView {
                     rules: rules_of(&row.rules)?,
@@ -163,21 +166,31 @@ impl Campaigns {
                     row,
                 })
             })
-            .collect()
+            .collect::<Result<_, AppError>>()?;
+        Ok((views, next))
     }
 
-    /// Refused unless `campaign` exists and still takes codes (not ended or archived).
+    /// Refused unless `campaign` exists and still takes codes (not ended or
+    /// archived); with `lock`, its row held until the caller's commit, so an
+    /// end waits for the batch.
     async fn takes_codes(
         &self,
         conn: &mut Conn,
         tenant: &TenantId,
         campaign: &str,
+        lock: bool,
     ) -> Result<(), AppError> {
-        let view = self.view(conn, tenant, campaign, None).await?;
-        if matches!(view.head.status, Status::Ended | Status::Archived) {
+        let status = if lock {
+            self.view(conn, tenant, campaign, None).await?.head.status
+        } else {
+            crate::repo::campaigns::head(conn, tenant.as_str(), campaign)
+                .await?
+                .status
+        };
+        if matches!(status, Status::Ended | Status::Archived) {
             return Err(AppError::Precondition(format!(
                 "campaign {campaign} is {}: it takes no new codes",
-                view.head.status.as_str()
+                status.as_str()
             )));
         }
         Ok(())
