@@ -1,7 +1,8 @@
 //! The what-if, through the gateway, on both backends: a thousand purchases
-//! recorded, then priced again under the live program (nothing changes) and
-//! under a richer draft (the delta a computation in this test expects), by
-//! the API and by `boomerang plan`.
+//! recorded (a tenth of them returned), then priced again under the live
+//! program (nothing changes) and under a richer draft (the delta a
+//! computation in this test expects, net of returns), by the API and by
+//! `boomerang plan`.
 mod support;
 
 use boomerang_common::{backend_tests, testing::channel};
@@ -16,6 +17,11 @@ use support::{cli, enrol_and_record, shop::eur, start, with_key};
 
 const ORDERS: i64 = 1_000;
 const CUSTOMERS: i64 = 20;
+
+/// Whether order `i`'s shoes came back (a tenth of the orders).
+fn returned(i: i64) -> bool {
+    i % 10 == 5
+}
 
 /// Order `i`: shoes at a price between 10.00 and 209.99 EUR, every third
 /// with a gift card (which never earns), online or in store.
@@ -77,8 +83,13 @@ backend_tests! {
         let gateway = suite.addrs().gateway;
         let orders: Vec<(i64, apb::Purchase)> = (0..ORDERS).map(order).collect();
         enrol_and_record(gateway, &key, CUSTOMERS, orders.iter().map(|o| o.1.clone()).collect()).await?;
-        let recorded: Vec<i64> = orders.iter().map(|o| o.0).collect();
         let mut accrual = AccrualServiceClient::new(channel(gateway).await?);
+        for i in (0..ORDERS).filter(|i| returned(*i)) {
+            let back = apb::RecordReturnRequest { idempotency_key: format!("r-{i}"), program_id: "demo".into(), order_id: format!("o-{i}"), return_id: "r".into(), lines: vec![apb::ReturnLine { line_id: "1".into(), quantity: 1 }], occurred_at: None };
+            accrual.record_return(with_key(back, &key)?).await?;
+        }
+        // What the orders kept earn (a gift card never does).
+        let recorded: Vec<i64> = orders.iter().enumerate().map(|(i, o)| if returned(i as i64) { 0 } else { o.0 }).collect();
         let live_cents: i64 = recorded.iter().map(|c| cashback(*c, (50, 100))).sum();
         let draft_cents: i64 = recorded.iter().map(|c| cashback(*c, (75, 120))).sum();
 
@@ -110,7 +121,7 @@ backend_tests! {
         let by_category: Vec<(String, u64, String)> = sim.by_category.iter().map(|s| (s.key.clone(), s.purchases, s.cost_delta.clone().unwrap_or_default().amount)).collect();
         assert_eq!(by_category, [("gift_card".into(), 334, "0.00".into()), ("shoes".into(), 1_000, text(delta))]);
         assert_eq!(sim.top_customers.len(), 10);
-        let c00: i64 = (0..ORDERS).filter(|i| i % CUSTOMERS == 0).map(|i| {
+        let c00: i64 = (0..ORDERS).filter(|i| i % CUSTOMERS == 0 && !returned(*i)).map(|i| {
             let c = order(i).0;
             cashback(c, (75, 120)) - cashback(c, (50, 100))
         }).sum();
