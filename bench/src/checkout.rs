@@ -92,6 +92,7 @@ async fn campaign_with_code(
                 }],
             },
         )),
+        validate_only: false,
     };
     CouponServiceClient::new(shop.channel.clone())
         .create_coupon_batch(authed(&shop.auth, batch))

@@ -1,5 +1,6 @@
 //! The what-if over recorded purchases: `n` purchases of the demo program
-//! recorded through the gateway, then a richer draft of it priced over them
+//! recorded through the gateway (every tenth returned), then a richer draft
+//! of it priced over them
 //! by `SimulationService/SimulateProgram` (timed on its own, after the
 //! outbox drained).
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ use crate::{
 const MEMBERS: u32 = 1_000;
 /// Concurrent recorders.
 const RECORDERS: u32 = 32;
+/// One purchase in this many is returned.
+const RETURNED: u32 = 10;
 
 /// What `simulate` measured.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -49,23 +52,35 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
     for worker in 0..RECORDERS {
         let (channel, auth) = (shop.channel.clone(), shop.auth.clone());
         recording.spawn(async move {
-            let mut client = AccrualServiceClient::new(channel);
+            let client = AccrualServiceClient::new(channel);
             for n in (worker..purchases).step_by(RECORDERS as usize) {
                 let order = format!("sim-{n}");
                 let req = pb::RecordPurchaseRequest {
                     idempotency_key: order.clone(),
-                    purchase: Some(purchase(n % MEMBERS, order)),
+                    purchase: Some(purchase(n % MEMBERS, order.clone())),
                 };
-                // The same request again when the connection broke (the
-                // gateway rotates connections): recorded once either way.
-                let mut tries = 0;
-                while let Err(status) = client.record_purchase(authed(&auth, req.clone())).await {
-                    tries += 1;
-                    if tries > 3 || !matches!(status.code(), Code::Unknown | Code::Unavailable) {
-                        return Err(status.into());
-                    }
-                    eprintln!("simulate: {} again after {status}", req.idempotency_key);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                once(&order, || {
+                    let (mut c, req) = (client.clone(), authed(&auth, req.clone()));
+                    async move { c.record_purchase(req).await }
+                })
+                .await?;
+                if n % RETURNED == 0 {
+                    let back = pb::RecordReturnRequest {
+                        idempotency_key: format!("{order}-r"),
+                        program_id: "demo".into(),
+                        order_id: order.clone(),
+                        return_id: "r".into(),
+                        lines: vec![pb::ReturnLine {
+                            line_id: "1".into(),
+                            quantity: 1,
+                        }],
+                        occurred_at: None,
+                    };
+                    once(&order, || {
+                        let (mut c, back) = (client.clone(), authed(&auth, back.clone()));
+                        async move { c.record_return(back).await }
+                    })
+                    .await?;
                 }
                 if n % 10_000 == 0 && n > 0 {
                     eprintln!("simulate: about {n} purchases recorded");
@@ -140,6 +155,28 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
     }
     shop.close().await?;
     Ok(out)
+}
+
+/// `call` answered; the same request again when the connection broke (the
+/// gateway rotates connections): recorded once either way.
+async fn once<T, F>(what: &str, mut call: impl FnMut() -> F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Ok(answer) => return Ok(answer),
+            Err(status)
+                if tries < 3 && matches!(status.code(), Code::Unknown | Code::Unavailable) =>
+            {
+                tries += 1;
+                eprintln!("simulate: {what} again after {status}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => return Err(status.into()),
+        }
+    }
 }
 
 /// `ask` over the window `inline` priced, as a job: its progress on stderr,
