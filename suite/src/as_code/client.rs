@@ -21,6 +21,9 @@ use tonic::{
 };
 
 use super::{Kind, Spec, lifecycle::Move};
+use apb::{simulation::Answer, start_simulation_request::What};
+use boomerang_common::idempotency::derived_key;
+use sha2::{Digest as _, Sha256};
 
 /// Where a command reaches the platform, and as whom.
 #[derive(clap::Args, Debug, Clone)]
@@ -179,7 +182,8 @@ impl Platform {
     }
 
     /// What `draft` would have given the purchases of the `days` before
-    /// now (the server's default window when 30).
+    /// now (the server's default window when 30), priced by a what-if job
+    /// whose progress is shown on stderr.
     pub async fn simulate(
         &mut self,
         draft: &apb::Program,
@@ -192,7 +196,11 @@ impl Platform {
             to,
             top_customers: Some(3),
         };
-        Ok(self.simulation.simulate_program(req).await?.into_inner())
+        let named = format!("program {}", draft.program_id);
+        match self.simulate_job(What::Program(req), &named).await? {
+            Answer::Program(sim) => Ok(sim),
+            Answer::Campaign(_) => Err(Status::internal("a campaign's answer to a program")),
+        }
     }
 
     /// What `campaign` would have given the purchases of `program` its
@@ -213,7 +221,68 @@ impl Platform {
             to,
             top_customers: Some(3),
         };
-        Ok(self.simulation.simulate_campaign(req).await?.into_inner())
+        let named = format!("campaign {} over program {program}", campaign.campaign_id);
+        match self.simulate_job(What::Campaign(req), &named).await? {
+            Answer::Campaign(sim) => Ok(sim),
+            Answer::Program(_) => Err(Status::internal("a program's answer to a campaign")),
+        }
+    }
+
+    /// `what` priced by a what-if job (keyed by this run and the question,
+    /// so each plan prices the purchases as they are), its progress on
+    /// stderr: its answer, or why it has none.
+    async fn simulate_job(&mut self, what: What, named: &str) -> Result<Answer, Status> {
+        let question = Sha256::digest(prost::Message::encode_to_vec(
+            &apb::StartSimulationRequest {
+                idempotency_key: String::new(),
+                what: Some(what.clone()),
+            },
+        ));
+        let run = boomerang_common::time::now_micros().to_string();
+        let idempotency_key = derived_key("plan", &[&run, &hex::encode(question)[..32]]);
+        let start = apb::StartSimulationRequest {
+            idempotency_key,
+            what: Some(what),
+        };
+        let started = self.simulation.start_simulation(start).await?.into_inner();
+        let id = started
+            .simulation
+            .map(|s| s.simulation_id)
+            .ok_or_else(|| Status::internal("the answer was empty"))?;
+        let mut progress = Progress::new(named);
+        loop {
+            let get = apb::GetSimulationRequest {
+                simulation_id: id.clone(),
+            };
+            let job = self
+                .simulation
+                .get_simulation(get)
+                .await?
+                .into_inner()
+                .simulation
+                .unwrap_or_default();
+            match job.state() {
+                apb::SimulationState::Succeeded => {
+                    progress.done();
+                    return job
+                        .answer
+                        .ok_or_else(|| Status::internal("a what-if succeeded without an answer"));
+                }
+                apb::SimulationState::Failed => {
+                    progress.done();
+                    return Err(Status::aborted(format!(
+                        "the what-if failed: {}",
+                        job.error
+                    )));
+                }
+                apb::SimulationState::Cancelled => {
+                    progress.done();
+                    return Err(Status::cancelled("the what-if was cancelled"));
+                }
+                _ => progress.show(job.purchases_read, job.purchases_total),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     async fn upsert(
@@ -404,6 +473,56 @@ impl Platform {
                 };
                 self.campaign.archive_campaign(req).await.map(drop)
             }
+        }
+    }
+}
+
+/// A what-if's progress on stderr: on a terminal one line kept up to date,
+/// elsewhere (a CI log) a line every 5 seconds, once it takes that long.
+struct Progress<'a> {
+    named: &'a str,
+    terminal: bool,
+    started: std::time::Instant,
+    last: Option<std::time::Instant>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(named: &'a str) -> Self {
+        use std::io::IsTerminal as _;
+        Self {
+            named,
+            terminal: std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+            last: None,
+        }
+    }
+
+    fn show(&mut self, read: u64, total: u64) {
+        let every = Duration::from_secs(5);
+        let due = match self.last {
+            _ if self.terminal => true,
+            None => self.started.elapsed() >= every,
+            Some(last) => last.elapsed() >= every,
+        };
+        if !due {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        let line = format!(
+            "what-if of {}: {read} of {total} purchases read",
+            self.named
+        );
+        if self.terminal {
+            eprint!("\r{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The line left for the plan's output.
+    fn done(&self) {
+        if self.terminal && self.last.is_some() {
+            eprint!("\r\x1b[2K");
         }
     }
 }
