@@ -305,6 +305,20 @@ impl Db {
         }
     }
 
+    /// A transaction that only reads, its statements seeing one snapshot
+    /// (REPEATABLE READ on PostgreSQL; a deferred transaction on SQLite,
+    /// whose first read fixes its snapshot): reads that must agree.
+    pub async fn snapshot(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN").await,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+            }
+        }
+    }
+
     /// A connection for one writing statement that needs no transaction
     /// around it: on PostgreSQL no BEGIN and COMMIT round trips; on SQLite a
     /// write transaction as [`Db::begin`], so it waits its turn at the writer.

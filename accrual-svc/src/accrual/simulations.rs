@@ -364,9 +364,15 @@ impl Pages<'_> {
         };
         // Pricing a page is CPU work: let other tasks of this worker run.
         tokio::task::yield_now().await;
+        // Its purchases, rewards and returns as of one moment: a return
+        // recorded meanwhile is in all of them or in none.
         let page = {
-            let mut conn = accrual.db().pool().acquire().await?;
-            repo::recorded_page(&mut conn, tenant.as_str(), id, (at, &order), self.to, PAGE).await?
+            let mut read = accrual.db().snapshot().await?;
+            let page =
+                repo::recorded_page(&mut read, tenant.as_str(), id, (at, &order), self.to, PAGE)
+                    .await?;
+            read.commit().await?;
+            page
         };
         *self.after = match page.last() {
             Some(last) if page.len() as i64 == PAGE => {

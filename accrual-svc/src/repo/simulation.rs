@@ -13,7 +13,7 @@ use crate::domain::{
 
 /// The purchases of a page: of the program, before `to`, after `after`
 /// (occurred_at, order), not rejected, in that order, `limit` at most.
-const PAGE: &str = "SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, channel, lines, tier \
+const PAGE: &str = "SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, recorded_at, channel, lines, tier \
      FROM purchases \
      WHERE tenant_id = $1 AND program_id = $2 AND occurred_at < $3 AND review <> 'rejected' \
        AND (occurred_at > $4 OR (occurred_at = $4 AND order_id > $5)) \
@@ -22,7 +22,8 @@ const PAGE: &str = "SELECT tenant_id, program_id, order_id, program_version, cus
 /// Up to `limit` purchases of `program` that occurred before `to`, after
 /// `after` (occurred_at, order; a first page starts at (from, "")), in that
 /// order, with their rewards (and what returns took back of them) and
-/// their returns; rejected ones left out.
+/// their returns; rejected ones left out. Its two reads agree when `conn`
+/// is a snapshot ([`boomerang_common::db::Db::snapshot`]).
 pub async fn recorded_page(
     conn: &mut Conn,
     tenant: &str,
@@ -32,7 +33,7 @@ pub async fn recorded_page(
     limit: i64,
 ) -> Result<Vec<Recorded>, AppError> {
     let sql = format!(
-        "SELECT p.order_id, p.program_version, p.customer_id, p.occurred_at, p.channel, p.lines, p.tier, \
+        "SELECT p.order_id, p.program_version, p.customer_id, p.occurred_at, p.recorded_at, p.channel, p.lines, p.tier, \
                 r.kind, r.asset, r.amount, r.earned, r.reversed, r.offer \
          FROM ({PAGE}) p \
          LEFT JOIN rewards r \
@@ -58,6 +59,7 @@ pub async fn recorded_page(
                 customer: r.try_get("customer_id")?,
                 channel: r.try_get("channel")?,
                 occurred_at: r.try_get("occurred_at")?,
+                recorded_at: r.try_get("recorded_at")?,
                 lines: parse(&r.try_get::<String, _>("lines")?)?,
                 tier: parse(&r.try_get::<String, _>("tier")?)?,
                 rewards: Vec::new(),
@@ -86,21 +88,19 @@ pub async fn recorded_page(
     if page.is_empty() {
         return Ok(page);
     }
-    // The page's returns, in one read (few orders have any).
+    // The page's returns, in one read by its orders (few have any).
+    let orders: Vec<String> = (0..page.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
-        "SELECT t.order_id, t.occurred_at, t.lines FROM ({PAGE}) p \
-         JOIN returns t ON t.tenant_id = p.tenant_id AND t.program_id = p.program_id AND t.order_id = p.order_id \
-         ORDER BY t.order_id, t.occurred_at, t.return_id"
+        "SELECT order_id, occurred_at, lines FROM returns \
+         WHERE tenant_id = $1 AND program_id = $2 AND order_id IN ({}) \
+         ORDER BY order_id, occurred_at, return_id",
+        orders.join(", ")
     );
-    let returns = sqlx::query(&sql)
-        .bind(tenant)
-        .bind(program)
-        .bind(to)
-        .bind(after.0)
-        .bind(after.1)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut q = sqlx::query(&sql).bind(tenant).bind(program);
+    for p in &page {
+        q = q.bind(&p.order_id);
+    }
+    let returns = q.fetch_all(&mut *conn).await?;
     let at: BTreeMap<String, usize> = page
         .iter()
         .enumerate()

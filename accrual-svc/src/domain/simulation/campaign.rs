@@ -21,7 +21,7 @@ use boomerang_common::arms;
 use jiff::{Timestamp, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
-use super::{Recorded, Slice, sums, top};
+use super::{Pending, Recorded, Slice, sums, top};
 use crate::domain::{
     program::Program,
     rewards::{self, Effect, Offer, Reward},
@@ -133,12 +133,12 @@ pub struct CampaignSnapshot {
     spent_day: Vec<((String, String), i64)>,
     spent_customer: Vec<((String, String), i64)>,
     #[serde(default)]
-    given_back: Vec<Release>,
+    given_back: Vec<(i64, Release)>,
     report: CampaignReport,
 }
 
-/// What a return gives back, when: (when, asset, day, customer, minor units).
-type Release = (i64, String, String, String, i64);
+/// What a return gives back: (asset, day, customer, minor units).
+type Release = (String, String, String, i64);
 
 /// How a coupon code's reward names its offer's variant ("coupon:CODE").
 const COUPON: &str = "coupon:";
@@ -153,7 +153,7 @@ pub struct CampaignSimulator<'a> {
     spent_day: BTreeMap<(String, String), i64>,
     spent_customer: BTreeMap<(String, String), i64>,
     /// Releases by returns later than the purchases priced so far.
-    given_back: Vec<Release>,
+    given_back: Pending<Release>,
     report: CampaignReport,
 }
 
@@ -176,7 +176,7 @@ impl<'a> CampaignSimulator<'a> {
             source_ref: format!("draft:campaign:{}", draft.campaign_id),
             spent_day: BTreeMap::new(),
             spent_customer: BTreeMap::new(),
-            given_back: Vec::new(),
+            given_back: Pending::default(),
             report: CampaignReport {
                 budgets,
                 ..CampaignReport::default()
@@ -209,7 +209,9 @@ impl<'a> CampaignSimulator<'a> {
         }
     }
 
-    pub fn finish(self) -> CampaignReport {
+    /// The report, its budgets' spending net of every return recorded.
+    pub fn finish(mut self) -> CampaignReport {
+        self.give_back_until(i64::MAX);
         self.report
     }
 
@@ -218,7 +220,7 @@ impl<'a> CampaignSimulator<'a> {
         CampaignSnapshot {
             spent_day: self.spent_day.into_iter().collect(),
             spent_customer: self.spent_customer.into_iter().collect(),
-            given_back: self.given_back,
+            given_back: self.given_back.into_vec(),
             report: self.report,
         }
     }
@@ -228,7 +230,7 @@ impl<'a> CampaignSimulator<'a> {
         Self {
             spent_day: snapshot.spent_day.into_iter().collect(),
             spent_customer: snapshot.spent_customer.into_iter().collect(),
-            given_back: snapshot.given_back,
+            given_back: Pending::from_vec(snapshot.given_back),
             report: snapshot.report,
             ..Self::new(draft)
         }
@@ -252,7 +254,8 @@ impl<'a> CampaignSimulator<'a> {
     /// its caps and budgets; none for a purchase it did not reward.
     fn price(&mut self, p: &Recorded, program: &Program) -> Option<(String, Vec<Reward>)> {
         let draft = self.draft;
-        self.give_back_until(p.occurred_at);
+        // What returns released before RecordPurchase priced it.
+        self.give_back_until(p.recorded_at);
         if !self.rewarded(p) {
             return None;
         }
@@ -336,11 +339,13 @@ impl<'a> CampaignSimulator<'a> {
         if !p.returns.is_empty() {
             let (kept, taken) =
                 super::after_returns(program, &self.source_ref, p, tier, &offers, given);
-            for (at, i, minor) in taken {
+            // Released to what limits the draft: its budgets and customer cap.
+            let limited = !draft.budgets.is_empty() || draft.per_customer.is_some();
+            for (at, i, minor) in taken.into_iter().filter(|_| limited) {
                 if let Some(r) = kept.get(i) {
                     let (asset, customer) = (r.asset.clone(), p.customer.clone());
                     self.given_back
-                        .push((at, asset, day.clone(), customer, minor));
+                        .push(at, (asset, day.clone(), customer, minor));
                 }
             }
             given = kept;
@@ -352,14 +357,7 @@ impl<'a> CampaignSimulator<'a> {
     /// Gives back what returns recorded by `at` released: to the budget, its
     /// day and the customer's cap.
     fn give_back_until(&mut self, at: i64) {
-        if self.given_back.iter().all(|r| r.0 > at) {
-            return;
-        }
-        let (due, later): (Vec<Release>, Vec<Release>) = std::mem::take(&mut self.given_back)
-            .into_iter()
-            .partition(|r| r.0 <= at);
-        self.given_back = later;
-        for (_, asset, day, customer, minor) in due {
+        for (asset, day, customer, minor) in self.given_back.take_due(at) {
             if let Some(run) = self.report.budgets.get_mut(&asset) {
                 run.spent = run.spent.saturating_sub(minor).max(0);
             }

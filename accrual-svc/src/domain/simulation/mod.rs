@@ -18,7 +18,7 @@
 pub mod campaign;
 mod returns;
 
-pub use returns::after_returns;
+pub use returns::{Pending, after_returns};
 
 use std::collections::BTreeMap;
 
@@ -42,6 +42,9 @@ pub struct Recorded {
     /// "online", "store", "app" or "".
     pub channel: String,
     pub occurred_at: i64,
+    /// When RecordPurchase priced it: the returns recorded by then had
+    /// given their room back.
+    pub recorded_at: i64,
     pub lines: Vec<Line>,
     /// (id, multiplier) at the purchase.
     pub tier: Option<(String, String)>,
@@ -179,13 +182,13 @@ fn top<'r>(
 pub struct Snapshot {
     earned: Vec<((String, String, String), i64)>,
     #[serde(default)]
-    given_back: Vec<GiveBack>,
+    given_back: Vec<(i64, GiveBack)>,
     report: Report,
 }
 
-/// Room a return gives back to a cap's period: (when, (customer, asset,
-/// period label), minor units).
-type GiveBack = (i64, (String, String, String), i64);
+/// Room a return gives back to a cap's period: ((customer, asset, period
+/// label), minor units).
+type GiveBack = ((String, String, String), i64);
 
 /// Prices recorded purchases, in the order they occurred, under a draft.
 pub struct Simulator<'a> {
@@ -195,8 +198,8 @@ pub struct Simulator<'a> {
     source_ref: String,
     /// Base earned under the draft per (customer, asset, period label).
     earned: BTreeMap<(String, String, String), i64>,
-    /// Room returns give back later than the purchases priced so far, by time.
-    given_back: Vec<GiveBack>,
+    /// Room returns give back later than the purchases priced so far.
+    given_back: Pending<GiveBack>,
     report: Report,
 }
 
@@ -209,7 +212,7 @@ impl<'a> Simulator<'a> {
             latest,
             source_ref,
             earned: BTreeMap::new(),
-            given_back: Vec::new(),
+            given_back: Pending::default(),
             report: Report::default(),
         }
     }
@@ -297,7 +300,7 @@ impl<'a> Simulator<'a> {
     pub fn snapshot(self) -> Snapshot {
         Snapshot {
             earned: self.earned.into_iter().collect(),
-            given_back: self.given_back,
+            given_back: self.given_back.into_vec(),
             report: self.report,
         }
     }
@@ -311,7 +314,7 @@ impl<'a> Simulator<'a> {
     ) -> Self {
         Self {
             earned: snapshot.earned.into_iter().collect(),
-            given_back: snapshot.given_back,
+            given_back: Pending::from_vec(snapshot.given_back),
             report: snapshot.report,
             ..Self::new(program, latest, source_ref)
         }
@@ -321,7 +324,8 @@ impl<'a> Simulator<'a> {
     /// its returns.
     fn price(&mut self, p: &Recorded) -> Vec<Reward> {
         let program = self.program;
-        self.give_back_until(p.occurred_at);
+        // The room returns gave back before RecordPurchase priced it.
+        self.give_back_until(p.recorded_at);
         let tier = p.tier.as_ref().and_then(|(id, _)| {
             program
                 .tiers
@@ -402,7 +406,7 @@ impl<'a> Simulator<'a> {
             };
             for (_, period) in periods.iter().filter(|(a, _)| *a == reward.asset) {
                 let key = (p.customer.clone(), reward.asset.clone(), period.clone());
-                self.given_back.push((at, key, minor));
+                self.given_back.push(at, (key, minor));
             }
         }
         kept.retain(|r| r.amount != 0);
@@ -411,14 +415,7 @@ impl<'a> Simulator<'a> {
 
     /// Gives the caps' periods the room returns recorded by `at` gave back.
     fn give_back_until(&mut self, at: i64) {
-        if self.given_back.iter().all(|(when, _, _)| *when > at) {
-            return;
-        }
-        let (due, later): (Vec<GiveBack>, Vec<GiveBack>) = std::mem::take(&mut self.given_back)
-            .into_iter()
-            .partition(|(when, _, _)| *when <= at);
-        self.given_back = later;
-        for (_, key, minor) in due {
+        for (key, minor) in self.given_back.take_due(at) {
             let earned = self.earned.entry(key).or_default();
             *earned = earned.saturating_sub(minor);
         }

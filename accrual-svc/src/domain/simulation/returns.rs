@@ -1,5 +1,7 @@
 //! A purchase's returns in the what-if: what the draft gave it, after each
 //! return in turn, as RecordReturn takes it back.
+use std::collections::BTreeMap;
+
 use crate::domain::{
     program::Program,
     returns,
@@ -48,4 +50,58 @@ pub fn after_returns(
         })
         .collect();
     (kept, taken)
+}
+
+/// What returns give back (room under a cap, budget) later than the
+/// purchases priced so far, taken in the order it falls due.
+#[derive(Clone, Debug)]
+pub struct Pending<T> {
+    due: BTreeMap<(i64, u64), T>,
+    pushed: u64,
+}
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Self {
+            due: BTreeMap::new(),
+            pushed: 0,
+        }
+    }
+}
+
+impl<T> Pending<T> {
+    /// `item`, due at `at`.
+    pub fn push(&mut self, at: i64, item: T) {
+        self.due.insert((at, self.pushed), item);
+        self.pushed += 1;
+    }
+
+    /// What is due by `at`, in order, taken.
+    pub fn take_due(&mut self, at: i64) -> Vec<T> {
+        let mut out = Vec::new();
+        while let Some(entry) = self.due.first_entry() {
+            if entry.key().0 > at {
+                break;
+            }
+            out.push(entry.remove());
+        }
+        out
+    }
+
+    /// As a snapshot keeps it: (due, item) in order.
+    pub fn into_vec(self) -> Vec<(i64, T)> {
+        self.due
+            .into_iter()
+            .map(|((at, _), item)| (at, item))
+            .collect()
+    }
+
+    /// From [`Self::into_vec`].
+    pub fn from_vec(items: Vec<(i64, T)>) -> Self {
+        let mut pending = Self::default();
+        for (at, item) in items {
+            pending.push(at, item);
+        }
+        pending
+    }
 }

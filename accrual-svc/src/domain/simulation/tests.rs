@@ -66,6 +66,7 @@ fn recorded(live: &Program, customer: &str, order: &str, cents: i64, at: i64) ->
         customer: customer.into(),
         channel: "online".into(),
         occurred_at: at,
+        recorded_at: at,
         lines,
         tier: None,
         rewards,
@@ -278,6 +279,20 @@ fn a_return_gives_a_period_cap_its_room_back_when_it_is_recorded() {
     // Nov 4: the cap is still reached; Nov 6: its room is back.
     sim.add(&returned(&live, "capped", 2, NOV_2 + 2 * DAY, &[]), None);
     assert_eq!(sim.report.all.totals["EUR"].1, before, "nothing on Nov 4");
+    // A job stopped here goes on with the room still to come back.
+    let mut sim = Simulator::resume(&capped, 1, "draft".into(), sim.snapshot());
     sim.add(&returned(&live, "back", 2, NOV_2 + 4 * DAY, &[]), None);
     assert_eq!(sim.finish().all.totals["EUR"].1, 500, "5.00 on Nov 6");
+
+    // It is when RecordPurchase priced a purchase that counts: one that
+    // occurred on Nov 3 but was recorded on Nov 6 (an import) had the room.
+    let mut sim = Simulator::new(&capped, 1, "draft".into());
+    let full = returned(&live, "full", 4, NOV_2, &[(NOV_2 + 3 * DAY, 4)]);
+    sim.add(&full, None);
+    let late = Recorded {
+        recorded_at: NOV_2 + 4 * DAY,
+        ..returned(&live, "late", 2, NOV_2 + DAY, &[])
+    };
+    sim.add(&late, None);
+    assert_eq!(sim.finish().all.totals["EUR"].1, 500);
 }

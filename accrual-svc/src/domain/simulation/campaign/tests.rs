@@ -62,6 +62,7 @@ fn orders(live: &Program, n: i64, variant: &str) -> Vec<Recorded> {
                 customer: format!("c{}", i % 3),
                 channel: "store".into(),
                 occurred_at: NOV_2 + i * DAY,
+                recorded_at: NOV_2 + i * DAY,
                 lines,
                 tier: None,
                 rewards,
