@@ -132,6 +132,18 @@ backend_tests! {
         let arms: Vec<(String, u64)> = sim.by_variant.iter().map(|s| (s.key.clone(), s.purchases)).collect();
         assert_eq!(arms, [(String::new(), ORDERS as u64)]);
 
+        // Limited to the store (the purchases are online): nothing given.
+        let mut in_store = live.clone();
+        in_store.conditions = Some(cpb::Conditions { categories: vec!["shoes".into()], channels: vec![Ch::Store as i32], ..Default::default() });
+        let none = sims.simulate_campaign(with_key(ask(in_store), &reader)?).await?.into_inner();
+        let eur = none.totals.iter().find(|t| t.asset == "EUR").cloned().unwrap_or_default();
+        assert_eq!((none.purchases, amount(eur.simulated.as_ref()), none.not_priced.len()), (ORDERS as u64, "0.00".into(), 0));
+        // Wider than the live campaign: priced on what it rewarded, and said so.
+        let mut wider = live.clone();
+        wider.conditions = None;
+        let sim = sims.simulate_campaign(with_key(ask(wider), &reader)?).await?.into_inner();
+        assert_eq!(sim.not_priced, ["purchases the live campaign did not reward are not priced, though the draft admits more (categories)"]);
+
         // campaign-svc's refusals, at the request's fields.
         let mut bad = spec("5", "100.00");
         bad.name = "x".repeat(500);

@@ -324,6 +324,7 @@ fn campaign_answer(
         by_channel: slices(&report.by_channel, program),
         top_customers: customers(report.top_customers(program, ask.top as usize), program),
         budgets,
+        not_priced: report.not_priced.clone(),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::domain::{
 
 /// The purchases of a page: of the program, before `to`, after `after`
 /// (occurred_at, order), not rejected, in that order, `limit` at most.
-const PAGE: &str = "SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, recorded_at, channel, lines, tier \
+const PAGE: &str = "SELECT tenant_id, program_id, order_id, program_version, customer_id, occurred_at, recorded_at, channel, store_id, lines, tier \
      FROM purchases \
      WHERE tenant_id = $1 AND program_id = $2 AND occurred_at < $3 AND review <> 'rejected' \
        AND (occurred_at > $4 OR (occurred_at = $4 AND order_id > $5)) \
@@ -33,7 +33,7 @@ pub async fn recorded_page(
     limit: i64,
 ) -> Result<Vec<Recorded>, AppError> {
     let sql = format!(
-        "SELECT p.order_id, p.program_version, p.customer_id, p.occurred_at, p.recorded_at, p.channel, p.lines, p.tier, \
+        "SELECT p.order_id, p.program_version, p.customer_id, p.occurred_at, p.recorded_at, p.channel, p.store_id, p.lines, p.tier, \
                 r.kind, r.asset, r.amount, r.earned, r.reversed, r.offer \
          FROM ({PAGE}) p \
          LEFT JOIN rewards r \
@@ -58,6 +58,7 @@ pub async fn recorded_page(
                 version: r.try_get("program_version")?,
                 customer: r.try_get("customer_id")?,
                 channel: r.try_get("channel")?,
+                store: r.try_get("store_id")?,
                 occurred_at: r.try_get("occurred_at")?,
                 recorded_at: r.try_get("recorded_at")?,
                 lines: parse(&r.try_get::<String, _>("lines")?)?,

@@ -155,7 +155,11 @@ impl fmt::Display for CampaignWhatIf<'_> {
                 amount(&b.spent)
             )?;
         }
-        most_changed(f, &sim.top_customers)
+        most_changed(f, &sim.top_customers)?;
+        for note in &sim.not_priced {
+            writeln!(f, "      not priced: {note}")?;
+        }
+        Ok(())
     }
 }
 

@@ -19,7 +19,7 @@ use crate::{
     accrual::simulations::Run,
     domain::{
         rewards::Effect,
-        simulation::campaign::{Arm, Budget, Draft},
+        simulation::campaign::{Admits, Arm, Budget, Draft, Targeting, not_priced},
     },
 };
 
@@ -58,10 +58,69 @@ impl Upstream {
             )));
         };
         let mut v = Violations::new();
-        let parsed = draft(&mut v, id.to_owned(), spec);
+        let drafted = targeting(&spec);
+        let (mut parsed, run) = draft(&mut v, id.to_owned(), spec);
         v.check()?;
-        Ok(parsed)
+        // What of the draft, against the live campaign, is not priced.
+        let ask = cpb::GetCampaignRequest {
+            campaign_id: id.to_owned(),
+            terms_at: None,
+        };
+        let live = self
+            .campaign
+            .clone()
+            .get_campaign(acting_for(tenant, ask))
+            .await;
+        match live {
+            Ok(found) => {
+                let live = found.into_inner().campaign.and_then(|c| c.spec);
+                if let Some(live) = live {
+                    parsed.not_priced = not_priced(&targeting(&live), &drafted);
+                }
+            }
+            // A campaign not created yet rewarded nothing.
+            Err(status) if status.code() == tonic::Code::NotFound => {}
+            Err(status) => return Err(refused(CAMPAIGN)(status)),
+        }
+        Ok((parsed, run))
     }
+}
+
+/// A spec's targeting as [`not_priced`] compares it.
+fn targeting(spec: &cpb::CampaignSpec) -> Targeting {
+    let conditions = spec.conditions.clone().unwrap_or_default();
+    let schedule = spec.schedule.clone().unwrap_or_default();
+    let at = |t: Option<&prost_types::Timestamp>, or: i64| {
+        t.and_then(boomerang_common::time::from_timestamp)
+            .unwrap_or(or)
+    };
+    Targeting {
+        categories: conditions.categories,
+        channels: channel_names(&conditions.channels),
+        stores: conditions.stores,
+        segments: conditions.segments,
+        tiers: conditions.tiers,
+        min_order: conditions
+            .min_order_amount
+            .map(|m| (money::minor_of(Some(&m)).unwrap_or(0), m.asset)),
+        first_purchase_only: conditions.first_purchase_only,
+        run: (
+            at(schedule.starts_at.as_ref(), i64::MIN),
+            at(schedule.ends_at.as_ref(), i64::MAX),
+        ),
+        windows: format!("{:?}", schedule.windows),
+        priority: spec.priority,
+        stacking: spec.stacking,
+    }
+}
+
+/// Channels as purchases record them ("online").
+fn channel_names(channels: &[i32]) -> Vec<String> {
+    channels
+        .iter()
+        .filter_map(|c| boomerang_proto::common::v1::channel_name(*c))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The draft of campaign `id` and its run, as campaign-svc checked it (its
@@ -136,6 +195,13 @@ fn draft(v: &mut Violations, id: String, spec: cpb::CampaignSpec) -> (Draft, Run
         per_customer: amount(v, "spec.caps.per_customer", caps.per_customer.as_ref()),
         budgets,
         timezone,
+        admits: Admits {
+            channels: channel_names(&conditions.channels),
+            stores: conditions.stores,
+            tiers: conditions.tiers,
+            run: (run.0.unwrap_or(i64::MIN), run.1.unwrap_or(i64::MAX)),
+        },
+        not_priced: Vec::new(),
     };
     (draft, run)
 }

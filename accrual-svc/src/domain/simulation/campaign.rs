@@ -59,6 +59,127 @@ pub struct Draft {
     pub budgets: Vec<Budget>,
     /// The schedule's zone (IANA name): a per-day budget's days.
     pub timezone: String,
+    /// Who it is for, as far as a recorded purchase tells.
+    #[serde(default)]
+    pub admits: Admits,
+    /// What of the draft, against the live campaign, this what-if does not
+    /// price ([`not_priced`]).
+    #[serde(default)]
+    pub not_priced: Vec<String>,
+}
+
+/// The conditions of a draft a recorded purchase answers: its channel
+/// ("online", "store", "app"), store and tier id as recorded (an empty
+/// list: any), and the schedule's run, `[from, until)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Admits {
+    pub channels: Vec<String>,
+    pub stores: Vec<String>,
+    pub tiers: Vec<String>,
+    pub run: (i64, i64),
+}
+
+impl Default for Admits {
+    fn default() -> Self {
+        Self {
+            channels: Vec::new(),
+            stores: Vec::new(),
+            tiers: Vec::new(),
+            run: (i64::MIN, i64::MAX),
+        }
+    }
+}
+
+impl Admits {
+    /// Whether `p` meets them, as campaign-svc's targeting would have found.
+    fn admit(&self, p: &Recorded) -> bool {
+        let any = |list: &[String], value: &str| list.is_empty() || list.iter().any(|x| x == value);
+        let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
+        any(&self.channels, &p.channel)
+            && any(&self.stores, &p.store)
+            && any(&self.tiers, tier)
+            && (self.run.0..self.run.1).contains(&p.occurred_at)
+    }
+}
+
+/// A campaign's targeting, each part comparable, for [`not_priced`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Targeting {
+    pub categories: Vec<String>,
+    pub channels: Vec<String>,
+    pub stores: Vec<String>,
+    pub segments: Vec<String>,
+    pub tiers: Vec<String>,
+    /// (minor, asset)
+    pub min_order: Option<(i64, String)>,
+    pub first_purchase_only: bool,
+    /// `[from, until)`
+    pub run: (i64, i64),
+    /// The schedule's windows, as given (compared whole).
+    pub windows: String,
+    pub priority: i32,
+    pub stacking: i32,
+}
+
+/// What a what-if of `draft` cannot price, against the `live` campaign: it
+/// prices the purchases the live campaign rewarded, with the draft's
+/// categories, minimum order, channels, stores, tiers and run checked on
+/// them; a draft that admits more, or asks what a purchase does not record,
+/// is said so here, once each.
+pub fn not_priced(live: &Targeting, draft: &Targeting) -> Vec<String> {
+    let wider = |live: &[String], draft: &[String]| {
+        !live.is_empty() && (draft.is_empty() || draft.iter().any(|x| !live.contains(x)))
+    };
+    let mut widened = Vec::new();
+    for (name, l, d) in [
+        ("categories", &live.categories, &draft.categories),
+        ("channels", &live.channels, &draft.channels),
+        ("stores", &live.stores, &draft.stores),
+        ("segments", &live.segments, &draft.segments),
+        ("tiers", &live.tiers, &draft.tiers),
+    ] {
+        if wider(l, d) {
+            widened.push(name);
+        }
+    }
+    let lower = match (&live.min_order, &draft.min_order) {
+        (Some(_), None) => true,
+        (Some((l, la)), Some((d, da))) => d < l || la != da,
+        _ => false,
+    };
+    if lower {
+        widened.push("minimum order");
+    }
+    if live.first_purchase_only && !draft.first_purchase_only {
+        widened.push("first purchase only");
+    }
+    if draft.run.0 < live.run.0 || draft.run.1 > live.run.1 {
+        widened.push("schedule");
+    }
+    let mut out = Vec::new();
+    if !widened.is_empty() {
+        out.push(format!(
+            "purchases the live campaign did not reward are not priced, though the draft admits more ({})",
+            widened.join(", ")
+        ));
+    }
+    if live.segments != draft.segments && !draft.segments.is_empty() {
+        out.push(
+            "segments are not checked: a purchase does not record its member's segment".into(),
+        );
+    }
+    if draft.first_purchase_only && !live.first_purchase_only {
+        out.push("first purchase only is not checked".into());
+    }
+    if live.windows != draft.windows {
+        out.push("the schedule's windows are not checked".into());
+    }
+    if (live.priority, live.stacking) != (draft.priority, draft.stacking) {
+        out.push(
+            "priority and stacking are not priced: other campaigns' offers are as they were".into(),
+        );
+    }
+    out
 }
 
 impl Draft {
@@ -118,6 +239,9 @@ pub struct CampaignReport {
     pub by_customer: BTreeMap<String, Slice>,
     /// By asset, one per budget of the draft.
     pub budgets: BTreeMap<String, BudgetRun>,
+    /// What this what-if does not price ([`not_priced`]).
+    #[serde(default)]
+    pub not_priced: Vec<String>,
 }
 
 impl CampaignReport {
@@ -179,6 +303,7 @@ impl<'a> CampaignSimulator<'a> {
             given_back: Pending::default(),
             report: CampaignReport {
                 budgets,
+                not_priced: draft.not_priced.clone(),
                 ..CampaignReport::default()
             },
         }
@@ -268,7 +393,9 @@ impl<'a> CampaignSimulator<'a> {
         if let Some(run) = cut.and_then(|asset| self.report.budgets.get_mut(&asset)) {
             run.ran_out_at = run.ran_out_at.or(Some(p.occurred_at));
         }
+        // A purchase the draft's conditions leave out gets nothing from it.
         let (arm, effect) = draft.arm(&p.customer);
+        let effect = effect.filter(|_| draft.admits.admit(p));
         // A minimum in another currency than the order's: no order qualifies.
         let min_order = draft.min_order.as_ref().map(|(minor, asset)| {
             if *asset == program.currency {

@@ -41,6 +41,8 @@ pub struct Recorded {
     pub customer: String,
     /// "online", "store", "app" or "".
     pub channel: String,
+    /// Its store ("" none).
+    pub store: String,
     pub occurred_at: i64,
     /// When RecordPurchase priced it: the returns recorded by then had
     /// given their room back.

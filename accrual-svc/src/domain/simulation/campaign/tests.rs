@@ -23,6 +23,8 @@ fn draft(effect: Effect) -> Draft {
         per_customer: None,
         budgets: vec![],
         timezone: "Europe/Rome".into(),
+        admits: Admits::default(),
+        not_priced: vec![],
     }
 }
 
@@ -256,4 +258,63 @@ fn a_return_gives_the_budget_back_when_it_is_recorded() {
     assert_eq!(report.all.totals["EUR"], (1_500, 1_000));
     let run = &report.budgets["EUR"];
     assert_eq!((run.spent, run.short), (1_000, 500));
+}
+
+#[test]
+fn a_purchase_the_drafts_conditions_leave_out_gets_nothing_from_it() {
+    let live = program("5");
+    // The orders are in store, a day apart from Nov 2.
+    let online_only = Draft {
+        admits: Admits {
+            channels: vec!["online".into()],
+            ..Admits::default()
+        },
+        ..draft(percent("5"))
+    };
+    let mut sim = CampaignSimulator::new(&online_only);
+    orders(&live, 4, "").iter().for_each(|o| sim.add(o, &live));
+    assert_eq!(sim.finish().all.totals["EUR"], (2_000, 0));
+    // Its run ends on Nov 4: the first two only.
+    let shorter = Draft {
+        admits: Admits {
+            run: (NOV_2, NOV_2 + 2 * DAY),
+            ..Admits::default()
+        },
+        ..draft(percent("5"))
+    };
+    let mut sim = CampaignSimulator::new(&shorter);
+    orders(&live, 4, "").iter().for_each(|o| sim.add(o, &live));
+    assert_eq!(sim.finish().all.totals["EUR"], (2_000, 1_000));
+}
+
+#[test]
+fn what_is_not_priced_is_said_once_each() {
+    let live = Targeting {
+        channels: vec!["online".into()],
+        run: (NOV_2, NOV_2 + 30 * DAY),
+        ..Targeting::default()
+    };
+    assert!(not_priced(&live, &live).is_empty());
+    // Narrower is priced.
+    let narrower = Targeting {
+        tiers: vec!["gold".into()],
+        run: (NOV_2 + DAY, NOV_2 + 30 * DAY),
+        ..live.clone()
+    };
+    assert!(not_priced(&live, &narrower).is_empty());
+    let wider = Targeting {
+        channels: vec![],
+        run: (NOV_2, NOV_2 + 60 * DAY),
+        segments: vec!["vip".into()],
+        stacking: 2,
+        ..live.clone()
+    };
+    assert_eq!(
+        not_priced(&live, &wider),
+        [
+            "purchases the live campaign did not reward are not priced, though the draft admits more (channels, schedule)",
+            "segments are not checked: a purchase does not record its member's segment",
+            "priority and stacking are not priced: other campaigns' offers are as they were",
+        ]
+    );
 }
