@@ -135,6 +135,14 @@ impl App {
             runs,
         );
         background.spawn(runner.with_clock(clock.clone()));
+        let forgets = accrual::simulation_jobs::SimulationForgets(self.accrual.clone());
+        let runner = Runner::new(
+            self.db.clone(),
+            accrual::simulation_jobs::SIMULATION_FORGET,
+            forgets,
+            self.cfg.jobs.clone(),
+        );
+        background.spawn(runner.with_clock(clock.clone()));
         let lapses = accrual::checkout::endings::CheckoutLapses(self.accrual.clone());
         let runner = Runner::new(
             self.db.clone(),

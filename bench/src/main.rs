@@ -97,6 +97,9 @@ enum Scenario {
         /// Purchases recorded, then priced.
         #[arg(long, default_value_t = 100_000)]
         purchases: u32,
+        /// One purchase in this many is returned (0: none).
+        #[arg(long, default_value_t = 10)]
+        returned_every: u32,
     },
     /// What notify-svc delivers per second from a backlog (two events per
     /// purchase): to one local webhook and to NATS JetStream (127.0.0.1:4222).
@@ -140,9 +143,13 @@ async fn main() -> anyhow::Result<()> {
         Scenario::CouponBatch { common, codes } => {
             campaign::coupon_batch(&common, codes).await.map(drop)
         }
-        Scenario::Simulate { common, purchases } => {
-            simulate::simulate(&common, purchases).await.map(drop)
-        }
+        Scenario::Simulate {
+            common,
+            purchases,
+            returned_every,
+        } => simulate::simulate(&common, purchases, returned_every)
+            .await
+            .map(drop),
         Scenario::Events { common, purchases } => {
             events::events(&common, purchases).await.map(drop)
         }

@@ -1,5 +1,5 @@
 //! The what-if over recorded purchases: `n` purchases of the demo program
-//! recorded through the gateway (every tenth returned), then a richer draft
+//! recorded through the gateway (every tenth returned by default), then a richer draft
 //! of it priced over them
 //! by `SimulationService/SimulateProgram` (timed on its own, after the
 //! outbox drained).
@@ -21,8 +21,6 @@ use crate::{
 const MEMBERS: u32 = 1_000;
 /// Concurrent recorders.
 const RECORDERS: u32 = 32;
-/// One purchase in this many is returned.
-const RETURNED: u32 = 10;
 
 /// What `simulate` measured.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -44,8 +42,13 @@ pub struct Simulated {
     pub cost_delta: String,
 }
 
-/// `simulate`: records `purchases`, then times one what-if over them.
-pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulated> {
+/// `simulate`: records `purchases` (one in `returned_every` returned; 0:
+/// none), then times one what-if over them.
+pub async fn simulate(
+    common: &Common,
+    purchases: u32,
+    returned_every: u32,
+) -> anyhow::Result<Simulated> {
     let shop = Shop::open(common, "simulate", MEMBERS).await?;
     let started = Instant::now();
     let mut recording = tokio::task::JoinSet::new();
@@ -64,7 +67,7 @@ pub async fn simulate(common: &Common, purchases: u32) -> anyhow::Result<Simulat
                     async move { c.record_purchase(req).await }
                 })
                 .await?;
-                if n % RETURNED == 0 {
+                if returned_every > 0 && n % returned_every == 0 {
                     let back = pb::RecordReturnRequest {
                         idempotency_key: format!("{order}-r"),
                         program_id: "demo".into(),

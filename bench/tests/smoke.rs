@@ -161,7 +161,7 @@ async fn evaluate_cart() -> anyhow::Result<()> {
 async fn simulate() -> anyhow::Result<()> {
     for url in urls() {
         let _turn = turn(&url).await?;
-        let priced = simulate::simulate(&common(&url), 500).await?;
+        let priced = simulate::simulate(&common(&url), 500, 10).await?;
         assert_eq!(priced.purchases, 500, "{priced:?}");
         assert_ne!(priced.cost_delta, "0.00 EUR", "{priced:?}");
     }

@@ -21,6 +21,10 @@ use crate::repo::{self, SimulationRow};
 
 /// The queue of what-if runs.
 pub const SIMULATION_STEP: &str = "simulation.step";
+/// Job queue removing a what-if job [`KEPT_FOR`] after it ended.
+pub const SIMULATION_FORGET: &str = "simulation.forget";
+/// How long a job that ended is kept, micros: 7 days.
+pub const KEPT_FOR: i64 = 7 * 86_400 * 1_000_000;
 /// Pages priced per run unless configured (10,000 purchases, about 0.2 s
 /// here), well inside a job's lease.
 pub const CHUNK: u32 = 20;
@@ -44,7 +48,7 @@ impl JobState {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, AppError> {
+    pub fn parse(s: &str) -> Result<Self, AppError> {
         Ok(match s {
             "running" => Self::Running,
             "succeeded" => Self::Succeeded,
@@ -76,10 +80,17 @@ pub struct SimulationJob {
 
 impl SimulationJob {
     fn of(row: SimulationRow) -> Result<Self, AppError> {
+        Self::read(row, true)
+    }
+
+    /// A job, and its answer once succeeded when `answered`.
+    fn read(row: SimulationRow, answered: bool) -> Result<Self, AppError> {
         let state = JobState::parse(&row.state)?;
         let ask: Ask = repo::parse(&row.ask)?;
         let answer = match state {
-            JobState::Succeeded => Some(repo::parse::<Checkpoint>(&row.checkpoint)?.answer(&ask)?),
+            JobState::Succeeded if answered => {
+                Some(repo::parse::<Checkpoint>(&row.checkpoint)?.answer(&ask)?)
+            }
             _ => None,
         };
         Ok(Self {
@@ -142,6 +153,33 @@ impl Accrual {
         SimulationJob::of(repo::simulation(&mut conn, tenant.as_str(), id, false).await?)
     }
 
+    /// A page of the tenant's jobs newest first (in `state`, or any), after
+    /// `after` (created_at, id), without their answers.
+    #[instrument(name = "boomerang.accrual.simulations.list", skip_all, fields(tenant = %tenant), err(level = "info"))]
+    pub async fn simulations(
+        &self,
+        tenant: &TenantId,
+        state: Option<JobState>,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<SimulationJob>, AppError> {
+        let mut conn = self.db().pool().acquire().await?;
+        let state = state.map_or("", JobState::as_str);
+        let rows = repo::list_simulations(&mut conn, tenant.as_str(), state, after, limit).await?;
+        rows.into_iter()
+            .map(|row| SimulationJob::read(row, false))
+            .collect()
+    }
+
+    /// Removes job `id` once it has ended ([`KEPT_FOR`] after).
+    #[instrument(name = "boomerang.accrual.simulations.forget", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
+    async fn forget_simulation(&self, tenant: &TenantId, id: &str) -> Result<(), AppError> {
+        let mut conn = self.db().single().await?;
+        repo::forget_simulation(&mut conn, tenant.as_str(), id).await?;
+        conn.finish().await?;
+        Ok(())
+    }
+
     /// Stops job `id`, in the caller's transaction: FAILED_PRECONDITION once
     /// it has succeeded or failed; a cancelled one is answered as it is.
     #[instrument(name = "boomerang.accrual.simulations.cancel", skip_all, fields(tenant = %tenant, simulation = %id), err(level = "info"))]
@@ -152,7 +190,9 @@ impl Accrual {
         id: &str,
     ) -> Result<SimulationJob, AppError> {
         let now = self.clock().now();
-        repo::cancel_simulation(conn, tenant.as_str(), id, now).await?;
+        if repo::cancel_simulation(conn, tenant.as_str(), id, now).await? {
+            forget_later(conn, tenant, id, now).await?;
+        }
         let job = SimulationJob::of(repo::simulation(conn, tenant.as_str(), id, false).await?)?;
         match job.state {
             JobState::Cancelled => Ok(job),
@@ -217,9 +257,11 @@ impl Accrual {
         let now = self.clock().now();
         row.updated_at = now;
         let mut tx = self.db().begin().await?;
-        if repo::advance_simulation(&mut tx, tenant.as_str(), &row).await?
-            && state == JobState::Running
-        {
+        let moved = repo::advance_simulation(&mut tx, tenant.as_str(), &row).await?;
+        if moved && state != JobState::Running {
+            forget_later(&mut tx, tenant, id, now).await?;
+        }
+        if moved && state == JobState::Running {
             let next = format!("{id}:{}", step + 1);
             jobs::schedule(
                 &mut tx,
@@ -235,6 +277,27 @@ impl Accrual {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Schedules job `id`'s removal [`KEPT_FOR`] after `now`, when it ended.
+async fn forget_later(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    id: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let key = format!("{id}:forget");
+    jobs::schedule(
+        conn,
+        tenant,
+        SIMULATION_FORGET,
+        &key,
+        now + KEPT_FOR,
+        now,
+        id.as_bytes(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Why a job failed, as its caller reads it (bounded).
@@ -268,6 +331,21 @@ impl Handler for SimulationSteps {
         self.accrual
             .step_simulation(&tenant, (id, step), (chunk, last))
             .await?;
+        Ok(())
+    }
+}
+
+/// The runner's handler of [`SIMULATION_FORGET`]: the job `{id}:forget`.
+pub struct SimulationForgets(pub Accrual);
+
+impl Handler for SimulationForgets {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let tenant = TenantId::parse(&job.tenant).map_err(anyhow::Error::msg)?;
+        let id = job
+            .dedupe_key
+            .strip_suffix(":forget")
+            .ok_or_else(|| anyhow::anyhow!("a what-if removal keyed {:?}", job.dedupe_key))?;
+        self.0.forget_simulation(&tenant, id).await?;
         Ok(())
     }
 }

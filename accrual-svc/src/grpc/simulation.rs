@@ -182,6 +182,47 @@ impl SimulationService for SimulationServiceHandler {
         }))
     }
 
+    async fn list_simulations(
+        &self,
+        req: Request<pb::ListSimulationsRequest>,
+    ) -> Result<Response<pb::ListSimulationsResponse>, Status> {
+        let tenant = tenant_of(&req)?;
+        let req = req.into_inner();
+        let mut v = Violations::new();
+        let state = match pb::SimulationState::try_from(req.state) {
+            Ok(pb::SimulationState::Unspecified) => None,
+            Ok(pb::SimulationState::Running) => Some(JobState::Running),
+            Ok(pb::SimulationState::Succeeded) => Some(JobState::Succeeded),
+            Ok(pb::SimulationState::Failed) => Some(JobState::Failed),
+            Ok(pb::SimulationState::Cancelled) => Some(JobState::Cancelled),
+            Err(_) => {
+                v.add("state", "unknown state");
+                None
+            }
+        };
+        let (size, raw) = boomerang_common::paging::page(req.page.as_ref());
+        let after = match raw.split_once('.') {
+            _ if raw.is_empty() => None,
+            Some((at, id)) if !id.is_empty() && boomerang_common::id::check(id).is_ok() => {
+                at.parse::<i64>().ok().map(|at| (at, id))
+            }
+            _ => None,
+        };
+        if !raw.is_empty() && after.is_none() {
+            v.add("page.page_token", "not a token from this list");
+        }
+        v.check()?;
+        let mut jobs = self
+            .accrual
+            .simulations(&tenant, state, after, size + 1)
+            .await?;
+        let next = boomerang_common::paging::next(&mut jobs, size, token);
+        Ok(Response::new(pb::ListSimulationsResponse {
+            simulations: jobs.iter().map(simulation).collect::<Result<_, _>>()?,
+            next_page_token: next,
+        }))
+    }
+
     async fn cancel_simulation(
         &self,
         req: Request<pb::CancelSimulationRequest>,
@@ -258,7 +299,17 @@ fn simulation(job: &SimulationJob) -> Result<pb::Simulation, AppError> {
         updated_at: Some(to_timestamp(job.updated_at)),
         answer: answer.transpose()?,
         error: job.error.clone(),
+        program_id: job.ask.program.clone(),
+        campaign_id: match &job.ask.what {
+            What::Campaign { draft, .. } => draft.campaign_id.clone(),
+            What::Program { .. } => String::new(),
+        },
     })
+}
+
+/// A list page's token: the last job's start and id, "created_at.id".
+fn token(job: &SimulationJob) -> String {
+    format!("{}.{}", job.created_at, job.id)
 }
 
 /// The answer to `ask` as SimulateProgram or SimulateCampaign gives it.

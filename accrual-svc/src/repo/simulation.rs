@@ -250,3 +250,43 @@ pub async fn cancel_simulation(
     .rows_affected();
     Ok(moved == 1)
 }
+
+/// Up to `limit` jobs newest first (by start, then id) after `after`
+/// (created_at, id; none from the newest), in `state` ("" any), without
+/// their checkpoints.
+pub async fn list_simulations(
+    conn: &mut Conn,
+    tenant: &str,
+    state: &str,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<SimulationRow>, AppError> {
+    let (at, id) = after.unwrap_or((i64::MAX, ""));
+    Ok(sqlx::query_as(
+        "SELECT simulation_id, ask, state, step, purchases_read, purchases_total, '' AS checkpoint, \
+                error, created_at, updated_at \
+         FROM simulations WHERE tenant_id = $1 AND ($2 = '' OR state = $2) \
+           AND (created_at < $3 OR (created_at = $3 AND simulation_id < $4) OR $4 = '') \
+         ORDER BY created_at DESC, simulation_id DESC LIMIT $5",
+    )
+    .bind(tenant)
+    .bind(state)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Removes a job that has ended; false when it is running or gone.
+pub async fn forget_simulation(conn: &mut Conn, tenant: &str, id: &str) -> Result<bool, AppError> {
+    let gone = sqlx::query(
+        "DELETE FROM simulations WHERE tenant_id = $1 AND simulation_id = $2 AND state <> 'running'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(gone == 1)
+}

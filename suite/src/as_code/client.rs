@@ -250,36 +250,55 @@ impl Platform {
             .map(|s| s.simulation_id)
             .ok_or_else(|| Status::internal("the answer was empty"))?;
         let mut progress = Progress::new(named);
+        // The job's last move, and when this saw it.
+        let mut moved = (None, std::time::Instant::now());
+        let mut failures = 0;
         loop {
             let get = apb::GetSimulationRequest {
                 simulation_id: id.clone(),
             };
-            let job = self
-                .simulation
-                .get_simulation(get)
-                .await?
-                .into_inner()
-                .simulation
-                .unwrap_or_default();
-            match job.state() {
-                apb::SimulationState::Succeeded => {
-                    progress.done();
+            let job = match self.simulation.get_simulation(get).await {
+                Ok(found) => found.into_inner().simulation.unwrap_or_default(),
+                // The connection broke: asked again, a few times.
+                Err(s) if failures < 5 && matches!(s.code(), Code::Unavailable | Code::Unknown) => {
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(s) => return Err(s),
+            };
+            failures = 0;
+            match apb::SimulationState::try_from(job.state) {
+                Ok(apb::SimulationState::Succeeded) => {
                     return job
                         .answer
                         .ok_or_else(|| Status::internal("a what-if succeeded without an answer"));
                 }
-                apb::SimulationState::Failed => {
-                    progress.done();
+                Ok(apb::SimulationState::Failed) => {
                     return Err(Status::aborted(format!(
                         "the what-if failed: {}",
                         job.error
                     )));
                 }
-                apb::SimulationState::Cancelled => {
-                    progress.done();
+                Ok(apb::SimulationState::Cancelled) => {
                     return Err(Status::cancelled("the what-if was cancelled"));
                 }
-                _ => progress.show(job.purchases_read, job.purchases_total),
+                Ok(apb::SimulationState::Running) => {
+                    progress.show(job.purchases_read, job.purchases_total)
+                }
+                _ => {
+                    return Err(Status::internal(format!(
+                        "what-if {id} in an unknown state"
+                    )));
+                }
+            }
+            if moved.0 != job.updated_at {
+                moved = (job.updated_at, std::time::Instant::now());
+            } else if moved.1.elapsed() > STALLED {
+                return Err(Status::deadline_exceeded(format!(
+                    "what-if {id} has not moved for {} minutes: a run may be parked for an operator (JobService/ListParkedJobs)",
+                    STALLED.as_secs() / 60
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -477,6 +496,9 @@ impl Platform {
     }
 }
 
+/// How long a what-if job may stand still before plan gives up on it.
+const STALLED: Duration = Duration::from_secs(600);
+
 /// A what-if's progress on stderr: on a terminal one line kept up to date,
 /// elsewhere (a CI log) a line every 5 seconds, once it takes that long.
 struct Progress<'a> {
@@ -518,9 +540,11 @@ impl<'a> Progress<'a> {
             eprintln!("{line}");
         }
     }
+}
 
-    /// The line left for the plan's output.
-    fn done(&self) {
+impl Drop for Progress<'_> {
+    /// The line cleared for the plan's output, however the job ended.
+    fn drop(&mut self) {
         if self.terminal && self.last.is_some() {
             eprint!("\r\x1b[2K");
         }

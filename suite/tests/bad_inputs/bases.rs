@@ -136,6 +136,10 @@ pub const BASES: &[(&str, &str)] = &[
         r#"simulation_id: "sim-1""#,
     ),
     (
+        "SimulationService/ListSimulations",
+        r#"state: SIMULATION_STATE_RUNNING page { page_size: 10 }"#,
+    ),
+    (
         "SimulationService/CancelSimulation",
         r#"simulation_id: "sim-1""#,
     ),

@@ -61,7 +61,17 @@ impl Upstream {
         let drafted = targeting(&spec);
         let (mut parsed, run) = draft(&mut v, id.to_owned(), spec);
         v.check()?;
-        // What of the draft, against the live campaign, is not priced.
+        if !id.is_empty() {
+            parsed.not_priced = self.not_priced(tenant, id, &drafted).await;
+        }
+        Ok((parsed, run))
+    }
+
+    /// What of a draft of campaign `id`, against the live campaign, a
+    /// what-if does not price; said too when the live one cannot be read
+    /// (the what-if goes on: this is advice).
+    #[instrument(name = "boomerang.accrual.upstream.campaign_live", skip_all, fields(tenant = %tenant, campaign = %id))]
+    async fn not_priced(&self, tenant: &TenantId, id: &str, drafted: &Targeting) -> Vec<String> {
         let ask = cpb::GetCampaignRequest {
             campaign_id: id.to_owned(),
             terms_at: None,
@@ -72,17 +82,20 @@ impl Upstream {
             .get_campaign(acting_for(tenant, ask))
             .await;
         match live {
-            Ok(found) => {
-                let live = found.into_inner().campaign.and_then(|c| c.spec);
-                if let Some(live) = live {
-                    parsed.not_priced = not_priced(&targeting(&live), &drafted);
-                }
-            }
+            Ok(found) => match found.into_inner().campaign.and_then(|c| c.spec) {
+                Some(live) => not_priced(&targeting(&live), drafted),
+                None => Vec::new(),
+            },
             // A campaign not created yet rewarded nothing.
-            Err(status) if status.code() == tonic::Code::NotFound => {}
-            Err(status) => return Err(refused(CAMPAIGN)(status)),
+            Err(status) if status.code() == tonic::Code::NotFound => Vec::new(),
+            Err(status) => {
+                tracing::warn!(campaign = id, code = ?status.code(), "the live campaign was not read for a what-if");
+                vec![format!(
+                    "the live campaign could not be read ({:?}): what the draft changes that is not priced is not said",
+                    status.code()
+                )]
+            }
         }
-        Ok((parsed, run))
     }
 }
 
@@ -108,7 +121,12 @@ fn targeting(spec: &cpb::CampaignSpec) -> Targeting {
             at(schedule.starts_at.as_ref(), i64::MIN),
             at(schedule.ends_at.as_ref(), i64::MAX),
         ),
-        windows: format!("{:?}", schedule.windows),
+        // Windows are read in the schedule's zone.
+        windows: if schedule.windows.is_empty() {
+            String::new()
+        } else {
+            format!("{} {:?}", schedule.timezone, schedule.windows)
+        },
         priority: spec.priority,
         stacking: spec.stacking,
     }

@@ -92,11 +92,14 @@ impl Default for Admits {
 
 impl Admits {
     /// Whether `p` meets them, as campaign-svc's targeting would have found.
+    /// A purchase recorded before channels and stores were kept has neither
+    /// (""): unknown, so admitted.
     fn admit(&self, p: &Recorded) -> bool {
         let any = |list: &[String], value: &str| list.is_empty() || list.iter().any(|x| x == value);
+        let known = |list: &[String], value: &str| value.is_empty() || any(list, value);
         let tier = p.tier.as_ref().map_or("", |(id, _)| id.as_str());
-        any(&self.channels, &p.channel)
-            && any(&self.stores, &p.store)
+        known(&self.channels, &p.channel)
+            && known(&self.stores, &p.store)
             && any(&self.tiers, tier)
             && (self.run.0..self.run.1).contains(&p.occurred_at)
     }
@@ -115,7 +118,7 @@ pub struct Targeting {
     pub first_purchase_only: bool,
     /// `[from, until)`
     pub run: (i64, i64),
-    /// The schedule's windows, as given (compared whole).
+    /// The schedule's timezone and windows, as given (compared whole).
     pub windows: String,
     pub priority: i32,
     pub stacking: i32,
