@@ -8,12 +8,11 @@ use boomerang_proto::campaign::v1::{self as cpb, create_coupon_batch_request::Co
 use campaign_svc::campaigns::coupons::VOUCHERS;
 use prost_reflect::DescriptorPool;
 use tonic::{Code, Status};
-use tonic_types::StatusExt as _;
 
 use super::{
     Document, FileProblem,
     client::Platform,
-    plan::upstream,
+    plan::{invalid, upstream},
     render::Tree,
     spec::{self, Lines, Problem},
     yaml::{Node, Value},
@@ -280,24 +279,13 @@ pub fn described(batch: &Batch) -> String {
 fn refused(doc: &Document, i: usize, status: &Status) -> anyhow::Result<Vec<FileProblem>> {
     let at = format!("{FIELD}[{i}]");
     match status.code() {
-        Code::InvalidArgument => {
-            let fields = status
-                .get_details_bad_request()
-                .map(|bad| bad.field_violations)
-                .unwrap_or_default();
-            if fields.is_empty() {
-                return Ok(vec![doc.problem(&at, status.message())]);
-            }
-            Ok(fields
-                .iter()
-                .map(|v| {
-                    doc.problem(
-                        &format!("{at}.{}", spec::camel_path(&v.field)),
-                        &v.description,
-                    )
-                })
-                .collect())
-        }
+        Code::InvalidArgument => Ok(invalid(status, |field, why| {
+            let field = match field {
+                "" => at.clone(),
+                field => format!("{at}.{}", spec::camel_path(field)),
+            };
+            doc.problem(&field, why)
+        })),
         Code::AlreadyExists | Code::FailedPrecondition | Code::NotFound => {
             Ok(vec![doc.problem(&at, status.message())])
         }

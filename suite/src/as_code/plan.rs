@@ -389,19 +389,9 @@ fn unplanned(plan: &PlanFile, docs: &[Document]) -> Vec<FileProblem> {
 fn refusal(doc: &Document, status: &Status, pinned: bool) -> anyhow::Result<Vec<FileProblem>> {
     let root = doc.kind().violation_root().0;
     match status.code() {
-        Code::InvalidArgument => {
-            let fields = status
-                .get_details_bad_request()
-                .map(|bad| bad.field_violations)
-                .unwrap_or_default();
-            if fields.is_empty() {
-                return Ok(vec![doc.at(root, status.message())]);
-            }
-            Ok(fields
-                .iter()
-                .map(|v| doc.at(&v.field, &v.description))
-                .collect())
-        }
+        Code::InvalidArgument => Ok(invalid(status, |field, why| {
+            doc.at(if field.is_empty() { root } else { field }, why)
+        })),
         // Moved since it was read (ABORTED: a campaign's version), or
         // created by someone else since: a new plan sees it.
         Code::Aborted | Code::AlreadyExists => Ok(vec![
@@ -413,6 +403,22 @@ fn refusal(doc: &Document, status: &Status, pinned: bool) -> anyhow::Result<Vec<
         Code::FailedPrecondition => Ok(vec![doc.whole(status.message())]),
         _ => Err(upstream(status.clone())),
     }
+}
+
+/// An INVALID_ARGUMENT's field violations, each where `at` places it in the
+/// file (the message alone, at `at("")`, when it names no field).
+pub(super) fn invalid(status: &Status, at: impl Fn(&str, &str) -> FileProblem) -> Vec<FileProblem> {
+    let fields = status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations)
+        .unwrap_or_default();
+    if fields.is_empty() {
+        return vec![at("", status.message())];
+    }
+    fields
+        .iter()
+        .map(|v| at(&v.field, &v.description))
+        .collect()
 }
 
 pub(super) fn upstream(status: Status) -> anyhow::Error {
