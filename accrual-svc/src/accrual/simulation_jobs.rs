@@ -48,7 +48,7 @@ impl JobState {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, AppError> {
+    fn parse(s: &str) -> Result<Self, AppError> {
         Ok(match s {
             "running" => Self::Running,
             "succeeded" => Self::Succeeded,

@@ -96,28 +96,20 @@ pub async fn set_progress(conn: &mut Conn, tenant: &str, b: &BatchRow) -> Result
     Ok(())
 }
 
-/// Uses held and redeemed over a batch's codes, and codes redeemed at least once.
+/// Uses held and redeemed over a batch's codes, and codes redeemed at least
+/// once ([`figures_between`] of the one batch).
 pub async fn batch_figures(
     db: &Db,
     tenant: &str,
     campaign: &str,
     batch_id: &str,
 ) -> Result<(i64, i64, i64), AppError> {
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) AS reserved, CAST(COALESCE(SUM(redeemed), 0) AS BIGINT) AS redeemed, \
-                CAST(COALESCE(SUM(CASE WHEN redeemed > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS codes \
-         FROM coupons WHERE tenant_id = $1 AND campaign_id = $2 AND batch_id = $3",
-    )
-    .bind(tenant)
-    .bind(campaign)
-    .bind(batch_id)
-    .fetch_one(db.pool())
-    .await?;
-    Ok((
-        row.try_get("reserved")?,
-        row.try_get("redeemed")?,
-        row.try_get("codes")?,
-    ))
+    let figures = figures_between(db, tenant, campaign, (batch_id, batch_id)).await?;
+    Ok(figures
+        .into_iter()
+        .next()
+        .map(|(_, f)| f)
+        .unwrap_or_default())
 }
 
 /// A page of a campaign's batches by batch id, after `after`.

@@ -72,17 +72,8 @@ impl Upstream {
     /// (the what-if goes on: this is advice).
     #[instrument(name = "boomerang.accrual.upstream.campaign_live", skip_all, fields(tenant = %tenant, campaign = %id))]
     async fn not_priced(&self, tenant: &TenantId, id: &str, drafted: &Targeting) -> Vec<String> {
-        let ask = cpb::GetCampaignRequest {
-            campaign_id: id.to_owned(),
-            terms_at: None,
-        };
-        let live = self
-            .campaign
-            .clone()
-            .get_campaign(acting_for(tenant, ask))
-            .await;
-        match live {
-            Ok(found) => match found.into_inner().campaign.and_then(|c| c.spec) {
+        match self.campaign(tenant, id).await {
+            Ok(found) => match found.campaign.and_then(|c| c.spec) {
                 Some(live) => not_priced(&targeting(&live), drafted),
                 None => Vec::new(),
             },

@@ -14,17 +14,10 @@ impl Upstream {
         tenant: &TenantId,
         campaign_id: &str,
     ) -> Result<Vec<(String, bool)>, AppError> {
-        let ask = cpb::GetCampaignRequest {
-            campaign_id: campaign_id.to_owned(),
-            terms_at: None,
-        };
         let found = self
-            .campaign
-            .clone()
-            .get_campaign(acting_for(tenant, ask))
+            .campaign(tenant, campaign_id)
             .await
-            .map_err(refused(CAMPAIGN))?
-            .into_inner();
+            .map_err(refused(CAMPAIGN))?;
         let mut arms: Vec<(String, bool)> = Vec::new();
         let variants = found
             .versions
@@ -40,5 +33,24 @@ impl Upstream {
             }
         }
         Ok(arms)
+    }
+
+    /// Campaign `id` as campaign-svc answers GetCampaign (its versions
+    /// included), or its status as it came.
+    pub(super) async fn campaign(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<cpb::GetCampaignResponse, tonic::Status> {
+        let ask = cpb::GetCampaignRequest {
+            campaign_id: id.to_owned(),
+            terms_at: None,
+        };
+        let found = self
+            .campaign
+            .clone()
+            .get_campaign(acting_for(tenant, ask))
+            .await?;
+        Ok(found.into_inner())
     }
 }
